@@ -1,0 +1,61 @@
+/**
+ * The documented defaults of every setting, shared by the server, the runner and the CLI.
+ * Each setting can also come from the environment variable named in {@link CONFIG_ENV} and from
+ * the command line; `docs/configuration.md` describes each one.
+ */
+export const CONFIG_DEFAULTS = {
+  /** Directory for the SQLite database, the key-encryption key file and the admin token. */
+  dataDir: './data',
+  /** Address the coordinator listens on. Loopback by default: expose it deliberately. */
+  host: '127.0.0.1',
+  /** Port the coordinator listens on. */
+  port: 8080,
+  /**
+   * The issuer URL written into every token's `iss` and the discovery `issuer`, byte for byte.
+   * Empty means `http://<host>:<port>` (with `localhost` for a loopback or wildcard host).
+   */
+  issuer: '',
+  /** `postgres://…` for PostgreSQL; empty means SQLite at `<dataDir>/tessera.db`. */
+  database: '',
+  /** Upper bound, in seconds, on any ID token's lifetime (pre-issued or on demand). */
+  tokenMaxLifetime: 7200,
+  /** Lifetime, in seconds, of an on-demand token when the request names none. */
+  onDemandDefaultLifetime: 300,
+  /** Seconds relying parties may cache the JWKS (`Cache-Control: max-age`); drives key rotation timing. */
+  jwksCachePeriod: 300,
+  /** Default job timeout in seconds when the job and project set none. */
+  jobTimeout: 3600,
+  /** Seconds a runner may go without an update before its job's lease expires. */
+  leaseTimeout: 120,
+  /** Seconds `POST /api/v4/jobs/request` holds a request open when no job is pending. */
+  jobRequestWait: 20,
+  /** pino log level. */
+  logLevel: 'info',
+  /** Token minting requests allowed per job per minute (on-demand endpoint). */
+  tokenRateLimit: 120,
+  /** Failed authentication attempts allowed per client address per minute. */
+  authRateLimit: 60,
+} as const;
+
+/** The shape of the configuration, as validated and frozen by `loadConfig`. */
+export type TesseraConfig = {
+  readonly [K in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[K] extends number ? number : string;
+};
+
+/** Environment variable for each setting. */
+export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
+  dataDir: 'TESSERA_DATA_DIR',
+  host: 'TESSERA_HOST',
+  port: 'TESSERA_PORT',
+  issuer: 'TESSERA_ISSUER',
+  database: 'TESSERA_DATABASE_URL',
+  tokenMaxLifetime: 'TESSERA_TOKEN_MAX_LIFETIME',
+  onDemandDefaultLifetime: 'TESSERA_ON_DEMAND_DEFAULT_LIFETIME',
+  jwksCachePeriod: 'TESSERA_JWKS_CACHE_PERIOD',
+  jobTimeout: 'TESSERA_JOB_TIMEOUT',
+  leaseTimeout: 'TESSERA_LEASE_TIMEOUT',
+  jobRequestWait: 'TESSERA_JOB_REQUEST_WAIT',
+  logLevel: 'TESSERA_LOG_LEVEL',
+  tokenRateLimit: 'TESSERA_TOKEN_RATE_LIMIT',
+  authRateLimit: 'TESSERA_AUTH_RATE_LIMIT',
+};

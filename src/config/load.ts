@@ -1,0 +1,94 @@
+import { TesseraError } from '../errors.js';
+import { CONFIG_DEFAULTS, CONFIG_ENV, type TesseraConfig } from './defaults.js';
+
+type Key = keyof TesseraConfig;
+/** Raw settings as they come from the environment or the command line (strings or numbers). */
+export type ConfigInput = { readonly [K in Key]?: string | number | undefined };
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Inclusive bounds of each numeric setting. */
+const NUMBER_BOUNDS: { readonly [K in Key]?: readonly [number, number] } = {
+  port: [0, 65535],
+  tokenMaxLifetime: [60, 86400],
+  onDemandDefaultLifetime: [60, 86400],
+  jwksCachePeriod: [0, 86400],
+  jobTimeout: [10, 7 * 86400],
+  leaseTimeout: [5, 86400],
+  jobRequestWait: [0, 120],
+  tokenRateLimit: [1, 1_000_000],
+  authRateLimit: [1, 1_000_000],
+};
+
+/**
+ * Builds the one configuration: defaults, overridden by `TESSERA_*` environment variables,
+ * overridden by `overrides` (the command line). Validates every setting and freezes the result.
+ *
+ * @throws TesseraError `ERR_CONFIG_INVALID` naming the setting (and its variable) and what to write.
+ * @example
+ * ```ts
+ * const config = loadConfig({ port: 0, dataDir: tmp }, {});
+ * ```
+ */
+export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): TesseraConfig {
+  const problems: string[] = [];
+  const out: Record<string, string | number> = {};
+  for (const key of Object.keys(CONFIG_DEFAULTS) as Key[]) {
+    const fallback = CONFIG_DEFAULTS[key];
+    const raw = overrides[key] ?? env[CONFIG_ENV[key]] ?? fallback;
+    const where = `${key} (${CONFIG_ENV[key]})`;
+    if (typeof fallback === 'number') {
+      const value =
+        typeof raw === 'number' ? raw : /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+      const [min, max] = NUMBER_BOUNDS[key] ?? [0, Number.MAX_SAFE_INTEGER];
+      if (!Number.isSafeInteger(value) || value < min || value > max) {
+        problems.push(`${where} must be a whole number from ${min} to ${max}`);
+      }
+      out[key] = value;
+    } else {
+      out[key] = String(raw).trim();
+    }
+  }
+  const config = out as unknown as TesseraConfig;
+  if (!LOG_LEVELS.has(config.logLevel)) {
+    problems.push(`logLevel (TESSERA_LOG_LEVEL) must be one of ${[...LOG_LEVELS].join(', ')}`);
+  }
+  if (config.dataDir === '') problems.push('dataDir (TESSERA_DATA_DIR) must not be empty');
+  if (config.database !== '' && !/^postgres(ql)?:\/\//.test(config.database)) {
+    problems.push('database (TESSERA_DATABASE_URL) must be a postgres:// URL, or empty for SQLite');
+  }
+  if (config.issuer !== '') {
+    const problem = issuerProblem(config.issuer);
+    if (problem) problems.push(`issuer (TESSERA_ISSUER) ${problem}`);
+  }
+  if (config.onDemandDefaultLifetime > config.tokenMaxLifetime) {
+    problems.push('onDemandDefaultLifetime must not exceed tokenMaxLifetime');
+  }
+  if (problems.length > 0) {
+    throw new TesseraError('ERR_CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`, {
+      details: { problems },
+    });
+  }
+  return Object.freeze({ ...config, issuer: config.issuer || defaultIssuer(config.host, config.port) });
+}
+
+/** Why a string is not usable as an issuer URL, or undefined when it is. */
+function issuerProblem(issuer: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    return 'must be an absolute http(s) URL such as https://ci.example.com';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must use https (or http for local use)';
+  if (url.search || url.hash) return 'must not have a query or fragment';
+  if (url.username || url.password) return 'must not contain credentials';
+  if (issuer.endsWith('/')) return 'must not end with a slash (it is compared byte for byte)';
+  return undefined;
+}
+
+function defaultIssuer(host: string, port: number): string {
+  const name =
+    host === '0.0.0.0' || host === '::' || host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
+}

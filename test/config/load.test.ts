@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { TesseraError } from '../../src/errors.js';
+
+describe('loadConfig', () => {
+  it('applies defaults, then environment, then overrides, and freezes', () => {
+    const config = loadConfig({ port: 9000 }, { TESSERA_PORT: '7000', TESSERA_LOG_LEVEL: 'warn' });
+    assert.equal(config.port, 9000);
+    assert.equal(config.logLevel, 'warn');
+    assert.equal(config.issuer, 'http://localhost:9000');
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it('keeps an issuer with a path byte for byte', () => {
+    const config = loadConfig({ issuer: 'https://ci.example.com/tessera' }, {});
+    assert.equal(config.issuer, 'https://ci.example.com/tessera');
+  });
+
+  it('reports every bad setting with its variable name', () => {
+    assert.throws(
+      () => loadConfig({ port: 'eighty', issuer: 'https://ci.example.com/', logLevel: 'loud' }, {}),
+      (error: unknown) => {
+        assert.ok(error instanceof TesseraError);
+        assert.equal(error.code, 'ERR_CONFIG_INVALID');
+        assert.match(error.message, /port \(TESSERA_PORT\) must be a whole number/);
+        assert.match(error.message, /issuer \(TESSERA_ISSUER\) must not end with a slash/);
+        assert.match(error.message, /logLevel/);
+        return true;
+      },
+    );
+  });
+
+  it('refuses a database URL that is not PostgreSQL', () => {
+    assert.throws(() => loadConfig({ database: 'mysql://x' }, {}), /must be a postgres:\/\/ URL/);
+  });
+});
