@@ -1,0 +1,92 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import { migrateToLatest } from './migrate.js';
+import type { Database } from './schema.js';
+
+/** Which SQL engine a store runs on. */
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/** A Kysely handle on the store's tables, or a transaction on them. */
+export type Db = Kysely<Database> | Transaction<Database>;
+
+/** An open store: the query builder, its dialect and a way to close it. */
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: StoreDialect;
+  /** Runs `fn` in one transaction (a write transaction on SQLite, READ COMMITTED on PostgreSQL). */
+  transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Where the store lives. */
+export interface OpenStoreOptions {
+  /** `postgres://…` for PostgreSQL; empty for SQLite at `<dataDir>/tessera.db`. */
+  database: string;
+  dataDir: string;
+  /** PostgreSQL schema to use instead of `public` (tests use one per store). */
+  pgSchema?: string;
+  /** Connections in the PostgreSQL pool. */
+  poolSize?: number;
+}
+
+// int8 (BIGINT, COUNT) arrives as a string from pg; every such value here is a millisecond time or
+// a count, well inside Number's safe range.
+const INT8_OID = 20;
+
+/**
+ * Opens the store and runs the migrations. SQLite uses WAL so readers never wait for the writer,
+ * and `busy_timeout` so a second process waits for the lock instead of failing.
+ *
+ * @example
+ * ```ts
+ * const store = await openStore({ database: '', dataDir: './data' });
+ * ```
+ */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  if (options.database !== '') return openPostgres(options);
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const sqlite = new SqliteDatabase(join(options.dataDir, 'tessera.db'));
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('synchronous = NORMAL');
+  const base = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrateToLatest(base as unknown as Kysely<unknown>, 'sqlite');
+  return makeStore(base, 'sqlite');
+}
+
+async function openPostgres(options: OpenStoreOptions): Promise<Store> {
+  const schema = options.pgSchema;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new TypeError('invalid schema name');
+  const pool = new pg.Pool({
+    connectionString: options.database,
+    max: options.poolSize ?? 10,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as never,
+    },
+  });
+  const base = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await migrateToLatest(base as unknown as Kysely<unknown>, 'postgres', schema);
+  } catch (error) {
+    await base.destroy();
+    throw error;
+  }
+  return makeStore(base, 'postgres');
+}
+
+function makeStore(base: Kysely<Database>, dialect: StoreDialect): Store {
+  const db = base.withPlugin(new CamelCasePlugin());
+  return {
+    db,
+    dialect,
+    transaction: (fn) => db.transaction().execute(fn),
+    close: () => base.destroy(),
+  };
+}

@@ -1,0 +1,195 @@
+import { type Selectable, sql } from 'kysely';
+import type { Db } from '../open-store.js';
+import type { JobsTable } from '../schema.js';
+
+/** Every state a job can be in (GitLab's names). */
+export type JobStatus =
+  | 'created'
+  | 'pending'
+  | 'running'
+  | 'success'
+  | 'failed'
+  | 'canceled'
+  | 'skipped'
+  | 'manual';
+
+/** A stored job; `spec` is the planned job as JSON (`S` is its type). */
+export interface JobRecord<S = unknown>
+  extends Omit<
+    Selectable<JobsTable>,
+    'status' | 'allowFailure' | 'spec' | 'needs' | 'tags' | 'retried' | 'tokenHash' | 'requestTokenHash'
+  > {
+  status: JobStatus;
+  allowFailure: boolean;
+  spec: S;
+  needs: string[] | null;
+  tags: string[];
+  retried: boolean;
+}
+
+/** The fields a job gets when it is created. */
+export type NewJob<S = unknown> = Omit<
+  JobRecord<S>,
+  | 'id'
+  | 'runnerId'
+  | 'failureReason'
+  | 'exitCode'
+  | 'queuedAt'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'leaseExpiresAt'
+  | 'retried'
+>;
+
+/** Fields that change over a job's life. */
+export type JobChanges = Partial<
+  Pick<
+    Selectable<JobsTable>,
+    | 'runnerId'
+    | 'tokenHash'
+    | 'requestTokenHash'
+    | 'timeoutSeconds'
+    | 'failureReason'
+    | 'exitCode'
+    | 'queuedAt'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'leaseExpiresAt'
+  > & { status: JobStatus; retried: boolean }
+>;
+
+function toJob<S>(row: Selectable<JobsTable>): JobRecord<S> {
+  const { tokenHash: _t, requestTokenHash: _r, ...rest } = row;
+  return {
+    ...rest,
+    status: row.status as JobStatus,
+    allowFailure: row.allowFailure === 1,
+    spec: JSON.parse(row.spec) as S,
+    needs: row.needs === null ? null : (JSON.parse(row.needs) as string[]),
+    tags: JSON.parse(row.tags) as string[],
+    retried: row.retried === 1,
+  };
+}
+
+function changesToRow(changes: JobChanges): Partial<Selectable<JobsTable>> {
+  const { retried, ...rest } = changes;
+  return { ...rest, ...(retried !== undefined ? { retried: retried ? 1 : 0 } : {}) };
+}
+
+/** Jobs and their logs. */
+export class JobRepository {
+  constructor(private readonly db: Db) {}
+
+  async create<S>(input: NewJob<S>): Promise<JobRecord<S>> {
+    const row = await this.db
+      .insertInto('jobs')
+      .values({
+        ...input,
+        allowFailure: input.allowFailure ? 1 : 0,
+        spec: JSON.stringify(input.spec),
+        needs: input.needs === null ? null : JSON.stringify(input.needs),
+        tags: JSON.stringify(input.tags),
+        retried: 0,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toJob<S>(row);
+  }
+
+  async findById<S>(id: number): Promise<JobRecord<S> | undefined> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toJob<S>(row);
+  }
+
+  /** The job with its secret hashes, for the constant-time checks of the runner protocol. */
+  async findWithHashes<S>(
+    id: number,
+  ): Promise<{ job: JobRecord<S>; tokenHash: string | null; requestTokenHash: string | null } | undefined> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && { job: toJob<S>(row), tokenHash: row.tokenHash, requestTokenHash: row.requestTokenHash };
+  }
+
+  /** The job whose on-demand request token hashes to `hash`. */
+  async findByRequestTokenHash<S>(
+    hash: string,
+  ): Promise<{ job: JobRecord<S>; storedHash: string } | undefined> {
+    const row = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('requestTokenHash', '=', hash)
+      .executeTakeFirst();
+    return row && { job: toJob<S>(row), storedHash: hash };
+  }
+
+  /** Jobs of a pipeline in creation order, retried attempts included unless `latestOnly`. */
+  async listByPipeline<S>(pipelineId: number, latestOnly = false): Promise<JobRecord<S>[]> {
+    let query = this.db.selectFrom('jobs').selectAll().where('pipelineId', '=', pipelineId);
+    if (latestOnly) query = query.where('retried', '=', 0);
+    return (await query.orderBy('id').execute()).map((row) => toJob<S>(row));
+  }
+
+  /** Ids of pending jobs, oldest first (candidates for a runner). */
+  async listPendingIds(limit: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('status', '=', 'pending')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
+  /** Running jobs whose lease ended before `now`. */
+  async listExpiredLeases<S>(now: number): Promise<JobRecord<S>[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'running')
+      .where('leaseExpiresAt', '<', now)
+      .orderBy('id')
+      .execute();
+    return rows.map((row) => toJob<S>(row));
+  }
+
+  async update(id: number, changes: JobChanges): Promise<void> {
+    await this.db.updateTable('jobs').set(changesToRow(changes)).where('id', '=', id).execute();
+  }
+
+  /**
+   * Applies `changes` only if the job is still in one of `from`; answers whether it did. This
+   * compare-and-set is what keeps two runners (or a runner and a cancel) from both winning.
+   */
+  async transition(id: number, from: readonly JobStatus[], changes: JobChanges): Promise<boolean> {
+    const result = await this.db
+      .updateTable('jobs')
+      .set(changesToRow(changes))
+      .where('id', '=', id)
+      .where('status', 'in', [...from])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Appends `text` to the job's log and answers the new length in bytes (UTF-8). */
+  async appendTrace(jobId: number, text: string): Promise<number> {
+    const updated = await this.db
+      .updateTable('jobTraces')
+      .set({ content: sql<string>`content || ${text}` })
+      .where('jobId', '=', jobId)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) {
+      await this.db.insertInto('jobTraces').values({ jobId, content: text }).execute();
+    }
+    return Buffer.byteLength(await this.readTrace(jobId), 'utf8');
+  }
+
+  /** The job's log ('' when it has none). */
+  async readTrace(jobId: number): Promise<string> {
+    const row = await this.db
+      .selectFrom('jobTraces')
+      .select('content')
+      .where('jobId', '=', jobId)
+      .executeTakeFirst();
+    return row?.content ?? '';
+  }
+}

@@ -1,0 +1,61 @@
+import type { Selectable } from 'kysely';
+import type { Db } from '../open-store.js';
+import type { MembersTable } from '../schema.js';
+
+/** A stored membership: a role on a group or a project. */
+export type MemberRecord = Selectable<MembersTable>;
+
+/** Memberships of groups and projects. */
+export class MemberRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Adds the membership, or changes its access level when it exists. */
+  async upsert(input: Omit<MemberRecord, 'id'>): Promise<MemberRecord> {
+    const existing = await this.find(input.sourceType, input.sourceId, input.userId);
+    if (existing) {
+      return this.db
+        .updateTable('members')
+        .set({ accessLevel: input.accessLevel })
+        .where('id', '=', existing.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    }
+    return this.db.insertInto('members').values(input).returningAll().executeTakeFirstOrThrow();
+  }
+
+  async find(
+    sourceType: 'group' | 'project',
+    sourceId: number,
+    userId: number,
+  ): Promise<MemberRecord | undefined> {
+    return this.db
+      .selectFrom('members')
+      .selectAll()
+      .where('sourceType', '=', sourceType)
+      .where('sourceId', '=', sourceId)
+      .where('userId', '=', userId)
+      .executeTakeFirst();
+  }
+
+  async list(sourceType: 'group' | 'project', sourceId: number): Promise<MemberRecord[]> {
+    return this.db
+      .selectFrom('members')
+      .selectAll()
+      .where('sourceType', '=', sourceType)
+      .where('sourceId', '=', sourceId)
+      .orderBy('id')
+      .execute();
+  }
+
+  /** Every membership of `userId` on any of the given groups. */
+  async forUserInGroups(userId: number, groupIds: number[]): Promise<MemberRecord[]> {
+    if (groupIds.length === 0) return [];
+    return this.db
+      .selectFrom('members')
+      .selectAll()
+      .where('sourceType', '=', 'group')
+      .where('sourceId', 'in', groupIds)
+      .where('userId', '=', userId)
+      .execute();
+  }
+}

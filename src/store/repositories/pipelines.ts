@@ -1,0 +1,66 @@
+import { type Selectable, sql } from 'kysely';
+import type { Db } from '../open-store.js';
+import type { PipelinesTable } from '../schema.js';
+
+/** A stored pipeline. */
+export interface PipelineRecord extends Omit<Selectable<PipelinesTable>, 'variables' | 'warnings'> {
+  variables: Record<string, string>;
+  warnings: string[];
+}
+
+function toPipeline(row: Selectable<PipelinesTable>): PipelineRecord {
+  return {
+    ...row,
+    variables: JSON.parse(row.variables) as Record<string, string>,
+    warnings: JSON.parse(row.warnings) as string[],
+  };
+}
+
+/** Pipelines. */
+export class PipelineRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Creates a pipeline with the next per-project `iid`. Call inside a transaction. */
+  async create(input: Omit<PipelineRecord, 'id' | 'iid'>): Promise<PipelineRecord> {
+    const last = await this.db
+      .selectFrom('pipelines')
+      .select(sql<number>`coalesce(max(iid), 0)`.as('iid'))
+      .where('projectId', '=', input.projectId)
+      .executeTakeFirst();
+    const row = await this.db
+      .insertInto('pipelines')
+      .values({
+        ...input,
+        iid: Number(last?.iid ?? 0) + 1,
+        variables: JSON.stringify(input.variables),
+        warnings: JSON.stringify(input.warnings),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toPipeline(row);
+  }
+
+  async findById(id: number): Promise<PipelineRecord | undefined> {
+    const row = await this.db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toPipeline(row);
+  }
+
+  /** The project's pipelines, newest first. */
+  async listByProject(projectId: number, limit = 100): Promise<PipelineRecord[]> {
+    const rows = await this.db
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('projectId', '=', projectId)
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toPipeline);
+  }
+
+  async update(
+    id: number,
+    changes: Partial<Pick<PipelineRecord, 'status' | 'startedAt' | 'finishedAt' | 'updatedAt'>>,
+  ): Promise<void> {
+    await this.db.updateTable('pipelines').set(changes).where('id', '=', id).execute();
+  }
+}

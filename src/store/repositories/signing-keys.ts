@@ -1,0 +1,56 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { SigningAlgorithm } from '../../keys/algorithms.js';
+import type {
+  KeyState,
+  PublicSigningJwk,
+  SigningKeyChanges,
+  SigningKeyRecord,
+  SigningKeyRepository,
+} from '../../keys/signing-key-record.js';
+import type { Db } from '../open-store.js';
+import type { Database, SigningKeysTable } from '../schema.js';
+
+function toRecord(row: Selectable<SigningKeysTable>): SigningKeyRecord {
+  return {
+    ...row,
+    alg: row.alg as SigningAlgorithm,
+    state: row.state as KeyState,
+    publicJwk: JSON.parse(row.publicJwk) as PublicSigningJwk,
+  };
+}
+
+/** {@link SigningKeyRepository} over the store (SQLite or PostgreSQL). */
+export class SqlSigningKeyRepository implements SigningKeyRepository {
+  constructor(private readonly db: Db) {}
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('signingKeys')
+      .selectAll()
+      .orderBy('createdAt')
+      .orderBy('kid')
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async insertSigningKey(record: SigningKeyRecord): Promise<void> {
+    await this.db
+      .insertInto('signingKeys')
+      .values({ ...record, publicJwk: JSON.stringify(record.publicJwk) })
+      .execute();
+  }
+
+  async updateSigningKey(kid: string, changes: SigningKeyChanges): Promise<void> {
+    const result = await this.db
+      .updateTable('signingKeys')
+      .set(changes)
+      .where('kid', '=', kid)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) throw new TypeError(`signing key ${kid} does not exist`);
+  }
+
+  async transaction<T>(fn: (repository: SigningKeyRepository) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this);
+    return (this.db as Kysely<Database>).transaction().execute((tx) => fn(new SqlSigningKeyRepository(tx)));
+  }
+}

@@ -1,0 +1,101 @@
+import type { Selectable } from 'kysely';
+import type { Db } from '../open-store.js';
+import type { PersonalAccessTokensTable, UsersTable } from '../schema.js';
+
+/** A stored user. */
+export interface UserRecord {
+  id: number;
+  username: string;
+  email: string;
+  name: string;
+  isAdmin: boolean;
+  state: string;
+  createdAt: number;
+}
+
+/** A stored personal access token (its hash only). */
+export interface AccessTokenRecord {
+  id: number;
+  userId: number;
+  name: string;
+  scopes: string[];
+  revoked: boolean;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+}
+
+function toUser(row: Selectable<UsersTable>): UserRecord {
+  return { ...row, isAdmin: row.isAdmin === 1 };
+}
+
+function toToken(row: Selectable<PersonalAccessTokensTable>): AccessTokenRecord {
+  const { tokenHash: _hash, ...rest } = row;
+  return { ...rest, scopes: JSON.parse(row.scopes) as string[], revoked: row.revoked === 1 };
+}
+
+/** Users and their personal access tokens. */
+export class UserRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Creates a user and returns it. */
+  async create(input: Omit<UserRecord, 'id' | 'state'>): Promise<UserRecord> {
+    const row = await this.db
+      .insertInto('users')
+      .values({ ...input, isAdmin: input.isAdmin ? 1 : 0, state: 'active' })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toUser(row);
+  }
+
+  async findById(id: number): Promise<UserRecord | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async findByUsername(username: string): Promise<UserRecord | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('username', '=', username)
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async list(): Promise<UserRecord[]> {
+    return (await this.db.selectFrom('users').selectAll().orderBy('id').execute()).map(toUser);
+  }
+
+  /** Stores a new personal access token by its hash. */
+  async createAccessToken(
+    input: Omit<AccessTokenRecord, 'id' | 'revoked' | 'lastUsedAt'> & { tokenHash: string },
+  ): Promise<AccessTokenRecord> {
+    const row = await this.db
+      .insertInto('personalAccessTokens')
+      .values({ ...input, scopes: JSON.stringify(input.scopes), revoked: 0 })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toToken(row);
+  }
+
+  /**
+   * The token whose hash is `tokenHash` with its user, if any. The lookup is by an index on the
+   * hash (a keyed SHA-256 of a 160-bit random value), so timing reveals nothing about the token.
+   */
+  async findAccessTokenByHash(
+    tokenHash: string,
+  ): Promise<{ token: AccessTokenRecord; storedHash: string; user: UserRecord } | undefined> {
+    const row = await this.db
+      .selectFrom('personalAccessTokens')
+      .selectAll()
+      .where('tokenHash', '=', tokenHash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const user = await this.findById(row.userId);
+    return user && { token: toToken(row), storedHash: row.tokenHash, user };
+  }
+
+  async touchAccessToken(id: number, now: number): Promise<void> {
+    await this.db.updateTable('personalAccessTokens').set({ lastUsedAt: now }).where('id', '=', id).execute();
+  }
+}

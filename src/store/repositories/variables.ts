@@ -1,0 +1,75 @@
+import type { Selectable } from 'kysely';
+import type { Db } from '../open-store.js';
+import type { ProjectVariablesTable } from '../schema.js';
+
+/** A project CI/CD variable. */
+export interface VariableRecord
+  extends Omit<Selectable<ProjectVariablesTable>, 'protected' | 'masked' | 'raw'> {
+  protected: boolean;
+  masked: boolean;
+  raw: boolean;
+}
+
+function toVariable(row: Selectable<ProjectVariablesTable>): VariableRecord {
+  return { ...row, protected: row.protected === 1, masked: row.masked === 1, raw: row.raw === 1 };
+}
+
+function flags(input: Partial<Pick<VariableRecord, 'protected' | 'masked' | 'raw'>>) {
+  return {
+    ...(input.protected !== undefined ? { protected: input.protected ? 1 : 0 } : {}),
+    ...(input.masked !== undefined ? { masked: input.masked ? 1 : 0 } : {}),
+    ...(input.raw !== undefined ? { raw: input.raw ? 1 : 0 } : {}),
+  };
+}
+
+/** Project CI/CD variables. */
+export class VariableRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(input: Omit<VariableRecord, 'id'>): Promise<VariableRecord> {
+    const row = await this.db
+      .insertInto('projectVariables')
+      .values({ ...input, protected: 0, masked: 0, raw: 0, ...flags(input) })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toVariable(row);
+  }
+
+  async list(projectId: number): Promise<VariableRecord[]> {
+    const rows = await this.db
+      .selectFrom('projectVariables')
+      .selectAll()
+      .where('projectId', '=', projectId)
+      .orderBy('id')
+      .execute();
+    return rows.map(toVariable);
+  }
+
+  async find(projectId: number, key: string): Promise<VariableRecord | undefined> {
+    const row = await this.db
+      .selectFrom('projectVariables')
+      .selectAll()
+      .where('projectId', '=', projectId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row && toVariable(row);
+  }
+
+  async update(
+    id: number,
+    changes: Partial<Pick<VariableRecord, 'value' | 'protected' | 'masked' | 'raw' | 'variableType'>>,
+  ): Promise<VariableRecord> {
+    const { protected: _p, masked: _m, raw: _r, ...rest } = changes;
+    const row = await this.db
+      .updateTable('projectVariables')
+      .set({ ...rest, ...flags(changes) })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toVariable(row);
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.db.deleteFrom('projectVariables').where('id', '=', id).execute();
+  }
+}

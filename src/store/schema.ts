@@ -1,0 +1,260 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The tables of the coordinator's store, as Kysely sees them. Column names are camelCase here and
+ * snake_case in SQL (Kysely's CamelCasePlugin translates). Times are Unix milliseconds (BIGINT on
+ * PostgreSQL), flags are 0/1 integers and lists or objects are JSON text, so that both dialects
+ * store the same values the same way.
+ */
+export interface Database {
+  users: UsersTable;
+  personalAccessTokens: PersonalAccessTokensTable;
+  groups: GroupsTable;
+  projects: ProjectsTable;
+  projectPathHistory: ProjectPathHistoryTable;
+  members: MembersTable;
+  protectedRefs: ProtectedRefsTable;
+  environments: EnvironmentsTable;
+  protectedEnvironments: ProtectedEnvironmentsTable;
+  projectVariables: ProjectVariablesTable;
+  runners: RunnersTable;
+  pipelines: PipelinesTable;
+  jobs: JobsTable;
+  jobTraces: JobTracesTable;
+  signingKeys: SigningKeysTable;
+  issuedTokens: IssuedTokensTable;
+}
+
+/** `users`. */
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  email: string;
+  name: string;
+  isAdmin: number;
+  state: string;
+  createdAt: number;
+}
+
+/** `personal_access_tokens`: only the SHA-256 of each token is kept. */
+export interface PersonalAccessTokensTable {
+  id: Generated<number>;
+  userId: number;
+  name: string;
+  /** JSON array of scope names. */
+  scopes: string;
+  tokenHash: string;
+  revoked: number;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** `groups`: a tree through `parent_id`; `full_path` is `parent/child`. */
+export interface GroupsTable {
+  id: Generated<number>;
+  name: string;
+  path: string;
+  fullPath: string;
+  parentId: number | null;
+  visibility: string;
+  createdAt: number;
+}
+
+/** `projects`. */
+export interface ProjectsTable {
+  id: Generated<number>;
+  name: string;
+  path: string;
+  namespaceId: number;
+  pathWithNamespace: string;
+  visibility: string;
+  repositoryUrl: string;
+  defaultBranch: string;
+  ciConfigPath: string;
+  /** JSON array, GitLab's `ci_id_token_sub_claim_components`. */
+  subClaimComponents: string;
+  /** JSON array of audiences on-demand requests may name, or null for any. */
+  allowedAudiences: string | null;
+  /** Upper bound (seconds) on this project's token lifetimes, or null for the instance maximum. */
+  tokenMaxLifetime: number | null;
+  /** Default job timeout (seconds) for this project, or null for the instance default. */
+  jobTimeout: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Every full path a project has ever had (DESIGN 3.3, the burned-path guard). */
+export interface ProjectPathHistoryTable {
+  id: Generated<number>;
+  path: string;
+  projectId: number;
+  createdAt: number;
+}
+
+/** `members`: a role on a group or a project. */
+export interface MembersTable {
+  id: Generated<number>;
+  sourceType: 'group' | 'project';
+  sourceId: number;
+  userId: number;
+  accessLevel: number;
+  createdAt: number;
+}
+
+/** Protected branch or tag patterns of a project. */
+export interface ProtectedRefsTable {
+  id: Generated<number>;
+  projectId: number;
+  refType: 'branch' | 'tag';
+  name: string;
+  /** Lowest role that may run pipelines on matching refs (push/create access level). */
+  accessLevel: number;
+  createdAt: number;
+}
+
+/** `environments`. */
+export interface EnvironmentsTable {
+  id: Generated<number>;
+  projectId: number;
+  name: string;
+  externalUrl: string | null;
+  tier: string;
+  state: string;
+  createdAt: number;
+}
+
+/** Protected environments (by name). */
+export interface ProtectedEnvironmentsTable {
+  id: Generated<number>;
+  projectId: number;
+  name: string;
+  accessLevel: number;
+  createdAt: number;
+}
+
+/** Project CI/CD variables. */
+export interface ProjectVariablesTable {
+  id: Generated<number>;
+  projectId: number;
+  key: string;
+  value: string;
+  variableType: string;
+  protected: number;
+  masked: number;
+  raw: number;
+  environmentScope: string;
+  createdAt: number;
+}
+
+/** Runners; only the SHA-256 of the token is kept. */
+export interface RunnersTable {
+  id: Generated<number>;
+  runnerType: 'instance_type' | 'group_type' | 'project_type';
+  groupId: number | null;
+  projectId: number | null;
+  description: string;
+  /** JSON array of tags. */
+  tagList: string;
+  runUntagged: number;
+  paused: number;
+  tokenHash: string;
+  maximumTimeout: number | null;
+  createdAt: number;
+  contactedAt: number | null;
+}
+
+/** `pipelines`. */
+export interface PipelinesTable {
+  id: Generated<number>;
+  iid: number;
+  projectId: number;
+  sha: string;
+  ref: string;
+  refType: 'branch' | 'tag';
+  source: string;
+  status: string;
+  userId: number | null;
+  ciConfigPath: string;
+  ciConfigSha: string;
+  /** JSON object: the pipeline-level variables after `planPipeline`. */
+  variables: string;
+  /** JSON array of warnings from loading the config. */
+  warnings: string;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+/** `jobs`. */
+export interface JobsTable {
+  id: Generated<number>;
+  pipelineId: number;
+  projectId: number;
+  name: string;
+  stage: string;
+  stageIndex: number;
+  status: string;
+  whenCondition: string;
+  allowFailure: number;
+  /** JSON: the planned job (scripts, variables, id_tokens, secrets, environment…). */
+  spec: string;
+  /** JSON array of job names, or null when the job has no `needs` (stage order applies). */
+  needs: string | null;
+  /** JSON array of tags. */
+  tags: string;
+  environmentName: string | null;
+  /** 0 for the first run, counting retries. */
+  attempt: number;
+  /** 1 when a newer attempt of this job replaced it. */
+  retried: number;
+  userId: number | null;
+  runnerId: number | null;
+  tokenHash: string | null;
+  requestTokenHash: string | null;
+  timeoutSeconds: number;
+  failureReason: string | null;
+  exitCode: number | null;
+  createdAt: number;
+  queuedAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  leaseExpiresAt: number | null;
+}
+
+/** Job logs, one row per job, appended to. */
+export interface JobTracesTable {
+  jobId: number;
+  content: string;
+}
+
+/** Signing keys (see `SigningKeyRecord`). */
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  state: string;
+  publicJwk: string;
+  encryptedPrivateKey: string;
+  createdAt: number;
+  activatedAt: number | null;
+  deactivatedAt: number | null;
+  retireAfter: number | null;
+  revokedAt: number | null;
+}
+
+/** The audit of issued ID tokens (never the token itself). */
+export interface IssuedTokensTable {
+  jti: string;
+  projectId: number;
+  pipelineId: number;
+  jobId: number;
+  /** JSON array of audiences. */
+  aud: string;
+  sub: string;
+  kid: string;
+  alg: string;
+  iat: number;
+  exp: number;
+  issuedVia: string;
+}
