@@ -7,6 +7,7 @@ function toRecord(row: Selectable<IssuedTokensTable>): IssuedTokenRecord {
   return {
     ...row,
     aud: JSON.parse(row.aud) as string[],
+    alg: row.alg as IssuedTokenRecord['alg'],
     issuedVia: row.issuedVia as IssuedTokenRecord['issuedVia'],
   };
 }
