@@ -1,0 +1,225 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { isTesseraError } from '../errors.js';
+import { checkout } from './checkout.js';
+import { buildJobEnvironment } from './job-environment.js';
+import type { JobOutcome, JobPayload, JobStep } from './job-payload.js';
+import type { JobVariable } from './job-variable.js';
+import { MaskingLogSink } from './masking-log-sink.js';
+import { runProcess } from './run-process.js';
+import { writeScriptFile } from './script-file.js';
+import { resolveVaultSecrets } from './vault-secrets.js';
+
+/** The runner's version, shown in the first line of every job log. */
+export const RUNNER_VERSION = '0.1.0';
+
+/** Seconds `after_script` may run when its step names no timeout (GitLab's default). */
+export const DEFAULT_AFTER_SCRIPT_TIMEOUT = 300;
+
+/** Options of {@link executeJob}. */
+export interface ExecuteJobOptions {
+  readonly job: JobPayload;
+  /** Root of the per-job build directories. */
+  readonly buildsDir: string;
+  /** Bare-repository cache; default `<buildsDir>/.cache`. */
+  readonly cacheDir?: string;
+  /** Receives the job log, already masked, in order. */
+  readonly onLog: (bytes: Buffer) => void;
+  /** Aborting cancels the job: its processes are killed and it ends `canceled`. */
+  readonly signal?: AbortSignal;
+  /** Directories put first on the job's `PATH` (where the `tessera` command is). */
+  readonly extraPath?: readonly string[];
+  /** Job timeout in seconds when the payload names none; default 3600. */
+  readonly defaultTimeout?: number;
+  /** Seconds for `after_script` when its step names none; default {@link DEFAULT_AFTER_SCRIPT_TIMEOUT}. */
+  readonly afterScriptTimeout?: number;
+  /** Milliseconds between SIGTERM and SIGKILL. */
+  readonly killGraceMs?: number;
+  /** Keep the build directory after the job (for debugging); default false. */
+  readonly keepBuildDir?: boolean;
+  /** Line prefix of the runner's own messages (`Running with …`). */
+  readonly runnerDescription?: string;
+  /** Clock in milliseconds. */
+  readonly clock?: () => number;
+}
+
+function stepNamed(job: JobPayload, name: string): JobStep | undefined {
+  return job.steps.find((step) => step.name === name);
+}
+
+function safeSegment(text: string | undefined, fallback: string): string {
+  const cleaned = (text ?? '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '');
+  return cleaned === '' ? fallback : cleaned.slice(0, 100);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : 'unexpected failure';
+}
+
+/**
+ * Runs one job from start to end with the shell executor: checks out the commit into a fresh
+ * build directory, resolves Vault `secrets:`, runs the `script` step (before_script + script) under
+ * the job's timeout, then the `after_script` step (also after a failure, a timeout or a cancel)
+ * under its own short timeout, and returns the final state and GitLab failure reason. Every byte of
+ * the log passes through a {@link MaskingLogSink}; the build directory is removed at the end.
+ *
+ * It never throws for anything a job or its environment can cause: those end as a failed outcome.
+ */
+export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome> {
+  const { job } = options;
+  const clock = options.clock ?? Date.now;
+  const startedAt = clock();
+  const maskedFromPayload = [job.token, ...job.variables.filter((v) => v.masked).map((v) => v.value)];
+  const sink = new MaskingLogSink(maskedFromPayload, options.onLog);
+  const line = (text: string) => sink.write(`${text}\n`);
+
+  const scriptStep = stepNamed(job, 'script');
+  const afterStep = stepNamed(job, 'after_script');
+  const timeoutSeconds = job.runner_info?.timeout ?? scriptStep?.timeout ?? options.defaultTimeout ?? 3600;
+  const deadline = startedAt + timeoutSeconds * 1000;
+  const buildsDir = resolve(options.buildsDir);
+  const cacheDir = resolve(options.cacheDir ?? join(buildsDir, '.cache'));
+  const jobRoot = join(buildsDir, String(job.id));
+  const projectDir = join(jobRoot, safeSegment(job.job_info?.project_name, 'project'));
+  const jobTempDir = `${jobRoot}.tmp`;
+  const cancel = options.signal;
+  const timeoutSignal = AbortSignal.timeout(Math.max(1, deadline - clock()));
+  const jobSignal = cancel ? AbortSignal.any([cancel, timeoutSignal]) : timeoutSignal;
+
+  // Which limit ended a preparation step, if any.
+  const interrupted = (): JobOutcome | undefined => {
+    if (cancel?.aborted) return { state: 'canceled', failureReason: 'canceled' };
+    if (timeoutSignal.aborted || clock() >= deadline)
+      return { state: 'failed', failureReason: 'job_execution_timeout' };
+    return undefined;
+  };
+
+  line(
+    `Running with tessera runner ${RUNNER_VERSION}${options.runnerDescription ? ` ${options.runnerDescription}` : ''}`,
+  );
+  line('Preparing the "shell" executor');
+  line(`Using bash for job ${job.id}${job.job_info?.name ? ` (${job.job_info.name})` : ''}`);
+
+  let outcome: JobOutcome | undefined;
+  let variables: JobVariable[] = [...job.variables];
+  let environment: Awaited<ReturnType<typeof buildJobEnvironment>> | undefined;
+  try {
+    await mkdir(buildsDir, { recursive: true });
+    line('Getting source from Git repository');
+    await checkout({
+      repoUrl: job.git_info.repo_url,
+      sha: job.git_info.sha,
+      ref: job.git_info.ref,
+      cacheDir,
+      projectDir,
+      onLog: line,
+      signal: jobSignal,
+    });
+
+    if (job.secrets && Object.keys(job.secrets).length > 0) {
+      line('Resolving secrets');
+      const secrets = await resolveVaultSecrets({
+        secrets: job.secrets,
+        variables,
+        onLog: line,
+        signal: jobSignal,
+      });
+      sink.addValues(secrets.map((secret) => secret.value));
+      variables = [...variables, ...secrets];
+    }
+
+    environment = await buildJobEnvironment({
+      variables,
+      projectDir,
+      buildsDir,
+      jobTempDir,
+      extraPath: options.extraPath,
+    });
+    sink.addValues(environment.maskedValues);
+  } catch (error) {
+    outcome = interrupted();
+    if (outcome === undefined) {
+      const what =
+        isTesseraError(error) && error.code.startsWith('ERR_RUNNER_SECRET')
+          ? 'resolving secrets'
+          : 'preparing';
+      line(`ERROR: Job failed (system failure): ${what}: ${errorText(error)}`);
+      outcome = { state: 'failed', failureReason: 'runner_system_failure' };
+    }
+  }
+
+  let status: JobOutcome = outcome ?? { state: 'success' };
+  if (outcome === undefined && environment !== undefined) {
+    const commands = scriptStep?.script ?? [];
+    const scriptFile = await writeScriptFile(join(jobTempDir, 'script.sh'), commands);
+    line('Executing "step_script" stage of the job script');
+    const result = await runProcess({
+      command: 'bash',
+      args: ['--noprofile', '--norc', scriptFile],
+      cwd: projectDir,
+      env: environment.env,
+      onOutput: (chunk) => sink.write(chunk),
+      timeoutMs: Math.max(0, deadline - clock()),
+      signal: cancel,
+      killGraceMs: options.killGraceMs,
+    }).catch((error: unknown) => {
+      line(`ERROR: cannot start bash: ${errorText(error)}`);
+      return undefined;
+    });
+    if (result === undefined) status = { state: 'failed', failureReason: 'runner_system_failure' };
+    else if (result.canceled) status = { state: 'canceled', failureReason: 'canceled' };
+    else if (result.timedOut) status = { state: 'failed', failureReason: 'job_execution_timeout' };
+    else if (result.exitCode === 0) status = { state: 'success' };
+    else {
+      status = {
+        state: 'failed',
+        failureReason: 'script_failure',
+        ...(result.exitCode === null ? {} : { exitCode: result.exitCode }),
+      };
+    }
+  }
+
+  // after_script runs whatever happened to the script, as long as there is a checkout to run it in.
+  if (environment !== undefined && afterStep?.script.some((c) => c.trim() !== '')) {
+    const afterFile = await writeScriptFile(join(jobTempDir, 'after_script.sh'), afterStep.script);
+    const afterTimeout = afterStep.timeout ?? options.afterScriptTimeout ?? DEFAULT_AFTER_SCRIPT_TIMEOUT;
+    line('Running after_script');
+    const result = await runProcess({
+      command: 'bash',
+      args: ['--noprofile', '--norc', afterFile],
+      cwd: projectDir,
+      env: { ...environment.env, CI_JOB_STATUS: status.state },
+      onOutput: (chunk) => sink.write(chunk),
+      timeoutMs: afterTimeout * 1000,
+      // A job already cancelled still gets its after_script; a cancel during it ends it.
+      signal: status.state === 'canceled' ? undefined : cancel,
+      killGraceMs: options.killGraceMs,
+    }).catch(() => undefined);
+    if (result?.timedOut) line(`WARNING: after_script timed out after ${afterTimeout} seconds`);
+    else if (result !== undefined && result.exitCode !== 0) {
+      line(`WARNING: after_script failed with exit code ${result.exitCode ?? result.exitSignal}`);
+    }
+  }
+
+  switch (status.state) {
+    case 'success':
+      line('Job succeeded');
+      break;
+    case 'canceled':
+      line('ERROR: Job failed: canceled');
+      break;
+    default:
+      if (status.failureReason === 'job_execution_timeout') {
+        line(`ERROR: Job failed: execution took longer than ${timeoutSeconds} seconds`);
+      } else if (status.failureReason === 'script_failure') {
+        line(`ERROR: Job failed: exit code ${status.exitCode ?? 'unknown'}`);
+      }
+  }
+  sink.end();
+
+  if (!options.keepBuildDir) {
+    await rm(jobRoot, { recursive: true, force: true }).catch(() => undefined);
+    await rm(jobTempDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+  return status;
+}

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { executeJob } from '../../src/runner/execute-job.js';
+import type { JobPayload } from '../../src/runner/job-payload.js';
+import type { JobVariable } from '../../src/runner/job-variable.js';
+import { processAlive } from '../../src/runner/run-process.js';
+import { commitFiles, makeRepository } from './git-repository.js';
+import { startVaultStandIn } from './vault-stand-in.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tessera-execute-job-'));
+const repo = join(root, 'repo');
+const buildsDir = join(root, 'builds');
+let sha = '';
+let nextId = 1;
+after(() => rmSync(root, { recursive: true, force: true }));
+before(() => {
+  sha = makeRepository(repo, {
+    'README.md': 'hello from the repository\n',
+    'scripts/greet.sh': 'echo "greet $1"\n',
+  });
+});
+
+function job(
+  script: string[],
+  extra: { variables?: JobVariable[]; after?: string[]; timeout?: number; sha?: string } = {},
+): JobPayload {
+  const id = nextId++;
+  return {
+    id,
+    token: `job-token-${id}-abcdef`,
+    variables: extra.variables ?? [],
+    steps: [
+      { name: 'script', script, timeout: extra.timeout ?? 60, when: 'on_success', allow_failure: false },
+      ...(extra.after
+        ? [{ name: 'after_script', script: extra.after, timeout: 5, when: 'always', allow_failure: true }]
+        : []),
+    ],
+    git_info: { repo_url: repo, ref: 'main', sha: extra.sha ?? sha, ref_type: 'branch' },
+    job_info: { name: 'test', stage: 'test', project_id: 1, project_name: 'app' },
+    runner_info: { timeout: extra.timeout ?? 60 },
+  };
+}
+
+async function run(payload: JobPayload, signal?: AbortSignal) {
+  const chunks: Buffer[] = [];
+  const outcome = await executeJob({
+    job: payload,
+    buildsDir,
+    onLog: (b) => chunks.push(b),
+    signal,
+    killGraceMs: 300,
+  });
+  return { outcome, log: Buffer.concat(chunks).toString() };
+}
+
+async function waitForFile(path: string): Promise<string> {
+  for (let i = 0; i < 400; i += 1) {
+    if (existsSync(path)) {
+      const text = readFileSync(path, 'utf8');
+      if (text.endsWith('\n')) return text.trim();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`${path} never appeared`);
+}
+
+describe('executeJob', () => {
+  it('checks out the commit and runs the script with GitLab-style command echo', async () => {
+    const { outcome, log } = await run(
+      job(['cat README.md', 'bash scripts/greet.sh world', 'echo "dir=$CI_PROJECT_DIR"']),
+    );
+    assert.deepEqual(outcome, { state: 'success' });
+    assert.match(log, /\$ cat README.md\nhello from the repository\n/);
+    assert.match(log, /\$ bash scripts\/greet.sh world\ngreet world\n/);
+    assert.match(log, new RegExp(`dir=${join(buildsDir, '\\d+', 'app')}`));
+    assert.match(log, /Job succeeded\n$/);
+    assert.deepEqual(
+      [...new Set(buildDirectories())].filter((name) => name !== '.cache'),
+      [],
+      'build directories are removed after the job',
+    );
+  });
+
+  it('checks out a later commit of the same repository from the cache', async () => {
+    const second = commitFiles(repo, { 'README.md': 'second version\n' }, 'second');
+    const { outcome, log } = await run(job(['cat README.md'], { sha: second }));
+    assert.equal(outcome.state, 'success');
+    assert.match(log, /second version/);
+  });
+
+  it('fails with script_failure and the exit code, stopping at the first failing command (pipefail)', async () => {
+    const { outcome, log } = await run(job(['echo one', 'false | cat', 'echo never']));
+    assert.deepEqual(outcome, { state: 'failed', failureReason: 'script_failure', exitCode: 1 });
+    assert.doesNotMatch(log, /never/);
+    assert.match(log, /ERROR: Job failed: exit code 1/);
+  });
+
+  it('masks job variables, the job token and file variables, also across writes', async () => {
+    const secret = 'very-secret-value-42';
+    const { outcome, log } = await run(
+      job(
+        [
+          'echo "plain: $MY_SECRET"',
+          // Two separate writes, split in the middle of the value.
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
+          'printf "split: %s" "${MY_SECRET:0:7}"; sleep 0.05; printf "%s\\n" "${MY_SECRET:7}"',
+          'cat "$MY_FILE"; echo',
+          'echo "not masked: $PLAIN"',
+        ],
+        {
+          variables: [
+            { key: 'MY_SECRET', value: secret, masked: true },
+            { key: 'MY_FILE', value: 'file-secret-content', masked: true, file: true },
+            { key: 'PLAIN', value: 'visible-value' },
+          ],
+        },
+      ),
+    );
+    assert.equal(outcome.state, 'success');
+    assert.ok(!log.includes(secret) && !log.includes('file-secret-content'));
+    assert.match(log, /plain: \[MASKED\]/);
+    assert.match(log, /split: \[MASKED\]/);
+    assert.match(log, /\n\[MASKED\]\n/);
+    assert.match(log, /not masked: visible-value/);
+  });
+
+  it('builds the environment from the job variables only', async () => {
+    process.env.TESSERA_RUNNER_PRIVATE = 'runner-only-value';
+    try {
+      const { log } = await run(job(['env | sort'], { variables: [{ key: 'JOB_VAR', value: 'job-value' }] }));
+      assert.match(log, /JOB_VAR=job-value/);
+      assert.match(log, /PATH=\/usr\/local\/sbin:/);
+      assert.doesNotMatch(log, /TESSERA_RUNNER_PRIVATE|runner-only-value/);
+    } finally {
+      delete process.env.TESSERA_RUNNER_PRIVATE;
+    }
+  });
+
+  it('times out, kills everything the job started, and still runs after_script', async () => {
+    const pidFile = join(root, 'timeout.pid');
+    const { outcome, log } = await run(
+      job([`sleep 1000 & echo $! > ${pidFile}`, 'sleep 1000'], {
+        timeout: 1,
+        after: ['echo "after: $CI_JOB_STATUS"'],
+      }),
+    );
+    assert.deepEqual(outcome, { state: 'failed', failureReason: 'job_execution_timeout' });
+    assert.match(log, /after: failed/);
+    assert.match(log, /execution took longer than 1 seconds/);
+    assert.equal(processAlive(Number(await waitForFile(pidFile))), false);
+  });
+
+  it('cancels: kills the process group and ends canceled', async () => {
+    const pidFile = join(root, 'cancel.pid');
+    const controller = new AbortController();
+    const done = run(job([`sleep 1000 & echo $! > ${pidFile}`, 'sleep 1000']), controller.signal);
+    const pid = Number(await waitForFile(pidFile));
+    controller.abort();
+    const { outcome, log } = await done;
+    assert.equal(outcome.state, 'canceled');
+    assert.match(log, /Job failed: canceled/);
+    assert.equal(processAlive(pid), false);
+  });
+
+  it('runs after_script after a failure, and its failure does not change the result', async () => {
+    const { outcome, log } = await run(
+      job(['exit 7'], { after: ['echo "after: $CI_JOB_STATUS"', 'exit 3'] }),
+    );
+    assert.deepEqual(outcome, { state: 'failed', failureReason: 'script_failure', exitCode: 7 });
+    assert.match(log, /\$ echo "after: \$CI_JOB_STATUS"\nafter: failed\n/);
+    assert.match(log, /after_script failed with exit code 3/);
+  });
+
+  it('resolves Vault secrets into masked file variables before the script (Vault stand-in)', async () => {
+    const pair = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256' };
+    const vault = await startVaultStandIn({
+      jwks: { keys: [jwk] },
+      issuer: 'http://issuer.test',
+      roles: { ci: { boundAudiences: ['vault'] } },
+      kv2: { secret: { 'ci/db': { password: 'db-password-from-vault' } } },
+    });
+    try {
+      const jwt = await new SignJWT({})
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1', typ: 'JWT' })
+        .setIssuer('http://issuer.test')
+        .setAudience('vault')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(pair.privateKey);
+      const server = {
+        url: '$VAULT_SERVER_URL',
+        auth: { name: 'jwt', path: 'jwt', data: { jwt: '$VAULT_ID_TOKEN', role: 'ci' } },
+      };
+      const payload: JobPayload = {
+        ...job(['echo "path=$DB_PASSWORD"', 'cat "$DB_PASSWORD"; echo', 'echo "missing-ok"'], {
+          variables: [
+            { key: 'VAULT_SERVER_URL', value: vault.url },
+            { key: 'VAULT_ID_TOKEN', value: jwt, masked: true },
+          ],
+        }),
+        secrets: {
+          DB_PASSWORD: {
+            vault: { server, engine: { name: 'kv-v2', path: 'secret' }, path: 'ci/db', field: 'password' },
+          },
+        },
+      };
+      const { outcome, log } = await run(payload);
+      assert.equal(outcome.state, 'success', log);
+      assert.match(log, /path=\/.*DB_PASSWORD/);
+      assert.match(log, /\n\[MASKED\]\n/);
+      assert.ok(!log.includes('db-password-from-vault') && !log.includes(jwt));
+
+      const missing: JobPayload = {
+        ...payload,
+        id: nextId++,
+        secrets: {
+          X: { vault: { server, engine: { name: 'kv-v2', path: 'secret' }, path: 'ci/none', field: 'x' } },
+        },
+      };
+      const failed = await run(missing);
+      assert.deepEqual(failed.outcome, { state: 'failed', failureReason: 'runner_system_failure' });
+      assert.match(failed.log, /resolving secrets: secret X: secret\/data\/ci\/none does not exist in Vault/);
+      assert.doesNotMatch(failed.log, /missing-ok/);
+    } finally {
+      await vault.close();
+    }
+  });
+
+  it('fails with runner_system_failure when the commit does not exist', async () => {
+    const { outcome, log } = await run(job(['true'], { sha: 'deadbeef'.repeat(5) }));
+    assert.deepEqual(outcome, { state: 'failed', failureReason: 'runner_system_failure' });
+    assert.match(log, /is not in/);
+  });
+});
+
+function buildDirectories(): string[] {
+  return readdirSync(buildsDir);
+}
