@@ -1,0 +1,122 @@
+import { TesseraError } from '../errors.js';
+
+/** How bound claim values compare (Vault's `bound_claims_type`): exactly, or as globs with `*`. */
+export type BoundClaimsType = 'string' | 'glob';
+
+/** Bound claims as given: claim name (or JSON pointer `/a/b`) → accepted value or values. */
+export type BoundClaims = Readonly<
+  Record<string, string | number | boolean | readonly (string | number | boolean)[]>
+>;
+
+/** A validated bound claim, ready to match. */
+export interface CompiledBoundClaim {
+  name: string;
+  /** JSON pointer tokens, or the single claim name. */
+  path: string[];
+  values: string[];
+}
+
+/**
+ * Validates bound claims and turns them into matchers.
+ *
+ * @throws TesseraError `ERR_VERIFY_OPTIONS` for an empty name, an empty list or a non-scalar value.
+ */
+export function compileBoundClaims(boundClaims: BoundClaims | undefined): CompiledBoundClaim[] {
+  if (boundClaims === undefined) return [];
+  if (boundClaims === null || typeof boundClaims !== 'object' || Array.isArray(boundClaims)) {
+    throw new TesseraError('ERR_VERIFY_OPTIONS', 'boundClaims must be an object of claim name to value(s)');
+  }
+  return Object.entries(boundClaims).map(([name, value]) => {
+    const list = Array.isArray(value) ? value : [value];
+    if (
+      name === '' ||
+      list.length === 0 ||
+      !list.every((item) => ['string', 'number', 'boolean'].includes(typeof item))
+    ) {
+      throw new TesseraError(
+        'ERR_VERIFY_OPTIONS',
+        `bound claim ${JSON.stringify(name.slice(0, 64))} must have a name and one or more string values`,
+      );
+    }
+    const path = name.startsWith('/')
+      ? name
+          .slice(1)
+          .split('/')
+          .map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'))
+      : [name];
+    return { name, path, values: list.map(String) };
+  });
+}
+
+/**
+ * Glob match as Vault's (`ryanuber/go-glob`): `*` matches any run of characters, including none
+ * and including `/` and `:`; every other character matches itself. Linear in the input.
+ */
+export function globMatch(pattern: string, subject: string): boolean {
+  if (!pattern.includes('*')) return pattern === subject;
+  const pieces = pattern.split('*');
+  const first = pieces[0] ?? '';
+  const last = pieces[pieces.length - 1] ?? '';
+  if (!subject.startsWith(first) || subject.length < first.length + last.length) return false;
+  let at = first.length;
+  for (let index = 1; index < pieces.length - 1; index += 1) {
+    const piece = pieces[index] ?? '';
+    const found = subject.indexOf(piece, at);
+    if (found === -1) return false;
+    at = found + piece.length;
+  }
+  return subject.length - last.length >= at && subject.endsWith(last);
+}
+
+function lookup(claims: Record<string, unknown>, path: readonly string[]): unknown {
+  let value: unknown = claims;
+  for (const token of path) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, token)) return undefined;
+    value = (value as Record<string, unknown>)[token];
+  }
+  return value;
+}
+
+function scalars(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  const out: string[] = [];
+  for (const item of list) {
+    if (typeof item === 'string') out.push(item);
+    else if (typeof item === 'number' || typeof item === 'boolean') out.push(String(item));
+  }
+  return out;
+}
+
+/**
+ * Checks every bound claim as Vault's JWT auth does: the claim must be present and one of its
+ * values (a list in the token matches if any element does) must match one of the bound values.
+ *
+ * @throws TesseraError `ERR_VERIFY_BOUND_CLAIM` naming the claim (never its value).
+ */
+export function checkBoundClaims(
+  claims: Record<string, unknown>,
+  bound: readonly CompiledBoundClaim[],
+  type: BoundClaimsType,
+): void {
+  for (const claim of bound) {
+    const value = lookup(claims, claim.path);
+    if (value === undefined || value === null) {
+      throw new TesseraError(
+        'ERR_VERIFY_BOUND_CLAIM',
+        `bound claim ${JSON.stringify(claim.name)} is missing from the token`,
+      );
+    }
+    const actual = scalars(value);
+    const matched = actual.some((candidate) =>
+      claim.values.some((expected) =>
+        type === 'glob' ? globMatch(expected, candidate) : expected === candidate,
+      ),
+    );
+    if (!matched) {
+      throw new TesseraError(
+        'ERR_VERIFY_BOUND_CLAIM',
+        `bound claim ${JSON.stringify(claim.name)} does not match`,
+      );
+    }
+  }
+}
