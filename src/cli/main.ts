@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isTesseraError } from '../errors.js';
+import { registerTokenCommand } from './token.js';
 
 /**
  * The `tessera` command line. Each command lives in its own file under `src/cli/` and exports a
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError();
+  registerTokenCommand(program);
   return program;
 }
 
