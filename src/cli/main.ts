@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isTesseraError } from '../errors.js';
+import { registerIdTokenCommand } from './id-token.js';
+import { registerRunnerCommand } from './runner.js';
 import { registerTokenCommand } from './token.js';
 
 /**
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError();
+  registerRunnerCommand(program);
+  registerIdTokenCommand(program);
   registerTokenCommand(program);
   return program;
 }

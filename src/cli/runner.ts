@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { TesseraError } from '../errors.js';
+import { RunnerAgent } from '../runner/agent.js';
+
+interface RunnerFlags {
+  url: string;
+  token?: string;
+  buildsDir: string;
+  concurrency: string;
+  shell: string;
+}
+
+/**
+ * Registers `tessera runner --url URL --token TOKEN [--builds-dir DIR] [--concurrency N]
+ * [--shell bash]`: runs jobs from a coordinator until SIGINT/SIGTERM (running jobs are killed and
+ * reported failed) or SIGQUIT (running jobs are finished first). The token may also come from
+ * `TESSERA_RUNNER_TOKEN`, which keeps it out of the process list.
+ */
+export function registerRunnerCommand(program: Command): void {
+  program
+    .command('runner')
+    .description('Run jobs from a Tessera coordinator with the shell executor')
+    .requiredOption('--url <url>', 'the coordinator URL')
+    .option('--token <token>', 'the runner token from POST /api/v4/user/runners (or TESSERA_RUNNER_TOKEN)')
+    .option('--builds-dir <dir>', 'directory for build directories and the repository cache', './builds')
+    .option('--concurrency <n>', 'jobs run at once', '1')
+    .option('--shell <shell>', 'the shell that runs job scripts (bash only)', 'bash')
+    .action(async (flags: RunnerFlags) => {
+      const token = flags.token ?? process.env.TESSERA_RUNNER_TOKEN;
+      if (!token)
+        throw new TesseraError('ERR_CONFIG_INVALID', '--token (or TESSERA_RUNNER_TOKEN) is required');
+      if (!/^https?:\/\/[^/]/.test(flags.url)) {
+        throw new TesseraError('ERR_CONFIG_INVALID', '--url must be an http(s) URL of the coordinator');
+      }
+      if (!/^\d{1,3}$/.test(flags.concurrency) || Number(flags.concurrency) < 1) {
+        throw new TesseraError('ERR_CONFIG_INVALID', '--concurrency must be a whole number from 1 to 999');
+      }
+      if (flags.shell !== 'bash') {
+        throw new TesseraError(
+          'ERR_CONFIG_INVALID',
+          '--shell must be bash (the only shell Tessera supports)',
+        );
+      }
+      const log = (message: string) =>
+        process.stderr.write(`${new Date().toISOString()} runner: ${message}\n`);
+      const agent = new RunnerAgent({
+        url: flags.url,
+        token,
+        buildsDir: flags.buildsDir,
+        concurrency: Number(flags.concurrency),
+        log,
+      });
+      await agent.start();
+      log(`polling ${flags.url} for jobs (concurrency ${flags.concurrency})`);
+      const stopOn = (signal: NodeJS.Signals, mode: 'graceful' | 'abort') => {
+        process.on(signal, () => {
+          log(
+            `${signal}: ${mode === 'abort' ? 'cancelling running jobs and stopping' : 'finishing running jobs, then stopping'}`,
+          );
+          void agent.stop(mode);
+        });
+      };
+      stopOn('SIGINT', 'abort');
+      stopOn('SIGTERM', 'abort');
+      stopOn('SIGQUIT', 'graceful');
+      await agent.done();
+      log('stopped');
+    });
+}

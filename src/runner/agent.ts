@@ -1,0 +1,254 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isTesseraError } from '../errors.js';
+import { CoordinatorClient, type JobStateUpdate, type JobUpdateAnswer } from './coordinator-client.js';
+import { executeJob } from './execute-job.js';
+import type { JobOutcome, JobPayload } from './job-payload.js';
+import { TraceStream } from './trace-stream.js';
+
+/** Options of {@link RunnerAgent}. */
+export interface RunnerAgentOptions {
+  /** The coordinator's base URL. */
+  readonly url: string;
+  /** The runner's authentication token (from `POST /api/v4/user/runners`). */
+  readonly token: string;
+  /** Root of the per-job build directories and the repository cache. */
+  readonly buildsDir: string;
+  /** Jobs run at once; default 1. */
+  readonly concurrency?: number;
+  /** Milliseconds between keepalive updates while a job runs; default 3000. */
+  readonly keepaliveIntervalMs?: number;
+  /** Minimum milliseconds between two trace appends of a job; default 250. */
+  readonly traceIntervalMs?: number;
+  /** Backoff bounds in milliseconds after a failed job request; default 500 and 30 000. */
+  readonly backoffMinMs?: number;
+  readonly backoffMaxMs?: number;
+  /** How long the final state of a job is retried, in milliseconds; default 15 minutes. */
+  readonly finalStateRetryMs?: number;
+  /** Milliseconds between SIGTERM and SIGKILL for a job's process group. */
+  readonly killGraceMs?: number;
+  /** Seconds `after_script` may run when the job names no timeout. */
+  readonly afterScriptTimeout?: number;
+  /** Runner diagnostics (never a token). Default: nothing. */
+  readonly log?: (message: string) => void;
+}
+
+interface RunningJob {
+  readonly id: number;
+  readonly cancel: AbortController;
+}
+
+/** The `tessera` entry point, for the shim on every job's `PATH`. */
+const TESSERA_BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function jobIsOver(answer: JobUpdateAnswer): boolean {
+  // `canceled`/`canceling` from the coordinator, or 403/404: the job is no longer ours to run.
+  return (
+    answer.jobStatus === 'canceled' ||
+    answer.jobStatus === 'canceling' ||
+    answer.httpStatus === 403 ||
+    answer.httpStatus === 404
+  );
+}
+
+/**
+ * The runner's main loop: `concurrency` workers each long-poll the coordinator for a job and run
+ * it with {@link executeJob}, streaming its masked log in chunks, sending a keepalive every few
+ * seconds, killing the job when the coordinator says it was cancelled, and reporting the final
+ * state with retries until the coordinator has it. Network errors and coordinator restarts are
+ * ridden out with exponential backoff (with jitter), so the runner never needs a restart itself.
+ */
+export class RunnerAgent {
+  readonly #options: RunnerAgentOptions;
+  readonly #client: CoordinatorClient;
+  readonly #stopPolling = new AbortController();
+  readonly #running = new Map<number, RunningJob>();
+  #workers: Promise<void>[] = [];
+  #toolsDir: string | undefined;
+  #stopReason: 'graceful' | 'abort' | undefined;
+
+  constructor(options: RunnerAgentOptions) {
+    this.#options = options;
+    this.#client = new CoordinatorClient({ url: options.url, token: options.token });
+  }
+
+  /** Jobs currently running, by id. */
+  get runningJobs(): number[] {
+    return [...this.#running.keys()];
+  }
+
+  #log(message: string): void {
+    this.#options.log?.(message);
+  }
+
+  /** Starts the workers; resolves once they are polling. */
+  async start(): Promise<void> {
+    if (this.#workers.length > 0) throw new TypeError('RunnerAgent already started');
+    const buildsDir = resolve(this.#options.buildsDir);
+    await mkdir(buildsDir, { recursive: true });
+    this.#toolsDir = await this.#writeTesseraShim(buildsDir);
+    const concurrency = Math.max(1, Math.floor(this.#options.concurrency ?? 1));
+    for (let index = 0; index < concurrency; index += 1) this.#workers.push(this.#work(index));
+  }
+
+  /**
+   * Stops polling. `graceful` waits for running jobs to finish; `abort` cancels them (their
+   * process groups are killed) and reports them failed with `runner_system_failure`. Either way
+   * it resolves after every final state was sent (or its retries ran out).
+   */
+  async stop(mode: 'graceful' | 'abort' = 'abort'): Promise<void> {
+    this.#stopReason ??= mode;
+    if (mode === 'abort') this.#stopReason = 'abort';
+    this.#stopPolling.abort();
+    if (mode === 'abort') for (const job of this.#running.values()) job.cancel.abort();
+    await Promise.all(this.#workers);
+  }
+
+  /** Resolves when every worker has ended (after {@link stop}). */
+  async done(): Promise<void> {
+    await Promise.all(this.#workers);
+  }
+
+  async #writeTesseraShim(buildsDir: string): Promise<string> {
+    // Jobs call `tessera id-token`; their PATH is minimal, so the runner provides the command.
+    const dir = join(buildsDir, '.tessera-bin');
+    await mkdir(dir, { recursive: true });
+    const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+    await writeFile(
+      join(dir, 'tessera'),
+      `#!/bin/sh\nexec ${quote(process.execPath)} ${quote(TESSERA_BIN)} "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    return dir;
+  }
+
+  async #work(worker: number): Promise<void> {
+    const min = this.#options.backoffMinMs ?? 500;
+    const max = this.#options.backoffMaxMs ?? 30_000;
+    let failures = 0;
+    while (!this.#stopPolling.signal.aborted) {
+      let job: JobPayload | undefined;
+      try {
+        job = await this.#client.requestJob(this.#stopPolling.signal);
+        failures = 0;
+      } catch (error) {
+        if (this.#stopPolling.signal.aborted) break;
+        failures += 1;
+        const delay = Math.min(max, min * 2 ** Math.min(failures - 1, 16));
+        const jittered = delay / 2 + Math.random() * (delay / 2);
+        this.#log(
+          `worker ${worker}: job request failed (${isTesseraError(error) ? error.code : ''} ${
+            error instanceof Error ? error.message : 'unknown'
+          }); retrying in ${Math.round(jittered)} ms`,
+        );
+        await sleep(jittered, this.#stopPolling.signal);
+        continue;
+      }
+      if (job === undefined) continue;
+      await this.#runJob(job);
+    }
+  }
+
+  async #runJob(job: JobPayload): Promise<void> {
+    const cancel = new AbortController();
+    this.#running.set(job.id, { id: job.id, cancel });
+    this.#log(`job ${job.id}: started`);
+    const watchAnswer = (answer: JobUpdateAnswer) => {
+      if (jobIsOver(answer) && !cancel.signal.aborted) {
+        this.#log(
+          `job ${job.id}: the coordinator ended it (${answer.jobStatus ?? `HTTP ${answer.httpStatus}`}); killing it`,
+        );
+        cancel.abort();
+      }
+    };
+    const trace = new TraceStream({
+      send: (start, bytes) => this.#client.appendTrace(job.id, job.token, start, bytes),
+      onAnswer: watchAnswer,
+      intervalMs: this.#options.traceIntervalMs,
+    });
+    const keepaliveEvery = this.#options.keepaliveIntervalMs ?? 3000;
+    const keepalive = setInterval(() => {
+      this.#client
+        .updateJob(job.id, job.token, { state: 'running' })
+        .then(watchAnswer)
+        .catch(() => undefined);
+    }, keepaliveEvery);
+
+    let outcome: JobOutcome;
+    try {
+      outcome = await executeJob({
+        job,
+        buildsDir: this.#options.buildsDir,
+        onLog: (bytes) => trace.write(bytes),
+        signal: cancel.signal,
+        extraPath: this.#toolsDir ? [this.#toolsDir] : [],
+        killGraceMs: this.#options.killGraceMs,
+        afterScriptTimeout: this.#options.afterScriptTimeout,
+      });
+    } catch (error) {
+      // executeJob handles everything a job can cause; this is a fault of the runner itself.
+      this.#log(`job ${job.id}: runner failure: ${error instanceof Error ? error.message : 'unknown'}`);
+      trace.write(
+        Buffer.from('ERROR: Job failed (system failure): the runner failed while running the job\n'),
+      );
+      outcome = { state: 'failed', failureReason: 'runner_system_failure' };
+    } finally {
+      clearInterval(keepalive);
+    }
+
+    const retryUntil = Date.now() + (this.#options.finalStateRetryMs ?? 15 * 60_000);
+    await trace.flush(retryUntil);
+    trace.close();
+    let update: JobStateUpdate;
+    if (outcome.state === 'success') update = { state: 'success' };
+    else if (outcome.state === 'canceled' && this.#stopReason === 'abort') {
+      update = { state: 'failed', failureReason: 'runner_system_failure' };
+    } else {
+      update = {
+        state: 'failed',
+        failureReason: outcome.failureReason ?? 'unknown_failure',
+        ...(outcome.exitCode === undefined ? {} : { exitCode: outcome.exitCode }),
+      };
+    }
+    await this.#sendFinalState(job, update, retryUntil);
+    this.#running.delete(job.id);
+    this.#log(`job ${job.id}: ${update.state}${update.failureReason ? ` (${update.failureReason})` : ''}`);
+  }
+
+  async #sendFinalState(job: JobPayload, update: JobStateUpdate, retryUntil: number): Promise<void> {
+    let attempt = 0;
+    while (true) {
+      try {
+        const answer = await this.#client.updateJob(job.id, job.token, update);
+        // Any definite answer ends it: 200 accepted, 403/404/409 the coordinator already finished the job.
+        if (answer.httpStatus < 500) return;
+      } catch (error) {
+        this.#log(
+          `job ${job.id}: final state not sent (${error instanceof Error ? error.message : 'unknown'}); retrying`,
+        );
+      }
+      attempt += 1;
+      if (Date.now() >= retryUntil) {
+        this.#log(`job ${job.id}: giving up sending the final state; the coordinator's lease will expire it`);
+        return;
+      }
+      await sleep(Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)));
+    }
+  }
+}

@@ -1,0 +1,173 @@
+import { TesseraError } from '../errors.js';
+import type { JobPayload } from './job-payload.js';
+
+/** What the coordinator says about a job after an update or a trace append. */
+export interface JobUpdateAnswer {
+  /** HTTP status of the answer. */
+  readonly httpStatus: number;
+  /** The job's state on the coordinator (`Job-Status` header or `status` in the body), if given. */
+  readonly jobStatus: string | undefined;
+  /** For a 416 trace answer: how many bytes of the log the coordinator has. */
+  readonly remoteLength?: number;
+}
+
+/** The final or keepalive update of a job (`PUT /api/v4/jobs/:id`). */
+export interface JobStateUpdate {
+  readonly state: 'running' | 'success' | 'failed';
+  readonly exitCode?: number;
+  readonly failureReason?: string;
+}
+
+/** Options of {@link CoordinatorClient}. */
+export interface CoordinatorClientOptions {
+  /** The coordinator's base URL (`http://host:port`, with any path prefix). */
+  readonly url: string;
+  /** The runner's authentication token. */
+  readonly token: string;
+  /** Timeout of a job request (long poll) in milliseconds; default 60 000. */
+  readonly requestTimeoutMs?: number;
+  /** Timeout of updates and trace appends in milliseconds; default 15 000. */
+  readonly updateTimeoutMs?: number;
+}
+
+/** A failure that is worth retrying (network error, timeout, 5xx, 429). */
+export class TransientCoordinatorError extends Error {
+  override readonly name = 'TransientCoordinatorError';
+}
+
+/**
+ * The runner's side of the coordinator protocol (GitLab's runner API shapes): long-poll for a job,
+ * update its state, append to its log. Network failures, timeouts, 429 and 5xx answers throw
+ * {@link TransientCoordinatorError} so the caller retries with backoff; a refused runner token is
+ * `ERR_RUNNER_TOKEN_REFUSED`. No token ever appears in an error message.
+ */
+export class CoordinatorClient {
+  readonly #base: string;
+  readonly #token: string;
+  readonly #requestTimeoutMs: number;
+  readonly #updateTimeoutMs: number;
+
+  constructor(options: CoordinatorClientOptions) {
+    this.#base = options.url.replace(/\/+$/, '');
+    this.#token = options.token;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.#updateTimeoutMs = options.updateTimeoutMs ?? 15_000;
+  }
+
+  async #send(
+    path: string,
+    init: { method: string; headers: Record<string, string>; body: string | Buffer },
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];
+    try {
+      return await fetch(`${this.#base}${path}`, {
+        method: init.method,
+        headers: init.headers,
+        body: init.body,
+        signal: AbortSignal.any(signals),
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+      throw new TransientCoordinatorError(`coordinator ${this.#base} unreachable (${reason})`, {
+        cause: error,
+      });
+    }
+  }
+
+  /**
+   * `POST /api/v4/jobs/request`: waits (long poll) for a job. Returns the job, or undefined when
+   * the coordinator has none for this runner right now (204).
+   */
+  async requestJob(signal?: AbortSignal): Promise<JobPayload | undefined> {
+    const response = await this.#send(
+      '/api/v4/jobs/request',
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: this.#token }),
+      },
+      this.#requestTimeoutMs,
+      signal,
+    );
+    if (response.status === 204) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const text = await response.text();
+    if (response.status === 201) {
+      try {
+        return JSON.parse(text) as JobPayload;
+      } catch (error) {
+        throw new TransientCoordinatorError('coordinator answered a job request with malformed JSON', {
+          cause: error,
+        });
+      }
+    }
+    if (response.status === 401 || response.status === 403) {
+      throw new TesseraError(
+        'ERR_RUNNER_TOKEN_REFUSED',
+        `the coordinator refused the runner token (HTTP ${response.status})`,
+      );
+    }
+    throw new TransientCoordinatorError(`job request answered HTTP ${response.status}`);
+  }
+
+  /** `PUT /api/v4/jobs/:id`: reports the job's state (keepalive while running, then the final state). */
+  async updateJob(jobId: number, jobToken: string, update: JobStateUpdate): Promise<JobUpdateAnswer> {
+    const body: Record<string, unknown> = { token: jobToken, state: update.state };
+    if (update.exitCode !== undefined) body.exit_code = update.exitCode;
+    if (update.failureReason !== undefined) body.failure_reason = update.failureReason;
+    const response = await this.#send(
+      `/api/v4/jobs/${jobId}`,
+      { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      this.#updateTimeoutMs,
+    );
+    return readAnswer(response);
+  }
+
+  /**
+   * `PATCH /api/v4/jobs/:id/trace`: appends `bytes` at offset `start` of the job log
+   * (`Content-Range: start-end`, end inclusive, as GitLab's runner sends it).
+   */
+  async appendTrace(jobId: number, jobToken: string, start: number, bytes: Buffer): Promise<JobUpdateAnswer> {
+    const response = await this.#send(
+      `/api/v4/jobs/${jobId}/trace`,
+      {
+        method: 'PATCH',
+        headers: {
+          'content-type': 'text/plain',
+          'job-token': jobToken,
+          'content-range': `${start}-${start + bytes.length - 1}`,
+        },
+        body: bytes,
+      },
+      this.#updateTimeoutMs,
+    );
+    return readAnswer(response);
+  }
+}
+
+async function readAnswer(response: Response): Promise<JobUpdateAnswer> {
+  const text = await response.text();
+  if (response.status >= 500 || response.status === 429) {
+    throw new TransientCoordinatorError(`coordinator answered HTTP ${response.status}`);
+  }
+  let bodyStatus: string | undefined;
+  try {
+    const parsed = JSON.parse(text) as { status?: unknown };
+    if (typeof parsed?.status === 'string') bodyStatus = parsed.status;
+  } catch {
+    // GitLab answers some updates with a plain body; the header is enough.
+  }
+  const header = response.headers.get('job-status') ?? undefined;
+  const range = response.headers.get('range');
+  const remote = range ? /^(\d+)-(\d+)$/.exec(range.trim()) : null;
+  return {
+    httpStatus: response.status,
+    jobStatus: header ?? bodyStatus,
+    ...(response.status === 416 && remote ? { remoteLength: Number(remote[2]) } : {}),
+  };
+}

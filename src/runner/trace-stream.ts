@@ -1,0 +1,151 @@
+import type { JobUpdateAnswer } from './coordinator-client.js';
+
+/** Options of {@link TraceStream}. */
+export interface TraceStreamOptions {
+  /** Sends `bytes` at offset `start` (one request); throws on a transient failure. */
+  readonly send: (start: number, bytes: Buffer) => Promise<JobUpdateAnswer>;
+  /** Told the coordinator's view of the job after every answer (to notice a cancel). */
+  readonly onAnswer?: (answer: JobUpdateAnswer) => void;
+  /** Minimum milliseconds between two requests while the job runs; default 250. */
+  readonly intervalMs?: number;
+  /** Largest request body in bytes; default 256 KiB. */
+  readonly maxChunkBytes?: number;
+  /** Bytes of log kept at most; what comes after is dropped with a notice; default 16 MiB. */
+  readonly limitBytes?: number;
+}
+
+/**
+ * Streams a job's (already masked) log to the coordinator in chunks: at most one request in
+ * flight, at most one request per interval, the whole unsent tail in each request up to a chunk
+ * size. The first bytes go out at once, so the first script line reaches the coordinator quickly.
+ * A failed request is retried from the same offset; a 416 answer moves the offset to what the
+ * coordinator has.
+ */
+export class TraceStream {
+  readonly #options: TraceStreamOptions;
+  readonly #intervalMs: number;
+  readonly #maxChunk: number;
+  readonly #limit: number;
+  #chunks: Buffer[] = [];
+  #length = 0;
+  #sent = 0;
+  #inFlight: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #lastSendAt = 0;
+  #truncated = false;
+  #failures = 0;
+
+  constructor(options: TraceStreamOptions) {
+    this.#options = options;
+    this.#intervalMs = options.intervalMs ?? 250;
+    this.#maxChunk = options.maxChunkBytes ?? 256 * 1024;
+    this.#limit = options.limitBytes ?? 16 * 1024 * 1024;
+  }
+
+  /** Bytes of log accepted so far. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Bytes the coordinator has acknowledged. */
+  get sent(): number {
+    return this.#sent;
+  }
+
+  /** Adds log bytes and schedules a send. */
+  write(bytes: Buffer): void {
+    if (this.#truncated || bytes.length === 0) return;
+    let accepted = bytes;
+    if (this.#length + bytes.length > this.#limit) {
+      accepted = bytes.subarray(0, Math.max(0, this.#limit - this.#length));
+      this.#truncated = true;
+    }
+    this.#chunks.push(Buffer.from(accepted));
+    this.#length += accepted.length;
+    if (this.#truncated) {
+      const notice = Buffer.from(
+        `\nJob's log exceeded limit of ${this.#limit} bytes. Job execution will continue but no more output will be collected.\n`,
+      );
+      this.#chunks.push(notice);
+      this.#length += notice.length;
+    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#inFlight !== undefined || this.#timer !== undefined || this.#sent >= this.#length) return;
+    const backoff = this.#failures === 0 ? 0 : Math.min(10_000, 250 * 2 ** this.#failures);
+    const wait = Math.max(backoff, this.#lastSendAt + this.#intervalMs - Date.now(), 0);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#sendOnce().catch(() => undefined);
+    }, wait);
+  }
+
+  #pendingBytes(): Buffer {
+    const all = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
+    this.#chunks = [all];
+    return all.subarray(this.#sent, Math.min(this.#length, this.#sent + this.#maxChunk));
+  }
+
+  async #sendOnce(): Promise<void> {
+    if (this.#inFlight !== undefined) return this.#inFlight;
+    if (this.#sent >= this.#length) return;
+    const run = (async () => {
+      const start = this.#sent;
+      const bytes = this.#pendingBytes();
+      this.#lastSendAt = Date.now();
+      try {
+        const answer = await this.#options.send(start, bytes);
+        this.#options.onAnswer?.(answer);
+        if (answer.httpStatus === 416 && answer.remoteLength !== undefined) {
+          // The coordinator has a different length (a lost answer, or a restart): continue from there.
+          this.#sent = Math.min(answer.remoteLength, this.#length);
+          this.#failures += 1;
+        } else if (answer.httpStatus >= 200 && answer.httpStatus < 300) {
+          this.#sent = start + bytes.length;
+          this.#failures = 0;
+        } else {
+          // 403/404: the job is gone on the coordinator; nothing more will be accepted.
+          this.#sent = this.#length;
+        }
+      } catch (error) {
+        this.#failures += 1;
+        throw error;
+      } finally {
+        this.#inFlight = undefined;
+        this.#schedule();
+      }
+    })();
+    this.#inFlight = run;
+    return run;
+  }
+
+  /**
+   * Sends everything written so far, retrying transient failures until `deadline` (epoch ms).
+   * Returns whether the coordinator has the whole log.
+   */
+  async flush(deadline: number): Promise<boolean> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#sent < this.#length && Date.now() < deadline) {
+      try {
+        if (this.#inFlight !== undefined) await this.#inFlight;
+        else await this.#sendOnce();
+      } catch {
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(5_000, 200 * 2 ** Math.min(this.#failures, 5))),
+        );
+      }
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    return this.#sent >= this.#length;
+  }
+
+  /** Stops scheduled sends (the job is over and flushed, or abandoned). */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

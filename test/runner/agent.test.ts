@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { RunnerAgent } from '../../src/runner/agent.js';
+import type { JobPayload } from '../../src/runner/job-payload.js';
+import { processAlive } from '../../src/runner/run-process.js';
+import { CoordinatorStandIn } from './coordinator-stand-in.js';
+import { makeRepository } from './git-repository.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tessera-agent-'));
+const repo = join(root, 'repo');
+let sha = '';
+let nextId = 100;
+const coordinator = new CoordinatorStandIn('runner-token-0123456789');
+let agent: RunnerAgent;
+
+function payload(script: string[], variables: JobPayload['variables'] = []): JobPayload {
+  const id = nextId++;
+  return {
+    id,
+    token: `job-token-${id}-0123456789`,
+    variables,
+    steps: [{ name: 'script', script, timeout: 60, when: 'on_success', allow_failure: false }],
+    git_info: { repo_url: repo, ref: 'main', sha, ref_type: 'branch' },
+    job_info: { name: `job${id}`, stage: 'test', project_id: 1, project_name: 'app' },
+    runner_info: { timeout: 60 },
+  };
+}
+
+async function waitForFile(path: string): Promise<string> {
+  await coordinator.waitFor(() => existsSync(path) && readFileSync(path, 'utf8').endsWith('\n'), path);
+  return readFileSync(path, 'utf8').trim();
+}
+
+before(async () => {
+  sha = makeRepository(repo, { 'README.md': 'agent test\n' });
+  await coordinator.listen();
+  agent = new RunnerAgent({
+    url: coordinator.url,
+    token: coordinator.runnerToken,
+    buildsDir: join(root, 'builds'),
+    concurrency: 2,
+    keepaliveIntervalMs: 100,
+    traceIntervalMs: 50,
+    backoffMinMs: 50,
+    backoffMaxMs: 200,
+    killGraceMs: 300,
+  });
+  await agent.start();
+});
+
+after(async () => {
+  await agent.stop('abort');
+  await coordinator.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('RunnerAgent (against a coordinator stand-in)', () => {
+  it('runs a job, streams its masked log in order and reports success', async () => {
+    const job = coordinator.enqueue(
+      payload(
+        ['echo "secret=$S"', 'for i in 1 2 3; do echo "line $i"; sleep 0.1; done'],
+        [{ key: 'S', value: 'agent-secret-value', masked: true }],
+      ),
+    );
+    await coordinator.waitFor(() => job.final !== undefined, 'final state');
+    assert.deepEqual(job.final, { token: job.payload.token, state: 'success' });
+    const log = job.trace.toString();
+    assert.match(log, /secret=\[MASKED\]\n/);
+    assert.match(log, /line 1\n(.|\n)*line 2\n(.|\n)*line 3\n/);
+    assert.match(log, /Job succeeded\n$/);
+    assert.ok(
+      job.updates.some((update) => update.state === 'running'),
+      'keepalive sent while running',
+    );
+  });
+
+  it('runs two jobs at once with --concurrency 2', async () => {
+    const gate = join(root, 'gate');
+    const a = coordinator.enqueue(
+      payload([`echo started > ${join(root, 'a.started')}`, `until [ -e ${gate} ]; do sleep 0.05; done`]),
+    );
+    const b = coordinator.enqueue(
+      payload([`echo started > ${join(root, 'b.started')}`, `until [ -e ${gate} ]; do sleep 0.05; done`]),
+    );
+    await waitForFile(join(root, 'a.started'));
+    await waitForFile(join(root, 'b.started'));
+    writeFileSync(gate, '');
+    await coordinator.waitFor(() => a.final !== undefined && b.final !== undefined, 'both final states');
+    assert.equal(a.final?.state, 'success');
+    assert.equal(b.final?.state, 'success');
+  });
+
+  it('kills a job the coordinator cancels, leaving no process behind', async () => {
+    const pidFile = join(root, 'cancel.pid');
+    const job = coordinator.enqueue(payload([`sleep 1000 & echo $! > ${pidFile}`, 'sleep 1000']));
+    const pid = Number(await waitForFile(pidFile));
+    coordinator.cancel(job.payload.id);
+    await coordinator.waitFor(
+      () => agent.runningJobs.length === 0 && job.updates.at(-1)?.state === 'failed',
+      'cancel',
+    );
+    assert.equal(processAlive(pid), false);
+    assert.match(job.trace.toString(), /Job failed: canceled|\$ sleep 1000/);
+  });
+
+  it('keeps the final state through a coordinator outage and picks up jobs after a restart', async () => {
+    const gate = join(root, 'gate2');
+    const pidFile = join(root, 'outage.started');
+    const job = coordinator.enqueue(
+      payload([`echo started > ${pidFile}`, `until [ -e ${gate} ]; do sleep 0.05; done`, 'exit 4']),
+    );
+    await waitForFile(pidFile);
+    coordinator.failWith = 502;
+    writeFileSync(gate, '');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(job.final, undefined, 'no final state while the coordinator is down');
+    await coordinator.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    coordinator.failWith = undefined;
+    await coordinator.listen();
+    await coordinator.waitFor(() => job.final !== undefined, 'final state after the outage');
+    assert.deepEqual(job.final, {
+      token: job.payload.token,
+      state: 'failed',
+      failure_reason: 'script_failure',
+      exit_code: 4,
+    });
+    assert.match(job.trace.toString(), /ERROR: Job failed: exit code 4\n$/);
+    const later = coordinator.enqueue(payload(['echo after restart']));
+    await coordinator.waitFor(() => later.final !== undefined, 'a job after the restart');
+    assert.equal(later.final?.state, 'success');
+  });
+});
