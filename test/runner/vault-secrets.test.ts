@@ -1,6 +1,7 @@
 // Vault is not installable on the machines that run these tests, so the runner's Vault client is
 // tested against a stand-in (./vault-stand-in.ts) that answers the two documented Vault endpoints
-// the runner calls, with Vault's shapes and status codes, and verifies the login JWT itself.
+// the runner calls, with Vault's shapes and status codes, and verifies the login JWT with
+// Tessera's verifier library (src/verify), as Vault's JWT auth would.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';

@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLocalJWKSet, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
+import type { JSONWebKeySet } from 'jose';
+import { createVerifier, type VerifiedClaims } from '../../src/verify/index.js';
 
 /** A JWT auth role of the stand-in. */
 export interface StandInRole {
@@ -22,9 +23,12 @@ export interface StandInRole {
 
 /** Configuration of {@link startVaultStandIn}. */
 export interface VaultStandInOptions {
-  /** The JWKS used to verify login JWTs (what Vault would fetch through `oidc_discovery_url`). */
-  readonly jwks: JSONWebKeySet | (() => Promise<JSONWebKeySet>);
-  /** `bound_issuer`. */
+  /**
+   * The JWKS used to verify login JWTs. Absent: read through discovery at the issuer, as Vault's
+   * `oidc_discovery_url` does.
+   */
+  readonly jwks?: JSONWebKeySet;
+  /** `bound_issuer` (and `oidc_discovery_url`). */
   readonly issuer: string;
   /** Auth mount path (`jwt` by default). */
   readonly authPath?: string;
@@ -39,13 +43,13 @@ export interface VaultStandInOptions {
 export interface VaultStandIn {
   readonly url: string;
   /** Claims of every JWT that logged in successfully. */
-  readonly logins: JWTPayload[];
+  readonly logins: VerifiedClaims[];
   close(): Promise<void>;
 }
 
 export async function startVaultStandIn(options: VaultStandInOptions): Promise<VaultStandIn> {
   const tokens = new Set<string>();
-  const logins: JWTPayload[] = [];
+  const logins: VerifiedClaims[] = [];
   const authPath = options.authPath ?? 'jwt';
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -68,21 +72,14 @@ export async function startVaultStandIn(options: VaultStandInOptions): Promise<V
           if (role === undefined) return answer(400, { errors: [`role "${body.role}" could not be found`] });
           if (typeof body.jwt !== 'string') return answer(400, { errors: ['missing token'] });
           try {
-            const jwks = typeof options.jwks === 'function' ? await options.jwks() : options.jwks;
-            const { payload } = await jwtVerify(body.jwt, createLocalJWKSet(jwks), {
+            const jwks = options.jwks;
+            const verifier = createVerifier({
               issuer: options.issuer,
               audience: [...role.boundAudiences],
-              algorithms: ['RS256', 'ES256'],
+              ...(role.boundClaims ? { boundClaims: { ...role.boundClaims } } : {}),
+              ...(jwks ? { keySet: async () => ({ keys: [...jwks.keys] }) } : {}),
             });
-            for (const [claim, expected] of Object.entries(role.boundClaims ?? {})) {
-              if (String(payload[claim]) !== expected) {
-                return answer(400, {
-                  errors: [
-                    `error validating claims: claim "${claim}" does not match any associated bound claim values`,
-                  ],
-                });
-              }
-            }
+            const payload = await verifier.verify(body.jwt);
             const token = `hvs.${randomUUID()}`;
             tokens.add(token);
             logins.push(payload);
