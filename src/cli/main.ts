@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { isTesseraError } from '../errors.js';
+import { registerCiLintCommand } from './ci-lint.js';
 import { registerIdTokenCommand } from './id-token.js';
 import { registerRunnerCommand } from './runner.js';
+import { registerServeCommand } from './serve.js';
 import { registerTokenCommand } from './token.js';
 
 /**
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError();
+  registerCiLintCommand(program);
+  registerServeCommand(program);
   registerRunnerCommand(program);
   registerIdTokenCommand(program);
   registerTokenCommand(program);

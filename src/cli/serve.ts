@@ -1,0 +1,177 @@
+import type { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import type { TesseraConfig } from '../config/defaults.js';
+import { type ConfigInput, loadConfig } from '../config/load.js';
+import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
+import { createRunner } from '../coordinator/create-runner.js';
+import { expireLeases } from '../coordinator/expire-leases.js';
+import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
+import { Keyring } from '../keys/keyring.js';
+import { buildServer } from '../server/build-server.js';
+import { openStore } from '../store/open-store.js';
+import { repositories } from '../store/repositories.js';
+
+/** Options of {@link startServer} besides the configuration. */
+export interface StartServerOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+  clock?: () => number;
+  logStream?: Writable;
+  /** Where the one-time admin token notice goes (default stderr). */
+  notice?: (line: string) => void;
+  /** PostgreSQL schema (tests). */
+  pgSchema?: string;
+  /** Milliseconds between lease-expiry and key-maintenance sweeps (default 5000). */
+  sweepInterval?: number;
+}
+
+/** A running coordinator. */
+export interface RunningServer {
+  /** `http://host:port` the server listens on. */
+  url: string;
+  /** The issuer in use (the configured one, or `http://localhost:<port>` when bound to port 0). */
+  issuer: string;
+  coordinator: Coordinator;
+  /** Creates an instance runner (for an embedded runner) and answers its id and token. */
+  registerRunner(options?: { description?: string; tags?: string[] }): Promise<{ id: number; token: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the coordinator: opens (and migrates) the store, loads the key-encryption key, makes
+ * sure an RS256 and an ES256 key lineage exist, bootstraps `root`, builds the server and listens.
+ * With port 0 and no configured issuer, the issuer follows the port the system picked.
+ */
+export async function startServer(
+  config: TesseraConfig,
+  options: StartServerOptions = {},
+): Promise<RunningServer> {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? Date.now;
+  const notice = options.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const store = await openStore({
+    database: config.database,
+    dataDir: config.dataDir,
+    ...(options.pgSchema ? { pgSchema: options.pgSchema } : {}),
+  });
+  try {
+    const kek = await loadKeyEncryptionKey({ env, dataDir: config.dataDir });
+    const keyring = new Keyring({
+      repository: repositories(store.db).signingKeys,
+      kek: kek.key,
+      clock,
+      jwksCachePeriod: config.jwksCachePeriod,
+      maxTokenLifetime: config.tokenMaxLifetime,
+    });
+    await keyring.ensureKeys(['RS256', 'ES256']);
+    const bootstrap = await bootstrapAdmin({ store, dataDir: config.dataDir, env, clock });
+    if (bootstrap.generatedToken) {
+      notice(
+        `Created the admin user root. Its access token (shown once, also in ${bootstrap.tokenFile}): ${bootstrap.generatedToken}`,
+      );
+    }
+    const issuerPort = new URL(config.issuer).port;
+    const followPort = config.port === 0 && issuerPort === '0';
+    const urls = { issuer: config.issuer, serverUrl: new URL(config.issuer).origin };
+    const { app, coordinator } = buildServer(config, {
+      store,
+      keyring,
+      urls,
+      clock,
+      ...(options.logStream ? { logStream: options.logStream } : {}),
+    });
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+    if (followPort) {
+      const issuer = new URL(config.issuer);
+      issuer.port = String(port);
+      urls.issuer = issuer.href.replace(/\/$/, '');
+      urls.serverUrl = issuer.origin;
+    }
+    const sweep = setInterval(() => {
+      void expireLeases(coordinator).catch((error: unknown) =>
+        app.log.error({ err: error }, 'lease sweep failed'),
+      );
+      void keyring
+        .maintain()
+        .catch((error: unknown) => app.log.error({ err: error }, 'key maintenance failed'));
+    }, options.sweepInterval ?? 5000);
+    sweep.unref();
+    return {
+      url,
+      get issuer() {
+        return urls.issuer;
+      },
+      coordinator,
+      registerRunner: async (runner = {}) => {
+        const created = await createRunner(coordinator, {
+          runnerType: 'instance_type',
+          description: runner.description ?? 'embedded runner',
+          tagList: runner.tags ?? [],
+          runUntagged: true,
+        });
+        return { id: created.runner.id, token: created.token };
+      },
+      close: async () => {
+        clearInterval(sweep);
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+interface ServeFlags {
+  dataDir?: string;
+  host?: string;
+  port?: string;
+  issuer?: string;
+  database?: string;
+  logLevel?: string;
+}
+
+/** The command-line flags of `tessera serve`, as configuration overrides. */
+export function serveOverrides(flags: ServeFlags): ConfigInput {
+  return {
+    dataDir: flags.dataDir,
+    host: flags.host,
+    port: flags.port,
+    issuer: flags.issuer,
+    database: flags.database,
+    logLevel: flags.logLevel,
+  };
+}
+
+/**
+ * Registers `tessera serve [--data-dir DIR] [--host H] [--port P] [--issuer URL] [--database URL]
+ * [--log-level L]`; every flag also comes from its `TESSERA_*` variable (docs/configuration.md).
+ * Runs until SIGINT or SIGTERM.
+ */
+export function registerServeCommand(program: Command): Command {
+  return program
+    .command('serve')
+    .description('Run the Tessera coordinator (API, runner protocol, ID tokens, OIDC discovery)')
+    .option('--data-dir <dir>', 'data directory (SQLite database, key-encryption key, admin token)')
+    .option('--host <host>', 'address to listen on')
+    .option('--port <port>', 'port to listen on')
+    .option('--issuer <url>', 'issuer URL (iss of every token, discovery issuer)')
+    .option('--database <url>', 'postgres:// URL; SQLite in the data directory when absent')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .action(async (flags: ServeFlags) => {
+      const config = loadConfig(serveOverrides(flags));
+      const server = await startServer(config);
+      process.stderr.write(`tessera serve: listening on ${server.url}, issuer ${server.issuer}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
+}

@@ -1,0 +1,79 @@
+import { EventEmitter } from 'node:events';
+import type { TesseraConfig } from '../config/defaults.js';
+import type { Keyring } from '../keys/keyring.js';
+import type { Store } from '../store/open-store.js';
+import { type Repositories, repositories } from '../store/repositories.js';
+import { TokenIssuer } from '../token/issue.js';
+
+/**
+ * The public URLs of the coordinator. Mutable because a server bound to port 0 learns its port
+ * only after it listens (tests, the embedded runner); everything reads them at request time.
+ */
+export interface CoordinatorUrls {
+  /** The issuer, byte for byte the tokens' `iss` and the discovery `issuer`. */
+  issuer: string;
+  /** `CI_SERVER_URL`: where runners and jobs reach the API (`<serverUrl>/api/v4/…`). */
+  serverUrl: string;
+}
+
+/** What a {@link Coordinator} is built from. */
+export interface CoordinatorOptions {
+  config: TesseraConfig;
+  store: Store;
+  keyring: Keyring;
+  urls: CoordinatorUrls;
+  clock?: () => number;
+}
+
+/**
+ * The coordinator's shared state: configuration, store, keys, the token issuer and the in-process
+ * signal that wakes long-polling runners. The operations live one per file in this folder and
+ * take a coordinator as their first argument.
+ */
+export class Coordinator {
+  readonly config: TesseraConfig;
+  readonly store: Store;
+  readonly keyring: Keyring;
+  readonly urls: CoordinatorUrls;
+  readonly clock: () => number;
+  /** Emits `jobs` when a job may have become pending, so waiting `jobs/request` calls retry at once. */
+  readonly events = new EventEmitter();
+  #issuer: { issuer: string; instance: TokenIssuer } | undefined;
+
+  constructor(options: CoordinatorOptions) {
+    this.config = options.config;
+    this.store = options.store;
+    this.keyring = options.keyring;
+    this.urls = options.urls;
+    this.clock = options.clock ?? Date.now;
+    // Every long poll listens; the default cap of 10 would warn under ordinary load.
+    this.events.setMaxListeners(0);
+  }
+
+  /** Repositories on the store (outside any transaction). */
+  get repos(): Repositories {
+    return repositories(this.store.db);
+  }
+
+  /** The token issuer for the current issuer URL. */
+  get tokenIssuer(): TokenIssuer {
+    if (this.#issuer?.issuer !== this.urls.issuer) {
+      this.#issuer = {
+        issuer: this.urls.issuer,
+        instance: new TokenIssuer({
+          issuer: this.urls.issuer,
+          keyring: this.keyring,
+          audit: this.repos.issuedTokens,
+          clock: this.clock,
+          maxLifetime: this.config.tokenMaxLifetime,
+        }),
+      };
+    }
+    return this.#issuer.instance;
+  }
+
+  /** Wakes waiting runners: a job may be pending now. */
+  notifyJobs(): void {
+    this.events.emit('jobs');
+  }
+}

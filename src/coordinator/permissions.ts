@@ -1,0 +1,107 @@
+import { TesseraError } from '../errors.js';
+import type { GroupRecord } from '../store/repositories/groups.js';
+import type { ProjectRecord } from '../store/repositories/projects.js';
+import type { UserRecord } from '../store/repositories/users.js';
+import { ACCESS_LEVELS, accessLevelDescription } from './access-level.js';
+import type { Coordinator } from './coordinator.js';
+
+/**
+ * The user's role on a group: the highest of their memberships on the group and its ancestors
+ * (roles are inherited down the tree), or null.
+ */
+export async function groupAccessLevel(
+  coordinator: Coordinator,
+  userId: number,
+  groupId: number,
+): Promise<number | null> {
+  const lineage = await coordinator.repos.groups.lineage(groupId);
+  const memberships = await coordinator.repos.members.forUserInGroups(
+    userId,
+    lineage.map((group) => group.id),
+  );
+  return memberships.reduce<number | null>(
+    (best, m) => (best === null || m.accessLevel > best ? m.accessLevel : best),
+    null,
+  );
+}
+
+/**
+ * The user's role on a project: the highest of the project membership and the memberships on its
+ * group and the group's ancestors, or null. This is the value of the `user_access_level` claim.
+ */
+export async function projectAccessLevel(
+  coordinator: Coordinator,
+  userId: number,
+  project: ProjectRecord,
+): Promise<number | null> {
+  const direct = await coordinator.repos.members.find('project', project.id, userId);
+  const inherited = await groupAccessLevel(coordinator, userId, project.namespaceId);
+  const levels = [direct?.accessLevel ?? null, inherited].filter((level): level is number => level !== null);
+  return levels.length === 0 ? null : Math.max(...levels);
+}
+
+/** The level used for permission checks: admins act as owners everywhere. */
+async function effectiveProjectLevel(
+  coordinator: Coordinator,
+  user: UserRecord,
+  project: ProjectRecord,
+): Promise<number> {
+  if (user.isAdmin) return ACCESS_LEVELS.owner;
+  return (await projectAccessLevel(coordinator, user.id, project)) ?? 0;
+}
+
+/**
+ * Loads project `id` for `user` and checks that their role is at least `minimum`.
+ *
+ * @throws TesseraError `ERR_NOT_FOUND` when the project does not exist or the user may not see it
+ *   (a private project is not revealed to non-members), `ERR_FORBIDDEN` naming the role needed.
+ */
+export async function requireProject(
+  coordinator: Coordinator,
+  user: UserRecord,
+  id: number | string,
+  minimum: number,
+): Promise<{ project: ProjectRecord; level: number }> {
+  // GitLab accepts a numeric id or the URL-encoded full path (`acme%2Fapi`) wherever `:id` appears.
+  const project =
+    typeof id === 'number' || /^\d+$/.test(id)
+      ? Number(id) <= 2147483647
+        ? await coordinator.repos.projects.findById(Number(id))
+        : undefined
+      : await coordinator.repos.projects.findByPath(id);
+  if (!project) throw new TesseraError('ERR_NOT_FOUND', `project ${id} not found`);
+  const level = await effectiveProjectLevel(coordinator, user, project);
+  if (level === 0 && project.visibility === 'private') {
+    throw new TesseraError('ERR_NOT_FOUND', `project ${id} not found`);
+  }
+  if (level < minimum) {
+    throw new TesseraError(
+      'ERR_FORBIDDEN',
+      `this needs the ${accessLevelDescription(minimum).replace(/s$/, '')} role or higher on the project`,
+    );
+  }
+  return { project, level };
+}
+
+/** Loads group `id` for `user` and checks their (inherited) role is at least `minimum`. */
+export async function requireGroup(
+  coordinator: Coordinator,
+  user: UserRecord,
+  id: number,
+  minimum: number,
+): Promise<{ group: GroupRecord; level: number }> {
+  const group = await coordinator.repos.groups.findById(id);
+  if (!group) throw new TesseraError('ERR_NOT_FOUND', `group ${id} not found`);
+  const level = user.isAdmin
+    ? ACCESS_LEVELS.owner
+    : ((await groupAccessLevel(coordinator, user.id, id)) ?? 0);
+  if (level === 0 && group.visibility === 'private')
+    throw new TesseraError('ERR_NOT_FOUND', `group ${id} not found`);
+  if (level < minimum) {
+    throw new TesseraError(
+      'ERR_FORBIDDEN',
+      `this needs the ${accessLevelDescription(minimum).replace(/s$/, '')} role or higher on the group`,
+    );
+  }
+  return { group, level };
+}

@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { introspectToken } from '../coordinator/introspect-token.js';
+import { checkAuthRateLimit } from '../server/authenticate.js';
+import type { ServerContext } from '../server/server-context.js';
+import { buildDiscoveryDocument, DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH } from './discovery.js';
+
+/** The path prefix of an issuer URL (`https://ci.example.com/tessera` → `/tessera`, no prefix → ''). */
+export function issuerPathPrefix(issuer: string): string {
+  return new URL(issuer).pathname.replace(/\/+$/, '');
+}
+
+function notModified(request: FastifyRequest, etag: string): boolean {
+  const header = request.headers['if-none-match'];
+  if (typeof header !== 'string') return false;
+  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+}
+
+/**
+ * The OIDC provider routes under the issuer (with its path prefix, if any):
+ * `<issuer>/.well-known/openid-configuration`, `<issuer>/oauth/discovery/keys` (JWKS, with
+ * `Cache-Control: public, max-age=<jwksCachePeriod>` and a strong ETag, 304 on a match) and
+ * `POST <issuer>/oauth/introspect` (RFC 7662). When the issuer has a prefix, discovery and JWKS are
+ * also answered at the root, where some relying parties look first.
+ */
+export function registerOidcRoutes(app: FastifyInstance, context: ServerContext): void {
+  const { coordinator } = context;
+  const prefix = issuerPathPrefix(coordinator.urls.issuer);
+  const cacheControl = `public, max-age=${coordinator.config.jwksCachePeriod}`;
+  let discoveryCache: { key: string; body: string; etag: string } | undefined;
+
+  const discovery = async (request: FastifyRequest, reply: FastifyReply) => {
+    const issuer = coordinator.urls.issuer;
+    const algorithms = await coordinator.keyring.algorithms();
+    const key = `${issuer} ${algorithms.join(',')}`;
+    if (discoveryCache?.key !== key) {
+      const body = JSON.stringify(buildDiscoveryDocument({ issuer, algorithms }));
+      discoveryCache = {
+        key,
+        body,
+        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+      };
+    }
+    reply.header('cache-control', cacheControl).header('etag', discoveryCache.etag);
+    if (notModified(request, discoveryCache.etag)) return reply.status(304).send();
+    return reply.type('application/json; charset=utf-8').send(discoveryCache.body);
+  };
+
+  const jwks = async (request: FastifyRequest, reply: FastifyReply) => {
+    const rendered = await coordinator.keyring.jwks();
+    reply.header('cache-control', cacheControl).header('etag', rendered.etag);
+    if (notModified(request, rendered.etag)) return reply.status(304).send();
+    return reply.type('application/json; charset=utf-8').send(rendered.body);
+  };
+
+  const paths = new Set([prefix, ...(prefix === '' ? [] : [''])]);
+  for (const base of paths) {
+    app.get(`${base}${DISCOVERY_PATH}`, { logLevel: 'warn' }, discovery);
+    app.get(`${base}${JWKS_PATH}`, { logLevel: 'warn' }, jwks);
+  }
+
+  app.post<{ Body: { token?: string; token_type_hint?: string } }>(
+    `${prefix}${INTROSPECTION_PATH}`,
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['token'],
+          properties: {
+            token: { type: 'string', maxLength: 16384 },
+            token_type_hint: { type: 'string', maxLength: 64 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      checkAuthRateLimit(context, request);
+      reply.header('cache-control', 'no-store');
+      return introspectToken(coordinator, request.body.token ?? '');
+    },
+  );
+}

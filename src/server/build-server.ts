@@ -1,0 +1,130 @@
+import type { Writable } from 'node:stream';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino from 'pino';
+import type { TesseraConfig } from '../config/defaults.js';
+import { Coordinator, type CoordinatorUrls } from '../coordinator/coordinator.js';
+import type { Keyring } from '../keys/keyring.js';
+import { registerOidcRoutes } from '../oidc/routes.js';
+import type { Store } from '../store/open-store.js';
+import { installErrorHandler } from './error-handler.js';
+import { RateLimiter } from './rate-limiter.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerGroupRoutes } from './routes/groups.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerIdTokenRoutes } from './routes/id-tokens.js';
+import { registerJobRoutes } from './routes/jobs.js';
+import { registerMemberRoutes } from './routes/members.js';
+import { registerPipelineRoutes } from './routes/pipelines.js';
+import { registerProjectRoutes } from './routes/projects.js';
+import { registerProtectionRoutes } from './routes/protection.js';
+import { registerRunnerProtocolRoutes } from './routes/runner-protocol.js';
+import { registerRunnerRoutes } from './routes/runners.js';
+import { registerUserRoutes } from './routes/users.js';
+import { registerVariableRoutes } from './routes/variables.js';
+import type { ServerContext } from './server-context.js';
+
+/** What {@link buildServer} needs besides the configuration. */
+export interface ServerDeps {
+  store: Store;
+  keyring: Keyring;
+  /** Defaults to the configured issuer and its origin. */
+  urls?: CoordinatorUrls;
+  clock?: () => number;
+  /** Where JSON log lines go (default stdout). */
+  logStream?: Writable;
+}
+
+/** A built server and the coordinator behind it. */
+export interface BuiltServer {
+  app: FastifyInstance;
+  coordinator: Coordinator;
+}
+
+/** Paths whose query string may carry something sensitive, or is too noisy: logged without it. */
+function loggedUrl(url: string): string {
+  const question = url.indexOf('?');
+  return question === -1 ? url : `${url.slice(0, question)}?[REDACTED]`;
+}
+
+/**
+ * Builds the coordinator's HTTP server (Fastify) without listening: every route of the API v4,
+ * the runner protocol, on-demand ID tokens, OIDC discovery and JWKS, health. `listen` is the
+ * caller's (see `src/cli/serve.ts`); tests call `app.inject` or listen on 127.0.0.1:0.
+ *
+ * Request logs carry method, path and status, never a header or a query string, so no token can
+ * reach them.
+ */
+export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServer {
+  const urls = deps.urls ?? { issuer: config.issuer, serverUrl: new URL(config.issuer).origin };
+  const coordinator = new Coordinator({
+    config,
+    store: deps.store,
+    keyring: deps.keyring,
+    urls,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+  const logger = pino(
+    {
+      level: config.logLevel,
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers["private-token"]',
+          'req.headers["job-token"]',
+          '*.token',
+          'token',
+        ],
+        censor: '[REDACTED]',
+      },
+      serializers: {
+        req: (req: { method: string; url: string; ip?: string }) => ({
+          method: req.method,
+          url: loggedUrl(req.url),
+          remoteAddress: req.ip,
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    },
+    deps.logStream ?? process.stdout,
+  );
+  // The pino logger type is narrower than Fastify's default; routes only need the base instance.
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: 8 * 1024 * 1024,
+    // Long polls hold a request up to jobRequestWait seconds; keep sockets well past that.
+    keepAliveTimeout: 75_000,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
+  // GitLab's API takes form bodies as well as JSON (curl --form); the introspection endpoint needs them.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 1024 * 1024 },
+    (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    },
+  );
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => {
+    done(null, (body as Buffer).toString('utf8'));
+  });
+  installErrorHandler(app);
+  const context: ServerContext = {
+    coordinator,
+    authLimiter: new RateLimiter(config.authRateLimit, 60_000, coordinator.clock),
+    mintLimiter: new RateLimiter(config.tokenRateLimit, 60_000, coordinator.clock),
+  };
+  registerHealthRoutes(app, context);
+  registerUserRoutes(app, context);
+  registerGroupRoutes(app, context);
+  registerProjectRoutes(app, context);
+  registerMemberRoutes(app, context);
+  registerProtectionRoutes(app, context);
+  registerVariableRoutes(app, context);
+  registerRunnerRoutes(app, context);
+  registerPipelineRoutes(app, context);
+  registerJobRoutes(app, context);
+  registerRunnerProtocolRoutes(app, context);
+  registerIdTokenRoutes(app, context);
+  registerAdminRoutes(app, context);
+  registerOidcRoutes(app, context);
+  return { app, coordinator };
+}

@@ -1,0 +1,115 @@
+import type { FastifyInstance } from 'fastify';
+import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
+import { groupAccessLevel, requireGroup } from '../../coordinator/permissions.js';
+import { TesseraError } from '../../errors.js';
+import type { GroupRecord } from '../../store/repositories/groups.js';
+import { repositories } from '../../store/repositories.js';
+import { isUniqueViolation } from '../../store/unique-violation.js';
+import { authenticate } from '../authenticate.js';
+import { displayName, idParams, iso, pathSegment, visibility } from '../schemas.js';
+import type { ServerContext } from '../server-context.js';
+
+/** GitLab's group shape. */
+export function renderGroup(group: GroupRecord, serverUrl: string) {
+  return {
+    id: group.id,
+    name: group.name,
+    path: group.path,
+    full_path: group.fullPath,
+    full_name: group.fullPath.split('/').join(' / '),
+    parent_id: group.parentId,
+    visibility: group.visibility,
+    created_at: iso(group.createdAt),
+    web_url: `${serverUrl}/groups/${group.fullPath}`,
+  };
+}
+
+/** `POST /groups`, `GET /groups`, `GET /groups/:id`. */
+export function registerGroupRoutes(app: FastifyInstance, context: ServerContext): void {
+  const { coordinator } = context;
+
+  app.post<{ Body: { name: string; path: string; parent_id?: number; visibility?: string } }>(
+    '/api/v4/groups',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['name', 'path'],
+          properties: {
+            name: displayName,
+            path: pathSegment,
+            parent_id: { type: 'integer', minimum: 1, maximum: 2147483647 },
+            visibility,
+            description: { type: 'string', maxLength: 2000 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = await authenticate(context, request);
+      const { name, path, parent_id: parentId } = request.body;
+      let fullPath = path;
+      if (parentId !== undefined) {
+        // Subgroups need Maintainer on the parent, as GitLab's default.
+        const { group: parent } = await requireGroup(coordinator, user, parentId, ACCESS_LEVELS.maintainer);
+        fullPath = `${parent.fullPath}/${path}`;
+      }
+      const now = coordinator.clock();
+      try {
+        const group = await coordinator.store.transaction(async (tx) => {
+          const repos = repositories(tx);
+          const created = await repos.groups.create({
+            name,
+            path,
+            fullPath,
+            parentId: parentId ?? null,
+            visibility: request.body.visibility ?? 'private',
+            createdAt: now,
+          });
+          // The creator owns a new top-level group; in a subgroup they already inherit a role.
+          if (parentId === undefined) {
+            await repos.members.upsert({
+              sourceType: 'group',
+              sourceId: created.id,
+              userId: user.id,
+              accessLevel: ACCESS_LEVELS.owner,
+              createdAt: now,
+            });
+          }
+          return created;
+        });
+        return reply.status(201).send(renderGroup(group, coordinator.urls.serverUrl));
+      } catch (error) {
+        if (isUniqueViolation(error))
+          throw new TesseraError('ERR_CONFLICT', `group path ${fullPath} is taken`);
+        throw error;
+      }
+    },
+  );
+
+  app.get('/api/v4/groups', async (request) => {
+    const user = await authenticate(context, request);
+    const groups = await coordinator.repos.groups.list();
+    const visible: GroupRecord[] = [];
+    for (const group of groups) {
+      if (
+        user.isAdmin ||
+        group.visibility !== 'private' ||
+        (await groupAccessLevel(coordinator, user.id, group.id))
+      ) {
+        visible.push(group);
+      }
+    }
+    return visible.map((group) => renderGroup(group, coordinator.urls.serverUrl));
+  });
+
+  app.get<{ Params: { id: number } }>(
+    '/api/v4/groups/:id',
+    { schema: { params: idParams } },
+    async (request) => {
+      const user = await authenticate(context, request);
+      const { group } = await requireGroup(coordinator, user, request.params.id, 0);
+      return renderGroup(group, coordinator.urls.serverUrl);
+    },
+  );
+}

@@ -1,0 +1,5 @@
+import type { FastifyInstance } from 'fastify';
+import type { ServerContext } from '../server-context.js';
+
+/** Placeholder until the routes land. */
+export function registerPipelineRoutes(_app: FastifyInstance, _context: ServerContext): void {}

@@ -1,0 +1,241 @@
+import type { FastifyInstance } from 'fastify';
+import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
+import { projectAccessLevel, requireGroup, requireProject } from '../../coordinator/permissions.js';
+import { TesseraError } from '../../errors.js';
+import type { GroupRecord } from '../../store/repositories/groups.js';
+import type { ProjectChanges, ProjectRecord } from '../../store/repositories/projects.js';
+import { repositories } from '../../store/repositories.js';
+import { isUniqueViolation } from '../../store/unique-violation.js';
+import { DEFAULT_SUB_CLAIM_COMPONENTS, validateSubClaimComponents } from '../../token/subject.js';
+import { authenticate } from '../authenticate.js';
+import { displayName, iso, pathSegment, projectParams, visibility } from '../schemas.js';
+import type { ServerContext } from '../server-context.js';
+
+/** GitLab's project shape, plus Tessera's token settings. */
+export function renderProject(project: ProjectRecord, group: GroupRecord | undefined, serverUrl: string) {
+  return {
+    id: project.id,
+    name: project.name,
+    path: project.path,
+    path_with_namespace: project.pathWithNamespace,
+    name_with_namespace: project.pathWithNamespace.split('/').join(' / '),
+    namespace: group
+      ? {
+          id: group.id,
+          name: group.name,
+          path: group.path,
+          kind: 'group',
+          full_path: group.fullPath,
+          parent_id: group.parentId,
+        }
+      : null,
+    visibility: project.visibility,
+    default_branch: project.defaultBranch,
+    repository_url: project.repositoryUrl,
+    ci_config_path: project.ciConfigPath,
+    build_timeout: project.jobTimeout,
+    ci_id_token_sub_claim_components: project.subClaimComponents,
+    ci_id_token_allowed_audiences: project.allowedAudiences,
+    ci_id_token_max_lifetime: project.tokenMaxLifetime,
+    created_at: iso(project.createdAt),
+    last_activity_at: iso(project.updatedAt),
+    web_url: `${serverUrl}/${project.pathWithNamespace}`,
+  };
+}
+
+const repositoryUrl = { type: 'string', minLength: 1, maxLength: 2048 } as const;
+const branchName = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const ciConfigPath = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\0:]+$' } as const;
+const audiences = {
+  anyOf: [
+    { type: 'null' },
+    { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 1024 } },
+  ],
+} as const;
+
+interface ProjectBody {
+  name?: string;
+  path?: string;
+  namespace_id?: number;
+  visibility?: 'private' | 'internal' | 'public';
+  repository_url?: string;
+  default_branch?: string;
+  ci_config_path?: string;
+  build_timeout?: number;
+  ci_id_token_sub_claim_components?: string[];
+  ci_id_token_allowed_audiences?: string[] | null;
+  ci_id_token_max_lifetime?: number | null;
+}
+
+const projectProperties = {
+  name: displayName,
+  path: pathSegment,
+  namespace_id: { type: 'integer', minimum: 1, maximum: 2147483647 },
+  visibility,
+  repository_url: repositoryUrl,
+  default_branch: branchName,
+  ci_config_path: ciConfigPath,
+  build_timeout: { type: 'integer', minimum: 10, maximum: 2592000 },
+  ci_id_token_sub_claim_components: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 64 } },
+  ci_id_token_allowed_audiences: audiences,
+  ci_id_token_max_lifetime: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 60, maximum: 86400 }] },
+  description: { type: 'string', maxLength: 2000 },
+} as const;
+
+/** Checks a path as GitLab does: `[A-Za-z0-9_.-]`, not ending in `.git` or `.atom`. */
+function checkPath(path: string): void {
+  if (/\.(git|atom)$/.test(path) || path.endsWith('.')) {
+    throw new TesseraError('ERR_VALIDATION', 'body.path must not end with ".", ".git" or ".atom"', {
+      details: { field: 'body.path' },
+    });
+  }
+}
+
+/** `POST /projects`, `GET /projects`, `GET /projects/:id`, `PUT /projects/:id`. */
+export function registerProjectRoutes(app: FastifyInstance, context: ServerContext): void {
+  const { coordinator } = context;
+  const render = async (project: ProjectRecord) =>
+    renderProject(
+      project,
+      await coordinator.repos.groups.findById(project.namespaceId),
+      coordinator.urls.serverUrl,
+    );
+
+  app.post<{ Body: ProjectBody & { name: string; namespace_id: number; repository_url: string } }>(
+    '/api/v4/projects',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['name', 'namespace_id', 'repository_url'],
+          properties: projectProperties,
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = await authenticate(context, request);
+      const body = request.body;
+      const { group } = await requireGroup(coordinator, user, body.namespace_id, ACCESS_LEVELS.maintainer);
+      const path =
+        body.path ??
+        body.name
+          .trim()
+          .toLowerCase()
+          .replace(/[^a-z0-9_.-]+/g, '-');
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(path)) {
+        throw new TesseraError('ERR_VALIDATION', 'body.path is required when the name is not a valid path', {
+          details: { field: 'body.path' },
+        });
+      }
+      checkPath(path);
+      const components = validateSubClaimComponents(
+        body.ci_id_token_sub_claim_components ?? [...DEFAULT_SUB_CLAIM_COMPONENTS],
+      );
+      const now = coordinator.clock();
+      const pathWithNamespace = `${group.fullPath}/${path}`;
+      try {
+        const project = await coordinator.store.transaction((tx) =>
+          repositories(tx).projects.create({
+            name: body.name,
+            path,
+            namespaceId: group.id,
+            pathWithNamespace,
+            visibility: body.visibility ?? 'private',
+            repositoryUrl: body.repository_url,
+            defaultBranch: body.default_branch ?? 'main',
+            ciConfigPath: body.ci_config_path ?? '.gitlab-ci.yml',
+            subClaimComponents: components,
+            allowedAudiences: body.ci_id_token_allowed_audiences ?? null,
+            tokenMaxLifetime: body.ci_id_token_max_lifetime ?? null,
+            jobTimeout: body.build_timeout ?? null,
+            createdAt: now,
+            updatedAt: now,
+          }),
+        );
+        return reply.status(201).send(await render(project));
+      } catch (error) {
+        if (isUniqueViolation(error))
+          throw new TesseraError('ERR_CONFLICT', `project path ${pathWithNamespace} is taken`);
+        throw error;
+      }
+    },
+  );
+
+  app.get('/api/v4/projects', async (request) => {
+    const user = await authenticate(context, request);
+    const out = [];
+    for (const project of await coordinator.repos.projects.list()) {
+      if (
+        user.isAdmin ||
+        project.visibility !== 'private' ||
+        (await projectAccessLevel(coordinator, user.id, project))
+      ) {
+        out.push(await render(project));
+      }
+    }
+    return out;
+  });
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v4/projects/:id',
+    { schema: { params: projectParams } },
+    async (request) => {
+      const user = await authenticate(context, request);
+      const { project } = await requireProject(coordinator, user, request.params.id, 0);
+      return render(project);
+    },
+  );
+
+  app.put<{ Params: { id: string }; Body: ProjectBody }>(
+    '/api/v4/projects/:id',
+    { schema: { params: projectParams, body: { type: 'object', properties: projectProperties } } },
+    async (request) => {
+      const user = await authenticate(context, request);
+      const { project } = await requireProject(
+        coordinator,
+        user,
+        request.params.id,
+        ACCESS_LEVELS.maintainer,
+      );
+      const body = request.body;
+      if (body.namespace_id !== undefined && body.namespace_id !== project.namespaceId) {
+        throw new TesseraError(
+          'ERR_VALIDATION',
+          'body.namespace_id cannot change (transfer is not supported)',
+          {
+            details: { field: 'body.namespace_id' },
+          },
+        );
+      }
+      const changes: ProjectChanges = {};
+      if (body.name !== undefined) changes.name = body.name;
+      if (body.path !== undefined && body.path !== project.path) {
+        checkPath(body.path);
+        const group = await coordinator.repos.groups.findById(project.namespaceId);
+        changes.path = body.path;
+        changes.pathWithNamespace = `${group?.fullPath}/${body.path}`;
+      }
+      if (body.visibility !== undefined) changes.visibility = body.visibility;
+      if (body.repository_url !== undefined) changes.repositoryUrl = body.repository_url;
+      if (body.default_branch !== undefined) changes.defaultBranch = body.default_branch;
+      if (body.ci_config_path !== undefined) changes.ciConfigPath = body.ci_config_path;
+      if (body.build_timeout !== undefined) changes.jobTimeout = body.build_timeout;
+      if (body.ci_id_token_sub_claim_components !== undefined) {
+        changes.subClaimComponents = validateSubClaimComponents(body.ci_id_token_sub_claim_components);
+      }
+      if (body.ci_id_token_allowed_audiences !== undefined)
+        changes.allowedAudiences = body.ci_id_token_allowed_audiences;
+      if (body.ci_id_token_max_lifetime !== undefined)
+        changes.tokenMaxLifetime = body.ci_id_token_max_lifetime;
+      try {
+        const updated = await coordinator.store.transaction((tx) =>
+          repositories(tx).projects.update(project.id, changes, coordinator.clock()),
+        );
+        return render(updated);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new TesseraError('ERR_CONFLICT', 'that project path is taken');
+        throw error;
+      }
+    },
+  );
+}

@@ -1,0 +1,289 @@
+import type { FastifyInstance } from 'fastify';
+import { ACCESS_LEVELS, accessLevelDescription } from '../../coordinator/access-level.js';
+import { requireProject } from '../../coordinator/permissions.js';
+import { TesseraError } from '../../errors.js';
+import type {
+  EnvironmentRecord,
+  ProtectedEnvironmentRecord,
+  ProtectedRefRecord,
+} from '../../store/repositories/protection.js';
+import { isUniqueViolation } from '../../store/unique-violation.js';
+import { authenticate } from '../authenticate.js';
+import { iso, projectParams } from '../schemas.js';
+import type { ServerContext } from '../server-context.js';
+
+/** 0 = no one, 60 = instance admins only, else a role. */
+const protectionLevel = { type: 'integer', enum: [0, 10, 20, 30, 40, 50, 60] } as const;
+const refPattern = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\s~^:?\\[\\\\]+$' } as const;
+const environmentName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[A-Za-z0-9 _./${}-]+$',
+} as const;
+const TIERS = ['production', 'staging', 'testing', 'development', 'other'];
+
+function levelEntry(id: number, level: number) {
+  return {
+    id,
+    access_level: level,
+    access_level_description: level === 60 ? 'Administrators' : accessLevelDescription(level),
+    user_id: null,
+    group_id: null,
+  };
+}
+
+function renderProtectedBranch(ref: ProtectedRefRecord) {
+  return {
+    id: ref.id,
+    name: ref.name,
+    push_access_levels: [levelEntry(ref.id, ref.accessLevel)],
+    merge_access_levels: [levelEntry(ref.id, ref.accessLevel)],
+    allow_force_push: false,
+    code_owner_approval_required: false,
+  };
+}
+
+function renderProtectedTag(ref: ProtectedRefRecord) {
+  return { name: ref.name, create_access_levels: [levelEntry(ref.id, ref.accessLevel)] };
+}
+
+/** GitLab's environment shape. */
+export function renderEnvironment(environment: EnvironmentRecord) {
+  return {
+    id: environment.id,
+    name: environment.name,
+    slug: environment.name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 24),
+    external_url: environment.externalUrl,
+    state: environment.state,
+    tier: environment.tier,
+    created_at: iso(environment.createdAt),
+  };
+}
+
+function renderProtectedEnvironment(environment: ProtectedEnvironmentRecord) {
+  return {
+    name: environment.name,
+    deploy_access_levels: [
+      { ...levelEntry(environment.id, environment.accessLevel), group_inheritance_type: 0 },
+    ],
+    required_approval_count: 0,
+  };
+}
+
+/**
+ * Protected branches and tags (patterns such as `release/*`), environments and protected
+ * environments, as GitLab's API: `/projects/:id/protected_branches`, `/protected_tags`,
+ * `/environments`, `/protected_environments`.
+ */
+export function registerProtectionRoutes(app: FastifyInstance, context: ServerContext): void {
+  const { coordinator } = context;
+  const conflict = (what: string) => (error: unknown) => {
+    if (isUniqueViolation(error)) throw new TesseraError('ERR_CONFLICT', `${what} exists already`);
+    throw error;
+  };
+
+  for (const refType of ['branch', 'tag'] as const) {
+    const collection = refType === 'branch' ? 'protected_branches' : 'protected_tags';
+    const levelField = refType === 'branch' ? 'push_access_level' : 'create_access_level';
+    const render: (ref: ProtectedRefRecord) => unknown =
+      refType === 'branch' ? renderProtectedBranch : renderProtectedTag;
+
+    app.post<{ Params: { id: string }; Body: Record<string, unknown> & { name: string } }>(
+      `/api/v4/projects/:id/${collection}`,
+      {
+        schema: {
+          params: projectParams,
+          body: {
+            type: 'object',
+            required: ['name'],
+            properties: {
+              name: refPattern,
+              [levelField]: protectionLevel,
+              merge_access_level: protectionLevel,
+              unprotect_access_level: protectionLevel,
+              allow_force_push: { type: 'boolean' },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const user = await authenticate(context, request);
+        const { project } = await requireProject(
+          coordinator,
+          user,
+          request.params.id,
+          ACCESS_LEVELS.maintainer,
+        );
+        const level = (request.body[levelField] as number | undefined) ?? ACCESS_LEVELS.maintainer;
+        const created = await coordinator.repos.protection
+          .createProtectedRef({
+            projectId: project.id,
+            refType,
+            name: request.body.name,
+            accessLevel: level,
+            createdAt: coordinator.clock(),
+          })
+          .catch(conflict(`protected ${refType} ${request.body.name}`));
+        return reply.status(201).send(render(created));
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      `/api/v4/projects/:id/${collection}`,
+      { schema: { params: projectParams } },
+      async (request) => {
+        const user = await authenticate(context, request);
+        const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+        return (await coordinator.repos.protection.listProtectedRefs(project.id, refType)).map(render);
+      },
+    );
+
+    app.delete<{ Params: { id: string; name: string } }>(
+      `/api/v4/projects/:id/${collection}/:name`,
+      {
+        schema: {
+          params: {
+            type: 'object',
+            required: ['id', 'name'],
+            properties: { ...projectParams.properties, name: refPattern },
+          },
+        },
+      },
+      async (request, reply) => {
+        const user = await authenticate(context, request);
+        const { project } = await requireProject(
+          coordinator,
+          user,
+          request.params.id,
+          ACCESS_LEVELS.maintainer,
+        );
+        const removed = await coordinator.repos.protection.deleteProtectedRef(
+          project.id,
+          refType,
+          request.params.name,
+        );
+        if (!removed)
+          throw new TesseraError('ERR_NOT_FOUND', `protected ${refType} ${request.params.name} not found`);
+        return reply.status(204).send();
+      },
+    );
+  }
+
+  app.post<{ Params: { id: string }; Body: { name: string; external_url?: string; tier?: string } }>(
+    '/api/v4/projects/:id/environments',
+    {
+      schema: {
+        params: projectParams,
+        body: {
+          type: 'object',
+          required: ['name'],
+          properties: {
+            name: environmentName,
+            external_url: { type: 'string', maxLength: 2048, pattern: '^https?://' },
+            tier: { type: 'string', enum: TIERS },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = await authenticate(context, request);
+      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.developer);
+      const environment = await coordinator.repos.protection
+        .createEnvironment({
+          projectId: project.id,
+          name: request.body.name,
+          externalUrl: request.body.external_url ?? null,
+          tier: request.body.tier ?? guessTier(request.body.name),
+          state: 'available',
+          createdAt: coordinator.clock(),
+        })
+        .catch(conflict(`environment ${request.body.name}`));
+      return reply.status(201).send(renderEnvironment(environment));
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v4/projects/:id/environments',
+    { schema: { params: projectParams } },
+    async (request) => {
+      const user = await authenticate(context, request);
+      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.reporter);
+      return (await coordinator.repos.protection.listEnvironments(project.id)).map(renderEnvironment);
+    },
+  );
+
+  app.post<{
+    Params: { id: string };
+    Body: { name: string; deploy_access_levels?: Array<{ access_level?: number }> };
+  }>(
+    '/api/v4/projects/:id/protected_environments',
+    {
+      schema: {
+        params: projectParams,
+        body: {
+          type: 'object',
+          required: ['name'],
+          properties: {
+            name: environmentName,
+            deploy_access_levels: {
+              type: 'array',
+              maxItems: 8,
+              items: { type: 'object', properties: { access_level: protectionLevel } },
+            },
+            required_approval_count: { type: 'integer', minimum: 0, maximum: 0 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = await authenticate(context, request);
+      const { project } = await requireProject(
+        coordinator,
+        user,
+        request.params.id,
+        ACCESS_LEVELS.maintainer,
+      );
+      const levels = (request.body.deploy_access_levels ?? [])
+        .map((entry) => entry.access_level)
+        .filter((level): level is number => level !== undefined);
+      // Several role entries mean "any of these"; the lowest one is the bar.
+      const level = levels.length > 0 ? Math.min(...levels) : ACCESS_LEVELS.maintainer;
+      const created = await coordinator.repos.protection
+        .createProtectedEnvironment({
+          projectId: project.id,
+          name: request.body.name,
+          accessLevel: level,
+          createdAt: coordinator.clock(),
+        })
+        .catch(conflict(`protected environment ${request.body.name}`));
+      return reply.status(201).send(renderProtectedEnvironment(created));
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v4/projects/:id/protected_environments',
+    { schema: { params: projectParams } },
+    async (request) => {
+      const user = await authenticate(context, request);
+      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.reporter);
+      return (await coordinator.repos.protection.listProtectedEnvironments(project.id)).map(
+        renderProtectedEnvironment,
+      );
+    },
+  );
+}
+
+/** GitLab's guess of a deployment tier from an environment name. */
+export function guessTier(name: string): string {
+  const lower = name.toLowerCase();
+  if (/^(prod|production|live)/.test(lower)) return 'production';
+  if (/^(stag|staging|model|pre)/.test(lower)) return 'staging';
+  if (/^(test|qa|uat)/.test(lower)) return 'testing';
+  if (/^(dev|review|trunk)/.test(lower)) return 'development';
+  return 'other';
+}
