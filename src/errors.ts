@@ -22,6 +22,9 @@ export const ERROR_CATALOG = {
   // config
   ERR_CONFIG_INVALID: 400,
 
+  // pipeline configuration (.gitlab-ci.yml)
+  ERR_PIPELINE_INVALID: 400,
+
   // keys
   ERR_KEYS_ALGORITHM_UNSUPPORTED: 400,
   ERR_KEYS_NO_SIGNING_KEY: 503,

@@ -1,0 +1,240 @@
+import { execFile } from 'node:child_process';
+import { open } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { Command } from 'commander';
+import { isTesseraError } from '../errors.js';
+import type { ConfigProblem } from '../pipeline/config-problem.js';
+import { PIPELINE_LIMITS } from '../pipeline/limits.js';
+import { loadPipeline } from '../pipeline/load.js';
+import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
+import { createDirectoryReader } from '../pipeline/read-directory-file.js';
+import { buildRuleVariables, PIPELINE_SOURCES, type PipelineSource } from '../pipeline/rule-variables.js';
+
+const execFileAsync = promisify(execFile);
+
+interface LintOptions {
+  dir?: string;
+  ref?: string;
+  tag?: boolean;
+  source: string;
+  var: string[];
+  json?: boolean;
+}
+
+/** What `--json` prints. */
+interface LintReport {
+  valid: boolean;
+  errors: ConfigProblem[];
+  warnings: ConfigProblem[];
+  jobs: { name: string; stage: string; when: string; allow_failure: boolean; needs: string[] | null }[];
+  created: boolean;
+  ref: string;
+  tag: boolean;
+  source: string;
+}
+
+/**
+ * Registers `tessera ci lint [FILE]`: loads a `.gitlab-ci.yml` (with `include:local` from `--dir`)
+ * and shows every error as `path: message (line N)`, or the jobs a pipeline would get for a ref and
+ * source. Exit 0 valid, 1 invalid, 2 usage error.
+ */
+export function registerCiLintCommand(program: Command): void {
+  const ci =
+    program.commands.find((command) => command.name() === 'ci') ??
+    program.command('ci').description('Pipeline configuration tools');
+  ci.command('lint')
+    .description('Check a .gitlab-ci.yml and list the jobs a pipeline would get')
+    .argument('[file]', 'configuration file (default: .gitlab-ci.yml in --dir)')
+    .option(
+      '--dir <repo>',
+      'repository root, for include:local and the default ref (default: the current directory)',
+    )
+    .option('--ref <ref>', 'branch or tag name (default: the current branch of --dir, else main)')
+    .option('--tag', 'the ref is a tag')
+    .option('--source <source>', `pipeline source (${PIPELINE_SOURCES.join(', ')})`, 'push')
+    .option('--var <key=value>', 'a variable visible to rules (repeatable)', collect, [])
+    .option('--json', 'print one JSON object')
+    .action(async (file: string | undefined, options: LintOptions, command: Command) => {
+      const source = PIPELINE_SOURCES.find((candidate) => candidate === options.source);
+      if (source === undefined) {
+        command.error(`error: --source must be one of ${PIPELINE_SOURCES.join(', ')}`, { exitCode: 2 });
+        return;
+      }
+      const extra: Record<string, string> = {};
+      for (const pair of options.var) {
+        const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+        if (match === null) {
+          command.error(`error: --var must be KEY=VALUE, not "${pair}"`, { exitCode: 2 });
+          return;
+        }
+        extra[match[1]!] = match[2]!;
+      }
+      const report = await lint(file, options, source, extra);
+      process.stdout.write(
+        options.json === true ? `${JSON.stringify(report, null, 2)}\n` : renderText(report, file),
+      );
+      process.exitCode = report.valid ? 0 : 1;
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+async function lint(
+  fileArgument: string | undefined,
+  options: LintOptions,
+  source: PipelineSource,
+  extra: Record<string, string>,
+): Promise<LintReport> {
+  const file = resolve(fileArgument ?? resolve(options.dir ?? '.', '.gitlab-ci.yml'));
+  const dir = resolve(
+    options.dir ?? (fileArgument === undefined ? '.' : ((await gitTopLevel(dirname(file))) ?? dirname(file))),
+  );
+  const ref = options.ref ?? (await currentBranch(dir)) ?? 'main';
+  const tag = options.tag === true;
+  const base = { created: false, ref, tag, source, warnings: [] as ConfigProblem[], jobs: [] };
+  const displayName = fileArgument ?? '.gitlab-ci.yml';
+  const content = await readLimited(file);
+  if (content === undefined) {
+    return {
+      ...base,
+      valid: false,
+      errors: [{ path: displayName, message: `cannot read ${file}`, line: null }],
+    };
+  }
+  let plan: PipelinePlan;
+  let warnings: ConfigProblem[];
+  try {
+    const loaded = await loadPipeline({
+      content,
+      file: basename(displayName),
+      readLocalFile: createDirectoryReader(dir),
+    });
+    warnings = loaded.warnings;
+    const variables = {
+      ...buildRuleVariables({
+        ref,
+        tag,
+        source,
+        defaultBranch: await defaultBranch(dir),
+        projectPath: await projectPath(dir),
+      }),
+      ...extra,
+    };
+    plan = planPipeline(loaded.spec, variables);
+  } catch (error) {
+    if (isTesseraError(error) && error.code === 'ERR_PIPELINE_INVALID') {
+      const details = error.details ?? {};
+      return {
+        ...base,
+        valid: false,
+        errors: (details.errors as ConfigProblem[] | undefined) ?? [],
+        warnings: (details.warnings as ConfigProblem[] | undefined) ?? [],
+      };
+    }
+    throw error;
+  }
+  return {
+    ...base,
+    valid: true,
+    errors: [],
+    warnings,
+    created: plan.created,
+    jobs: plan.jobs.map((job) => ({
+      name: job.name,
+      stage: job.stage,
+      when: job.when,
+      allow_failure: job.allowFailure,
+      needs: job.needs === null ? null : [...job.needs],
+    })),
+  };
+}
+
+function renderText(report: LintReport, file: string | undefined): string {
+  const name = file ?? '.gitlab-ci.yml';
+  const line = (problem: ConfigProblem): string =>
+    `${problem.path}: ${problem.message}${problem.line === null ? '' : ` (line ${problem.line})`}`;
+  const out: string[] = [];
+  if (!report.valid) {
+    for (const problem of report.errors) out.push(line(problem));
+    for (const problem of report.warnings) out.push(`warning: ${line(problem)}`);
+    out.push(`${name} is invalid: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'}`);
+    return `${out.join('\n')}\n`;
+  }
+  out.push(`${name} is valid`);
+  for (const problem of report.warnings) out.push(`warning: ${line(problem)}`);
+  const what = `${report.tag ? 'tag' : 'branch'} ${report.ref} (source ${report.source})`;
+  if (!report.created) {
+    out.push(`No pipeline for ${what}: workflow:rules leave it out`);
+    return `${out.join('\n')}\n`;
+  }
+  out.push(`Pipeline for ${what}: ${report.jobs.length} job${report.jobs.length === 1 ? '' : 's'}`);
+  const stageWidth = Math.max(5, ...report.jobs.map((job) => job.stage.length));
+  const nameWidth = Math.max(3, ...report.jobs.map((job) => job.name.length));
+  for (const job of report.jobs) {
+    const extras = [
+      job.allow_failure ? 'allow failure' : '',
+      job.needs === null ? '' : `needs: ${job.needs.length === 0 ? '(none)' : job.needs.join(', ')}`,
+    ].filter((text) => text !== '');
+    out.push(
+      `  ${job.stage.padEnd(stageWidth)}  ${job.name.padEnd(nameWidth)}  ${job.when}${extras.length > 0 ? `  ${extras.join('  ')}` : ''}`.trimEnd(),
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+async function readLimited(file: string): Promise<string | undefined> {
+  try {
+    const handle = await open(file, 'r');
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) return undefined;
+      // One byte past the limit is enough for the parser to refuse the file.
+      const length = Math.min(stat.size, PIPELINE_LIMITS.maxFileBytes + 1);
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, 0);
+      return buffer.toString('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+async function git(dir: string, args: readonly string[]): Promise<string | undefined> {
+  try {
+    const { stdout } = await execFileAsync('git', ['-C', dir, ...args], { timeout: 5000 });
+    const text = stdout.trim();
+    return text === '' ? undefined : text;
+  } catch {
+    return undefined;
+  }
+}
+
+async function gitTopLevel(dir: string): Promise<string | undefined> {
+  return git(dir, ['rev-parse', '--show-toplevel']);
+}
+
+async function currentBranch(dir: string): Promise<string | undefined> {
+  return git(dir, ['symbolic-ref', '--short', '-q', 'HEAD']);
+}
+
+async function defaultBranch(dir: string): Promise<string> {
+  const remote = await git(dir, ['symbolic-ref', '--short', '-q', 'refs/remotes/origin/HEAD']);
+  if (remote !== undefined) return remote.replace(/^origin\//, '');
+  if ((await git(dir, ['rev-parse', '--verify', '-q', 'refs/heads/main'])) !== undefined) return 'main';
+  if ((await git(dir, ['rev-parse', '--verify', '-q', 'refs/heads/master'])) !== undefined) return 'master';
+  return 'main';
+}
+
+async function projectPath(dir: string): Promise<string> {
+  const url = await git(dir, ['remote', 'get-url', 'origin']);
+  const match =
+    url === undefined
+      ? null
+      : /[:/]([^:/]+(?:\/[^/]+)*?\/[^/]+?)(?:\.git)?\/?$/.exec(url.replace(/^[a-z+]+:\/\/[^/]+\//, '/'));
+  return match?.[1] ?? `local/${basename(dir)}`;
+}

@@ -1,0 +1,91 @@
+import type { ProblemList } from './config-problem.js';
+import type { JobSpec } from './spec.js';
+
+/**
+ * Graph pass: every `needs` entry names a visible job in the same or an earlier stage, and the
+ * `needs` edges have no cycle (possible within a stage). Errors go on `jobs.<name>.needs`.
+ * Iterative (Kahn's algorithm), so a 5,000-job chain cannot exhaust the stack.
+ */
+export function checkGraph(
+  jobs: readonly JobSpec[],
+  hiddenNames: ReadonlySet<string>,
+  problems: ProblemList,
+): void {
+  const byName = new Map(jobs.map((job) => [job.name, job]));
+  const edges = new Map<string, string[]>();
+  for (const job of jobs) {
+    if (job.needs === null) continue;
+    const valid: string[] = [];
+    job.needs.forEach((need, index) => {
+      const where = `jobs.${job.name}.needs[${index}]`;
+      const target = byName.get(need.job);
+      const at = { line: need.line ?? job.line };
+      if (need.job === job.name) {
+        problems.error(where, 'a job cannot need itself', at);
+      } else if (target === undefined) {
+        const hint = hiddenNames.has(need.job)
+          ? `"${need.job}" is a hidden job (its name starts with a dot) and never runs`
+          : `"${need.job}" is not a job in this configuration`;
+        problems.error(where, `${hint}; needs takes the names of jobs in the same or an earlier stage`, at);
+      } else if (target.stageIndex > job.stageIndex && job.stageIndex >= 0) {
+        problems.error(
+          where,
+          `"${need.job}" is in the later stage "${target.stage}"; a job can need only jobs of its own or earlier stages`,
+          at,
+        );
+      } else {
+        valid.push(need.job);
+      }
+    });
+    edges.set(job.name, valid);
+  }
+  // Remove jobs whose needs are all satisfiable; what remains sits on or behind a cycle.
+  const remaining = new Map<string, number>();
+  const dependants = new Map<string, string[]>();
+  for (const [name, targets] of edges) {
+    remaining.set(name, targets.length);
+    for (const target of targets) {
+      const list = dependants.get(target) ?? [];
+      list.push(name);
+      dependants.set(target, list);
+    }
+  }
+  const ready = jobs.map((job) => job.name).filter((name) => (remaining.get(name) ?? 0) === 0);
+  while (ready.length > 0) {
+    const name = ready.pop()!;
+    for (const dependant of dependants.get(name) ?? []) {
+      const left = (remaining.get(dependant) ?? 0) - 1;
+      remaining.set(dependant, left);
+      if (left === 0) ready.push(dependant);
+    }
+  }
+  const stuck = [...remaining].filter(([, left]) => left > 0).map(([name]) => name);
+  if (stuck.length > 0) {
+    const cycle = findCycle(stuck, edges);
+    for (const name of cycle) {
+      const job = byName.get(name)!;
+      problems.error(
+        `jobs.${name}.needs`,
+        `needs form a cycle: ${[...cycle, cycle[0]].join(' → ')}; remove one of them`,
+        job,
+      );
+    }
+  }
+}
+
+function findCycle(stuck: readonly string[], edges: ReadonlyMap<string, readonly string[]>): string[] {
+  const inStuck = new Set(stuck);
+  // Walk needs edges from a stuck job; some job repeats within |stuck| steps.
+  let current = stuck[0]!;
+  const order: string[] = [];
+  const position = new Map<string, number>();
+  while (!position.has(current)) {
+    position.set(current, order.length);
+    order.push(current);
+    const next = (edges.get(current) ?? []).find((target) => inStuck.has(target));
+    if (next === undefined) break;
+    current = next;
+  }
+  const start = position.get(current) ?? 0;
+  return order.slice(start);
+}

@@ -1,0 +1,234 @@
+import { isTesseraError, TesseraError } from '../errors.js';
+import { type ConfigProblem, ProblemList } from './config-problem.js';
+import { resolveExtends } from './extends.js';
+import { deepFreeze } from './freeze.js';
+import { checkGraph } from './graph.js';
+import { type ReadLocalFile, resolveIncludes } from './include.js';
+import { PIPELINE_LIMITS } from './limits.js';
+import { type ParseBudget, parseYaml } from './parse.js';
+import { isTopLevelKeyword, resolveReferences } from './reference.js';
+import { readJob } from './schema/job.js';
+import { type DefaultSpec, readDefault } from './schema/job-settings.js';
+import { checkKeys, readScript, readString, readStringList, readVariables } from './schema/read-value.js';
+import { readRules } from './schema/rules.js';
+import type { JobSpec, PipelineSpec, RuleSpec } from './spec.js';
+import { describeNode, keyPosition, type MapNode, type TreeNode } from './yaml-tree.js';
+
+/** Input of {@link loadPipeline}. */
+export interface LoadPipelineInput {
+  /** The text of the configuration file. */
+  readonly content: string;
+  /** Its path in the repository, for messages (default `.gitlab-ci.yml`). */
+  readonly file?: string;
+  /** Reads `include:local` files by repository path; without it, `include` is an error. */
+  readonly readLocalFile?: ReadLocalFile;
+}
+
+/** A loaded configuration: the frozen spec and the warnings (ignored keywords, deprecated forms). */
+export interface LoadedPipeline {
+  readonly spec: PipelineSpec;
+  readonly warnings: ConfigProblem[];
+}
+
+const DEFAULT_STAGES = ['build', 'test', 'deploy'];
+
+/**
+ * Loads a `.gitlab-ci.yml` into an immutable {@link PipelineSpec}, through explicit passes:
+ * parse (YAML with lines, anchors, merge keys, bounded) → include:local → !reference → extends →
+ * schema (every keyword, `default` filled in, expressions and patterns compiled) → graph (stages,
+ * needs, cycles) → freeze.
+ *
+ * @throws TesseraError `ERR_PIPELINE_INVALID` with `details.errors` (every error found, each with
+ *   path, message and line) and `details.warnings`. Nothing else escapes, whatever the input.
+ */
+export async function loadPipeline(input: LoadPipelineInput): Promise<LoadedPipeline> {
+  const file = input.file ?? '.gitlab-ci.yml';
+  const problems = new ProblemList(file);
+  let spec: PipelineSpec | null;
+  try {
+    spec = await build(input, file, problems);
+  } catch (error) {
+    if (isTesseraError(error)) throw error;
+    if (error instanceof RangeError) {
+      problems.error(file, 'the configuration nests too deeply to be processed; flatten it', null);
+      spec = null;
+    } else {
+      throw new TesseraError('ERR_INTERNAL', 'the pipeline configuration could not be processed', {
+        cause: error,
+      });
+    }
+  }
+  if (spec === null || problems.failed) {
+    if (!problems.failed) problems.error(file, 'the configuration could not be read', null);
+    throw pipelineInvalid(file, problems.finalErrors(), problems.warnings);
+  }
+  return { spec, warnings: [...problems.warnings] };
+}
+
+/** The error {@link loadPipeline} and {@link planPipeline} throw for an invalid configuration. */
+export function pipelineInvalid(
+  file: string,
+  errors: ConfigProblem[],
+  warnings: ConfigProblem[],
+): TesseraError {
+  const first = errors[0];
+  const where =
+    first === undefined
+      ? ''
+      : `${first.path}: ${first.message}${first.line === null ? '' : ` (line ${first.line})`}`;
+  const count = errors.length === 1 ? '1 error' : `${errors.length} errors`;
+  return new TesseraError('ERR_PIPELINE_INVALID', `${count} in ${file}: first one ${where}`, {
+    details: { errors, warnings },
+  });
+}
+
+async function build(
+  input: LoadPipelineInput,
+  file: string,
+  problems: ProblemList,
+): Promise<PipelineSpec | null> {
+  const budget: ParseBudget = { expandedNodes: 0 };
+  const parsed = parseYaml(input.content, file, problems, budget);
+  if (parsed === null) {
+    if (!problems.failed)
+      problems.error(file, 'the file is empty; define at least one job with a script', null);
+    return null;
+  }
+  if (parsed.kind !== 'map') {
+    problems.error(
+      file,
+      `the file must be a mapping of keywords and jobs, not ${describeNode(parsed)}`,
+      parsed,
+    );
+    return null;
+  }
+  const included = await resolveIncludes(parsed, input.readLocalFile, problems, budget);
+  if (problems.failed) return null;
+  const root = resolveReferences(included, problems);
+
+  const jobs = new Map<string, MapNode>();
+  const hidden = new Set<string>();
+  for (const [key, value] of root.entries) {
+    if (isTopLevelKeyword(key)) continue;
+    const at = keyPosition(root, key);
+    if (value.kind === 'map') {
+      // A job's position is its name's line, where "is required" errors are best shown.
+      jobs.set(key, { ...value, line: at.line ?? value.line });
+      if (key.startsWith('.')) hidden.add(key);
+    } else if (!key.startsWith('.')) {
+      problems.error(
+        `jobs.${key}`,
+        `"${key}" is not a keyword, so it is read as a job, and a job must be a mapping with script, not ${describeNode(value)}`,
+        at,
+      );
+    }
+  }
+  if (jobs.size > PIPELINE_LIMITS.maxJobs) {
+    problems.error(
+      file,
+      `the configuration defines ${jobs.size} jobs; at most ${PIPELINE_LIMITS.maxJobs} are allowed`,
+      null,
+    );
+    return null;
+  }
+
+  for (const key of ['cache', 'types', 'spec']) {
+    if (root.entries.has(key))
+      problems.error(key, `top-level "${key}" is not supported by Tessera`, keyPosition(root, key));
+  }
+  const stages = readStages(root, problems);
+  const variablesNode = root.entries.get('variables');
+  const variables =
+    variablesNode === undefined
+      ? {}
+      : readVariables(variablesNode, 'variables', problems, { allowOptions: true });
+  const workflow = readWorkflow(root, problems);
+  const defaultNode = root.entries.get('default');
+  const defaults = defaultNode === undefined ? {} : readDefault(defaultNode, problems);
+  applyLegacyGlobals(root, defaults, problems);
+
+  const resolved = resolveExtends(jobs, problems);
+  const specs: JobSpec[] = [];
+  let index = 0;
+  for (const [name, job] of resolved) {
+    if (hidden.has(name)) continue;
+    specs.push(readJob(name, job, { stages, defaults, problems, index }).spec);
+    index += 1;
+  }
+  if (jobs.size - hidden.size === 0 && !problems.failed) {
+    problems.error(
+      file,
+      'the configuration has no jobs; define at least one job (a name not starting with a dot) with a script',
+      null,
+    );
+  }
+  checkGraph(specs, hidden, problems);
+  if (problems.failed) return null;
+  return deepFreeze({
+    stages,
+    variables,
+    workflowName: workflow.name,
+    workflowRules: workflow.rules,
+    jobs: specs,
+  });
+}
+
+function readStages(root: MapNode, problems: ProblemList): string[] {
+  const node = root.entries.get('stages');
+  const declared =
+    node === undefined ? DEFAULT_STAGES : (readStringList(node, 'stages', problems) ?? DEFAULT_STAGES);
+  const unique: string[] = [];
+  for (const stage of declared) {
+    if (stage === '.pre' || stage === '.post') continue;
+    if (unique.includes(stage)) {
+      problems.warn('stages', `stage "${stage}" is listed twice; the first position counts`, node);
+      continue;
+    }
+    if (stage.trim() === '') problems.error('stages', 'stage names must not be empty', node);
+    unique.push(stage);
+  }
+  return ['.pre', ...unique, '.post'];
+}
+
+function readWorkflow(
+  root: MapNode,
+  problems: ProblemList,
+): { name: string | null; rules: RuleSpec[] | null } {
+  const node = root.entries.get('workflow');
+  if (node === undefined) return { name: null, rules: null };
+  if (node.kind !== 'map') {
+    problems.error('workflow', `must be a mapping with rules, not ${describeNode(node)}`, node);
+    return { name: null, rules: null };
+  }
+  checkKeys(node, 'workflow', new Set(['rules', 'name']), problems, new Set(['auto_cancel']));
+  const nameNode = node.entries.get('name');
+  const name = nameNode === undefined ? null : readString(nameNode, 'workflow.name', problems);
+  const rulesNode = node.entries.get('rules');
+  const rules =
+    rulesNode === undefined ? null : readRules(rulesNode, 'workflow.rules', problems, { workflow: true });
+  return { name, rules };
+}
+
+// Top-level before_script/after_script/image/services are GitLab's deprecated globals.
+function applyLegacyGlobals(root: MapNode, defaults: DefaultSpec, problems: ProblemList): void {
+  const legacy: [string, 'beforeScript' | 'afterScript'][] = [
+    ['before_script', 'beforeScript'],
+    ['after_script', 'afterScript'],
+  ];
+  for (const [key, field] of legacy) {
+    const node: TreeNode | undefined = root.entries.get(key);
+    if (node === undefined) continue;
+    problems.warn(key, `top-level ${key} is deprecated; move it under default:`, keyPosition(root, key));
+    const script = readScript(node, key, problems);
+    if (script !== null && defaults[field] === undefined) defaults[field] = script;
+  }
+  for (const key of ['image', 'services']) {
+    if (root.entries.has(key)) {
+      problems.warn(
+        key,
+        `${key} is ignored: the shell executor runs jobs on the runner host`,
+        keyPosition(root, key),
+      );
+    }
+  }
+}

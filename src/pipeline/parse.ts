@@ -1,0 +1,272 @@
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type Tags,
+} from 'yaml';
+import type { ProblemList } from './config-problem.js';
+import { PIPELINE_LIMITS } from './limits.js';
+import type { MapNode, TreeNode } from './yaml-tree.js';
+
+/** Budget shared by every file of one load, so that includes cannot multiply the limits. */
+export interface ParseBudget {
+  expandedNodes: number;
+}
+
+// `!reference [job, key]` is GitLab's own tag; declaring it keeps `yaml` from warning about it.
+const customTags: Tags = [
+  { tag: '!reference', collection: 'seq', default: false, resolve: (value: unknown) => value },
+];
+
+class BudgetExceeded extends Error {}
+
+/**
+ * Parse pass: YAML text to a {@link TreeNode} with lines, aliases and merge keys (`<<`) expanded,
+ * within {@link PIPELINE_LIMITS}. Syntax errors and exceeded bounds are recorded in `problems`
+ * (path `file`); the answer is `null` when nothing usable came out.
+ */
+export function parseYaml(
+  content: string,
+  file: string,
+  problems: ProblemList,
+  budget: ParseBudget,
+): TreeNode | null {
+  if (Buffer.byteLength(content, 'utf8') > PIPELINE_LIMITS.maxFileBytes) {
+    problems.error(
+      file,
+      `the file is larger than ${PIPELINE_LIMITS.maxFileBytes} bytes; split it with include:local`,
+      null,
+    );
+    return null;
+  }
+  const lineCounter = new LineCounter();
+  let document: Document.Parsed;
+  try {
+    document = parseDocument(content, {
+      lineCounter,
+      customTags,
+      merge: true,
+      uniqueKeys: true,
+      prettyErrors: false,
+      strict: true,
+    });
+  } catch (error) {
+    // The yaml package recurses on nesting; a deep enough file exhausts the stack.
+    problems.error(file, `the YAML could not be read (${errorText(error)}); nest it less deeply`, null);
+    return null;
+  }
+  const lineOf = (offset: number | undefined): number | null =>
+    offset === undefined ? null : lineCounter.linePos(offset).line;
+  for (const error of document.errors.slice(0, 20)) {
+    problems.error(file, `YAML syntax: ${firstLine(error.message)}`, { line: lineOf(error.pos[0]), file });
+  }
+  if (document.errors.length > 0) return null;
+  for (const warning of document.warnings.slice(0, 20)) {
+    problems.warn(file, `YAML: ${firstLine(warning.message)}`, { line: lineOf(warning.pos[0]), file });
+  }
+  const converter = new Converter(document, file, lineOf, problems, budget);
+  try {
+    return document.contents === null ? null : converter.convert(document.contents as Node, 0);
+  } catch (error) {
+    if (error instanceof BudgetExceeded) return null;
+    if (error instanceof RangeError) {
+      problems.error(file, 'the YAML nests too deeply to be read', null);
+      return null;
+    }
+    throw error;
+  }
+}
+
+class Converter {
+  private aliases = 0;
+  // An alias target converts once; its expanded size is charged on every use.
+  private readonly cache = new Map<Node, { node: TreeNode; size: number }>();
+
+  constructor(
+    private readonly document: Document.Parsed,
+    private readonly file: string,
+    private readonly lineOf: (offset: number | undefined) => number | null,
+    private readonly problems: ProblemList,
+    private readonly budget: ParseBudget,
+  ) {}
+
+  convert(node: Node, depth: number): TreeNode {
+    const result = this.convertCounted(node, depth);
+    return result.node;
+  }
+
+  private charge(size: number, line: number | null): void {
+    this.budget.expandedNodes += size;
+    if (this.budget.expandedNodes > PIPELINE_LIMITS.maxExpandedNodes) {
+      this.problems.error(
+        this.file,
+        `the configuration expands to more than ${PIPELINE_LIMITS.maxExpandedNodes} YAML nodes (aliases included); simplify it`,
+        { line, file: this.file },
+      );
+      throw new BudgetExceeded();
+    }
+  }
+
+  private convertCounted(node: Node, depth: number): { node: TreeNode; size: number } {
+    const line = this.lineOf(node.range?.[0]);
+    if (depth > PIPELINE_LIMITS.maxDepth) {
+      this.problems.error(
+        this.file,
+        `the YAML nests deeper than ${PIPELINE_LIMITS.maxDepth} levels; flatten it`,
+        { line, file: this.file },
+      );
+      throw new BudgetExceeded();
+    }
+    if (isAlias(node)) {
+      this.aliases += 1;
+      if (this.aliases > PIPELINE_LIMITS.maxAliases) {
+        this.problems.error(
+          this.file,
+          `the file uses more than ${PIPELINE_LIMITS.maxAliases} aliases; use extends instead`,
+          { line, file: this.file },
+        );
+        throw new BudgetExceeded();
+      }
+      const target = node.resolve(this.document);
+      if (target === undefined) {
+        this.problems.error(this.file, `unknown alias *${node.source}`, { line, file: this.file });
+        return { node: { kind: 'scalar', value: null, line, file: this.file }, size: 1 };
+      }
+      let cached = this.cache.get(target);
+      if (cached === undefined) {
+        cached = this.convertCounted(target, depth);
+        this.cache.set(target, cached);
+      } else {
+        this.charge(cached.size, line);
+      }
+      return cached;
+    }
+    this.charge(1, line);
+    let size = 1;
+    if (isScalar(node)) {
+      const value = node.value;
+      if (typeof value === 'string' && value.length > PIPELINE_LIMITS.maxStringLength) {
+        this.problems.error(
+          this.file,
+          `a string is longer than ${PIPELINE_LIMITS.maxStringLength} characters`,
+          { line, file: this.file },
+        );
+        return { node: { kind: 'scalar', value: '', line, file: this.file }, size };
+      }
+      if (value === null || typeof value === 'string' || typeof value === 'boolean') {
+        return { node: { kind: 'scalar', value, line, file: this.file }, size };
+      }
+      if (typeof value === 'number') {
+        return {
+          node: {
+            kind: 'scalar',
+            value: Number.isFinite(value) ? value : String(node.source ?? value),
+            line,
+            file: this.file,
+          },
+          size,
+        };
+      }
+      // Dates, binary and other YAML 1.1 types are kept as the text that was written.
+      return { node: { kind: 'scalar', value: String(node.source ?? ''), line, file: this.file }, size };
+    }
+    if (isSeq(node)) {
+      const items: TreeNode[] = [];
+      for (const item of node.items) {
+        const converted = this.convertCounted(item as Node, depth + 1);
+        items.push(converted.node);
+        size += converted.size;
+      }
+      if (node.tag === '!reference') {
+        const target = items.map((item) => (item.kind === 'scalar' ? String(item.value) : ''));
+        if (target.length === 0 || items.some((item) => item.kind !== 'scalar')) {
+          this.problems.error(
+            this.file,
+            '!reference takes a list of names, such as !reference [.setup, script]',
+            { line, file: this.file },
+          );
+        }
+        return { node: { kind: 'reference', target, line, file: this.file }, size };
+      }
+      return { node: { kind: 'seq', items, line, file: this.file }, size };
+    }
+    if (isMap(node)) {
+      const entries = new Map<string, TreeNode>();
+      const keyLines = new Map<string, number | null>();
+      const merged: MapNode[] = [];
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const keyNode = pair.key as Node | null;
+        const keyLine = this.lineOf(keyNode?.range?.[0]) ?? line;
+        if (isScalar(keyNode) && typeof keyNode.value === 'symbol') {
+          // A merge key: its mappings fill in keys this mapping does not set itself.
+          const value = pair.value === null ? null : this.convertCounted(pair.value as Node, depth + 1);
+          if (value === null) continue;
+          size += value.size;
+          const sources = value.node.kind === 'seq' ? value.node.items : [value.node];
+          for (const source of sources) {
+            if (source.kind === 'map') merged.push(source);
+            else
+              this.problems.error(this.file, 'a merge key (<<) takes a mapping or a list of mappings', {
+                line: keyLine,
+                file: this.file,
+              });
+          }
+          continue;
+        }
+        if (
+          !isScalar(keyNode) ||
+          (typeof keyNode.value !== 'string' &&
+            typeof keyNode.value !== 'number' &&
+            typeof keyNode.value !== 'boolean')
+        ) {
+          this.problems.error(this.file, 'mapping keys must be plain strings', {
+            line: keyLine,
+            file: this.file,
+          });
+          continue;
+        }
+        const key = String(keyNode.value);
+        if (key.length > PIPELINE_LIMITS.maxKeyLength) {
+          this.problems.error(this.file, `a key is longer than ${PIPELINE_LIMITS.maxKeyLength} characters`, {
+            line: keyLine,
+            file: this.file,
+          });
+          continue;
+        }
+        const value =
+          pair.value === null || pair.value === undefined
+            ? { node: { kind: 'scalar', value: null, line: keyLine, file: this.file } as TreeNode, size: 1 }
+            : this.convertCounted(pair.value as Node, depth + 1);
+        size += value.size;
+        entries.set(key, value.node);
+        keyLines.set(key, keyLine);
+      }
+      // Earlier merge sources win over later ones; the mapping's own keys win over all.
+      for (const source of merged) {
+        for (const [key, value] of source.entries) {
+          if (entries.has(key)) continue;
+          entries.set(key, value);
+          keyLines.set(key, source.keyLines.get(key) ?? source.line);
+        }
+      }
+      return { node: { kind: 'map', entries, keyLines, line, file: this.file }, size };
+    }
+    this.problems.error(this.file, 'unsupported YAML node', { line, file: this.file });
+    return { node: { kind: 'scalar', value: null, line, file: this.file }, size };
+  }
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? firstLine(error.message) : 'unknown failure';
+}

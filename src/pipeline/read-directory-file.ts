@@ -1,0 +1,40 @@
+import { open, realpath } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import type { ReadLocalFile } from './include.js';
+import { PIPELINE_LIMITS } from './limits.js';
+
+/**
+ * An `include:local` reader over a directory on disk (a working copy), for `tessera ci lint`.
+ * Paths are relative to `root`; a path that leaves it (through `..` or a symbolic link) reads as
+ * absent, and a file larger than {@link PIPELINE_LIMITS.maxFileBytes} reads only that far, so the
+ * parse pass refuses it without the whole file in memory.
+ */
+export function createDirectoryReader(root: string): ReadLocalFile {
+  return async (path: string) => {
+    const base = await realpath(root).catch(() => resolve(root));
+    const candidate = resolve(base, path);
+    let real: string;
+    try {
+      real = await realpath(candidate);
+    } catch {
+      return undefined;
+    }
+    const inside = relative(base, real);
+    if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside))
+      return undefined;
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      handle = await open(real, 'r');
+      const stat = await handle.stat();
+      if (!stat.isFile()) return undefined;
+      const length = Math.min(stat.size, PIPELINE_LIMITS.maxFileBytes + 1);
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, 0);
+      return buffer.toString('utf8');
+    } catch {
+      return undefined;
+    } finally {
+      await handle?.close();
+    }
+  };
+}

@@ -1,0 +1,151 @@
+import type { ProblemList } from '../config-problem.js';
+import { parseDuration } from '../duration.js';
+import { PIPELINE_LIMITS } from '../limits.js';
+import type { IdTokenSpec } from '../spec.js';
+import { describeNode, type TreeNode } from '../yaml-tree.js';
+import { readIdTokens } from './id-tokens.js';
+import { checkKeys, readBoolean, readInteger, readScript, readStringList } from './read-value.js';
+
+const RETRY_WHEN = [
+  'always',
+  'unknown_failure',
+  'script_failure',
+  'api_failure',
+  'stuck_or_timeout_failure',
+  'runner_system_failure',
+  'runner_unsupported',
+  'stale_schedule',
+  'job_execution_timeout',
+  'archived_failure',
+  'unmet_prerequisites',
+  'scheduler_failure',
+  'data_integrity_failure',
+];
+
+/** `retry`: a number 0–2, or `{ max, when }`; `when` defaults to `always`, as GitLab. */
+export function readRetry(
+  node: TreeNode,
+  path: string,
+  problems: ProblemList,
+): { max: number; when: string[] } | null {
+  if (node.kind === 'scalar' && typeof node.value === 'number') {
+    const max = readInteger(node, path, problems, 0, 2);
+    return max === null ? null : { max, when: ['always'] };
+  }
+  if (node.kind !== 'map') {
+    problems.error(path, `must be 0, 1, 2 or { max, when }, not ${describeNode(node)}`, node);
+    return null;
+  }
+  checkKeys(node, path, new Set(['max', 'when']), problems, new Set(['exit_codes']));
+  const maxNode = node.entries.get('max');
+  const max = maxNode === undefined ? 0 : readInteger(maxNode, `${path}.max`, problems, 0, 2);
+  const whenNode = node.entries.get('when');
+  let when = ['always'];
+  if (whenNode !== undefined) {
+    const list = readStringList(whenNode, `${path}.when`, problems, { allowSingle: true });
+    if (list !== null) {
+      const bad = list.filter((reason) => !RETRY_WHEN.includes(reason));
+      if (bad.length > 0)
+        problems.error(
+          `${path}.when`,
+          `unknown failure reason ${bad.map((reason) => `"${reason}"`).join(', ')}; use ${RETRY_WHEN.join(', ')}`,
+          whenNode,
+        );
+      else when = list;
+    }
+  }
+  return max === null ? null : { max, when };
+}
+
+/** `timeout`: a human duration (`1h 30m`, `90 minutes`, `3600`), at least 1 second and at most a month. */
+export function readTimeout(node: TreeNode, path: string, problems: ProblemList): number | null {
+  const seconds =
+    node.kind === 'scalar' && (typeof node.value === 'string' || typeof node.value === 'number')
+      ? parseDuration(node.value)
+      : null;
+  if (seconds === null) {
+    problems.error(
+      path,
+      `must be a duration such as "1h 30m", "45 minutes" or "3600", not ${node.kind === 'scalar' ? JSON.stringify(node.value) : describeNode(node)}`,
+      node,
+    );
+    return null;
+  }
+  if (seconds < 1 || seconds > PIPELINE_LIMITS.maxTimeoutSeconds) {
+    problems.error(
+      path,
+      `must be between 1 second and 1 month (${PIPELINE_LIMITS.maxTimeoutSeconds} seconds), not ${seconds} seconds`,
+      node,
+    );
+    return null;
+  }
+  return seconds;
+}
+
+/** What `default` (and the deprecated top-level `before_script`/`after_script`) give every job. */
+export interface DefaultSpec {
+  beforeScript?: string[];
+  afterScript?: string[];
+  tags?: string[];
+  timeoutSeconds?: number;
+  retry?: { max: number; when: string[] };
+  interruptible?: boolean;
+  idTokens?: Record<string, IdTokenSpec>;
+}
+
+const DEFAULT_KEYS = new Set([
+  'before_script',
+  'after_script',
+  'image',
+  'services',
+  'tags',
+  'timeout',
+  'retry',
+  'interruptible',
+  'id_tokens',
+]);
+const DEFAULT_UNSUPPORTED = new Set(['artifacts', 'cache', 'hooks', 'identity']);
+
+/** Reads `default`. Keys a job sets itself replace the default entirely (no merge), as GitLab. */
+export function readDefault(node: TreeNode, problems: ProblemList): DefaultSpec {
+  const spec: DefaultSpec = {};
+  if (node.kind === 'scalar' && node.value === null) return spec;
+  if (node.kind !== 'map') {
+    problems.error('default', `must be a mapping of job keywords, not ${describeNode(node)}`, node);
+    return spec;
+  }
+  checkKeys(node, 'default', DEFAULT_KEYS, problems, DEFAULT_UNSUPPORTED);
+  const get = (key: string): TreeNode | undefined => node.entries.get(key);
+  const before = get('before_script');
+  if (before !== undefined) spec.beforeScript = readScript(before, 'default.before_script', problems) ?? [];
+  const after = get('after_script');
+  if (after !== undefined) spec.afterScript = readScript(after, 'default.after_script', problems) ?? [];
+  const tags = get('tags');
+  if (tags !== undefined) spec.tags = readStringList(tags, 'default.tags', problems) ?? [];
+  const timeout = get('timeout');
+  if (timeout !== undefined) {
+    const seconds = readTimeout(timeout, 'default.timeout', problems);
+    if (seconds !== null) spec.timeoutSeconds = seconds;
+  }
+  const retry = get('retry');
+  if (retry !== undefined) {
+    const value = readRetry(retry, 'default.retry', problems);
+    if (value !== null) spec.retry = value;
+  }
+  const interruptible = get('interruptible');
+  if (interruptible !== undefined) {
+    const value = readBoolean(interruptible, 'default.interruptible', problems);
+    if (value !== null) spec.interruptible = value;
+  }
+  const idTokens = get('id_tokens');
+  if (idTokens !== undefined) spec.idTokens = readIdTokens(idTokens, 'default.id_tokens', problems);
+  for (const key of ['image', 'services']) {
+    if (node.entries.has(key))
+      problems.warn(
+        `default.${key}`,
+        `${key} is ignored: the shell executor runs jobs on the runner host`,
+        node.entries.get(key),
+      );
+  }
+  return spec;
+}

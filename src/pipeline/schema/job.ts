@@ -1,0 +1,301 @@
+import type { ProblemList } from '../config-problem.js';
+import { PIPELINE_LIMITS } from '../limits.js';
+import type { JobSpec, NeedSpec } from '../spec.js';
+import { describeNode, keyPosition, type MapNode, type TreeNode } from '../yaml-tree.js';
+import { readAllowFailure } from './allow-failure.js';
+import { readEnvironment } from './environment.js';
+import { readIdTokens } from './id-tokens.js';
+import { type DefaultSpec, readRetry, readTimeout } from './job-settings.js';
+import {
+  checkKeys,
+  readBoolean,
+  readScript,
+  readString,
+  readStringList,
+  readVariables,
+} from './read-value.js';
+import { readJobWhen, readPolicy, readRules } from './rules.js';
+import { readSecrets } from './secrets.js';
+
+const JOB_KEYS = new Set([
+  'stage',
+  'script',
+  'before_script',
+  'after_script',
+  'variables',
+  'rules',
+  'only',
+  'except',
+  'when',
+  'allow_failure',
+  'needs',
+  'timeout',
+  'retry',
+  'tags',
+  'environment',
+  'id_tokens',
+  'secrets',
+  'interruptible',
+  'image',
+  'services',
+]);
+
+// GitLab job keywords Tessera knows but does not run; named as such in errors.
+const UNSUPPORTED_JOB_KEYS = new Set([
+  'artifacts',
+  'cache',
+  'coverage',
+  'dependencies',
+  'parallel',
+  'trigger',
+  'resource_group',
+  'release',
+  'pages',
+  'inherit',
+  'start_in',
+  'manual_confirmation',
+  'identity',
+  'hooks',
+  'run',
+  'dast_configuration',
+  'type',
+  'publish',
+]);
+
+/** Everything a job's schema check needs besides the job itself. */
+export interface JobContext {
+  readonly stages: readonly string[];
+  readonly defaults: DefaultSpec;
+  readonly problems: ProblemList;
+  readonly index: number;
+}
+
+/**
+ * Schema pass for one visible job (after `extends` and `!reference`): checks every keyword and
+ * builds its {@link JobSpec}, filling in `default`. A job with errors still gets a (partial) spec so
+ * that the graph pass can check its `needs`; `ok` says whether any error was recorded for it.
+ */
+export function readJob(name: string, job: MapNode, context: JobContext): { spec: JobSpec; ok: boolean } {
+  const { problems, defaults } = context;
+  const base = `jobs.${name}`;
+  const before = problems.errors.length;
+  checkKeys(job, base, JOB_KEYS, problems, UNSUPPORTED_JOB_KEYS);
+  const get = (key: string): TreeNode | undefined => job.entries.get(key);
+  const path = (key: string): string => `${base}.${key}`;
+
+  for (const key of ['image', 'services']) {
+    if (job.entries.has(key))
+      problems.warn(
+        path(key),
+        `${key} is ignored: the shell executor runs jobs on the runner host`,
+        keyPosition(job, key),
+      );
+  }
+
+  const scriptNode = get('script');
+  let script: string[] = [];
+  if (scriptNode === undefined) {
+    problems.error(
+      path('script'),
+      'is required: every job needs script (a command or a list of commands)',
+      job,
+    );
+  } else {
+    script = readScript(scriptNode, path('script'), problems) ?? [];
+    if (scriptNode.kind === 'seq' && script.length === 0 && scriptNode.items.length === 0) {
+      problems.error(path('script'), 'must not be empty', scriptNode);
+    }
+  }
+  const beforeNode = get('before_script');
+  const beforeScript =
+    beforeNode === undefined
+      ? (defaults.beforeScript ?? [])
+      : (readScript(beforeNode, path('before_script'), problems) ?? []);
+  const afterNode = get('after_script');
+  const afterScript =
+    afterNode === undefined
+      ? (defaults.afterScript ?? [])
+      : (readScript(afterNode, path('after_script'), problems) ?? []);
+
+  const stageNode = get('stage');
+  const stage = stageNode === undefined ? 'test' : (readString(stageNode, path('stage'), problems) ?? 'test');
+  const stageIndex = context.stages.indexOf(stage);
+  if (stageIndex < 0) {
+    const declared = context.stages.filter((candidate) => candidate !== '.pre' && candidate !== '.post');
+    problems.error(
+      path('stage'),
+      stageNode === undefined
+        ? `the default stage "test" is not in stages (${declared.join(', ')}); set stage: or add test to stages`
+        : `stage "${stage}" is not declared; add it to stages: [${[...declared, stage].join(', ')}]`,
+      stageNode ?? job,
+    );
+  }
+
+  const variablesNode = get('variables');
+  const variables =
+    variablesNode === undefined ? {} : readVariables(variablesNode, path('variables'), problems);
+
+  const rulesNode = get('rules');
+  const rules =
+    rulesNode === undefined ? null : readRules(rulesNode, path('rules'), problems, { workflow: false });
+  const onlyNode = get('only');
+  const exceptNode = get('except');
+  if (rulesNode !== undefined && (onlyNode !== undefined || exceptNode !== undefined)) {
+    problems.error(
+      path('rules'),
+      'rules cannot be combined with only/except in one job; move the conditions into rules',
+      keyPosition(job, 'rules'),
+    );
+  }
+  const only = onlyNode === undefined ? null : readPolicy(onlyNode, path('only'), problems);
+  const except = exceptNode === undefined ? null : readPolicy(exceptNode, path('except'), problems);
+
+  const whenNode = get('when');
+  const when = whenNode === undefined ? null : readJobWhen(whenNode, path('when'), problems);
+  const failureNode = get('allow_failure');
+  const failure =
+    failureNode === undefined ? null : readAllowFailure(failureNode, path('allow_failure'), problems);
+
+  const needsNode = get('needs');
+  const needs = needsNode === undefined ? null : readNeeds(needsNode, path('needs'), problems);
+
+  const timeoutNode = get('timeout');
+  const timeoutSeconds =
+    timeoutNode === undefined
+      ? (defaults.timeoutSeconds ?? null)
+      : readTimeout(timeoutNode, path('timeout'), problems);
+  const retryNode = get('retry');
+  const retry = (retryNode === undefined
+    ? defaults.retry
+    : readRetry(retryNode, path('retry'), problems)) ?? { max: 0, when: ['always'] };
+  const tagsNode = get('tags');
+  const tags =
+    tagsNode === undefined ? (defaults.tags ?? []) : (readStringList(tagsNode, path('tags'), problems) ?? []);
+  const environmentNode = get('environment');
+  const environment =
+    environmentNode === undefined ? null : readEnvironment(environmentNode, path('environment'), problems);
+  const idTokensNode = get('id_tokens');
+  const idTokens =
+    idTokensNode === undefined
+      ? (defaults.idTokens ?? {})
+      : readIdTokens(idTokensNode, path('id_tokens'), problems);
+  const interruptibleNode = get('interruptible');
+  const interruptible =
+    interruptibleNode === undefined
+      ? (defaults.interruptible ?? false)
+      : (readBoolean(interruptibleNode, path('interruptible'), problems) ?? false);
+
+  const secretsNode = get('secrets');
+  const secrets = secretsNode === undefined ? {} : readSecrets(secretsNode, path('secrets'), problems);
+  const tokenNames = Object.keys(idTokens);
+  for (const [secretName, secret] of Object.entries(secrets)) {
+    const at = secretsNode?.kind === 'map' ? keyPosition(secretsNode, secretName) : job;
+    if (secret.token === null) {
+      if (tokenNames.length === 0) {
+        problems.error(
+          `${path('secrets')}.${secretName}`,
+          'Vault secrets need an ID token to log in: add id_tokens: { VAULT_ID_TOKEN: { aud: https://vault.example.com } }',
+          at,
+        );
+      } else {
+        // GitLab logs in with the first token when none is named; make that explicit for the runner.
+        secrets[secretName] = { ...secret, token: `$${tokenNames[0]}` };
+      }
+    } else {
+      const tokenName = secret.token.replace(/^\$\{?/, '').replace(/\}$/, '');
+      if (!tokenNames.includes(tokenName)) {
+        problems.error(
+          `${path('secrets')}.${secretName}.token`,
+          `"${secret.token}" is not one of this job's id_tokens (${tokenNames.join(', ') || 'none'})`,
+          at,
+        );
+      }
+    }
+  }
+
+  const spec: JobSpec = {
+    name,
+    stage,
+    stageIndex,
+    index: context.index,
+    when,
+    allowFailure: failure === null ? null : failure.allowFailure,
+    allowFailureExitCodes: failure?.exitCodes ?? [],
+    needs,
+    beforeScript,
+    script,
+    afterScript,
+    variables,
+    timeoutSeconds,
+    retry,
+    tags,
+    environment,
+    idTokens,
+    secrets,
+    interruptible,
+    rules,
+    only,
+    except,
+    line: job.line,
+  };
+  return { spec, ok: problems.errors.length === before };
+}
+
+function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpec[] | null {
+  if (node.kind !== 'seq') {
+    problems.error(
+      path,
+      `must be a list of job names (or [] to start at once), not ${describeNode(node)}`,
+      node,
+    );
+    return null;
+  }
+  if (node.items.length > PIPELINE_LIMITS.maxNeeds) {
+    problems.error(
+      path,
+      `a job may need at most ${PIPELINE_LIMITS.maxNeeds} jobs, not ${node.items.length}`,
+      node,
+    );
+    return null;
+  }
+  const needs: NeedSpec[] = [];
+  node.items.forEach((item, index) => {
+    const where = `${path}[${index}]`;
+    if (item.kind === 'scalar') {
+      const job = readString(item, where, problems, 'a job name');
+      if (job !== null) needs.push({ job, optional: false, line: item.line });
+      return;
+    }
+    if (item.kind !== 'map') {
+      problems.error(where, `must be a job name or { job, optional }, not ${describeNode(item)}`, item);
+      return;
+    }
+    checkKeys(
+      item,
+      where,
+      new Set(['job', 'optional', 'artifacts']),
+      problems,
+      new Set(['pipeline', 'project', 'ref', 'parallel']),
+    );
+    const jobNode = item.entries.get('job');
+    if (jobNode === undefined) {
+      problems.error(`${where}.job`, 'is required: write { job: build }', item);
+      return;
+    }
+    const job = readString(jobNode, `${where}.job`, problems, 'a job name');
+    const optionalNode = item.entries.get('optional');
+    const optional =
+      optionalNode === undefined
+        ? false
+        : (readBoolean(optionalNode, `${where}.optional`, problems) ?? false);
+    const artifacts = item.entries.get('artifacts');
+    if (artifacts !== undefined) readBoolean(artifacts, `${where}.artifacts`, problems);
+    if (job !== null) needs.push({ job, optional, line: item.line });
+  });
+  const seen = new Set<string>();
+  for (const need of needs) {
+    if (seen.has(need.job)) problems.error(path, `"${need.job}" is listed twice`, node);
+    seen.add(need.job);
+  }
+  return needs;
+}

@@ -1,0 +1,199 @@
+import type { ProblemList } from '../config-problem.js';
+import type { Expression } from '../expression/ast.js';
+import { compilePattern, splitPatternLiteral } from '../expression/compile-pattern.js';
+import { parseExpression } from '../expression/parse.js';
+import type { JobWhen, PolicySpec, RefPolicy, RuleSpec, RuleWhen } from '../spec.js';
+import { describeNode, keyPosition, type TreeNode } from '../yaml-tree.js';
+import { readAllowFailure } from './allow-failure.js';
+import { checkKeys, readString, readVariables } from './read-value.js';
+
+const JOB_RULE_KEYS = new Set(['if', 'when', 'allow_failure', 'variables']);
+const WORKFLOW_RULE_KEYS = new Set(['if', 'when', 'variables']);
+const UNSUPPORTED_RULE_KEYS = new Set([
+  'changes',
+  'exists',
+  'needs',
+  'interruptible',
+  'start_in',
+  'auto_cancel',
+]);
+const JOB_RULE_WHEN: readonly RuleWhen[] = ['on_success', 'on_failure', 'always', 'manual', 'never'];
+
+/** Parses one `if:` text, recording the reason when it is not a valid expression. */
+export function readExpression(node: TreeNode, path: string, problems: ProblemList): Expression | null {
+  const text = readString(node, path, problems, 'an expression such as $CI_COMMIT_BRANCH == "main"');
+  if (text === null) return null;
+  const parsed = parseExpression(text);
+  if (parsed.ok) return parsed.expression;
+  problems.error(path, `invalid expression: ${parsed.message}`, node);
+  return null;
+}
+
+/**
+ * Reads `rules` (of a job) or `workflow:rules`: a list of `{ if, when, allow_failure, variables }`.
+ * Workflow rules take only `when: always` or `never`. Answers `null` when the node is not a list.
+ */
+export function readRules(
+  node: TreeNode,
+  path: string,
+  problems: ProblemList,
+  options: { workflow: boolean },
+): RuleSpec[] | null {
+  if (node.kind !== 'seq') {
+    problems.error(path, `must be a list of rules (- if: …), not ${describeNode(node)}`, node);
+    return null;
+  }
+  const rules: RuleSpec[] = [];
+  node.items.forEach((item, index) => {
+    const where = `${path}[${index}]`;
+    if (item.kind !== 'map') {
+      problems.error(
+        where,
+        `must be a rule such as { if: $CI_COMMIT_TAG, when: never }, not ${describeNode(item)}`,
+        item,
+      );
+      return;
+    }
+    checkKeys(
+      item,
+      where,
+      options.workflow ? WORKFLOW_RULE_KEYS : JOB_RULE_KEYS,
+      problems,
+      UNSUPPORTED_RULE_KEYS,
+    );
+    const ifNode = item.entries.get('if');
+    const expression = ifNode === undefined ? null : readExpression(ifNode, `${where}.if`, problems);
+    let when: RuleWhen | null = null;
+    const whenNode = item.entries.get('when');
+    if (whenNode !== undefined) {
+      const allowed: readonly string[] = options.workflow ? ['always', 'never'] : JOB_RULE_WHEN;
+      const text = readString(whenNode, `${where}.when`, problems);
+      if (text !== null && allowed.includes(text)) when = text as RuleWhen;
+      else if (text !== null) {
+        const delayed = text === 'delayed' ? ' (delayed jobs are not supported)' : '';
+        problems.error(
+          `${where}.when`,
+          `must be one of ${allowed.join(', ')}, not "${text}"${delayed}`,
+          whenNode,
+        );
+      }
+    }
+    const failure = item.entries.get('allow_failure');
+    const allowFailure =
+      failure === undefined ? null : readAllowFailure(failure, `${where}.allow_failure`, problems);
+    const variablesNode = item.entries.get('variables');
+    rules.push({
+      if: expression,
+      ifSource: ifNode?.kind === 'scalar' && typeof ifNode.value === 'string' ? ifNode.value : null,
+      when,
+      allowFailure: allowFailure?.allowFailure ?? null,
+      allowFailureExitCodes: allowFailure?.exitCodes ?? null,
+      variables:
+        variablesNode === undefined ? {} : readVariables(variablesNode, `${where}.variables`, problems),
+    });
+  });
+  return rules;
+}
+
+const REF_KEYWORDS = new Set([
+  'branches',
+  'tags',
+  'api',
+  'external',
+  'pipelines',
+  'pushes',
+  'schedules',
+  'triggers',
+  'web',
+  'merge_requests',
+  'chat',
+  'chats',
+  'external_pull_requests',
+]);
+
+/**
+ * Reads `only` or `except`: a list of refs (names, `/patterns/`, keywords such as `branches`,
+ * `tags`, `schedules`), or `{ refs, variables }`. `changes` and `kubernetes` are refused.
+ */
+export function readPolicy(node: TreeNode, path: string, problems: ProblemList): PolicySpec | null {
+  if (node.kind === 'scalar' && typeof node.value === 'string') {
+    const ref = readRef(node, path, problems);
+    return { refs: ref === null ? [] : [ref], variables: null };
+  }
+  if (node.kind === 'seq') return { refs: readRefs(node.items, path, problems), variables: null };
+  if (node.kind !== 'map') {
+    problems.error(path, `must be a list of refs or { refs, variables }, not ${describeNode(node)}`, node);
+    return null;
+  }
+  checkKeys(node, path, new Set(['refs', 'variables']), problems, new Set(['changes', 'kubernetes']));
+  let refs: RefPolicy[] | null = null;
+  const refsNode = node.entries.get('refs');
+  if (refsNode !== undefined) {
+    if (refsNode.kind === 'seq') refs = readRefs(refsNode.items, `${path}.refs`, problems);
+    else {
+      const ref = readRef(refsNode, `${path}.refs`, problems);
+      refs = ref === null ? [] : [ref];
+    }
+  }
+  let variables: Expression[] | null = null;
+  const variablesNode = node.entries.get('variables');
+  if (variablesNode !== undefined) {
+    const at = keyPosition(node, 'variables');
+    const items = variablesNode.kind === 'seq' ? variablesNode.items : [variablesNode];
+    variables = [];
+    items.forEach((item, index) => {
+      const expression = readExpression(
+        item,
+        variablesNode.kind === 'seq' ? `${path}.variables[${index}]` : `${path}.variables`,
+        problems,
+      );
+      if (expression !== null) variables?.push(expression);
+    });
+    if (items.length === 0) problems.error(`${path}.variables`, 'must list at least one expression', at);
+  }
+  return { refs, variables };
+}
+
+function readRefs(items: readonly TreeNode[], path: string, problems: ProblemList): RefPolicy[] {
+  const refs: RefPolicy[] = [];
+  items.forEach((item, index) => {
+    const ref = readRef(item, `${path}[${index}]`, problems);
+    if (ref !== null) refs.push(ref);
+  });
+  return refs;
+}
+
+function readRef(node: TreeNode, path: string, problems: ProblemList): RefPolicy | null {
+  const text = readString(node, path, problems, 'a ref name, a /pattern/ or a keyword such as branches');
+  if (text === null) return null;
+  const literal = splitPatternLiteral(text);
+  if (literal !== null) {
+    const pattern = compilePattern(literal.source, literal.flags);
+    if ('error' in pattern) {
+      problems.error(path, pattern.error, node);
+      return null;
+    }
+    return { kind: 'pattern', pattern };
+  }
+  if (REF_KEYWORDS.has(text)) return { kind: 'keyword', keyword: text === 'chats' ? 'chat' : text };
+  return { kind: 'name', name: text };
+}
+
+/** Whether a job-level `when` text is valid there (`never` belongs in rules). */
+export function readJobWhen(node: TreeNode, path: string, problems: ProblemList): JobWhen | null {
+  const text = readString(node, path, problems);
+  if (text === null) return null;
+  if (text === 'on_success' || text === 'on_failure' || text === 'always' || text === 'manual') return text;
+  if (text === 'never') {
+    problems.error(
+      path,
+      'when: never is only allowed in rules; write rules: [{ when: never }] to disable the job',
+      node,
+    );
+  } else if (text === 'delayed') {
+    problems.error(path, 'delayed jobs are not supported; use when: manual', node);
+  } else {
+    problems.error(path, `must be on_success, on_failure, always or manual, not "${text}"`, node);
+  }
+  return null;
+}
