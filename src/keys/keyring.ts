@@ -211,6 +211,16 @@ export class Keyring {
     return signer;
   }
 
+  /**
+   * The cached signer of a lineage's `current` key when the keyring's view is fresh, without any
+   * I/O; undefined when {@link signer} has to load or decrypt first. Lets minting skip an await.
+   */
+  cachedSigner(alg: SigningAlgorithm = 'RS256'): Signer | undefined {
+    if (!this.#records || this.#clock() - this.#loadedAt >= this.#refreshMs) return undefined;
+    const record = this.#records.find((candidate) => candidate.alg === alg && candidate.state === 'current');
+    return record ? this.#signers.get(record.kid) : undefined;
+  }
+
   /** The algorithms that have a `current` key, for the discovery document. */
   async algorithms(): Promise<SigningAlgorithm[]> {
     const records = await this.#current();

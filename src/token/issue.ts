@@ -17,7 +17,7 @@ export interface TokenIssuerOptions {
   /** The issuer URL, byte for byte the discovery `issuer`. */
   issuer: string;
   /** Where signers come from; anything with the keyring's `signer(alg)`. */
-  keyring: Pick<Keyring, 'signer'>;
+  keyring: Pick<Keyring, 'signer'> & Partial<Pick<Keyring, 'cachedSigner'>>;
   audit: IssuedTokenRepository;
   clock?: () => number;
   /** Upper bound on `lifetime`, in seconds (instance `tokenMaxLifetime`). */
@@ -44,15 +44,17 @@ export interface IssuedToken {
   exp: number;
 }
 
+function isAudience(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_AUDIENCE_LENGTH && value.trim() !== '';
+}
+
 function validateAudience(audience: unknown): string | string[] {
-  const ok = (value: unknown): value is string =>
-    typeof value === 'string' && value.trim() !== '' && value.length <= MAX_AUDIENCE_LENGTH;
-  if (ok(audience)) return audience;
+  if (isAudience(audience)) return audience;
   if (
     Array.isArray(audience) &&
     audience.length > 0 &&
     audience.length <= MAX_AUDIENCES &&
-    audience.every(ok)
+    audience.every(isAudience)
   ) {
     return audience;
   }
@@ -68,12 +70,12 @@ function validateAudience(audience: unknown): string | string[] {
  */
 export class TokenIssuer {
   readonly #issuer: string;
-  readonly #keyring: Pick<Keyring, 'signer'>;
+  readonly #keyring: Pick<Keyring, 'signer'> & Partial<Pick<Keyring, 'cachedSigner'>>;
   readonly #audit: IssuedTokenRepository;
   readonly #clock: () => number;
   readonly #maxLifetime: number;
-  /** Encoded header per signer: it only depends on the key. */
-  readonly #headers = new WeakMap<Signer, string>();
+  /** The encoded header of the last signer used: it depends only on the key, which changes at rotation. */
+  #header: { signer: Signer; encoded: string } | null = null;
 
   constructor(options: TokenIssuerOptions) {
     if (typeof options.issuer !== 'string' || options.issuer === '')
@@ -116,27 +118,33 @@ export class TokenIssuer {
       iat,
       lifetime,
     });
-    const signer = await this.#keyring.signer(spec.alg);
-    let header = this.#headers.get(signer);
-    if (header === undefined) {
-      header = Buffer.from(JSON.stringify({ alg: signer.alg, kid: signer.kid, typ: 'JWT' })).toString(
-        'base64url',
-      );
-      this.#headers.set(signer, header);
+    const signer = this.#keyring.cachedSigner?.(spec.alg) ?? (await this.#keyring.signer(spec.alg));
+    if (this.#header?.signer !== signer) {
+      const encoded = Buffer.from(JSON.stringify({ alg: signer.alg, kid: signer.kid, typ: 'JWT' }));
+      this.#header = { signer, encoded: encoded.toString('base64url') };
     }
-    const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const header = this.#header.encoded;
+    const payload = Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url');
     // Checked before signing: the signature length is fixed per algorithm.
-    const signatureLength = Math.ceil((SIGNING_ALGORITHMS[signer.alg].signatureLength * 4) / 3);
-    if (signingInput.length + 1 + signatureLength >= MAX_TOKEN_LENGTH) {
+    const length =
+      header.length +
+      1 +
+      payload.length +
+      1 +
+      Math.ceil((SIGNING_ALGORITHMS[signer.alg].signatureLength * 4) / 3);
+    if (length >= MAX_TOKEN_LENGTH) {
       throw new TesseraError(
         'ERR_TOKEN_TOO_LARGE',
-        `the token would be ${signingInput.length + 1 + signatureLength} bytes, over the ${MAX_TOKEN_LENGTH}-byte limit; use fewer or shorter audiences`,
+        `the token would be ${length} bytes, over the ${MAX_TOKEN_LENGTH}-byte limit; use fewer or shorter audiences`,
       );
     }
-    const signature = await signer.sign(Buffer.from(signingInput, 'latin1'));
+    const signingInput = `${header}.${payload}`;
+    const signed = signer.sign(Buffer.from(signingInput, 'latin1'));
+    // A local signer answers synchronously; only a KMS signer costs an await.
+    const signature = signed instanceof Promise ? await signed : signed;
     const token = `${signingInput}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`;
     const context = request.context;
-    await this.#audit.recordIssuedToken({
+    const recorded = this.#audit.recordIssuedToken({
       jti,
       projectId: context.project.id,
       pipelineId: context.pipeline.id,
@@ -149,6 +157,7 @@ export class TokenIssuer {
       exp: claims.exp,
       issuedVia: request.issuedVia,
     });
+    await recorded;
     return { token, claims, kid: signer.kid, jti, exp: claims.exp };
   }
 }

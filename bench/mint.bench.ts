@@ -1,0 +1,81 @@
+/**
+ * Mint throughput: `TokenIssuer.issue()` (claims + sub + JSON + base64url + sign + audit record)
+ * against raw `crypto.sign` on the same key and a signing input of the same size, in the same run.
+ * Goals (issue 2): at least 0.9 of raw for RS256, 0.7 for ES256.
+ */
+import { createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { decryptPrivateKey } from '../src/keys/key-encryption.js';
+import { Keyring } from '../src/keys/keyring.js';
+import { MemorySigningKeyRepository } from '../src/keys/memory-signing-key-repository.js';
+import { TokenIssuer } from '../src/token/issue.js';
+import type { IssuedTokenRepository } from '../src/token/issued-token-record.js';
+import type { JobTokenContext } from '../src/token/job-token-context.js';
+import { compare, report } from './measure.js';
+
+const context: JobTokenContext = {
+  namespace: { id: 7, fullPath: 'acme/platform' },
+  project: {
+    id: 22,
+    path: 'acme/platform/api',
+    visibility: 'private',
+    subClaimComponents: null,
+    pathReused: false,
+  },
+  user: { id: 3, username: 'ada', email: 'ada@example.com', accessLevel: 'developer' },
+  pipeline: { id: 101, source: 'push' },
+  job: { id: 1001 },
+  ref: { name: 'main', type: 'branch', protected: true },
+  environment: { name: 'production', protected: true, tier: 'production', action: 'start' },
+  runner: { id: 5, environment: 'self-hosted' },
+  sha: '0123456789abcdef0123456789abcdef01234567',
+  ciConfigRefUri: 'ci.example.com/acme/platform/api//.gitlab-ci.yml@refs/heads/main',
+  ciConfigSha: '0123456789abcdef0123456789abcdef01234567',
+};
+
+const kek = randomBytes(32);
+const repository = new MemorySigningKeyRepository();
+const keyring = new Keyring({ repository, kek, jwksCachePeriod: 300, maxTokenLifetime: 7200 });
+await keyring.ensureKeys(['RS256', 'ES256']);
+// An audit sink that keeps nothing, so memory stays flat; the coordinator's is a database insert.
+const audit: IssuedTokenRepository = { recordIssuedToken: async () => undefined };
+const issuer = new TokenIssuer({ issuer: 'https://ci.example.com', keyring, audit, maxLifetime: 7200 });
+
+for (const alg of ['RS256', 'ES256'] as const) {
+  const sample = await issuer.issue({
+    context,
+    audience: 'https://vault.example.com',
+    lifetime: 600,
+    alg,
+    issuedVia: 'pre-issued',
+  });
+  const signingInputLength = sample.token.lastIndexOf('.');
+  const record = (await repository.listSigningKeys()).find((key) => key.kid === sample.kid);
+  if (!record) throw new Error('no key');
+  const privateKey = createPrivateKey({
+    key: decryptPrivateKey(record.encryptedPrivateKey, kek, record.kid),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const rawKey = alg === 'ES256' ? { key: privateKey, dsaEncoding: 'ieee-p1363' as const } : privateKey;
+  const payload = randomBytes(signingInputLength);
+  const medians = await compare(
+    [
+      { name: `raw crypto.sign ${alg}`, run: () => sign('sha256', payload, rawKey) },
+      {
+        name: `TokenIssuer.issue ${alg}`,
+        run: () =>
+          issuer.issue({
+            context,
+            audience: 'https://vault.example.com',
+            lifetime: 600,
+            alg,
+            issuedVia: 'pre-issued',
+          }),
+      },
+    ],
+    { rounds: 5, durationMs: alg === 'RS256' ? 300 : 200 },
+  );
+  report(`mint ${alg} (token ${sample.token.length} bytes)`, medians, `TokenIssuer.issue ${alg}`, {
+    [`raw crypto.sign ${alg}`]: alg === 'RS256' ? 0.9 : 0.7,
+  });
+}

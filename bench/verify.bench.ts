@@ -1,0 +1,84 @@
+/**
+ * Verify throughput: `createVerifier().verify()` against `jose.jwtVerify` with a local JWK set
+ * (same token, same keys, same issuer/audience checks) and against raw `crypto.verify` on the
+ * same signing input, in the same run. Goal (issue 2): at least 3x jose.
+ */
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
+import { Keyring } from '../src/keys/keyring.js';
+import { MemorySigningKeyRepository } from '../src/keys/memory-signing-key-repository.js';
+import { TokenIssuer } from '../src/token/issue.js';
+import type { JobTokenContext } from '../src/token/job-token-context.js';
+import { createVerifier } from '../src/verify/index.js';
+import { compare, report } from './measure.js';
+
+const ISSUER = 'https://ci.example.com';
+const AUDIENCE = 'https://vault.example.com';
+const context: JobTokenContext = {
+  namespace: { id: 7, fullPath: 'acme/platform' },
+  project: {
+    id: 22,
+    path: 'acme/platform/api',
+    visibility: 'private',
+    subClaimComponents: null,
+    pathReused: false,
+  },
+  user: { id: 3, username: 'ada', email: 'ada@example.com', accessLevel: 'developer' },
+  pipeline: { id: 101, source: 'push' },
+  job: { id: 1001 },
+  ref: { name: 'main', type: 'branch', protected: true },
+  environment: null,
+  runner: { id: 5, environment: 'self-hosted' },
+  sha: '0123456789abcdef0123456789abcdef01234567',
+  ciConfigRefUri: 'ci.example.com/acme/platform/api//.gitlab-ci.yml@refs/heads/main',
+  ciConfigSha: '0123456789abcdef0123456789abcdef01234567',
+};
+
+const keyring = new Keyring({
+  repository: new MemorySigningKeyRepository(),
+  kek: randomBytes(32),
+  jwksCachePeriod: 300,
+  maxTokenLifetime: 7200,
+});
+await keyring.ensureKeys(['RS256', 'ES256']);
+const issuer = new TokenIssuer({
+  issuer: ISSUER,
+  keyring,
+  audit: { recordIssuedToken: async () => undefined },
+  maxLifetime: 7200,
+});
+const jwks = (await keyring.jwks()).document;
+const joseKeys = createLocalJWKSet(jwks as unknown as JSONWebKeySet);
+const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, keySet: async () => jwks as never });
+
+for (const alg of ['RS256', 'ES256'] as const) {
+  const { token, kid } = await issuer.issue({
+    context,
+    audience: AUDIENCE,
+    lifetime: 3600,
+    alg,
+    issuedVia: 'on-demand',
+  });
+  const dot = token.lastIndexOf('.');
+  const signingInput = Buffer.from(token.slice(0, dot));
+  const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+  const publicKey = createPublicKey({
+    key: jwks.keys.find((key) => key.kid === kid) as never,
+    format: 'jwk',
+  });
+  const rawKey = alg === 'ES256' ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const } : publicKey;
+  await verifier.verify(token);
+  await jwtVerify(token, joseKeys, { issuer: ISSUER, audience: AUDIENCE, algorithms: [alg] });
+  const medians = await compare(
+    [
+      {
+        name: `jose.jwtVerify ${alg}`,
+        run: () => jwtVerify(token, joseKeys, { issuer: ISSUER, audience: AUDIENCE, algorithms: [alg] }),
+      },
+      { name: `raw crypto.verify ${alg}`, run: () => verify('sha256', signingInput, rawKey, signature) },
+      { name: `tessera verify ${alg}`, run: () => verifier.verify(token) },
+    ],
+    { rounds: 5, durationMs: 200 },
+  );
+  report(`verify ${alg}`, medians, `tessera verify ${alg}`, { [`jose.jwtVerify ${alg}`]: 3 });
+}
