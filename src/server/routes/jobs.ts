@@ -1,5 +1,152 @@
 import type { FastifyInstance } from 'fastify';
+import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
+import type { Coordinator } from '../../coordinator/coordinator.js';
+import { cancelJob, playJob, retryJob } from '../../coordinator/job-actions.js';
+import { requireProject } from '../../coordinator/permissions.js';
+import { TesseraError } from '../../errors.js';
+import type { PlannedJob } from '../../pipeline/plan.js';
+import type { JobRecord } from '../../store/repositories/jobs.js';
+import type { PipelineRecord } from '../../store/repositories/pipelines.js';
+import type { ProjectRecord } from '../../store/repositories/projects.js';
+import { authenticate } from '../authenticate.js';
+import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
+import { renderUser } from './users.js';
 
-/** Placeholder until the routes land. */
-export function registerJobRoutes(_app: FastifyInstance, _context: ServerContext): void {}
+/** GitLab's job shape. */
+export async function renderJob(
+  coordinator: Coordinator,
+  project: ProjectRecord,
+  pipeline: PipelineRecord,
+  job: JobRecord<PlannedJob>,
+) {
+  const user = job.userId === null ? undefined : await coordinator.repos.users.findById(job.userId);
+  const runner = job.runnerId === null ? undefined : await coordinator.repos.runners.findById(job.runnerId);
+  const end = job.finishedAt ?? (job.startedAt !== null ? coordinator.clock() : null);
+  return {
+    id: job.id,
+    name: job.name,
+    stage: job.stage,
+    status: job.status,
+    ref: pipeline.ref,
+    tag: pipeline.refType === 'tag',
+    allow_failure: job.allowFailure,
+    when: job.whenCondition,
+    created_at: iso(job.createdAt),
+    queued_at: iso(job.queuedAt),
+    started_at: iso(job.startedAt),
+    finished_at: iso(job.finishedAt),
+    duration: job.startedAt !== null && end !== null ? (end - job.startedAt) / 1000 : null,
+    failure_reason: job.failureReason ?? undefined,
+    exit_code: job.exitCode,
+    retried: job.retried,
+    attempt: job.attempt,
+    timeout: job.timeoutSeconds,
+    tag_list: job.tags,
+    environment: job.spec.environment
+      ? {
+          name: job.spec.environment.name,
+          action: job.spec.environment.action,
+          deployment_tier: job.spec.environment.deploymentTier,
+        }
+      : null,
+    user: user ? renderUser(user) : null,
+    pipeline: {
+      id: pipeline.id,
+      iid: pipeline.iid,
+      project_id: pipeline.projectId,
+      ref: pipeline.ref,
+      sha: pipeline.sha,
+      status: pipeline.status,
+      source: pipeline.source,
+    },
+    runner: runner
+      ? { id: runner.id, description: runner.description, runner_type: runner.runnerType }
+      : null,
+    web_url: `${coordinator.urls.serverUrl}/${project.pathWithNamespace}/-/jobs/${job.id}`,
+  };
+}
+
+const jobParams = {
+  type: 'object',
+  required: ['id', 'job_id'],
+  properties: { ...projectParams.properties, job_id: { type: 'integer', minimum: 1, maximum: 2147483647 } },
+} as const;
+
+/**
+ * `GET /projects/:id/jobs`, `GET /projects/:id/jobs/:job_id`, `GET …/trace` (text),
+ * `POST …/cancel|retry|play`.
+ */
+export function registerJobRoutes(app: FastifyInstance, context: ServerContext): void {
+  const { coordinator } = context;
+
+  const load = async (project: ProjectRecord, jobId: number) => {
+    const job = await coordinator.repos.jobs.findById<PlannedJob>(jobId);
+    if (!job || job.projectId !== project.id)
+      throw new TesseraError('ERR_NOT_FOUND', `job ${jobId} not found`);
+    const pipeline = await coordinator.repos.pipelines.findById(job.pipelineId);
+    if (!pipeline) throw new TesseraError('ERR_NOT_FOUND', `job ${jobId} not found`);
+    return { job, pipeline };
+  };
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v4/projects/:id/jobs',
+    { schema: { params: projectParams } },
+    async (request) => {
+      const user = await authenticate(context, request);
+      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+      const out = [];
+      for (const pipeline of await coordinator.repos.pipelines.listByProject(project.id, 20)) {
+        for (const job of (await coordinator.repos.jobs.listByPipeline<PlannedJob>(pipeline.id)).reverse()) {
+          out.push(await renderJob(coordinator, project, pipeline, job));
+        }
+      }
+      return out;
+    },
+  );
+
+  app.get<{ Params: { id: string; job_id: number } }>(
+    '/api/v4/projects/:id/jobs/:job_id',
+    { schema: { params: jobParams } },
+    async (request) => {
+      const user = await authenticate(context, request);
+      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+      const { job, pipeline } = await load(project, request.params.job_id);
+      return renderJob(coordinator, project, pipeline, job);
+    },
+  );
+
+  app.get<{ Params: { id: string; job_id: number } }>(
+    '/api/v4/projects/:id/jobs/:job_id/trace',
+    { schema: { params: jobParams } },
+    async (request, reply) => {
+      const user = await authenticate(context, request);
+      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.reporter);
+      const { job } = await load(project, request.params.job_id);
+      return reply.type('text/plain; charset=utf-8').send(await coordinator.repos.jobs.readTrace(job.id));
+    },
+  );
+
+  for (const action of ['cancel', 'retry', 'play'] as const) {
+    app.post<{ Params: { id: string; job_id: number } }>(
+      `/api/v4/projects/:id/jobs/:job_id/${action}`,
+      { schema: { params: jobParams } },
+      async (request, reply) => {
+        const user = await authenticate(context, request);
+        const { project } = await requireProject(
+          coordinator,
+          user,
+          request.params.id,
+          ACCESS_LEVELS.developer,
+        );
+        const { job } = await load(project, request.params.job_id);
+        let result = job;
+        if (action === 'cancel') await cancelJob(coordinator, job);
+        else if (action === 'play') await playJob(coordinator, project, user, job);
+        else result = await retryJob(coordinator, project, user, job);
+        const fresh = await load(project, result.id);
+        return reply.status(201).send(await renderJob(coordinator, project, fresh.pipeline, fresh.job));
+      },
+    );
+  }
+}

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS, accessLevelDescription } from '../../coordinator/access-level.js';
+import { guessTier } from '../../coordinator/deployment-tier.js';
 import { requireProject } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type {
@@ -276,14 +277,4 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
       );
     },
   );
-}
-
-/** GitLab's guess of a deployment tier from an environment name. */
-export function guessTier(name: string): string {
-  const lower = name.toLowerCase();
-  if (/^(prod|production|live)/.test(lower)) return 'production';
-  if (/^(stag|staging|model|pre)/.test(lower)) return 'staging';
-  if (/^(test|qa|uat)/.test(lower)) return 'testing';
-  if (/^(dev|review|trunk)/.test(lower)) return 'development';
-  return 'other';
 }

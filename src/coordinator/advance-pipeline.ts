@@ -1,0 +1,118 @@
+import type { PlannedJob } from '../pipeline/plan.js';
+import type { Db } from '../store/open-store.js';
+import type { JobRecord, JobStatus } from '../store/repositories/jobs.js';
+import { repositories } from '../store/repositories.js';
+
+/** A job as the state machine sees it. */
+export type CoordinatorJob = JobRecord<PlannedJob>;
+
+const FINISHED: ReadonlySet<JobStatus> = new Set(['success', 'failed', 'canceled', 'skipped']);
+
+/** Whether a job no longer changes by itself. */
+export function isFinished(status: JobStatus): boolean {
+  return FINISHED.has(status);
+}
+
+/** A manual job that is optional (`allow_failure: true`) does not hold back what comes after it. */
+function isBlockingManual(job: CoordinatorJob): boolean {
+  return job.status === 'manual' && !job.allowFailure;
+}
+
+/** Whether `dependency` counts as a failure for the jobs after it. */
+function failedUpstream(dependency: CoordinatorJob): boolean {
+  return (dependency.status === 'failed' && !dependency.allowFailure) || dependency.status === 'canceled';
+}
+
+/** The jobs `job` waits for: its `needs`, or every job of the earlier stages. */
+function dependenciesOf(job: CoordinatorJob, jobs: readonly CoordinatorJob[]): CoordinatorJob[] {
+  if (job.needs !== null) {
+    const needs = new Set(job.needs);
+    return jobs.filter((other) => needs.has(other.name));
+  }
+  return jobs.filter((other) => other.stageIndex < job.stageIndex);
+}
+
+/**
+ * What a `created` job becomes now, or null while it still waits. As GitLab: `on_success` runs
+ * when everything before it succeeded (or was allowed to fail, or skipped), `on_failure` when
+ * something before it failed, `always` in any case, `manual` waits for a play; a job whose
+ * condition cannot be met any more is skipped. A blocking manual job holds back later jobs.
+ */
+export function nextStatus(job: CoordinatorJob, jobs: readonly CoordinatorJob[]): JobStatus | null {
+  const dependencies = dependenciesOf(job, jobs);
+  const waiting = dependencies.some(
+    (dependency) =>
+      !(isFinished(dependency.status) || (dependency.status === 'manual' && dependency.allowFailure)),
+  );
+  if (waiting) return null;
+  const failed = dependencies.some(failedUpstream);
+  switch (job.whenCondition) {
+    case 'always':
+      return 'pending';
+    case 'on_failure':
+      return failed ? 'pending' : 'skipped';
+    case 'manual':
+      return failed ? 'skipped' : 'manual';
+    default:
+      return failed ? 'skipped' : 'pending';
+  }
+}
+
+/** GitLab's composite status of a pipeline from its latest jobs. */
+export function pipelineStatus(jobs: readonly CoordinatorJob[]): string {
+  if (jobs.some((job) => job.status === 'running')) return 'running';
+  if (jobs.some((job) => job.status === 'pending')) {
+    return jobs.some((job) => job.startedAt !== null) ? 'running' : 'pending';
+  }
+  const blocking = jobs.some(isBlockingManual);
+  if (jobs.some((job) => job.status === 'created')) return blocking ? 'manual' : 'created';
+  if (blocking) return 'manual';
+  if (jobs.some((job) => job.status === 'failed' && !job.allowFailure)) return 'failed';
+  if (jobs.some((job) => job.status === 'canceled')) return 'canceled';
+  if (jobs.length > 0 && jobs.every((job) => job.status === 'skipped' || job.status === 'manual'))
+    return 'skipped';
+  return 'success';
+}
+
+/**
+ * Moves every `created` job of the pipeline whose dependencies are settled to its next state,
+ * repeatedly (a skip can settle later jobs), then recomputes the pipeline's status and times.
+ * Call inside the transaction that changed a job. Answers whether a job became pending.
+ */
+export async function advancePipeline(db: Db, pipelineId: number, now: number): Promise<boolean> {
+  const repos = repositories(db);
+  const jobs = await repos.jobs.listByPipeline<PlannedJob>(pipelineId, true);
+  let queued = false;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const job of jobs) {
+      if (job.status !== 'created') continue;
+      const next = nextStatus(job, jobs);
+      if (next === null) continue;
+      const changes =
+        next === 'pending'
+          ? { status: next, queuedAt: now }
+          : next === 'skipped'
+            ? { status: next, finishedAt: now }
+            : { status: next };
+      if (await repos.jobs.transition(job.id, ['created'], changes)) {
+        Object.assign(job, changes);
+        changed = true;
+        if (next === 'pending') queued = true;
+      }
+    }
+  }
+  const pipeline = await repos.pipelines.findById(pipelineId);
+  if (pipeline) {
+    const status = pipelineStatus(jobs);
+    const finished = ['success', 'failed', 'canceled', 'skipped'].includes(status);
+    const startedAt = pipeline.startedAt ?? (jobs.some((job) => job.startedAt !== null) ? now : null);
+    await repos.pipelines.update(pipelineId, {
+      status,
+      startedAt,
+      finishedAt: finished ? (pipeline.finishedAt ?? now) : null,
+      updatedAt: now,
+    });
+  }
+  return queued;
+}

@@ -1,0 +1,104 @@
+import type { PlannedJob } from '../pipeline/plan.js';
+import type { Db } from '../store/open-store.js';
+import type { JobRecord } from '../store/repositories/jobs.js';
+import { repositories } from '../store/repositories.js';
+import { advancePipeline } from './advance-pipeline.js';
+import type { Coordinator } from './coordinator.js';
+
+/** How a running job ended. */
+export interface JobOutcome {
+  status: 'success' | 'failed';
+  exitCode?: number | null;
+  /** GitLab's failure reasons (`script_failure`, `runner_system_failure`, `job_execution_timeout`, …). */
+  failureReason?: string | null;
+}
+
+/** Whether the job's `retry` allows another attempt after `failureReason`. */
+function mayRetry(job: JobRecord<PlannedJob>, failureReason: string): boolean {
+  const retry = job.spec.retry ?? { max: 0, when: [] };
+  if (job.attempt >= retry.max) return false;
+  return retry.when.length === 0 || retry.when.includes('always') || retry.when.includes(failureReason);
+}
+
+/**
+ * Stores a new attempt of `job` (GitLab's retry: a new job record; the old one is marked retried)
+ * in state `status`. Call inside a transaction.
+ */
+export async function createAttempt(
+  db: Db,
+  job: JobRecord<PlannedJob>,
+  status: 'pending' | 'created',
+  now: number,
+  userId: number | null,
+): Promise<JobRecord<PlannedJob>> {
+  const repos = repositories(db);
+  await repos.jobs.update(job.id, { retried: true });
+  const attempt = await repos.jobs.create<PlannedJob>({
+    pipelineId: job.pipelineId,
+    projectId: job.projectId,
+    name: job.name,
+    stage: job.stage,
+    stageIndex: job.stageIndex,
+    status,
+    whenCondition: job.whenCondition,
+    allowFailure: job.spec.allowFailure,
+    spec: job.spec,
+    needs: job.needs,
+    tags: job.tags,
+    environmentName: job.environmentName,
+    attempt: job.attempt + 1,
+    userId,
+    timeoutSeconds: job.timeoutSeconds,
+    createdAt: now,
+  });
+  if (status === 'pending') await repos.jobs.update(attempt.id, { queuedAt: now });
+  return { ...attempt, queuedAt: status === 'pending' ? now : null };
+}
+
+/**
+ * Ends a running job (runner report, or lease expiry): records the outcome, applies
+ * `allow_failure: exit_codes`, retries a failure when `retry` allows, and advances the pipeline.
+ * A job that is no longer running (cancelled meanwhile) is left as it is. Answers the job's status.
+ */
+export async function finishJob(
+  coordinator: Coordinator,
+  jobId: number,
+  outcome: JobOutcome,
+): Promise<string> {
+  const now = coordinator.clock();
+  const result = await coordinator.store.transaction(async (tx) => {
+    const repos = repositories(tx);
+    const job = await repos.jobs.findById<PlannedJob>(jobId);
+    if (!job) return { status: 'missing', queued: false };
+    if (job.status !== 'running') return { status: job.status as string, queued: false };
+    const failureReason = outcome.status === 'failed' ? (outcome.failureReason ?? 'script_failure') : null;
+    const exitCodes = job.spec.allowFailureExitCodes ?? [];
+    const allowFailure =
+      exitCodes.length > 0
+        ? typeof outcome.exitCode === 'number' && exitCodes.includes(outcome.exitCode)
+        : job.allowFailure;
+    const moved = await repos.jobs.transition(job.id, ['running'], {
+      status: outcome.status,
+      finishedAt: now,
+      exitCode: outcome.exitCode ?? null,
+      failureReason,
+      leaseExpiresAt: null,
+    });
+    if (!moved) return { status: (await repos.jobs.findById(jobId))?.status ?? 'missing', queued: false };
+    if (exitCodes.length > 0)
+      await tx
+        .updateTable('jobs')
+        .set({ allowFailure: allowFailure ? 1 : 0 })
+        .where('id', '=', job.id)
+        .execute();
+    let queued = false;
+    if (failureReason !== null && !allowFailure && mayRetry(job, failureReason)) {
+      await createAttempt(tx, job, 'pending', now, job.userId);
+      queued = true;
+    }
+    queued = (await advancePipeline(tx, job.pipelineId, now)) || queued;
+    return { status: outcome.status as string, queued };
+  });
+  if (result.queued) coordinator.notifyJobs();
+  return result.status;
+}

@@ -1,0 +1,149 @@
+import { TesseraError } from '../errors.js';
+import type { PlannedJob } from '../pipeline/plan.js';
+import type { JobRecord, JobStatus } from '../store/repositories/jobs.js';
+import type { ProjectRecord } from '../store/repositories/projects.js';
+import type { UserRecord } from '../store/repositories/users.js';
+import { repositories } from '../store/repositories.js';
+import { advancePipeline, isFinished } from './advance-pipeline.js';
+import type { Coordinator } from './coordinator.js';
+import { environmentRefusal } from './create-pipeline.js';
+import { createAttempt } from './finish-job.js';
+import { projectAccessLevel } from './permissions.js';
+import { protectedRefRefusal, refProtection } from './protected-ref.js';
+
+const CANCELABLE: JobStatus[] = ['created', 'pending', 'running', 'manual'];
+
+/**
+ * Checks that `user` may run jobs on the pipeline's ref and, for a deployment, to its environment
+ * (the rules of pipeline creation, applied again to whoever plays or retries a job).
+ */
+async function checkMayRun(
+  coordinator: Coordinator,
+  project: ProjectRecord,
+  user: UserRecord,
+  job: JobRecord<PlannedJob>,
+) {
+  const pipeline = await coordinator.repos.pipelines.findById(job.pipelineId);
+  if (!pipeline) throw new TesseraError('ERR_NOT_FOUND', `pipeline ${job.pipelineId} not found`);
+  const protection = await refProtection(coordinator.store.db, project.id, pipeline.refType, pipeline.ref);
+  const level = await projectAccessLevel(coordinator, user.id, project);
+  const refusal = protectedRefRefusal(protection, pipeline.refType, pipeline.ref, level, user.isAdmin);
+  if (refusal) throw new TesseraError('ERR_REF_PROTECTED', refusal);
+  if (job.environmentName) {
+    const why = await environmentRefusal(
+      coordinator,
+      coordinator.store.db,
+      project,
+      user,
+      job.environmentName,
+    );
+    if (why) throw new TesseraError('ERR_ENVIRONMENT_PROTECTED', `job "${job.name}": ${why}`);
+  }
+}
+
+/** Cancels a job that has not finished; a running job's runner learns it from its next update. */
+export async function cancelJob(coordinator: Coordinator, job: JobRecord<PlannedJob>): Promise<void> {
+  const now = coordinator.clock();
+  const done = await coordinator.store.transaction(async (tx) => {
+    const moved = await repositories(tx).jobs.transition(job.id, CANCELABLE, {
+      status: 'canceled',
+      finishedAt: now,
+      leaseExpiresAt: null,
+    });
+    if (moved) await advancePipeline(tx, job.pipelineId, now);
+    return moved;
+  });
+  if (!done) throw new TesseraError('ERR_JOB_STATE', `job ${job.id} is ${job.status} and cannot be canceled`);
+}
+
+/** Cancels every unfinished job of a pipeline. */
+export async function cancelPipeline(coordinator: Coordinator, pipelineId: number): Promise<void> {
+  const now = coordinator.clock();
+  await coordinator.store.transaction(async (tx) => {
+    const repos = repositories(tx);
+    for (const job of await repos.jobs.listByPipeline(pipelineId, true)) {
+      await repos.jobs.transition(job.id, CANCELABLE, {
+        status: 'canceled',
+        finishedAt: now,
+        leaseExpiresAt: null,
+      });
+    }
+    await advancePipeline(tx, pipelineId, now);
+  });
+}
+
+/**
+ * Retries a finished job as a new attempt (GitLab: a new job id), and returns later jobs that
+ * were skipped because of it to `created` so they run again when it succeeds.
+ */
+export async function retryJob(
+  coordinator: Coordinator,
+  project: ProjectRecord,
+  user: UserRecord,
+  job: JobRecord<PlannedJob>,
+): Promise<JobRecord<PlannedJob>> {
+  if (!isFinished(job.status) || job.retried) {
+    throw new TesseraError(
+      'ERR_JOB_STATE',
+      `job ${job.id} is ${job.retried ? 'already retried' : job.status} and cannot be retried`,
+    );
+  }
+  await checkMayRun(coordinator, project, user, job);
+  const now = coordinator.clock();
+  const attempt = await coordinator.store.transaction(async (tx) => {
+    const repos = repositories(tx);
+    const created = await createAttempt(tx, job, 'created', now, user.id);
+    for (const later of await repos.jobs.listByPipeline(job.pipelineId, true)) {
+      const dependsOnIt =
+        later.needs === null ? later.stageIndex > job.stageIndex : later.needs.includes(job.name);
+      if (dependsOnIt && later.status === 'skipped') {
+        await repos.jobs.transition(later.id, ['skipped'], { status: 'created', finishedAt: null });
+      }
+    }
+    await repos.pipelines.update(job.pipelineId, { finishedAt: null });
+    await advancePipeline(tx, job.pipelineId, now);
+    return created;
+  });
+  coordinator.notifyJobs();
+  return (await coordinator.repos.jobs.findById<PlannedJob>(attempt.id)) ?? attempt;
+}
+
+/** Retries every failed or canceled job of a pipeline (latest attempts). */
+export async function retryPipeline(
+  coordinator: Coordinator,
+  project: ProjectRecord,
+  user: UserRecord,
+  pipelineId: number,
+): Promise<void> {
+  const jobs = await coordinator.repos.jobs.listByPipeline<PlannedJob>(pipelineId, true);
+  const failed = jobs.filter((job) => job.status === 'failed' || job.status === 'canceled');
+  if (failed.length === 0)
+    throw new TesseraError('ERR_JOB_STATE', `pipeline ${pipelineId} has no failed or canceled job to retry`);
+  for (const job of failed) await retryJob(coordinator, project, user, job);
+}
+
+/** Starts a manual job; the player becomes the job's user (its `user_*` claims), as GitLab. */
+export async function playJob(
+  coordinator: Coordinator,
+  project: ProjectRecord,
+  user: UserRecord,
+  job: JobRecord<PlannedJob>,
+): Promise<void> {
+  if (job.status !== 'manual')
+    throw new TesseraError('ERR_JOB_STATE', `job ${job.id} is ${job.status}, not manual`);
+  await checkMayRun(coordinator, project, user, job);
+  const now = coordinator.clock();
+  const moved = await coordinator.store.transaction(async (tx) => {
+    const ok = await repositories(tx).jobs.transition(job.id, ['manual'], {
+      status: 'pending',
+      queuedAt: now,
+    });
+    if (ok) {
+      await tx.updateTable('jobs').set({ userId: user.id }).where('id', '=', job.id).execute();
+      await advancePipeline(tx, job.pipelineId, now);
+    }
+    return ok;
+  });
+  if (!moved) throw new TesseraError('ERR_JOB_STATE', `job ${job.id} is no longer manual`);
+  coordinator.notifyJobs();
+}
