@@ -236,7 +236,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   async function verify(token: string): Promise<VerifiedClaims> {
-    const [headerSegment, payloadSegment, signatureSegment] = splitToken(token, maxTokenLength);
+    const [headerSegment, payloadSegment, signatureSegment] = splitToken(token, maxTokenLength, {
+      payloadCharset: false,
+    });
     const header = checkHeader(headerSegment);
     const found = keys.lookup(header.kid);
     const key = found instanceof Promise ? await found : found;
@@ -249,7 +251,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       signature.length === key.signatureLength &&
       cryptoVerify(
         'sha256',
-        Buffer.from(token.slice(0, headerSegment.length + 1 + payloadSegment.length), 'latin1'),
+        // UTF-8, not latin1: latin1 would map a foreign character onto a base64url byte the
+        // decoder then skips, letting two different payload texts share one signature.
+        Buffer.from(token.slice(0, headerSegment.length + 1 + payloadSegment.length), 'utf8'),
         key.verifyKey,
         signature,
       );

@@ -152,6 +152,18 @@ describe('createVerifier', () => {
       await expectCode(createVerifier(options).verify(swapped), 'ERR_VERIFY_SIGNATURE');
     });
 
+    it('characters outside base64url smuggled into the payload (latin1 aliasing, skipped junk)', async () => {
+      const verifier = createVerifier(options);
+      const [header, payload = '', signature] = (await mint()).split('.');
+      const at = payload.length - 10;
+      // U+0100 + c encodes to the byte c in latin1, and a base64url decoder skips it.
+      const aliased = `${payload.slice(0, at)}${String.fromCharCode(0x100 + payload.charCodeAt(at))}${payload.slice(at + 1)}`;
+      await expectCode(verifier.verify(`${header}.${aliased}.${signature}`), 'ERR_VERIFY_SIGNATURE');
+      const junk = `${payload.slice(0, at)}!${payload.slice(at)}`;
+      await expectCode(verifier.verify(`${header}.${junk}.${signature}`), 'ERR_VERIFY_SIGNATURE');
+      await expectCode(verifier.verify(`${header}.${payload}.${signature}!`), 'ERR_VERIFY_MALFORMED');
+    });
+
     it('a rogue key under the real kid', async () => {
       const token = assemble({ alg: 'RS256', kid: rsa.kid, typ: 'JWT' }, claims(), rsaSign(rogue.privateKey));
       await expectCode(createVerifier(options).verify(token), 'ERR_VERIFY_SIGNATURE');
