@@ -247,6 +247,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (key.alg !== header.alg)
       throw new TesseraError('ERR_VERIFY_ALGORITHM', `alg ${header.alg} does not match the key (${key.alg})`);
     const signature = Buffer.from(signatureSegment, 'base64url');
+    // The last character of a base64url signature carries unused bits; accepting any of its 16
+    // spellings would give one token several valid strings (and defeat replay caches keyed on it).
+    if (signature.length === key.signatureLength && signature.toString('base64url') !== signatureSegment) {
+      throw new TesseraError(
+        'ERR_VERIFY_MALFORMED',
+        'the token is not a well-formed JWS: the signature is not canonical base64url',
+      );
+    }
     const signed =
       signature.length === key.signatureLength &&
       cryptoVerify(

@@ -164,6 +164,16 @@ describe('createVerifier', () => {
       await expectCode(verifier.verify(`${header}.${payload}.${signature}!`), 'ERR_VERIFY_MALFORMED');
     });
 
+    it('a signature respelled in non-canonical base64url (unused trailing bits set)', async () => {
+      for (const alg of ['RS256', 'ES256'] as const) {
+        const token = await mint(alg);
+        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+        const last = alphabet.indexOf(token.at(-1) ?? 'A');
+        const respelled = `${token.slice(0, -1)}${alphabet[last ^ 1]}`;
+        await expectCode(createVerifier(options).verify(respelled), 'ERR_VERIFY_MALFORMED');
+      }
+    });
+
     it('a rogue key under the real kid', async () => {
       const token = assemble({ alg: 'RS256', kid: rsa.kid, typ: 'JWT' }, claims(), rsaSign(rogue.privateKey));
       await expectCode(createVerifier(options).verify(token), 'ERR_VERIFY_SIGNATURE');
