@@ -4,9 +4,9 @@
 # refuses the first two (401) and accepts the third (200).
 set -euo pipefail
 
-# The issuer the service trusts. Tessera's CI_SERVER_URL is the coordinator's URL, which is the
-# issuer unless the instance was started with a different --issuer; then set EXPECTED_ISSUER.
-export EXPECTED_ISSUER="${EXPECTED_ISSUER:-$CI_SERVER_URL}"
+# The issuer the service trusts: Tessera tells every job in CI_ID_TOKEN_ISSUER (older instances:
+# the coordinator's CI_SERVER_URL). A real service has it in its own configuration, never from a job.
+export EXPECTED_ISSUER="${EXPECTED_ISSUER:-${CI_ID_TOKEN_ISSUER:-$CI_SERVER_URL}}"
 export SERVICE_AUDIENCE="${SERVICE_AUDIENCE:-https://protected-service.example}"
 # Only this project's jobs may come in. Add REQUIRE_PROTECTED=true to admit protected refs only.
 export BOUND_PROJECT_PATH="${BOUND_PROJECT_PATH:-$CI_PROJECT_PATH}"
