@@ -1,7 +1,9 @@
 /**
- * Benchmark harness shared by `bench/*.bench.ts`: candidates run in interleaved rounds of a
- * fixed duration (so machine noise hits all of them alike), after a discarded warm-up round, and
- * each reports the median operations per second over the rounds.
+ * Benchmark harness shared by `bench/*.bench.ts`. Contenders run in many short interleaved rounds
+ * (order alternating each round), after a discarded warm-up, so load from other processes hits
+ * them alike. It reports the median ops/s of each contender and, for ratios, the median of the
+ * per-round ratios: each round pairs the contenders a few hundred milliseconds apart, which cancels
+ * most of the noise of a shared machine.
  */
 import { performance } from 'node:perf_hooks';
 
@@ -11,8 +13,8 @@ export interface Contender {
   run: () => unknown;
 }
 
-/** Median ops/s per contender name. */
-export type Medians = Record<string, number>;
+/** Ops/s of each contender in each round. */
+export type Samples = Record<string, number[]>;
 
 async function round(contender: Contender, durationMs: number): Promise<number> {
   let operations = 0;
@@ -30,44 +32,53 @@ async function round(contender: Contender, durationMs: number): Promise<number> 
   return (operations / elapsed) * 1000;
 }
 
-function median(values: number[]): number {
+/** Median of a non-empty list. */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
-/** Runs every contender for `rounds` interleaved rounds of `durationMs` and answers the medians. */
+/** Runs every contender for `rounds` interleaved rounds of `durationMs` each. */
 export async function compare(
   contenders: readonly Contender[],
   options: { rounds?: number; durationMs?: number } = {},
-): Promise<Medians> {
-  const rounds = options.rounds ?? 5;
-  const durationMs = options.durationMs ?? 200;
-  for (const contender of contenders) await round(contender, Math.min(100, durationMs));
-  const samples = new Map<string, number[]>(contenders.map((contender) => [contender.name, []]));
+): Promise<Samples> {
+  const rounds = options.rounds ?? 11;
+  const durationMs = options.durationMs ?? 100;
+  for (const contender of contenders) await round(contender, durationMs);
+  const samples: Samples = Object.fromEntries(contenders.map((contender) => [contender.name, []]));
   for (let index = 0; index < rounds; index += 1) {
-    for (const contender of contenders) samples.get(contender.name)?.push(await round(contender, durationMs));
+    const order = index % 2 === 0 ? contenders : [...contenders].reverse();
+    for (const contender of order) samples[contender.name]?.push(await round(contender, durationMs));
   }
-  return Object.fromEntries([...samples].map(([name, values]) => [name, median(values)]));
+  return samples;
 }
 
-/** Prints one line per contender and the ratio of `subject` to each baseline. */
+/**
+ * Prints each contender's median ops/s and the median per-round ratio of `subject` to every
+ * other contender, with the goal when one is given.
+ */
 export function report(
   title: string,
-  medians: Medians,
+  samples: Samples,
   subject: string,
   goals: Record<string, number> = {},
 ): void {
   const format = (value: number) => Math.round(value).toLocaleString('en-US').padStart(10);
-  console.log(`\n${title} (median ops/s over rounds)`);
-  for (const [name, value] of Object.entries(medians)) console.log(`  ${name.padEnd(34)} ${format(value)}`);
-  const mine = medians[subject] ?? 0;
-  for (const [name, value] of Object.entries(medians)) {
+  const rounds = samples[subject]?.length ?? 0;
+  console.log(`\n${title} (median ops/s over ${rounds} rounds)`);
+  for (const [name, values] of Object.entries(samples))
+    console.log(`  ${name.padEnd(34)} ${format(median(values))}`);
+  const mine = samples[subject] ?? [];
+  for (const [name, values] of Object.entries(samples)) {
     if (name === subject) continue;
-    const ratio = mine / value;
+    const ratios = mine.map((value, index) => value / (values[index] ?? Number.NaN));
+    const ratio = median(ratios);
+    const spread = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
     const goal = goals[name];
     const verdict =
-      goal === undefined ? '' : ratio >= goal ? `  (goal ≥ ${goal}: met)` : `  (goal ≥ ${goal}: NOT met)`;
-    console.log(`  ratio ${subject} / ${name}: ${ratio.toFixed(2)}${verdict}`);
+      goal === undefined ? '' : ratio >= goal ? `; goal ≥ ${goal}: met` : `; goal ≥ ${goal}: NOT met`;
+    console.log(`  ratio ${subject} / ${name}: ${ratio.toFixed(2)} (rounds ${spread}${verdict})`);
   }
 }

@@ -73,7 +73,7 @@ for (const alg of ['RS256', 'ES256'] as const) {
           }),
       },
     ],
-    { rounds: 5, durationMs: alg === 'RS256' ? 300 : 200 },
+    { rounds: 11, durationMs: alg === 'RS256' ? 150 : 100 },
   );
   report(`mint ${alg} (token ${sample.token.length} bytes)`, medians, `TokenIssuer.issue ${alg}`, {
     [`raw crypto.sign ${alg}`]: alg === 'RS256' ? 0.9 : 0.7,

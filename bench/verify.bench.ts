@@ -78,7 +78,7 @@ for (const alg of ['RS256', 'ES256'] as const) {
       { name: `raw crypto.verify ${alg}`, run: () => verify('sha256', signingInput, rawKey, signature) },
       { name: `tessera verify ${alg}`, run: () => verifier.verify(token) },
     ],
-    { rounds: 5, durationMs: 200 },
+    { rounds: 11, durationMs: 100 },
   );
   report(`verify ${alg}`, medians, `tessera verify ${alg}`, { [`jose.jwtVerify ${alg}`]: 3 });
 }

@@ -20,14 +20,15 @@ function malformed(reason: string): TesseraError {
 
 /**
  * Splits a compact JWS into its three base64url segments, refusing anything else.
- * With `payloadCharset: false` the payload's alphabet is left unchecked: the verifier does so
- * because it verifies the signature over the UTF-8 bytes of the received text, so any character
- * outside base64url already makes the signature fail, and it saves a scan of the largest part.
+ * With `payloadCharset: false` / `signatureCharset: false` those parts' alphabet is left unchecked:
+ * the verifier does so because it refuses non-ASCII input, verifies the signature over the exact
+ * received bytes (so a foreign character in the payload fails the signature) and requires the
+ * signature to be canonical base64url (which a foreign character there cannot be).
  */
 export function splitToken(
   token: unknown,
   maxLength = MAX_TOKEN_LENGTH,
-  options: { payloadCharset?: boolean } = {},
+  options: { payloadCharset?: boolean; signatureCharset?: boolean } = {},
 ): [string, string, string] {
   if (typeof token !== 'string') throw malformed('it is not a string');
   if (token.length === 0) throw malformed('it is empty');
@@ -46,7 +47,7 @@ export function splitToken(
   if (parts[0] === '' || parts[1] === '') throw malformed('the header or claims part is empty');
   if (
     !BASE64URL.test(parts[0]) ||
-    !BASE64URL.test(parts[2]) ||
+    (options.signatureCharset !== false && !BASE64URL.test(parts[2])) ||
     (options.payloadCharset !== false && !BASE64URL.test(parts[1]))
   ) {
     throw malformed('a part is not base64url');

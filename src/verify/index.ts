@@ -238,6 +238,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function verify(token: string): Promise<VerifiedClaims> {
     const [headerSegment, payloadSegment, signatureSegment] = splitToken(token, maxTokenLength, {
       payloadCharset: false,
+      signatureCharset: false,
     });
     const header = checkHeader(headerSegment);
     const found = keys.lookup(header.kid);
@@ -255,13 +256,21 @@ export function createVerifier(options: VerifierOptions): Verifier {
         'the token is not a well-formed JWS: the signature is not canonical base64url',
       );
     }
+    // One encoding of the whole token; equal lengths mean it is all ASCII, so character offsets are
+    // byte offsets. (A latin1 encoding would map a foreign character onto a base64url byte that the
+    // decoder then skips, letting two payload texts share one signature.)
+    const bytes = Buffer.from(token, 'utf8');
+    if (bytes.length !== token.length) {
+      throw new TesseraError(
+        'ERR_VERIFY_MALFORMED',
+        'the token is not a well-formed JWS: it contains non-ASCII characters',
+      );
+    }
     const signed =
       signature.length === key.signatureLength &&
       cryptoVerify(
         'sha256',
-        // UTF-8, not latin1: latin1 would map a foreign character onto a base64url byte the
-        // decoder then skips, letting two different payload texts share one signature.
-        Buffer.from(token.slice(0, headerSegment.length + 1 + payloadSegment.length), 'utf8'),
+        bytes.subarray(0, headerSegment.length + 1 + payloadSegment.length),
         key.verifyKey,
         signature,
       );
