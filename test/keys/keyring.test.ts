@@ -148,6 +148,24 @@ describe('Keyring', () => {
     await assert.rejects(keyring.revoke('no-such-kid'), { code: 'ERR_KEYS_NOT_FOUND' });
   });
 
+  it('revoking a next key replaces it; revoking a previous key drops it from the JWKS before its time', async () => {
+    const { keyring, clock } = setup();
+    await keyring.ensureKeys(['ES256']);
+    const kidIn = async (state: string) =>
+      (await keyring.list()).find((key) => key.state === state)?.kid ?? '';
+    const oldNext = await kidIn('next');
+    await keyring.revoke(oldNext);
+    const newNext = await kidIn('next');
+    assert.ok(newNext && newNext !== oldNext);
+    clock.now += CACHE * 1000;
+    const { previous } = await keyring.rotate('ES256');
+    assert.ok(previous);
+    await keyring.revoke(previous);
+    const published = (await keyring.jwks()).document.keys.map((key) => key.kid);
+    assert.ok(!published.includes(previous) && !published.includes(oldNext));
+    assert.equal(published.length, 2, 'current and next only');
+  });
+
   it('answers ERR_KEYS_NO_SIGNING_KEY for a lineage without a current key', async () => {
     const { keyring } = setup();
     await keyring.ensureKeys(['RS256']);
