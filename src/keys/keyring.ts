@@ -134,8 +134,11 @@ export class Keyring {
         next = (await generateSigningKey({ alg, kek: this.#kek, state: 'next', now })).record;
         await repository.insertSigningKey(next);
       }
-      if (current) {
-        await repository.updateSigningKey(current.kid, {
+      // Every current key of the lineage steps down: two nodes racing on a store without locking
+      // could have left more than one, and a rotation must leave exactly one signing.
+      for (const record of records) {
+        if (record.alg !== alg || record.state !== 'current') continue;
+        await repository.updateSigningKey(record.kid, {
           state: 'previous',
           deactivatedAt: now,
           retireAfter: now + this.#maxLifetimeMs + this.#cachePeriodMs,

@@ -199,6 +199,31 @@ describe('Keyring', () => {
     assert.deepEqual((await b.keyring.jwks()).body, (await a.keyring.jwks()).body);
   });
 
+  it('leaves exactly one current key after a rotation even if racing nodes created two', async () => {
+    const repository = new MemorySigningKeyRepository();
+    const kek = randomBytes(32);
+    const a = setup(repository, kek);
+    const b = setup(repository, kek);
+    await a.keyring.ensureKeys(['ES256']);
+    // What two nodes racing on a store without locking could leave: a second current key.
+    const [first] = await repository.listSigningKeys();
+    assert.ok(first);
+    await repository.insertSigningKey({ ...first, kid: 'second-current', createdAt: first.createdAt + 1 });
+    assert.equal(
+      (await b.keyring.signer('ES256')).kid,
+      first.kid,
+      'the oldest current key signs, on every node',
+    );
+    a.clock.now += CACHE * 1000;
+    await a.keyring.rotate('ES256');
+    assert.deepEqual(await states(a.keyring), [
+      'ES256:current',
+      'ES256:next',
+      'ES256:previous',
+      'ES256:previous',
+    ]);
+  });
+
   it('rolls a failed transaction back', async () => {
     const repository = new MemorySigningKeyRepository();
     await assert.rejects(
