@@ -52,7 +52,9 @@ export function parseYaml(
       lineCounter,
       customTags,
       merge: true,
-      uniqueKeys: true,
+      // yaml's own duplicate-key check is quadratic in the size of a mapping; the converter
+      // below finds duplicates with a Map instead.
+      uniqueKeys: false,
       prettyErrors: false,
       strict: true,
     });
@@ -64,13 +66,17 @@ export function parseYaml(
   const lineOf = (offset: number | undefined): number | null =>
     offset === undefined ? null : lineCounter.linePos(offset).line;
   for (const error of document.errors.slice(0, 20)) {
-    problems.error(file, `YAML syntax: ${firstLine(error.message)}`, { line: lineOf(error.pos[0]), file });
+    // The yaml package reports its own stack exhaustion as a syntax error.
+    const message = /call stack/i.test(error.message)
+      ? `the YAML nests deeper than ${PIPELINE_LIMITS.maxDepth} levels; flatten it`
+      : `YAML syntax: ${firstLine(error.message)}`;
+    problems.error(file, message, { line: lineOf(error.pos[0]), file });
   }
   if (document.errors.length > 0) return null;
   for (const warning of document.warnings.slice(0, 20)) {
     problems.warn(file, `YAML: ${firstLine(warning.message)}`, { line: lineOf(warning.pos[0]), file });
   }
-  const converter = new Converter(document, file, lineOf, problems, budget);
+  const converter = new Converter(file, lineOf, problems, budget);
   try {
     return document.contents === null ? null : converter.convert(document.contents as Node, 0);
   } catch (error) {
@@ -85,11 +91,12 @@ export function parseYaml(
 
 class Converter {
   private aliases = 0;
-  // An alias target converts once; its expanded size is charged on every use.
-  private readonly cache = new Map<Node, { node: TreeNode; size: number }>();
+  // Anchors seen so far in document order, already converted: an alias converts nothing again,
+  // its expanded size is charged on every use. (yaml's Alias.resolve rescans the whole document
+  // for every alias, which is quadratic.)
+  private readonly anchors = new Map<string, { node: TreeNode; size: number }>();
 
   constructor(
-    private readonly document: Document.Parsed,
     private readonly file: string,
     private readonly lineOf: (offset: number | undefined) => number | null,
     private readonly problems: ProblemList,
@@ -133,20 +140,29 @@ class Converter {
         );
         throw new BudgetExceeded();
       }
-      const target = node.resolve(this.document);
+      const target = this.anchors.get(node.source);
       if (target === undefined) {
-        this.problems.error(this.file, `unknown alias *${node.source}`, { line, file: this.file });
+        this.problems.error(
+          this.file,
+          `unknown alias *${node.source}; define &${node.source} before using it`,
+          {
+            line,
+            file: this.file,
+          },
+        );
         return { node: { kind: 'scalar', value: null, line, file: this.file }, size: 1 };
       }
-      let cached = this.cache.get(target);
-      if (cached === undefined) {
-        cached = this.convertCounted(target, depth);
-        this.cache.set(target, cached);
-      } else {
-        this.charge(cached.size, line);
-      }
-      return cached;
+      this.charge(target.size, line);
+      return target;
     }
+    const converted = this.convertNode(node, depth, line);
+    // Registered after its content, so an alias inside its own anchor is an unknown alias, not a loop.
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor !== undefined) this.anchors.set(anchor, converted);
+    return converted;
+  }
+
+  private convertNode(node: Node, depth: number, line: number | null): { node: TreeNode; size: number } {
     this.charge(1, line);
     let size = 1;
     if (isScalar(node)) {
@@ -233,6 +249,13 @@ class Converter {
           continue;
         }
         const key = String(keyNode.value);
+        if (entries.has(key)) {
+          // Psych (GitLab) keeps the last value of a duplicated key; so do we, with a warning.
+          this.problems.warn(this.file, `the key "${key}" appears twice in one mapping; the last one wins`, {
+            line: keyLine,
+            file: this.file,
+          });
+        }
         if (key.length > PIPELINE_LIMITS.maxKeyLength) {
           this.problems.error(this.file, `a key is longer than ${PIPELINE_LIMITS.maxKeyLength} characters`, {
             line: keyLine,

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isTesseraError } from '../../src/errors.js';
+import type { ConfigProblem } from '../../src/pipeline/config-problem.js';
+import { loadPipeline } from '../../src/pipeline/load.js';
+import { planPipeline } from '../../src/pipeline/plan.js';
+import { buildRuleVariables } from '../../src/pipeline/rule-variables.js';
+
+const branch = (ref: string, extra: Record<string, string> = {}) => ({
+  ...buildRuleVariables({ ref, tag: false, source: 'push' }),
+  ...extra,
+});
+
+async function plan(content: string, variables = branch('main')) {
+  const { spec } = await loadPipeline({ content });
+  return planPipeline(spec, variables);
+}
+
+describe('planPipeline', () => {
+  it('orders jobs by stage, then file order, with .pre first and .post last', async () => {
+    const result = await plan(`
+stages: [build, test]
+t2: {stage: test, script: x}
+post: {stage: .post, script: x}
+b1: {stage: build, script: x}
+t1: {stage: test, script: x}
+pre: {stage: .pre, script: x}
+`);
+    assert.deepEqual(
+      result.jobs.map((job) => [job.name, job.stage, job.stageIndex]),
+      [
+        ['pre', '.pre', 0],
+        ['b1', 'build', 1],
+        ['t2', 'test', 2],
+        ['t1', 'test', 2],
+        ['post', '.post', 3],
+      ],
+    );
+  });
+
+  it('gives manual jobs allow_failure true outside rules and false under rules', async () => {
+    const result = await plan(`
+outside: {script: x, when: manual}
+inside: {script: x, rules: [{when: manual}]}
+inherited: {script: x, when: manual, rules: [{if: $CI_COMMIT_BRANCH}]}
+explicit: {script: x, rules: [{when: manual, allow_failure: true}]}
+codes: {script: x, allow_failure: {exit_codes: [3, 4]}}
+`);
+    const byName = Object.fromEntries(result.jobs.map((job) => [job.name, job]));
+    assert.deepEqual([byName.outside?.when, byName.outside?.allowFailure], ['manual', true]);
+    assert.deepEqual([byName.inside?.when, byName.inside?.allowFailure], ['manual', false]);
+    assert.deepEqual([byName.inherited?.when, byName.inherited?.allowFailure], ['manual', false]);
+    assert.equal(byName.explicit?.allowFailure, true);
+    assert.deepEqual([byName.codes?.allowFailure, byName.codes?.allowFailureExitCodes], [false, [3, 4]]);
+  });
+
+  it('applies workflow and rule variables with the documented precedence', async () => {
+    const content = `
+variables: {LEVEL: global, KEEP: yaml}
+workflow:
+  rules:
+    - if: $CI_COMMIT_BRANCH == "main"
+      variables: {LEVEL: workflow, DEPLOY: "yes"}
+    - when: always
+job:
+  variables: {JOB: "1", LEVEL: job}
+  script: x
+  rules:
+    - if: $LEVEL == "job" && $DEPLOY == "yes" && $KEEP == "project"
+      variables: {RULE: "1", JOB: "2"}
+`;
+    const result = await plan(content, branch('main', { KEEP: 'project' }));
+    assert.equal(result.created, true);
+    assert.deepEqual(result.variables, { LEVEL: 'workflow', KEEP: 'yaml', DEPLOY: 'yes' });
+    assert.deepEqual(result.jobs[0]?.variables, { JOB: '2', LEVEL: 'job', RULE: '1' });
+    const other = await plan(content, branch('dev', { KEEP: 'project' }));
+    assert.deepEqual(other.jobs, []);
+    assert.deepEqual(other.variables, { LEVEL: 'global', KEEP: 'yaml' });
+  });
+
+  it('creates no pipeline when workflow rules say never or none match', async () => {
+    const never = await plan(
+      'workflow: {rules: [{if: $CI_COMMIT_TAG, when: never}, {when: always}]}\nj: {script: x}',
+      {
+        ...buildRuleVariables({ ref: 'v1', tag: true, source: 'push' }),
+      },
+    );
+    assert.deepEqual([never.created, never.jobs.length], [false, 0]);
+    const none = await plan('workflow: {rules: [{if: $CI_COMMIT_TAG}]}\nj: {script: x}');
+    assert.equal(none.created, false);
+  });
+
+  it('leaves out jobs without rules in merge request pipelines (default only: branches, tags)', async () => {
+    const content =
+      'plain: {script: x}\nmr: {script: x, rules: [{if: $CI_PIPELINE_SOURCE == "merge_request_event"}]}';
+    const variables = buildRuleVariables({ ref: 'feature', tag: false, source: 'merge_request_event' });
+    assert.equal(variables.CI_COMMIT_BRANCH, undefined);
+    assert.deepEqual(
+      (await plan(content, variables)).jobs.map((job) => job.name),
+      ['mr'],
+    );
+  });
+
+  it('restricts needs to jobs present, and refuses a non-optional need that rules left out', async () => {
+    const content = `
+build: {stage: build, script: x, rules: [{if: $CI_COMMIT_BRANCH == "main"}]}
+lint: {stage: build, script: x}
+test: {script: x, needs: [lint, {job: build, optional: true}]}
+deploy: {stage: deploy, script: x, needs: [build]}
+`;
+    const main = await plan(content);
+    assert.deepEqual(main.jobs.find((job) => job.name === 'test')?.needs, ['lint', 'build']);
+    const { spec } = await loadPipeline({ content });
+    assert.throws(
+      () => planPipeline(spec, branch('dev')),
+      (error: unknown) => {
+        assert.ok(isTesseraError(error));
+        assert.equal(error.code, 'ERR_PIPELINE_INVALID');
+        const errors = error.details?.errors as ConfigProblem[];
+        assert.equal(errors.length, 1);
+        assert.equal(errors[0]?.path, 'jobs.deploy.needs[0]');
+        assert.equal(errors[0]?.line, 5);
+        return true;
+      },
+    );
+  });
+
+  it('carries job settings, defaults and ID tokens into the plan, with aud as written', async () => {
+    const result = await plan(`
+default:
+  timeout: 2h
+  tags: [shared]
+  id_tokens: {DEFAULT_TOKEN: {aud: https://default}}
+deploy:
+  stage: deploy
+  script: x
+  timeout: 45m
+  retry: {max: 2, when: script_failure}
+  interruptible: true
+  environment: {name: prod/$CI_COMMIT_REF_SLUG, url: https://x, deployment_tier: production, action: prepare}
+  id_tokens:
+    VAULT: {aud: "https://vault/$CI_PROJECT_PATH", ttl: 120, alg: ES256}
+  secrets:
+    DB: {vault: db/password@secrets}
+`);
+    const job = result.jobs[0]!;
+    assert.equal(job.timeoutSeconds, 2700);
+    assert.deepEqual(job.tags, ['shared']);
+    assert.deepEqual(job.retry, { max: 2, when: ['script_failure'] });
+    assert.equal(job.interruptible, true);
+    assert.deepEqual(job.environment, {
+      name: 'prod/$CI_COMMIT_REF_SLUG',
+      url: 'https://x',
+      deploymentTier: 'production',
+      action: 'prepare',
+    });
+    assert.deepEqual(job.idTokens, {
+      VAULT: { aud: 'https://vault/$CI_PROJECT_PATH', ttl: 120, alg: 'ES256' },
+    });
+    assert.deepEqual(job.secrets, {
+      DB: {
+        vault: { engine: { name: 'kv-v2', path: 'secrets' }, path: 'db', field: 'password' },
+        file: true,
+        token: '$VAULT',
+      },
+    });
+    assert.equal(job.needs, null);
+  });
+});
