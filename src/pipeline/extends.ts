@@ -60,7 +60,7 @@ export function resolveExtends(
       if (!jobs.has(parent)) {
         problems.error(
           where,
-          `"${parent}" is not defined; extends takes the name of a job or hidden job (such as .${parent.replace(/^\./, '')})`,
+          `"${parent}" is not defined; extends takes the name of a job or of a hidden job (one whose name starts with a dot)`,
           at,
         );
         failed.add(name);
