@@ -10,6 +10,7 @@ import { loadPipeline } from '../pipeline/load.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
 import { createDirectoryReader } from '../pipeline/read-directory-file.js';
 import { buildRuleVariables, PIPELINE_SOURCES, type PipelineSource } from '../pipeline/rule-variables.js';
+import { setOwn } from '../pipeline/set-own.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -68,7 +69,7 @@ export function registerCiLintCommand(program: Command): void {
           command.error(`error: --var must be KEY=VALUE, not "${pair}"`, { exitCode: 2 });
           return;
         }
-        extra[match[1]!] = match[2]!;
+        setOwn(extra, match[1]!, match[2]!);
       }
       const report = await lint(file, options, source, extra);
       process.stdout.write(

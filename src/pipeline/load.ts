@@ -12,7 +12,7 @@ import { type DefaultSpec, readDefault } from './schema/job-settings.js';
 import { checkKeys, readScript, readString, readStringList, readVariables } from './schema/read-value.js';
 import { readRules } from './schema/rules.js';
 import type { JobSpec, PipelineSpec, RuleSpec } from './spec.js';
-import { describeNode, keyPosition, type MapNode, type TreeNode } from './yaml-tree.js';
+import { describeNode, keyPosition, type MapNode, type TreeNode, treeSize } from './yaml-tree.js';
 
 /** Input of {@link loadPipeline}. */
 export interface LoadPipelineInput {
@@ -148,11 +148,24 @@ async function build(
   applyLegacyGlobals(root, defaults, problems);
 
   const resolved = resolveExtends(jobs, problems);
+  // extends and !reference share nodes instead of copying them; the schema pass visits every
+  // copy, so its work is bounded here like the parse budget.
+  let expanded = 0;
+  for (const [name, job] of resolved) if (!hidden.has(name)) expanded += treeSize(job);
+  if (expanded > PIPELINE_LIMITS.maxExpandedNodes) {
+    problems.error(
+      file,
+      `the jobs expand to more than ${PIPELINE_LIMITS.maxExpandedNodes} YAML nodes after extends and !reference; simplify the templates`,
+      null,
+    );
+    return null;
+  }
+  const stageIndex = new Map(stages.map((stage, index) => [stage, index]));
   const specs: JobSpec[] = [];
   let index = 0;
   for (const [name, job] of resolved) {
     if (hidden.has(name)) continue;
-    specs.push(readJob(name, job, { stages, defaults, problems, index }).spec);
+    specs.push(readJob(name, job, { stages, stageIndex, defaults, problems, index }).spec);
     index += 1;
   }
   if (jobs.size - hidden.size === 0 && !problems.failed) {
@@ -178,14 +191,16 @@ function readStages(root: MapNode, problems: ProblemList): string[] {
   const declared =
     node === undefined ? DEFAULT_STAGES : (readStringList(node, 'stages', problems) ?? DEFAULT_STAGES);
   const unique: string[] = [];
+  const seen = new Set<string>();
   for (const stage of declared) {
     if (stage === '.pre' || stage === '.post') continue;
-    if (unique.includes(stage)) {
+    if (seen.has(stage)) {
       problems.warn('stages', `stage "${stage}" is listed twice; the first position counts`, node);
       continue;
     }
     if (stage.trim() === '') problems.error('stages', 'stage names must not be empty', node);
     unique.push(stage);
+    seen.add(stage);
   }
   return ['.pre', ...unique, '.post'];
 }

@@ -1,5 +1,5 @@
 import type { ConfigProblem } from './config-problem.js';
-import { evaluateExpression } from './expression/evaluate.js';
+import { evaluateExpression, type VariableScope } from './expression/evaluate.js';
 import { pipelineInvalid } from './load.js';
 import type {
   EnvironmentSpec,
@@ -61,14 +61,14 @@ export interface PipelinePlan {
 export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<string, string>>): PipelinePlan {
   let pipelineVariables: Record<string, string> = { ...spec.variables };
   if (spec.workflowRules !== null) {
-    const rule = firstMatch(spec.workflowRules, { ...pipelineVariables, ...variables });
+    const rule = firstMatch(spec.workflowRules, [pipelineVariables, variables]);
     if (rule === null || rule.when === 'never')
       return { created: false, variables: pipelineVariables, jobs: [] };
     pipelineVariables = { ...pipelineVariables, ...rule.variables };
   }
   const selected: { job: JobSpec; planned: Omit<PlannedJob, 'needs'> }[] = [];
   for (const job of spec.jobs) {
-    const scope = { ...pipelineVariables, ...job.variables, ...variables };
+    const scope = [pipelineVariables, job.variables, variables];
     const decision = decide(job, scope, variables);
     if (decision === null) continue;
     selected.push({
@@ -117,7 +117,7 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
   return { created: true, variables: pipelineVariables, jobs };
 }
 
-function firstMatch(rules: readonly RuleSpec[], scope: Readonly<Record<string, string>>): RuleSpec | null {
+function firstMatch(rules: readonly RuleSpec[], scope: VariableScope): RuleSpec | null {
   for (const rule of rules) {
     if (rule.if === null || evaluateExpression(rule.if, scope)) return rule;
   }
@@ -133,7 +133,7 @@ interface Decision {
 
 function decide(
   job: JobSpec,
-  scope: Readonly<Record<string, string>>,
+  scope: VariableScope,
   predefined: Readonly<Record<string, string>>,
 ): Decision | null {
   if (job.rules !== null) {
@@ -187,7 +187,7 @@ const SOURCE_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
  */
 function policyMatches(
   policy: PolicySpec,
-  scope: Readonly<Record<string, string>>,
+  scope: VariableScope,
   predefined: Readonly<Record<string, string>>,
   mode: 'only' | 'except',
 ): boolean {

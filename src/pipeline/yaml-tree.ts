@@ -84,3 +84,20 @@ export function deepMerge(base: TreeNode, override: TreeNode): TreeNode {
   }
   return makeMap(entries, keyLines, override);
 }
+
+const sizes = new WeakMap<TreeNode, number>();
+
+/**
+ * Number of nodes in `node` counting every shared subtree each time it appears (what a walk over
+ * it visits). Memoised per node, so computing it costs one visit per distinct node.
+ */
+export function treeSize(node: TreeNode): number {
+  if (node.kind === 'scalar' || node.kind === 'reference') return 1;
+  const known = sizes.get(node);
+  if (known !== undefined) return known;
+  let size = 1;
+  const children = node.kind === 'seq' ? node.items : node.entries.values();
+  for (const child of children) size += treeSize(child);
+  sizes.set(node, size);
+  return size;
+}

@@ -101,6 +101,26 @@ describe('pipeline loader: hostile input', () => {
     assert.match(errors[0]!.message, /leaves the repository/);
   });
 
+  it('bounds the work that extends and !reference copies multiply', async () => {
+    const template = `.t:\n  script: x\n  variables:\n${Array.from({ length: 3000 }, (_, i) => `    V${i}: x`).join('\n')}\n`;
+    const jobs = Array.from({ length: 400 }, (_, i) => `j${i}: {extends: .t}`).join('\n');
+    const errors = await refusal(template + jobs);
+    assert.match(errors[0]!.message, /after extends and !reference/);
+  });
+
+  it('keeps names such as __proto__ as plain entries', async () => {
+    const { spec } = await loadPipeline({
+      content:
+        'variables: {__proto__: polluted}\nj:\n  script: x\n  variables: {__proto__: x}\n  id_tokens: {__proto__: {aud: a}}\n',
+    });
+    const plan = planPipeline(spec, buildRuleVariables({ ref: 'main', tag: false, source: 'push' }));
+    assert.equal(Object.getPrototypeOf(spec.variables), Object.prototype);
+    assert.deepEqual(Object.keys(spec.variables), ['__proto__']);
+    assert.deepEqual(Object.keys(plan.jobs[0]!.variables), ['__proto__']);
+    assert.deepEqual(Object.keys(plan.jobs[0]!.idTokens), ['__proto__']);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
   it('collects every error, not only the first, and caps the list', async () => {
     const content = Array.from({ length: 500 }, (_, i) => `j${i}: {script: x, when: bad}`).join('\n');
     const errors = await refusal(content);

@@ -1,6 +1,12 @@
 import type { CompiledPattern, Expression } from './ast.js';
 import { compilePattern, splitPatternLiteral } from './compile-pattern.js';
 
+/**
+ * Variables an expression sees: one record, or layers from lowest to highest precedence (looked up
+ * without merging them, so a job's scope costs nothing however many global variables there are).
+ */
+export type VariableScope = Readonly<Record<string, string>> | readonly Readonly<Record<string, string>>[];
+
 /** A value during evaluation: Ruby's nil, strings, booleans and patterns, as in GitLab. */
 type Value = string | boolean | null | CompiledPattern;
 
@@ -18,18 +24,15 @@ const VARIABLE_PATTERN_CACHE = 256;
  * One quirk carried over from GitLab: `&&`/`||` test Ruby truthiness, where the empty string is
  * true, so `$EMPTY || $SET` is false while `$SET || $EMPTY` is true.
  */
-export function evaluateExpression(
-  expression: Expression,
-  variables: Readonly<Record<string, string>>,
-): boolean {
+export function evaluateExpression(expression: Expression, variables: VariableScope): boolean {
   const value = evaluate(expression, variables);
   return value !== null && value !== false && value !== '';
 }
 
-function evaluate(expression: Expression, variables: Readonly<Record<string, string>>): Value {
+function evaluate(expression: Expression, variables: VariableScope): Value {
   switch (expression.kind) {
     case 'variable':
-      return Object.hasOwn(variables, expression.name) ? (variables[expression.name] ?? null) : null;
+      return lookup(variables, expression.name);
     case 'string':
       return expression.value;
     case 'null':
@@ -56,6 +59,18 @@ function evaluate(expression: Expression, variables: Readonly<Record<string, str
       return op === '=~' ? matched : !matched;
     }
   }
+}
+
+function lookup(scope: VariableScope, name: string): string | null {
+  if (!Array.isArray(scope)) {
+    const record = scope as Readonly<Record<string, string>>;
+    return Object.hasOwn(record, name) ? (record[name] ?? null) : null;
+  }
+  for (let index = scope.length - 1; index >= 0; index -= 1) {
+    const layer = scope[index] as Readonly<Record<string, string>>;
+    if (Object.hasOwn(layer, name)) return layer[name] ?? null;
+  }
+  return null;
 }
 
 function rubyTruthy(value: Value): boolean {

@@ -1,5 +1,6 @@
 import type { ProblemList } from '../config-problem.js';
 import { parseDuration } from '../duration.js';
+import { setOwn } from '../set-own.js';
 import type { IdTokenSpec } from '../spec.js';
 import { describeNode, keyPosition, type TreeNode } from '../yaml-tree.js';
 import { checkKeys, readString } from './read-value.js';
@@ -57,7 +58,7 @@ export function readIdTokens(
     } else if (audNode.kind === 'seq') {
       const list: string[] = [];
       audNode.items.forEach((item, index) => {
-        const text = readString(item, `${where}.aud[${index}]`, problems);
+        const text = readAudience(item, `${where}.aud[${index}]`, problems);
         if (text !== null && text.trim() === '')
           problems.error(`${where}.aud[${index}]`, 'must not be empty', item);
         else if (text !== null) list.push(text);
@@ -66,7 +67,7 @@ export function readIdTokens(
         problems.error(`${where}.aud`, 'must list at least one audience', audNode);
       else if (list.length === audNode.items.length) aud = list;
     } else {
-      const text = readString(audNode, `${where}.aud`, problems, 'a string or a list of strings');
+      const text = readAudience(audNode, `${where}.aud`, problems);
       if (text !== null && text.trim() === '') problems.error(`${where}.aud`, 'must not be empty', audNode);
       else aud = text;
     }
@@ -92,7 +93,18 @@ export function readIdTokens(
         if (text !== null) problems.error(`${where}.alg`, `must be RS256 or ES256, not "${text}"`, algNode);
       } else alg = found;
     }
-    if (aud !== null) tokens[name] = { aud, ttl, alg };
+    if (aud !== null) setOwn(tokens, name, { aud, ttl, alg });
   }
   return tokens;
+}
+
+// GitLab takes only strings for aud; a bare number in YAML is a mistake worth naming.
+function readAudience(node: TreeNode, path: string, problems: ProblemList): string | null {
+  if (node.kind === 'scalar' && typeof node.value === 'string') return node.value;
+  problems.error(
+    path,
+    `must be a string or a list of strings (quote numbers), not ${describeNode(node)}`,
+    node,
+  );
+  return null;
 }

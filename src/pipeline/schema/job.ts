@@ -1,5 +1,6 @@
 import type { ProblemList } from '../config-problem.js';
 import { PIPELINE_LIMITS } from '../limits.js';
+import { setOwn } from '../set-own.js';
 import type { JobSpec, NeedSpec } from '../spec.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode } from '../yaml-tree.js';
 import { readAllowFailure } from './allow-failure.js';
@@ -65,6 +66,8 @@ const UNSUPPORTED_JOB_KEYS = new Set([
 /** Everything a job's schema check needs besides the job itself. */
 export interface JobContext {
   readonly stages: readonly string[];
+  /** Position of each stage in `stages`. */
+  readonly stageIndex: ReadonlyMap<string, number>;
   readonly defaults: DefaultSpec;
   readonly problems: ProblemList;
   readonly index: number;
@@ -119,7 +122,7 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
 
   const stageNode = get('stage');
   const stage = stageNode === undefined ? 'test' : (readString(stageNode, path('stage'), problems) ?? 'test');
-  const stageIndex = context.stages.indexOf(stage);
+  const stageIndex = context.stageIndex.get(stage) ?? -1;
   if (stageIndex < 0) {
     const declared = context.stages.filter((candidate) => candidate !== '.pre' && candidate !== '.post');
     problems.error(
@@ -199,7 +202,7 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
         );
       } else {
         // GitLab logs in with the first token when none is named; make that explicit for the runner.
-        secrets[secretName] = { ...secret, token: `$${tokenNames[0]}` };
+        setOwn(secrets, secretName, { ...secret, token: `$${tokenNames[0]}` });
       }
     } else {
       const tokenName = secret.token.replace(/^\$\{?/, '').replace(/\}$/, '');

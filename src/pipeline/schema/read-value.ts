@@ -1,5 +1,6 @@
 import type { ProblemList } from '../config-problem.js';
 import { PIPELINE_LIMITS } from '../limits.js';
+import { setOwn } from '../set-own.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode } from '../yaml-tree.js';
 
 /**
@@ -144,7 +145,7 @@ export function readVariables(
       continue;
     }
     const scalar = variableValue(value, where, problems, options.allowOptions === true);
-    if (scalar !== null) result[name] = scalar;
+    if (scalar !== null) setOwn(result, name, scalar);
   }
   return result;
 }

@@ -1,4 +1,5 @@
 import type { ProblemList } from '../config-problem.js';
+import { setOwn } from '../set-own.js';
 import type { SecretSpec } from '../spec.js';
 import { describeNode, keyPosition, type TreeNode } from '../yaml-tree.js';
 import { checkKeys, readBoolean, readString } from './read-value.js';
@@ -62,7 +63,7 @@ export function readSecrets(node: TreeNode, path: string, problems: ProblemList)
         problems.error(`${where}.token`, `must name an id_tokens entry as $NAME, not "${text}"`, tokenNode);
       } else token = text;
     }
-    if (vault !== null) secrets[name] = { vault, file, token };
+    if (vault !== null) setOwn(secrets, name, { vault, file, token });
   }
   return secrets;
 }
