@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { open } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { open, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { isTesseraError } from '../errors.js';
@@ -89,7 +89,7 @@ async function lint(
   source: PipelineSource,
   extra: Record<string, string>,
 ): Promise<LintReport> {
-  const file = resolve(fileArgument ?? resolve(options.dir ?? '.', '.gitlab-ci.yml'));
+  const file = await locateFile(fileArgument, options.dir);
   const dir = resolve(
     options.dir ?? (fileArgument === undefined ? '.' : ((await gitTopLevel(dirname(file))) ?? dirname(file))),
   );
@@ -184,6 +184,18 @@ function renderText(report: LintReport, file: string | undefined): string {
     );
   }
   return `${out.join('\n')}\n`;
+}
+
+// FILE is relative to the current directory; when it is not there but is inside --dir, use that.
+async function locateFile(fileArgument: string | undefined, dir: string | undefined): Promise<string> {
+  if (fileArgument === undefined) return resolve(dir ?? '.', '.gitlab-ci.yml');
+  const direct = resolve(fileArgument);
+  if (dir === undefined || isAbsolute(fileArgument)) return direct;
+  const exists = await stat(direct).then(
+    () => true,
+    () => false,
+  );
+  return exists ? direct : resolve(dir, fileArgument);
 }
 
 async function readLimited(file: string): Promise<string | undefined> {

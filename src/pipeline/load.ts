@@ -180,6 +180,7 @@ async function build(
   return deepFreeze({
     stages,
     variables,
+    file,
     workflowName: workflow.name,
     workflowRules: workflow.rules,
     jobs: specs,

@@ -113,7 +113,7 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
     });
     return { ...planned, needs };
   });
-  if (errors.length > 0) throw pipelineInvalid('the pipeline', errors, []);
+  if (errors.length > 0) throw pipelineInvalid(spec.file, errors, []);
   return { created: true, variables: pipelineVariables, jobs };
 }
 

@@ -115,4 +115,6 @@ export interface PipelineSpec {
   readonly workflowRules: readonly RuleSpec[] | null;
   /** Visible jobs in file order. */
   readonly jobs: readonly JobSpec[];
+  /** The configuration file's path, for messages. */
+  readonly file: string;
 }
