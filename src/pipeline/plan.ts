@@ -140,11 +140,13 @@ function decide(
     const rule = firstMatch(job.rules, scope);
     if (rule === null || rule.when === 'never') return null;
     const when = rule.when ?? job.when ?? 'on_success';
-    // Under rules, allow_failure defaults to false even for manual jobs (GitLab's rule).
+    // GitLab: `when: manual` written in a rule defaults to allow_failure false; a job-level
+    // `when: manual` keeps its usual default of true even when the job has rules.
+    const manualDefault = rule.when === null && job.when === 'manual';
     const exitCodes = rule.allowFailureExitCodes ?? job.allowFailureExitCodes;
     return {
       when,
-      allowFailure: rule.allowFailure ?? job.allowFailure ?? false,
+      allowFailure: rule.allowFailure ?? job.allowFailure ?? manualDefault,
       exitCodes,
       variables: rule.variables,
     };

@@ -38,7 +38,7 @@ pre: {stage: .pre, script: x}
     );
   });
 
-  it('gives manual jobs allow_failure true outside rules and false under rules', async () => {
+  it('gives manual jobs allow_failure true at job level and false when a rule makes them manual', async () => {
     const result = await plan(`
 outside: {script: x, when: manual}
 inside: {script: x, rules: [{when: manual}]}
@@ -49,7 +49,7 @@ codes: {script: x, allow_failure: {exit_codes: [3, 4]}}
     const byName = Object.fromEntries(result.jobs.map((job) => [job.name, job]));
     assert.deepEqual([byName.outside?.when, byName.outside?.allowFailure], ['manual', true]);
     assert.deepEqual([byName.inside?.when, byName.inside?.allowFailure], ['manual', false]);
-    assert.deepEqual([byName.inherited?.when, byName.inherited?.allowFailure], ['manual', false]);
+    assert.deepEqual([byName.inherited?.when, byName.inherited?.allowFailure], ['manual', true]);
     assert.equal(byName.explicit?.allowFailure, true);
     assert.deepEqual([byName.codes?.allowFailure, byName.codes?.allowFailureExitCodes], [false, [3, 4]]);
   });
