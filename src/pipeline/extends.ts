@@ -1,5 +1,6 @@
 import type { ProblemList } from './config-problem.js';
 import { PIPELINE_LIMITS } from './limits.js';
+import type { WorkBudget } from './work-budget.js';
 import { deepMerge, describeNode, keyPosition, type MapNode, type TreeNode } from './yaml-tree.js';
 
 /**
@@ -11,7 +12,9 @@ import { deepMerge, describeNode, keyPosition, type MapNode, type TreeNode } fro
 export function resolveExtends(
   jobs: ReadonlyMap<string, MapNode>,
   problems: ProblemList,
+  budget: WorkBudget,
 ): Map<string, MapNode> {
+  const charge = (amount: number): void => budget.charge(amount);
   const resolved = new Map<string, MapNode>();
   const failed = new Set<string>();
 
@@ -71,12 +74,12 @@ export function resolveExtends(
         failed.add(name);
         return null;
       }
-      base = base === null ? parentJob : deepMerge(base, parentJob);
+      base = base === null ? parentJob : deepMerge(base, parentJob, charge);
     }
     const own = new Map(job.entries);
     own.delete('extends');
     const self: MapNode = { ...job, entries: own };
-    const merged = base === null ? self : deepMerge(base, self);
+    const merged = base === null ? self : deepMerge(base, self, charge);
     const result = merged.kind === 'map' ? { ...merged, line: job.line, file: job.file } : self;
     resolved.set(name, result);
     return result;

@@ -1,6 +1,7 @@
 import type { ProblemList } from './config-problem.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import { type ParseBudget, parseYaml } from './parse.js';
+import type { WorkBudget } from './work-budget.js';
 import { deepMerge, describeNode, type MapNode, type TreeNode } from './yaml-tree.js';
 
 /** Reads a file of the repository by its path from the repository root; `undefined` when absent. */
@@ -10,6 +11,7 @@ interface IncludeState {
   readonly readLocalFile: ReadLocalFile | undefined;
   readonly problems: ProblemList;
   readonly budget: ParseBudget;
+  readonly work: WorkBudget;
   readonly seen: Set<string>;
   count: number;
 }
@@ -24,8 +26,9 @@ export async function resolveIncludes(
   readLocalFile: ReadLocalFile | undefined,
   problems: ProblemList,
   budget: ParseBudget,
+  work: WorkBudget,
 ): Promise<MapNode> {
-  const state: IncludeState = { readLocalFile, problems, budget, seen: new Set(), count: 0 };
+  const state: IncludeState = { readLocalFile, problems, budget, work, seen: new Set(), count: 0 };
   return expand(root, state, 0);
 }
 
@@ -67,7 +70,7 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
       continue;
     }
     const nested = await expand(parsed, state, depth + 1);
-    merged = merged === null ? nested : deepMerge(merged, nested);
+    merged = merged === null ? nested : deepMerge(merged, nested, (amount) => state.work.charge(amount));
   }
   const own = new Map(config.entries);
   own.delete('include');
@@ -80,7 +83,7 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
     file: config.file,
   };
   if (merged === null) return self;
-  const result = deepMerge(merged, self);
+  const result = deepMerge(merged, self, (amount) => state.work.charge(amount));
   return result.kind === 'map' ? result : self;
 }
 

@@ -12,6 +12,7 @@ import { type DefaultSpec, readDefault } from './schema/job-settings.js';
 import { checkKeys, readScript, readString, readStringList, readVariables } from './schema/read-value.js';
 import { readRules } from './schema/rules.js';
 import type { JobSpec, PipelineSpec, RuleSpec } from './spec.js';
+import { WorkBudget, WorkLimitExceeded } from './work-budget.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode, treeSize } from './yaml-tree.js';
 
 /** Input of {@link loadPipeline}. */
@@ -102,9 +103,31 @@ async function build(
     );
     return null;
   }
-  const included = await resolveIncludes(parsed, input.readLocalFile, problems, budget);
+  const work = new WorkBudget();
+  try {
+    return await normaliseAndCheck(parsed, input, file, problems, budget, work);
+  } catch (error) {
+    if (!(error instanceof WorkLimitExceeded)) throw error;
+    problems.error(
+      file,
+      `the configuration expands to more than ${work.limit} YAML nodes through include, extends and !reference; simplify the templates`,
+      null,
+    );
+    return null;
+  }
+}
+
+async function normaliseAndCheck(
+  parsed: MapNode,
+  input: LoadPipelineInput,
+  file: string,
+  problems: ProblemList,
+  budget: ParseBudget,
+  work: WorkBudget,
+): Promise<PipelineSpec | null> {
+  const included = await resolveIncludes(parsed, input.readLocalFile, problems, budget, work);
   if (problems.failed) return null;
-  const root = resolveReferences(included, problems);
+  const root = resolveReferences(included, problems, work);
 
   const jobs = new Map<string, MapNode>();
   const hidden = new Set<string>();
@@ -147,11 +170,14 @@ async function build(
   const defaults = defaultNode === undefined ? {} : readDefault(defaultNode, problems);
   applyLegacyGlobals(root, defaults, problems);
 
-  const resolved = resolveExtends(jobs, problems);
+  const resolved = resolveExtends(jobs, problems, work);
   // extends and !reference share nodes instead of copying them; the schema pass visits every
   // copy, so its work is bounded here like the parse budget.
   let expanded = 0;
-  for (const [name, job] of resolved) if (!hidden.has(name)) expanded += treeSize(job);
+  for (const [name, job] of resolved) {
+    if (!hidden.has(name)) expanded += treeSize(job, PIPELINE_LIMITS.maxExpandedNodes - expanded);
+    if (expanded > PIPELINE_LIMITS.maxExpandedNodes) break;
+  }
   if (expanded > PIPELINE_LIMITS.maxExpandedNodes) {
     problems.error(
       file,

@@ -1,5 +1,6 @@
 import type { ProblemList } from './config-problem.js';
 import { PIPELINE_LIMITS } from './limits.js';
+import type { WorkBudget } from './work-budget.js';
 import type { MapNode, ReferenceNode, TreeNode } from './yaml-tree.js';
 
 /**
@@ -8,8 +9,8 @@ import type { MapNode, ReferenceNode, TreeNode } from './yaml-tree.js';
  * the referenced value are resolved too, up to {@link PIPELINE_LIMITS.maxReferenceDepth} levels; a
  * reference that yields a list inside a list is spliced in, as GitLab flattens `script` and `rules`.
  */
-export function resolveReferences(root: MapNode, problems: ProblemList): MapNode {
-  const resolver = new Resolver(root, problems);
+export function resolveReferences(root: MapNode, problems: ProblemList, budget: WorkBudget): MapNode {
+  const resolver = new Resolver(root, problems, budget);
   const resolved = resolver.walk(root, [], 0);
   return resolved.kind === 'map' ? resolved : root;
 }
@@ -20,6 +21,7 @@ class Resolver {
   constructor(
     private readonly root: MapNode,
     private readonly problems: ProblemList,
+    private readonly budget: WorkBudget,
   ) {}
 
   walk(node: TreeNode, path: readonly string[], depth: number): TreeNode {
@@ -34,16 +36,20 @@ class Resolver {
         );
       case 'seq': {
         if (!containsReference(node)) return node;
+        this.budget.charge(node.items.length);
         const items: TreeNode[] = [];
         node.items.forEach((item, index) => {
           const resolved = this.walk(item, [...path, `[${index}]`], depth);
-          if (item.kind === 'reference' && resolved.kind === 'seq') items.push(...resolved.items);
-          else items.push(resolved);
+          if (item.kind === 'reference' && resolved.kind === 'seq') {
+            this.budget.charge(resolved.items.length);
+            for (const spliced of resolved.items) items.push(spliced);
+          } else items.push(resolved);
         });
         return { ...node, items };
       }
       case 'map': {
         if (!containsReference(node)) return node;
+        this.budget.charge(node.entries.size);
         const entries = new Map<string, TreeNode>();
         for (const [key, value] of node.entries) entries.set(key, this.walk(value, [...path, key], depth));
         return { ...node, entries };

@@ -73,13 +73,14 @@ export function describeNode(node: TreeNode): string {
  * Deep merge as GitLab's `extends` and `include` do: mappings merge key by key, recursively;
  * anything else (lists included) in `override` replaces what `base` had.
  */
-export function deepMerge(base: TreeNode, override: TreeNode): TreeNode {
+export function deepMerge(base: TreeNode, override: TreeNode, charge?: (amount: number) => void): TreeNode {
   if (base.kind !== 'map' || override.kind !== 'map') return override;
+  charge?.(base.entries.size + override.entries.size);
   const entries = new Map(base.entries);
   const keyLines = new Map(base.keyLines);
   for (const [key, value] of override.entries) {
     const previous = entries.get(key);
-    entries.set(key, previous === undefined ? value : deepMerge(previous, value));
+    entries.set(key, previous === undefined ? value : deepMerge(previous, value, charge));
     keyLines.set(key, override.keyLines.get(key) ?? null);
   }
   return makeMap(entries, keyLines, override);
@@ -91,13 +92,17 @@ const sizes = new WeakMap<TreeNode, number>();
  * Number of nodes in `node` counting every shared subtree each time it appears (what a walk over
  * it visits). Memoised per node, so computing it costs one visit per distinct node.
  */
-export function treeSize(node: TreeNode): number {
+export function treeSize(node: TreeNode, cap = Number.POSITIVE_INFINITY): number {
   if (node.kind === 'scalar' || node.kind === 'reference') return 1;
   const known = sizes.get(node);
   if (known !== undefined) return known;
   let size = 1;
   const children = node.kind === 'seq' ? node.items : node.entries.values();
-  for (const child of children) size += treeSize(child);
+  for (const child of children) {
+    size += treeSize(child, cap - size);
+    // Past the cap the caller only needs to know that; a partial count is not memoised.
+    if (size > cap) return size;
+  }
   sizes.set(node, size);
   return size;
 }
