@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { isTesseraError } from '../errors.js';
 import { CoordinatorClient, type JobStateUpdate, type JobUpdateAnswer } from './coordinator-client.js';
@@ -182,6 +183,9 @@ export class RunnerAgent {
       onAnswer: watchAnswer,
       intervalMs: this.#options.traceIntervalMs,
     });
+    // The coordinator keeps the log as text: invalid UTF-8 (binary output) becomes U+FFFD here, once,
+    // so that byte offsets agree on both sides; a character split across writes is reassembled.
+    const utf8 = new StringDecoder('utf8');
     const keepaliveEvery = this.#options.keepaliveIntervalMs ?? 3000;
     const keepalive = setInterval(() => {
       this.#client
@@ -195,7 +199,7 @@ export class RunnerAgent {
       outcome = await executeJob({
         job,
         buildsDir: this.#options.buildsDir,
-        onLog: (bytes) => trace.write(bytes),
+        onLog: (bytes) => trace.write(Buffer.from(utf8.write(bytes))),
         signal: cancel.signal,
         extraPath: this.#toolsDir ? [this.#toolsDir] : [],
         killGraceMs: this.#options.killGraceMs,
@@ -212,6 +216,8 @@ export class RunnerAgent {
       clearInterval(keepalive);
     }
 
+    const tail = utf8.end();
+    if (tail !== '') trace.write(Buffer.from(tail));
     const retryUntil = Date.now() + (this.#options.finalStateRetryMs ?? 15 * 60_000);
     await trace.flush(retryUntil);
     trace.close();
@@ -219,6 +225,10 @@ export class RunnerAgent {
     if (outcome.state === 'success') update = { state: 'success' };
     else if (outcome.state === 'canceled' && this.#stopReason === 'abort') {
       update = { state: 'failed', failureReason: 'runner_system_failure' };
+    } else if (outcome.state === 'canceled') {
+      // The coordinator cancelled the job and keeps it `canceled`; this report only closes the loop
+      // (GitLab has no runner-side failure reason for a cancel).
+      update = { state: 'failed', failureReason: 'unknown_failure' };
     } else {
       update = {
         state: 'failed',

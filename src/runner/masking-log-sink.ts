@@ -12,6 +12,60 @@ export const MASK_REPLACEMENT = '[MASKED]';
 
 const REPLACEMENT_BYTES = Buffer.from(MASK_REPLACEMENT);
 
+/** A JWT longer than this is not looked for (the coordinator's tokens stay under 4 KB). */
+const MAX_JWT_LENGTH = 16 * 1024;
+const E = 0x65; // 'e'
+const DOT = 0x2e;
+
+function isBase64UrlByte(byte: number): boolean {
+  return (
+    (byte >= 0x41 && byte <= 0x5a) || // A-Z
+    (byte >= 0x61 && byte <= 0x7a) || // a-z
+    (byte >= 0x30 && byte <= 0x39) || // 0-9
+    byte === 0x2d || // -
+    byte === 0x5f // _
+  );
+}
+
+/**
+ * Whether a JWS compact token (`eyJ….eyJ….sig`: a JSON header and a JSON payload, base64url) starts
+ * at `start` of `bytes`: its length, 0 if not, or `'incomplete'` when the bytes end inside what may
+ * still become one (unless `final`). Tokens a job requests on demand (`tessera id-token`, or curl
+ * against the request URL) are unknown to the runner, so every JWT-shaped string is treated as a
+ * credential and masked; a JWT is never something a log needs to show.
+ */
+export function jwtAt(bytes: Buffer, start: number, final: boolean): number | 'incomplete' {
+  const header = [0x65, 0x79, 0x4a]; // "eyJ": base64url of '{"'
+  let index = start;
+  const segments: [number, number][] = [];
+  let segmentStart = start;
+  while (index < bytes.length && index - start < MAX_JWT_LENGTH) {
+    const byte = bytes[index] as number;
+    if (byte === DOT) {
+      segments.push([segmentStart, index]);
+      if (segments.length === 3) break;
+      segmentStart = index + 1;
+    } else if (!isBase64UrlByte(byte)) {
+      break;
+    }
+    index += 1;
+  }
+  const ended = index < bytes.length || index - start >= MAX_JWT_LENGTH;
+  if (!ended && !final) {
+    // Still inside a run that may be a token; only worth holding if it starts like one.
+    const seen = Math.min(3, bytes.length - start);
+    for (let offset = 0; offset < seen; offset += 1) if (bytes[start + offset] !== header[offset]) return 0;
+    return 'incomplete';
+  }
+  if (segments.length < 3) segments.push([segmentStart, index]);
+  if (segments.length < 3) return 0;
+  const [first, second, third] = segments as [[number, number], [number, number], [number, number]];
+  const startsWithHeader = ([from, to]: [number, number]) =>
+    to - from > 3 && bytes[from] === 0x65 && bytes[from + 1] === 0x79 && bytes[from + 2] === 0x4a;
+  if (!startsWithHeader(first) || !startsWithHeader(second) || third[1] - third[0] < 16) return 0;
+  return third[1] - start;
+}
+
 /**
  * A streaming log filter that replaces every occurrence of every masked value with `[MASKED]`,
  * also when a value arrives split across two or more writes.
@@ -35,14 +89,21 @@ export class MaskingLogSink {
   readonly #output: (bytes: Buffer) => void;
   #pending: Buffer = Buffer.alloc(0);
   #ended = false;
+  readonly #maskJwts: boolean;
 
   /**
    * @param values the masked values; empty and too-short values are ignored (see {@link MIN_MASKED_LENGTH}).
    * @param output receives the masked bytes, in order.
+   * @param options `maskJwts` (default true): also mask every JWT-shaped string, see {@link jwtAt}.
    */
-  constructor(values: Iterable<string>, output: (bytes: Buffer) => void) {
+  constructor(
+    values: Iterable<string>,
+    output: (bytes: Buffer) => void,
+    options: { maskJwts?: boolean } = {},
+  ) {
     this.addValues(values);
     this.#output = output;
+    this.#maskJwts = options.maskJwts ?? true;
   }
 
   /**
@@ -90,7 +151,7 @@ export class MaskingLogSink {
     let index = 0;
     let holdFrom = input.length;
     scan: while (index < input.length) {
-      if (!this.#firstBytes.has(input[index] as number)) {
+      if (!this.#firstBytes.has(input[index] as number) && !(this.#maskJwts && input[index] === E)) {
         index += 1;
         continue;
       }
@@ -109,6 +170,20 @@ export class MaskingLogSink {
           // on, even if a shorter value already matches, so that longest-first stays true.
           holdFrom = index;
           break scan;
+        }
+      }
+      if (this.#maskJwts && input[index] === E) {
+        const jwt = jwtAt(input, index, final);
+        if (jwt === 'incomplete') {
+          holdFrom = index;
+          break;
+        }
+        if (jwt > 0) {
+          if (index > emittedUpTo) pieces.push(input.subarray(emittedUpTo, index));
+          pieces.push(REPLACEMENT_BYTES);
+          index += jwt;
+          emittedUpTo = index;
+          continue;
         }
       }
       index += 1;

@@ -15,7 +15,7 @@ export interface TraceStreamOptions {
 }
 
 /**
- * Streams a job's (already masked) log to the coordinator in chunks: at most one request in
+ * Streams a job's (already masked, valid UTF-8) log to the coordinator in chunks: at most one request in
  * flight, at most one request per interval, the whole unsent tail in each request up to a chunk
  * size. The first bytes go out at once, so the first script line reaches the coordinator quickly.
  * A failed request is retried from the same offset; a 416 answer moves the offset to what the
@@ -85,7 +85,9 @@ export class TraceStream {
   #pendingBytes(): Buffer {
     const all = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
     this.#chunks = [all];
-    return all.subarray(this.#sent, Math.min(this.#length, this.#sent + this.#maxChunk));
+    if (this.#length - this.#sent <= this.#maxChunk) return all.subarray(this.#sent, this.#length);
+    // The coordinator stores the log as text: a chunk must not end inside a UTF-8 character.
+    return all.subarray(this.#sent, utf8Boundary(all, this.#sent + this.#maxChunk, this.#sent));
   }
 
   async #sendOnce(): Promise<void> {
@@ -148,4 +150,13 @@ export class TraceStream {
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** The largest offset ≤ `end` (and > `floor`, when possible) that does not split a UTF-8 character of `bytes`. */
+export function utf8Boundary(bytes: Buffer, end: number, floor = 0): number {
+  let cut = end;
+  // Step back over continuation bytes (10xxxxxx): at most three for valid UTF-8.
+  while (cut > floor && cut < bytes.length && ((bytes[cut] as number) & 0xc0) === 0x80 && end - cut < 3)
+    cut -= 1;
+  return cut > floor ? cut : end;
 }

@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { MASK_REPLACEMENT, MaskingLogSink, MIN_MASKED_LENGTH } from '../../src/runner/masking-log-sink.js';
 
-function collect(values: string[], writes: (string | Buffer)[]): string {
+function collect(values: string[], writes: (string | Buffer)[], maskJwts = true): string {
   const out: Buffer[] = [];
-  const sink = new MaskingLogSink(values, (bytes) => out.push(Buffer.from(bytes)));
+  const sink = new MaskingLogSink(values, (bytes) => out.push(Buffer.from(bytes)), { maskJwts });
   for (const write of writes) sink.write(write);
   sink.end();
   return Buffer.concat(out).toString();
@@ -76,8 +76,27 @@ describe('MaskingLogSink', () => {
     assert.equal(Buffer.concat(out).toString(), `${MASK_REPLACEMENT} and ${MASK_REPLACEMENT}\n`);
   });
 
+  it('masks any JWT-shaped string (on-demand tokens the runner never saw), also split', () => {
+    const jwt = `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.${'s'.repeat(40)}`;
+    assert.equal(collect([], [`token=${jwt}.\n`]), 'token=[MASKED].\n');
+    const bytes = `a ${jwt} b`;
+    assert.equal(collect([], [...bytes]), 'a [MASKED] b');
+    assert.equal(collect([], [bytes.slice(0, 10), bytes.slice(10, 50), bytes.slice(50)]), 'a [MASKED] b');
+    // Not JWTs: a bare prefix, two segments, a short signature, a non-JSON first segment.
+    for (const text of [
+      'eyJ',
+      'eyJabc.eyJdef',
+      'eyJabc.eyJdef.short',
+      'abcd.eyJdef.0123456789abcdef0123',
+      'key eye eyJ!',
+    ]) {
+      assert.equal(collect([], [text]), text);
+    }
+    assert.equal(collect([], [jwt], false), jwt);
+  });
+
   it('matches the whole-text reference for any split of any text (property)', () => {
-    const alphabet = fc.constantFrom('a', 'b', 'c', 'ab', 'ü', '\n');
+    const alphabet = fc.constantFrom('a', 'b', 'c', 'ab', 'ü', '\n', 'e', 'eyJ', '.');
     const word = fc.array(alphabet, { minLength: 1, maxLength: 8 }).map((parts) => parts.join(''));
     fc.assert(
       fc.property(
@@ -94,7 +113,7 @@ describe('MaskingLogSink', () => {
             writes.push(bytes.subarray(last, point));
             last = point;
           }
-          assert.equal(collect(values, writes), reference(values, text));
+          assert.equal(collect(values, writes, false), reference(values, text));
         },
       ),
       { numRuns: 500 },
