@@ -26,6 +26,8 @@ export class ProblemList {
   readonly errors: ConfigProblem[] = [];
   readonly warnings: ConfigProblem[] = [];
   private dropped = 0;
+  // Which file each problem's line belongs to, for sorting (the main file sorts first).
+  private readonly files = new WeakMap<ConfigProblem, string>();
 
   constructor(private readonly mainFile: string) {}
 
@@ -48,11 +50,15 @@ export class ProblemList {
     return this.errors.length > 0;
   }
 
-  /** The errors, with the summary of dropped ones last. */
+  /**
+   * The errors in reading order (main file by line, then included files by name and line, then
+   * those without a line), with the summary of dropped ones last.
+   */
   finalErrors(): ConfigProblem[] {
-    if (this.dropped === 0) return [...this.errors];
+    const sorted = this.sorted(this.errors);
+    if (this.dropped === 0) return sorted;
     return [
-      ...this.errors,
+      ...sorted,
       {
         path: this.mainFile,
         message: `${this.dropped} more errors not shown; fix the ones above first`,
@@ -61,9 +67,31 @@ export class ProblemList {
     ];
   }
 
+  /** The warnings in reading order. */
+  finalWarnings(): ConfigProblem[] {
+    return this.sorted(this.warnings);
+  }
+
+  private sorted(problems: readonly ConfigProblem[]): ConfigProblem[] {
+    const rank = (problem: ConfigProblem): [number, string, number] => {
+      const file = this.files.get(problem) ?? this.mainFile;
+      if (problem.line === null) return [2, '', 0];
+      return file === this.mainFile ? [0, '', problem.line] : [1, file, problem.line];
+    };
+    return problems
+      .map((problem, index) => ({ problem, index, key: rank(problem) }))
+      .sort(
+        (a, b) =>
+          a.key[0] - b.key[0] || a.key[1].localeCompare(b.key[1]) || a.key[2] - b.key[2] || a.index - b.index,
+      )
+      .map(({ problem }) => problem);
+  }
+
   private make(path: string, message: string, at: SourcePosition | null | undefined): ConfigProblem {
     const file = at?.file;
     const where = file !== undefined && file !== this.mainFile ? ` (in ${file})` : '';
-    return { path, message: `${message}${where}`, line: at?.line ?? null };
+    const problem = { path, message: `${message}${where}`, line: at?.line ?? null };
+    if (file !== undefined) this.files.set(problem, file);
+    return problem;
   }
 }

@@ -61,9 +61,9 @@ export async function loadPipeline(input: LoadPipelineInput): Promise<LoadedPipe
   }
   if (spec === null || problems.failed) {
     if (!problems.failed) problems.error(file, 'the configuration could not be read', null);
-    throw pipelineInvalid(file, problems.finalErrors(), problems.warnings);
+    throw pipelineInvalid(file, problems.finalErrors(), problems.finalWarnings());
   }
-  return { spec, warnings: [...problems.warnings] };
+  return { spec, warnings: problems.finalWarnings() };
 }
 
 /** The error {@link loadPipeline} and {@link planPipeline} throw for an invalid configuration. */

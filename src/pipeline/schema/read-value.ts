@@ -57,9 +57,13 @@ export function readStringList(
   if (options.allowSingle === true && node.kind === 'scalar' && typeof node.value === 'string')
     return [node.value];
   if (node.kind !== 'seq') {
+    const hint =
+      options.allowSingle !== true && node.kind === 'scalar' && typeof node.value === 'string'
+        ? ` (write [${node.value}])`
+        : '';
     problems.error(
       path,
-      `must be a list of strings${options.allowSingle === true ? ' or a string' : ''}, not ${describeNode(node)}`,
+      `must be a list of strings${options.allowSingle === true ? ' or a string' : ''}, not ${describeNode(node)}${hint}`,
       node,
     );
     return null;
