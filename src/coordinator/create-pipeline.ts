@@ -166,6 +166,7 @@ export async function createPipeline(
       sha: ref.sha,
       ref: ref.name,
       refType: ref.type,
+      refProtected: protection.protected,
       source: input.source,
       status: 'created',
       userId: user.id,

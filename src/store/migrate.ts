@@ -1,11 +1,13 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { TesseraError } from '../errors.js';
 import { initialMigration } from './migrations/0001-initial.js';
+import { pipelineRefProtectedMigration } from './migrations/0002-pipeline-ref-protected.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
   return {
     '0001-initial': initialMigration(dialect),
+    '0002-pipeline-ref-protected': pipelineRefProtectedMigration,
   };
 }
 

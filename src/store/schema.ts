@@ -172,6 +172,8 @@ export interface PipelinesTable {
   sha: string;
   ref: string;
   refType: 'branch' | 'tag';
+  /** 1 when the ref matched a protected pattern at creation. */
+  refProtected: Generated<number>;
   source: string;
   status: string;
   userId: number | null;

@@ -165,6 +165,7 @@ for (const dialect of testDialects()) {
           sha: 'a'.repeat(40),
           ref: 'main',
           refType: 'branch',
+          refProtected: false,
           source: 'api',
           status: 'created',
           userId: null,

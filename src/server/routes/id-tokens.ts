@@ -1,5 +1,109 @@
 import type { FastifyInstance } from 'fastify';
+import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
+import { ON_DEMAND_PATH } from '../../coordinator/job-variables.js';
+import { mintOnDemand } from '../../coordinator/on-demand-token.js';
+import { requireProject } from '../../coordinator/permissions.js';
+import { hashSecret } from '../../coordinator/secret-token.js';
+import { TesseraError } from '../../errors.js';
+import type { SigningAlgorithm } from '../../keys/algorithms.js';
+import { authenticate, checkAuthRateLimit, recordAuthFailure } from '../authenticate.js';
+import { projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
-/** Placeholder until the routes land. */
-export function registerIdTokenRoutes(_app: FastifyInstance, _context: ServerContext): void {}
+/**
+ * `GET /api/v4/job/id_token?api-version=1&audience=A[&lifetime=S][&alg=ES256]` with
+ * `Authorization: Bearer <request token>` answers `{"value": "<jwt>"}` (the protocol of GitHub's
+ * toolkit, so `getIDToken()` works unchanged); `GET /projects/:id/id_tokens` is the audit.
+ */
+export function registerIdTokenRoutes(app: FastifyInstance, context: ServerContext): void {
+  const { coordinator } = context;
+
+  app.get<{
+    Querystring: { audience: string; lifetime?: number; alg?: SigningAlgorithm; 'api-version'?: string };
+  }>(
+    ON_DEMAND_PATH,
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          required: ['audience'],
+          properties: {
+            'api-version': { type: 'string', maxLength: 16 },
+            audience: { type: 'string', minLength: 1, maxLength: 1024 },
+            lifetime: { type: 'integer', minimum: 1, maximum: 86400 },
+            alg: { type: 'string', enum: ['RS256', 'ES256'] },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      checkAuthRateLimit(context, request);
+      const authorization = request.headers.authorization;
+      const requestToken =
+        typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
+      // Rate limit per job (the request token identifies it) before any work is done.
+      if (requestToken) {
+        const limit = context.mintLimiter.hit(hashSecret(requestToken));
+        if (!limit.allowed) {
+          throw new TesseraError('ERR_RATE_LIMITED', 'too many token requests from this job; retry later', {
+            details: { retryAfter: limit.retryAfter },
+          });
+        }
+      }
+      try {
+        const minted = await mintOnDemand(coordinator, {
+          requestToken,
+          audience: request.query.audience,
+          ...(request.query.lifetime !== undefined ? { lifetime: request.query.lifetime } : {}),
+          ...(request.query.alg ? { alg: request.query.alg } : {}),
+        });
+        reply.header('cache-control', 'no-store');
+        return { value: minted.token };
+      } catch (error) {
+        if (error instanceof TesseraError && error.code === 'ERR_ID_TOKEN_REQUEST_INVALID')
+          recordAuthFailure(context, request);
+        throw error;
+      }
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { per_page?: number } }>(
+    '/api/v4/projects/:id/id_tokens',
+    {
+      schema: {
+        params: projectParams,
+        querystring: {
+          type: 'object',
+          properties: { per_page: { type: 'integer', minimum: 1, maximum: 1000 } },
+        },
+      },
+    },
+    async (request) => {
+      const user = await authenticate(context, request);
+      const { project } = await requireProject(
+        coordinator,
+        user,
+        request.params.id,
+        ACCESS_LEVELS.maintainer,
+      );
+      const records = await coordinator.repos.issuedTokens.listByProject(
+        project.id,
+        request.query.per_page ?? 100,
+      );
+      return records.map((record) => ({
+        jti: record.jti,
+        job_id: record.jobId,
+        pipeline_id: record.pipelineId,
+        aud: record.aud,
+        sub: record.sub,
+        kid: record.kid,
+        alg: record.alg,
+        iat: record.iat,
+        exp: record.exp,
+        issued_at: new Date(record.iat * 1000).toISOString(),
+        expires_at: new Date(record.exp * 1000).toISOString(),
+        issued_via: record.issuedVia,
+      }));
+    },
+  );
+}

@@ -1,5 +1,184 @@
-import type { FastifyInstance } from 'fastify';
+import { once } from 'node:events';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { claimJob } from '../../coordinator/claim-job.js';
+import { finishJob } from '../../coordinator/finish-job.js';
+import { authenticateJob, extendLease } from '../../coordinator/job-token-auth.js';
+import { authenticateRunner } from '../../coordinator/runner-auth.js';
+import { TesseraError } from '../../errors.js';
+import { checkAuthRateLimit, recordAuthFailure } from '../authenticate.js';
+import { idParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
-/** Placeholder until the routes land. */
-export function registerRunnerProtocolRoutes(_app: FastifyInstance, _context: ServerContext): void {}
+/** How often a waiting request looks at the database anyway (other nodes may have queued jobs). */
+const POLL_INTERVAL_MS = 1000;
+
+const FAILURE_REASONS = [
+  'script_failure',
+  'runner_system_failure',
+  'job_execution_timeout',
+  'unknown_failure',
+  'api_failure',
+  'stuck_or_timeout_failure',
+  'runner_unsupported',
+  'archived_failure',
+  'unmet_prerequisites',
+  'scheduler_failure',
+  'data_integrity_failure',
+  'image_pull_failure',
+];
+
+function sendStatus(reply: FastifyReply, status: string, code = 200) {
+  return reply.status(code).header('job-status', status).send({ status });
+}
+
+/**
+ * The runner protocol (GitLab's shapes): `POST /jobs/request` long-polls up to `jobRequestWait`
+ * seconds and answers 201 with a job or 204; `PUT /jobs/:id` updates the state (and is the
+ * runner's keepalive); `PATCH /jobs/:id/trace` appends log bytes at `Content-Range`. Both answer
+ * the job's current status (`{"status"}` and `Job-Status`), so a runner learns of a cancel.
+ */
+export function registerRunnerProtocolRoutes(app: FastifyInstance, context: ServerContext): void {
+  const { coordinator } = context;
+
+  const withAuthLimit = async <T>(request: FastifyRequest, run: () => Promise<T>): Promise<T> => {
+    checkAuthRateLimit(context, request);
+    try {
+      return await run();
+    } catch (error) {
+      if (
+        error instanceof TesseraError &&
+        (error.code === 'ERR_RUNNER_TOKEN_INVALID' || error.code === 'ERR_JOB_TOKEN_INVALID')
+      ) {
+        recordAuthFailure(context, request);
+      }
+      throw error;
+    }
+  };
+
+  app.post<{ Body: { token: string } }>(
+    '/api/v4/jobs/request',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['token'],
+          properties: {
+            token: { type: 'string', minLength: 1, maxLength: 512 },
+            info: { type: 'object' },
+            last_update: { type: 'string', maxLength: 256 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const runner = await withAuthLimit(request, () => authenticateRunner(coordinator, request.body.token));
+      await coordinator.repos.runners.touch(runner.id, coordinator.clock());
+      const deadline = Date.now() + coordinator.config.jobRequestWait * 1000;
+      // The request stream ends once its body is read; the socket and the response tell whether the client left.
+      const gone = () => request.raw.socket?.destroyed === true || reply.raw.destroyed;
+      for (;;) {
+        // A runner that hung up must not be handed a job nobody will run.
+        if (gone()) return reply.status(204).send();
+        const job = await claimJob(coordinator, runner);
+        if (job) {
+          request.log.info({ jobId: job.id, runnerId: runner.id }, 'job picked up');
+          return reply.status(201).send(job);
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) return reply.status(204).send();
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(), Math.min(left, POLL_INTERVAL_MS));
+        const close = () => abort.abort();
+        reply.raw.once('close', close);
+        try {
+          await once(coordinator.events, 'jobs', { signal: abort.signal });
+        } catch {
+          // timer or hang-up: look again
+        } finally {
+          clearTimeout(timer);
+          reply.raw.off('close', close);
+        }
+      }
+    },
+  );
+
+  app.put<{
+    Params: { id: number };
+    Body: { token: string; state?: string; exit_code?: number; failure_reason?: string };
+  }>(
+    '/api/v4/jobs/:id',
+    {
+      schema: {
+        params: idParams,
+        body: {
+          type: 'object',
+          required: ['token'],
+          properties: {
+            token: { type: 'string', maxLength: 512 },
+            state: { type: 'string', enum: ['running', 'success', 'failed'] },
+            exit_code: { type: 'integer', minimum: -1, maximum: 65535 },
+            failure_reason: { type: 'string', enum: FAILURE_REASONS },
+            checksum: { type: 'string', maxLength: 256 },
+            output: { type: 'object' },
+            info: { type: 'object' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const job = await withAuthLimit(request, () =>
+        authenticateJob(coordinator, request.params.id, request.body.token),
+      );
+      if (job.status !== 'running') return sendStatus(reply, job.status);
+      const state = request.body.state ?? 'running';
+      if (state === 'running') {
+        await extendLease(coordinator, job.id);
+        return sendStatus(reply, 'running');
+      }
+      const status = await finishJob(coordinator, job.id, {
+        status: state === 'success' ? 'success' : 'failed',
+        exitCode: request.body.exit_code ?? null,
+        failureReason: state === 'failed' ? (request.body.failure_reason ?? 'script_failure') : null,
+      });
+      request.log.info({ jobId: job.id, status }, 'job finished');
+      return sendStatus(reply, status);
+    },
+  );
+
+  app.patch<{ Params: { id: number }; Body: string | undefined }>(
+    '/api/v4/jobs/:id/trace',
+    { schema: { params: idParams } },
+    async (request, reply) => {
+      const token = request.headers['job-token'];
+      const job = await withAuthLimit(request, () => authenticateJob(coordinator, request.params.id, token));
+      const body = typeof request.body === 'string' ? request.body : '';
+      const current = Buffer.byteLength(await coordinator.repos.jobs.readTrace(job.id), 'utf8');
+      const range = request.headers['content-range'];
+      if (typeof range === 'string') {
+        const match = /^(?:bytes )?(\d+)-(\d+)/.exec(range.trim());
+        if (!match) {
+          throw new TesseraError('ERR_VALIDATION', 'header Content-Range must be <start>-<end>', {
+            details: { field: 'headers.content-range' },
+          });
+        }
+        if (Number(match[1]) !== current) {
+          throw new TesseraError(
+            'ERR_JOB_TRACE_RANGE',
+            `the log has ${current} bytes; send from byte ${current}`,
+            {
+              details: { range: `0-${current}` },
+            },
+          );
+        }
+      }
+      // Late log lines from a job that just ended are kept; a long-finished job takes no more.
+      const recent = job.finishedAt === null || coordinator.clock() - job.finishedAt < 5 * 60 * 1000;
+      let length = current;
+      if (body !== '' && job.startedAt !== null && recent)
+        length = await coordinator.repos.jobs.appendTrace(job.id, body);
+      if (job.status === 'running') await extendLease(coordinator, job.id);
+      reply.header('range', `0-${length}`).header('x-gitlab-trace-update-interval', '3');
+      return sendStatus(reply, job.status, 202);
+    },
+  );
+}

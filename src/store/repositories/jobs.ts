@@ -140,6 +140,37 @@ export class JobRepository {
     return rows.map((row) => row.id);
   }
 
+  /** Pending jobs, oldest first. */
+  async listPending<S>(limit: number): Promise<JobRecord<S>[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'pending')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => toJob<S>(row));
+  }
+
+  /**
+   * Locks the oldest of `ids` that is still pending and answers its id. On PostgreSQL with
+   * `SELECT … FOR UPDATE SKIP LOCKED`, so concurrent claimers on any node pass over each other's
+   * rows instead of waiting; on SQLite the surrounding write transaction serialises claimers.
+   * Call inside a transaction and claim the row with {@link transition}.
+   */
+  async lockOldestPending(ids: readonly number[], dialect: 'sqlite' | 'postgres'): Promise<number | undefined> {
+    if (ids.length === 0) return undefined;
+    let query = this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('id', 'in', [...ids])
+      .where('status', '=', 'pending')
+      .orderBy('id')
+      .limit(1);
+    if (dialect === 'postgres') query = query.forUpdate().skipLocked();
+    return (await query.executeTakeFirst())?.id;
+  }
+
   /** Running jobs whose lease ended before `now`. */
   async listExpiredLeases<S>(now: number): Promise<JobRecord<S>[]> {
     const rows = await this.db

@@ -3,7 +3,8 @@ import type { Db } from '../open-store.js';
 import type { PipelinesTable } from '../schema.js';
 
 /** A stored pipeline. */
-export interface PipelineRecord extends Omit<Selectable<PipelinesTable>, 'variables' | 'warnings'> {
+export interface PipelineRecord extends Omit<Selectable<PipelinesTable>, 'variables' | 'warnings' | 'refProtected'> {
+  refProtected: boolean;
   variables: Record<string, string>;
   warnings: string[];
 }
@@ -11,6 +12,7 @@ export interface PipelineRecord extends Omit<Selectable<PipelinesTable>, 'variab
 function toPipeline(row: Selectable<PipelinesTable>): PipelineRecord {
   return {
     ...row,
+    refProtected: row.refProtected === 1,
     variables: JSON.parse(row.variables) as Record<string, string>,
     warnings: JSON.parse(row.warnings) as string[],
   };
@@ -31,6 +33,7 @@ export class PipelineRepository {
       .insertInto('pipelines')
       .values({
         ...input,
+        refProtected: input.refProtected ? 1 : 0,
         iid: Number(last?.iid ?? 0) + 1,
         variables: JSON.stringify(input.variables),
         warnings: JSON.stringify(input.warnings),

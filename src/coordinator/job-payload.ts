@@ -1,0 +1,239 @@
+import { TesseraError } from '../errors.js';
+import { expandVariables } from '../pipeline/expand-variables.js';
+import type { RunnerRecord } from '../store/repositories/runners.js';
+import type { Coordinator } from './coordinator.js';
+import { buildJobVariables, type JobVariable, ON_DEMAND_PATH } from './job-variables.js';
+import { buildTokenContext, type JobRecords, lifetimeCap } from './token-context.js';
+
+/** GitLab's secrets_configuration entry for one Vault secret. */
+export interface SecretPayload {
+  vault: {
+    server: {
+      url: string;
+      namespace?: string;
+      auth: { name: 'jwt'; path: string; data: { jwt: string; role?: string } };
+    };
+    engine: { name: string; path: string };
+    path: string;
+    field: string;
+  };
+  file: boolean;
+}
+
+/** The job as `POST /api/v4/jobs/request` answers it (GitLab's job payload, for what Tessera has). */
+export interface JobPayload {
+  id: number;
+  token: string;
+  allow_git_fetch: boolean;
+  job_info: {
+    id: number;
+    name: string;
+    stage: string;
+    project_id: number;
+    project_name: string;
+    time_in_queue_seconds: number;
+  };
+  git_info: {
+    repo_type: 'git';
+    repo_url: string;
+    ref: string;
+    sha: string;
+    before_sha: string;
+    ref_type: 'branch' | 'tag';
+    refspecs: string[];
+    depth: number;
+  };
+  runner_info: { timeout: number; runner_session_url: null };
+  variables: JobVariable[];
+  steps: Array<{ name: string; script: string[]; timeout: number; when: string; allow_failure: boolean }>;
+  image: null;
+  services: [];
+  artifacts: [];
+  cache: [];
+  credentials: [];
+  dependencies: [];
+  features: { trace_sections: boolean; failure_reasons: string[] };
+  secrets: Record<string, SecretPayload>;
+}
+
+/** A refusal to hand out a job, with the failure reason the job ends with. */
+export class JobPreparationError extends Error {
+  constructor(
+    readonly failureReason: string,
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Builds the payload of a job just claimed by `runner`: variables (predefined, YAML, project,
+ * then the job token, the on-demand request URL and token, and one masked variable per `id_tokens`
+ * entry minted now, when the runner and timeout are known), steps, git and secrets configuration.
+ *
+ * @throws JobPreparationError when the job cannot run (a protected environment its user may no
+ *   longer deploy to, a burned project path, a secret without `VAULT_SERVER_URL`, a token that
+ *   cannot be minted): the caller fails the job with `failureReason`.
+ */
+export async function buildJobPayload(
+  coordinator: Coordinator,
+  records: JobRecords,
+  runner: RunnerRecord,
+  secrets: { jobToken: string; requestToken: string },
+  now: number,
+): Promise<JobPayload> {
+  const { job, pipeline, project } = records;
+  const user = job.userId === null ? undefined : await coordinator.repos.users.findById(job.userId);
+  const variables = await buildJobVariables(coordinator, records, runner, user, now);
+  const onDemandUrl = `${coordinator.urls.serverUrl}${ON_DEMAND_PATH}?api-version=1`;
+  const secretVariables: JobVariable[] = [
+    { key: 'CI_JOB_TOKEN', value: secrets.jobToken, public: false, masked: true },
+    { key: 'TESSERA_ID_TOKEN_REQUEST_URL', value: onDemandUrl, public: true, masked: false },
+    { key: 'TESSERA_ID_TOKEN_REQUEST_TOKEN', value: secrets.requestToken, public: false, masked: true },
+    { key: 'ACTIONS_ID_TOKEN_REQUEST_URL', value: onDemandUrl, public: true, masked: false },
+    { key: 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', value: secrets.requestToken, public: false, masked: true },
+  ];
+  const scope = variables.values();
+  const idTokens = Object.entries(job.spec.idTokens);
+  if (idTokens.length > 0) {
+    let context: Awaited<ReturnType<typeof buildTokenContext>>;
+    try {
+      context = await buildTokenContext(coordinator, records);
+    } catch (error) {
+      throw new JobPreparationError('unknown_failure', 'the job context could not be built', String(error));
+    }
+    const cap = Math.min(job.timeoutSeconds, lifetimeCap(coordinator, project));
+    for (const [name, spec] of idTokens) {
+      const audience =
+        typeof spec.aud === 'string'
+          ? expandVariables(spec.aud, scope)
+          : spec.aud.map((aud) => expandVariables(aud, scope));
+      const lifetime = spec.ttl === null ? cap : Math.min(spec.ttl, cap);
+      try {
+        const issued = await coordinator.tokenIssuer.issue({
+          context,
+          audience,
+          lifetime,
+          ...(spec.alg ? { alg: spec.alg } : {}),
+          issuedVia: 'pre-issued',
+        });
+        secretVariables.push({ key: name, value: issued.token, public: false, masked: true });
+      } catch (error) {
+        if (error instanceof TesseraError) {
+          const reason =
+            error.code === 'ERR_TOKEN_SUB_PATH_BURNED' ? 'id_token_burned_project_path' : 'id_token_failure';
+          throw new JobPreparationError(reason, `id_tokens.${name}: ${error.message}`, error.code);
+        }
+        throw error;
+      }
+    }
+  }
+  const secretsPayload: Record<string, SecretPayload> = {};
+  const secretEntries = Object.entries(job.spec.secrets);
+  if (secretEntries.length > 0) {
+    const serverUrl = scope.VAULT_SERVER_URL;
+    if (!serverUrl) {
+      throw new JobPreparationError(
+        'secrets_provider_not_found',
+        'secrets: need the VAULT_SERVER_URL variable',
+      );
+    }
+    const firstToken = idTokens[0]?.[0];
+    for (const [name, secret] of secretEntries) {
+      const jwt = secret.token ?? (firstToken ? `$${firstToken}` : undefined);
+      if (!jwt) {
+        throw new JobPreparationError(
+          'secrets_provider_not_found',
+          `secrets.${name}: the job has no id_tokens to log in with`,
+        );
+      }
+      const role = scope.VAULT_AUTH_ROLE;
+      secretsPayload[name] = {
+        vault: {
+          server: {
+            url: serverUrl,
+            ...(scope.VAULT_NAMESPACE ? { namespace: scope.VAULT_NAMESPACE } : {}),
+            auth: {
+              name: 'jwt',
+              path: scope.VAULT_AUTH_PATH || 'jwt',
+              data: { jwt, ...(role ? { role } : {}) },
+            },
+          },
+          engine: { name: secret.vault.engine.name, path: secret.vault.engine.path },
+          path: secret.vault.path,
+          field: secret.vault.field,
+        },
+        file: secret.file,
+      };
+    }
+  }
+  const timeout = job.timeoutSeconds;
+  const steps: JobPayload['steps'] = [
+    {
+      name: 'script',
+      script: [...job.spec.beforeScript, ...job.spec.script],
+      timeout,
+      when: 'on_success',
+      allow_failure: job.allowFailure,
+    },
+  ];
+  if (job.spec.afterScript.length > 0) {
+    steps.push({
+      name: 'after_script',
+      script: [...job.spec.afterScript],
+      timeout,
+      when: 'always',
+      allow_failure: true,
+    });
+  }
+  const refspec =
+    pipeline.refType === 'tag'
+      ? `+refs/tags/${pipeline.ref}:refs/tags/${pipeline.ref}`
+      : `+refs/heads/${pipeline.ref}:refs/remotes/origin/${pipeline.ref}`;
+  return {
+    id: job.id,
+    token: secrets.jobToken,
+    allow_git_fetch: true,
+    job_info: {
+      id: job.id,
+      name: job.name,
+      stage: job.stage,
+      project_id: project.id,
+      project_name: project.name,
+      time_in_queue_seconds: job.queuedAt === null ? 0 : Math.max(0, Math.round((now - job.queuedAt) / 1000)),
+    },
+    git_info: {
+      repo_type: 'git',
+      repo_url: project.repositoryUrl,
+      ref: pipeline.ref,
+      sha: pipeline.sha,
+      before_sha: '0000000000000000000000000000000000000000',
+      ref_type: pipeline.refType,
+      refspecs: [refspec],
+      depth: 0,
+    },
+    runner_info: { timeout, runner_session_url: null },
+    variables: [
+      ...variables.list().filter((v) => !secretVariables.some((s) => s.key === v.key)),
+      ...secretVariables,
+    ],
+    steps,
+    image: null,
+    services: [],
+    artifacts: [],
+    cache: [],
+    credentials: [],
+    dependencies: [],
+    features: {
+      trace_sections: true,
+      failure_reasons: [
+        'script_failure',
+        'runner_system_failure',
+        'job_execution_timeout',
+        'unknown_failure',
+      ],
+    },
+    secrets: secretsPayload,
+  };
+}
