@@ -28,6 +28,18 @@ const MAX_GIT_ERROR = 2000;
 
 // Fetches into one cache repository must not overlap (git's ref locks would refuse the second).
 const cacheLocks = new Map<string, Promise<unknown>>();
+// Commits known to be in each cache: objects are never removed from a cache, so a commit seen once
+// needs no further `git cat-file` (one process less on every job's path to its first script line).
+const knownCommits = new Map<string, Set<string>>();
+
+function remember(cache: string, sha: string): void {
+  let commits = knownCommits.get(cache);
+  if (commits === undefined) {
+    commits = new Set();
+    knownCommits.set(cache, commits);
+  }
+  commits.add(sha);
+}
 
 function git(args: readonly string[], cwd: string | undefined, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -81,77 +93,88 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }
 
+/** Makes sure the bare cache holds `options.sha`, fetching when it does not. */
+async function fetchIntoCache(
+  cache: string,
+  options: CheckoutOptions,
+  log: (line: string) => void,
+): Promise<void> {
+  await withCacheLock(cache, async () => {
+    if (!existsSync(join(cache, 'HEAD'))) {
+      await mkdir(cache, { recursive: true });
+      await git(['init', '--quiet', '--bare', cache], undefined, options.signal);
+    }
+    if (await hasCommit(cache, options.sha)) return remember(cache, options.sha);
+    log(`Fetching changes from ${redactUrl(options.repoUrl)}...`);
+    const refspecs = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
+    await git(
+      ['fetch', '--quiet', '--force', '--prune', '--', options.repoUrl, ...refspecs],
+      cache,
+      options.signal,
+    );
+    if (!(await hasCommit(cache, options.sha))) {
+      // A commit no branch or tag points at any more (a force-push): ask for it by name.
+      await git(['fetch', '--quiet', '--', options.repoUrl, options.sha], cache, options.signal).catch(
+        () => undefined,
+      );
+    }
+    if (await hasCommit(cache, options.sha)) remember(cache, options.sha);
+  });
+}
+
+/**
+ * Writes a minimal non-bare repository at `gitDir` (what `git init` would, without its templates)
+ * that borrows every object from the cache (git's "alternates", so nothing is copied) and whose
+ * HEAD is detached at `sha`. Spawning `git init` costs more than checking out a small project, and
+ * every job's dispatch latency would pay it.
+ */
+async function writeRepositorySkeleton(gitDir: string, cacheObjects: string, sha: string): Promise<void> {
+  await mkdir(join(gitDir, 'objects', 'info'), { recursive: true });
+  await mkdir(join(gitDir, 'refs', 'heads'), { recursive: true });
+  await mkdir(join(gitDir, 'refs', 'tags'), { recursive: true });
+  await writeFile(join(gitDir, 'objects', 'info', 'alternates'), `${cacheObjects}\n`);
+  await writeFile(join(gitDir, 'HEAD'), `${sha}\n`);
+  await writeFile(
+    join(gitDir, 'config'),
+    '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = false\n',
+  );
+}
+
 /**
  * Fetches the project's repository into a bare cache (one per repository URL, shared by all jobs
  * of this runner) and checks out `sha` in the job's own build directory with real git: a fresh
- * clone that borrows objects from the cache, detached at the commit. Fetching again only when the
- * cache lacks the commit keeps repeated jobs of one pipeline fast.
+ * repository that borrows objects from the cache, detached at the commit. The cache is fetched
+ * only when it lacks the commit, so the jobs of one pipeline fetch once.
  *
  * @throws TesseraError `ERR_RUNNER_CHECKOUT_FAILED` when the repository or the commit cannot be had.
  */
 export async function checkout(options: CheckoutOptions): Promise<void> {
   const log = options.onLog ?? (() => {});
-  if (!/^[0-9a-f]{7,64}$/i.test(options.sha)) {
+  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(options.sha)) {
     throw new TesseraError('ERR_RUNNER_CHECKOUT_FAILED', 'the job names no valid commit sha');
   }
+  const sha = options.sha.toLowerCase();
   const cacheKey = createHash('sha256').update(options.repoUrl).digest('hex').slice(0, 24);
   const cache = resolve(options.cacheDir, `${cacheKey}.git`);
   try {
-    await withCacheLock(cache, async () => {
-      if (!existsSync(join(cache, 'HEAD'))) {
-        await mkdir(cache, { recursive: true });
-        await git(['init', '--quiet', '--bare', cache], undefined, options.signal);
-      }
-      if (await hasCommit(cache, options.sha)) return;
-      log(`Fetching changes from ${redactUrl(options.repoUrl)}...`);
-      await git(
-        [
-          'fetch',
-          '--quiet',
-          '--force',
-          '--prune',
-          '--',
-          options.repoUrl,
-          '+refs/heads/*:refs/heads/*',
-          '+refs/tags/*:refs/tags/*',
-        ],
-        cache,
-        options.signal,
-      );
-      if (!(await hasCommit(cache, options.sha))) {
-        // A commit no branch or tag points at any more (a force-push): ask for it by name.
-        await git(['fetch', '--quiet', '--', options.repoUrl, options.sha], cache, options.signal).catch(
-          () => undefined,
-        );
-      }
-    });
-    if (!(await hasCommit(cache, options.sha))) {
+    if (!knownCommits.get(cache)?.has(sha)) await fetchIntoCache(cache, { ...options, sha }, log);
+    if (!knownCommits.get(cache)?.has(sha)) {
       throw new TesseraError(
         'ERR_RUNNER_CHECKOUT_FAILED',
-        `commit ${options.sha} is not in ${redactUrl(options.repoUrl)}`,
+        `commit ${sha} is not in ${redactUrl(options.repoUrl)}`,
       );
     }
     await rm(options.projectDir, { recursive: true, force: true });
-    await mkdir(options.projectDir, { recursive: true });
-    await git(['init', '--quiet', options.projectDir], undefined, options.signal);
-    // Borrow the cache's objects instead of copying them (git's "alternates"): no transfer at all.
-    await writeFile(
-      join(options.projectDir, '.git', 'objects', 'info', 'alternates'),
-      `${join(cache, 'objects')}\n`,
-    );
+    await writeRepositorySkeleton(join(options.projectDir, '.git'), join(cache, 'objects'), sha);
     log(
-      `Checking out ${options.sha.slice(0, 8)} as detached HEAD${options.ref ? ` (ref is ${options.ref})` : ''}...`,
+      `Checking out ${sha.slice(0, 8)} as detached HEAD${options.ref ? ` (ref is ${options.ref})` : ''}...`,
     );
-    await git(
-      ['checkout', '--quiet', '--force', '--detach', options.sha],
-      options.projectDir,
-      options.signal,
-    );
+    await git(['checkout', '--quiet', '--force', '--detach', sha], options.projectDir, options.signal);
   } catch (error) {
     if (error instanceof TesseraError) throw error;
     throw new TesseraError(
       'ERR_RUNNER_CHECKOUT_FAILED',
-      `cannot check out ${options.sha.slice(0, 12)} of ${redactUrl(options.repoUrl)}: ${
+      `cannot check out ${sha.slice(0, 12)} of ${redactUrl(options.repoUrl)}: ${
         error instanceof Error ? redactUrl(error.message) : 'git failed'
       }`,
       { cause: error },
