@@ -45,6 +45,26 @@ export class ProblemList {
     if (this.warnings.length < PIPELINE_LIMITS.maxErrors) this.warnings.push(this.make(path, message, at));
   }
 
+  /** Copies the errors and warnings of `other` that `keep` accepts (within the error cap). */
+  absorb(other: ProblemList, keep: (problem: ConfigProblem) => boolean): void {
+    for (const [source, target] of [
+      [other.errors, this.errors],
+      [other.warnings, this.warnings],
+    ] as const) {
+      for (const problem of source) {
+        if (!keep(problem)) continue;
+        if (target === this.errors && this.errors.length >= PIPELINE_LIMITS.maxErrors) {
+          this.dropped += 1;
+          continue;
+        }
+        if (target.length >= PIPELINE_LIMITS.maxErrors) continue;
+        target.push(problem);
+        const file = other.files.get(problem);
+        if (file !== undefined) this.files.set(problem, file);
+      }
+    }
+  }
+
   /** Whether any error was recorded. */
   get failed(): boolean {
     return this.errors.length > 0;

@@ -9,6 +9,7 @@ import type { JobSpec } from './spec.js';
 export function checkGraph(
   jobs: readonly JobSpec[],
   hiddenNames: ReadonlySet<string>,
+  brokenNames: ReadonlySet<string>,
   problems: ProblemList,
 ): void {
   const byName = new Map(jobs.map((job) => [job.name, job]));
@@ -22,6 +23,8 @@ export function checkGraph(
       const at = { line: need.line ?? job.line };
       if (need.job === job.name) {
         problems.error(where, 'a job cannot need itself', at);
+      } else if (target === undefined && brokenNames.has(need.job)) {
+        // The job exists but its extends failed; that error is reported on the job itself.
       } else if (target === undefined) {
         const hint = hiddenNames.has(need.job)
           ? `"${need.job}" is a hidden job (its name starts with a dot) and never runs`

@@ -188,10 +188,27 @@ async function normaliseAndCheck(
   }
   const stageIndex = new Map(stages.map((stage, index) => [stage, index]));
   const specs: JobSpec[] = [];
+  const broken = new Set<string>();
   let index = 0;
-  for (const [name, job] of resolved) {
+  for (const [name, own] of jobs) {
     if (hidden.has(name)) continue;
-    specs.push(readJob(name, job, { stages, stageIndex, defaults, problems, index }).spec);
+    const job = resolved.get(name);
+    if (job !== undefined) {
+      specs.push(readJob(name, job, { stages, stageIndex, defaults, problems, index }).spec);
+    } else {
+      // Its extends failed (already reported): still check what the job says itself, leaving out
+      // what a parent might have supplied (script, stage, the tokens its secrets use).
+      broken.add(name);
+      const scratch = new ProblemList(file);
+      const entries = new Map(own.entries);
+      entries.delete('extends');
+      readJob(name, { ...own, entries }, { stages, stageIndex, defaults, problems: scratch, index });
+      problems.absorb(
+        scratch,
+        (problem) =>
+          !/\.(script|stage)$|\.secrets\./.test(problem.path) && !problem.message.startsWith('is required'),
+      );
+    }
     index += 1;
   }
   if (jobs.size - hidden.size === 0 && !problems.failed) {
@@ -201,7 +218,7 @@ async function normaliseAndCheck(
       null,
     );
   }
-  checkGraph(specs, hidden, problems);
+  checkGraph(specs, hidden, broken, problems);
   if (problems.failed) return null;
   return deepFreeze({
     stages,

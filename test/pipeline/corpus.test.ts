@@ -114,6 +114,8 @@ describe('pipeline corpus: invalid files', () => {
               );
             }
           }
+          const count = /^# error-count: (\d+)$/m.exec(content);
+          if (count !== null) assert.equal(errors.length, Number(count[1]), JSON.stringify(errors, null, 1));
           for (const problem of errors) {
             assert.ok(problem.message.length > 10, `message says what to fix: ${problem.message}`);
           }
