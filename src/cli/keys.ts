@@ -1,0 +1,126 @@
+import type { Command } from 'commander';
+import type { TesseraConfig } from '../config/defaults.js';
+import { loadConfig } from '../config/load.js';
+import { TesseraError } from '../errors.js';
+import { isSigningAlgorithm } from '../keys/algorithms.js';
+import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
+import { Keyring, type SigningKeySummary } from '../keys/keyring.js';
+import { openStore, type Store } from '../store/open-store.js';
+import { repositories } from '../store/repositories.js';
+
+interface StoreFlags {
+  dataDir?: string;
+  database?: string;
+  json?: boolean;
+}
+
+/**
+ * Opens the coordinator's store and keyring for a one-shot command, runs `fn`, and closes the
+ * store. Keys change in the database, so running coordinators pick the change up on their next
+ * refresh (a few seconds).
+ */
+export async function withKeyring<T>(
+  flags: StoreFlags,
+  fn: (keyring: Keyring, config: TesseraConfig) => Promise<T>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<T> {
+  const config = loadConfig({ dataDir: flags.dataDir, database: flags.database }, env);
+  let store: Store | undefined;
+  try {
+    store = await openStore({ database: config.database, dataDir: config.dataDir });
+    const kek = await loadKeyEncryptionKey({ env, dataDir: config.dataDir });
+    const keyring = new Keyring({
+      repository: repositories(store.db).signingKeys,
+      kek: kek.key,
+      jwksCachePeriod: config.jwksCachePeriod,
+      maxTokenLifetime: config.tokenMaxLifetime,
+    });
+    return await fn(keyring, config);
+  } finally {
+    await store?.close();
+  }
+}
+
+function iso(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString();
+}
+
+/** One line per key: kid, alg, state, published, created, activated, retire after / revoked. */
+export function formatKeys(keys: readonly SigningKeySummary[]): string {
+  const rows = [
+    ['KID', 'ALG', 'STATE', 'PUBLISHED', 'CREATED', 'ACTIVATED', 'RETIRE AFTER', 'REVOKED'],
+    ...keys.map((key) => [
+      key.kid,
+      key.alg,
+      key.state,
+      key.published ? 'yes' : 'no',
+      iso(key.createdAt),
+      iso(key.activatedAt),
+      iso(key.retireAfter),
+      iso(key.revokedAt),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return `${rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
+}
+
+/**
+ * Registers `tessera keys list|rotate|revoke` on the same store as `tessera serve`
+ * (`--data-dir`, `--database`, or their `TESSERA_*` variables). Never prints key material.
+ */
+export function registerKeysCommand(program: Command): Command {
+  const keys = program.command('keys').description('List, rotate and revoke the signing keys (DESIGN 4)');
+  const storeOptions = (command: Command) =>
+    command
+      .option('--data-dir <dir>', 'data directory of the coordinator')
+      .option('--database <url>', 'postgres:// URL of the coordinator database')
+      .option('--json', 'print JSON');
+
+  storeOptions(keys.command('list').description('List every signing key and its state')).action(
+    async (flags: StoreFlags) => {
+      const list = await withKeyring(flags, (keyring) => keyring.list());
+      process.stdout.write(flags.json ? `${JSON.stringify(list, null, 2)}\n` : formatKeys(list));
+    },
+  );
+
+  storeOptions(
+    keys
+      .command('rotate')
+      .description('Rotate a lineage: next → current, current → previous, a fresh next')
+      .option('--alg <alg>', 'RS256 or ES256', 'RS256')
+      .option('--force', 'rotate even if the next key is younger than the JWKS cache period'),
+  ).action(async (flags: StoreFlags & { alg: string; force?: boolean }) => {
+    if (!isSigningAlgorithm(flags.alg)) {
+      throw new TesseraError('ERR_KEYS_ALGORITHM_UNSUPPORTED', '--alg must be RS256 or ES256');
+    }
+    const alg = flags.alg;
+    const result = await withKeyring(flags, (keyring) =>
+      keyring.rotate(alg, { force: flags.force === true }),
+    );
+    process.stdout.write(
+      flags.json
+        ? `${JSON.stringify(result, null, 2)}\n`
+        : `rotated ${result.alg}: current ${result.current}, previous ${result.previous ?? '-'}, next ${result.next}\n`,
+    );
+  });
+
+  storeOptions(
+    keys
+      .command('revoke')
+      .description('Remove a key from the JWKS at once and never sign with it again')
+      .argument('<kid>'),
+  ).action(async (kid: string, flags: StoreFlags) => {
+    const key = await withKeyring(flags, (keyring) => keyring.revoke(kid));
+    process.stdout.write(
+      flags.json ? `${JSON.stringify(key, null, 2)}\n` : `revoked ${key.kid} (${key.alg})\n`,
+    );
+  });
+  return keys;
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { startServer } from '../../src/cli/serve.js';
+import { loadConfig } from '../../src/config/load.js';
+import { testDialects } from '../store/dialects.js';
+
+const BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
+const run = promisify(execFile);
+const [sqlite] = testDialects();
+
+async function tessera(...args: string[]) {
+  const env = { ...process.env };
+  delete env.TESSERA_KEY_ENCRYPTION_KEY;
+  delete env.TESSERA_DATABASE_URL;
+  return run(process.execPath, [BIN, ...args], { env, encoding: 'utf8' });
+}
+
+describe('tessera keys and tessera oidc export', () => {
+  it('lists, rotates and revokes keys in the store serve uses, and exports the OIDC documents', async () => {
+    const { dataDir } = await sqlite!.freshLocation();
+    const config = loadConfig({ host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent' }, {});
+    const server = await startServer(config, { env: {}, notice: () => {} });
+    await server.close();
+
+    const listed = JSON.parse(
+      (await tessera('keys', 'list', '--data-dir', dataDir, '--json')).stdout,
+    ) as Array<{
+      kid: string;
+      alg: string;
+      state: string;
+    }>;
+    assert.deepEqual(listed.map((key) => `${key.alg}:${key.state}`).sort(), [
+      'ES256:current',
+      'ES256:next',
+      'RS256:current',
+      'RS256:next',
+    ]);
+    const table = (await tessera('keys', 'list', '--data-dir', dataDir)).stdout;
+    assert.match(table, /^KID\s+ALG\s+STATE/);
+    assert.ok(!/PRIVATE|"d"/.test(table));
+
+    const rotated = await tessera('keys', 'rotate', '--alg', 'ES256', '--force', '--data-dir', dataDir);
+    assert.match(rotated.stdout, /^rotated ES256: current \S+, previous \S+, next \S+/);
+    const current = listed.find((key) => key.alg === 'RS256' && key.state === 'current')!;
+    const revoked = await tessera('keys', 'revoke', current.kid, '--data-dir', dataDir);
+    assert.equal(revoked.stdout, `revoked ${current.kid} (RS256)\n`);
+    await assert.rejects(
+      tessera('keys', 'revoke', 'nope', '--data-dir', dataDir),
+      (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.match(error.stderr, /^ERR_KEYS_NOT_FOUND: /);
+        return true;
+      },
+    );
+
+    const out = join(dataDir, 'export');
+    await tessera('oidc', 'export', out, '--issuer', 'https://ci.example.com/tessera', '--data-dir', dataDir);
+    const discovery = JSON.parse(await readFile(join(out, '.well-known', 'openid-configuration'), 'utf8'));
+    assert.equal(discovery.issuer, 'https://ci.example.com/tessera');
+    assert.equal(discovery.jwks_uri, 'https://ci.example.com/tessera/oauth/discovery/keys');
+    const jwks = JSON.parse(await readFile(join(out, 'oauth', 'discovery', 'keys'), 'utf8')) as {
+      keys: Array<{ kid: string }>;
+    };
+    assert.ok(!jwks.keys.some((key) => key.kid === current.kid), 'a revoked key leaves the JWKS');
+  });
+});
