@@ -1,0 +1,84 @@
+// End to end: `tessera serve --embedded-runner` runs pipelines without a separate runner process,
+// and keeps one runner registration across restarts; a separate `tessera runner` rides out a
+// coordinator crash (SIGKILL) in the middle of a job without losing the job's result.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { EMBEDDED_RUNNER_TOKEN_FILE } from '../../src/runner/embedded-runner.js';
+import { makeRepository } from '../runner/git-repository.js';
+import { Coordinator, startRunner, waitFor } from './runner-harness.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-embedded-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+describe('tessera serve --embedded-runner', () => {
+  it('runs a pipeline in the coordinator process and reuses its runner after a restart', async () => {
+    const coordinator = new Coordinator(join(root, 'embedded-data'));
+    try {
+      await coordinator.start(['--embedded-runner', '--runner-concurrency', '2']);
+      const repo = join(root, 'embedded-repo');
+      makeRepository(repo, {
+        '.gitlab-ci.yml':
+          'stages: [a, b]\none:\n  stage: a\n  script: [echo one]\ntwo:\n  stage: b\n  script: [echo "two in $CI_PROJECT_DIR"]\n',
+      });
+      const id = await coordinator.createProject('embedded', repo);
+      const first = await coordinator.createPipeline(id);
+      assert.equal((await coordinator.waitForPipeline(id, first.id)).status, 'success');
+      const two = await coordinator.job(id, first.id, 'two');
+      assert.match(await coordinator.trace(id, two.id), /two in .*embedded-data\/builds\/\d+\/embedded/);
+      const tokenFile = join(coordinator.dataDir, EMBEDDED_RUNNER_TOKEN_FILE);
+      assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+
+      await coordinator.stop();
+      await coordinator.start(['--embedded-runner']);
+      const second = await coordinator.createPipeline(id);
+      assert.equal((await coordinator.waitForPipeline(id, second.id)).status, 'success');
+      const runners = await coordinator.ok<unknown[]>('GET', '/runners/all');
+      assert.equal(runners.length, 1, 'the restart reused the embedded runner');
+      assert.ok(
+        !coordinator.child?.stderr().includes(readFileSync(tokenFile, 'utf8').trim()),
+        'token not logged',
+      );
+    } finally {
+      await coordinator.stop();
+    }
+  });
+});
+
+describe('tessera runner across a coordinator crash', () => {
+  it('keeps running the job and delivers its result after the coordinator comes back', async () => {
+    const coordinator = new Coordinator(join(root, 'crash-data'));
+    const gate = join(root, 'gate');
+    const started = join(root, 'started');
+    await coordinator.start();
+    const runner = startRunner(
+      coordinator,
+      await coordinator.registerRunner(),
+      join(root, 'crash-builds'),
+      1,
+    );
+    try {
+      const repo = join(root, 'crash-repo');
+      makeRepository(repo, {
+        '.gitlab-ci.yml': `survivor:\n  script:\n    - echo started > ${started}\n    - until [ -e ${gate} ]; do sleep 0.05; done\n    - echo finished after the crash\n`,
+      });
+      const id = await coordinator.createProject('crash', repo);
+      const pipeline = await coordinator.createPipeline(id);
+      await waitFor(() => (existsSync(started) ? true : undefined), 'the job to start');
+      await coordinator.stop('SIGKILL');
+      writeFileSync(gate, '');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await coordinator.start();
+      const job = await coordinator.waitForJob(id, pipeline.id, 'survivor', ['success', 'failed']);
+      assert.equal(job.status, 'success');
+      assert.match(await coordinator.trace(id, job.id), /finished after the crash\n[\s\S]*Job succeeded/);
+      const next = await coordinator.createPipeline(id);
+      assert.equal((await coordinator.waitForPipeline(id, next.id)).status, 'success');
+    } finally {
+      await runner.stop();
+      await coordinator.stop();
+    }
+  });
+});
