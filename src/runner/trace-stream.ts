@@ -16,8 +16,9 @@ export interface TraceStreamOptions {
 
 /**
  * Streams a job's (already masked, valid UTF-8) log to the coordinator in chunks: at most one request in
- * flight, at most one request per interval, the whole unsent tail in each request up to a chunk
- * size. The first bytes go out at once, so the first script line reaches the coordinator quickly.
+ * flight, at most one request per interval (counted from the job's start, so a job shorter than
+ * the interval sends its whole log at once when it ends), the whole unsent tail in each request up
+ * to a chunk size.
  * A failed request is retried from the same offset; a 416 answer moves the offset to what the
  * coordinator has.
  */
@@ -31,7 +32,8 @@ export class TraceStream {
   #sent = 0;
   #inFlight: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #lastSendAt = 0;
+  // The first request also waits one interval: a short job then sends its whole log in one request.
+  #lastSendAt = Date.now();
   #truncated = false;
   #failures = 0;
 
