@@ -85,6 +85,12 @@ export const ERROR_CATALOG = {
   ERR_RUNNER_TOKEN_REFUSED: 403,
   ERR_RUNNER_ID_TOKEN_NOT_IN_JOB: 400,
   ERR_RUNNER_ID_TOKEN_REQUEST_FAILED: 502,
+
+  // local run (`tessera run`): what keeps a working copy's pipeline from starting
+  ERR_LOCAL_RUN_NOT_A_REPOSITORY: 400,
+  ERR_LOCAL_RUN_NO_REF: 400,
+  ERR_LOCAL_RUN_JOB_NOT_FOUND: 400,
+  ERR_LOCAL_RUN_VARIABLE_INVALID: 400,
 } as const satisfies Record<string, number>;
 
 /** A stable error code; `switch (error.code)` narrows on it. */

@@ -1,0 +1,110 @@
+import { rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { TesseraError } from '../errors.js';
+import { runLocalPipeline } from '../local-run/run-local-pipeline.js';
+import { decideStyle, RunOutput } from '../local-run/run-output.js';
+
+interface RunFlags {
+  ref?: string;
+  var: string[];
+  job: string[];
+  concurrency?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/**
+ * `--var KEY=VALUE` values as pipeline variables; a key repeated keeps its last value.
+ *
+ * @throws TesseraError `ERR_LOCAL_RUN_VARIABLE_INVALID` for a value without `=` or a key that is
+ * not letters, digits and underscores.
+ */
+export function parseRunVariables(values: readonly string[]): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const item of values) {
+    const at = item.indexOf('=');
+    const key = at < 0 ? item : item.slice(0, at);
+    if (at < 0 || !/^[A-Za-z0-9_]{1,255}$/.test(key)) {
+      throw new TesseraError(
+        'ERR_LOCAL_RUN_VARIABLE_INVALID',
+        `--var "${key.slice(0, 60)}${at < 0 ? '' : '=…'}" must be KEY=VALUE with a key of letters, digits and underscores`,
+      );
+    }
+    variables[key] = item.slice(at + 1);
+  }
+  return variables;
+}
+
+/**
+ * Registers `tessera run [DIR] [--ref REF] [--var KEY=VALUE]... [--job NAME]... [--concurrency N]`:
+ * runs the pipeline of a git working copy on an embedded coordinator and runner (docs/local-run.md).
+ * Exit status 0 when the pipeline succeeds, 1 when it fails or is interrupted, 2 when it cannot start.
+ */
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description(
+      "Run a git working copy's pipeline locally: embedded coordinator and runner, real ID tokens, live discovery",
+    )
+    .argument('[dir]', 'the working copy (default: the current directory)', '.')
+    .option('--ref <ref>', 'branch or tag to run (default: the branch checked out at HEAD)')
+    .option('--var <key=value>', 'pipeline variable (repeatable)', collect, [])
+    .option('--job <name>', 'run only this job and what it needs (repeatable)', collect, [])
+    .option('--concurrency <n>', 'jobs run at once (default: CPU count, at least 4)')
+    .action(async (dir: string, flags: RunFlags) => {
+      const diagnostic = (line: string) => process.stderr.write(`${line}\n`);
+      let variables: Record<string, string>;
+      let concurrency = Math.max(4, availableParallelism());
+      try {
+        variables = parseRunVariables(flags.var);
+        if (flags.concurrency !== undefined) {
+          if (!/^\d{1,3}$/.test(flags.concurrency) || Number(flags.concurrency) < 1) {
+            throw new TesseraError(
+              'ERR_CONFIG_INVALID',
+              '--concurrency must be a whole number from 1 to 999',
+            );
+          }
+          concurrency = Number(flags.concurrency);
+        }
+      } catch (error) {
+        if (!(error instanceof TesseraError)) throw error;
+        diagnostic(`${error.code}: ${error.message}`);
+        process.exitCode = 2;
+        return;
+      }
+      const output = new RunOutput({ stream: process.stdout, fancy: decideStyle(process.stdout) });
+      const interrupt = new AbortController();
+      const tempDirs: string[] = [];
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (interrupt.signal.aborted) {
+          // A second Ctrl-C: leave now, removing what can be removed synchronously.
+          for (const path of tempDirs) rmSync(path, { recursive: true, force: true });
+          process.exit(130);
+        }
+        diagnostic(`${signal}: stopping the running jobs and cleaning up (again to quit at once)`);
+        interrupt.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const code = await runLocalPipeline({
+          dir,
+          ...(flags.ref === undefined ? {} : { ref: flags.ref }),
+          variables,
+          jobs: flags.job,
+          concurrency,
+          output,
+          diagnostic,
+          signal: interrupt.signal,
+          onTempDir: (path) => tempDirs.push(path),
+        });
+        process.exitCode = interrupt.signal.aborted ? 130 : code;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

@@ -1,0 +1,150 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { isTesseraError, TesseraError } from '../errors.js';
+import type { ApiPipeline } from './local-api.js';
+import { registerProject } from './register-project.js';
+import type { RunOutput } from './run-output.js';
+import { narrowPipeline } from './select-jobs.js';
+import { type EmbeddedInstance, startEmbedded } from './start-embedded.js';
+import { streamJobLogs } from './stream-job-logs.js';
+import { summaryTable } from './summary-table.js';
+import { inspectWorkingCopy } from './working-copy.js';
+
+/** Options of {@link runLocalPipeline}. */
+export interface LocalRunOptions {
+  /** The working copy (any directory inside it). */
+  readonly dir: string;
+  /** Branch or tag to run; default the branch checked out at HEAD. */
+  readonly ref?: string;
+  /** Pipeline variables (`--var`). */
+  readonly variables?: Readonly<Record<string, string>>;
+  /** Run only these jobs and what they need (`--job`). */
+  readonly jobs?: readonly string[];
+  /** Jobs the embedded runner runs at once. */
+  readonly concurrency: number;
+  readonly output: RunOutput;
+  /** Where warnings and the `CODE: message` of a refusal go (default stderr). */
+  readonly diagnostic?: (line: string) => void;
+  /** Told the temporary directory as soon as it exists (for a last-resort synchronous removal). */
+  readonly onTempDir?: (path: string) => void;
+  /** Aborted on Ctrl-C: running jobs are killed and everything is cleaned up. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Exit status of a local run: 0 the pipeline succeeded, 1 it failed (or its configuration is
+ * invalid, or it was interrupted), 2 it could not start (not a repository, no commit, unknown
+ * ref or job, no `.gitlab-ci.yml` in the commit).
+ */
+export type LocalRunExit = 0 | 1 | 2;
+
+/** Codes that mean "called wrong or nothing to run": exit status 2. */
+const CANNOT_START = new Set<string>([
+  'ERR_LOCAL_RUN_NOT_A_REPOSITORY',
+  'ERR_LOCAL_RUN_NO_REF',
+  'ERR_LOCAL_RUN_JOB_NOT_FOUND',
+  'ERR_LOCAL_RUN_VARIABLE_INVALID',
+  'ERR_GIT_REF_NOT_FOUND',
+  'ERR_GIT_CONFIG_NOT_FOUND',
+]);
+
+/**
+ * `tessera run`: runs a working copy's pipeline on an embedded coordinator and runner (loopback,
+ * port 0, temporary SQLite store, real keys and tokens, live discovery at `CI_SERVER_URL`),
+ * streams each job's masked log and prints a summary table. Everything it started is stopped and
+ * its temporary directory removed before it returns, also on error or abort.
+ */
+export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalRunExit> {
+  const { output } = options;
+  const diagnostic = options.diagnostic ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const began = Date.now();
+  let instance: EmbeddedInstance | undefined;
+  try {
+    const workingCopy = await inspectWorkingCopy(options.dir, options.ref);
+    if (workingCopy.dirty && workingCopy.refIsHead) {
+      diagnostic(
+        `warning: uncommitted changes are not part of this run; it runs the committed HEAD (${workingCopy.headSha.slice(0, 8)})`,
+      );
+    }
+    instance = await startEmbedded();
+    options.onTempDir?.(instance.tempDir);
+    const { api, server } = instance;
+    const project = await registerProject(api, workingCopy);
+    let pipeline: ApiPipeline;
+    try {
+      pipeline = await api.request<ApiPipeline>('POST', `/projects/${project.id}/pipeline`, {
+        ref: workingCopy.ref,
+        variables: Object.entries(options.variables ?? {}).map(([key, value]) => ({ key, value })),
+      });
+    } catch (error) {
+      if (
+        isTesseraError(error) &&
+        error.code === 'ERR_GIT_CONFIG_NOT_FOUND' &&
+        existsSync(join(workingCopy.root, '.gitlab-ci.yml'))
+      ) {
+        throw new TesseraError(
+          'ERR_GIT_CONFIG_NOT_FOUND',
+          `${error.message}: commit it first (the pipeline runs the committed ${workingCopy.ref})`,
+        );
+      }
+      throw error;
+    }
+    let selected: Set<string> | undefined;
+    if (options.jobs && options.jobs.length > 0) {
+      selected = await narrowPipeline(server.coordinator, pipeline.id, options.jobs);
+    }
+    output.line(
+      output.paint(
+        'bold',
+        `Pipeline #${pipeline.id} for ${pipeline.ref} at ${pipeline.sha.slice(0, 8)} (${project.pathWithNamespace})`,
+      ),
+    );
+    output.line(`CI_SERVER_URL and issuer: ${server.issuer} (discovery and JWKS live while the run lasts)`);
+    for (const warning of pipeline.warnings ?? []) diagnostic(`warning: ${warning}`);
+    output.line();
+    if (options.signal?.aborted) return 1;
+    await instance.startRunner(options.concurrency);
+    const outcome = await streamJobLogs({
+      api,
+      projectId: project.id,
+      pipelineId: pipeline.id,
+      output,
+      ...(selected ? { selected, play: selected } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      startedAt: began,
+    });
+    if (options.signal?.aborted) {
+      output.line(output.paint('red', 'Interrupted: running jobs were stopped.'));
+      return 1;
+    }
+    output.write(summaryTable(outcome.jobs, output));
+    const seconds = ((Date.now() - began) / 1000).toFixed(1);
+    const status = outcome.pipeline.status;
+    output.line();
+    if (status === 'success') {
+      output.line(output.paint('green', `Pipeline #${pipeline.id} passed in ${seconds}s`));
+      return 0;
+    }
+    const why =
+      status === 'manual' || status === 'created'
+        ? 'is blocked by a manual job (name it with --job to run it)'
+        : status;
+    output.line(output.paint('red', `Pipeline #${pipeline.id} ${why} after ${seconds}s`));
+    return 1;
+  } catch (error) {
+    output.clearProgress();
+    if (!isTesseraError(error)) throw error;
+    diagnostic(`${error.code}: ${error.message}`);
+    const problems = error.details?.errors;
+    if (Array.isArray(problems)) {
+      for (const problem of problems as Array<{ path?: string; message?: string; line?: number | null }>) {
+        diagnostic(
+          `  ${problem.path ?? ''}: ${problem.message ?? ''}${problem.line ? ` (line ${problem.line})` : ''}`,
+        );
+      }
+    }
+    return CANNOT_START.has(error.code) ? 2 : 1;
+  } finally {
+    await instance?.close();
+  }
+}

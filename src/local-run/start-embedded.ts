@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type RunningServer, startServer } from '../cli/serve.js';
+import { loadConfig } from '../config/load.js';
+import { RunnerAgent } from '../runner/agent.js';
+import { LocalApi } from './local-api.js';
+
+/** An embedded coordinator on loopback with a throwaway store, and the means to start its runner. */
+export interface EmbeddedInstance {
+  readonly server: RunningServer;
+  /** The API as the instance admin. */
+  readonly api: LocalApi;
+  /** The temporary directory holding the SQLite store, keys and builds. */
+  readonly tempDir: string;
+  /** Starts the embedded runner (an in-process {@link RunnerAgent}) with `concurrency` workers. */
+  startRunner(concurrency: number): Promise<void>;
+  /** Stops the runner (killing running jobs), the server, and removes the temporary directory. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a coordinator on `127.0.0.1`, port 0, with a SQLite store in a fresh temporary directory,
+ * an issuer that follows the port, and an admin token that lives only in this process. The
+ * user's `TESSERA_*` variables are deliberately ignored: a local run never touches a configured
+ * instance or database.
+ */
+export async function startEmbedded(options: { jobTimeout?: number } = {}): Promise<EmbeddedInstance> {
+  const tempDir = await mkdtemp(join(tmpdir(), 'tessera-run-'));
+  const adminToken = `tessera-run-${randomBytes(24).toString('base64url')}`;
+  let server: RunningServer;
+  try {
+    const config = loadConfig(
+      {
+        dataDir: join(tempDir, 'data'),
+        host: '127.0.0.1',
+        port: 0,
+        issuer: 'http://127.0.0.1:0',
+        logLevel: 'silent',
+        // Nothing waits on a job request longer than needed: the runner is stopped at the end.
+        jobRequestWait: 5,
+        ...(options.jobTimeout === undefined ? {} : { jobTimeout: options.jobTimeout }),
+      },
+      {},
+    );
+    server = await startServer(config, {
+      env: { TESSERA_BOOTSTRAP_ADMIN_TOKEN: adminToken },
+      notice: () => undefined,
+    });
+  } catch (error) {
+    await rm(tempDir, { recursive: true, force: true });
+    throw error;
+  }
+  const api = new LocalApi(server.url, adminToken);
+  let agent: RunnerAgent | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    api,
+    tempDir,
+    startRunner: async (concurrency) => {
+      if (agent) throw new TypeError('the embedded runner is already started');
+      const runner = await server.registerRunner({ description: 'tessera run' });
+      agent = new RunnerAgent({
+        url: server.url,
+        token: runner.token,
+        buildsDir: join(tempDir, 'builds'),
+        concurrency,
+        // Short intervals: the terminal shows the log as it comes, and jobs are short-lived.
+        traceIntervalMs: 100,
+        keepaliveIntervalMs: 2000,
+        backoffMinMs: 50,
+        backoffMaxMs: 500,
+        finalStateRetryMs: 5000,
+        killGraceMs: 2000,
+      });
+      await agent.start();
+    },
+    close: () => {
+      closing ??= (async () => {
+        try {
+          await agent?.stop('abort');
+        } finally {
+          try {
+            await server.close();
+          } finally {
+            await rm(tempDir, { recursive: true, force: true, maxRetries: 3 });
+          }
+        }
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { formatDuration, jobStatusLabel } from './job-status-label.js';
+import type { ApiJob, ApiPipeline, LocalApi } from './local-api.js';
+import type { RunOutput } from './run-output.js';
+
+/** Options of {@link streamJobLogs}. */
+export interface StreamJobLogsOptions {
+  readonly api: LocalApi;
+  readonly projectId: number;
+  readonly pipelineId: number;
+  readonly output: RunOutput;
+  /** Only these jobs are shown (a `--job` selection); all when absent. */
+  readonly selected?: ReadonlySet<string>;
+  /** Manual jobs to play when they become `manual` (named with `--job`). */
+  readonly play?: ReadonlySet<string>;
+  /** Milliseconds between two looks at the pipeline; default 100. */
+  readonly pollMs?: number;
+  /** Stops following (Ctrl-C). */
+  readonly signal?: AbortSignal;
+  /** When the run started (ms), for the progress line. */
+  readonly startedAt?: number;
+}
+
+/** How the pipeline ended, as {@link streamJobLogs} saw it last. */
+export interface PipelineOutcome {
+  readonly pipeline: ApiPipeline;
+  /** The shown jobs in pipeline order. */
+  readonly jobs: ApiJob[];
+}
+
+const FINISHED = new Set(['success', 'failed', 'canceled', 'skipped']);
+
+interface Followed {
+  id: number;
+  /** Characters of the trace already written. */
+  offset: number;
+  headerShown: boolean;
+}
+
+/**
+ * Follows a pipeline to its end and writes each job's masked log (as the coordinator keeps it)
+ * under a header with the job's name, then its status. Jobs run in parallel, but their logs are
+ * never interleaved: the job that started first is streamed live, line by line; the others are
+ * held back and written whole, each under its own header, when their turn comes. A terminal also
+ * gets a progress line with what is running.
+ *
+ * The pipeline is over when its status is final, or nothing is pending or running any more
+ * (a pipeline blocked on a manual job that nobody plays).
+ */
+export async function streamJobLogs(options: StreamJobLogsOptions): Promise<PipelineOutcome> {
+  const { api, projectId, pipelineId, output } = options;
+  const pollMs = options.pollMs ?? 100;
+  const startedAt = options.startedAt ?? Date.now();
+  const queue: Followed[] = [];
+  const known = new Set<number>();
+  const played = new Set<number>();
+  for (;;) {
+    const pipeline = await api.pipeline(projectId, pipelineId);
+    const jobs = (await api.jobs(projectId, pipelineId))
+      .filter((job) => options.selected === undefined || options.selected.has(job.name))
+      .sort((a, b) => a.id - b.id);
+    for (const job of jobs) {
+      if (job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id)) {
+        played.add(job.id);
+        await api.request('POST', `/projects/${projectId}/jobs/${job.id}/play`);
+      }
+    }
+    const started = jobs
+      .filter((job) => job.started_at !== null && !known.has(job.id))
+      .sort((a, b) => (a.started_at ?? '').localeCompare(b.started_at ?? '') || a.id - b.id);
+    for (const job of started) {
+      known.add(job.id);
+      queue.push({ id: job.id, offset: 0, headerShown: false });
+    }
+    const byId = new Map(jobs.map((job) => [job.id, job]));
+    while (queue.length > 0) {
+      const head = queue[0] as Followed;
+      const job = byId.get(head.id);
+      if (!job) {
+        queue.shift();
+        continue;
+      }
+      if (!head.headerShown) {
+        output.line(output.paint('bold', output.paint('cyan', `== ${job.name} (stage ${job.stage})`)));
+        head.headerShown = true;
+      }
+      const finished = FINISHED.has(job.status);
+      const trace = await api.trace(projectId, head.id);
+      // Only whole lines while the job runs, so the progress line never splits one.
+      const end = finished ? trace.length : trace.lastIndexOf('\n') + 1;
+      if (end > head.offset) {
+        const text = trace.slice(head.offset, end);
+        output.write(text.endsWith('\n') ? text : `${text}\n`);
+        head.offset = end;
+      }
+      if (!finished) break;
+      const label = jobStatusLabel(job);
+      output.line(
+        output.paint(label.colour, `== ${job.name}: ${label.text} in ${formatDuration(job.duration)}`),
+      );
+      output.line();
+      queue.shift();
+    }
+    const active = jobs.some((job) => job.status === 'running' || job.status === 'pending');
+    const waitingForPlay = jobs.some(
+      (job) => job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id),
+    );
+    const over =
+      FINISHED.has(pipeline.status) ||
+      (!active && !waitingForPlay && !['pending', 'running'].includes(pipeline.status));
+    if (over && queue.length === 0) {
+      output.clearProgress();
+      return { pipeline, jobs };
+    }
+    showProgress(output, jobs, startedAt);
+    if (options.signal?.aborted) {
+      output.clearProgress();
+      return { pipeline, jobs };
+    }
+    await sleep(pollMs, options.signal);
+  }
+}
+
+function showProgress(output: RunOutput, jobs: readonly ApiJob[], startedAt: number): void {
+  const done = jobs.filter((job) => FINISHED.has(job.status)).length;
+  const running = jobs.filter((job) => job.status === 'running').map((job) => job.name);
+  const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
+  output.progress(
+    `${done}/${jobs.length} jobs done${running.length > 0 ? ` · running: ${running.join(', ')}` : ''} · ${seconds}s`,
+  );
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process';
+import { realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { TesseraError } from '../errors.js';
+
+/** What `tessera run` needs to know about the working copy it runs. */
+export interface WorkingCopy {
+  /** Absolute path of the repository's top-level directory (the project's `repository_url`). */
+  readonly root: string;
+  /** The branch or tag the pipeline runs for: `--ref`, or the branch checked out at HEAD. */
+  readonly ref: string;
+  /** The commit HEAD points to (for the dirty-tree warning). */
+  readonly headSha: string;
+  /** Whether {@link ref} is the branch checked out at HEAD (so uncommitted changes concern this run). */
+  readonly refIsHead: boolean;
+  /** Whether tracked files differ from HEAD or untracked files exist (they are not part of the run). */
+  readonly dirty: boolean;
+  /** The branch that plays `CI_DEFAULT_BRANCH`: origin's HEAD, else `main`/`master`, else the current branch. */
+  readonly defaultBranch: string;
+}
+
+function git(cwd: string, args: readonly string[]): Promise<{ ok: boolean; out: string }> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      'git',
+      ['-c', 'safe.directory=*', ...args],
+      { cwd, maxBuffer: 4 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LANG: 'C' } },
+      (error, stdout) => resolvePromise({ ok: !error, out: `${stdout}`.trim() }),
+    );
+  });
+}
+
+/**
+ * Inspects the git working copy at `dir`: its top level, the ref to run (`ref`, or the branch at
+ * HEAD), whether the tree is dirty, and the default branch.
+ *
+ * @throws TesseraError `ERR_LOCAL_RUN_NOT_A_REPOSITORY` when `dir` is not inside a git working
+ * copy, `ERR_LOCAL_RUN_NO_REF` when there is no commit yet or HEAD is detached and no `ref` is given.
+ */
+export async function inspectWorkingCopy(dir: string, ref?: string): Promise<WorkingCopy> {
+  const absolute = resolve(dir);
+  const info = await stat(absolute).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new TesseraError('ERR_LOCAL_RUN_NOT_A_REPOSITORY', `${absolute} is not a directory`);
+  }
+  const top = await git(absolute, ['rev-parse', '--show-toplevel']);
+  if (!top.ok || top.out === '') {
+    throw new TesseraError(
+      'ERR_LOCAL_RUN_NOT_A_REPOSITORY',
+      `${absolute} is not in a git working copy (run git init and commit a .gitlab-ci.yml first)`,
+    );
+  }
+  const root = await realpath(top.out);
+  const head = await git(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']);
+  if (!head.ok) {
+    throw new TesseraError(
+      'ERR_LOCAL_RUN_NO_REF',
+      `${root} has no commit yet: commit your .gitlab-ci.yml, then run again (the pipeline runs the committed HEAD)`,
+    );
+  }
+  let runRef = ref;
+  if (runRef === undefined) {
+    const branch = await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
+    if (!branch.ok || branch.out === '') {
+      throw new TesseraError(
+        'ERR_LOCAL_RUN_NO_REF',
+        'HEAD is detached: name the branch or tag to run with --ref',
+      );
+    }
+    runRef = branch.out;
+  }
+  const status = await git(root, ['status', '--porcelain', '--untracked-files=normal']);
+  return {
+    root,
+    ref: runRef,
+    headSha: head.out,
+    refIsHead: ref === undefined,
+    dirty: status.ok && status.out !== '',
+    defaultBranch: await defaultBranchOf(root, runRef),
+  };
+}
+
+async function defaultBranchOf(root: string, fallback: string): Promise<string> {
+  const origin = await git(root, ['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']);
+  if (origin.ok && origin.out.startsWith('origin/')) return origin.out.slice('origin/'.length);
+  for (const candidate of ['main', 'master']) {
+    if ((await git(root, ['show-ref', '--verify', '--quiet', `refs/heads/${candidate}`])).ok)
+      return candidate;
+  }
+  return fallback;
+}
