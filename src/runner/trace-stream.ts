@@ -59,7 +59,7 @@ export class TraceStream {
     if (this.#truncated || bytes.length === 0) return;
     let accepted = bytes;
     if (this.#length + bytes.length > this.#limit) {
-      accepted = bytes.subarray(0, Math.max(0, this.#limit - this.#length));
+      accepted = bytes.subarray(0, utf8Boundary(bytes, Math.max(0, this.#limit - this.#length)));
       this.#truncated = true;
     }
     this.#chunks.push(Buffer.from(accepted));
@@ -77,7 +77,10 @@ export class TraceStream {
   #schedule(): void {
     if (this.#inFlight !== undefined || this.#timer !== undefined || this.#sent >= this.#length) return;
     const backoff = this.#failures === 0 ? 0 : Math.min(10_000, 250 * 2 ** this.#failures);
-    const wait = Math.max(backoff, this.#lastSendAt + this.#intervalMs - Date.now(), 0);
+    // A backlog of a full chunk or more goes out as fast as the coordinator takes it.
+    const paced =
+      this.#length - this.#sent >= this.#maxChunk ? 0 : this.#lastSendAt + this.#intervalMs - Date.now();
+    const wait = Math.max(backoff, paced, 0);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.#sendOnce().catch(() => undefined);
