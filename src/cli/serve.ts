@@ -13,6 +13,7 @@ import { startEmbeddedRunner } from '../runner/embedded-runner.js';
 import { buildServer } from '../server/build-server.js';
 import { openStore } from '../store/open-store.js';
 import { repositories } from '../store/repositories.js';
+import { serveBanner } from './serve-banner.js';
 
 /** Options of {@link startServer} besides the configuration. */
 export interface StartServerOptions {
@@ -189,6 +190,7 @@ export function registerServeCommand(program: Command): Command {
             log: (message) => process.stderr.write(`tessera serve: embedded runner: ${message}\n`),
           })
         : undefined;
+      process.stderr.write(serveBanner({ server, config, embeddedRunner: runner && concurrency }));
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { basename, isAbsolute, join, relative } from 'node:path';
+import type { TesseraConfig } from '../config/defaults.js';
+import { ADMIN_TOKEN_FILE, BOOTSTRAP_ADMIN_TOKEN_ENV } from '../coordinator/bootstrap-admin.js';
+import { decideStyle } from '../local-run/run-output.js';
+
+/** What {@link serveBanner} describes. */
+export interface ServeBannerInput {
+  /** The running coordinator's listen URL and issuer. */
+  readonly server: { readonly url: string; readonly issuer: string };
+  readonly config: Pick<TesseraConfig, 'dataDir' | 'database'>;
+  /** Jobs the embedded runner runs at once, or undefined when there is none. */
+  readonly embeddedRunner?: number | undefined;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Directory paths are shown relative to (default the process's). */
+  readonly cwd?: string;
+  /** How the user invokes Tessera (default from `process.argv[1]`: `node bin/tessera.js` in a checkout, else `tessera`). */
+  readonly command?: string;
+  /** Bold headings (default: stderr is a terminal and `NO_COLOR` is unset). */
+  readonly fancy?: boolean;
+}
+
+/**
+ * The first-run banner of `tessera serve` (and `npm start`): where the API, the issuer, the
+ * discovery document and the JWKS are, where the admin token is (a file path or the variable it
+ * came from, never the token itself: the coordinator prints a generated one once, just above),
+ * whether an embedded runner runs jobs, and the next commands to try.
+ */
+export function serveBanner(input: ServeBannerInput): string {
+  const env = input.env ?? process.env;
+  const cwd = input.cwd ?? process.cwd();
+  const fancy = input.fancy ?? decideStyle(process.stderr, env);
+  const bold = (text: string) => (fancy ? `\u001b[1m${text}\u001b[22m` : text);
+  const shown = (path: string) => {
+    const rel = relative(cwd, path);
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+  };
+  const issuer = input.server.issuer;
+  const discovery = `${issuer}/.well-known/openid-configuration`;
+  const tokenFile = join(input.config.dataDir, ADMIN_TOKEN_FILE);
+  const fromEnv = env[BOOTSTRAP_ADMIN_TOKEN_ENV];
+  let adminToken: string;
+  let tokenCommand: string;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    adminToken = `the value of ${BOOTSTRAP_ADMIN_TOKEN_ENV} (user root)`;
+    tokenCommand = `$${BOOTSTRAP_ADMIN_TOKEN_ENV}`;
+  } else if (existsSync(tokenFile)) {
+    adminToken = `${shown(tokenFile)} (user root, mode 0600)`;
+    tokenCommand = `$(cat ${quoteForShell(shown(tokenFile))})`;
+  } else {
+    adminToken = `no longer on disk (it was printed once and written to ${shown(tokenFile)} at first start)`;
+    tokenCommand = '<your token>';
+  }
+  const command = input.command ?? defaultCommand(cwd);
+  const rows: Array<[string, string]> = [
+    ['API (CI_SERVER_URL)', input.server.url],
+    ['Issuer', issuer],
+    ['Discovery', discovery],
+    ['JWKS', `${issuer}/oauth/discovery/keys`],
+    ['Admin token', adminToken],
+    [
+      'Embedded runner',
+      input.embeddedRunner === undefined
+        ? `off (add --embedded-runner, or start one: ${command} runner --url ${input.server.url} --token …)`
+        : `on, ${input.embeddedRunner} job${input.embeddedRunner === 1 ? '' : 's'} at once`,
+    ],
+    ['Store', input.config.database === '' ? `SQLite in ${shown(input.config.dataDir)}` : 'PostgreSQL'],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return [
+    '',
+    bold('Tessera is ready.'),
+    ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`),
+    '',
+    bold('Try:'),
+    `  curl -s ${discovery}`,
+    `  curl -s -H "PRIVATE-TOKEN: ${tokenCommand}" ${input.server.url}/api/v4/user`,
+    `  ${command} run /path/to/a/git/repo    # run its .gitlab-ci.yml locally, with real ID tokens`,
+    '',
+    'Stop with Ctrl-C.',
+    '',
+  ].join('\n');
+}
+
+function quoteForShell(text: string): string {
+  return /^[\w./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** `node bin/tessera.js` when run from a checkout's script, `tessera` when installed as a command. */
+function defaultCommand(cwd: string): string {
+  const script = process.argv[1];
+  if (script === undefined || basename(script) !== 'tessera.js') return 'tessera';
+  const rel = relative(cwd, script);
+  return `node ${rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : script}`;
+}
