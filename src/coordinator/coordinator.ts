@@ -39,6 +39,7 @@ export class Coordinator {
   /** Emits `jobs` when a job may have become pending, so waiting `jobs/request` calls retry at once. */
   readonly events = new EventEmitter();
   #issuer: { issuer: string; instance: TokenIssuer } | undefined;
+  #repos: Repositories | undefined;
 
   constructor(options: CoordinatorOptions) {
     this.config = options.config;
@@ -52,7 +53,8 @@ export class Coordinator {
 
   /** Repositories on the store (outside any transaction). */
   get repos(): Repositories {
-    return repositories(this.store.db);
+    this.#repos ??= repositories(this.store.db);
+    return this.#repos;
   }
 
   /** The token issuer for the current issuer URL. */

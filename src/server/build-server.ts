@@ -103,6 +103,13 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     },
   );
+  // An empty body with a JSON content type (curl -X POST -H 'Content-Type: application/json') means "no body".
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, (body as Buffer).toString('utf8'));
   });

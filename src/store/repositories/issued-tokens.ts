@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { CompiledQuery, Selectable } from 'kysely';
 import type { IssuedTokenRecord, IssuedTokenRepository } from '../../token/issued-token-record.js';
 import type { Db } from '../open-store.js';
 import type { IssuedTokensTable } from '../schema.js';
@@ -12,15 +12,38 @@ function toRecord(row: Selectable<IssuedTokensTable>): IssuedTokenRecord {
   };
 }
 
+const inserts = new WeakMap<Db, CompiledQuery>();
+
+/** The row of a record, its columns always in the same order (the compiled insert relies on it). */
+function toRow(record: IssuedTokenRecord): IssuedTokensTable {
+  return {
+    jti: record.jti,
+    projectId: record.projectId,
+    pipelineId: record.pipelineId,
+    jobId: record.jobId,
+    aud: JSON.stringify(record.aud),
+    sub: record.sub,
+    kid: record.kid,
+    alg: record.alg,
+    iat: record.iat,
+    exp: record.exp,
+    issuedVia: record.issuedVia,
+  };
+}
+
 /** {@link IssuedTokenRepository} over the store: the audit of every ID token (never the token). */
 export class SqlIssuedTokenRepository implements IssuedTokenRepository {
   constructor(private readonly db: Db) {}
 
+  /** One insert per minted token; compiled once per handle (the minting hot path). */
   async recordIssuedToken(record: IssuedTokenRecord): Promise<void> {
-    await this.db
-      .insertInto('issuedTokens')
-      .values({ ...record, aud: JSON.stringify(record.aud) })
-      .execute();
+    const row = toRow(record);
+    let compiled = inserts.get(this.db);
+    if (!compiled) {
+      compiled = this.db.insertInto('issuedTokens').values(row).compile();
+      inserts.set(this.db, compiled);
+    }
+    await this.db.executeQuery({ ...compiled, parameters: Object.values(row) });
   }
 
   /** The project's issued tokens, newest first. */

@@ -1,4 +1,4 @@
-import { type Selectable, sql } from 'kysely';
+import { type CompiledQuery, type Selectable, sql } from 'kysely';
 import type { Db } from '../open-store.js';
 import type { JobsTable } from '../schema.js';
 
@@ -75,6 +75,8 @@ function changesToRow(changes: JobChanges): Partial<Selectable<JobsTable>> {
   const { retried, ...rest } = changes;
   return { ...rest, ...(retried !== undefined ? { retried: retried ? 1 : 0 } : {}) };
 }
+
+const byRequestToken = new WeakMap<Db, CompiledQuery<Selectable<JobsTable>>>();
 
 /** Jobs and their logs. */
 export class JobRepository {
@@ -158,7 +160,10 @@ export class JobRepository {
    * rows instead of waiting; on SQLite the surrounding write transaction serialises claimers.
    * Call inside a transaction and claim the row with {@link transition}.
    */
-  async lockOldestPending(ids: readonly number[], dialect: 'sqlite' | 'postgres'): Promise<number | undefined> {
+  async lockOldestPending(
+    ids: readonly number[],
+    dialect: 'sqlite' | 'postgres',
+  ): Promise<number | undefined> {
     if (ids.length === 0) return undefined;
     let query = this.db
       .selectFrom('jobs')

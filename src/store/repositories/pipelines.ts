@@ -3,7 +3,8 @@ import type { Db } from '../open-store.js';
 import type { PipelinesTable } from '../schema.js';
 
 /** A stored pipeline. */
-export interface PipelineRecord extends Omit<Selectable<PipelinesTable>, 'variables' | 'warnings' | 'refProtected'> {
+export interface PipelineRecord
+  extends Omit<Selectable<PipelinesTable>, 'variables' | 'warnings' | 'refProtected'> {
   refProtected: boolean;
   variables: Record<string, string>;
   warnings: string[];

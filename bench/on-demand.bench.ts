@@ -1,0 +1,182 @@
+/**
+ * On-demand minting: `GET /api/v4/job/id_token?api-version=1&audience=…` with a running job's
+ * request token, against a real coordinator (HTTP, request-token lookup, job-state check, claims
+ * from the records, RS256 signature, audit insert into SQLite) in a child process, against raw
+ * `crypto.sign` RS256 (2048-bit key, a signing input of the same size) on one core in this process,
+ * in interleaved rounds. Also the p99 latency of single requests. Goal (issue 3): at least 0.6.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startServer } from '../src/cli/serve.js';
+import { loadConfig } from '../src/config/load.js';
+import { mintOnDemand } from '../src/coordinator/on-demand-token.js';
+import { compare, median, report } from './measure.js';
+
+const CONCURRENCY = 8;
+
+async function api(base: string, token: string, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${base}/api/v4${path}`, {
+    method,
+    headers: { 'private-token': token, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return (await response.json()) as Record<string, unknown> & { id: number; token: string };
+}
+
+/** A coordinator with one running job: its request URL and token (the job's on-demand credentials). */
+async function startBenchCoordinator() {
+  const root = mkdtempSync(join(tmpdir(), 'tessera-bench-on-demand-'));
+  const repo = join(root, 'repo');
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@b.invalid', ...args], { cwd: repo });
+  execFileSync('git', ['init', '--quiet', '--initial-branch=main', repo]);
+  writeFileSync(join(repo, '.gitlab-ci.yml'), 'job:\n  script: [sleep 3600]\n');
+  git('add', '-A');
+  git('commit', '--quiet', '-m', 'bench');
+  const admin = 'bench-admin-token-0123456789';
+  const config = loadConfig(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: join(root, 'data'),
+      logLevel: 'warn',
+      issuer: 'http://127.0.0.1:0',
+      tokenRateLimit: 1_000_000,
+    },
+    {},
+  );
+  const server = await startServer(config, {
+    env: { TESSERA_BOOTSTRAP_ADMIN_TOKEN: admin },
+    notice: () => {},
+  });
+  const group = await api(server.url, admin, 'POST', '/groups', { name: 'bench', path: 'bench' });
+  const project = await api(server.url, admin, 'POST', '/projects', {
+    name: 'app',
+    namespace_id: group.id,
+    repository_url: repo,
+  });
+  await api(server.url, admin, 'POST', `/projects/${project.id}/pipeline?ref=main`);
+  const runner = await api(server.url, admin, 'POST', '/user/runners', { runner_type: 'instance_type' });
+  const job = (await (
+    await fetch(`${server.url}/api/v4/jobs/request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: runner.token }),
+    })
+  ).json()) as { variables: Array<{ key: string; value: string }> };
+  const value = (key: string) => job.variables.find((entry) => entry.key === key)?.value ?? '';
+  return {
+    server,
+    root,
+    url: value('TESSERA_ID_TOKEN_REQUEST_URL'),
+    token: value('TESSERA_ID_TOKEN_REQUEST_TOKEN'),
+  };
+}
+
+if (process.argv[2] === 'serve') {
+  const { server, root, url, token } = await startBenchCoordinator();
+  process.stdout.write(`${JSON.stringify({ url, token })}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', async () => {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+    process.exit(0);
+  });
+} else {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const line = await new Promise<string>((resolve) =>
+    createInterface({ input: child.stdout! }).once('line', resolve),
+  );
+  const target = JSON.parse(line) as { url: string; token: string };
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  let sampleLength = 0;
+  const mint = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        `${target.url}&audience=https%3A%2F%2Fvault.example.com`,
+        { agent, headers: { authorization: `Bearer ${target.token}` } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            body += chunk;
+          });
+          res.on('end', () => {
+            if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}: ${body}`));
+            sampleLength = body.length;
+            resolve();
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  await mint();
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // The signing input of a token is about three quarters of its length (the signature is the rest).
+  const input = Buffer.alloc(Math.max(64, Math.round(sampleLength * 0.72)), 'a');
+  // The same path without HTTP client and sockets, in this process: what the coordinator itself costs.
+  const local = await startBenchCoordinator();
+  const inProcess = () =>
+    mintOnDemand(local.server.coordinator, {
+      requestToken: local.token,
+      audience: 'https://vault.example.com',
+    });
+  const samples = await compare(
+    [
+      {
+        name: 'on-demand tokens over HTTP',
+        run: () => Promise.all(Array.from({ length: CONCURRENCY }, mint)),
+      },
+      {
+        name: 'mintOnDemand() in process',
+        run: () => Promise.all(Array.from({ length: CONCURRENCY }, inProcess)),
+      },
+      {
+        name: 'raw crypto.sign RS256, one core',
+        run: () => {
+          for (let index = 0; index < CONCURRENCY; index += 1) sign('sha256', input, privateKey);
+        },
+      },
+    ],
+    { rounds: 11, durationMs: 400 },
+  );
+  for (const values of Object.values(samples)) {
+    for (let index = 0; index < values.length; index += 1) values[index] = (values[index] ?? 0) * CONCURRENCY;
+  }
+  report('On-demand ID tokens (tokens/s)', samples, 'on-demand tokens over HTTP', {
+    'raw crypto.sign RS256, one core': 0.6,
+  });
+  const { 'on-demand tokens over HTTP': _http, ...withoutHttp } = samples;
+  report('On-demand ID tokens, coordinator only (tokens/s)', withoutHttp, 'mintOnDemand() in process', {
+    'raw crypto.sign RS256, one core': 0.6,
+  });
+  await local.server.close();
+  rmSync(local.root, { recursive: true, force: true });
+  const times: number[] = [];
+  for (let index = 0; index < 500; index += 1) {
+    const started = performance.now();
+    await mint();
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  console.log(
+    `  latency on-demand p50 ${median(times).toFixed(3)} ms, p99 ${(times[Math.floor(times.length * 0.99)] ?? 0).toFixed(3)} ms (one request at a time)`,
+  );
+  agent.destroy();
+  child.stdin!.end();
+  await new Promise((resolve) => child.on('close', resolve));
+}
