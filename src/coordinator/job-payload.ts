@@ -2,6 +2,7 @@ import { TesseraError } from '../errors.js';
 import { expandVariables } from '../pipeline/expand-variables.js';
 import type { RunnerRecord } from '../store/repositories/runners.js';
 import type { Coordinator } from './coordinator.js';
+import { environmentRefusal } from './create-pipeline.js';
 import { buildJobVariables, type JobVariable, ON_DEMAND_PATH } from './job-variables.js';
 import { buildTokenContext, type JobRecords, lifetimeCap } from './token-context.js';
 
@@ -85,6 +86,15 @@ export async function buildJobPayload(
 ): Promise<JobPayload> {
   const { job, pipeline, project } = records;
   const user = job.userId === null ? undefined : await coordinator.repos.users.findById(job.userId);
+  // The environment may have become protected since the pipeline was created or the job played.
+  if (job.environmentName !== null) {
+    const why = user
+      ? await environmentRefusal(coordinator, coordinator.store.db, project, user, job.environmentName)
+      : (await coordinator.repos.protection.findProtectedEnvironment(project.id, job.environmentName))
+        ? `environment "${job.environmentName}" is protected and the job has no user`
+        : null;
+    if (why) throw new JobPreparationError('protected_environment_failure', why);
+  }
   const variables = await buildJobVariables(coordinator, records, runner, user, now);
   const onDemandUrl = `${coordinator.urls.serverUrl}${ON_DEMAND_PATH}?api-version=1`;
   const secretVariables: JobVariable[] = [
