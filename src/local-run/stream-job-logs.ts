@@ -58,9 +58,11 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
     const jobs = (await api.jobs(projectId, pipelineId))
       .filter((job) => options.selected === undefined || options.selected.has(job.name))
       .sort((a, b) => a.id - b.id);
+    let playedNow = false;
     for (const job of jobs) {
       if (job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id)) {
         played.add(job.id);
+        playedNow = true;
         await api.request('POST', `/projects/${projectId}/jobs/${job.id}/play`);
       }
     }
@@ -104,9 +106,11 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
     const waitingForPlay = jobs.some(
       (job) => job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id),
     );
+    // A job just played makes the pipeline run again, whatever status was read before the play.
     const over =
-      FINISHED.has(pipeline.status) ||
-      (!active && !waitingForPlay && !['pending', 'running'].includes(pipeline.status));
+      !playedNow &&
+      !waitingForPlay &&
+      (FINISHED.has(pipeline.status) || (!active && !['pending', 'running'].includes(pipeline.status)));
     if (over && queue.length === 0) {
       output.clearProgress();
       return { pipeline, jobs };
