@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -38,8 +38,13 @@ interface RunResult {
 }
 
 /** Runs `tessera run ...args` (plain output: no terminal, NO_COLOR) and collects everything. */
-function tesseraRun(args: readonly string[], cwd?: string): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+function tesseraRun(
+  args: readonly string[],
+  cwd?: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+  onStdout?: (stdout: string, child: ReturnType<typeof spawn>) => void,
+): Promise<RunResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extraEnv };
   delete env.FORCE_COLOR;
   const child = spawn(process.execPath, [BIN, 'run', ...args], {
     cwd,
@@ -50,6 +55,7 @@ function tesseraRun(args: readonly string[], cwd?: string): Promise<RunResult> {
   let stderr = '';
   child.stdout.on('data', (chunk) => {
     stdout += chunk;
+    onStdout?.(stdout, child);
   });
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
@@ -280,5 +286,39 @@ release:
     assert.equal(result.code, 1, result.stdout + result.stderr);
     assert.match(result.stderr, /^ERR_PIPELINE_INVALID: /m);
     assert.match(result.stderr, /ghost/);
+  });
+
+  it('on Ctrl-C stops the running job, removes its temporary directory and exits 130', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'tessera-run-sigint-'));
+    roots.push(tmp);
+    const pidFile = join(tmp, 'job.pid');
+    const dir = await repository({
+      '.gitlab-ci.yml': `
+slow:
+  script:
+    - echo $$ > "$PID_FILE"
+    - echo "slow job started"
+    - sleep 60
+`,
+    });
+    let sent = false;
+    const result = await tesseraRun(
+      [dir, '--var', `PID_FILE=${pidFile}`],
+      undefined,
+      { TMPDIR: tmp },
+      (stdout, child) => {
+        if (!sent && stdout.includes('slow job started')) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    );
+    assert.ok(sent, result.stdout + result.stderr);
+    assert.equal(result.code, 130, result.stdout + result.stderr);
+    assert.match(result.stderr, /SIGINT: stopping the running jobs and cleaning up/);
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    assert.throws(() => process.kill(pid, 0), "the job's shell is gone");
+    const left = (await readdir(tmp)).filter((name) => name.startsWith('tessera-run-'));
+    assert.deepEqual(left, [], 'the temporary directory is removed');
   });
 });
