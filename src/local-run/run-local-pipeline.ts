@@ -60,14 +60,19 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
   const began = Date.now();
   let instance: EmbeddedInstance | undefined;
   try {
-    const workingCopy = await inspectWorkingCopy(options.dir, options.ref);
+    // The coordinator starts (keys, store) while git looks at the working copy.
+    const starting = startEmbedded();
+    starting.then((started) => options.onTempDir?.(started.tempDir)).catch(() => undefined);
+    const workingCopy = await inspectWorkingCopy(options.dir, options.ref).catch(async (error: unknown) => {
+      await (await starting.catch(() => undefined))?.close();
+      throw error;
+    });
     if (workingCopy.dirty && workingCopy.refIsHead) {
       diagnostic(
         `warning: uncommitted changes are not part of this run; it runs the committed HEAD (${workingCopy.headSha.slice(0, 8)})`,
       );
     }
-    instance = await startEmbedded();
-    options.onTempDir?.(instance.tempDir);
+    instance = await starting;
     const { api, server } = instance;
     const project = await registerProject(api, workingCopy);
     let pipeline: ApiPipeline;

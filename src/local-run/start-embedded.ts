@@ -6,6 +6,7 @@ import { type RunningServer, startServer } from '../cli/serve.js';
 import { loadConfig } from '../config/load.js';
 import { RunnerAgent } from '../runner/agent.js';
 import { LocalApi } from './local-api.js';
+import { prepareKeys } from './prepare-keys.js';
 
 /** An embedded coordinator on loopback with a throwaway store, and the means to start its runner. */
 export interface EmbeddedInstance {
@@ -31,6 +32,7 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
   const adminToken = `tessera-run-${randomBytes(24).toString('base64url')}`;
   let server: RunningServer;
   try {
+    await prepareKeys(join(tempDir, 'data'));
     const config = loadConfig(
       {
         dataDir: join(tempDir, 'data'),

@@ -12,7 +12,7 @@ export interface StreamJobLogsOptions {
   readonly selected?: ReadonlySet<string>;
   /** Manual jobs to play when they become `manual` (named with `--job`). */
   readonly play?: ReadonlySet<string>;
-  /** Milliseconds between two looks at the pipeline; default 100. */
+  /** Milliseconds between two looks at the pipeline; default 50. */
   readonly pollMs?: number;
   /** Stops following (Ctrl-C). */
   readonly signal?: AbortSignal;
@@ -48,7 +48,7 @@ interface Followed {
  */
 export async function streamJobLogs(options: StreamJobLogsOptions): Promise<PipelineOutcome> {
   const { api, projectId, pipelineId, output } = options;
-  const pollMs = options.pollMs ?? 100;
+  const pollMs = options.pollMs ?? 50;
   const startedAt = options.startedAt ?? Date.now();
   const queue: Followed[] = [];
   const known = new Set<number>();
