@@ -74,6 +74,15 @@ export class Coordinator {
     return this.#issuer.instance;
   }
 
+  /** Set when the server shuts down: waiting `jobs/request` calls answer 204 at once. */
+  stopping = false;
+
+  /** Ends every long poll now (before the server closes, so shutdown does not wait for them). */
+  stop(): void {
+    this.stopping = true;
+    this.events.emit('jobs');
+  }
+
   /** Wakes waiting runners: a job may be pending now. */
   notifyJobs(): void {
     this.events.emit('jobs');

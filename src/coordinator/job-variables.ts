@@ -125,9 +125,7 @@ export async function buildJobVariables(
   }
   const variables = new JobVariables();
   variables.setAll(predefined, { public: true, masked: false });
-  // Pipeline-level variables given through the API outrank YAML and project variables.
-  const yamlGlobal = Object.fromEntries(Object.entries(pipeline.variables));
-  variables.setAll(yamlGlobal, { public: true, masked: false });
+  variables.setAll(pipeline.variables, { public: true, masked: false });
   variables.setAll(job.spec.variables, { public: true, masked: false });
   for (const variable of await projectVariablesFor(coordinator.store.db, project.id, pipeline.refProtected)) {
     variables.set({
@@ -139,5 +137,7 @@ export async function buildJobVariables(
       ...(variable.raw ? { raw: true } : {}),
     });
   }
+  // Variables given when the pipeline was created outrank YAML and project variables (GitLab).
+  variables.setAll(pipeline.apiVariables, { public: false, masked: false });
   return variables;
 }

@@ -114,6 +114,11 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     done(null, (body as Buffer).toString('utf8'));
   });
   installErrorHandler(app);
+  // Long polls would hold a shutdown for up to jobRequestWait seconds; end them first.
+  app.addHook('preClose', (done) => {
+    coordinator.stop();
+    done();
+  });
   const context: ServerContext = {
     coordinator,
     authLimiter: new RateLimiter(config.authRateLimit, 60_000, coordinator.clock),

@@ -2,12 +2,14 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'k
 import { TesseraError } from '../errors.js';
 import { initialMigration } from './migrations/0001-initial.js';
 import { pipelineRefProtectedMigration } from './migrations/0002-pipeline-ref-protected.js';
+import { pipelineApiVariablesMigration } from './migrations/0003-pipeline-api-variables.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
   return {
     '0001-initial': initialMigration(dialect),
     '0002-pipeline-ref-protected': pipelineRefProtectedMigration,
+    '0003-pipeline-api-variables': pipelineApiVariablesMigration,
   };
 }
 

@@ -179,8 +179,10 @@ export interface PipelinesTable {
   userId: number | null;
   ciConfigPath: string;
   ciConfigSha: string;
-  /** JSON object: the pipeline-level variables after `planPipeline`. */
+  /** JSON object: the pipeline-level variables after `planPipeline` (YAML and workflow rule). */
   variables: string;
+  /** JSON object: the variables given when the pipeline was created through the API. */
+  apiVariables: Generated<string>;
   /** JSON array of warnings from loading the config. */
   warnings: string;
   createdAt: number;

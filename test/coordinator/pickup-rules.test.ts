@@ -44,12 +44,16 @@ for (const dialect of testDialects()) {
     });
 
     it('rate-limits on-demand minting per job with Retry-After', async () => {
-      const repo = await makeRepository({ '.gitlab-ci.yml': 'job:\n  script: [x]\n' });
+      const repo = await makeRepository({ '.gitlab-ci.yml': 'job:\n  script: [x]\n  variables:\n    LEVEL: yaml\n' });
       const c = await startTestCoordinator(dialect, { tokenRateLimit: 2, jobRequestWait: 0 });
       const p = await setUpProject(c, repo.path);
       const runnerToken = await registerRunner(c);
-      await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, { token: p.developer.token });
+      await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline`, {
+        token: p.developer.token,
+        body: { ref: 'main', variables: [{ key: 'LEVEL', value: 'api' }] },
+      });
       const job = await requestJob(c, runnerToken);
+      assert.equal(variable(job!, 'LEVEL'), 'api', 'pipeline variables outrank YAML');
       const url = `${variable(job!, 'TESSERA_ID_TOKEN_REQUEST_URL')}&audience=a`;
       const headers = { authorization: `Bearer ${variable(job!, 'TESSERA_ID_TOKEN_REQUEST_TOKEN')}` };
       assert.equal((await fetch(url, { headers })).status, 200);

@@ -172,6 +172,7 @@ for (const dialect of testDialects()) {
           ciConfigPath: '.gitlab-ci.yml',
           ciConfigSha: 'a'.repeat(40),
           variables: { A: '1' },
+          apiVariables: {},
           warnings: [],
           createdAt: now,
           updatedAt: now,

@@ -78,7 +78,7 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
       const gone = () => request.raw.socket?.destroyed === true || reply.raw.destroyed;
       for (;;) {
         // A runner that hung up must not be handed a job nobody will run.
-        if (gone()) return reply.status(204).send();
+        if (gone() || coordinator.stopping) return reply.status(204).send();
         const job = await claimJob(coordinator, runner);
         if (job) {
           request.log.info({ jobId: job.id, runnerId: runner.id }, 'job picked up');

@@ -4,9 +4,10 @@ import type { PipelinesTable } from '../schema.js';
 
 /** A stored pipeline. */
 export interface PipelineRecord
-  extends Omit<Selectable<PipelinesTable>, 'variables' | 'warnings' | 'refProtected'> {
+  extends Omit<Selectable<PipelinesTable>, 'variables' | 'warnings' | 'refProtected' | 'apiVariables'> {
   refProtected: boolean;
   variables: Record<string, string>;
+  apiVariables: Record<string, string>;
   warnings: string[];
 }
 
@@ -15,6 +16,7 @@ function toPipeline(row: Selectable<PipelinesTable>): PipelineRecord {
     ...row,
     refProtected: row.refProtected === 1,
     variables: JSON.parse(row.variables) as Record<string, string>,
+    apiVariables: JSON.parse(row.apiVariables) as Record<string, string>,
     warnings: JSON.parse(row.warnings) as string[],
   };
 }
@@ -37,6 +39,7 @@ export class PipelineRepository {
         refProtected: input.refProtected ? 1 : 0,
         iid: Number(last?.iid ?? 0) + 1,
         variables: JSON.stringify(input.variables),
+        apiVariables: JSON.stringify(input.apiVariables),
         warnings: JSON.stringify(input.warnings),
       })
       .returningAll()
