@@ -75,7 +75,7 @@ export class RunOutput {
   /** Shows `text` as the progress line (terminal only; cut to the terminal's width). */
   progress(text: string): void {
     if (!this.fancy || !this.#stream.isTTY) return;
-    const width = Math.max(20, (this.#stream.columns ?? 80) - 1);
+    const width = Math.max(20, (this.#stream.columns || 80) - 1);
     const next = this.paint('dim', text.length > width ? `${text.slice(0, width - 1)}…` : text);
     if (next === this.#progress) return;
     this.#stream.write(`\r\u001b[2K${next}`);
