@@ -2,15 +2,17 @@
  * `tessera run` against gitlab-ci-local (the npm tool a user would pick to run a .gitlab-ci.yml
  * locally) on the same 10-job shell pipeline (three stages, no image) in a temporary git
  * repository: wall time of the whole command, a few interleaved rounds (order alternating),
- * medians and the median of the per-round ratios. Also their start-up floors (`--version`), and
- * what each gives a job that declares `id_tokens`. Goal (issue 5): tessera / gitlab-ci-local ≤ 0.5.
+ * medians and the median of the per-round ratios. Tessera runs twice: from the checkout (through
+ * tsx, as `node bin/tessera.js`) and compiled, laid out as the installed package is (bin, dist,
+ * node_modules). Also the start-up floors (`--version`), and what each gives a job that declares
+ * `id_tokens`. Goal (issue 5): tessera / gitlab-ci-local ≤ 0.5.
  *
  * gitlab-ci-local 4.75 needs Node ≥ 22 (it calls `Set.prototype.union`); on an older Node this
  * bench preloads a polyfill of the ES2025 Set methods for it and says so. It also needs `rsync`.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,6 +23,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TESSERA = join(ROOT, 'bin/tessera.js');
 const GCL = join(ROOT, 'node_modules/gitlab-ci-local/dist/index.js');
 const ROUNDS = 5;
+const FLOOR_ROUNDS = 3;
 
 const PIPELINE = `stages: [build, test, deploy]
 default:
@@ -125,6 +128,41 @@ function gitlabCiLocalProblem(): string | undefined {
   return undefined;
 }
 
+/**
+ * Compiles Tessera into `<dir>/dist` beside a copy of `bin/tessera.js` and a link to the checkout's
+ * node_modules: the layout of the installed package, whose bin runs `dist/` (no `src/` there).
+ * Answers the bin, or undefined when the build produced nothing.
+ */
+function buildPackage(dir: string): Promise<string | undefined> {
+  return (async () => {
+    await mkdir(join(dir, 'bin'), { recursive: true });
+    await copyFile(TESSERA, join(dir, 'bin/tessera.js'));
+    await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
+    await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    try {
+      // Type errors elsewhere in a working tree do not stop tsc from emitting.
+      execFileSync(
+        process.execPath,
+        [
+          join(ROOT, 'node_modules/typescript/bin/tsc'),
+          '-p',
+          join(ROOT, 'tsconfig.build.json'),
+          '--outDir',
+          join(dir, 'dist'),
+          '--sourceMap',
+          'false',
+          '--declaration',
+          'false',
+        ],
+        { stdio: 'ignore' },
+      );
+    } catch {
+      // checked below
+    }
+    return existsSync(join(dir, 'dist/cli/main.js')) ? join(dir, 'bin/tessera.js') : undefined;
+  })();
+}
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 const work = await mkdtemp(join(tmpdir(), 'tessera-bench-local-run-'));
@@ -142,7 +180,13 @@ try {
   console.log(
     `10-job shell pipeline (build ×3, test ×5, deploy ×2), ${ROUNDS} interleaved rounds, wall time per command`,
   );
-  console.log(`  tessera:         node bin/tessera.js run (from the checkout, through tsx)`);
+  const compiled = await buildPackage(join(work, 'package'));
+  console.log('  tessera run:     node bin/tessera.js run, from the checkout (TypeScript through tsx)');
+  console.log(
+    compiled
+      ? '  tessera run (compiled): the same, compiled with tsc into the installed-package layout'
+      : '  tessera run (compiled): left out: tsc produced no dist/cli/main.js',
+  );
   if (problem) {
     console.log(`  gitlab-ci-local: cannot run here: ${problem}`);
   } else {
@@ -158,10 +202,12 @@ try {
   const contenders: Array<{ name: string; args: string[] }> = [
     { name: 'tessera run', args: [TESSERA, 'run'] },
   ];
+  if (compiled) contenders.push({ name: 'tessera run (compiled)', args: [compiled, 'run'] });
   if (!problem) contenders.push({ name: 'gitlab-ci-local', args: gclArgs() });
   const floors: Array<{ name: string; args: string[] }> = [
     { name: 'tessera --version', args: [TESSERA, '--version'] },
   ];
+  if (compiled) floors.push({ name: 'tessera (compiled) --version', args: [compiled, '--version'] });
   if (!problem) floors.push({ name: 'gitlab-ci-local --version', args: gclArgs('--version') });
 
   // Warm-up (tsx's transform cache, git, the disk cache), checked for success.
@@ -174,7 +220,8 @@ try {
   }
   const samples: Record<string, number[]> = {};
   for (let round = 0; round < ROUNDS; round += 1) {
-    const all = [...contenders, ...floors];
+    // The floors vary little: three rounds of them keep the whole bench near a minute.
+    const all = round < FLOOR_ROUNDS ? [...contenders, ...floors] : [...contenders];
     for (const contender of round % 2 === 0 ? all : all.reverse()) {
       const result = await timed(contender.args, dir);
       samples[contender.name] = [...(samples[contender.name] ?? []), result.ms];
@@ -183,12 +230,12 @@ try {
   console.log('\nmedian wall time (min–max)');
   for (const [name, values] of Object.entries(samples)) {
     console.log(
-      `  ${name.padEnd(26)} ${seconds(median(values)).padStart(8)}  (${seconds(Math.min(...values))}–${seconds(Math.max(...values))})`,
+      `  ${name.padEnd(30)} ${seconds(median(values)).padStart(8)}  (${seconds(Math.min(...values))}–${seconds(Math.max(...values))})`,
     );
   }
   const ratioOf = (a: string, b: string) => {
-    const mine = samples[a] ?? [];
     const theirs = samples[b] ?? [];
+    const mine = (samples[a] ?? []).slice(0, theirs.length);
     const ratios = mine.map((value, index) => value / (theirs[index] ?? Number.NaN));
     return { ratio: median(ratios), low: Math.min(...ratios), high: Math.max(...ratios) };
   };
@@ -197,13 +244,22 @@ try {
     console.log(
       `  ratio tessera run / gitlab-ci-local: ${run.ratio.toFixed(2)} (rounds ${run.low.toFixed(2)}–${run.high.toFixed(2)}); goal ≤ 0.5: ${run.ratio <= 0.5 ? 'met' : 'NOT met'}`,
     );
+    if (compiled) {
+      const built = ratioOf('tessera run (compiled)', 'gitlab-ci-local');
+      console.log(
+        `  ratio tessera run (compiled) / gitlab-ci-local: ${built.ratio.toFixed(2)} (rounds ${built.low.toFixed(2)}–${built.high.toFixed(2)}); goal ≤ 0.5: ${built.ratio <= 0.5 ? 'met' : 'NOT met'}`,
+      );
+    }
     const floor = ratioOf('tessera --version', 'gitlab-ci-local --version');
     console.log(`  ratio of the start-up floors (--version): ${floor.ratio.toFixed(2)}`);
     const pipelineOnly = median(samples['tessera run'] ?? []) - median(samples['tessera --version'] ?? []);
     const gclPipelineOnly =
       median(samples['gitlab-ci-local'] ?? []) - median(samples['gitlab-ci-local --version'] ?? []);
+    const compiledOnly = compiled
+      ? `, compiled ${seconds(median(samples['tessera run (compiled)'] ?? []) - median(samples['tessera (compiled) --version'] ?? []))}`
+      : '';
     console.log(
-      `  above the floor: tessera ${seconds(pipelineOnly)} (embedded coordinator with fresh RS256/ES256 keys, runner, 10 jobs), gitlab-ci-local ${seconds(gclPipelineOnly)}`,
+      `  above the --version floor: tessera ${seconds(pipelineOnly)}${compiledOnly} (embedded coordinator with fresh RS256/ES256 keys, runner, 10 jobs), gitlab-ci-local ${seconds(gclPipelineOnly)}`,
     );
   }
 
