@@ -113,6 +113,8 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, (body as Buffer).toString('utf8'));
   });
+  // Anything else (a runner's trace chunk without a usual type) arrives as text; schemas decide.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   installErrorHandler(app);
   // Long polls would hold a shutdown for up to jobRequestWait seconds; end them first.
   app.addHook('preClose', (done) => {

@@ -106,8 +106,16 @@ build:
       assert.equal(gap.status, 416);
       assert.equal(gap.headers.get('range'), '0-6');
       assert.equal((await trace('6-10', 'world')).headers.get('range'), '0-11');
+      // Bytes without a Content-Type, as some runners send them.
+      const raw = await fetch(`${c.url}/api/v4/jobs/${job.id}/trace`, {
+        method: 'PATCH',
+        headers: { 'job-token': job.token, 'content-range': '11-13' },
+        body: new TextEncoder().encode('!!\n'),
+      });
+      assert.equal(raw.status, 202);
+      assert.equal(raw.headers.get('range'), '0-14');
       const log = await c.api('GET', `/api/v4/projects/${p.projectId}/jobs/${job.id}/trace`);
-      assert.equal(log.text, 'hello\nworld');
+      assert.equal(log.text, 'hello\nworld!!\n');
 
       await c.api('POST', `/api/v4/projects/${p.projectId}/jobs/${job.id}/cancel`, {
         token: p.developer.token,
