@@ -41,6 +41,15 @@ export function installErrorHandler(app: FastifyInstance): void {
         details: { field: name.replace(/^querystring/, 'query') },
       });
     }
+    // PostgreSQL data exceptions (class 22: a NUL byte in text, a number out of range) are bad input
+    // that slipped past the schemas; SQLite would have stored the value. Nothing was written.
+    const sqlState = (error as { code?: unknown; severity?: unknown }).code;
+    if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState) && 'severity' in error) {
+      return reply.status(400).send({
+        error: 'ERR_VALIDATION',
+        message: 'a value cannot be stored (a NUL character, or a number out of range)',
+      });
+    }
     const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
     if (status >= 400 && status < 500) {
       return reply

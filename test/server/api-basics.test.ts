@@ -251,3 +251,49 @@ describe('tessera serve first start', () => {
     assert.equal(notices.length, 1, 'the token is printed on the first start only');
   });
 });
+
+for (const dialect of testDialects()) {
+  describe(`bad input never stores or crashes [${dialect.name}]`, { skip: dialect.skip }, () => {
+    it('answers 4xx for odd values in bodies, paths and queries', async () => {
+      const c = await startTestCoordinator(dialect);
+      const group = await c.api('POST', '/api/v4/groups', { body: { name: 'g', path: 'g' } });
+      const project = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'p', namespace_id: group.body.id, repository_url: '/x' },
+      });
+      const id: number = project.body.id;
+      const nul = await c.api('POST', `/api/v4/projects/${id}/variables`, {
+        body: { key: 'K', value: 'a\u0000b' },
+      });
+      assert.ok(nul.status === 201 || nul.status === 400, `NUL: ${nul.status}`);
+      for (const [method, path, body] of [
+        ['GET', '/api/v4/projects/99999999999999', undefined],
+        ['GET', `/api/v4/projects/${encodeURIComponent('../../etc')}`, undefined],
+        ['POST', '/api/v4/groups', { name: 'x'.repeat(300), path: 'x' }],
+        ['POST', '/api/v4/groups', { name: 'x', path: 'y', parent_id: 99999999999 }],
+        [
+          'POST',
+          '/api/v4/users',
+          '{"__proto__": {"admin": true}, "username": "p", "email": "p@p", "name": "p"}',
+        ],
+        ['POST', `/api/v4/projects/${id}/members`, { user_id: -1, access_level: 30 }],
+        ['POST', `/api/v4/projects/${id}/protected_branches`, { name: 'a b' }],
+        ['PUT', `/api/v4/projects/${id}`, { ci_id_token_max_lifetime: 10 }],
+        ['GET', '/api/v4/job/id_token?audience=', undefined],
+        ['POST', '/api/v4/jobs/request', { token: 42 }],
+        ['PUT', '/api/v4/jobs/1', { token: 'x', state: 'exploded' }],
+        ['PATCH', '/api/v4/jobs/abc/trace', 'x'],
+      ] as const) {
+        const answer = await c.api(method, path, body === undefined ? {} : { body });
+        assert.ok(
+          answer.status >= 400 && answer.status < 500,
+          `${method} ${path}: ${answer.status} ${answer.text}`,
+        );
+        assert.match(answer.body.error, /^ERR_/);
+      }
+      assert.deepEqual(
+        (await c.api('GET', '/api/v4/users')).body.map((u: { username: string }) => u.username),
+        ['root'],
+      );
+    });
+  });
+}

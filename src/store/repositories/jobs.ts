@@ -207,7 +207,9 @@ export class JobRepository {
   }
 
   /** Appends `text` to the job's log and answers the new length in bytes (UTF-8). */
-  async appendTrace(jobId: number, text: string): Promise<number> {
+  async appendTrace(jobId: number, raw: string): Promise<number> {
+    // PostgreSQL text cannot hold NUL; a log never needs it.
+    const text = raw.includes('\u0000') ? raw.replaceAll('\u0000', '') : raw;
     const updated = await this.db
       .updateTable('jobTraces')
       .set({ content: sql<string>`content || ${text}` })
