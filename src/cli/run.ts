@@ -7,13 +7,13 @@ import { decideStyle, RunOutput } from '../local-run/run-output.js';
 
 interface RunFlags {
   ref?: string;
-  var: string[];
-  job: string[];
+  var?: string[];
+  job?: string[];
   concurrency?: string;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /**
@@ -49,17 +49,17 @@ export function registerRunCommand(program: Command): void {
     .description(
       "Run a git working copy's pipeline locally: embedded coordinator and runner, real ID tokens, live discovery",
     )
-    .argument('[dir]', 'the working copy (default: the current directory)', '.')
+    .argument('[dir]', 'the git working copy, or a directory inside it (default: the current directory)')
     .option('--ref <ref>', 'branch or tag to run (default: the branch checked out at HEAD)')
-    .option('--var <key=value>', 'pipeline variable (repeatable)', collect, [])
-    .option('--job <name>', 'run only this job and what it needs (repeatable)', collect, [])
+    .option('--var <key=value>', 'pipeline variable (repeatable)', collect)
+    .option('--job <name>', 'run only this job and what it needs (repeatable)', collect)
     .option('--concurrency <n>', 'jobs run at once (default: CPU count, at least 4)')
-    .action(async (dir: string, flags: RunFlags) => {
+    .action(async (dir: string | undefined, flags: RunFlags) => {
       const diagnostic = (line: string) => process.stderr.write(`${line}\n`);
       let variables: Record<string, string>;
       let concurrency = Math.max(4, availableParallelism());
       try {
-        variables = parseRunVariables(flags.var);
+        variables = parseRunVariables(flags.var ?? []);
         if (flags.concurrency !== undefined) {
           if (!/^\d{1,3}$/.test(flags.concurrency) || Number(flags.concurrency) < 1) {
             throw new TesseraError(
@@ -91,10 +91,10 @@ export function registerRunCommand(program: Command): void {
       process.on('SIGTERM', onSignal);
       try {
         const code = await runLocalPipeline({
-          dir,
+          dir: dir ?? '.',
           ...(flags.ref === undefined ? {} : { ref: flags.ref }),
           variables,
-          jobs: flags.job,
+          jobs: flags.job ?? [],
           concurrency,
           output,
           diagnostic,

@@ -34,6 +34,16 @@ interface Followed {
   /** Characters of the trace already written. */
   offset: number;
   headerShown: boolean;
+  /** When (ms) the running job's trace is worth fetching again. */
+  nextTraceAt: number;
+}
+
+/**
+ * The trace API answers the whole log, so a running job's log is re-read at most this often
+ * (and a long log less often); a finished job's is read at once.
+ */
+function traceInterval(length: number): number {
+  return length > 1_000_000 ? 1000 : 200;
 }
 
 /**
@@ -71,7 +81,7 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
       .sort((a, b) => (a.started_at ?? '').localeCompare(b.started_at ?? '') || a.id - b.id);
     for (const job of started) {
       known.add(job.id);
-      queue.push({ id: job.id, offset: 0, headerShown: false });
+      queue.push({ id: job.id, offset: 0, headerShown: false, nextTraceAt: 0 });
     }
     const byId = new Map(jobs.map((job) => [job.id, job]));
     while (queue.length > 0) {
@@ -86,7 +96,9 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
         head.headerShown = true;
       }
       const finished = FINISHED.has(job.status);
+      if (!finished && Date.now() < head.nextTraceAt) break;
       const trace = await api.trace(projectId, head.id);
+      head.nextTraceAt = Date.now() + traceInterval(trace.length);
       // Only whole lines while the job runs, so the progress line never splits one.
       const end = finished ? trace.length : trace.lastIndexOf('\n') + 1;
       if (end > head.offset) {
