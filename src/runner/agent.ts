@@ -6,6 +6,7 @@ import { isTesseraError } from '../errors.js';
 import { CoordinatorClient, type JobStateUpdate, type JobUpdateAnswer } from './coordinator-client.js';
 import { executeJob } from './execute-job.js';
 import type { JobOutcome, JobPayload } from './job-payload.js';
+import { reapOrphanProcessGroups } from './orphan-process-groups.js';
 import { TraceStream } from './trace-stream.js';
 
 /** Options of {@link RunnerAgent}. */
@@ -102,6 +103,9 @@ export class RunnerAgent {
     const buildsDir = resolve(this.#options.buildsDir);
     await mkdir(buildsDir, { recursive: true });
     this.#toolsDir = await this.#writeTesseraShim(buildsDir);
+    const orphans = await reapOrphanProcessGroups(buildsDir);
+    if (orphans > 0)
+      this.#log(`killed ${orphans} process group(s) left running by a previous runner process`);
     const concurrency = Math.max(1, Math.floor(this.#options.concurrency ?? 1));
     for (let index = 0; index < concurrency; index += 1) this.#workers.push(this.#work(index));
   }

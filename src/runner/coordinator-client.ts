@@ -70,7 +70,7 @@ export class CoordinatorClient {
       });
     } catch (error) {
       if (signal?.aborted) throw error;
-      const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+      const reason = networkErrorCode(error);
       throw new TransientCoordinatorError(`coordinator ${this.#base} unreachable (${reason})`, {
         cause: error,
       });
@@ -170,4 +170,12 @@ async function readAnswer(response: Response): Promise<JobUpdateAnswer> {
     jobStatus: header ?? bodyStatus,
     ...(response.status === 416 && remote ? { remoteLength: Number(remote[2]) } : {}),
   };
+}
+
+/** The system error code behind a failed `fetch` (`ECONNREFUSED`, …), or the error's name. */
+function networkErrorCode(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown; errors?: { code?: unknown }[] } })
+    .cause;
+  const code = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message;
+  return typeof code === 'string' ? code : error instanceof Error ? error.name : 'network error';
 }

@@ -6,6 +6,7 @@ import { buildJobEnvironment } from './job-environment.js';
 import type { JobOutcome, JobPayload, JobStep } from './job-payload.js';
 import type { JobVariable } from './job-variable.js';
 import { MaskingLogSink } from './masking-log-sink.js';
+import { forgetProcessGroup, recordProcessGroup } from './orphan-process-groups.js';
 import { runProcess } from './run-process.js';
 import { writeScriptFile } from './script-file.js';
 import { resolveVaultSecrets } from './vault-secrets.js';
@@ -162,10 +163,13 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       timeoutMs: Math.max(0, deadline - clock()),
       signal: cancel,
       killGraceMs: options.killGraceMs,
-    }).catch((error: unknown) => {
-      line(`ERROR: cannot start bash: ${errorText(error)}`);
-      return undefined;
-    });
+      onSpawn: (pgid) => recordProcessGroup(buildsDir, `${job.id}-script`, pgid),
+    })
+      .finally(() => forgetProcessGroup(buildsDir, `${job.id}-script`).catch(() => undefined))
+      .catch((error: unknown) => {
+        line(`ERROR: cannot start bash: ${errorText(error)}`);
+        return undefined;
+      });
     if (result === undefined) status = { state: 'failed', failureReason: 'runner_system_failure' };
     else if (result.canceled) status = { state: 'canceled', failureReason: 'canceled' };
     else if (result.timedOut) status = { state: 'failed', failureReason: 'job_execution_timeout' };
@@ -194,7 +198,10 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       // A job already cancelled still gets its after_script; a cancel during it ends it.
       signal: status.state === 'canceled' ? undefined : cancel,
       killGraceMs: options.killGraceMs,
-    }).catch(() => undefined);
+      onSpawn: (pgid) => recordProcessGroup(buildsDir, `${job.id}-after`, pgid),
+    })
+      .finally(() => forgetProcessGroup(buildsDir, `${job.id}-after`).catch(() => undefined))
+      .catch(() => undefined);
     if (result?.timedOut) line(`WARNING: after_script timed out after ${afterTimeout} seconds`);
     else if (result !== undefined && result.exitCode !== 0) {
       line(`WARNING: after_script failed with exit code ${result.exitCode ?? result.exitSignal}`);

@@ -51,7 +51,7 @@ export async function requestIdToken(options: RequestIdTokenOptions): Promise<st
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
   } catch (error) {
-    const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    const reason = networkErrorCode(error);
     throw new TesseraError('ERR_RUNNER_COORDINATOR_UNREACHABLE', `cannot reach ${target.origin} (${reason})`);
   }
   const text = await response.text();
@@ -74,4 +74,12 @@ export async function requestIdToken(options: RequestIdTokenOptions): Promise<st
     throw new TesseraError('ERR_RUNNER_ID_TOKEN_REQUEST_FAILED', 'the coordinator answered without a token');
   }
   return body.value;
+}
+
+/** The system error code behind a failed `fetch` (`ECONNREFUSED`, …), or the error's name. */
+function networkErrorCode(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown; errors?: { code?: unknown }[] } })
+    .cause;
+  const code = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message;
+  return typeof code === 'string' ? code : error instanceof Error ? error.name : 'network error';
 }

@@ -16,6 +16,8 @@ export interface RunProcessOptions {
   readonly signal?: AbortSignal;
   /** Milliseconds between SIGTERM and SIGKILL; default 2000. */
   readonly killGraceMs?: number;
+  /** Told the process group id right after the spawn. */
+  readonly onSpawn?: (pgid: number) => void;
 }
 
 /** How a process ended. */
@@ -114,6 +116,13 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
     let closeTimer: NodeJS.Timeout | undefined;
     let settled = false;
     const pgid = child.pid;
+    if (pgid !== undefined) {
+      try {
+        options.onSpawn?.(pgid);
+      } catch {
+        // Bookkeeping only: the process runs and is watched either way.
+      }
+    }
 
     const terminateGroup = () => {
       if (pgid === undefined || killTimer !== undefined) return;

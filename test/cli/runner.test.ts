@@ -96,4 +96,35 @@ describe('tessera runner', () => {
       runner.child.kill('SIGKILL');
     }
   });
+
+  it('after a SIGKILL of the runner, the next runner on the builds directory kills what the job left', async () => {
+    const buildsDir = join(root, 'builds-crash');
+    const args = ['--url', coordinator.url, '--token', coordinator.runnerToken, '--builds-dir', buildsDir];
+    const pidFile = join(root, 'crash.pid');
+    const first = startRunner(args);
+    let second: ReturnType<typeof startRunner> | undefined;
+    try {
+      coordinator.enqueue(payload(3, [`sleep 1000 & echo $! > ${pidFile}`, 'sleep 1000']));
+      await coordinator
+        .waitFor(
+          () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'),
+          'pid file',
+          60_000,
+        )
+        .catch((error: Error) => {
+          throw new Error(`${error.message}; the runner said: ${first.stderr()}`);
+        });
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      first.child.kill('SIGKILL');
+      await first.exited;
+      assert.equal(processAlive(pid), true, 'a SIGKILLed runner cannot end its jobs itself');
+      second = startRunner(args);
+      await coordinator.waitFor(() => !processAlive(pid), 'the orphaned job processes to be killed', 60_000);
+      await coordinator.waitFor(() => /killed 1 process group/.test(second?.stderr() ?? ''), 'the log line');
+    } finally {
+      first.child.kill('SIGKILL');
+      second?.child.kill('SIGKILL');
+      await Promise.all([first.exited, second?.exited]);
+    }
+  });
 });

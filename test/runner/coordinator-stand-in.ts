@@ -101,7 +101,8 @@ export class CoordinatorStandIn {
       const { token } = JSON.parse(body.toString()) as { token?: string };
       if (token !== this.runnerToken) return json(403, { message: '403 Forbidden' });
       const deadline = Date.now() + 300;
-      while (Date.now() < deadline && this.#server) {
+      // A runner that hung up must not be handed a job (it would be lost).
+      while (Date.now() < deadline && this.#server && !response.socket?.destroyed) {
         const pending = [...this.jobs.values()].find((job) => job.state === 'pending');
         if (pending) {
           pending.state = 'running';

@@ -79,7 +79,7 @@ describe('executeJob', () => {
     assert.match(log, new RegExp(`dir=${join(buildsDir, '\\d+', 'app')}`));
     assert.match(log, /Job succeeded\n$/);
     assert.deepEqual(
-      [...new Set(buildDirectories())].filter((name) => name !== '.cache'),
+      [...new Set(buildDirectories())].filter((name) => name !== '.cache' && name !== '.process-groups'),
       [],
       'build directories are removed after the job',
     );
