@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
@@ -86,7 +86,31 @@ function makeStore(base: Kysely<Database>, dialect: StoreDialect): Store {
   return {
     db,
     dialect,
-    transaction: (fn) => db.transaction().execute(fn),
+    transaction:
+      dialect === 'sqlite' ? (fn) => immediateTransaction(db, fn) : (fn) => db.transaction().execute(fn),
     close: () => base.destroy(),
   };
+}
+
+/**
+ * A SQLite write transaction taken with `BEGIN IMMEDIATE`: the write lock is held from the start,
+ * so a second process on the same file waits (busy_timeout) instead of failing with
+ * SQLITE_BUSY_SNAPSHOT when both read first and then write, as a deferred transaction would.
+ */
+export async function immediateTransaction<T>(
+  db: Kysely<Database>,
+  fn: (tx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    try {
+      // The connection is the transaction: the same single connection, held until commit.
+      const result = await fn(connection as unknown as Transaction<Database>);
+      await sql`commit`.execute(connection);
+      return result;
+    } catch (error) {
+      await sql`rollback`.execute(connection);
+      throw error;
+    }
+  });
 }

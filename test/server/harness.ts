@@ -20,6 +20,8 @@ export interface TestCoordinator {
   server: RunningServer;
   url: string;
   adminToken: string;
+  /** Where its store lives (for a second node on the same store). */
+  location: { database: string; dataDir: string; pgSchema?: string };
   /** Everything the server logged so far. */
   logs(): string;
   // biome-ignore lint/suspicious/noExplicitAny: as ApiAnswer
@@ -44,10 +46,15 @@ export interface TestCoordinator {
 export async function startTestCoordinator(
   dialect: TestDialect,
   overrides: ConfigInput = {},
-  options: { clock?: () => number; env?: Record<string, string> } = {},
+  options: {
+    clock?: () => number;
+    env?: Record<string, string>;
+    /** Share another coordinator's store (a second node): its location and admin token. */
+    sameStoreAs?: TestCoordinator;
+  } = {},
 ): Promise<TestCoordinator> {
-  const location = await dialect.freshLocation();
-  const adminToken = `admin-${randomBytes(16).toString('hex')}`;
+  const location = options.sameStoreAs?.location ?? (await dialect.freshLocation());
+  const adminToken = options.sameStoreAs?.adminToken ?? `admin-${randomBytes(16).toString('hex')}`;
   const logStream = new PassThrough();
   let logText = '';
   logStream.on('data', (chunk: Buffer) => {
@@ -84,6 +91,7 @@ export async function startTestCoordinator(
     server,
     url: server.url,
     adminToken,
+    location,
     logs: () => logText,
     close,
     async api(method, path, { token = adminToken, body, headers = {}, form } = {}) {

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, SqliteAdapter } from 'kysely';
 import type { SigningAlgorithm } from '../../keys/algorithms.js';
 import type {
   KeyState,
@@ -7,7 +7,7 @@ import type {
   SigningKeyRecord,
   SigningKeyRepository,
 } from '../../keys/signing-key-record.js';
-import type { Db } from '../open-store.js';
+import { type Db, immediateTransaction } from '../open-store.js';
 import type { Database, SigningKeysTable } from '../schema.js';
 
 function toRecord(row: Selectable<SigningKeysTable>): SigningKeyRecord {
@@ -21,7 +21,10 @@ function toRecord(row: Selectable<SigningKeysTable>): SigningKeyRecord {
 
 /** {@link SigningKeyRepository} over the store (SQLite or PostgreSQL). */
 export class SqlSigningKeyRepository implements SigningKeyRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly inTransaction = false,
+  ) {}
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
     const rows = await this.db
@@ -50,7 +53,13 @@ export class SqlSigningKeyRepository implements SigningKeyRepository {
   }
 
   async transaction<T>(fn: (repository: SigningKeyRepository) => Promise<T>): Promise<T> {
-    if (this.db.isTransaction) return fn(this);
-    return (this.db as Kysely<Database>).transaction().execute((tx) => fn(new SqlSigningKeyRepository(tx)));
+    if (this.inTransaction || this.db.isTransaction) return fn(this);
+    const db = this.db as Kysely<Database>;
+    // On SQLite a write transaction from the start, so a `tessera keys` process and a running
+    // coordinator on the same file wait for each other instead of failing.
+    if (db.getExecutor().adapter instanceof SqliteAdapter) {
+      return immediateTransaction(db, (tx) => fn(new SqlSigningKeyRepository(tx, true)));
+    }
+    return db.transaction().execute((tx) => fn(new SqlSigningKeyRepository(tx, true)));
   }
 }
