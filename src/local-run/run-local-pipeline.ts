@@ -108,7 +108,14 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     for (const warning of pipeline.warnings ?? []) diagnostic(`warning: ${warning}`);
     output.line();
     if (options.signal?.aborted) return 1;
-    await instance.startRunner(options.concurrency);
+    // The runner's troubles (a failed job request, a final state not delivered) are worth a line;
+    // its routine ("job 3: started") is what the log already shows.
+    await instance.startRunner(options.concurrency, (message) => {
+      if (/request failed|runner failure|giving up|not sent/.test(message)) {
+        output.clearProgress();
+        diagnostic(`runner: ${message}`);
+      }
+    });
     const outcome = await streamJobLogs({
       api,
       projectId: project.id,

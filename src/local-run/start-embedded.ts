@@ -15,8 +15,11 @@ export interface EmbeddedInstance {
   readonly api: LocalApi;
   /** The temporary directory holding the SQLite store, keys and builds. */
   readonly tempDir: string;
-  /** Starts the embedded runner (an in-process {@link RunnerAgent}) with `concurrency` workers. */
-  startRunner(concurrency: number): Promise<void>;
+  /**
+   * Starts the embedded runner (an in-process {@link RunnerAgent}) with `concurrency` workers;
+   * `log` receives its diagnostics (never a token).
+   */
+  startRunner(concurrency: number, log?: (message: string) => void): Promise<void>;
   /** Stops the runner (killing running jobs), the server, and removes the temporary directory. Idempotent. */
   close(): Promise<void>;
 }
@@ -61,7 +64,7 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
     server,
     api,
     tempDir,
-    startRunner: async (concurrency) => {
+    startRunner: async (concurrency, log) => {
       if (agent) throw new TypeError('the embedded runner is already started');
       const runner = await server.registerRunner({ description: 'tessera run' });
       agent = new RunnerAgent({
@@ -76,6 +79,7 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
         backoffMaxMs: 500,
         finalStateRetryMs: 5000,
         killGraceMs: 2000,
+        ...(log ? { log } : {}),
       });
       await agent.start();
     },
