@@ -74,6 +74,13 @@ export class Coordinator {
     return this.#issuer.instance;
   }
 
+  /** Counters for `/metrics`, since this process started. */
+  readonly counters = {
+    tokensIssued: { 'pre-issued': 0, 'on-demand': 0 } as Record<'pre-issued' | 'on-demand', number>,
+    jobsClaimed: 0,
+    leasesExpired: 0,
+  };
+
   /** Set when the server shuts down: waiting `jobs/request` calls answer 204 at once. */
   stopping = false;
 

@@ -16,6 +16,7 @@ export async function expireLeases(coordinator: Coordinator): Promise<number> {
       '\nERROR: Job failed: the runner stopped reporting (lease expired): runner_system_failure\n',
     );
     await finishJob(coordinator, job.id, { status: 'failed', failureReason: 'runner_system_failure' });
+    coordinator.counters.leasesExpired += 1;
   }
   return expired.length;
 }

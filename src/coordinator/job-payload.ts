@@ -129,6 +129,7 @@ export async function buildJobPayload(
           issuedVia: 'pre-issued',
         });
         secretVariables.push({ key: name, value: issued.token, public: false, masked: true });
+        coordinator.counters.tokensIssued['pre-issued'] += 1;
       } catch (error) {
         if (error instanceof TesseraError) {
           const reason =

@@ -90,5 +90,6 @@ export async function mintOnDemand(
     ...(request.alg ? { alg: request.alg } : {}),
     issuedVia: 'on-demand',
   });
+  coordinator.counters.tokensIssued['on-demand'] += 1;
   return { token: issued.token, jobId: job.id, jti: issued.jti };
 }

@@ -14,6 +14,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerIdTokenRoutes } from './routes/id-tokens.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
+import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerPipelineRoutes } from './routes/pipelines.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerProtectionRoutes } from './routes/protection.js';
@@ -127,6 +128,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     mintLimiter: new RateLimiter(config.tokenRateLimit, 60_000, coordinator.clock),
   };
   registerHealthRoutes(app, context);
+  registerMetricsRoutes(app, context);
   registerUserRoutes(app, context);
   registerGroupRoutes(app, context);
   registerProjectRoutes(app, context);

@@ -15,6 +15,10 @@ for (const dialect of testDialects()) {
       const ready = await c.api('GET', '/-/readiness', { token: null });
       assert.equal(ready.status, 200);
       assert.deepEqual(ready.body.checks, { database: 'ok', keys: 'ok' });
+      const metrics = await c.api('GET', '/metrics', { token: null });
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.text, /^tessera_signing_keys\{alg="RS256",state="current"\} 1$/m);
+      assert.match(metrics.text, /^tessera_id_tokens_issued_total\{issued_via="on-demand"\} 0$/m);
       const missing = await c.api('GET', '/api/v4/nothing');
       assert.equal(missing.status, 404);
       assert.equal(missing.body.error, 'ERR_NOT_FOUND');
