@@ -15,6 +15,7 @@ import { registerIdTokenRoutes } from './routes/id-tokens.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
+import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerPipelineRoutes } from './routes/pipelines.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerProtectionRoutes } from './routes/protection.js';
@@ -127,6 +128,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     authLimiter: new RateLimiter(config.authRateLimit, 60_000, coordinator.clock),
     mintLimiter: new RateLimiter(config.tokenRateLimit, 60_000, coordinator.clock),
   };
+  registerOpenApiRoute(app, context);
   registerHealthRoutes(app, context);
   registerMetricsRoutes(app, context);
   registerUserRoutes(app, context);

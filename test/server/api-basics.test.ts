@@ -19,6 +19,13 @@ for (const dialect of testDialects()) {
       assert.equal(metrics.status, 200);
       assert.match(metrics.text, /^tessera_signing_keys\{alg="RS256",state="current"\} 1$/m);
       assert.match(metrics.text, /^tessera_id_tokens_issued_total\{issued_via="on-demand"\} 0$/m);
+      const openapi = await c.api('GET', '/api/v4/openapi.json', { token: null });
+      assert.equal(openapi.body.openapi, '3.1.0');
+      assert.ok(openapi.body.paths['/api/v4/projects/{id}/pipeline'].post);
+      assert.deepEqual(
+        openapi.body.paths['/api/v4/users'].post.requestBody.content['application/json'].schema.required,
+        ['username', 'email', 'name'],
+      );
       const missing = await c.api('GET', '/api/v4/nothing');
       assert.equal(missing.status, 404);
       assert.equal(missing.body.error, 'ERR_NOT_FOUND');
