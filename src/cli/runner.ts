@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { TesseraError } from '../errors.js';
 import { RunnerAgent } from '../runner/agent.js';
+import { resolveJobUser } from '../runner/job-user.js';
 
 interface RunnerFlags {
   url: string;
@@ -8,13 +9,15 @@ interface RunnerFlags {
   buildsDir: string;
   concurrency: string;
   shell: string;
+  jobUser?: string;
 }
 
 /**
  * Registers `tessera runner --url URL --token TOKEN [--builds-dir DIR] [--concurrency N]
- * [--shell bash]`: runs jobs from a coordinator until SIGINT/SIGTERM (running jobs are killed and
- * reported failed) or SIGQUIT (running jobs are finished first). The token may also come from
- * `TESSERA_RUNNER_TOKEN`, which keeps it out of the process list.
+ * [--shell bash] [--job-user USER]`: runs jobs from a coordinator until SIGINT/SIGTERM (running
+ * jobs are killed and reported failed) or SIGQUIT (running jobs are finished first). The token may
+ * also come from `TESSERA_RUNNER_TOKEN`, which keeps it out of the process list. Without
+ * `--job-user`, jobs run as the runner's own user and can read what it can.
  */
 export function registerRunnerCommand(program: Command): void {
   program
@@ -25,6 +28,7 @@ export function registerRunnerCommand(program: Command): void {
     .option('--builds-dir <dir>', 'directory for build directories and the repository cache', './builds')
     .option('--concurrency <n>', 'jobs run at once', '1')
     .option('--shell <shell>', 'the shell that runs job scripts (bash only)', 'bash')
+    .option('--job-user <user>', 'run jobs as this unprivileged user (the runner must run as root)')
     .action(async (flags: RunnerFlags) => {
       const token = flags.token ?? process.env.TESSERA_RUNNER_TOKEN;
       if (!token)
@@ -41,6 +45,7 @@ export function registerRunnerCommand(program: Command): void {
           '--shell must be bash (the only shell Tessera supports)',
         );
       }
+      const jobUser = flags.jobUser === undefined ? undefined : resolveJobUser(flags.jobUser);
       const log = (message: string) =>
         process.stderr.write(`${new Date().toISOString()} runner: ${message}\n`);
       const agent = new RunnerAgent({
@@ -48,6 +53,7 @@ export function registerRunnerCommand(program: Command): void {
         token,
         buildsDir: flags.buildsDir,
         concurrency: Number(flags.concurrency),
+        jobUser,
         log,
       });
       await agent.start();

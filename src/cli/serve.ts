@@ -6,10 +6,10 @@ import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { createRunner } from '../coordinator/create-runner.js';
 import { expireLeases } from '../coordinator/expire-leases.js';
-import { TesseraError } from '../errors.js';
 import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
 import { Keyring } from '../keys/keyring.js';
-import { startEmbeddedRunner } from '../runner/embedded-runner.js';
+import { embeddedBuildsDir, parseRunnerConcurrency, startEmbeddedRunner } from '../runner/embedded-runner.js';
+import { resolveJobUser } from '../runner/job-user.js';
 import { buildServer } from '../server/build-server.js';
 import { openStore } from '../store/open-store.js';
 import { repositories } from '../store/repositories.js';
@@ -139,6 +139,8 @@ interface ServeFlags {
   logLevel?: string;
   embeddedRunner?: boolean;
   runnerConcurrency?: string;
+  runnerBuildsDir?: string;
+  runnerJobUser?: string;
 }
 
 /** The command-line flags of `tessera serve`, as configuration overrides. */
@@ -153,18 +155,11 @@ export function serveOverrides(flags: ServeFlags): ConfigInput {
   };
 }
 
-function parseConcurrency(value: string | undefined): number {
-  if (value === undefined) return 2;
-  if (!/^\d{1,3}$/.test(value) || Number(value) < 1) {
-    throw new TesseraError('ERR_CONFIG_INVALID', '--runner-concurrency must be a whole number from 1 to 999');
-  }
-  return Number(value);
-}
-
 /**
  * Registers `tessera serve [--data-dir DIR] [--host H] [--port P] [--issuer URL] [--database URL]
- * [--log-level L] [--embedded-runner [--runner-concurrency N]]`; every flag also comes from its
- * `TESSERA_*` variable (docs/configuration.md). Runs until SIGINT or SIGTERM.
+ * [--log-level L] [--embedded-runner [--runner-concurrency N] [--runner-builds-dir DIR]
+ * [--runner-job-user USER]]`; every flag also comes from its `TESSERA_*` variable
+ * (docs/configuration.md). Runs until SIGINT or SIGTERM.
  */
 export function registerServeCommand(program: Command): Command {
   return program
@@ -178,14 +173,27 @@ export function registerServeCommand(program: Command): Command {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--embedded-runner', 'also run jobs in this process (one-machine setup)')
     .option('--runner-concurrency <n>', 'jobs the embedded runner runs at once', '2')
+    .option(
+      '--runner-builds-dir <dir>',
+      'build directories of the embedded runner (default <data-dir>/builds)',
+    )
+    .option(
+      '--runner-job-user <user>',
+      'run embedded-runner jobs as this unprivileged user (serve runs as root)',
+    )
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(serveOverrides(flags));
-      const concurrency = parseConcurrency(flags.runnerConcurrency);
+      const concurrency = parseRunnerConcurrency(flags.runnerConcurrency);
+      const jobUser =
+        flags.embeddedRunner && flags.runnerJobUser ? resolveJobUser(flags.runnerJobUser) : undefined;
+      const buildsDir = embeddedBuildsDir(config.dataDir, flags.runnerBuildsDir, jobUser);
       const server = await startServer(config);
       process.stderr.write(`tessera serve: listening on ${server.url}, issuer ${server.issuer}\n`);
       const runner = flags.embeddedRunner
         ? await startEmbeddedRunner(server, {
             dataDir: config.dataDir,
+            buildsDir,
+            jobUser,
             concurrency,
             log: (message) => process.stderr.write(`tessera serve: embedded runner: ${message}\n`),
           })

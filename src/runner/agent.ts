@@ -6,6 +6,7 @@ import { isTesseraError } from '../errors.js';
 import { CoordinatorClient, type JobStateUpdate, type JobUpdateAnswer } from './coordinator-client.js';
 import { executeJob } from './execute-job.js';
 import type { JobOutcome, JobPayload } from './job-payload.js';
+import type { JobUser } from './job-user.js';
 import { reapOrphanProcessGroups } from './orphan-process-groups.js';
 import { TraceStream } from './trace-stream.js';
 
@@ -32,6 +33,8 @@ export interface RunnerAgentOptions {
   readonly killGraceMs?: number;
   /** Seconds `after_script` may run when the job names no timeout. */
   readonly afterScriptTimeout?: number;
+  /** Run job processes as this unprivileged user (the runner must be root). */
+  readonly jobUser?: JobUser;
   /** Runner diagnostics (never a token). Default: nothing. */
   readonly log?: (message: string) => void;
 }
@@ -208,6 +211,7 @@ export class RunnerAgent {
         extraPath: this.#toolsDir ? [this.#toolsDir] : [],
         killGraceMs: this.#options.killGraceMs,
         afterScriptTimeout: this.#options.afterScriptTimeout,
+        jobUser: this.#options.jobUser,
       });
     } catch (error) {
       // executeJob handles everything a job can cause; this is a fault of the runner itself.

@@ -1,6 +1,8 @@
 import { open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { TesseraError } from '../errors.js';
 import { RunnerAgent } from './agent.js';
+import type { JobUser } from './job-user.js';
 
 /** File in the data directory that keeps the embedded runner's token across restarts (mode 0600). */
 export const EMBEDDED_RUNNER_TOKEN_FILE = 'embedded-runner-token';
@@ -17,6 +19,10 @@ export interface EmbeddedRunnerHost {
 export interface EmbeddedRunnerOptions {
   /** The coordinator's data directory: holds the token file and `builds/`. */
   readonly dataDir: string;
+  /** Build directories; default `<dataDir>/builds` (see {@link embeddedBuildsDir}). */
+  readonly buildsDir?: string;
+  /** Run job processes as this unprivileged user. */
+  readonly jobUser?: JobUser;
   /** Jobs run at once; default 2. */
   readonly concurrency?: number;
   /** Runner diagnostics. */
@@ -64,10 +70,44 @@ export async function startEmbeddedRunner(
   const agent = new RunnerAgent({
     url: host.url,
     token,
-    buildsDir: join(options.dataDir, 'builds'),
+    buildsDir: options.buildsDir ?? join(options.dataDir, 'builds'),
     concurrency: options.concurrency ?? 2,
+    jobUser: options.jobUser,
     log: options.log,
   });
   await agent.start();
   return agent;
+}
+
+/**
+ * The embedded runner's builds directory: `--runner-builds-dir`, or `<dataDir>/builds`. With a job
+ * user it must lie outside the data directory: the job user would have to traverse the data
+ * directory to reach it, and that directory holds the database, the key-encryption key and the
+ * admin token.
+ *
+ * @throws TesseraError `ERR_CONFIG_INVALID` for a job user with builds inside the data directory.
+ */
+export function embeddedBuildsDir(
+  dataDir: string,
+  buildsDir: string | undefined,
+  jobUser: JobUser | undefined,
+): string {
+  const chosen = resolve(buildsDir ?? join(dataDir, 'builds'));
+  const inside = relative(resolve(dataDir), chosen);
+  if (jobUser && !inside.startsWith('..') && !inside.startsWith('/')) {
+    throw new TesseraError(
+      'ERR_CONFIG_INVALID',
+      '--runner-job-user needs --runner-builds-dir outside the data directory (jobs must not reach the data directory)',
+    );
+  }
+  return chosen;
+}
+
+/** Parses `--runner-concurrency`. */
+export function parseRunnerConcurrency(value: string | undefined): number {
+  if (value === undefined) return 2;
+  if (!/^\d{1,3}$/.test(value) || Number(value) < 1) {
+    throw new TesseraError('ERR_CONFIG_INVALID', '--runner-concurrency must be a whole number from 1 to 999');
+  }
+  return Number(value);
 }

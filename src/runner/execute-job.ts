@@ -4,6 +4,7 @@ import { isTesseraError } from '../errors.js';
 import { checkout } from './checkout.js';
 import { buildJobEnvironment } from './job-environment.js';
 import type { JobOutcome, JobPayload, JobStep } from './job-payload.js';
+import { allowTraverse, giveToJobUser, type JobUser } from './job-user.js';
 import type { JobVariable } from './job-variable.js';
 import { MaskingLogSink } from './masking-log-sink.js';
 import { forgetProcessGroup, recordProcessGroup } from './orphan-process-groups.js';
@@ -36,6 +37,11 @@ export interface ExecuteJobOptions {
   readonly afterScriptTimeout?: number;
   /** Milliseconds between SIGTERM and SIGKILL. */
   readonly killGraceMs?: number;
+  /**
+   * Run the job's processes as this unprivileged user (the runner must be root), so that a job
+   * cannot read the runner's files, environment or memory. Default: the runner's own user.
+   */
+  readonly jobUser?: JobUser;
   /** Keep the build directory after the job (for debugging); default false. */
   readonly keepBuildDir?: boolean;
   /** Line prefix of the runner's own messages (`Running with …`). */
@@ -137,6 +143,12 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       extraPath: options.extraPath,
     });
     sink.addValues(environment.maskedValues);
+    if (options.jobUser) {
+      await writeScriptFile(join(jobTempDir, 'script.sh'), scriptStep?.script ?? []);
+      await allowTraverse(buildsDir);
+      await giveToJobUser(jobRoot, options.jobUser);
+      await giveToJobUser(jobTempDir, options.jobUser);
+    }
   } catch (error) {
     outcome = interrupted();
     if (outcome === undefined) {
@@ -152,7 +164,9 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   let status: JobOutcome = outcome ?? { state: 'success' };
   if (outcome === undefined && environment !== undefined) {
     const commands = scriptStep?.script ?? [];
-    const scriptFile = await writeScriptFile(join(jobTempDir, 'script.sh'), commands);
+    const scriptFile = options.jobUser
+      ? join(jobTempDir, 'script.sh')
+      : await writeScriptFile(join(jobTempDir, 'script.sh'), commands);
     line('Executing "step_script" stage of the job script');
     const result = await runProcess({
       command: 'bash',
@@ -163,6 +177,8 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       timeoutMs: Math.max(0, deadline - clock()),
       signal: cancel,
       killGraceMs: options.killGraceMs,
+      uid: options.jobUser?.uid,
+      gid: options.jobUser?.gid,
       onSpawn: (pgid) => recordProcessGroup(buildsDir, `${job.id}-script`, pgid),
     })
       .finally(() => forgetProcessGroup(buildsDir, `${job.id}-script`).catch(() => undefined))
@@ -186,6 +202,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   // after_script runs whatever happened to the script, as long as there is a checkout to run it in.
   if (environment !== undefined && afterStep?.script.some((c) => c.trim() !== '')) {
     const afterFile = await writeScriptFile(join(jobTempDir, 'after_script.sh'), afterStep.script);
+    if (options.jobUser) await giveToJobUser(afterFile, options.jobUser).catch(() => undefined);
     const afterTimeout = afterStep.timeout ?? options.afterScriptTimeout ?? DEFAULT_AFTER_SCRIPT_TIMEOUT;
     line('Running after_script');
     const result = await runProcess({
@@ -198,6 +215,8 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       // A job already cancelled still gets its after_script; a cancel during it ends it.
       signal: status.state === 'canceled' ? undefined : cancel,
       killGraceMs: options.killGraceMs,
+      uid: options.jobUser?.uid,
+      gid: options.jobUser?.gid,
       onSpawn: (pgid) => recordProcessGroup(buildsDir, `${job.id}-after`, pgid),
     })
       .finally(() => forgetProcessGroup(buildsDir, `${job.id}-after`).catch(() => undefined))

@@ -16,6 +16,9 @@ export interface RunProcessOptions {
   readonly signal?: AbortSignal;
   /** Milliseconds between SIGTERM and SIGKILL; default 2000. */
   readonly killGraceMs?: number;
+  /** Run as this uid and gid (the runner must be root); supplementary groups are dropped. */
+  readonly uid?: number;
+  readonly gid?: number;
   /** Told the process group id right after the spawn. */
   readonly onSpawn?: (pgid: number) => void;
 }
@@ -106,6 +109,8 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       env: { ...options.env },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
     let timedOut = false;
     let canceled = false;

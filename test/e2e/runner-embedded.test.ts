@@ -2,11 +2,21 @@
 // and keeps one runner registration across restarts; a separate `tessera runner` rides out a
 // coordinator crash (SIGKILL) in the middle of a job without losing the job's result.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { EMBEDDED_RUNNER_TOKEN_FILE } from '../../src/runner/embedded-runner.js';
+import { resolveJobUser } from '../../src/runner/job-user.js';
 import { makeRepository } from '../runner/git-repository.js';
 import { Coordinator, startRunner, waitFor } from './runner-harness.js';
 
@@ -78,6 +88,50 @@ describe('tessera runner across a coordinator crash', () => {
       assert.equal((await coordinator.waitForPipeline(id, next.id)).status, 'success');
     } finally {
       await runner.stop();
+      await coordinator.stop();
+    }
+  });
+});
+
+const nobody = (() => {
+  try {
+    return process.getuid?.() === 0 ? resolveJobUser('nobody') : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+describe('tessera serve --embedded-runner --runner-job-user', {
+  skip: nobody ? false : 'needs root and a nobody user',
+}, () => {
+  it('runs jobs as the unprivileged user, who cannot read the coordinator data directory', async () => {
+    chmodSync(root, 0o755);
+    const dataDir = join(root, 'jobuser-data');
+    mkdirSync(dataDir, { mode: 0o700 });
+    const coordinator = new Coordinator(dataDir);
+    try {
+      await coordinator.start([
+        '--embedded-runner',
+        '--runner-job-user',
+        'nobody',
+        '--runner-builds-dir',
+        join(root, 'jobuser-builds'),
+      ]);
+      const repo = join(root, 'jobuser-repo');
+      makeRepository(repo, {
+        '.gitlab-ci.yml': `whoami:\n  script:\n    - id -u\n    - ls ${dataDir} || echo "data dir denied"\n    - cat ${dataDir}/admin-token || echo "token denied"\n    - cat /proc/$PPID/environ || echo "runner environment denied"\n`,
+      });
+      const id = await coordinator.createProject('jobuser', repo);
+      const pipeline = await coordinator.createPipeline(id);
+      const job = await coordinator.waitForJob(id, pipeline.id, 'whoami', ['success', 'failed']);
+      const log = await coordinator.trace(id, job.id);
+      assert.equal(job.status, 'success', log);
+      assert.match(log, new RegExp(`\\n${nobody?.uid}\\n`));
+      assert.match(log, /data dir denied/);
+      assert.match(log, /token denied/);
+      assert.match(log, /runner environment denied/);
+      assert.doesNotMatch(log, new RegExp(coordinator.adminToken));
+    } finally {
       await coordinator.stop();
     }
   });

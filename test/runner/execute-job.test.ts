@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { executeJob } from '../../src/runner/execute-job.js';
 import type { JobPayload } from '../../src/runner/job-payload.js';
+import { resolveJobUser } from '../../src/runner/job-user.js';
 import type { JobVariable } from '../../src/runner/job-variable.js';
 import { processAlive } from '../../src/runner/run-process.js';
 import { commitFiles, makeRepository } from './git-repository.js';
@@ -229,6 +238,45 @@ describe('executeJob', () => {
     } finally {
       await vault.close();
     }
+  });
+
+  const nobody = (() => {
+    try {
+      return process.getuid?.() === 0 ? resolveJobUser('nobody') : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  it("runs the job as --job-user: it owns its checkout but cannot read the runner's files", {
+    skip: nobody ? false : 'needs root and a nobody user',
+  }, async () => {
+    chmodSync(root, 0o755);
+    const privateFile = join(root, 'runner-private.txt');
+    writeFileSync(privateFile, 'runner secret\n', { mode: 0o600 });
+    const chunks: Buffer[] = [];
+    const outcome = await executeJob({
+      job: job(
+        [
+          'id -u',
+          'touch new-file-in-checkout',
+          'cat README.md',
+          'cat "$CERT"; echo',
+          `cat ${privateFile} || echo "denied as expected"`,
+        ],
+        { variables: [{ key: 'CERT', value: 'file-variable-content', file: true }], after: ['id -u'] },
+      ),
+      buildsDir,
+      onLog: (bytes) => chunks.push(bytes),
+      killGraceMs: 300,
+      jobUser: nobody,
+    });
+    const log = Buffer.concat(chunks).toString();
+    assert.equal(outcome.state, 'success', log);
+    assert.equal((log.match(new RegExp(`\\n${nobody?.uid}\\n`, 'g')) ?? []).length, 2, log);
+    assert.match(log, /hello from the repository|second version/);
+    assert.match(log, /file-variable-content/);
+    assert.match(log, /Permission denied\ndenied as expected/);
+    assert.doesNotMatch(log, /runner secret/);
   });
 
   it('fails with runner_system_failure when the commit does not exist', async () => {
