@@ -43,6 +43,6 @@ export async function introspectToken(coordinator: Coordinator, token: string): 
   const audit = await coordinator.repos.issuedTokens.findByJti(claims.jti);
   if (!audit) return inactive;
   const job = await coordinator.repos.jobs.findById(audit.jobId);
-  if (!job || job.status !== 'running') return inactive;
+  if (job?.status !== 'running') return inactive;
   return { active: true, token_type: 'Bearer', ...claims };
 }

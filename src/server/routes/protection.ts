@@ -20,7 +20,8 @@ const environmentName = {
   type: 'string',
   minLength: 1,
   maxLength: 255,
-  pattern: '^[A-Za-z0-9 _./${}-]+$',
+  // $ and braces: GitLab environment names may hold variables such as review/$CI_COMMIT_REF_SLUG.
+  pattern: '^[A-Za-z0-9 _./{}$-]+$',
 } as const;
 const TIERS = ['production', 'staging', 'testing', 'development', 'other'];
 
