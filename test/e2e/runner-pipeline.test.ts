@@ -129,7 +129,7 @@ notify:
     const id = await project('slow', {
       '.gitlab-ci.yml': `
 slow:
-  timeout: 3s
+  timeout: 5s
   script:
     - sleep 1000 & echo $! > ${pidFile}
     - sleep 1000
@@ -138,7 +138,7 @@ slow:
     const pipeline = await coordinator.createPipeline(id);
     const job = await coordinator.waitForJob(id, pipeline.id, 'slow', ['failed', 'success']);
     assert.equal(job.failure_reason, 'job_execution_timeout');
-    assert.match(await coordinator.trace(id, job.id), /execution took longer than 3 seconds/);
+    assert.match(await coordinator.trace(id, job.id), /execution took longer than 5 seconds/);
     assert.equal(processAlive(Number(readFileSync(pidFile, 'utf8'))), false);
   });
 

@@ -153,13 +153,13 @@ describe('executeJob', () => {
     const pidFile = join(root, 'timeout.pid');
     const { outcome, log } = await run(
       job([`sleep 1000 & echo $! > ${pidFile}`, 'sleep 1000'], {
-        timeout: 1,
+        timeout: 2,
         after: ['echo "after: $CI_JOB_STATUS"'],
       }),
     );
     assert.deepEqual(outcome, { state: 'failed', failureReason: 'job_execution_timeout' });
     assert.match(log, /after: failed/);
-    assert.match(log, /execution took longer than 1 seconds/);
+    assert.match(log, /execution took longer than 2 seconds/);
     assert.equal(processAlive(Number(await waitForFile(pidFile))), false);
   });
 

@@ -54,7 +54,7 @@ describe('runProcess', () => {
 
   it('kills the whole process group on timeout, background processes included', async () => {
     const pidFile = join(dir, 'timeout.pid');
-    const result = await run(`sleep 1000 & echo $! > ${pidFile}; sleep 1000`, { timeoutMs: 300 });
+    const result = await run(`sleep 1000 & echo $! > ${pidFile}; sleep 1000`, { timeoutMs: 1000 });
     assert.equal(result.timedOut, true);
     const pid = Number(await waitForFile(pidFile));
     assert.equal(processAlive(pid), false, 'the background sleep survived the timeout');
