@@ -26,9 +26,17 @@ export async function authenticateJob(
   return found.job;
 }
 
-/** Extends a running job's lease (each runner update proves the runner is alive). */
-export async function extendLease(coordinator: Coordinator, jobId: number): Promise<void> {
-  await coordinator.repos.jobs.transition(jobId, ['running'], {
-    leaseExpiresAt: coordinator.clock() + coordinator.config.leaseTimeout * 1000,
-  });
+/**
+ * Extends a running job's lease (each runner update proves the runner is alive), but never past
+ * its timeout plus one lease period: a runner that keeps a job alive beyond its timeout loses it,
+ * and the job fails with `job_execution_timeout`.
+ */
+export async function extendLease(
+  coordinator: Coordinator,
+  job: Pick<JobRecord<PlannedJob>, 'id' | 'startedAt' | 'timeoutSeconds'>,
+): Promise<void> {
+  const lease = coordinator.config.leaseTimeout * 1000;
+  const renewed = coordinator.clock() + lease;
+  const limit = job.startedAt === null ? renewed : job.startedAt + job.timeoutSeconds * 1000 + lease;
+  await coordinator.repos.jobs.transition(job.id, ['running'], { leaseExpiresAt: Math.min(renewed, limit) });
 }

@@ -44,7 +44,9 @@ for (const dialect of testDialects()) {
     });
 
     it('rate-limits on-demand minting per job with Retry-After', async () => {
-      const repo = await makeRepository({ '.gitlab-ci.yml': 'job:\n  script: [x]\n  variables:\n    LEVEL: yaml\n' });
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': 'job:\n  script: [x]\n  variables:\n    LEVEL: yaml\n',
+      });
       const c = await startTestCoordinator(dialect, { tokenRateLimit: 2, jobRequestWait: 0 });
       const p = await setUpProject(c, repo.path);
       const runnerToken = await registerRunner(c);

@@ -232,5 +232,31 @@ build:
       assert.equal(byId[second!.id].status, 'running');
       assert.deepEqual((await updateJob(c, first!, { state: 'running' })).body, { status: 'failed' });
     });
+
+    it('fails a job kept alive past its timeout with job_execution_timeout, and takes a runner-side cancel', async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': 'slow:\n  script: [x]\n  timeout: 10 seconds\nstopped:\n  script: [y]\n',
+      });
+      let now = Date.now();
+      const c = await startTestCoordinator(
+        dialect,
+        { leaseTimeout: 30, jobRequestWait: 0 },
+        { clock: () => now },
+      );
+      const p = await setUpProject(c, repo.path);
+      const runnerToken = await registerRunner(c);
+      await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, { token: p.developer.token });
+      const slow = await requestJob(c, runnerToken);
+      const stopped = await requestJob(c, runnerToken);
+      assert.equal(slow?.job_info.name, 'slow');
+      assert.deepEqual((await updateJob(c, stopped!, { state: 'canceled' })).body, { status: 'canceled' });
+      now += 20_000;
+      await updateJob(c, slow!, { state: 'running' });
+      now += 25_000;
+      assert.equal(await expireLeases(c.server.coordinator), 1);
+      const job = await c.api('GET', `/api/v4/projects/${p.projectId}/jobs/${slow!.id}`);
+      assert.equal(job.body.status, 'failed');
+      assert.equal(job.body.failure_reason, 'job_execution_timeout');
+    });
   });
 }

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { claimJob } from '../../coordinator/claim-job.js';
 import { finishJob } from '../../coordinator/finish-job.js';
+import { cancelJob } from '../../coordinator/job-actions.js';
 import { authenticateJob, extendLease } from '../../coordinator/job-token-auth.js';
 import { authenticateRunner } from '../../coordinator/runner-auth.js';
 import { TesseraError } from '../../errors.js';
@@ -100,7 +101,8 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
           required: ['token'],
           properties: {
             token: { type: 'string', maxLength: 512 },
-            state: { type: 'string', enum: ['running', 'success', 'failed'] },
+            // `canceled`/`canceling`: a runner that stopped a running job itself (as some runners report).
+            state: { type: 'string', enum: ['running', 'success', 'failed', 'canceled', 'canceling'] },
             exit_code: { type: 'integer', minimum: -1, maximum: 65535 },
             // GitLab's runner sends reasons from a list that grows; any snake_case word is kept as it is.
             failure_reason: { type: 'string', maxLength: 64, pattern: '^[a-z_]+$' },
@@ -118,8 +120,12 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
       if (job.status !== 'running') return sendStatus(reply, job.status);
       const state = request.body.state ?? 'running';
       if (state === 'running') {
-        await extendLease(coordinator, job.id);
+        await extendLease(coordinator, job);
         return sendStatus(reply, 'running');
+      }
+      if (state === 'canceled' || state === 'canceling') {
+        await cancelJob(coordinator, job);
+        return sendStatus(reply, 'canceled');
       }
       const status = await finishJob(coordinator, job.id, {
         status: state === 'success' ? 'success' : 'failed',
@@ -162,7 +168,7 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
       let length = current;
       if (body !== '' && job.startedAt !== null && recent)
         length = await coordinator.repos.jobs.appendTrace(job.id, body);
-      if (job.status === 'running') await extendLease(coordinator, job.id);
+      if (job.status === 'running') await extendLease(coordinator, job);
       reply.header('range', `0-${length}`).header('x-gitlab-trace-update-interval', '3');
       return sendStatus(reply, job.status, 202);
     },
