@@ -231,6 +231,10 @@ export interface JobsTable {
 export interface JobTracesTable {
   jobId: number;
   content: string;
+  /** Bytes received so far (what `Content-Range` offsets count). */
+  bytes: Generated<number>;
+  /** Hex of the first bytes of a UTF-8 character whose rest has not arrived yet. */
+  pending: Generated<string>;
 }
 
 /** Signing keys (see `SigningKeyRecord`). */

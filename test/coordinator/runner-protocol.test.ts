@@ -114,8 +114,24 @@ build:
       });
       assert.equal(raw.status, 202);
       assert.equal(raw.headers.get('range'), '0-14');
+      // A character cut between two chunks ("é" is C3 A9) is stored whole, and offsets count bytes.
+      for (const [offset, byte] of [
+        [14, 0xc3],
+        [15, 0xa9],
+      ] as const) {
+        const part = await fetch(`${c.url}/api/v4/jobs/${job.id}/trace`, {
+          method: 'PATCH',
+          headers: {
+            'job-token': job.token,
+            'content-range': `${offset}-${offset}`,
+            'content-type': 'text/plain',
+          },
+          body: new Uint8Array([byte]),
+        });
+        assert.equal(part.headers.get('range'), `0-${offset + 1}`);
+      }
       const log = await c.api('GET', `/api/v4/projects/${p.projectId}/jobs/${job.id}/trace`);
-      assert.equal(log.text, 'hello\nworld!!\n');
+      assert.equal(log.text, 'hello\nworld!!\né');
 
       await c.api('POST', `/api/v4/projects/${p.projectId}/jobs/${job.id}/cancel`, {
         token: p.developer.token,

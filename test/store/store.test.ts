@@ -201,7 +201,17 @@ for (const dialect of testDialects()) {
       });
       assert.equal(await repos.jobs.appendTrace(job.id, 'é\n'), 3);
       assert.equal(await repos.jobs.appendTrace(job.id, 'ok'), 5);
+      // A 4-byte character split over three chunks, and a NUL that PostgreSQL could not store.
+      const smile = Buffer.from('😀', 'utf8');
+      assert.equal(await repos.jobs.appendTrace(job.id, smile.subarray(0, 1)), 6);
+      assert.equal(await repos.jobs.appendTrace(job.id, smile.subarray(1, 3)), 8);
       assert.equal(await repos.jobs.readTrace(job.id), 'é\nok');
+      assert.equal(
+        await repos.jobs.appendTrace(job.id, Buffer.concat([smile.subarray(3), Buffer.from([0])])),
+        10,
+      );
+      assert.equal(await repos.jobs.readTrace(job.id), 'é\nok😀');
+      assert.equal(await repos.jobs.traceLength(job.id), 10);
       assert.equal(await repos.jobs.transition(job.id, ['pending'], { status: 'running' }), true);
       assert.equal(await repos.jobs.transition(job.id, ['pending'], { status: 'running' }), false);
       await repos.issuedTokens.recordIssuedToken({

@@ -10,6 +10,11 @@ import { checkAuthRateLimit, recordAuthFailure } from '../authenticate.js';
 import { idParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
+/** Largest log chunk one PATCH may carry. */
+const MAX_TRACE_CHUNK = 4 * 1024 * 1024;
+/** A job's log stops growing here (GitLab caps logs too); the job itself goes on. */
+const MAX_TRACE_BYTES = 64 * 1024 * 1024;
+
 /** How often a waiting request looks at the database anyway (other nodes may have queued jobs). */
 const POLL_INTERVAL_MS = 1000;
 
@@ -137,40 +142,54 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
     },
   );
 
-  app.patch<{ Params: { id: number }; Body: string | undefined }>(
-    '/api/v4/jobs/:id/trace',
-    { schema: { params: idParams } },
-    async (request, reply) => {
-      const token = request.headers['job-token'];
-      const job = await withAuthLimit(request, () => authenticateJob(coordinator, request.params.id, token));
-      const body = typeof request.body === 'string' ? request.body : '';
-      const current = Buffer.byteLength(await coordinator.repos.jobs.readTrace(job.id), 'utf8');
-      const range = request.headers['content-range'];
-      if (typeof range === 'string') {
-        const match = /^(?:bytes )?(\d+)-(\d+)/.exec(range.trim());
-        if (!match) {
-          throw new TesseraError('ERR_VALIDATION', 'header Content-Range must be <start>-<end>', {
-            details: { field: 'headers.content-range' },
-          });
+  // The log arrives as raw bytes whatever its Content-Type: offsets count bytes, and a chunk may
+  // end inside a UTF-8 character. Its own scope, so only this route parses bodies as buffers.
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: MAX_TRACE_CHUNK },
+      (_request, body, done) => done(null, body),
+    );
+    scope.patch<{ Params: { id: number }; Body: Buffer | undefined }>(
+      '/api/v4/jobs/:id/trace',
+      { schema: { params: idParams } },
+      async (request, reply) => {
+        const token = request.headers['job-token'];
+        const job = await withAuthLimit(request, () =>
+          authenticateJob(coordinator, request.params.id, token),
+        );
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const current = await coordinator.repos.jobs.traceLength(job.id);
+        const range = request.headers['content-range'];
+        if (typeof range === 'string') {
+          const match = /^(?:bytes )?(\d+)-(\d+)/.exec(range.trim());
+          if (!match) {
+            throw new TesseraError('ERR_VALIDATION', 'header Content-Range must be <start>-<end>', {
+              details: { field: 'headers.content-range' },
+            });
+          }
+          if (Number(match[1]) !== current) {
+            throw new TesseraError(
+              'ERR_JOB_TRACE_RANGE',
+              `the log has ${current} bytes; send from byte ${current}`,
+              {
+                details: { range: `0-${current}` },
+              },
+            );
+          }
         }
-        if (Number(match[1]) !== current) {
-          throw new TesseraError(
-            'ERR_JOB_TRACE_RANGE',
-            `the log has ${current} bytes; send from byte ${current}`,
-            {
-              details: { range: `0-${current}` },
-            },
-          );
+        // Late log lines from a job that just ended are kept; a long-finished job, or a log past
+        // the size cap, takes no more.
+        const recent = job.finishedAt === null || coordinator.clock() - job.finishedAt < 5 * 60 * 1000;
+        let length = current;
+        if (body.length > 0 && job.startedAt !== null && recent && current < MAX_TRACE_BYTES) {
+          length = await coordinator.repos.jobs.appendTrace(job.id, body);
         }
-      }
-      // Late log lines from a job that just ended are kept; a long-finished job takes no more.
-      const recent = job.finishedAt === null || coordinator.clock() - job.finishedAt < 5 * 60 * 1000;
-      let length = current;
-      if (body !== '' && job.startedAt !== null && recent)
-        length = await coordinator.repos.jobs.appendTrace(job.id, body);
-      if (job.status === 'running') await extendLease(coordinator, job);
-      reply.header('range', `0-${length}`).header('x-gitlab-trace-update-interval', '3');
-      return sendStatus(reply, job.status, 202);
-    },
-  );
+        if (job.status === 'running') await extendLease(coordinator, job);
+        reply.header('range', `0-${length}`).header('x-gitlab-trace-update-interval', '3');
+        return sendStatus(reply, job.status, 202);
+      },
+    );
+  });
 }

@@ -76,6 +76,21 @@ function changesToRow(changes: JobChanges): Partial<Selectable<JobsTable>> {
   return { ...rest, ...(retried !== undefined ? { retried: retried ? 1 : 0 } : {}) };
 }
 
+/**
+ * How many leading bytes of `data` form whole UTF-8 characters: a trailing lead byte whose
+ * continuation bytes have not all arrived is left out (at most 3 bytes). Invalid sequences are
+ * not held back; the decoder replaces them as usual.
+ */
+export function completeUtf8Length(data: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, data.length); back += 1) {
+    const byte = data[data.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue; // continuation byte: look further back
+    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return needed > back ? data.length - back : data.length;
+  }
+  return data.length;
+}
+
 const byRequestToken = new WeakMap<Db, CompiledQuery<Selectable<JobsTable>>>();
 
 /** Jobs and their logs. */
@@ -206,19 +221,44 @@ export class JobRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Appends `text` to the job's log and answers the new length in bytes (UTF-8). */
-  async appendTrace(jobId: number, raw: string): Promise<number> {
-    // PostgreSQL text cannot hold NUL; a log never needs it.
-    const text = raw.includes('\u0000') ? raw.replaceAll('\u0000', '') : raw;
-    const updated = await this.db
-      .updateTable('jobTraces')
-      .set({ content: sql<string>`content || ${text}` })
+  /**
+   * Appends `chunk` to the job's log and answers the new length in bytes. Bytes are counted as
+   * received; a UTF-8 character cut at the end of a chunk waits in `pending` for its remaining
+   * bytes. NUL bytes are dropped from the text (PostgreSQL text cannot hold them) but counted.
+   */
+  async appendTrace(jobId: number, chunk: Buffer | string): Promise<number> {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    const row = await this.db
+      .selectFrom('jobTraces')
+      .select(['bytes', 'pending'])
       .where('jobId', '=', jobId)
       .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) === 0) {
-      await this.db.insertInto('jobTraces').values({ jobId, content: text }).execute();
+    const data = row?.pending ? Buffer.concat([Buffer.from(row.pending, 'hex'), bytes]) : bytes;
+    const cut = completeUtf8Length(data);
+    const decoded = data.subarray(0, cut).toString('utf8');
+    const text = decoded.includes('\u0000') ? decoded.replaceAll('\u0000', '') : decoded;
+    const pending = data.subarray(cut).toString('hex');
+    const total = Number(row?.bytes ?? 0) + bytes.length;
+    if (row) {
+      await this.db
+        .updateTable('jobTraces')
+        .set({ content: sql<string>`content || ${text}`, bytes: total, pending })
+        .where('jobId', '=', jobId)
+        .execute();
+    } else {
+      await this.db.insertInto('jobTraces').values({ jobId, content: text, bytes: total, pending }).execute();
     }
-    return Buffer.byteLength(await this.readTrace(jobId), 'utf8');
+    return total;
+  }
+
+  /** Bytes of the job's log received so far. */
+  async traceLength(jobId: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('jobTraces')
+      .select('bytes')
+      .where('jobId', '=', jobId)
+      .executeTakeFirst();
+    return Number(row?.bytes ?? 0);
   }
 
   /** The job's log ('' when it has none). */
