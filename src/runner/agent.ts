@@ -85,6 +85,7 @@ export class RunnerAgent {
   #workers: Promise<void>[] = [];
   #toolsDir: string | undefined;
   #stopReason: 'graceful' | 'abort' | undefined;
+  #abortedAt = Number.POSITIVE_INFINITY;
 
   constructor(options: RunnerAgentOptions) {
     this.#options = options;
@@ -120,7 +121,10 @@ export class RunnerAgent {
    */
   async stop(mode: 'graceful' | 'abort' = 'abort'): Promise<void> {
     this.#stopReason ??= mode;
-    if (mode === 'abort') this.#stopReason = 'abort';
+    if (mode === 'abort') {
+      if (this.#abortedAt === Number.POSITIVE_INFINITY) this.#abortedAt = Date.now();
+      this.#stopReason = 'abort';
+    }
     this.#stopPolling.abort();
     if (mode === 'abort') for (const job of this.#running.values()) job.cancel.abort();
     await Promise.all(this.#workers);
@@ -227,7 +231,7 @@ export class RunnerAgent {
     const tail = utf8.end();
     if (tail !== '') trace.write(Buffer.from(tail));
     const retryUntil = Date.now() + (this.#options.finalStateRetryMs ?? 15 * 60_000);
-    await trace.flush(retryUntil);
+    await trace.flush(() => this.#retryDeadline(retryUntil));
     trace.close();
     let update: JobStateUpdate;
     if (outcome.state === 'success') update = { state: 'success' };
@@ -249,6 +253,15 @@ export class RunnerAgent {
     this.#log(`job ${job.id}: ${update.state}${update.failureReason ? ` (${update.failureReason})` : ''}`);
   }
 
+  /**
+   * When to stop retrying a job's log and final state: `retryUntil`, or 30 s after an aborting
+   * stop, so that a runner told to stop does not hang on a coordinator that is down (the lease
+   * expiry then reports the job).
+   */
+  #retryDeadline(retryUntil: number): number {
+    return this.#stopReason === 'abort' ? Math.min(retryUntil, this.#abortedAt + 30_000) : retryUntil;
+  }
+
   async #sendFinalState(job: JobPayload, update: JobStateUpdate, retryUntil: number): Promise<void> {
     let attempt = 0;
     while (true) {
@@ -262,7 +275,7 @@ export class RunnerAgent {
         );
       }
       attempt += 1;
-      if (Date.now() >= retryUntil) {
+      if (Date.now() >= this.#retryDeadline(retryUntil)) {
         this.#log(`job ${job.id}: giving up sending the final state; the coordinator's lease will expire it`);
         return;
       }

@@ -87,12 +87,27 @@ export class TraceStream {
     }, wait);
   }
 
+  /** Bytes `[from, to)` of the log, copied only from the chunks that hold them. */
+  #slice(from: number, to: number): Buffer {
+    const parts: Buffer[] = [];
+    let offset = 0;
+    for (const chunk of this.#chunks) {
+      const chunkEnd = offset + chunk.length;
+      if (chunkEnd > from && offset < to) {
+        parts.push(chunk.subarray(Math.max(0, from - offset), Math.min(chunk.length, to - offset)));
+      }
+      offset = chunkEnd;
+      if (offset >= to) break;
+    }
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+
   #pendingBytes(): Buffer {
-    const all = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
-    this.#chunks = [all];
-    if (this.#length - this.#sent <= this.#maxChunk) return all.subarray(this.#sent, this.#length);
-    // The coordinator stores the log as text: a chunk must not end inside a UTF-8 character.
-    return all.subarray(this.#sent, utf8Boundary(all, this.#sent + this.#maxChunk, this.#sent));
+    if (this.#length - this.#sent <= this.#maxChunk) return this.#slice(this.#sent, this.#length);
+    // The coordinator stores the log as text: a chunk must not end inside a UTF-8 character, so
+    // look at the (up to three) bytes after the cut too.
+    const window = this.#slice(this.#sent, Math.min(this.#length, this.#sent + this.#maxChunk + 3));
+    return window.subarray(0, utf8Boundary(window, this.#maxChunk, 0));
   }
 
   async #sendOnce(): Promise<void> {
@@ -129,13 +144,15 @@ export class TraceStream {
   }
 
   /**
-   * Sends everything written so far, retrying transient failures until `deadline` (epoch ms).
+   * Sends everything written so far, retrying transient failures until `deadline` (epoch ms, or a
+   * function answering it, checked before each attempt).
    * Returns whether the coordinator has the whole log.
    */
-  async flush(deadline: number): Promise<boolean> {
+  async flush(deadline: number | (() => number)): Promise<boolean> {
+    const until = typeof deadline === 'number' ? () => deadline : deadline;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    while (this.#sent < this.#length && Date.now() < deadline) {
+    while (this.#sent < this.#length && Date.now() < until()) {
       try {
         if (this.#inFlight !== undefined) await this.#inFlight;
         else await this.#sendOnce();

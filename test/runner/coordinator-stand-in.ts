@@ -106,6 +106,11 @@ export class CoordinatorStandIn {
         const pending = [...this.jobs.values()].find((job) => job.state === 'pending');
         if (pending) {
           pending.state = 'running';
+          // Handed to a runner that hung up meanwhile: queue it again (the real coordinator's
+          // lease expiry does the same, later).
+          response.once('close', () => {
+            if (!response.writableFinished && pending.state === 'running') pending.state = 'pending';
+          });
           return json(201, pending.payload);
         }
         await new Promise<void>((resolve) => {
