@@ -173,7 +173,13 @@ export class RunnerAgent {
         continue;
       }
       if (job === undefined) continue;
-      await this.#runJob(job);
+      try {
+        await this.#runJob(job);
+      } catch (error) {
+        // A fault of the runner itself must not take this worker (a slot of --concurrency) down.
+        this.#running.delete(job.id);
+        this.#log(`job ${job.id}: runner failure: ${error instanceof Error ? error.message : 'unknown'}`);
+      }
     }
   }
 

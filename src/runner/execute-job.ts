@@ -50,6 +50,22 @@ export interface ExecuteJobOptions {
   readonly clock?: () => number;
 }
 
+/**
+ * Reads a duration as gitlab-runner's variables take it: seconds (`90`) or Go's notation (`10m`,
+ * `1h30m`, `45s`). Undefined for anything else or for zero.
+ */
+export function parseGoDuration(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) || undefined;
+  if (!/^(\d+(\.\d+)?(h|m|s))+$/.test(trimmed)) return undefined;
+  let seconds = 0;
+  for (const [, amount, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)(h|m|s)/g)) {
+    seconds += Number(amount) * (unit === 'h' ? 3600 : unit === 'm' ? 60 : 1);
+  }
+  return seconds > 0 ? Math.ceil(seconds) : undefined;
+}
+
 function stepNamed(job: JobPayload, name: string): JobStep | undefined {
   return job.steps.find((step) => step.name === name);
 }
@@ -203,7 +219,13 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   if (environment !== undefined && afterStep?.script.some((c) => c.trim() !== '')) {
     const afterFile = await writeScriptFile(join(jobTempDir, 'after_script.sh'), afterStep.script);
     if (options.jobUser) await giveToJobUser(afterFile, options.jobUser).catch(() => undefined);
-    const afterTimeout = afterStep.timeout ?? options.afterScriptTimeout ?? DEFAULT_AFTER_SCRIPT_TIMEOUT;
+    // Its own short limit, as gitlab-runner: RUNNER_AFTER_SCRIPT_TIMEOUT, else the runner's default
+    // (5 minutes), never more than the step's timeout (which the coordinator sets to the job's).
+    const afterLimit =
+      parseGoDuration(variables.findLast((v) => v.key === 'RUNNER_AFTER_SCRIPT_TIMEOUT')?.value) ??
+      options.afterScriptTimeout ??
+      DEFAULT_AFTER_SCRIPT_TIMEOUT;
+    const afterTimeout = Math.min(afterLimit, afterStep.timeout ?? afterLimit);
     line('Running after_script');
     const result = await runProcess({
       command: 'bash',

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { executeJob } from '../../src/runner/execute-job.js';
+import { executeJob, parseGoDuration } from '../../src/runner/execute-job.js';
 import type { JobPayload } from '../../src/runner/job-payload.js';
 import { resolveJobUser } from '../../src/runner/job-user.js';
 import type { JobVariable } from '../../src/runner/job-variable.js';
@@ -182,6 +182,30 @@ describe('executeJob', () => {
     assert.deepEqual(outcome, { state: 'failed', failureReason: 'script_failure', exitCode: 7 });
     assert.match(log, /\$ echo "after: \$CI_JOB_STATUS"\nafter: failed\n/);
     assert.match(log, /after_script failed with exit code 3/);
+  });
+
+  it('gives after_script its own short timeout (RUNNER_AFTER_SCRIPT_TIMEOUT), not the job timeout', async () => {
+    const payload = job(['echo main'], {
+      variables: [{ key: 'RUNNER_AFTER_SCRIPT_TIMEOUT', value: '1s' }],
+      after: ['sleep 1000'],
+    });
+    const withLongStep: JobPayload = {
+      ...payload,
+      steps: payload.steps.map((step) => (step.name === 'after_script' ? { ...step, timeout: 3600 } : step)),
+    };
+    const { outcome, log } = await run(withLongStep);
+    assert.deepEqual(outcome, { state: 'success' });
+    assert.match(log, /WARNING: after_script timed out after 1 seconds/);
+    assert.deepEqual(['90', '10m', '1h30m', '45s', '1.5m', '0', 'soon', undefined].map(parseGoDuration), [
+      90,
+      600,
+      5400,
+      45,
+      90,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it('resolves Vault secrets into masked file variables before the script (Vault stand-in)', async () => {
