@@ -33,6 +33,9 @@ export function registerRunnerCommand(program: Command): void {
       const token = flags.token ?? process.env.TESSERA_RUNNER_TOKEN;
       if (!token)
         throw new TesseraError('ERR_CONFIG_INVALID', '--token (or TESSERA_RUNNER_TOKEN) is required');
+      // /proc/<pid>/cmdline (ps) is readable by every user, jobs included: overwrite the arguments,
+      // and with them a --token, by the process title.
+      process.title = 'tessera runner';
       if (!/^https?:\/\/[^/]/.test(flags.url)) {
         throw new TesseraError('ERR_CONFIG_INVALID', '--url must be an http(s) URL of the coordinator');
       }

@@ -43,6 +43,16 @@ function startRunner(args: string[]): {
   return { child, stderr: () => stderr, exited };
 }
 
+/** The process's command line once it has set its title (the runner does so after parsing flags). */
+async function waitForCmdline(pid: number): Promise<string> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+    if (cmdline === 'tessera runner') return cmdline;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+}
+
 before(async () => {
   sha = makeRepository(repo, { 'README.md': 'cli runner\n' });
   await coordinator.listen();
@@ -74,6 +84,8 @@ describe('tessera runner', () => {
       '2',
     ]);
     try {
+      const cmdline = await waitForCmdline(runner.child.pid ?? 0);
+      assert.ok(!cmdline.includes(coordinator.runnerToken), 'the token is gone from /proc/<pid>/cmdline');
       const first = coordinator.enqueue(payload(1, ['echo hello from the cli runner']));
       await coordinator.waitFor(() => first.final !== undefined, 'first job');
       assert.equal(first.final?.state, 'success');
