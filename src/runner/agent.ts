@@ -186,6 +186,8 @@ export class RunnerAgent {
   async #runJob(job: JobPayload): Promise<void> {
     const cancel = new AbortController();
     this.#running.set(job.id, { id: job.id, cancel });
+    // A job that arrived while an aborting stop was under way is not started for real.
+    if (this.#stopReason === 'abort') cancel.abort();
     this.#log(`job ${job.id}: started`);
     const watchAnswer = (answer: JobUpdateAnswer) => {
       if (jobIsOver(answer) && !cancel.signal.aborted) {
