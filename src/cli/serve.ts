@@ -26,6 +26,12 @@ export interface StartServerOptions {
   pgSchema?: string;
   /** Milliseconds between lease-expiry and key-maintenance sweeps (default 5000). */
   sweepInterval?: number;
+  /**
+   * Milliseconds `close()` lets open connections finish before cutting them (default: no limit).
+   * `tessera run` sets it: a client that connects as the server closes and sends nothing (undici
+   * does when its requests are aborted) would otherwise hold `close()` for a minute.
+   */
+  closeGraceMs?: number;
 }
 
 /** A running coordinator. */
@@ -120,7 +126,10 @@ export async function startServer(
       },
       close: async () => {
         clearInterval(sweep);
-        await app.close();
+        const grace = options.closeGraceMs;
+        const cut =
+          grace === undefined ? undefined : setTimeout(() => app.server.closeAllConnections(), grace);
+        await app.close().finally(() => clearTimeout(cut));
         await store.close();
       },
     };

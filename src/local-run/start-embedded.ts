@@ -52,6 +52,8 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
     server = await startServer(config, {
       env: { TESSERA_BOOTSTRAP_ADMIN_TOKEN: adminToken },
       notice: () => undefined,
+      // Ctrl-C must not wait on a connection that will never send a request.
+      closeGraceMs: 500,
     });
   } catch (error) {
     await rm(tempDir, { recursive: true, force: true });
