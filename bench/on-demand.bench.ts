@@ -3,12 +3,17 @@
  * request token, against a real coordinator (HTTP, request-token lookup, job-state check, claims
  * from the records, RS256 signature, audit insert into SQLite) in a child process, against raw
  * `crypto.sign` RS256 (2048-bit key, a signing input of the same size) on one core in this process,
- * in interleaved rounds. Also the p99 latency of single requests. Goal (issue 3): at least 0.6.
+ * in interleaved rounds. The load comes from a lean pipelining client (one keep-alive socket) so
+ * the client's own CPU use does not decide the result on a shared 2-core machine; the same path
+ * called in process is reported too. Also p50/p99 latency of single requests (node:http client).
+ * Goal (issue 3): at least 0.6.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +25,45 @@ import { mintOnDemand } from '../src/coordinator/on-demand-token.js';
 import { compare, median, report } from './measure.js';
 
 const CONCURRENCY = 8;
+
+/**
+ * A lean load client: one keep-alive socket, requests written back to back (HTTP/1.1 pipelining,
+ * which Node's server answers in order), answers counted by their Content-Length. It keeps the
+ * client's own CPU use small, so the numbers are the coordinator's rather than the load generator's.
+ */
+async function pipelinedClient(url: string, token: string) {
+  const target = new URL(`${url}&audience=https%3A%2F%2Fvault.example.com`);
+  const socket = connect(Number(target.port), target.hostname);
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  const request = Buffer.from(
+    `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+  );
+  let buffered: Buffer = Buffer.alloc(0);
+  let waiting: { left: number; resolve: () => void; reject: (error: Error) => void } | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    for (;;) {
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const head = buffered.subarray(0, end).toString('latin1');
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+      if (buffered.length < end + 4 + length) return;
+      buffered = buffered.subarray(end + 4 + length);
+      if (!head.startsWith('HTTP/1.1 200')) waiting?.reject(new Error(head.split('\r\n')[0]));
+      else if (waiting && --waiting.left === 0) waiting.resolve();
+    }
+  });
+  return {
+    burst(count: number): Promise<void> {
+      return new Promise((resolve, reject) => {
+        waiting = { left: count, resolve, reject };
+        socket.write(Buffer.concat(Array.from({ length: count }, () => request)));
+      });
+    },
+    close: () => socket.destroy(),
+  };
+}
 
 async function api(base: string, token: string, method: string, path: string, body?: unknown) {
   const response = await fetch(`${base}/api/v4${path}`, {
@@ -125,6 +169,7 @@ if (process.argv[2] === 'serve') {
       req.end();
     });
   await mint();
+  const pipelined = await pipelinedClient(target.url, target.token);
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   // The signing input of a token is about three quarters of its length (the signature is the rest).
   const input = Buffer.alloc(Math.max(64, Math.round(sampleLength * 0.72)), 'a');
@@ -139,7 +184,7 @@ if (process.argv[2] === 'serve') {
     [
       {
         name: 'on-demand tokens over HTTP',
-        run: () => Promise.all(Array.from({ length: CONCURRENCY }, mint)),
+        run: () => pipelined.burst(CONCURRENCY),
       },
       {
         name: 'mintOnDemand() in process',
@@ -152,7 +197,7 @@ if (process.argv[2] === 'serve') {
         },
       },
     ],
-    { rounds: 11, durationMs: 400 },
+    { rounds: 15, durationMs: 400 },
   );
   for (const values of Object.values(samples)) {
     for (let index = 0; index < values.length; index += 1) values[index] = (values[index] ?? 0) * CONCURRENCY;
@@ -177,6 +222,7 @@ if (process.argv[2] === 'serve') {
     `  latency on-demand p50 ${median(times).toFixed(3)} ms, p99 ${(times[Math.floor(times.length * 0.99)] ?? 0).toFixed(3)} ms (one request at a time)`,
   );
   agent.destroy();
+  pipelined.close();
   child.stdin!.end();
   await new Promise((resolve) => child.on('close', resolve));
 }
