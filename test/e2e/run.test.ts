@@ -43,6 +43,7 @@ function tesseraRun(
   cwd?: string,
   extraEnv: NodeJS.ProcessEnv = {},
   onStdout?: (stdout: string, child: ReturnType<typeof spawn>) => void,
+  killAfterMs = 90_000,
 ): Promise<RunResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extraEnv };
   delete env.FORCE_COLOR;
@@ -60,7 +61,7 @@ function tesseraRun(
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   return new Promise((resolve) =>
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -312,6 +313,8 @@ slow:
           child.kill('SIGINT');
         }
       },
+      // Well before the job's 60 s: a cleanup that waits for the job (or a stuck connection) fails.
+      30_000,
     );
     assert.ok(sent, result.stdout + result.stderr);
     assert.equal(result.code, 130, result.stdout + result.stderr);
