@@ -106,6 +106,11 @@ for (const dialect of testDialects()) {
       assert.equal(feature.status, 201);
       assert.equal(feature.body.sha, featureSha);
       assert.deepEqual(Object.keys(await jobsByName(c, p.projectId, feature.body.id)), ['only-feature']);
+      const onFeature = await c.api('GET', `/api/v4/projects/${p.projectId}/pipelines?ref=feature`);
+      assert.deepEqual(
+        onFeature.body.map((pipeline: { id: number }) => pipeline.id),
+        [feature.body.id],
+      );
     });
 
     it('skips on_success jobs after a failure, runs on_failure and always, honours allow_failure and retry', async () => {

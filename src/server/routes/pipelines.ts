@@ -116,13 +116,32 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: { ref?: string; status?: string; per_page?: number } }>(
     '/api/v4/projects/:id/pipelines',
-    { schema: { params: projectParams } },
+    {
+      schema: {
+        params: projectParams,
+        querystring: {
+          type: 'object',
+          properties: {
+            ref: refSchema,
+            status: { type: 'string', maxLength: 32 },
+            per_page: { type: 'integer', minimum: 1, maximum: 100 },
+          },
+        },
+      },
+    },
     async (request) => {
       const user = await authenticate(context, request);
       const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
-      const pipelines = await coordinator.repos.pipelines.listByProject(project.id);
+      const { ref, status, per_page: perPage = 20 } = request.query;
+      const pipelines = (await coordinator.repos.pipelines.listByProject(project.id, 500))
+        .filter(
+          (pipeline) =>
+            (ref === undefined || pipeline.ref === ref) &&
+            (status === undefined || pipeline.status === status),
+        )
+        .slice(0, perPage);
       return Promise.all(pipelines.map((pipeline) => renderPipeline(coordinator, project, pipeline)));
     },
   );
