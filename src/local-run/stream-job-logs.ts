@@ -138,10 +138,14 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
 
 function showProgress(output: RunOutput, jobs: readonly ApiJob[], startedAt: number): void {
   const done = jobs.filter((job) => FINISHED.has(job.status)).length;
+  // A failure behind the job being streamed shows here at once, not only when its log's turn comes.
+  const failed = jobs.filter((job) => job.status === 'failed' && !job.allow_failure).length;
   const running = jobs.filter((job) => job.status === 'running').map((job) => job.name);
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   output.progress(
-    `${done}/${jobs.length} jobs done${running.length > 0 ? ` · running: ${running.join(', ')}` : ''} · ${seconds}s`,
+    `${done}/${jobs.length} jobs done${failed > 0 ? ` (${failed} failed)` : ''}${
+      running.length > 0 ? ` · running: ${running.join(', ')}` : ''
+    } · ${seconds}s`,
   );
 }
 
