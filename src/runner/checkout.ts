@@ -169,7 +169,16 @@ export async function checkout(options: CheckoutOptions): Promise<void> {
     log(
       `Checking out ${sha.slice(0, 8)} as detached HEAD${options.ref ? ` (ref is ${options.ref})` : ''}...`,
     );
-    await git(['checkout', '--quiet', '--force', '--detach', sha], options.projectDir, options.signal);
+    try {
+      await git(['checkout', '--quiet', '--force', '--detach', sha], options.projectDir, options.signal);
+    } catch (error) {
+      // The cache may have been removed or damaged under a running runner: forget what it was
+      // known to hold, fetch again, and retry once.
+      if (options.signal?.aborted) throw error;
+      knownCommits.delete(cache);
+      await fetchIntoCache(cache, { ...options, sha }, log);
+      await git(['checkout', '--quiet', '--force', '--detach', sha], options.projectDir, options.signal);
+    }
   } catch (error) {
     if (error instanceof TesseraError) throw error;
     throw new TesseraError(

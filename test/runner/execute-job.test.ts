@@ -101,6 +101,12 @@ describe('executeJob', () => {
     assert.match(log, /second version/);
   });
 
+  it('recovers when the repository cache is removed under a running runner', async () => {
+    rmSync(join(buildsDir, '.cache'), { recursive: true, force: true });
+    const { outcome, log } = await run(job(['cat README.md']));
+    assert.equal(outcome.state, 'success', log);
+  });
+
   it('fails with script_failure and the exit code, stopping at the first failing command (pipefail)', async () => {
     const { outcome, log } = await run(job(['echo one', 'false | cat', 'echo never']));
     assert.deepEqual(outcome, { state: 'failed', failureReason: 'script_failure', exitCode: 1 });
