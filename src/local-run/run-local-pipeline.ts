@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTesseraError, TesseraError } from '../errors.js';
+import { createLocalPipeline } from './create-local-pipeline.js';
 import type { ApiPipeline } from './local-api.js';
 import { registerProject } from './register-project.js';
 import type { RunOutput } from './run-output.js';
@@ -77,9 +78,10 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     const project = await registerProject(api, workingCopy);
     let pipeline: ApiPipeline;
     try {
-      pipeline = await api.request<ApiPipeline>('POST', `/projects/${project.id}/pipeline`, {
+      pipeline = await createLocalPipeline(server.coordinator, {
+        projectId: project.id,
         ref: workingCopy.ref,
-        variables: Object.entries(options.variables ?? {}).map(([key, value]) => ({ key, value })),
+        variables: options.variables ?? {},
       });
     } catch (error) {
       if (

@@ -103,6 +103,8 @@ lint:
     - exit 3
 deploy:
   stage: deploy
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "push"
   script:
     - echo "deploying $CI_COMMIT_REF_NAME"
 `;
@@ -195,6 +197,7 @@ grep -o '"issuer":"[^"]*"' discovery.json
 tessera token verify --issuer "$CI_SERVER_URL" --audience https://relying-party.example --token "$MY_ID_TOKEN" > claims.json
 grep -o '"project_path": "[^"]*"' claims.json
 grep -o '"ref": "[^"]*"' claims.json
+grep -o '"pipeline_source": "[^"]*"' claims.json
 `,
       },
       'token-demo',
@@ -212,6 +215,7 @@ grep -o '"ref": "[^"]*"' claims.json
     );
     assert.match(result.stdout, /^"project_path": "local\/token-demo"$/m);
     assert.match(result.stdout, /^"ref": "main"$/m);
+    assert.match(result.stdout, /^"pipeline_source": "push"$/m, 'a local run is a push of the commit');
     for (const text of [result.stdout, result.stderr]) {
       assert.ok(!text.includes(token), 'the token never appears in the output');
       assert.ok(!text.includes(token.split('.')[2] as string), 'nor its signature');
