@@ -13,6 +13,7 @@ export function jobStatusLabel(job: ApiJob): { text: string; colour: Colour } {
       const details: string[] = job.allow_failure ? ['allowed'] : [];
       if (job.exit_code !== null) details.push(`exit code ${job.exit_code}`);
       if (job.failure_reason && job.failure_reason !== 'script_failure') details.push(job.failure_reason);
+      if (job.retried) details.push('retried');
       return {
         text: details.length > 0 ? `failed (${details.join(', ')})` : 'failed',
         colour: job.allow_failure ? 'yellow' : 'red',

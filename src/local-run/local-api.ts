@@ -13,6 +13,8 @@ export interface ApiJob {
   duration: number | null;
   failure_reason?: string;
   exit_code: number | null;
+  /** A later attempt replaced this one (`retry:`). */
+  retried?: boolean;
 }
 
 /** The pipeline fields a local run reads. */

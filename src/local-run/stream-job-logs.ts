@@ -63,11 +63,16 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
   const queue: Followed[] = [];
   const known = new Set<number>();
   const played = new Set<number>();
+  // Jobs are created in pipeline order; a retry gets a later id but keeps its place.
+  const place = new Map<string, number>();
+  const inPipelineOrder = (jobs: ApiJob[]) =>
+    jobs.sort((a, b) => (place.get(a.name) ?? a.id) - (place.get(b.name) ?? b.id));
   for (;;) {
     const pipeline = await api.pipeline(projectId, pipelineId);
     const jobs = (await api.jobs(projectId, pipelineId))
       .filter((job) => options.selected === undefined || options.selected.has(job.name))
       .sort((a, b) => a.id - b.id);
+    for (const job of jobs) if (!place.has(job.name)) place.set(job.name, job.id);
     let playedNow = false;
     for (const job of jobs) {
       if (job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id)) {
@@ -86,11 +91,9 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
     const byId = new Map(jobs.map((job) => [job.id, job]));
     while (queue.length > 0) {
       const head = queue[0] as Followed;
-      const job = byId.get(head.id);
-      if (!job) {
-        queue.shift();
-        continue;
-      }
+      // An attempt that was retried leaves the list of latest jobs; its log and status still belong here.
+      const job =
+        byId.get(head.id) ?? (await api.request<ApiJob>('GET', `/projects/${projectId}/jobs/${head.id}`));
       if (!head.headerShown) {
         output.line(output.paint('bold', output.paint('cyan', `== ${job.name} (stage ${job.stage})`)));
         head.headerShown = true;
@@ -125,12 +128,12 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
       (FINISHED.has(pipeline.status) || (!active && !['pending', 'running'].includes(pipeline.status)));
     if (over && queue.length === 0) {
       output.clearProgress();
-      return { pipeline, jobs };
+      return { pipeline, jobs: inPipelineOrder(jobs) };
     }
     showProgress(output, jobs, startedAt);
     if (options.signal?.aborted) {
       output.clearProgress();
-      return { pipeline, jobs };
+      return { pipeline, jobs: inPipelineOrder(jobs) };
     }
     await sleep(pollMs, options.signal);
   }

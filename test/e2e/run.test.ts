@@ -146,12 +146,13 @@ describe('tessera run', { timeout: 180_000 }, () => {
     assert.ok(!result.stdout.includes('\u001b['), 'no colours without a terminal');
   });
 
-  it('exits 1 when the pipeline fails, skipping what comes after', async () => {
+  it('exits 1 when the pipeline fails (after its retry), skipping what comes after', async () => {
     const dir = await repository({
       '.gitlab-ci.yml': `
 stages: [build, deploy]
 compile:
   stage: build
+  retry: 1
   script:
     - echo "about to fail"
     - exit 4
@@ -163,7 +164,8 @@ ship:
     });
     const result = await tesseraRun([], dir);
     assert.equal(result.code, 1, result.stdout + result.stderr);
-    assert.match(result.stdout, /^about to fail$/m);
+    assert.equal(result.stdout.match(/^about to fail$/gm)?.length, 2, 'both attempts are shown');
+    assert.match(result.stdout, /^== compile: failed \(exit code 4, retried\) in /m);
     assert.match(result.stdout, /^== compile: failed \(exit code 4\) in /m);
     assert.doesNotMatch(result.stdout, /never runs/);
     assert.deepEqual(summaryRow(result.stdout, 'compile')?.slice(0, 3), [
