@@ -28,21 +28,31 @@ export function checkAuthRateLimit(context: ServerContext, request: FastifyReque
   }
 }
 
-/** Counts a failed authentication from `request`'s address. */
+/**
+ * Counts a failed authentication from `request`'s address, and raises `ERR_RATE_LIMITED` (instead
+ * of the refusal the caller was about to send) once that address failed too often this minute.
+ * Valid credentials are never refused by this limit, so one misbehaving client behind a shared
+ * address (a proxy, a NAT) cannot lock everyone else out.
+ */
 export function recordAuthFailure(context: ServerContext, request: FastifyRequest): void {
-  context.authLimiter.hit(request.ip);
+  const state = context.authLimiter.hit(request.ip);
+  if (!state.allowed) {
+    throw new TesseraError('ERR_RATE_LIMITED', 'too many failed authentication attempts; retry later', {
+      details: { retryAfter: state.retryAfter },
+    });
+  }
 }
 
 /**
  * The user behind the request's personal access token.
  *
  * @throws TesseraError `ERR_AUTH_REQUIRED` without a token, `ERR_AUTH_INVALID` for an unknown,
- *   revoked or expired one, `ERR_RATE_LIMITED` after too many failures from one address.
+ *   revoked or expired one, `ERR_RATE_LIMITED` instead of either after too many failures from one address.
  */
 export async function authenticate(context: ServerContext, request: FastifyRequest): Promise<UserRecord> {
-  checkAuthRateLimit(context, request);
   const token = presentedToken(request);
   if (token === undefined) {
+    recordAuthFailure(context, request);
     throw new TesseraError(
       'ERR_AUTH_REQUIRED',
       'this route needs a personal access token (PRIVATE-TOKEN header or Authorization: Bearer)',

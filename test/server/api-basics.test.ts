@@ -31,7 +31,7 @@ for (const dialect of testDialects()) {
       assert.equal(missing.body.error, 'ERR_NOT_FOUND');
     });
 
-    it('authenticates with PRIVATE-TOKEN or Bearer, refuses others, and rate-limits failures', async () => {
+    it('authenticates with PRIVATE-TOKEN or Bearer, refuses others, and rate-limits failures (not valid tokens)', async () => {
       const c = await startTestCoordinator(dialect, { authRateLimit: 3 });
       const me = await c.api('GET', '/api/v4/user');
       assert.equal(me.status, 200);
@@ -45,7 +45,8 @@ for (const dialect of testDialects()) {
       const none = await c.api('GET', '/api/v4/user', { token: null });
       assert.equal(none.status, 401);
       assert.equal(none.body.error, 'ERR_AUTH_REQUIRED');
-      for (let i = 0; i < 3; i++) {
+      // The missing token counted as the first failure; two more are still answered 401.
+      for (let i = 0; i < 2; i++) {
         const bad = await c.api('GET', '/api/v4/user', { token: 'tspat-wrong' });
         assert.equal(bad.status, 401);
         assert.equal(bad.body.error, 'ERR_AUTH_INVALID');
@@ -54,6 +55,13 @@ for (const dialect of testDialects()) {
       assert.equal(limited.status, 429);
       assert.equal(limited.body.error, 'ERR_RATE_LIMITED');
       assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+      const badRunner = await c.api('POST', '/api/v4/jobs/request', {
+        token: null,
+        body: { token: 'tsrt-wrong' },
+      });
+      assert.equal(badRunner.status, 429, 'every kind of credential counts');
+      // Valid credentials from the same address still work: one bad client cannot lock others out.
+      assert.equal((await c.api('GET', '/api/v4/user')).status, 200);
     });
 
     it('validates bodies: a bad field is a 400 naming it, and nothing is stored', async () => {

@@ -6,7 +6,7 @@ import { requireProject } from '../../coordinator/permissions.js';
 import { hashSecret } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { SigningAlgorithm } from '../../keys/algorithms.js';
-import { authenticate, checkAuthRateLimit, recordAuthFailure } from '../authenticate.js';
+import { authenticate, recordAuthFailure } from '../authenticate.js';
 import { projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -37,7 +37,6 @@ export function registerIdTokenRoutes(app: FastifyInstance, context: ServerConte
       },
     },
     async (request, reply) => {
-      checkAuthRateLimit(context, request);
       const authorization = request.headers.authorization;
       const requestToken =
         typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;

@@ -6,7 +6,7 @@ import { cancelJob } from '../../coordinator/job-actions.js';
 import { authenticateJob, extendLease } from '../../coordinator/job-token-auth.js';
 import { authenticateRunner } from '../../coordinator/runner-auth.js';
 import { TesseraError } from '../../errors.js';
-import { checkAuthRateLimit, recordAuthFailure } from '../authenticate.js';
+import { recordAuthFailure } from '../authenticate.js';
 import { idParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -32,7 +32,6 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
   const { coordinator } = context;
 
   const withAuthLimit = async <T>(request: FastifyRequest, run: () => Promise<T>): Promise<T> => {
-    checkAuthRateLimit(context, request);
     try {
       return await run();
     } catch (error) {

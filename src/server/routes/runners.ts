@@ -5,7 +5,7 @@ import { requireGroup, requireProject } from '../../coordinator/permissions.js';
 import { authenticateRunner } from '../../coordinator/runner-auth.js';
 import { TesseraError } from '../../errors.js';
 import type { RunnerRecord } from '../../store/repositories/runners.js';
-import { authenticate, authenticateAdmin, checkAuthRateLimit, recordAuthFailure } from '../authenticate.js';
+import { authenticate, authenticateAdmin, recordAuthFailure } from '../authenticate.js';
 import { idParams, iso } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -137,7 +137,6 @@ export function registerRunnerRoutes(app: FastifyInstance, context: ServerContex
       },
     },
     async (request) => {
-      checkAuthRateLimit(context, request);
       const runner = await authenticateRunner(coordinator, request.body.token).catch((error: unknown) => {
         recordAuthFailure(context, request);
         throw error;
