@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { introspectToken } from '../coordinator/introspect-token.js';
-import { checkAuthRateLimit } from '../server/authenticate.js';
 import type { ServerContext } from '../server/server-context.js';
 import { buildDiscoveryDocument, DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH } from './discovery.js';
 
@@ -74,7 +73,6 @@ export function registerOidcRoutes(app: FastifyInstance, context: ServerContext)
       },
     },
     async (request, reply) => {
-      checkAuthRateLimit(context, request);
       reply.header('cache-control', 'no-store');
       return introspectToken(coordinator, request.body.token ?? '');
     },

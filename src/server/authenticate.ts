@@ -18,16 +18,6 @@ function presentedToken(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-/** Raises `ERR_RATE_LIMITED` when `request`'s address has failed authentication too often. */
-export function checkAuthRateLimit(context: ServerContext, request: FastifyRequest): void {
-  const state = context.authLimiter.check(request.ip);
-  if (!state.allowed) {
-    throw new TesseraError('ERR_RATE_LIMITED', 'too many failed authentication attempts; retry later', {
-      details: { retryAfter: state.retryAfter },
-    });
-  }
-}
-
 /**
  * Counts a failed authentication from `request`'s address, and raises `ERR_RATE_LIMITED` (instead
  * of the refusal the caller was about to send) once that address failed too often this minute.
