@@ -22,8 +22,8 @@ import { median } from './measure.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TESSERA = join(ROOT, 'bin/tessera.js');
 const GCL = join(ROOT, 'node_modules/gitlab-ci-local/dist/index.js');
-const ROUNDS = 5;
-const FLOOR_ROUNDS = 3;
+const ROUNDS = 4;
+const FLOOR_ROUNDS = 2;
 
 const PIPELINE = `stages: [build, test, deploy]
 default:
@@ -220,7 +220,7 @@ try {
   }
   const samples: Record<string, number[]> = {};
   for (let round = 0; round < ROUNDS; round += 1) {
-    // The floors vary little: three rounds of them keep the whole bench near a minute.
+    // The floors vary little: two rounds of them keep the whole bench under a minute.
     const all = round < FLOOR_ROUNDS ? [...contenders, ...floors] : [...contenders];
     for (const contender of round % 2 === 0 ? all : all.reverse()) {
       const result = await timed(contender.args, dir);
