@@ -111,6 +111,10 @@ describe('tessera runner', () => {
 
   it('after a SIGKILL of the runner, the next runner on the builds directory kills what the job left', async () => {
     const buildsDir = join(root, 'builds-crash');
+    // A coordinator of its own: a long poll of an earlier test's runner, cut by its exit just
+    // after being handed a job, would swallow this test's job (only a real lease expiry re-queues).
+    const coordinator = new CoordinatorStandIn('cli-runner-token-crash-0123456789');
+    await coordinator.listen();
     const args = ['--url', coordinator.url, '--token', coordinator.runnerToken, '--builds-dir', buildsDir];
     const pidFile = join(root, 'crash.pid');
     const first = startRunner(args);
@@ -137,6 +141,7 @@ describe('tessera runner', () => {
       first.child.kill('SIGKILL');
       second?.child.kill('SIGKILL');
       await Promise.all([first.exited, second?.exited]);
+      await coordinator.close();
     }
   });
 });
