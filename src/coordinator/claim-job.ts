@@ -11,6 +11,27 @@ import { loadJobRecords } from './token-context.js';
 
 const CANDIDATES = 100;
 
+/**
+ * Puts a job just claimed back in the queue, when the runner that asked for it hung up before the
+ * answer could be sent (it would otherwise wait for its lease to expire). Tokens minted for it are
+ * never delivered; their audit rows stay.
+ */
+export async function releaseClaim(coordinator: Coordinator, jobId: number): Promise<void> {
+  const now = coordinator.clock();
+  await coordinator.store.transaction(async (tx) => {
+    const released = await repositories(tx).jobs.transition(jobId, ['running'], {
+      status: 'pending',
+      runnerId: null,
+      startedAt: null,
+      tokenHash: null,
+      requestTokenHash: null,
+      leaseExpiresAt: null,
+    });
+    if (released) await advancePipeline(tx, (await repositories(tx).jobs.findById(jobId))!.pipelineId, now);
+  });
+  coordinator.notifyJobs();
+}
+
 /** Whether `runner` may take `job`: its scope (instance, group tree, project), tags and `run_untagged`. */
 async function eligible(
   runner: RunnerRecord,

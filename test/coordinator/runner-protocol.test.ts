@@ -197,6 +197,27 @@ build:
       assert.equal(answers.filter((job) => job === null).length, 6);
     });
 
+    it('does not lose a job to a long poll whose runner hung up', async () => {
+      const repo = await makeRepository({ '.gitlab-ci.yml': 'job:\n  script: [x]\n' });
+      const c = await startTestCoordinator(dialect, { jobRequestWait: 5 });
+      const p = await setUpProject(c, repo.path);
+      const runnerToken = await registerRunner(c);
+      const abort = new AbortController();
+      const polling = fetch(`${c.url}/api/v4/jobs/request`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: runnerToken }),
+        signal: abort.signal,
+      }).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      abort.abort();
+      await polling;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, { token: p.developer.token });
+      const job = await requestJob(c, runnerToken);
+      assert.equal(job?.job_info.name, 'job', 'the next runner gets the job');
+    });
+
     it('matches runner tags and scope', async () => {
       const repo = await makeRepository({ '.gitlab-ci.yml': 'tagged:\n  script: [x]\n  tags: [gpu]\n' });
       const c = await startTestCoordinator(dialect, { jobRequestWait: 0 });

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { claimJob } from '../../coordinator/claim-job.js';
+import { claimJob, releaseClaim } from '../../coordinator/claim-job.js';
 import { finishJob } from '../../coordinator/finish-job.js';
 import { cancelJob } from '../../coordinator/job-actions.js';
 import { authenticateJob, extendLease } from '../../coordinator/job-token-auth.js';
@@ -71,6 +71,10 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         if (gone() || coordinator.stopping) return reply.status(204).send();
         const job = await claimJob(coordinator, runner);
         if (job) {
+          if (gone()) {
+            await releaseClaim(coordinator, job.id);
+            return reply.status(204).send();
+          }
           request.log.info({ jobId: job.id, runnerId: runner.id }, 'job picked up');
           return reply.status(201).send(job);
         }
