@@ -45,8 +45,10 @@ function tesseraRun(
   onStdout?: (stdout: string, child: ReturnType<typeof spawn>) => void,
   killAfterMs = 90_000,
 ): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extraEnv };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.FORCE_COLOR;
+  Object.assign(env, extraEnv);
+  for (const [key, value] of Object.entries(extraEnv)) if (value === undefined) delete env[key];
   const child = spawn(process.execPath, [BIN, 'run', ...args], {
     cwd,
     env,
@@ -329,5 +331,20 @@ slow:
     assert.throws(() => process.kill(pid, 0), "the job's shell is gone");
     const left = (await readdir(tmp)).filter((name) => name.startsWith('tessera-run-'));
     assert.deepEqual(left, [], 'the temporary directory is removed');
+  });
+
+  it('colours headers and statuses when FORCE_COLOR asks for them, without a progress line off a terminal', async () => {
+    const dir = await repository({
+      '.gitlab-ci.yml': 'ok:\n  script: [echo fine]\nbad:\n  allow_failure: true\n  script: [exit 1]\n',
+    });
+    const result = await tesseraRun([dir], undefined, { NO_COLOR: undefined, FORCE_COLOR: '1' });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.ok(result.stdout.includes('\u001b[36m== ok (stage test)\u001b[39m'), 'cyan header');
+    assert.ok(result.stdout.includes('\u001b[32m== ok: passed in '), 'green status');
+    assert.ok(
+      result.stdout.includes('\u001b[33m== bad: failed (allowed, exit code 1) in '),
+      'yellow allowed failure',
+    );
+    assert.ok(!result.stdout.includes('jobs done'), 'no progress line without a terminal');
   });
 });
