@@ -9,28 +9,12 @@ import { Keyring } from '../src/keys/keyring.js';
 import { MemorySigningKeyRepository } from '../src/keys/memory-signing-key-repository.js';
 import { TokenIssuer } from '../src/token/issue.js';
 import type { IssuedTokenRepository } from '../src/token/issued-token-record.js';
-import type { JobTokenContext } from '../src/token/job-token-context.js';
+import { jobContext } from '../test/token/fixtures/job-context.js';
 import { compare, report } from './measure.js';
 
-const context: JobTokenContext = {
-  namespace: { id: 7, fullPath: 'acme/platform' },
-  project: {
-    id: 22,
-    path: 'acme/platform/api',
-    visibility: 'private',
-    subClaimComponents: null,
-    pathReused: false,
-  },
-  user: { id: 3, username: 'ada', email: 'ada@example.com', accessLevel: 'developer' },
-  pipeline: { id: 101, source: 'push' },
-  job: { id: 1001 },
-  ref: { name: 'main', type: 'branch', protected: true },
+const context = jobContext({
   environment: { name: 'production', protected: true, tier: 'production', action: 'start' },
-  runner: { id: 5, environment: 'self-hosted' },
-  sha: '0123456789abcdef0123456789abcdef01234567',
-  ciConfigRefUri: 'ci.example.com/acme/platform/api//.gitlab-ci.yml@refs/heads/main',
-  ciConfigSha: '0123456789abcdef0123456789abcdef01234567',
-};
+});
 
 const kek = randomBytes(32);
 const repository = new MemorySigningKeyRepository();

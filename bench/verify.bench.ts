@@ -8,31 +8,13 @@ import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { Keyring } from '../src/keys/keyring.js';
 import { MemorySigningKeyRepository } from '../src/keys/memory-signing-key-repository.js';
 import { TokenIssuer } from '../src/token/issue.js';
-import type { JobTokenContext } from '../src/token/job-token-context.js';
 import { createVerifier } from '../src/verify/index.js';
+import { jobContext } from '../test/token/fixtures/job-context.js';
 import { compare, report } from './measure.js';
 
 const ISSUER = 'https://ci.example.com';
 const AUDIENCE = 'https://vault.example.com';
-const context: JobTokenContext = {
-  namespace: { id: 7, fullPath: 'acme/platform' },
-  project: {
-    id: 22,
-    path: 'acme/platform/api',
-    visibility: 'private',
-    subClaimComponents: null,
-    pathReused: false,
-  },
-  user: { id: 3, username: 'ada', email: 'ada@example.com', accessLevel: 'developer' },
-  pipeline: { id: 101, source: 'push' },
-  job: { id: 1001 },
-  ref: { name: 'main', type: 'branch', protected: true },
-  environment: null,
-  runner: { id: 5, environment: 'self-hosted' },
-  sha: '0123456789abcdef0123456789abcdef01234567',
-  ciConfigRefUri: 'ci.example.com/acme/platform/api//.gitlab-ci.yml@refs/heads/main',
-  ciConfigSha: '0123456789abcdef0123456789abcdef01234567',
-};
+const context = jobContext();
 
 const keyring = new Keyring({
   repository: new MemorySigningKeyRepository(),
