@@ -1,39 +1,45 @@
 import { Command, CommanderError } from 'commander';
 import { isTesseraError } from '../errors.js';
-import { registerCiLintCommand } from './ci-lint.js';
-import { registerIdTokenCommand } from './id-token.js';
-import { registerKeysCommand } from './keys.js';
-import { registerOidcCommand } from './oidc-export.js';
-import { registerRunCommand } from './run.js';
-import { registerRunnerCommand } from './runner.js';
-import { registerServeCommand } from './serve.js';
-import { registerTokenCommand } from './token.js';
+
+/** Registers one top-level command on the program. */
+type RegisterCommand = (program: Command) => unknown;
+
+/**
+ * Every top-level command, loaded on demand: a job that calls `tessera id-token` should not pay
+ * for importing the coordinator, the store drivers and Fastify. The order is the order of `--help`.
+ */
+const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<RegisterCommand>]> = [
+  ['ci', async () => (await import('./ci-lint.js')).registerCiLintCommand],
+  ['serve', async () => (await import('./serve.js')).registerServeCommand],
+  ['keys', async () => (await import('./keys.js')).registerKeysCommand],
+  ['oidc', async () => (await import('./oidc-export.js')).registerOidcCommand],
+  ['runner', async () => (await import('./runner.js')).registerRunnerCommand],
+  ['run', async () => (await import('./run.js')).registerRunCommand],
+  ['id-token', async () => (await import('./id-token.js')).registerIdTokenCommand],
+  ['token', async () => (await import('./token.js')).registerTokenCommand],
+];
 
 /**
  * The `tessera` command line. Each command lives in its own file under `src/cli/` and exports a
  * `register…Command(program)` function; this file only wires them and turns failures into exit
  * codes: 0 success, 1 a refused input (printed as `CODE: message`, never a stack trace), 2 a usage error.
  */
-export function buildProgram(): Command {
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('tessera')
     .description('Self-hosted CI whose jobs carry verifiable OpenID Connect ID tokens')
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError();
-  registerCiLintCommand(program);
-  registerServeCommand(program);
-  registerKeysCommand(program);
-  registerOidcCommand(program);
-  registerRunnerCommand(program);
-  registerRunCommand(program);
-  registerIdTokenCommand(program);
-  registerTokenCommand(program);
+  // Only the named command is loaded; anything else (help, a typo) loads them all so commander
+  // can list them and suggest the right one.
+  const named = COMMANDS.filter(([name]) => name === argv[2]);
+  for (const [, load] of named.length > 0 ? named : COMMANDS) (await load())(program);
   return program;
 }
 
 /** Runs the CLI with `argv` (as `process.argv`) and returns the exit code. */
 export async function runCli(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
