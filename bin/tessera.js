@@ -1,16 +1,37 @@
 #!/usr/bin/env node
-// In a checkout the CLI runs straight from TypeScript through tsx, so it is never stale;
-// an installed package (no src/) runs the compiled dist/.
-import { existsSync } from 'node:fs';
+// Runs the compiled dist/ when it is at least as new as every file in src/ (an installed package,
+// or a checkout after `npm install` built it), and otherwise the TypeScript sources through tsx,
+// so a checkout is never run stale. Compiled start-up is about half a second faster, which every
+// `tessera id-token` call inside a job feels.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const source = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
+const source = join(root, 'src', 'cli', 'main.ts');
+const compiled = join(root, 'dist', 'cli', 'main.js');
+
+function newestSourceChange(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSourceChange(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function compiledIsCurrent() {
+  if (!existsSync(compiled)) return false;
+  if (!existsSync(source)) return true;
+  return statSync(compiled).mtimeMs >= newestSourceChange(join(root, 'src'));
+}
+
 let main;
-if (existsSync(source)) {
+if (compiledIsCurrent()) {
+  main = await import(compiled);
+} else {
   const { register } = await import('tsx/esm/api');
   register();
   main = await import(source);
-} else {
-  main = await import('../dist/cli/main.js');
 }
 process.exitCode = await main.runCli(process.argv);
