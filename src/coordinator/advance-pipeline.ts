@@ -1,3 +1,4 @@
+import { SqliteAdapter } from 'kysely';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db } from '../store/open-store.js';
 import type { JobRecord, JobStatus } from '../store/repositories/jobs.js';
@@ -81,6 +82,12 @@ export function pipelineStatus(jobs: readonly CoordinatorJob[]): string {
  */
 export async function advancePipeline(db: Db, pipelineId: number, now: number): Promise<boolean> {
   const repos = repositories(db);
+  // Two jobs of one pipeline finishing at once on PostgreSQL (READ COMMITTED): each transaction
+  // would see only its own job finished and write a stale status last. Locking the pipeline row
+  // makes the second wait, then read both. SQLite transactions are serialised already.
+  if (!(db.getExecutor().adapter instanceof SqliteAdapter)) {
+    await db.selectFrom('pipelines').select('id').where('id', '=', pipelineId).forUpdate().execute();
+  }
   const jobs = await repos.jobs.listByPipeline<PlannedJob>(pipelineId, true);
   let queued = false;
   for (let changed = true; changed; ) {

@@ -195,6 +195,14 @@ build:
       assert.equal(ids.length, 8, 'every job handed out');
       assert.equal(new Set(ids).size, 8, 'no job handed out twice');
       assert.equal(answers.filter((job) => job === null).length, 6);
+      // All finishing at once still leaves the pipeline with the right status (no lost update).
+      await Promise.all(
+        answers
+          .filter((job) => job !== null)
+          .map((job) => updateJob(c, job!, { state: 'success', exit_code: 0 })),
+      );
+      const pipelines = await c.api('GET', `/api/v4/projects/${p.projectId}/pipelines`);
+      assert.equal(pipelines.body[0].status, 'success');
     });
 
     it('does not lose a job to a long poll whose runner hung up', async () => {
