@@ -1,4 +1,4 @@
-import { type Selectable, sql } from 'kysely';
+import { type Selectable, SqliteAdapter, sql } from 'kysely';
 import type { Db } from '../open-store.js';
 import type { PipelinesTable } from '../schema.js';
 
@@ -27,6 +27,16 @@ export class PipelineRepository {
 
   /** Creates a pipeline with the next per-project `iid`. Call inside a transaction. */
   async create(input: Omit<PipelineRecord, 'id' | 'iid'>): Promise<PipelineRecord> {
+    // Two pipelines created at once for one project must not both take the same iid (PostgreSQL;
+    // SQLite write transactions are serialised already).
+    if (!(this.db.getExecutor().adapter instanceof SqliteAdapter)) {
+      await this.db
+        .selectFrom('projects')
+        .select('id')
+        .where('id', '=', input.projectId)
+        .forUpdate()
+        .execute();
+    }
     const last = await this.db
       .selectFrom('pipelines')
       .select(sql<number>`coalesce(max(iid), 0)`.as('iid'))
