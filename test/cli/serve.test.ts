@@ -32,13 +32,10 @@ describe('tessera serve', () => {
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
       const until = Date.now() + 30_000;
-      let match: RegExpExecArray | null = null;
-      while (
-        !(match = /listening on (\S+), issuer (\S+)/.exec(stderr)) &&
-        Date.now() < until &&
-        child.exitCode === null
-      ) {
+      let match = /listening on (\S+), issuer (\S+)/.exec(stderr);
+      while (!match && Date.now() < until && child.exitCode === null) {
         await new Promise((resolve) => setTimeout(resolve, 50));
+        match = /listening on (\S+), issuer (\S+)/.exec(stderr);
       }
       assert.ok(match, stderr);
       const [, url, issuer] = match;

@@ -1,4 +1,4 @@
-import { type CompiledQuery, type Selectable, sql } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Db } from '../open-store.js';
 import type { JobsTable } from '../schema.js';
 
@@ -90,8 +90,6 @@ export function completeUtf8Length(data: Uint8Array): number {
   }
   return data.length;
 }
-
-const byRequestToken = new WeakMap<Db, CompiledQuery<Selectable<JobsTable>>>();
 
 /** Jobs and their logs. */
 export class JobRepository {

@@ -1,4 +1,4 @@
-import { type Kysely, type Selectable, SqliteAdapter } from 'kysely';
+import { type Kysely, type Selectable, SqliteAdapter, sql } from 'kysely';
 import type { SigningAlgorithm } from '../../keys/algorithms.js';
 import type {
   KeyState,
@@ -9,6 +9,9 @@ import type {
 } from '../../keys/signing-key-record.js';
 import { type Db, immediateTransaction } from '../open-store.js';
 import type { Database, SigningKeysTable } from '../schema.js';
+
+/** PostgreSQL advisory lock key of signing-key changes (an arbitrary constant, "tessera-keys"). */
+const SIGNING_KEYS_LOCK = 0x7e55e4a;
 
 function toRecord(row: Selectable<SigningKeysTable>): SigningKeyRecord {
   return {
@@ -60,6 +63,11 @@ export class SqlSigningKeyRepository implements SigningKeyRepository {
     if (db.getExecutor().adapter instanceof SqliteAdapter) {
       return immediateTransaction(db, (tx) => fn(new SqlSigningKeyRepository(tx, true)));
     }
-    return db.transaction().execute((tx) => fn(new SqlSigningKeyRepository(tx, true)));
+    return db.transaction().execute(async (tx) => {
+      // Serialises key changes across coordinator nodes sharing one database, so two nodes doing a
+      // first start or a rotation at the same moment cannot both create keys. Released at commit.
+      await sql`SELECT pg_advisory_xact_lock(${SIGNING_KEYS_LOCK})`.execute(tx);
+      return fn(new SqlSigningKeyRepository(tx, true));
+    });
   }
 }
