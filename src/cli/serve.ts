@@ -32,6 +32,8 @@ export interface StartServerOptions {
    * does when its requests are aborted) would otherwise hold `close()` for a minute.
    */
   closeGraceMs?: number;
+  /** Compile request validators on each route's first call (`tessera run`: it calls only a few routes). */
+  compileSchemasOnFirstUse?: boolean;
 }
 
 /** A running coordinator. */
@@ -88,6 +90,7 @@ export async function startServer(
       urls,
       clock,
       ...(options.logStream ? { logStream: options.logStream } : {}),
+      ...(options.compileSchemasOnFirstUse ? { compileSchemasOnFirstUse: true } : {}),
     });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();

@@ -36,7 +36,10 @@ export class Coordinator {
   readonly keyring: Keyring;
   readonly urls: CoordinatorUrls;
   readonly clock: () => number;
-  /** Emits `jobs` when a job may have become pending, so waiting `jobs/request` calls retry at once. */
+  /**
+   * Emits `jobs` when a job may have become pending, so waiting `jobs/request` calls retry at once,
+   * and `job-finished` when a running job ended, so an in-process follower (`tessera run`) looks at once.
+   */
   readonly events = new EventEmitter();
   #issuer: { issuer: string; instance: TokenIssuer } | undefined;
   #repos: Repositories | undefined;
@@ -93,5 +96,10 @@ export class Coordinator {
   /** Wakes waiting runners: a job may be pending now. */
   notifyJobs(): void {
     this.events.emit('jobs');
+  }
+
+  /** Tells in-process followers that a running job ended (see {@link events}). */
+  notifyJobFinished(): void {
+    this.events.emit('job-finished');
   }
 }

@@ -100,5 +100,6 @@ export async function finishJob(
     return { status: outcome.status as string, queued };
   });
   if (result.queued) coordinator.notifyJobs();
+  if (result.status === outcome.status) coordinator.notifyJobFinished();
   return result.status;
 }

@@ -13,26 +13,40 @@ export interface GeneratedSigningKey {
   privateKey: KeyObject;
 }
 
+/** A key pair not yet named or sealed, from {@link generateSigningKeyPair}. */
+export interface SigningKeyPair {
+  readonly alg: SigningAlgorithm;
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+}
+
 /**
- * Generates an RSA-2048 or P-256 key pair off the main thread, names it by its RFC 7638
- * thumbprint and seals the private key (PKCS8 DER) under `kek` with the `kid` as associated data.
+ * Generates an RSA-2048 or P-256 key pair off the main thread (on the libuv thread pool). Apart
+ * from {@link sealSigningKey} so that a caller can start the slow part before it has a
+ * key-encryption key (`tessera run` starts it while its modules load).
  */
-export async function generateSigningKey(options: {
-  alg: SigningAlgorithm;
-  kek: Uint8Array;
-  state: KeyState;
-  now: number;
-}): Promise<GeneratedSigningKey> {
-  const spec = resolveAlgorithm(options.alg);
+export async function generateSigningKeyPair(alg: SigningAlgorithm): Promise<SigningKeyPair> {
+  const spec = resolveAlgorithm(alg);
   const { privateKey, publicKey } =
     spec.kty === 'RSA'
       ? await generateKeyPairAsync('rsa', { modulusLength: 2048, publicExponent: 0x10001 })
       : await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
-  const publicJwk = publicJwkOf(publicKey, spec.alg);
-  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+  return { alg: spec.alg, privateKey, publicKey };
+}
+
+/**
+ * Names a key pair by its RFC 7638 thumbprint and seals the private key (PKCS8 DER) under `kek`
+ * with the `kid` as associated data.
+ */
+export function sealSigningKey(
+  pair: SigningKeyPair,
+  options: { kek: Uint8Array; state: KeyState; now: number },
+): GeneratedSigningKey {
+  const publicJwk = publicJwkOf(pair.publicKey, pair.alg);
+  const der = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
   const record: SigningKeyRecord = {
     kid: publicJwk.kid,
-    alg: spec.alg,
+    alg: pair.alg,
     state: options.state,
     publicJwk,
     encryptedPrivateKey: encryptPrivateKey(der, options.kek, publicJwk.kid),
@@ -43,5 +57,18 @@ export async function generateSigningKey(options: {
     revokedAt: null,
   };
   der.fill(0);
-  return { record, privateKey };
+  return { record, privateKey: pair.privateKey };
+}
+
+/**
+ * Generates an RSA-2048 or P-256 key pair off the main thread, names it by its RFC 7638
+ * thumbprint and seals the private key (PKCS8 DER) under `kek` with the `kid` as associated data.
+ */
+export async function generateSigningKey(options: {
+  alg: SigningAlgorithm;
+  kek: Uint8Array;
+  state: KeyState;
+  now: number;
+}): Promise<GeneratedSigningKey> {
+  return sealSigningKey(await generateSigningKeyPair(options.alg), options);
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTesseraError, TesseraError } from '../errors.js';
 import { createLocalPipeline } from './create-local-pipeline.js';
+import type { LocalKeyPairs } from './generate-local-key-pairs.js';
 import type { ApiPipeline } from './local-api.js';
 import { registerProject } from './register-project.js';
 import type { RunOutput } from './run-output.js';
@@ -30,6 +31,8 @@ export interface LocalRunOptions {
   readonly onTempDir?: (path: string) => void;
   /** Aborted on Ctrl-C: running jobs are killed and everything is cleaned up. */
   readonly signal?: AbortSignal;
+  /** The signing keys' pairs, when the caller started generating them early (`generateLocalKeyPairs`). */
+  readonly keyPairs?: Promise<LocalKeyPairs>;
 }
 
 /**
@@ -62,7 +65,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
   let instance: EmbeddedInstance | undefined;
   try {
     // The coordinator starts (keys, store) while git looks at the working copy.
-    const starting = startEmbedded();
+    const starting = startEmbedded(options.keyPairs ? { keyPairs: options.keyPairs } : {});
     starting.then((started) => options.onTempDir?.(started.tempDir)).catch(() => undefined);
     const workingCopy = await inspectWorkingCopy(options.dir, options.ref).catch(async (error: unknown) => {
       await (await starting.catch(() => undefined))?.close();
@@ -75,6 +78,9 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     }
     instance = await starting;
     const { api, server } = instance;
+    // The project's repository is the working copy: the runner's cache can fetch it while the
+    // pipeline is created, off the first jobs' path.
+    instance.warmRepositoryCache(workingCopy.root, workingCopy.headSha);
     const project = await registerProject(api, workingCopy);
     let pipeline: ApiPipeline;
     try {
@@ -126,6 +132,13 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       ...(selected ? { selected, play: selected } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       startedAt: began,
+      // Woken by the coordinator when a job finishes; otherwise a look every 200 ms (as often as a
+      // running job's log is read anyway) instead of a busy 50 ms poll competing with the jobs.
+      pollMs: 200,
+      onJobFinished: (listener) => {
+        server.coordinator.events.on('job-finished', listener);
+        return () => server.coordinator.events.off('job-finished', listener);
+      },
     });
     if (options.signal?.aborted) {
       output.line(output.paint('red', 'Interrupted: running jobs were stopped.'));

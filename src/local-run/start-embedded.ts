@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { type RunningServer, startServer } from '../cli/serve.js';
 import { loadConfig } from '../config/load.js';
 import { RunnerAgent } from '../runner/agent.js';
+import { warmCache } from '../runner/checkout.js';
+import { repositoryCacheDir } from '../runner/execute-job.js';
+import type { LocalKeyPairs } from './generate-local-key-pairs.js';
 import { LocalApi } from './local-api.js';
 import { prepareKeys } from './prepare-keys.js';
 
@@ -20,6 +23,11 @@ export interface EmbeddedInstance {
    * `log` receives its diagnostics (never a token).
    */
   startRunner(concurrency: number, log?: (message: string) => void): Promise<void>;
+  /**
+   * Starts fetching `sha` of `repoUrl` into the runner's repository cache now, while the pipeline
+   * is being created, so the first jobs do not wait for it (see `warmCache`). Never fails.
+   */
+  warmRepositoryCache(repoUrl: string, sha: string): void;
   /** Stops the runner (killing running jobs), the server, and removes the temporary directory. Idempotent. */
   close(): Promise<void>;
 }
@@ -28,14 +36,17 @@ export interface EmbeddedInstance {
  * Starts a coordinator on `127.0.0.1`, port 0, with a SQLite store in a fresh temporary directory,
  * an issuer that follows the port, and an admin token that lives only in this process. The
  * user's `TESSERA_*` variables are deliberately ignored: a local run never touches a configured
- * instance or database.
+ * instance or database. `keyPairs`, when given, are the signing keys' pairs, generation of which
+ * the caller started early (see {@link prepareKeys}).
  */
-export async function startEmbedded(options: { jobTimeout?: number } = {}): Promise<EmbeddedInstance> {
+export async function startEmbedded(
+  options: { jobTimeout?: number; keyPairs?: Promise<LocalKeyPairs> } = {},
+): Promise<EmbeddedInstance> {
   const tempDir = await mkdtemp(join(tmpdir(), 'tessera-run-'));
   const adminToken = `tessera-run-${randomBytes(24).toString('base64url')}`;
   let server: RunningServer;
   try {
-    await prepareKeys(join(tempDir, 'data'));
+    await prepareKeys(join(tempDir, 'data'), options.keyPairs);
     const config = loadConfig(
       {
         dataDir: join(tempDir, 'data'),
@@ -54,6 +65,9 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
       notice: () => undefined,
       // Ctrl-C must not wait on a connection that will never send a request.
       closeGraceMs: 500,
+      // A local run calls a handful of the API's routes; compiling every route's validator is most
+      // of the server's start.
+      compileSchemasOnFirstUse: true,
     });
   } catch (error) {
     await rm(tempDir, { recursive: true, force: true });
@@ -62,6 +76,9 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
   const api = new LocalApi(server.url, adminToken);
   let agent: RunnerAgent | undefined;
   let closing: Promise<void> | undefined;
+  let warming: Promise<void> | undefined;
+  const stopWarming = new AbortController();
+  const buildsDir = join(tempDir, 'builds');
   return {
     server,
     api,
@@ -72,7 +89,7 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
       agent = new RunnerAgent({
         url: server.url,
         token: runner.token,
-        buildsDir: join(tempDir, 'builds'),
+        buildsDir,
         concurrency,
         // Short intervals: the terminal shows the log as it comes, and jobs are short-lived.
         traceIntervalMs: 100,
@@ -85,9 +102,20 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
       });
       await agent.start();
     },
+    warmRepositoryCache: (repoUrl, sha) => {
+      warming ??= warmCache({
+        repoUrl,
+        sha,
+        cacheDir: repositoryCacheDir(buildsDir),
+        signal: stopWarming.signal,
+      });
+    },
     close: () => {
       closing ??= (async () => {
         try {
+          // git must be done with the temporary directory before it is removed.
+          stopWarming.abort();
+          await warming;
           await agent?.stop('abort');
         } finally {
           try {

@@ -14,6 +14,12 @@ export interface StreamJobLogsOptions {
   readonly play?: ReadonlySet<string>;
   /** Milliseconds between two looks at the pipeline; default 50. */
   readonly pollMs?: number;
+  /**
+   * Subscribes to "a job finished" (answers the unsubscribe): each such signal ends the wait for
+   * the next look at once, so `pollMs` can be long without a finished job's log (or the pipeline's
+   * end) waiting for it.
+   */
+  readonly onJobFinished?: (listener: () => void) => () => void;
   /** Stops following (Ctrl-C). */
   readonly signal?: AbortSignal;
   /** When the run started (ms), for the progress line. */
@@ -67,75 +73,90 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
   const place = new Map<string, number>();
   const inPipelineOrder = (jobs: ApiJob[]) =>
     jobs.sort((a, b) => (place.get(a.name) ?? a.id) - (place.get(b.name) ?? b.id));
-  for (;;) {
-    const pipeline = await api.pipeline(projectId, pipelineId);
-    const jobs = (await api.jobs(projectId, pipelineId))
-      .filter((job) => options.selected === undefined || options.selected.has(job.name))
-      .sort((a, b) => a.id - b.id);
-    for (const job of jobs) if (!place.has(job.name)) place.set(job.name, job.id);
-    let playedNow = false;
-    for (const job of jobs) {
-      if (job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id)) {
-        played.add(job.id);
-        playedNow = true;
-        await api.request('POST', `/projects/${projectId}/jobs/${job.id}/play`);
+  // A signal that comes while a look is under way is kept, so the wait after it is skipped.
+  let changed = false;
+  let wakeUp: (() => void) | undefined;
+  const unsubscribe = options.onJobFinished?.(() => {
+    changed = true;
+    wakeUp?.();
+  });
+  try {
+    for (;;) {
+      changed = false;
+      const pipeline = await api.pipeline(projectId, pipelineId);
+      const jobs = (await api.jobs(projectId, pipelineId))
+        .filter((job) => options.selected === undefined || options.selected.has(job.name))
+        .sort((a, b) => a.id - b.id);
+      for (const job of jobs) if (!place.has(job.name)) place.set(job.name, job.id);
+      let playedNow = false;
+      for (const job of jobs) {
+        if (job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id)) {
+          played.add(job.id);
+          playedNow = true;
+          await api.request('POST', `/projects/${projectId}/jobs/${job.id}/play`);
+        }
       }
-    }
-    const started = jobs
-      .filter((job) => job.started_at !== null && !known.has(job.id))
-      .sort((a, b) => (a.started_at ?? '').localeCompare(b.started_at ?? '') || a.id - b.id);
-    for (const job of started) {
-      known.add(job.id);
-      queue.push({ id: job.id, offset: 0, headerShown: false, nextTraceAt: 0 });
-    }
-    const byId = new Map(jobs.map((job) => [job.id, job]));
-    while (queue.length > 0) {
-      const head = queue[0] as Followed;
-      // An attempt that was retried leaves the list of latest jobs; its log and status still belong here.
-      const job =
-        byId.get(head.id) ?? (await api.request<ApiJob>('GET', `/projects/${projectId}/jobs/${head.id}`));
-      if (!head.headerShown) {
-        output.line(output.paint('bold', output.paint('cyan', `== ${job.name} (stage ${job.stage})`)));
-        head.headerShown = true;
+      const started = jobs
+        .filter((job) => job.started_at !== null && !known.has(job.id))
+        .sort((a, b) => (a.started_at ?? '').localeCompare(b.started_at ?? '') || a.id - b.id);
+      for (const job of started) {
+        known.add(job.id);
+        queue.push({ id: job.id, offset: 0, headerShown: false, nextTraceAt: 0 });
       }
-      const finished = FINISHED.has(job.status);
-      if (!finished && Date.now() < head.nextTraceAt) break;
-      const trace = await api.trace(projectId, head.id);
-      head.nextTraceAt = Date.now() + traceInterval(trace.length);
-      // Only whole lines while the job runs, so the progress line never splits one.
-      const end = finished ? trace.length : trace.lastIndexOf('\n') + 1;
-      if (end > head.offset) {
-        const text = trace.slice(head.offset, end);
-        output.write(text.endsWith('\n') ? text : `${text}\n`);
-        head.offset = end;
+      const byId = new Map(jobs.map((job) => [job.id, job]));
+      while (queue.length > 0) {
+        const head = queue[0] as Followed;
+        // An attempt that was retried leaves the list of latest jobs; its log and status still belong here.
+        const job =
+          byId.get(head.id) ?? (await api.request<ApiJob>('GET', `/projects/${projectId}/jobs/${head.id}`));
+        if (!head.headerShown) {
+          output.line(output.paint('bold', output.paint('cyan', `== ${job.name} (stage ${job.stage})`)));
+          head.headerShown = true;
+        }
+        const finished = FINISHED.has(job.status);
+        if (!finished && Date.now() < head.nextTraceAt) break;
+        const trace = await api.trace(projectId, head.id);
+        head.nextTraceAt = Date.now() + traceInterval(trace.length);
+        // Only whole lines while the job runs, so the progress line never splits one.
+        const end = finished ? trace.length : trace.lastIndexOf('\n') + 1;
+        if (end > head.offset) {
+          const text = trace.slice(head.offset, end);
+          output.write(text.endsWith('\n') ? text : `${text}\n`);
+          head.offset = end;
+        }
+        if (!finished) break;
+        const label = jobStatusLabel(job);
+        output.line(
+          output.paint(label.colour, `== ${job.name}: ${label.text} in ${formatDuration(job.duration)}`),
+        );
+        output.line();
+        queue.shift();
       }
-      if (!finished) break;
-      const label = jobStatusLabel(job);
-      output.line(
-        output.paint(label.colour, `== ${job.name}: ${label.text} in ${formatDuration(job.duration)}`),
+      const active = jobs.some((job) => job.status === 'running' || job.status === 'pending');
+      const waitingForPlay = jobs.some(
+        (job) => job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id),
       );
-      output.line();
-      queue.shift();
+      // A job just played makes the pipeline run again, whatever status was read before the play.
+      const over =
+        !playedNow &&
+        !waitingForPlay &&
+        (FINISHED.has(pipeline.status) || (!active && !['pending', 'running'].includes(pipeline.status)));
+      if (over && queue.length === 0) {
+        output.clearProgress();
+        return { pipeline, jobs: inPipelineOrder(jobs) };
+      }
+      showProgress(output, jobs, startedAt);
+      if (options.signal?.aborted) {
+        output.clearProgress();
+        return { pipeline, jobs: inPipelineOrder(jobs) };
+      }
+      if (!changed)
+        await sleep(pollMs, options.signal, (wake) => {
+          wakeUp = wake;
+        });
     }
-    const active = jobs.some((job) => job.status === 'running' || job.status === 'pending');
-    const waitingForPlay = jobs.some(
-      (job) => job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id),
-    );
-    // A job just played makes the pipeline run again, whatever status was read before the play.
-    const over =
-      !playedNow &&
-      !waitingForPlay &&
-      (FINISHED.has(pipeline.status) || (!active && !['pending', 'running'].includes(pipeline.status)));
-    if (over && queue.length === 0) {
-      output.clearProgress();
-      return { pipeline, jobs: inPipelineOrder(jobs) };
-    }
-    showProgress(output, jobs, startedAt);
-    if (options.signal?.aborted) {
-      output.clearProgress();
-      return { pipeline, jobs: inPipelineOrder(jobs) };
-    }
-    await sleep(pollMs, options.signal);
+  } finally {
+    unsubscribe?.();
   }
 }
 
@@ -152,15 +173,22 @@ function showProgress(output: RunOutput, jobs: readonly ApiJob[], startedAt: num
   );
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Waits `ms`, or until `signal` aborts, or until the function handed to `setWake` is called. */
+function sleep(
+  ms: number,
+  signal?: AbortSignal,
+  setWake?: (wake: (() => void) | undefined) => void,
+): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);
       signal?.removeEventListener('abort', done);
+      setWake?.(undefined);
       resolve();
     }
     signal?.addEventListener('abort', done, { once: true });
+    setWake?.(done);
   });
 }

@@ -96,10 +96,13 @@ export function redactUrl(url: string): string {
 /** Makes sure the bare cache holds `options.sha`, fetching when it does not. */
 async function fetchIntoCache(
   cache: string,
-  options: CheckoutOptions,
+  options: Pick<CheckoutOptions, 'repoUrl' | 'sha' | 'signal'>,
   log: (line: string) => void,
 ): Promise<void> {
   await withCacheLock(cache, async () => {
+    // Jobs that start together queue here behind the first one's fetch: once it has the commit,
+    // the others need no `git cat-file` each (they ran one after the other, under this lock).
+    if (knownCommits.get(cache)?.has(options.sha)) return;
     if (!existsSync(join(cache, 'HEAD'))) {
       await mkdir(cache, { recursive: true });
       await git(['init', '--quiet', '--bare', cache], undefined, options.signal);
@@ -140,6 +143,31 @@ async function writeRepositorySkeleton(gitDir: string, cacheObjects: string, sha
   );
 }
 
+/** The bare cache of `repoUrl` inside `cacheDir` (one per repository URL). */
+function cachePath(cacheDir: string, repoUrl: string): string {
+  const cacheKey = createHash('sha256').update(repoUrl).digest('hex').slice(0, 24);
+  return resolve(cacheDir, `${cacheKey}.git`);
+}
+
+/**
+ * Fetches `sha` of `repoUrl` into the bare cache before any job asks for it, so that the first
+ * job's checkout does not wait for the fetch (`tessera run` knows its repository while its
+ * coordinator is still starting). Jobs that start meanwhile wait for it under the cache's lock
+ * and then fetch nothing. A failure is left for the jobs' own checkout to report.
+ */
+export async function warmCache(options: {
+  readonly repoUrl: string;
+  readonly sha: string;
+  readonly cacheDir: string;
+  readonly signal?: AbortSignal;
+}): Promise<void> {
+  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(options.sha)) return;
+  const sha = options.sha.toLowerCase();
+  const cache = cachePath(options.cacheDir, options.repoUrl);
+  if (knownCommits.get(cache)?.has(sha)) return;
+  await fetchIntoCache(cache, { ...options, sha }, () => undefined).catch(() => undefined);
+}
+
 /**
  * Fetches the project's repository into a bare cache (one per repository URL, shared by all jobs
  * of this runner) and checks out `sha` in the job's own build directory with real git: a fresh
@@ -154,8 +182,7 @@ export async function checkout(options: CheckoutOptions): Promise<void> {
     throw new TesseraError('ERR_RUNNER_CHECKOUT_FAILED', 'the job names no valid commit sha');
   }
   const sha = options.sha.toLowerCase();
-  const cacheKey = createHash('sha256').update(options.repoUrl).digest('hex').slice(0, 24);
-  const cache = resolve(options.cacheDir, `${cacheKey}.git`);
+  const cache = cachePath(options.cacheDir, options.repoUrl);
   try {
     if (!knownCommits.get(cache)?.has(sha)) await fetchIntoCache(cache, { ...options, sha }, log);
     if (!knownCommits.get(cache)?.has(sha)) {

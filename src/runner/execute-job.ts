@@ -18,12 +18,17 @@ export const RUNNER_VERSION = '0.1.0';
 /** Seconds `after_script` may run when its step names no timeout (GitLab's default). */
 export const DEFAULT_AFTER_SCRIPT_TIMEOUT = 300;
 
+/** Where a runner with builds in `buildsDir` keeps its bare-repository caches by default. */
+export function repositoryCacheDir(buildsDir: string): string {
+  return join(resolve(buildsDir), '.cache');
+}
+
 /** Options of {@link executeJob}. */
 export interface ExecuteJobOptions {
   readonly job: JobPayload;
   /** Root of the per-job build directories. */
   readonly buildsDir: string;
-  /** Bare-repository cache; default `<buildsDir>/.cache`. */
+  /** Bare-repository cache; default `<buildsDir>/.cache` ({@link repositoryCacheDir}). */
   readonly cacheDir?: string;
   /** Receives the job log, already masked, in order. */
   readonly onLog: (bytes: Buffer) => void;
@@ -101,7 +106,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   const timeoutSeconds = job.runner_info?.timeout ?? scriptStep?.timeout ?? options.defaultTimeout ?? 3600;
   const deadline = startedAt + timeoutSeconds * 1000;
   const buildsDir = resolve(options.buildsDir);
-  const cacheDir = resolve(options.cacheDir ?? join(buildsDir, '.cache'));
+  const cacheDir = resolve(options.cacheDir ?? repositoryCacheDir(buildsDir));
   const jobRoot = join(buildsDir, String(job.id));
   const projectDir = join(jobRoot, safeSegment(job.job_info?.project_name, 'project'));
   const jobTempDir = `${jobRoot}.tmp`;

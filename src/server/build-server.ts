@@ -6,6 +6,7 @@ import { Coordinator, type CoordinatorUrls } from '../coordinator/coordinator.js
 import type { Keyring } from '../keys/keyring.js';
 import { registerOidcRoutes } from '../oidc/routes.js';
 import type { Store } from '../store/open-store.js';
+import { compileOnFirstUse } from './compile-on-first-use.js';
 import { installErrorHandler } from './error-handler.js';
 import { RateLimiter } from './rate-limiter.js';
 import { registerAdminRoutes } from './routes/admin.js';
@@ -34,6 +35,8 @@ export interface ServerDeps {
   clock?: () => number;
   /** Where JSON log lines go (default stdout). */
   logStream?: Writable;
+  /** Compile request validators on each route's first call, not at start (see {@link compileOnFirstUse}). */
+  compileSchemasOnFirstUse?: boolean;
 }
 
 /** A built server and the coordinator behind it. */
@@ -95,7 +98,10 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     bodyLimit: 8 * 1024 * 1024,
     // Long polls hold a request up to jobRequestWait seconds; keep sockets well past that.
     keepAliveTimeout: 75_000,
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+    ajv: {
+      customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false },
+      plugins: deps.compileSchemasOnFirstUse ? [compileOnFirstUse] : [],
+    },
   }) as unknown as FastifyInstance;
   // GitLab's API takes form bodies as well as JSON (curl --form); the introspection endpoint needs them.
   app.addContentTypeParser(

@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
-import pg from 'pg';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
 
@@ -61,6 +60,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 async function openPostgres(options: OpenStoreOptions): Promise<Store> {
   const schema = options.pgSchema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new TypeError('invalid schema name');
+  // Loaded only here: importing pg costs about 0.1 s, which every SQLite start (`tessera run`) would pay.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: options.database,
     max: options.poolSize ?? 10,

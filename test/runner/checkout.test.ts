@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { checkout, warmCache } from '../../src/runner/checkout.js';
+import { makeRepository } from './git-repository.js';
+
+const root = await mkdtemp(join(tmpdir(), 'tessera-checkout-'));
+after(() => rm(root, { recursive: true, force: true }));
+
+describe('warmCache', () => {
+  it('fetches the commit ahead, so checkouts (also concurrent ones) fetch nothing', async () => {
+    const repo = join(root, 'repo');
+    const sha = makeRepository(repo, { 'README.md': 'hello\n' });
+    const cacheDir = join(root, 'cache');
+    await warmCache({ repoUrl: repo, sha, cacheDir });
+    const logs: string[][] = [[], [], []];
+    await Promise.all(
+      logs.map((log, index) =>
+        checkout({
+          repoUrl: repo,
+          sha,
+          ref: 'main',
+          cacheDir,
+          projectDir: join(root, `build-${index}`, 'project'),
+          onLog: (line) => log.push(line),
+        }),
+      ),
+    );
+    for (const [index, log] of logs.entries()) {
+      assert.ok(!log.some((line) => line.startsWith('Fetching changes')), log.join('\n'));
+      assert.equal(await readFile(join(root, `build-${index}`, 'project', 'README.md'), 'utf8'), 'hello\n');
+    }
+  });
+
+  it('leaves a repository it cannot fetch to the checkout to report', async () => {
+    const cacheDir = join(root, 'cache-missing');
+    const missing = join(root, 'no-such-repo');
+    await warmCache({ repoUrl: missing, sha: 'a'.repeat(40), cacheDir });
+    await assert.rejects(
+      checkout({ repoUrl: missing, sha: 'a'.repeat(40), cacheDir, projectDir: join(root, 'build-x') }),
+      (error: Error & { code?: string }) => error.code === 'ERR_RUNNER_CHECKOUT_FAILED',
+    );
+    assert.ok(!existsSync(join(root, 'build-x', 'README.md')));
+  });
+});
