@@ -94,6 +94,13 @@ export function registerRunCommand(program: Command): void {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      // A reader that goes away (`tessera run | head`) makes every later write fail with EPIPE:
+      // stop the jobs and clean up as on Ctrl-C instead of dying with the temp dir left behind.
+      // The listener stays until exit, since the summary may still be written to the closed pipe.
+      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE') throw error;
+        if (!interrupt.signal.aborted) interrupt.abort();
+      });
       try {
         const code = await runLocalPipeline({
           dir: dir ?? '.',

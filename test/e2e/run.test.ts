@@ -333,6 +333,40 @@ slow:
     assert.deepEqual(left, [], 'the temporary directory is removed');
   });
 
+  it('stops the jobs and removes its temporary directory when its output is closed (tessera run | head)', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'tessera-run-epipe-'));
+    roots.push(tmp);
+    const pidFile = join(tmp, 'job.pid');
+    const dir = await repository({
+      '.gitlab-ci.yml': `
+chatty:
+  script:
+    - echo $$ > "$PID_FILE"
+    - for i in $(seq 1 300); do echo "tick $i"; sleep 0.1; done
+`,
+    });
+    let closed = false;
+    const result = await tesseraRun(
+      [dir, '--var', `PID_FILE=${pidFile}`],
+      undefined,
+      { TMPDIR: tmp },
+      (stdout, child) => {
+        if (!closed && stdout.includes('tick 2')) {
+          closed = true;
+          child.stdout?.destroy();
+        }
+      },
+      // Well before the job's 30 s of ticks: a run that ignores the closed pipe fails.
+      20_000,
+    );
+    assert.ok(closed, result.stderr);
+    assert.equal(result.code, 130, result.stderr);
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    assert.throws(() => process.kill(pid, 0), "the job's shell is gone");
+    const left = (await readdir(tmp)).filter((name) => name.startsWith('tessera-run-'));
+    assert.deepEqual(left, [], 'the temporary directory is removed');
+  });
+
   it('colours headers and statuses when FORCE_COLOR asks for them, without a progress line off a terminal', async () => {
     const dir = await repository({
       '.gitlab-ci.yml': 'ok:\n  script: [echo fine]\nbad:\n  allow_failure: true\n  script: [exit 1]\n',
