@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
@@ -47,7 +47,11 @@ const INT8_OID = 20;
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (options.database !== '') return openPostgres(options);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const sqlite = new SqliteDatabase(join(options.dataDir, 'tessera.db'));
+  const file = join(options.dataDir, 'tessera.db');
+  // The database holds hashes, encrypted keys and job logs: create it owner-only (SQLite gives its
+  // -wal and -shm files the same mode), even when the data directory was made beforehand as 0755.
+  closeSync(openSync(file, 'a', 0o600));
+  const sqlite = new SqliteDatabase(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
