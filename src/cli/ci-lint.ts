@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
-import { PIPELINE_LIMITS } from '../pipeline/limits.js';
 import { loadPipeline } from '../pipeline/load.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
-import { createDirectoryReader } from '../pipeline/read-directory-file.js';
+import { createDirectoryReader, readConfigFile } from '../pipeline/read-directory-file.js';
 import { buildRuleVariables, PIPELINE_SOURCES, type PipelineSource } from '../pipeline/rule-variables.js';
 import { setOwn } from '../pipeline/set-own.js';
 
@@ -97,7 +96,7 @@ async function lint(
   const tag = options.tag === true;
   const base = { created: false, ref, tag, source, warnings: [] as ConfigProblem[], jobs: [] };
   const displayName = fileArgument ?? '.gitlab-ci.yml';
-  const content = await readLimited(file);
+  const content = await readConfigFile(file);
   if (content === undefined) {
     return {
       ...base,
@@ -196,25 +195,6 @@ async function locateFile(fileArgument: string | undefined, dir: string | undefi
     () => false,
   );
   return exists ? direct : resolve(dir, fileArgument);
-}
-
-async function readLimited(file: string): Promise<string | undefined> {
-  try {
-    const handle = await open(file, 'r');
-    try {
-      const stat = await handle.stat();
-      if (!stat.isFile()) return undefined;
-      // One byte past the limit is enough for the parser to refuse the file.
-      const length = Math.min(stat.size, PIPELINE_LIMITS.maxFileBytes + 1);
-      const buffer = Buffer.alloc(length);
-      await handle.read(buffer, 0, length, 0);
-      return buffer.toString('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return undefined;
-  }
 }
 
 async function git(dir: string, args: readonly string[]): Promise<string | undefined> {

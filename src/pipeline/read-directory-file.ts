@@ -22,19 +22,28 @@ export function createDirectoryReader(root: string): ReadLocalFile {
     const inside = relative(base, real);
     if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside))
       return undefined;
-    let handle: Awaited<ReturnType<typeof open>> | undefined;
-    try {
-      handle = await open(real, 'r');
-      const stat = await handle.stat();
-      if (!stat.isFile()) return undefined;
-      const length = Math.min(stat.size, PIPELINE_LIMITS.maxFileBytes + 1);
-      const buffer = Buffer.alloc(length);
-      await handle.read(buffer, 0, length, 0);
-      return buffer.toString('utf8');
-    } catch {
-      return undefined;
-    } finally {
-      await handle?.close();
-    }
+    return readConfigFile(real);
   };
+}
+
+/**
+ * Reads a configuration file as UTF-8, or `undefined` when it is absent or not a regular file.
+ * A file larger than {@link PIPELINE_LIMITS.maxFileBytes} reads only one byte past the limit:
+ * enough for the parse pass to refuse it, without the whole file in memory.
+ */
+export async function readConfigFile(path: string): Promise<string | undefined> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(path, 'r');
+    const stat = await handle.stat();
+    if (!stat.isFile()) return undefined;
+    const length = Math.min(stat.size, PIPELINE_LIMITS.maxFileBytes + 1);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, 0);
+    return buffer.toString('utf8');
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close();
+  }
 }
