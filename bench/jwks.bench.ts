@@ -1,21 +1,11 @@
-/**
- * JWKS throughput: `GET <issuer>/oauth/discovery/keys` from a real coordinator (Fastify, routing,
- * keyring, ETag and Cache-Control) against a bare `node:http` server answering the same bytes
- * with the same headers, both in one child process (so they share its one core alike), loaded
- * from this process over keep-alive connections, in interleaved rounds. Also the p99 latency of
- * single requests. Goal (issue 3): at least 0.5 of the bare server's requests per second.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { startServer } from '../src/cli/serve.js';
 import { loadConfig } from '../src/config/load.js';
-import { compare, median, report } from './measure.js';
+import { compare, median, report, startServerChild } from './measure.js';
 
 const CONCURRENCY = 16;
 
@@ -53,17 +43,7 @@ if (process.argv[2] === 'serve') {
     process.exit(0);
   });
 } else {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve'],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  const line = await new Promise<string>((resolve) =>
-    createInterface({ input: child.stdout! }).once('line', resolve),
-  );
-  const urls = JSON.parse(line) as { tessera: string; bare: string };
+  const { info: urls, stop } = await startServerChild<{ tessera: string; bare: string }>(import.meta.url);
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const get = (url: string) =>
     new Promise<void>((resolve, reject) => {
@@ -107,6 +87,5 @@ if (process.argv[2] === 'serve') {
     );
   }
   agent.destroy();
-  child.stdin!.end();
-  await new Promise((resolve) => child.on('close', resolve));
+  await stop();
 }

@@ -5,7 +5,10 @@
  * per-round ratios: each round pairs the contenders a few hundred milliseconds apart, which cancels
  * most of the noise of a shared machine.
  */
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 
 /** One contender: a name and one operation (sync or async). */
 export interface Contender {
@@ -81,4 +84,27 @@ export function report(
       goal === undefined ? '' : ratio >= goal ? `; goal ≥ ${goal}: met` : `; goal ≥ ${goal}: NOT met`;
     console.log(`  ratio ${subject} / ${name}: ${ratio.toFixed(2)} (rounds ${spread}${verdict})`);
   }
+}
+
+/**
+ * Starts this benchmark file again as a child process with the argument `serve` (so the server
+ * under test has a core of its own), and answers the JSON line the child prints once it listens,
+ * with `stop()`, which closes the child's stdin (its signal to shut down) and waits for it to exit.
+ */
+export async function startServerChild<T>(
+  benchmarkUrl: string,
+): Promise<{ info: T; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(benchmarkUrl), 'serve'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve) =>
+    createInterface({ input: child.stdout }).once('line', resolve),
+  );
+  return {
+    info: JSON.parse(line) as T,
+    stop: async () => {
+      child.stdin.end();
+      await new Promise((resolve) => child.on('close', resolve));
+    },
+  };
 }

@@ -8,7 +8,7 @@
  * called in process is reported too. Also p50/p99 latency of single requests (node:http client).
  * Goal (issue 3): at least 0.6.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,12 +17,10 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { startServer } from '../src/cli/serve.js';
 import { loadConfig } from '../src/config/load.js';
 import { mintOnDemand } from '../src/coordinator/on-demand-token.js';
-import { compare, median, report } from './measure.js';
+import { compare, median, report, startServerChild } from './measure.js';
 
 const CONCURRENCY = 8;
 
@@ -134,17 +132,7 @@ if (process.argv[2] === 'serve') {
     process.exit(0);
   });
 } else {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve'],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  const line = await new Promise<string>((resolve) =>
-    createInterface({ input: child.stdout! }).once('line', resolve),
-  );
-  const target = JSON.parse(line) as { url: string; token: string };
+  const { info: target, stop } = await startServerChild<{ url: string; token: string }>(import.meta.url);
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   let sampleLength = 0;
   const mint = () =>
@@ -223,6 +211,5 @@ if (process.argv[2] === 'serve') {
   );
   agent.destroy();
   pipelined.close();
-  child.stdin!.end();
-  await new Promise((resolve) => child.on('close', resolve));
+  await stop();
 }
