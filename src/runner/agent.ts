@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as wait } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isTesseraError } from '../errors.js';
 import { CoordinatorClient, type JobStateUpdate, type JobUpdateAnswer } from './coordinator-client.js';
@@ -47,17 +48,9 @@ interface RunningJob {
 /** The `tessera` entry point, for the shim on every job's `PATH`. */
 const TESSERA_BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
 
+/** Waits `ms`, or less when `signal` aborts (a stopping runner does not wait out its backoff). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  return wait(ms, undefined, signal ? { signal } : undefined).catch(() => undefined);
 }
 
 function jobIsOver(answer: JobUpdateAnswer): boolean {
