@@ -53,11 +53,13 @@ export function registerRunCommand(program: Command): void {
     .option('--ref <ref>', 'branch or tag to run (default: the branch checked out at HEAD)')
     .option('--var <key=value>', 'pipeline variable (repeatable)', collect)
     .option('--job <name>', 'run only this job and what it needs (repeatable)', collect)
-    .option('--concurrency <n>', 'jobs run at once (default: CPU count, at least 4)')
+    .option('--concurrency <n>', 'jobs run at once (default: CPU count, at least 8)')
     .action(async (dir: string | undefined, flags: RunFlags) => {
       const diagnostic = (line: string) => process.stderr.write(`${line}\n`);
       let variables: Record<string, string>;
-      let concurrency = Math.max(4, availableParallelism());
+      // At least 8: a stage's jobs are mostly short shell scripts that wait on I/O, and a stage run in
+      // two waves takes twice as long.
+      let concurrency = Math.max(8, availableParallelism());
       try {
         variables = parseRunVariables(flags.var ?? []);
         if (flags.concurrency !== undefined) {

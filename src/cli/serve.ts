@@ -7,7 +7,7 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import { createRunner } from '../coordinator/create-runner.js';
 import { expireLeases } from '../coordinator/expire-leases.js';
 import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
-import { Keyring } from '../keys/keyring.js';
+import { Keyring, type PendingKeyPairs } from '../keys/keyring.js';
 import { embeddedBuildsDir, parseRunnerConcurrency, startEmbeddedRunner } from '../runner/embedded-runner.js';
 import { resolveJobUser } from '../runner/job-user.js';
 import { buildServer } from '../server/build-server.js';
@@ -34,6 +34,11 @@ export interface StartServerOptions {
   closeGraceMs?: number;
   /** Compile request validators on each route's first call (`tessera run`: it calls only a few routes). */
   compileSchemasOnFirstUse?: boolean;
+  /**
+   * Signing key pairs already being generated (`tessera run`), stored when they arrive instead of
+   * generating a `current` and a `next` key of each lineage before listening (see `Keyring.adopt`).
+   */
+  keyPairs?: PendingKeyPairs;
 }
 
 /** A running coordinator. */
@@ -74,7 +79,8 @@ export async function startServer(
       jwksCachePeriod: config.jwksCachePeriod,
       maxTokenLifetime: config.tokenMaxLifetime,
     });
-    await keyring.ensureKeys(['RS256', 'ES256']);
+    if (options.keyPairs) keyring.adopt(options.keyPairs);
+    else await keyring.ensureKeys(['RS256', 'ES256']);
     const bootstrap = await bootstrapAdmin({ store, dataDir: config.dataDir, env, clock });
     if (bootstrap.generatedToken) {
       notice(

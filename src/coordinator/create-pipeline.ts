@@ -99,14 +99,17 @@ export async function createPipeline(
     );
   }
   const cache = await git.fetch(project.repositoryUrl, ref);
-  const content = await git.readFile(cache, ref.sha, project.ciConfigPath);
+  // Two git processes at once rather than one after the other.
+  const [content, commit] = await Promise.all([
+    git.readFile(cache, ref.sha, project.ciConfigPath),
+    git.commitInfo(cache, ref.sha),
+  ]);
   if (content === undefined) {
     throw new TesseraError(
       'ERR_GIT_CONFIG_NOT_FOUND',
       `commit ${ref.sha.slice(0, 8)} of ${ref.type} "${ref.name}" has no ${project.ciConfigPath}`,
     );
   }
-  const commit = await git.commitInfo(cache, ref.sha);
   const loaded = await loadPipeline({
     content,
     file: project.ciConfigPath,

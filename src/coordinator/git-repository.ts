@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TesseraError } from '../errors.js';
@@ -85,8 +86,11 @@ export class GitRepositoryReader {
     const run = previous
       .catch(() => undefined)
       .then(async () => {
-        await mkdir(cache, { recursive: true, mode: 0o700 });
-        await git(['init', '--bare', '--quiet', cache], repositoryUrl);
+        // A spawn saved on every pipeline after the first: each one starts a process.
+        if (!existsSync(join(cache, 'HEAD'))) {
+          await mkdir(cache, { recursive: true, mode: 0o700 });
+          await git(['init', '--bare', '--quiet', cache], repositoryUrl);
+        }
         if (!(await hasCommit(cache, ref.sha))) {
           await git(
             [

@@ -1,7 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { TesseraError } from '../errors.js';
 import { resolveAlgorithm, type SigningAlgorithm } from './algorithms.js';
-import { generateSigningKey } from './generate-signing-key.js';
+import { generateSigningKey, type SigningKeyPair, sealSigningKey } from './generate-signing-key.js';
 import { isPublished, publishedKeys, type RenderedJwks, renderJwks } from './jwks.js';
 import { decryptPrivateKey } from './key-encryption.js';
 import { createKeyObjectSigner, type Signer } from './signer.js';
@@ -20,6 +20,11 @@ export interface KeyringOptions {
   /** Seconds between reloads from the repository when other nodes may change keys (default 5). */
   refreshInterval?: number;
 }
+
+/** Key pairs generated before the keyring existed, each with the state it takes. */
+export type PendingKeyPairs = Promise<
+  ReadonlyArray<{ readonly state: 'current' | 'next'; readonly pair: SigningKeyPair }>
+>;
 
 /** A key as `tessera keys list` and the admin API show it: no key material, public or private. */
 export interface SigningKeySummary {
@@ -66,6 +71,7 @@ export class Keyring {
   #loading: Promise<SigningKeyRecord[]> | null = null;
   readonly #signers = new Map<string, Signer>();
   #jwks: { fingerprint: string; rendered: RenderedJwks } | null = null;
+  #adopting: Promise<void> | null = null;
 
   constructor(options: KeyringOptions) {
     for (const name of ['jwksCachePeriod', 'maxTokenLifetime'] as const) {
@@ -103,6 +109,25 @@ export class Keyring {
         }
       }
     });
+  }
+
+  /**
+   * Stores key pairs whose generation started elsewhere, once they arrive, instead of generating
+   * keys here (`tessera run` starts two RSA-2048 generations before it even loads the coordinator).
+   * Until they are stored, every read (signer, JWKS, algorithms, list) waits for them, so the server
+   * can start, and jobs that mint nothing can run, without waiting for the slowest key.
+   */
+  adopt(pairs: PendingKeyPairs): void {
+    const adopting = pairs.then((generated) =>
+      this.#mutate(async (repository, _records, now) => {
+        for (const { state, pair } of generated) {
+          await repository.insertSigningKey(sealSigningKey(pair, { kek: this.#kek, state, now }).record);
+        }
+      }),
+    );
+    // Surfaced by the reads that wait for it, not as an unhandled rejection meanwhile.
+    adopting.catch(() => undefined);
+    this.#adopting = adopting;
   }
 
   /**
@@ -266,6 +291,10 @@ export class Keyring {
   }
 
   async #current(): Promise<SigningKeyRecord[]> {
+    if (this.#adopting) {
+      await this.#adopting;
+      this.#adopting = null;
+    }
     if (this.#records && this.#clock() - this.#loadedAt < this.#refreshMs) return this.#records;
     this.#loading ??= this.#load().finally(() => {
       this.#loading = null;

@@ -1,27 +1,19 @@
 import type { SigningAlgorithm } from '../keys/algorithms.js';
-import { generateSigningKeyPair, type SigningKeyPair } from '../keys/generate-signing-key.js';
+import { generateSigningKeyPair } from '../keys/generate-signing-key.js';
+import type { PendingKeyPairs } from '../keys/keyring.js';
 
 /** The lineages an embedded instance signs with (as `tessera serve`). */
 const ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256'];
 
-/** The key pairs of a local run's four keys, each with the state it gets. */
-export type LocalKeyPairs = ReadonlyArray<{
-  readonly state: 'current' | 'next';
-  readonly pair: SigningKeyPair;
-}>;
-
 /**
- * Starts generating the four key pairs of an embedded instance (a `current` and a `next` of each
- * lineage) at once on the thread pool. This file is light to import, so `tessera run` calls it before it loads
- * the coordinator's modules: the two RSA-2048 generations and the loading then overlap.
+ * Starts generating the signing keys of an embedded instance at once on the thread pool: a
+ * `current` key per lineage and no `next` one, since an instance that lives for one run never
+ * rotates (an RSA-2048 generation takes 0.1–0.6 s of a core here, and the jobs need the cores).
+ * This file is light to import, so `tessera run` calls it before it loads the coordinator's
+ * modules, and the coordinator stores the keys when they arrive (`Keyring.adopt`).
  */
-export function generateLocalKeyPairs(): Promise<LocalKeyPairs> {
+export function generateLocalKeyPairs(): PendingKeyPairs {
   return Promise.all(
-    ALGORITHMS.flatMap((alg) =>
-      (['current', 'next'] as const).map(async (state) => ({
-        state,
-        pair: await generateSigningKeyPair(alg),
-      })),
-    ),
+    ALGORITHMS.map(async (alg) => ({ state: 'current' as const, pair: await generateSigningKeyPair(alg) })),
   );
 }

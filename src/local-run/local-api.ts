@@ -1,4 +1,8 @@
 import { ERROR_CATALOG, type ErrorCode, TesseraError } from '../errors.js';
+import { sendHttpRequest } from '../runner/send-http-request.js';
+
+/** The embedded coordinator answers in milliseconds; a minute means it is stuck. */
+const REQUEST_TIMEOUT_MS = 60_000;
 
 /** The job fields of GitLab's job shape that a local run reads. */
 export interface ApiJob {
@@ -41,16 +45,17 @@ export class LocalApi {
 
   /** Sends a request; answers the parsed JSON (or text), or throws the coordinator's coded error. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.#url}/api/v4${path}`, {
+    const response = await sendHttpRequest(`${this.#url}/api/v4${path}`, {
       method,
       headers: {
         'private-token': this.#token,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      timeoutMs: REQUEST_TIMEOUT_MS,
     });
-    const text = await response.text();
-    const type = response.headers.get('content-type') ?? '';
+    const text = response.body;
+    const type = response.headers['content-type'] ?? '';
     const parsed: unknown = type.includes('application/json') && text !== '' ? JSON.parse(text) : text;
     if (response.status >= 300) throw toError(response.status, parsed);
     return parsed as T;

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTesseraError, TesseraError } from '../errors.js';
+import type { PendingKeyPairs } from '../keys/keyring.js';
 import { createLocalPipeline } from './create-local-pipeline.js';
-import type { LocalKeyPairs } from './generate-local-key-pairs.js';
 import type { ApiPipeline } from './local-api.js';
 import { registerProject } from './register-project.js';
 import type { RunOutput } from './run-output.js';
@@ -32,7 +32,7 @@ export interface LocalRunOptions {
   /** Aborted on Ctrl-C: running jobs are killed and everything is cleaned up. */
   readonly signal?: AbortSignal;
   /** The signing keys' pairs, when the caller started generating them early (`generateLocalKeyPairs`). */
-  readonly keyPairs?: Promise<LocalKeyPairs>;
+  readonly keyPairs?: PendingKeyPairs;
 }
 
 /**
@@ -78,9 +78,9 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     }
     instance = await starting;
     const { api, server } = instance;
-    // The project's repository is the working copy: the runner's cache can fetch it while the
-    // pipeline is created, off the first jobs' path.
-    instance.warmRepositoryCache(workingCopy.root, workingCopy.headSha);
+    // The project's repository is the working copy: the coordinator's and the runner's caches can
+    // fetch it while the project is registered, off the pipeline's and the first jobs' path.
+    instance.warmRepositoryCaches(workingCopy.root, workingCopy.ref, workingCopy.headSha);
     const project = await registerProject(api, workingCopy);
     let pipeline: ApiPipeline;
     try {

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningServer, startServer } from '../cli/serve.js';
 import { loadConfig } from '../config/load.js';
+import { gitReader } from '../coordinator/create-pipeline.js';
+import type { PendingKeyPairs } from '../keys/keyring.js';
 import { RunnerAgent } from '../runner/agent.js';
 import { warmCache } from '../runner/checkout.js';
 import { repositoryCacheDir } from '../runner/execute-job.js';
-import type { LocalKeyPairs } from './generate-local-key-pairs.js';
+import { generateLocalKeyPairs } from './generate-local-key-pairs.js';
 import { LocalApi } from './local-api.js';
-import { prepareKeys } from './prepare-keys.js';
 
 /** An embedded coordinator on loopback with a throwaway store, and the means to start its runner. */
 export interface EmbeddedInstance {
@@ -24,10 +25,11 @@ export interface EmbeddedInstance {
    */
   startRunner(concurrency: number, log?: (message: string) => void): Promise<void>;
   /**
-   * Starts fetching `sha` of `repoUrl` into the runner's repository cache now, while the pipeline
-   * is being created, so the first jobs do not wait for it (see `warmCache`). Never fails.
+   * Starts fetching `ref` (at `sha`) of `repoUrl` into the coordinator's and the runner's
+   * repository caches now, while the project is being registered, so that neither the pipeline's
+   * creation nor the first jobs wait for a fetch (see `warmCache`). Never fails.
    */
-  warmRepositoryCache(repoUrl: string, sha: string): void;
+  warmRepositoryCaches(repoUrl: string, ref: string, sha: string): void;
   /** Stops the runner (killing running jobs), the server, and removes the temporary directory. Idempotent. */
   close(): Promise<void>;
 }
@@ -37,16 +39,16 @@ export interface EmbeddedInstance {
  * an issuer that follows the port, and an admin token that lives only in this process. The
  * user's `TESSERA_*` variables are deliberately ignored: a local run never touches a configured
  * instance or database. `keyPairs`, when given, are the signing keys' pairs, generation of which
- * the caller started early (see {@link prepareKeys}).
+ * the caller started early (see {@link generateLocalKeyPairs}); the server listens before they are
+ * ready, and whatever needs a key waits for them.
  */
 export async function startEmbedded(
-  options: { jobTimeout?: number; keyPairs?: Promise<LocalKeyPairs> } = {},
+  options: { jobTimeout?: number; keyPairs?: PendingKeyPairs } = {},
 ): Promise<EmbeddedInstance> {
   const tempDir = await mkdtemp(join(tmpdir(), 'tessera-run-'));
   const adminToken = `tessera-run-${randomBytes(24).toString('base64url')}`;
   let server: RunningServer;
   try {
-    await prepareKeys(join(tempDir, 'data'), options.keyPairs);
     const config = loadConfig(
       {
         dataDir: join(tempDir, 'data'),
@@ -68,6 +70,7 @@ export async function startEmbedded(
       // A local run calls a handful of the API's routes; compiling every route's validator is most
       // of the server's start.
       compileSchemasOnFirstUse: true,
+      keyPairs: options.keyPairs ?? generateLocalKeyPairs(),
     });
   } catch (error) {
     await rm(tempDir, { recursive: true, force: true });
@@ -102,13 +105,15 @@ export async function startEmbedded(
       });
       await agent.start();
     },
-    warmRepositoryCache: (repoUrl, sha) => {
-      warming ??= warmCache({
-        repoUrl,
-        sha,
-        cacheDir: repositoryCacheDir(buildsDir),
-        signal: stopWarming.signal,
-      });
+    warmRepositoryCaches: (repoUrl, ref, sha) => {
+      const coordinatorGit = gitReader(server.coordinator);
+      warming ??= Promise.all([
+        coordinatorGit
+          .resolveRef(repoUrl, ref)
+          .then((resolved) => coordinatorGit.fetch(repoUrl, resolved))
+          .catch(() => undefined),
+        warmCache({ repoUrl, sha, cacheDir: repositoryCacheDir(buildsDir), signal: stopWarming.signal }),
+      ]).then(() => undefined);
     },
     close: () => {
       closing ??= (async () => {

@@ -5,7 +5,7 @@ import { setTimeout as wait } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isTesseraError } from '../errors.js';
 import { CoordinatorClient, type JobStateUpdate, type JobUpdateAnswer } from './coordinator-client.js';
-import { executeJob } from './execute-job.js';
+import { executeJob, removeJobDirectories } from './execute-job.js';
 import type { JobOutcome, JobPayload } from './job-payload.js';
 import type { JobUser } from './job-user.js';
 import { reapOrphanProcessGroups } from './orphan-process-groups.js';
@@ -217,6 +217,8 @@ export class RunnerAgent {
         killGraceMs: this.#options.killGraceMs,
         afterScriptTimeout: this.#options.afterScriptTimeout,
         jobUser: this.#options.jobUser,
+        // Removed below once the job is reported: the next stage's jobs do not wait for it.
+        keepBuildDir: true,
       });
     } catch (error) {
       // executeJob handles everything a job can cause; this is a fault of the runner itself.
@@ -250,6 +252,7 @@ export class RunnerAgent {
       };
     }
     await this.#sendFinalState(job, update, retryUntil);
+    await removeJobDirectories(this.#options.buildsDir, job.id);
     this.#running.delete(job.id);
     this.#log(`job ${job.id}: ${update.state}${update.failureReason ? ` (${update.failureReason})` : ''}`);
   }

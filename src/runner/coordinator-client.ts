@@ -1,5 +1,6 @@
 import { TesseraError } from '../errors.js';
 import type { JobPayload } from './job-payload.js';
+import { type HttpAnswer, HttpRequestError, sendHttpRequest } from './send-http-request.js';
 
 /** What the coordinator says about a job after an update or a trace append. */
 export interface JobUpdateAnswer {
@@ -59,18 +60,16 @@ export class CoordinatorClient {
     init: { method: string; headers: Record<string, string>; body: string | Buffer },
     timeoutMs: number,
     signal?: AbortSignal,
-  ): Promise<Response> {
-    const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];
+  ): Promise<HttpAnswer> {
     try {
-      return await fetch(`${this.#base}${path}`, {
-        method: init.method,
-        headers: init.headers,
-        body: init.body,
-        signal: AbortSignal.any(signals),
+      return await sendHttpRequest(`${this.#base}${path}`, {
+        ...init,
+        timeoutMs,
+        ...(signal ? { signal } : {}),
       });
     } catch (error) {
       if (signal?.aborted) throw error;
-      const reason = networkErrorCode(error);
+      const reason = error instanceof HttpRequestError ? error.code : 'network error';
       throw new TransientCoordinatorError(`coordinator ${this.#base} unreachable (${reason})`, {
         cause: error,
       });
@@ -92,14 +91,10 @@ export class CoordinatorClient {
       this.#requestTimeoutMs,
       signal,
     );
-    if (response.status === 204) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    const text = await response.text();
+    if (response.status === 204) return undefined;
     if (response.status === 201) {
       try {
-        return JSON.parse(text) as JobPayload;
+        return JSON.parse(response.body) as JobPayload;
       } catch (error) {
         throw new TransientCoordinatorError('coordinator answered a job request with malformed JSON', {
           cause: error,
@@ -150,20 +145,19 @@ export class CoordinatorClient {
   }
 }
 
-async function readAnswer(response: Response): Promise<JobUpdateAnswer> {
-  const text = await response.text();
+function readAnswer(response: HttpAnswer): JobUpdateAnswer {
   if (response.status >= 500 || response.status === 429) {
     throw new TransientCoordinatorError(`coordinator answered HTTP ${response.status}`);
   }
   let bodyStatus: string | undefined;
   try {
-    const parsed = JSON.parse(text) as { status?: unknown };
+    const parsed = JSON.parse(response.body) as { status?: unknown };
     if (typeof parsed?.status === 'string') bodyStatus = parsed.status;
   } catch {
     // GitLab answers some updates with a plain body; the header is enough.
   }
-  const header = response.headers.get('job-status') ?? undefined;
-  const range = response.headers.get('range');
+  const header = headerValue(response, 'job-status');
+  const range = headerValue(response, 'range');
   const remote = range ? /^(\d+)-(\d+)$/.exec(range.trim()) : null;
   return {
     httpStatus: response.status,
@@ -172,10 +166,8 @@ async function readAnswer(response: Response): Promise<JobUpdateAnswer> {
   };
 }
 
-/** The system error code behind a failed `fetch` (`ECONNREFUSED`, …), or the error's name. */
-function networkErrorCode(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown; message?: unknown; errors?: { code?: unknown }[] } })
-    .cause;
-  const code = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message;
-  return typeof code === 'string' ? code : error instanceof Error ? error.name : 'network error';
+/** A single-valued header of an answer. */
+function headerValue(response: HttpAnswer, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -3,6 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { TesseraError } from '../errors.js';
 import { RunnerAgent } from './agent.js';
 import type { JobUser } from './job-user.js';
+import { sendHttpRequest } from './send-http-request.js';
 
 /** File in the data directory that keeps the embedded runner's token across restarts (mode 0600). */
 export const EMBEDDED_RUNNER_TOKEN_FILE = 'embedded-runner-token';
@@ -31,14 +32,13 @@ export interface EmbeddedRunnerOptions {
 
 async function tokenStillValid(url: string, token: string): Promise<boolean> {
   try {
-    const response = await fetch(`${url}/api/v4/runners/verify`, {
+    const response = await sendHttpRequest(`${url}/api/v4/runners/verify`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ token }),
-      signal: AbortSignal.timeout(10_000),
+      timeoutMs: 10_000,
     });
-    await response.body?.cancel();
-    return response.ok;
+    return response.status >= 200 && response.status <= 299;
   } catch {
     return false;
   }

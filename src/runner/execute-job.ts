@@ -47,7 +47,10 @@ export interface ExecuteJobOptions {
    * cannot read the runner's files, environment or memory. Default: the runner's own user.
    */
   readonly jobUser?: JobUser;
-  /** Keep the build directory after the job (for debugging); default false. */
+  /**
+   * Leave the build directories for the caller to remove with {@link removeJobDirectories} (the
+   * runner does, after it has reported the job, so the next stage need not wait); default false.
+   */
   readonly keepBuildDir?: boolean;
   /** Line prefix of the runner's own messages (`Running with …`). */
   readonly runnerDescription?: string;
@@ -107,9 +110,8 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   const deadline = startedAt + timeoutSeconds * 1000;
   const buildsDir = resolve(options.buildsDir);
   const cacheDir = resolve(options.cacheDir ?? repositoryCacheDir(buildsDir));
-  const jobRoot = join(buildsDir, String(job.id));
+  const { jobRoot, jobTempDir } = jobDirectories(buildsDir, job.id);
   const projectDir = join(jobRoot, safeSegment(job.job_info?.project_name, 'project'));
-  const jobTempDir = `${jobRoot}.tmp`;
   const cancel = options.signal;
   const timeoutSignal = AbortSignal.timeout(Math.max(1, deadline - clock()));
   const jobSignal = cancel ? AbortSignal.any([cancel, timeoutSignal]) : timeoutSignal;
@@ -270,9 +272,19 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   }
   sink.end();
 
-  if (!options.keepBuildDir) {
-    await rm(jobRoot, { recursive: true, force: true }).catch(() => undefined);
-    await rm(jobTempDir, { recursive: true, force: true }).catch(() => undefined);
-  }
+  if (!options.keepBuildDir) await removeJobDirectories(buildsDir, job.id);
   return status;
+}
+
+/** A job's build directory (the checkout's parent) and its temporary directory (scripts, file variables). */
+function jobDirectories(buildsDir: string, jobId: number): { jobRoot: string; jobTempDir: string } {
+  const jobRoot = join(resolve(buildsDir), String(jobId));
+  return { jobRoot, jobTempDir: `${jobRoot}.tmp` };
+}
+
+/** Removes the directories {@link executeJob} made for a job (what `keepBuildDir` left). Never fails. */
+export async function removeJobDirectories(buildsDir: string, jobId: number): Promise<void> {
+  const { jobRoot, jobTempDir } = jobDirectories(buildsDir, jobId);
+  await rm(jobRoot, { recursive: true, force: true }).catch(() => undefined);
+  await rm(jobTempDir, { recursive: true, force: true }).catch(() => undefined);
 }

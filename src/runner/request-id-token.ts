@@ -1,4 +1,5 @@
 import { ERROR_CATALOG, type ErrorCode, TesseraError } from '../errors.js';
+import { type HttpAnswer, HttpRequestError, sendHttpRequest } from './send-http-request.js';
 
 /** Options of {@link requestIdToken}. */
 export interface RequestIdTokenOptions {
@@ -44,24 +45,23 @@ export async function requestIdToken(options: RequestIdTokenOptions): Promise<st
   if (options.lifetime !== undefined) target.searchParams.set('lifetime', String(options.lifetime));
   if (options.alg !== undefined) target.searchParams.set('alg', options.alg);
 
-  let response: Response;
+  let response: HttpAnswer;
   try {
-    response = await fetch(target, {
+    response = await sendHttpRequest(target, {
       headers: { authorization: `Bearer ${requestToken}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      timeoutMs: options.timeoutMs ?? 30_000,
     });
   } catch (error) {
-    const reason = networkErrorCode(error);
+    const reason = error instanceof HttpRequestError ? error.code : 'network error';
     throw new TesseraError('ERR_RUNNER_COORDINATOR_UNREACHABLE', `cannot reach ${target.origin} (${reason})`);
   }
-  const text = await response.text();
   let body: { value?: unknown; error?: unknown; message?: unknown } = {};
   try {
-    body = JSON.parse(text) as typeof body;
+    body = JSON.parse(response.body) as typeof body;
   } catch {
     // Reported below by status or missing value.
   }
-  if (!response.ok) {
+  if (response.status < 200 || response.status > 299) {
     const code =
       typeof body.error === 'string' && Object.hasOwn(ERROR_CATALOG, body.error) ? body.error : undefined;
     const message = typeof body.message === 'string' ? body.message.slice(0, 500) : `HTTP ${response.status}`;
@@ -74,12 +74,4 @@ export async function requestIdToken(options: RequestIdTokenOptions): Promise<st
     throw new TesseraError('ERR_RUNNER_ID_TOKEN_REQUEST_FAILED', 'the coordinator answered without a token');
   }
   return body.value;
-}
-
-/** The system error code behind a failed `fetch` (`ECONNREFUSED`, …), or the error's name. */
-function networkErrorCode(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown; message?: unknown; errors?: { code?: unknown }[] } })
-    .cause;
-  const code = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message;
-  return typeof code === 'string' ? code : error instanceof Error ? error.name : 'network error';
 }

@@ -1,5 +1,6 @@
 import { TesseraError } from '../errors.js';
 import { expandVariables, type JobVariable } from './job-variable.js';
+import { type HttpAnswer, sendHttpRequest } from './send-http-request.js';
 
 /**
  * One entry of a job's `secrets:` as the coordinator sends it (GitLab's `secrets_configuration`).
@@ -62,10 +63,9 @@ async function callVault(
   timeoutMs: number,
   signal: AbortSignal | undefined,
 ): Promise<VaultAnswer> {
-  const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];
-  let response: Response;
+  let response: HttpAnswer;
   try {
-    response = await fetch(url, { ...init, signal: AbortSignal.any(signals), redirect: 'error' });
+    response = await sendHttpRequest(url, { ...init, timeoutMs, ...(signal ? { signal } : {}) });
   } catch (error) {
     throw new TesseraError(
       'ERR_RUNNER_SECRET_UNAVAILABLE',
@@ -73,13 +73,12 @@ async function callVault(
       { cause: error },
     );
   }
-  const text = await response.text();
   let body: unknown = null;
-  if (text.trim() !== '') {
+  if (response.body.trim() !== '') {
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(response.body);
     } catch {
-      if (response.ok) {
+      if (response.status >= 200 && response.status <= 299) {
         throw new TesseraError(
           'ERR_RUNNER_SECRET_UNAVAILABLE',
           `Vault answered ${url} with a body that is not JSON`,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, type JsonWebKey, randomBytes, verify } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { generateSigningKeyPair } from '../../src/keys/generate-signing-key.js';
 import { Keyring } from '../../src/keys/keyring.js';
 import { MemorySigningKeyRepository } from '../../src/keys/memory-signing-key-repository.js';
 import type { SigningKeyRecord } from '../../src/keys/signing-key-record.js';
@@ -39,6 +40,36 @@ describe('Keyring', () => {
       assert.match(record.encryptedPrivateKey, /^v1\./);
     }
     assert.deepEqual(await keyring.algorithms(), ['RS256', 'ES256']);
+  });
+
+  it('adopts key pairs generated elsewhere: reads wait for them, then sign and publish them', async () => {
+    const { keyring, repository } = setup();
+    let deliver: (pairs: Awaited<Parameters<Keyring['adopt']>[0]>) => void = () => undefined;
+    keyring.adopt(new Promise((resolve) => (deliver = resolve)));
+    let answered = false;
+    const jwks = keyring.jwks().then((rendered) => {
+      answered = true;
+      return rendered;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(answered, false, 'the JWKS waits for the adopted keys');
+    assert.equal(keyring.cachedSigner('ES256'), undefined);
+    const pair = await generateSigningKeyPair('ES256');
+    deliver([{ state: 'current', pair }]);
+    const kids = (await jwks).document.keys.map((key) => key.kid);
+    const [record] = await repository.listSigningKeys();
+    assert.deepEqual(kids, [record?.kid]);
+    assert.equal(record?.state, 'current');
+    assert.match(record?.encryptedPrivateKey ?? '', /^v1\./, 'stored sealed like a generated key');
+    assert.equal((await keyring.signer('ES256')).kid, record?.kid);
+    assert.deepEqual(await keyring.algorithms(), ['ES256']);
+  });
+
+  it('a failed adoption fails the reads that wait for it, with its own error', async () => {
+    const { keyring } = setup();
+    keyring.adopt(Promise.reject(new Error('no entropy')));
+    await assert.rejects(keyring.signer('RS256'), /no entropy/);
+    await assert.rejects(keyring.jwks(), /no entropy/);
   });
 
   it('publishes next and current keys with allow-listed public members only, with a stable ETag', async () => {
