@@ -36,7 +36,8 @@ export interface EmbeddedInstance {
 
 /**
  * Starts a coordinator on `127.0.0.1`, port 0, with a SQLite store in a fresh temporary directory,
- * an issuer that follows the port, and an admin token that lives only in this process. The
+ * an issuer that follows the port, and an admin token and key-encryption key that live only in
+ * this process. The
  * user's `TESSERA_*` variables are deliberately ignored: a local run never touches a configured
  * instance or database. `keyPairs`, when given, are the signing keys' pairs, generation of which
  * the caller started early (see {@link generateLocalKeyPairs}); the server listens before they are
@@ -63,7 +64,12 @@ export async function startEmbedded(
       {},
     );
     server = await startServer(config, {
-      env: { TESSERA_BOOTSTRAP_ADMIN_TOKEN: adminToken },
+      env: {
+        TESSERA_BOOTSTRAP_ADMIN_TOKEN: adminToken,
+        // In memory only: no key file to write and fsync, and the sealed keys in the temporary
+        // store can never be opened once the process is gone.
+        TESSERA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      },
       notice: () => undefined,
       // Ctrl-C must not wait on a connection that will never send a request.
       closeGraceMs: 500,
