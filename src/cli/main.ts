@@ -19,6 +19,20 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Regist
   ['token', async () => (await import('./token.js')).registerTokenCommand],
 ];
 
+/** Flags that print the version, answered by commander before any command is looked at. */
+const VERSION_FLAGS: ReadonlySet<string> = new Set(['--version', '-V']);
+
+/**
+ * The commands worth importing for `first`, the first argument: none for `--version`, only the
+ * named one, and for anything else (no command, `--help`, a typo) all of them, so commander can
+ * list them and suggest the right one.
+ */
+function commandsToLoad(first: string | undefined): typeof COMMANDS {
+  if (first !== undefined && VERSION_FLAGS.has(first)) return [];
+  const named = COMMANDS.filter(([name]) => name === first);
+  return named.length > 0 ? named : COMMANDS;
+}
+
 /**
  * The `tessera` command line. Each command lives in its own file under `src/cli/` and exports a
  * `register…Command(program)` function; this file only wires them and turns failures into exit
@@ -30,10 +44,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError();
-  // Only the named command is loaded; anything else (help, a typo) loads them all so commander
-  // can list them and suggest the right one.
-  const named = COMMANDS.filter(([name]) => name === argv[2]);
-  for (const [, load] of named.length > 0 ? named : COMMANDS) (await load())(program);
+  for (const [, load] of commandsToLoad(argv[2])) (await load())(program);
   return program;
 }
 
