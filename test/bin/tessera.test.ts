@@ -1,0 +1,189 @@
+/**
+ * bin/tessera.js and the esbuild bundle it prefers, in a temporary copy of the package layout
+ * (bin, src, dist, a link to the checkout's node_modules): scripts/build-cli-bundle.mjs builds the
+ * bundle there, and each way the bin can go is told apart by what it prints. The checkout's own
+ * src/ and dist/ are never touched.
+ */
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Printed by `--version` from the bundle (built from the checkout's src/). */
+const BUNDLE_VERSION = '0.1.0';
+/** Printed by `--version` from the package copy's src/ through tsx, which this file edits. */
+const SOURCE_VERSION = '0.1.0-from-src';
+/** Printed by any command of the stand-in dist/cli/main.js. */
+const DIST_MARK = 'stand-in dist/cli/main.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function node(args: readonly string[], cwd: string): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env.FORCE_COLOR;
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { cwd, env, timeout: 90_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Sets the modification time of every file under `dir` to `seconds` (since the epoch). */
+async function dateTree(dir: string, seconds: number): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await dateTree(path, seconds);
+    else await utimes(path, seconds, seconds);
+  }
+}
+
+describe('bin/tessera.js with the CLI bundle', () => {
+  let work: string;
+  let pkg: string;
+  let bin: string;
+  const OLD = Math.floor(Date.now() / 1000) - 3600;
+
+  /** Dates src/ at OLD, the bundle and the stand-in dist at `bundle` and `dist`, then `--version`. */
+  async function versionWith(times: { bundle: number; dist: number; newestSource?: number }): Promise<Run> {
+    await dateTree(join(pkg, 'src'), OLD);
+    if (times.newestSource !== undefined) {
+      // Deep in src/, so the walk has to recurse to find it.
+      await utimes(join(pkg, 'src/runner/agent.ts'), times.newestSource, times.newestSource);
+    }
+    await utimes(join(pkg, 'dist/cli-bundle/main.js'), times.bundle, times.bundle);
+    await utimes(join(pkg, 'dist/cli/main.js'), times.dist, times.dist);
+    return node([bin, '--version'], pkg);
+  }
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'tessera-bin-test-'));
+    pkg = join(work, 'package');
+    bin = join(pkg, 'bin/tessera.js');
+    await mkdir(join(pkg, 'bin'), { recursive: true });
+    await cp(join(ROOT, 'bin/tessera.js'), bin);
+    await writeFile(join(pkg, 'package.json'), '{"type":"module"}\n');
+    await symlink(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+    await cp(join(ROOT, 'src'), join(pkg, 'src'), { recursive: true });
+    const main = join(pkg, 'src/cli/main.ts');
+    const source = await readFile(main, 'utf8');
+    const marked = source.replace(`.version('${BUNDLE_VERSION}')`, `.version('${SOURCE_VERSION}')`);
+    assert.notEqual(marked, source, 'src/cli/main.ts declares the version the test expects');
+    await writeFile(main, marked);
+    await mkdir(join(pkg, 'dist/cli'), { recursive: true });
+    await writeFile(
+      join(pkg, 'dist/cli/main.js'),
+      `export async function runCli() { process.stdout.write(${JSON.stringify(`${DIST_MARK}\n`)}); return 0; }\n`,
+    );
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'scripts/build-cli-bundle.mjs'), '--outdir', join(pkg, 'dist/cli-bundle')],
+      { stdio: 'pipe' },
+    );
+  });
+
+  after(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('builds an entry, a lazily loaded chunk per command and linked source maps', async () => {
+    const files = await readdir(join(pkg, 'dist/cli-bundle'));
+    assert.ok(files.includes('main.js'));
+    assert.ok(files.includes('main.js.map'));
+    for (const command of ['ci-lint', 'serve', 'keys', 'oidc-export', 'runner', 'run', 'id-token', 'token']) {
+      assert.ok(
+        files.some((file) => file.startsWith(`${command}-`) && file.endsWith('.js')),
+        `a chunk for ${command}`,
+      );
+    }
+    const main = await readFile(join(pkg, 'dist/cli-bundle/main.js'), 'utf8');
+    assert.match(main, /\n\/\/# sourceMappingURL=main\.js\.map\n$/);
+    // Names are kept (keepNames), so a function's name is findable in the chunk that holds it.
+    const run = files.find((file) => file.startsWith('run-') && file.endsWith('.js')) ?? 'run.js';
+    assert.ok((await readFile(join(pkg, 'dist/cli-bundle', run), 'utf8')).includes('"registerRunCommand"'));
+    assert.ok(!main.includes('"registerRunCommand"'), 'the run command is not in the entry chunk');
+  });
+
+  it('runs the bundle when it is as new as every file in src/', async () => {
+    // Equal times are current: npm packs every file with one date.
+    const run = await versionWith({ bundle: OLD, dist: OLD });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `${BUNDLE_VERSION}\n`);
+  });
+
+  it('runs the bundle in an installed layout, which has no src/cli/main.ts', async () => {
+    const main = join(pkg, 'src/cli/main.ts');
+    const aside = join(work, 'main.ts');
+    await cp(main, aside);
+    await rm(main);
+    try {
+      const run = await versionWith({ bundle: OLD - 60, dist: OLD - 60 });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, `${BUNDLE_VERSION}\n`);
+    } finally {
+      await cp(aside, main);
+    }
+  });
+
+  it('falls back to dist/ when a src/ file is newer than the bundle but not than dist/', async () => {
+    const run = await versionWith({ bundle: OLD, dist: OLD + 20, newestSource: OLD + 10 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `${DIST_MARK}\n`);
+  });
+
+  it('runs src/ through tsx when a src/ file is newer than both builds', async () => {
+    const run = await versionWith({ bundle: OLD, dist: OLD, newestSource: OLD + 10 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `${SOURCE_VERSION}\n`);
+  });
+
+  it('runs `tessera ci lint` through the bundle', async () => {
+    assert.equal((await versionWith({ bundle: OLD, dist: OLD })).stdout, `${BUNDLE_VERSION}\n`);
+    const fixture = join(ROOT, 'test/pipeline/fixtures/valid/minimal.yml');
+    const run = await node([bin, 'ci', 'lint', fixture, '--ref', 'main', '--json'], work);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as { valid: boolean; jobs: Array<{ name: string }> };
+    assert.equal(report.valid, true);
+    assert.deepEqual(
+      report.jobs.map((job) => job.name),
+      ['test'],
+    );
+  });
+
+  it('runs `tessera run` through the bundle, whose jobs find the bin and mint ID tokens', async () => {
+    assert.equal((await versionWith({ bundle: OLD, dist: OLD })).stdout, `${BUNDLE_VERSION}\n`);
+    const repo = join(work, 'repo');
+    execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+    await writeFile(
+      join(repo, '.gitlab-ci.yml'),
+      [
+        'identity:',
+        '  id_tokens:',
+        '    MY_ID_TOKEN: { aud: https://relying-party.example }',
+        '  script:',
+        // The `tessera` on a job's PATH is bin/tessera.js found from the bundle's chunk.
+        '    - tessera --version',
+        '    - printf %s "$MY_ID_TOKEN" | tessera token decode',
+        '',
+      ].join('\n'),
+    );
+    execFileSync('git', ['add', '.'], { cwd: repo });
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t.invalid', 'commit', '-qm', 'init'], {
+      cwd: repo,
+    });
+    const run = await node([bin, 'run'], repo);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, new RegExp(`\\n${BUNDLE_VERSION.replaceAll('.', '\\.')}\\n`));
+    assert.match(run.stdout, /"aud": "https:\/\/relying-party\.example"/);
+    assert.match(run.stdout, /Pipeline #1 passed/);
+  });
+});
