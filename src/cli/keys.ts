@@ -115,7 +115,9 @@ export function registerKeysCommand(program: Command): Command {
     keys
       .command('revoke')
       .description('Remove a key from the JWKS at once and never sign with it again')
-      .argument('<kid>'),
+      .argument('<kid>')
+      // A kid is base64url, so one in 64 begins with "-": it is the kid, not an unknown option.
+      .allowUnknownOption(),
   ).action(async (kid: string, flags: StoreFlags) => {
     const key = await withKeyring(flags, (keyring) => keyring.revoke(kid));
     process.stdout.write(

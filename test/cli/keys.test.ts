@@ -49,6 +49,15 @@ describe('tessera keys and tessera oidc export', () => {
     const current = listed.find((key) => key.alg === 'RS256' && key.state === 'current')!;
     const revoked = await tessera('keys', 'revoke', current.kid, '--data-dir', dataDir);
     assert.equal(revoked.stdout, `revoked ${current.kid} (RS256)\n`);
+    // A kid may begin with "-" (base64url): it is still read as the kid, not as an option.
+    await assert.rejects(
+      tessera('keys', 'revoke', '-Mjuz0', '--data-dir', dataDir),
+      (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.match(error.stderr, /^ERR_KEYS_NOT_FOUND: no signing key has kid "-Mjuz0"/);
+        return true;
+      },
+    );
     await assert.rejects(
       tessera('keys', 'revoke', 'nope', '--data-dir', dataDir),
       (error: { code: number; stderr: string }) => {
