@@ -51,7 +51,13 @@ export async function inspectWorkingCopy(dir: string, ref?: string): Promise<Wor
     );
   }
   const root = await realpath(top.out);
-  const head = await git(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']);
+  // The rest are independent: one round of git processes at once instead of one after the other.
+  const [head, branch, status, defaultBranch] = await Promise.all([
+    git(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']),
+    ref === undefined ? git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD']) : undefined,
+    git(root, ['status', '--porcelain', '--untracked-files=normal']),
+    defaultBranchOf(root),
+  ]);
   if (!head.ok) {
     throw new TesseraError(
       'ERR_LOCAL_RUN_NO_REF',
@@ -60,8 +66,7 @@ export async function inspectWorkingCopy(dir: string, ref?: string): Promise<Wor
   }
   let runRef = ref;
   if (runRef === undefined) {
-    const branch = await git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD']);
-    if (!branch.ok || branch.out === '') {
+    if (!branch?.ok || branch.out === '') {
       throw new TesseraError(
         'ERR_LOCAL_RUN_NO_REF',
         'HEAD is detached: name the branch or tag to run with --ref',
@@ -69,23 +74,31 @@ export async function inspectWorkingCopy(dir: string, ref?: string): Promise<Wor
     }
     runRef = branch.out;
   }
-  const status = await git(root, ['status', '--porcelain', '--untracked-files=normal']);
   return {
     root,
     ref: runRef,
     headSha: head.out,
     refIsHead: ref === undefined,
     dirty: status.ok && status.out !== '',
-    defaultBranch: await defaultBranchOf(root, runRef),
+    defaultBranch: defaultBranch ?? runRef,
   };
 }
 
-async function defaultBranchOf(root: string, fallback: string): Promise<string> {
-  const origin = await git(root, ['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']);
-  if (origin.ok && origin.out.startsWith('origin/')) return origin.out.slice('origin/'.length);
-  for (const candidate of ['main', 'master']) {
-    if ((await git(root, ['show-ref', '--verify', '--quiet', `refs/heads/${candidate}`])).ok)
-      return candidate;
+/** The origin's default branch, else `main` or `master` when it exists; undefined when none is known. */
+async function defaultBranchOf(root: string): Promise<string | undefined> {
+  const refs = await git(root, [
+    'for-each-ref',
+    '--format=%(refname)%09%(symref:short)',
+    'refs/remotes/origin/HEAD',
+    'refs/heads/main',
+    'refs/heads/master',
+  ]);
+  const found = new Map<string, string>();
+  for (const line of refs.ok ? refs.out.split('\n') : []) {
+    const [name = '', target = ''] = line.split('\t');
+    found.set(name, target);
   }
-  return fallback;
+  const origin = found.get('refs/remotes/origin/HEAD');
+  if (origin?.startsWith('origin/')) return origin.slice('origin/'.length);
+  return ['main', 'master'].find((name) => found.has(`refs/heads/${name}`));
 }
