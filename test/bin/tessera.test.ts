@@ -2,11 +2,23 @@
  * bin/tessera.js and the esbuild bundle it prefers, in a temporary copy of the package layout
  * (bin, src, dist, a link to the checkout's node_modules): scripts/build-cli-bundle.mjs builds the
  * bundle there, and each way the bin can go is told apart by what it prints. The checkout's own
- * src/ and dist/ are never touched.
+ * src/ and dist/ are never touched, and V8 code caches land in the copy.
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -60,7 +72,7 @@ describe('bin/tessera.js with the CLI bundle', () => {
       // Deep in src/, so the walk has to recurse to find it.
       await utimes(join(pkg, 'src/runner/agent.ts'), times.newestSource, times.newestSource);
     }
-    await utimes(join(pkg, 'dist/cli-bundle/main.js'), times.bundle, times.bundle);
+    await utimes(join(pkg, 'dist/cli-bundle/main.cjs'), times.bundle, times.bundle);
     await utimes(join(pkg, 'dist/cli/main.js'), times.dist, times.dist);
     return node([bin, '--version'], pkg);
   }
@@ -95,22 +107,12 @@ describe('bin/tessera.js with the CLI bundle', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  it('builds an entry, a lazily loaded chunk per command and linked source maps', async () => {
-    const files = await readdir(join(pkg, 'dist/cli-bundle'));
-    assert.ok(files.includes('main.js'));
-    assert.ok(files.includes('main.js.map'));
-    for (const command of ['ci-lint', 'serve', 'keys', 'oidc-export', 'runner', 'run', 'id-token', 'token']) {
-      assert.ok(
-        files.some((file) => file.startsWith(`${command}-`) && file.endsWith('.js')),
-        `a chunk for ${command}`,
-      );
-    }
-    const main = await readFile(join(pkg, 'dist/cli-bundle/main.js'), 'utf8');
-    assert.match(main, /\n\/\/# sourceMappingURL=main\.js\.map\n$/);
-    // Names are kept (keepNames), so a function's name is findable in the chunk that holds it.
-    const run = files.find((file) => file.startsWith('run-') && file.endsWith('.js')) ?? 'run.js';
-    assert.ok((await readFile(join(pkg, 'dist/cli-bundle', run), 'utf8')).includes('"registerRunCommand"'));
-    assert.ok(!main.includes('"registerRunCommand"'), 'the run command is not in the entry chunk');
+  it('builds one CommonJS file with a linked source map and the names kept', async () => {
+    assert.deepEqual((await readdir(join(pkg, 'dist/cli-bundle'))).sort(), ['main.cjs', 'main.cjs.map']);
+    const main = await readFile(join(pkg, 'dist/cli-bundle/main.cjs'), 'utf8');
+    assert.match(main, /\n\/\/# sourceMappingURL=main\.cjs\.map\n$/);
+    assert.ok(main.includes('"registerRunCommand"'), 'keepNames: function names survive minifying');
+    assert.ok(!/\bimport\(/.test(main), 'no import() left: a vm.Script has no loader for it');
   });
 
   it('runs the bundle when it is as new as every file in src/', async () => {
@@ -185,5 +187,145 @@ describe('bin/tessera.js with the CLI bundle', () => {
     assert.match(run.stdout, new RegExp(`\\n${BUNDLE_VERSION.replaceAll('.', '\\.')}\\n`));
     assert.match(run.stdout, /"aud": "https:\/\/relying-party\.example"/);
     assert.match(run.stdout, /Pipeline #1 passed/);
+  });
+});
+
+describe('bin/tessera.js with the V8 code cache of the bundle', () => {
+  let work: string;
+  let pkg: string;
+  let bin: string;
+  let cacheHome: string;
+  const bundleDir = () => join(pkg, 'dist/cli-bundle');
+  const caches = async (dir: string) =>
+    (await readdir(dir)).filter((file) => file.endsWith('.v8cache')).sort();
+  const tessera = (...args: string[]) =>
+    new Promise<Run>((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cacheHome };
+      execFile(
+        process.execPath,
+        [bin, ...args],
+        { cwd: work, env, timeout: 60_000 },
+        (error, stdout, stderr) => {
+          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'tessera-bin-cache-test-'));
+    pkg = join(work, 'package');
+    bin = join(pkg, 'bin/tessera.js');
+    cacheHome = join(work, 'xdg-cache');
+    await mkdir(join(pkg, 'bin'), { recursive: true });
+    await cp(join(ROOT, 'bin/tessera.js'), bin);
+    await writeFile(join(pkg, 'package.json'), '{"type":"module"}\n');
+    await symlink(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+    // No src/: the installed layout, which always runs the bundle.
+    execFileSync(process.execPath, [join(ROOT, 'scripts/build-cli-bundle.mjs'), '--outdir', bundleDir()], {
+      stdio: 'pipe',
+    });
+  });
+
+  after(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('writes one cache per command beside the bundle, and reuses it as it is', async () => {
+    assert.deepEqual(await caches(bundleDir()), []);
+    assert.equal((await tessera('--version')).stdout, `${BUNDLE_VERSION}\n`);
+    const [other, ...rest] = await caches(bundleDir());
+    assert.deepEqual(rest, []);
+    assert.match(other ?? '', /^other-/);
+    const written = await stat(join(bundleDir(), other ?? ''));
+
+    const decoded = await tessera('token', 'decode', '--token', 'e30.e30.c2ln');
+    assert.equal(decoded.code, 0, decoded.stderr);
+    assert.match(decoded.stdout, /"verified": false/);
+    assert.equal((await caches(bundleDir())).filter((file) => file.startsWith('token-')).length, 1);
+
+    assert.equal((await tessera('--version')).stdout, `${BUNDLE_VERSION}\n`);
+    // V8 accepted the cache, so it was not written again.
+    assert.equal((await stat(join(bundleDir(), other ?? ''))).mtimeMs, written.mtimeMs);
+    assert.deepEqual(await caches(cacheHome).catch(() => []), [], 'nothing under $XDG_CACHE_HOME');
+  });
+
+  it('ignores a cache V8 rejects and writes it again', async () => {
+    await tessera('--version');
+    const [other] = (await caches(bundleDir())).filter((file) => file.startsWith('other-'));
+    assert.ok(other);
+    await writeFile(join(bundleDir(), other), 'not a V8 code cache');
+    const run = await tessera('--version');
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `${BUNDLE_VERSION}\n`);
+    assert.notEqual(await readFile(join(bundleDir(), other), 'utf8'), 'not a V8 code cache');
+  });
+
+  it('writes no cache for a command that fails', async () => {
+    const run = await tessera('token', 'decode', '--no-such-flag');
+    assert.equal(run.code, 2);
+    assert.equal((await caches(bundleDir())).filter((file) => file.startsWith('token-')).length, 1);
+    assert.equal((await tessera('bogus-command')).code, 2);
+    assert.deepEqual(
+      (await caches(bundleDir())).filter((file) => file.startsWith('bogus-')),
+      [],
+    );
+  });
+
+  it('runs on when the cache cannot be read or written', async () => {
+    const [other] = (await caches(bundleDir())).filter((file) => file.startsWith('other-'));
+    assert.ok(other);
+    // A directory where the cache file should be: reading and renaming onto it both fail.
+    await rm(join(bundleDir(), other));
+    await mkdir(join(bundleDir(), other));
+    try {
+      const run = await tessera('--version');
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, `${BUNDLE_VERSION}\n`);
+      assert.equal(run.stderr, '');
+    } finally {
+      await rm(join(bundleDir(), other), { recursive: true });
+    }
+    assert.deepEqual(
+      (await readdir(bundleDir())).filter((file) => !file.endsWith('.v8cache')).sort(),
+      ['main.cjs', 'main.cjs.map'],
+      'no partial cache file left behind',
+    );
+  });
+
+  it('loads the bundle through require() under --enable-source-maps, without a cache', async () => {
+    const fixture = join(ROOT, 'test/pipeline/fixtures/valid/minimal.yml');
+    const lint = (...flags: string[]) =>
+      new Promise<Run>((resolve) => {
+        const args = [...flags, bin, 'ci', 'lint', fixture, '--ref', 'main'];
+        execFile(process.execPath, args, { cwd: work, timeout: 60_000 }, (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
+        );
+      });
+    const mapped = await lint('--enable-source-maps');
+    assert.equal(mapped.code, 0, mapped.stderr);
+    assert.match(mapped.stdout, /is valid/);
+    assert.deepEqual(
+      (await caches(bundleDir())).filter((file) => file.startsWith('ci-')),
+      [],
+    );
+    // The same command without the flag goes through the vm.Script and writes its cache.
+    assert.equal((await lint()).code, 0);
+    assert.equal((await caches(bundleDir())).filter((file) => file.startsWith('ci-')).length, 1);
+  });
+
+  it('writes the cache under $XDG_CACHE_HOME/tessera when the package is read-only', async (t) => {
+    if (process.getuid?.() === 0) {
+      t.skip('root may write to a read-only directory');
+      return;
+    }
+    await chmod(bundleDir(), 0o555);
+    try {
+      const run = await tessera('--version');
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal((await caches(join(cacheHome, 'tessera'))).length, 1);
+    } finally {
+      await chmod(bundleDir(), 0o755);
+    }
   });
 });
