@@ -2,7 +2,6 @@ import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { TesseraError } from '../errors.js';
-import { generateLocalKeyPairs } from '../local-run/generate-local-key-pairs.js';
 import { decideStyle, RunOutput } from '../local-run/run-output.js';
 
 interface RunFlags {
@@ -77,10 +76,6 @@ export function registerRunCommand(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      // The signing keys first: two RSA-2048 generations on the thread pool take about as long as
-      // loading the coordinator's modules (Fastify, Kysely, …), which this import then does meanwhile.
-      const keyPairs = generateLocalKeyPairs();
-      keyPairs.catch(() => undefined);
       const { runLocalPipeline } = await import('../local-run/run-local-pipeline.js');
       const output = new RunOutput({ stream: process.stdout, fancy: decideStyle(process.stdout) });
       const interrupt = new AbortController();
@@ -114,7 +109,6 @@ export function registerRunCommand(program: Command): void {
           diagnostic,
           signal: interrupt.signal,
           onTempDir: (path) => tempDirs.push(path),
-          keyPairs,
         });
         process.exitCode = interrupt.signal.aborted ? 130 : code;
       } finally {

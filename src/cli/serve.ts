@@ -35,10 +35,10 @@ export interface StartServerOptions {
   /** Compile request validators on each route's first call (`tessera run`: it calls only a few routes). */
   compileSchemasOnFirstUse?: boolean;
   /**
-   * Signing key pairs already being generated (`tessera run`), stored when they arrive instead of
-   * generating a `current` and a `next` key of each lineage before listening (see `Keyring.adopt`).
+   * Generates the signing keys when one is first needed (`tessera run`), instead of a `current`
+   * and a `next` key of each lineage before listening (see `Keyring.adopt`).
    */
-  keyPairs?: PendingKeyPairs;
+  generateKeyPairs?: () => PendingKeyPairs;
 }
 
 /** A running coordinator. */
@@ -79,7 +79,7 @@ export async function startServer(
       jwksCachePeriod: config.jwksCachePeriod,
       maxTokenLifetime: config.tokenMaxLifetime,
     });
-    if (options.keyPairs) keyring.adopt(options.keyPairs);
+    if (options.generateKeyPairs) keyring.adopt(options.generateKeyPairs);
     else await keyring.ensureKeys(['RS256', 'ES256']);
     const bootstrap = await bootstrapAdmin({ store, dataDir: config.dataDir, env, clock });
     if (bootstrap.generatedToken) {

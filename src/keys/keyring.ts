@@ -71,6 +71,7 @@ export class Keyring {
   #loading: Promise<SigningKeyRecord[]> | null = null;
   readonly #signers = new Map<string, Signer>();
   #jwks: { fingerprint: string; rendered: RenderedJwks } | null = null;
+  #adopt: (() => Promise<void>) | null = null;
   #adopting: Promise<void> | null = null;
 
   constructor(options: KeyringOptions) {
@@ -112,22 +113,21 @@ export class Keyring {
   }
 
   /**
-   * Stores key pairs whose generation started elsewhere, once they arrive, instead of generating
-   * keys here (`tessera run` starts two RSA-2048 generations before it even loads the coordinator).
-   * Until they are stored, every read (signer, JWKS, algorithms, list) waits for them, so the server
-   * can start, and jobs that mint nothing can run, without waiting for the slowest key.
+   * Takes its keys from `generate` instead of generating a `current` and a `next` key per lineage
+   * here, and calls it only when a key is first needed (`tessera run`: a pipeline whose jobs mint
+   * no token never spends the 0.1–0.6 s of CPU an RSA-2048 key costs). The pairs are sealed and
+   * stored when they arrive; until then every read (signer, JWKS, algorithms, list) waits for them.
+   * A failed generation fails those reads with its error.
    */
-  adopt(pairs: PendingKeyPairs): void {
-    const adopting = pairs.then((generated) =>
-      this.#mutate(async (repository, _records, now) => {
-        for (const { state, pair } of generated) {
-          await repository.insertSigningKey(sealSigningKey(pair, { kek: this.#kek, state, now }).record);
-        }
-      }),
-    );
-    // Surfaced by the reads that wait for it, not as an unhandled rejection meanwhile.
-    adopting.catch(() => undefined);
-    this.#adopting = adopting;
+  adopt(generate: () => PendingKeyPairs): void {
+    this.#adopt = () =>
+      generate().then((generated) =>
+        this.#mutate(async (repository, _records, now) => {
+          for (const { state, pair } of generated) {
+            await repository.insertSigningKey(sealSigningKey(pair, { kek: this.#kek, state, now }).record);
+          }
+        }),
+      );
   }
 
   /**
@@ -291,9 +291,10 @@ export class Keyring {
   }
 
   async #current(): Promise<SigningKeyRecord[]> {
-    if (this.#adopting) {
+    if (this.#adopt) {
+      this.#adopting ??= this.#adopt();
       await this.#adopting;
-      this.#adopting = null;
+      this.#adopt = null;
     }
     if (this.#records && this.#clock() - this.#loadedAt < this.#refreshMs) return this.#records;
     this.#loading ??= this.#load().finally(() => {

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Coordinator } from '../coordinator/coordinator.js';
 import { isTesseraError, TesseraError } from '../errors.js';
-import type { PendingKeyPairs } from '../keys/keyring.js';
+import type { PlannedJob } from '../pipeline/plan.js';
 import { createLocalPipeline } from './create-local-pipeline.js';
 import type { ApiPipeline } from './local-api.js';
 import { registerProject } from './register-project.js';
@@ -31,8 +32,6 @@ export interface LocalRunOptions {
   readonly onTempDir?: (path: string) => void;
   /** Aborted on Ctrl-C: running jobs are killed and everything is cleaned up. */
   readonly signal?: AbortSignal;
-  /** The signing keys' pairs, when the caller started generating them early (`generateLocalKeyPairs`). */
-  readonly keyPairs?: PendingKeyPairs;
 }
 
 /**
@@ -65,7 +64,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
   let instance: EmbeddedInstance | undefined;
   try {
     // The coordinator starts (keys, store) while git looks at the working copy.
-    const starting = startEmbedded(options.keyPairs ? { keyPairs: options.keyPairs } : {});
+    const starting = startEmbedded();
     starting.then((started) => options.onTempDir?.(started.tempDir)).catch(() => undefined);
     const workingCopy = await inspectWorkingCopy(options.dir, options.ref).catch(async (error: unknown) => {
       await (await starting.catch(() => undefined))?.close();
@@ -101,6 +100,11 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
         );
       }
       throw error;
+    }
+    // Keys are made when first needed; jobs that mint ID tokens at their start should not wait for
+    // an RSA key, so their pipeline has it made now, while the runner starts.
+    if (await declaresIdTokens(server.coordinator, pipeline.id)) {
+      server.coordinator.keyring.algorithms().catch(() => undefined);
     }
     let selected: Set<string> | undefined;
     if (options.jobs && options.jobs.length > 0) {
@@ -174,4 +178,10 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
   } finally {
     await instance?.close();
   }
+}
+
+/** Whether a job of the pipeline declares `id_tokens` (minted when the job starts). */
+async function declaresIdTokens(coordinator: Coordinator, pipelineId: number): Promise<boolean> {
+  const jobs = await coordinator.repos.jobs.listByPipeline<PlannedJob>(pipelineId);
+  return jobs.some((job) => Object.keys(job.spec.idTokens).length > 0);
 }

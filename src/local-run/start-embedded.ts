@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { type RunningServer, startServer } from '../cli/serve.js';
 import { loadConfig } from '../config/load.js';
 import { gitReader } from '../coordinator/create-pipeline.js';
-import type { PendingKeyPairs } from '../keys/keyring.js';
 import { RunnerAgent } from '../runner/agent.js';
 import { warmCache } from '../runner/checkout.js';
 import { repositoryCacheDir } from '../runner/execute-job.js';
@@ -39,13 +38,10 @@ export interface EmbeddedInstance {
  * an issuer that follows the port, and an admin token and key-encryption key that live only in
  * this process. The
  * user's `TESSERA_*` variables are deliberately ignored: a local run never touches a configured
- * instance or database. `keyPairs`, when given, are the signing keys' pairs, generation of which
- * the caller started early (see {@link generateLocalKeyPairs}); the server listens before they are
- * ready, and whatever needs a key waits for them.
+ * instance or database. The signing keys are generated when a key is first needed (see
+ * {@link generateLocalKeyPairs}): the first token, or the first look at the JWKS.
  */
-export async function startEmbedded(
-  options: { jobTimeout?: number; keyPairs?: PendingKeyPairs } = {},
-): Promise<EmbeddedInstance> {
+export async function startEmbedded(options: { jobTimeout?: number } = {}): Promise<EmbeddedInstance> {
   const tempDir = await mkdtemp(join(tmpdir(), 'tessera-run-'));
   const adminToken = `tessera-run-${randomBytes(24).toString('base64url')}`;
   let server: RunningServer;
@@ -76,7 +72,7 @@ export async function startEmbedded(
       // A local run calls a handful of the API's routes; compiling every route's validator is most
       // of the server's start.
       compileSchemasOnFirstUse: true,
-      keyPairs: options.keyPairs ?? generateLocalKeyPairs(),
+      generateKeyPairs: generateLocalKeyPairs,
     });
   } catch (error) {
     await rm(tempDir, { recursive: true, force: true });

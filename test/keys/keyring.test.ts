@@ -42,32 +42,43 @@ describe('Keyring', () => {
     assert.deepEqual(await keyring.algorithms(), ['RS256', 'ES256']);
   });
 
-  it('adopts key pairs generated elsewhere: reads wait for them, then sign and publish them', async () => {
+  it('adopts key pairs generated when a key is first needed: not before, and reads wait for them', async () => {
     const { keyring, repository } = setup();
-    let deliver: (pairs: Awaited<Parameters<Keyring['adopt']>[0]>) => void = () => undefined;
-    keyring.adopt(new Promise((resolve) => (deliver = resolve)));
+    type Pairs = Awaited<ReturnType<Parameters<Keyring['adopt']>[0]>>;
+    let calls = 0;
+    let deliver: (pairs: Pairs) => void = () => undefined;
+    keyring.adopt(() => {
+      calls += 1;
+      return new Promise<Pairs>((resolve) => {
+        deliver = resolve;
+      });
+    });
+    assert.equal(calls, 0, 'nothing is generated until a key is needed');
     let answered = false;
     const jwks = keyring.jwks().then((rendered) => {
       answered = true;
       return rendered;
     });
+    const algorithms = keyring.algorithms();
     await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(calls, 1, 'two waiting reads share one generation');
     assert.equal(answered, false, 'the JWKS waits for the adopted keys');
     assert.equal(keyring.cachedSigner('ES256'), undefined);
     const pair = await generateSigningKeyPair('ES256');
     deliver([{ state: 'current', pair }]);
     const kids = (await jwks).document.keys.map((key) => key.kid);
+    assert.deepEqual(await algorithms, ['ES256']);
     const [record] = await repository.listSigningKeys();
     assert.deepEqual(kids, [record?.kid]);
     assert.equal(record?.state, 'current');
     assert.match(record?.encryptedPrivateKey ?? '', /^v1\./, 'stored sealed like a generated key');
     assert.equal((await keyring.signer('ES256')).kid, record?.kid);
-    assert.deepEqual(await keyring.algorithms(), ['ES256']);
+    assert.equal(calls, 1);
   });
 
-  it('a failed adoption fails the reads that wait for it, with its own error', async () => {
+  it('a failed generation fails the reads that wait for it, with its own error', async () => {
     const { keyring } = setup();
-    keyring.adopt(Promise.reject(new Error('no entropy')));
+    keyring.adopt(() => Promise.reject(new Error('no entropy')));
     await assert.rejects(keyring.signer('RS256'), /no entropy/);
     await assert.rejects(keyring.jwks(), /no entropy/);
   });
