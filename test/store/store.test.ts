@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { repositories } from '../../src/store/repositories.js';
 import { isUniqueViolation } from '../../src/store/unique-violation.js';
 import { testDialects } from './dialects.js';
+import { seedJobs } from './seed-jobs.js';
 
 const now = 1_790_000_000_000;
 
@@ -135,70 +136,13 @@ for (const dialect of testDialects()) {
     it('appends job logs and records the issued-token audit', async () => {
       const store = await dialect.openStore();
       const repos = repositories(store.db);
-      const group = await repos.groups.create({
-        name: 'g',
-        path: 'g',
-        fullPath: 'g',
-        parentId: null,
-        visibility: 'private',
-        createdAt: now,
-      });
-      const project = await repos.projects.create({
-        namespaceId: group.id,
-        name: 'p',
-        path: 'p',
-        pathWithNamespace: 'g/p',
-        visibility: 'private',
-        repositoryUrl: '/x',
-        defaultBranch: 'main',
-        ciConfigPath: '.gitlab-ci.yml',
-        subClaimComponents: ['project_path'],
-        allowedAudiences: null,
-        tokenMaxLifetime: null,
-        jobTimeout: null,
-        createdAt: now,
-        updatedAt: now,
-      });
-      const pipeline = await store.transaction((tx) =>
-        repositories(tx).pipelines.create({
-          projectId: project.id,
-          sha: 'a'.repeat(40),
-          ref: 'main',
-          refType: 'branch',
-          refProtected: false,
-          source: 'api',
-          status: 'created',
-          userId: null,
-          ciConfigPath: '.gitlab-ci.yml',
-          ciConfigSha: 'a'.repeat(40),
-          variables: { A: '1' },
-          apiVariables: {},
-          warnings: [],
-          createdAt: now,
-          updatedAt: now,
-          startedAt: null,
-          finishedAt: null,
-        }),
-      );
+      const [jobId = 0] = await seedJobs(store, 1);
+      const job = await repos.jobs.findById(jobId);
+      assert.ok(job);
+      const project = { id: job.projectId };
+      const pipeline = await repos.pipelines.findById(job.pipelineId);
+      assert.ok(pipeline);
       assert.equal(pipeline.iid, 1);
-      const job = await repos.jobs.create({
-        pipelineId: pipeline.id,
-        projectId: project.id,
-        name: 'build',
-        stage: 'test',
-        stageIndex: 0,
-        status: 'pending',
-        whenCondition: 'on_success',
-        allowFailure: false,
-        spec: { script: ['echo é'] },
-        needs: null,
-        tags: [],
-        environmentName: null,
-        attempt: 0,
-        userId: null,
-        timeoutSeconds: 3600,
-        createdAt: now,
-      });
       assert.equal(await repos.jobs.appendTrace(job.id, 'é\n'), 3);
       assert.equal(await repos.jobs.appendTrace(job.id, 'ok'), 5);
       // A 4-byte character split over three chunks, and a NUL that PostgreSQL could not store.
