@@ -21,7 +21,7 @@ export interface KeyringOptions {
   refreshInterval?: number;
 }
 
-/** Key pairs generated before the keyring existed, each with the state it takes. */
+/** Key pairs generated outside the keyring (see {@link Keyring.adopt}), each with the state it takes. */
 export type PendingKeyPairs = Promise<
   ReadonlyArray<{ readonly state: 'current' | 'next'; readonly pair: SigningKeyPair }>
 >;

@@ -36,10 +36,9 @@ export interface EmbeddedInstance {
 /**
  * Starts a coordinator on `127.0.0.1`, port 0, with a SQLite store in a fresh temporary directory,
  * an issuer that follows the port, and an admin token and key-encryption key that live only in
- * this process. The
- * user's `TESSERA_*` variables are deliberately ignored: a local run never touches a configured
- * instance or database. The signing keys are generated when a key is first needed (see
- * {@link generateLocalKeyPairs}): the first token, or the first look at the JWKS.
+ * this process. The user's `TESSERA_*` variables are deliberately ignored: a local run never
+ * touches a configured instance or database. The signing keys are generated when a key is first
+ * needed (see {@link generateLocalKeyPairs}): the first token, or the first look at the JWKS.
  */
 export async function startEmbedded(options: { jobTimeout?: number } = {}): Promise<EmbeddedInstance> {
   const tempDir = await mkdtemp(join(tmpdir(), 'tessera-run-'));
