@@ -83,7 +83,6 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
   try {
     for (;;) {
       changed = false;
-      const pipeline = await api.pipeline(projectId, pipelineId);
       const jobs = (await api.jobs(projectId, pipelineId))
         .filter((job) => options.selected === undefined || options.selected.has(job.name))
         .sort((a, b) => a.id - b.id);
@@ -136,11 +135,16 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
       const waitingForPlay = jobs.some(
         (job) => job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id),
       );
-      // A job just played makes the pipeline run again, whatever status was read before the play.
+      // While a job is pending or running the pipeline is not over, so its status is read only when
+      // none is (one request less on every look while jobs run). A job just played makes the
+      // pipeline run again, whatever status was read before the play.
+      const pipeline =
+        active && !options.signal?.aborted ? undefined : await api.pipeline(projectId, pipelineId);
       const over =
+        pipeline !== undefined &&
         !playedNow &&
         !waitingForPlay &&
-        (FINISHED.has(pipeline.status) || (!active && !['pending', 'running'].includes(pipeline.status)));
+        (FINISHED.has(pipeline.status) || !['pending', 'running'].includes(pipeline.status));
       if (over && queue.length === 0) {
         output.clearProgress();
         return { pipeline, jobs: inPipelineOrder(jobs) };
@@ -148,7 +152,10 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
       showProgress(output, jobs, startedAt);
       if (options.signal?.aborted) {
         output.clearProgress();
-        return { pipeline, jobs: inPipelineOrder(jobs) };
+        return {
+          pipeline: pipeline ?? (await api.pipeline(projectId, pipelineId)),
+          jobs: inPipelineOrder(jobs),
+        };
       }
       if (!changed)
         await sleep(pollMs, options.signal, (wake) => {
