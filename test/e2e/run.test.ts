@@ -260,6 +260,30 @@ release:
     assert.deepEqual(summaryRow(result.stdout, 'release')?.slice(0, 3), ['release', 'deploy', 'passed']);
   });
 
+  it('ends a pipeline blocked by a manual job it was not asked to play, with exit 1', async () => {
+    const dir = await repository({
+      '.gitlab-ci.yml': `
+stages: [build, deploy, after]
+build:
+  stage: build
+  script: [echo "build ran"]
+release:
+  stage: deploy
+  when: manual
+  allow_failure: false
+  script: [echo "release ran"]
+notify:
+  stage: after
+  script: [echo "notify ran"]
+`,
+    });
+    const result = await tesseraRun([dir]);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, /^build ran$/m);
+    assert.doesNotMatch(result.stdout, /release ran|notify ran/);
+    assert.match(result.stdout, /Pipeline #1 is blocked by a manual job \(name it with --job to run it\)/);
+  });
+
   it('refuses what it cannot run with one line and exit 2: not a repository, an unknown job, no committed config', async () => {
     const plain = await mkdtemp(join(tmpdir(), 'tessera-run-plain-'));
     roots.push(plain);
