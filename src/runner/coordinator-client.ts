@@ -107,6 +107,12 @@ export class CoordinatorClient {
         `the coordinator refused the runner token (HTTP ${response.status})`,
       );
     }
+    if (response.status >= 300 && response.status < 400) {
+      // Followed, a redirect could carry the runner token to another host; the URL is what is wrong.
+      throw new TransientCoordinatorError(
+        `job request answered HTTP ${response.status} (a redirect${redirectTarget(response)}); the runner does not follow redirects: give --url the coordinator's final address`,
+      );
+    }
     throw new TransientCoordinatorError(`job request answered HTTP ${response.status}`);
   }
 
@@ -164,6 +170,17 @@ function readAnswer(response: HttpAnswer): JobUpdateAnswer {
     jobStatus: header ?? bodyStatus,
     ...(response.status === 416 && remote ? { remoteLength: Number(remote[2]) } : {}),
   };
+}
+
+/** ` to <origin>` of a redirect's `Location`, or nothing when it has none (never its path: it may carry a token). */
+function redirectTarget(response: HttpAnswer): string {
+  const location = headerValue(response, 'location');
+  if (location === undefined) return '';
+  try {
+    return ` to ${new URL(location).origin}`;
+  } catch {
+    return '';
+  }
 }
 
 /** A single-valued header of an answer. */
