@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify';
+import { requireProject } from '../coordinator/permissions.js';
 import { hashesEqual, hashSecret } from '../coordinator/secret-token.js';
 import { TesseraError } from '../errors.js';
+import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { UserRecord } from '../store/repositories/users.js';
 import type { ServerContext } from './server-context.js';
 
@@ -73,4 +75,20 @@ export async function authenticateAdmin(
   const user = await authenticate(context, request);
   if (!user.isAdmin) throw new TesseraError('ERR_FORBIDDEN', 'this route is for instance administrators');
   return user;
+}
+
+/**
+ * The user of the request and the project its `:id` names (a numeric id or the URL-encoded full
+ * path), when the user holds at least `minimum` on it: {@link authenticate}, then `requireProject`.
+ * The preamble of every `/projects/:id/…` route.
+ *
+ * @throws TesseraError as those two do: `ERR_AUTH_REQUIRED`, `ERR_NOT_FOUND`, `ERR_FORBIDDEN`.
+ */
+export async function authenticateForProject(
+  context: ServerContext,
+  request: FastifyRequest<{ Params: { id: number | string } }>,
+  minimum: number,
+): Promise<{ user: UserRecord; project: ProjectRecord; level: number }> {
+  const user = await authenticate(context, request);
+  return { user, ...(await requireProject(context.coordinator, user, request.params.id, minimum)) };
 }

@@ -2,11 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { ON_DEMAND_PATH } from '../../coordinator/job-variables.js';
 import { mintOnDemand } from '../../coordinator/on-demand-token.js';
-import { requireProject } from '../../coordinator/permissions.js';
 import { hashSecret } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { SigningAlgorithm } from '../../keys/algorithms.js';
-import { authenticate, recordAuthFailure } from '../authenticate.js';
+import { authenticateForProject, recordAuthFailure } from '../authenticate.js';
 import { projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -78,13 +77,7 @@ export function registerIdTokenRoutes(app: FastifyInstance, context: ServerConte
       },
     },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(
-        coordinator,
-        user,
-        request.params.id,
-        ACCESS_LEVELS.maintainer,
-      );
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
       const records = await coordinator.repos.issuedTokens.listByProject(
         project.id,
         request.query.per_page ?? 100,

@@ -2,13 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { cancelJob, playJob, retryJob } from '../../coordinator/job-actions.js';
-import { requireProject } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
-import { authenticate } from '../authenticate.js';
+import { authenticateForProject } from '../authenticate.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderUser } from './users.js';
@@ -93,8 +92,7 @@ export function registerJobRoutes(app: FastifyInstance, context: ServerContext):
     '/api/v4/projects/:id/jobs',
     { schema: { params: projectParams } },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
       const out = [];
       for (const pipeline of await coordinator.repos.pipelines.listByProject(project.id, 20)) {
         for (const job of (await coordinator.repos.jobs.listByPipeline<PlannedJob>(pipeline.id)).reverse()) {
@@ -109,8 +107,7 @@ export function registerJobRoutes(app: FastifyInstance, context: ServerContext):
     '/api/v4/projects/:id/jobs/:job_id',
     { schema: { params: jobParams } },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
       const { job, pipeline } = await load(project, request.params.job_id);
       return renderJob(coordinator, project, pipeline, job);
     },
@@ -120,8 +117,7 @@ export function registerJobRoutes(app: FastifyInstance, context: ServerContext):
     '/api/v4/projects/:id/jobs/:job_id/trace',
     { schema: { params: jobParams } },
     async (request, reply) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.reporter);
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const { job } = await load(project, request.params.job_id);
       return reply.type('text/plain; charset=utf-8').send(await coordinator.repos.jobs.readTrace(job.id));
     },
@@ -132,13 +128,7 @@ export function registerJobRoutes(app: FastifyInstance, context: ServerContext):
       `/api/v4/projects/:id/jobs/:job_id/${action}`,
       { schema: { params: jobParams } },
       async (request, reply) => {
-        const user = await authenticate(context, request);
-        const { project } = await requireProject(
-          coordinator,
-          user,
-          request.params.id,
-          ACCESS_LEVELS.developer,
-        );
+        const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
         const { job } = await load(project, request.params.job_id);
         let result = job;
         if (action === 'cancel') await cancelJob(coordinator, job);

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
-import { requireGroup, requireProject } from '../../coordinator/permissions.js';
+import { requireGroup } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { MemberRecord } from '../../store/repositories/members.js';
 import type { UserRecord } from '../../store/repositories/users.js';
-import { authenticate } from '../authenticate.js';
+import { authenticate, authenticateForProject } from '../authenticate.js';
 import { accessLevel, idParams, iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -69,13 +69,7 @@ export function registerMemberRoutes(app: FastifyInstance, context: ServerContex
     '/api/v4/projects/:id/members',
     { schema: { params: projectParams, body: memberBody } },
     async (request, reply) => {
-      const user = await authenticate(context, request);
-      const { project, level } = await requireProject(
-        coordinator,
-        user,
-        request.params.id,
-        ACCESS_LEVELS.maintainer,
-      );
+      const { project, level } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
       return reply.status(201).send(await add('project', project.id, request.body, level));
     },
   );
@@ -84,8 +78,7 @@ export function registerMemberRoutes(app: FastifyInstance, context: ServerContex
     '/api/v4/projects/:id/members',
     { schema: { params: projectParams } },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
       return list('project', project.id);
     },
   );

@@ -3,12 +3,11 @@ import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { createPipeline } from '../../coordinator/create-pipeline.js';
 import { cancelPipeline, retryPipeline } from '../../coordinator/job-actions.js';
-import { requireProject } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
-import { authenticate } from '../authenticate.js';
+import { authenticateForProject } from '../authenticate.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderJob } from './jobs.js';
@@ -102,8 +101,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
       },
     },
     async (request, reply) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+      const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
       const ref = request.query.ref ?? request.body?.ref;
       if (ref === undefined) {
         throw new TesseraError('ERR_VALIDATION', 'query.ref is required (the branch or tag to run)', {
@@ -132,8 +130,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
       },
     },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
       const { ref, status, per_page: perPage = 20 } = request.query;
       const pipelines = (await coordinator.repos.pipelines.listByProject(project.id, 500))
         .filter(
@@ -150,8 +147,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
     '/api/v4/projects/:id/pipelines/:pid',
     { schema: { params: pipelineParams } },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
       return renderPipeline(coordinator, project, await findPipeline(project, request.params.pid));
     },
   );
@@ -165,8 +161,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
       },
     },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
       const pipeline = await findPipeline(project, request.params.pid);
       const jobs = await coordinator.repos.jobs.listByPipeline<PlannedJob>(
         pipeline.id,
@@ -181,13 +176,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
       `/api/v4/projects/:id/pipelines/:pid/${action}`,
       { schema: { params: pipelineParams } },
       async (request, reply) => {
-        const user = await authenticate(context, request);
-        const { project } = await requireProject(
-          coordinator,
-          user,
-          request.params.id,
-          ACCESS_LEVELS.developer,
-        );
+        const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
         const pipeline = await findPipeline(project, request.params.pid);
         if (action === 'cancel') await cancelPipeline(coordinator, pipeline.id);
         else await retryPipeline(coordinator, project, user, pipeline.id);

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
-import { projectAccessLevel, requireGroup, requireProject } from '../../coordinator/permissions.js';
+import { projectAccessLevel, requireGroup } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { GroupRecord } from '../../store/repositories/groups.js';
 import type { ProjectChanges, ProjectRecord } from '../../store/repositories/projects.js';
 import { repositories } from '../../store/repositories.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
 import { DEFAULT_SUB_CLAIM_COMPONENTS, validateSubClaimComponents } from '../../token/subject.js';
-import { authenticate } from '../authenticate.js';
+import { authenticate, authenticateForProject } from '../authenticate.js';
 import { displayName, iso, pathSegment, projectParams, visibility } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -180,8 +180,7 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
     '/api/v4/projects/:id',
     { schema: { params: projectParams } },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, 0);
+      const { project } = await authenticateForProject(context, request, 0);
       return render(project);
     },
   );
@@ -190,13 +189,7 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
     '/api/v4/projects/:id',
     { schema: { params: projectParams, body: { type: 'object', properties: projectProperties } } },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(
-        coordinator,
-        user,
-        request.params.id,
-        ACCESS_LEVELS.maintainer,
-      );
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
       const body = request.body;
       if (body.namespace_id !== undefined && body.namespace_id !== project.namespaceId) {
         throw new TesseraError(

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS, accessLevelDescription } from '../../coordinator/access-level.js';
 import { guessTier } from '../../coordinator/deployment-tier.js';
-import { requireProject } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type {
   EnvironmentRecord,
@@ -9,7 +8,7 @@ import type {
   ProtectedRefRecord,
 } from '../../store/repositories/protection.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
-import { authenticate } from '../authenticate.js';
+import { authenticateForProject } from '../authenticate.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -114,13 +113,7 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
         },
       },
       async (request, reply) => {
-        const user = await authenticate(context, request);
-        const { project } = await requireProject(
-          coordinator,
-          user,
-          request.params.id,
-          ACCESS_LEVELS.maintainer,
-        );
+        const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
         const level = (request.body[levelField] as number | undefined) ?? ACCESS_LEVELS.maintainer;
         const created = await coordinator.repos.protection
           .createProtectedRef({
@@ -139,8 +132,7 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
       `/api/v4/projects/:id/${collection}`,
       { schema: { params: projectParams } },
       async (request) => {
-        const user = await authenticate(context, request);
-        const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+        const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
         return (await coordinator.repos.protection.listProtectedRefs(project.id, refType)).map(render);
       },
     );
@@ -157,13 +149,7 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
         },
       },
       async (request, reply) => {
-        const user = await authenticate(context, request);
-        const { project } = await requireProject(
-          coordinator,
-          user,
-          request.params.id,
-          ACCESS_LEVELS.maintainer,
-        );
+        const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
         const removed = await coordinator.repos.protection.deleteProtectedRef(
           project.id,
           refType,
@@ -193,8 +179,7 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
       },
     },
     async (request, reply) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.developer);
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
       const environment = await coordinator.repos.protection
         .createEnvironment({
           projectId: project.id,
@@ -213,8 +198,7 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
     '/api/v4/projects/:id/environments',
     { schema: { params: projectParams } },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.reporter);
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       return (await coordinator.repos.protection.listEnvironments(project.id)).map(renderEnvironment);
     },
   );
@@ -243,13 +227,7 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
       },
     },
     async (request, reply) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(
-        coordinator,
-        user,
-        request.params.id,
-        ACCESS_LEVELS.maintainer,
-      );
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
       const levels = (request.body.deploy_access_levels ?? [])
         .map((entry) => entry.access_level)
         .filter((level): level is number => level !== undefined);
@@ -271,8 +249,7 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
     '/api/v4/projects/:id/protected_environments',
     { schema: { params: projectParams } },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(coordinator, user, request.params.id, ACCESS_LEVELS.reporter);
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       return (await coordinator.repos.protection.listProtectedEnvironments(project.id)).map(
         renderProtectedEnvironment,
       );

@@ -1,10 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
-import { requireProject } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { VariableRecord } from '../../store/repositories/variables.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
-import { authenticate } from '../authenticate.js';
+import { authenticateForProject } from '../authenticate.js';
 import { projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -80,13 +79,7 @@ export function registerVariableRoutes(app: FastifyInstance, context: ServerCont
       },
     },
     async (request, reply) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(
-        coordinator,
-        user,
-        request.params.id,
-        ACCESS_LEVELS.maintainer,
-      );
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
       const body = request.body;
       const masked = body.masked === true || body.masked_and_hidden === true;
       if (masked) checkMaskable(body.value);
@@ -115,19 +108,15 @@ export function registerVariableRoutes(app: FastifyInstance, context: ServerCont
     '/api/v4/projects/:id/variables',
     { schema: { params: projectParams } },
     async (request) => {
-      const user = await authenticate(context, request);
-      const { project } = await requireProject(
-        coordinator,
-        user,
-        request.params.id,
-        ACCESS_LEVELS.maintainer,
-      );
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
       return (await coordinator.repos.variables.list(project.id)).map(renderVariable);
     },
   );
 
-  const find = async (id: string, key: string, user: Parameters<typeof requireProject>[1]) => {
-    const { project } = await requireProject(coordinator, user, id, ACCESS_LEVELS.maintainer);
+  /** The variable a `/projects/:id/variables/:key` request names, for a maintainer of the project. */
+  const find = async (request: FastifyRequest<{ Params: { id: string; key: string } }>) => {
+    const { key } = request.params;
+    const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
     const variable = await coordinator.repos.variables.find(project.id, key);
     if (!variable) throw new TesseraError('ERR_NOT_FOUND', `variable ${key} not found`);
     return variable;
@@ -136,19 +125,14 @@ export function registerVariableRoutes(app: FastifyInstance, context: ServerCont
   app.get<{ Params: { id: string; key: string } }>(
     '/api/v4/projects/:id/variables/:key',
     { schema: { params: keyParams } },
-    async (request) =>
-      renderVariable(await find(request.params.id, request.params.key, await authenticate(context, request))),
+    async (request) => renderVariable(await find(request)),
   );
 
   app.put<{ Params: { id: string; key: string }; Body: VariableBody }>(
     '/api/v4/projects/:id/variables/:key',
     { schema: { params: keyParams, body: { type: 'object', properties: variableProperties } } },
     async (request) => {
-      const variable = await find(
-        request.params.id,
-        request.params.key,
-        await authenticate(context, request),
-      );
+      const variable = await find(request);
       const body = request.body;
       const masked = body.masked ?? body.masked_and_hidden ?? variable.masked;
       const value = body.value ?? variable.value;
@@ -168,11 +152,7 @@ export function registerVariableRoutes(app: FastifyInstance, context: ServerCont
     '/api/v4/projects/:id/variables/:key',
     { schema: { params: keyParams } },
     async (request, reply) => {
-      const variable = await find(
-        request.params.id,
-        request.params.key,
-        await authenticate(context, request),
-      );
+      const variable = await find(request);
       await coordinator.repos.variables.delete(variable.id);
       return reply.status(204).send();
     },
