@@ -3,12 +3,12 @@
  * against raw `crypto.sign` on the same key and a signing input of the same size, in the same run.
  * Goals (issue 2): at least 0.9 of raw for RS256, 0.7 for ES256.
  */
+
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { decryptPrivateKey } from '../src/keys/key-encryption.js';
-import { Keyring } from '../src/keys/keyring.js';
-import { MemorySigningKeyRepository } from '../src/keys/memory-signing-key-repository.js';
 import { TokenIssuer } from '../src/token/issue.js';
 import type { IssuedTokenRepository } from '../src/token/issued-token-record.js';
+import { memoryKeyring } from '../test/keys/fixtures/memory-keyring.js';
 import { jobContext } from '../test/token/fixtures/job-context.js';
 import { compare, report } from './measure.js';
 
@@ -16,10 +16,7 @@ const context = jobContext({
   environment: { name: 'production', protected: true, tier: 'production', action: 'start' },
 });
 
-const kek = randomBytes(32);
-const repository = new MemorySigningKeyRepository();
-const keyring = new Keyring({ repository, kek, jwksCachePeriod: 300, maxTokenLifetime: 7200 });
-await keyring.ensureKeys(['RS256', 'ES256']);
+const { keyring, repository, kek } = await memoryKeyring();
 // An audit sink that keeps nothing, so memory stays flat; the coordinator's is a database insert.
 const audit: IssuedTokenRepository = { recordIssuedToken: async () => undefined };
 const issuer = new TokenIssuer({ issuer: 'https://ci.example.com', keyring, audit, maxLifetime: 7200 });

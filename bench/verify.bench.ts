@@ -3,12 +3,12 @@
  * (same token, same keys, same issuer/audience checks) and against raw `crypto.verify` on the
  * same signing input, in the same run. Goal (issue 2): at least 3x jose.
  */
-import { createPublicKey, randomBytes, verify } from 'node:crypto';
+
+import { createPublicKey, verify } from 'node:crypto';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
-import { Keyring } from '../src/keys/keyring.js';
-import { MemorySigningKeyRepository } from '../src/keys/memory-signing-key-repository.js';
 import { TokenIssuer } from '../src/token/issue.js';
 import { createVerifier } from '../src/verify/index.js';
+import { memoryKeyring } from '../test/keys/fixtures/memory-keyring.js';
 import { jobContext } from '../test/token/fixtures/job-context.js';
 import { compare, report } from './measure.js';
 
@@ -16,13 +16,7 @@ const ISSUER = 'https://ci.example.com';
 const AUDIENCE = 'https://vault.example.com';
 const context = jobContext();
 
-const keyring = new Keyring({
-  repository: new MemorySigningKeyRepository(),
-  kek: randomBytes(32),
-  jwksCachePeriod: 300,
-  maxTokenLifetime: 7200,
-});
-await keyring.ensureKeys(['RS256', 'ES256']);
+const { keyring } = await memoryKeyring();
 const issuer = new TokenIssuer({
   issuer: ISSUER,
   keyring,

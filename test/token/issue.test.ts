@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { JwksClient } from 'jwks-rsa';
-import { Keyring } from '../../src/keys/keyring.js';
-import { MemorySigningKeyRepository } from '../../src/keys/memory-signing-key-repository.js';
+import type { Keyring } from '../../src/keys/keyring.js';
 import { TokenIssuer } from '../../src/token/issue.js';
 import { MemoryIssuedTokenRepository } from '../../src/token/memory-issued-token-repository.js';
+import { memoryKeyring } from '../keys/fixtures/memory-keyring.js';
 import { type LoopbackIssuer, startLoopbackIssuer } from '../oidc/fixtures/loopback-issuer.js';
 import { jobContext } from './fixtures/job-context.js';
 
@@ -27,14 +26,7 @@ describe('TokenIssuer', () => {
   let issuer: TokenIssuer;
 
   before(async () => {
-    keyring = new Keyring({
-      repository: new MemorySigningKeyRepository(),
-      kek: randomBytes(32),
-      clock: () => NOW,
-      jwksCachePeriod: 300,
-      maxTokenLifetime: 7200,
-    });
-    await keyring.ensureKeys(['RS256', 'ES256']);
+    ({ keyring } = await memoryKeyring({ clock: () => NOW }));
     audit = new MemoryIssuedTokenRepository();
     issuer = new TokenIssuer({
       issuer: 'https://ci.example.com',

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ERROR_CATALOG } from '../../src/errors.js';
-import { Keyring } from '../../src/keys/keyring.js';
-import { MemorySigningKeyRepository } from '../../src/keys/memory-signing-key-repository.js';
 import { TokenIssuer } from '../../src/token/issue.js';
 import { MemoryIssuedTokenRepository } from '../../src/token/memory-issued-token-repository.js';
 import { createVerifier, type Verifier } from '../../src/verify/index.js';
+import { memoryKeyring } from '../keys/fixtures/memory-keyring.js';
 import { jobContext } from '../token/fixtures/job-context.js';
 
 const NOW = Date.UTC(2026, 4, 1);
@@ -29,14 +27,7 @@ describe('verifier under fuzzing', () => {
   const tokens: string[] = [];
 
   before(async () => {
-    const keyring = new Keyring({
-      repository: new MemorySigningKeyRepository(),
-      kek: randomBytes(32),
-      clock: () => NOW,
-      jwksCachePeriod: 300,
-      maxTokenLifetime: 7200,
-    });
-    await keyring.ensureKeys(['RS256', 'ES256']);
+    const { keyring } = await memoryKeyring({ clock: () => NOW });
     const issuer = new TokenIssuer({
       issuer: ISSUER,
       keyring,
