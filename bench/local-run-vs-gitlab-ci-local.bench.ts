@@ -13,7 +13,7 @@
  * bench preloads a polyfill of the ES2025 Set methods for it and says so. It also needs `rsync`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,21 +153,6 @@ async function buildPackage(dir: string): Promise<string | undefined> {
   return existsSync(join(dir, 'dist/cli-bundle/main.cjs')) ? join(dir, 'bin/tessera.js') : undefined;
 }
 
-/** What `node bin/tessera.js` in the checkout runs now (see bin/tessera.js). */
-function checkoutBuild(): string {
-  const bundle = join(ROOT, 'dist/cli-bundle/main.cjs');
-  if (!existsSync(bundle)) return 'the TypeScript sources through tsx (no bundle: npm run build)';
-  const newest = (dir: string): number =>
-    Math.max(
-      ...readdirSync(dir, { withFileTypes: true }).map((entry) =>
-        entry.isDirectory() ? newest(join(dir, entry.name)) : statSync(join(dir, entry.name)).mtimeMs,
-      ),
-    );
-  return statSync(bundle).mtimeMs >= newest(join(ROOT, 'src'))
-    ? 'the bundle in dist/cli-bundle (current)'
-    : 'the TypeScript sources through tsx (src/ is newer than the bundle: npm run build)';
-}
-
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 const work = await mkdtemp(join(tmpdir(), 'tessera-bench-local-run-'));
@@ -192,7 +177,7 @@ try {
       : '  tessera run:     left out: the bundle build produced no dist/cli-bundle/main.cjs',
   );
   console.log(
-    `  tessera run (checkout): node bin/tessera.js run in the checkout, which runs ${checkoutBuild()}`,
+    '  tessera run (checkout): node bin/tessera.js run in the checkout (the bundle when it is current, else tsx: see bin/tessera.js)',
   );
   if (problem) {
     console.log(`  gitlab-ci-local: cannot run here: ${problem}`);
