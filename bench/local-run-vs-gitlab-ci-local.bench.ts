@@ -14,11 +14,12 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { installedPackage } from '../test/bin/fixtures/installed-package.js';
 import { median } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -131,28 +132,6 @@ function gitlabCiLocalProblem(): string | undefined {
   return undefined;
 }
 
-/**
- * Bundles Tessera into `<dir>/dist/cli-bundle` beside a copy of `bin/tessera.js` and a link to the
- * checkout's node_modules: the layout of the installed package, whose bin runs the bundle (no
- * `src/` there). Answers the bin, or undefined when the build produced nothing.
- */
-async function buildPackage(dir: string): Promise<string | undefined> {
-  await mkdir(join(dir, 'bin'), { recursive: true });
-  await copyFile(TESSERA, join(dir, 'bin/tessera.js'));
-  await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
-  await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  try {
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'scripts/build-cli-bundle.mjs'), '--outdir', join(dir, 'dist/cli-bundle')],
-      { stdio: 'ignore' },
-    );
-  } catch {
-    // checked below
-  }
-  return existsSync(join(dir, 'dist/cli-bundle/main.cjs')) ? join(dir, 'bin/tessera.js') : undefined;
-}
-
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 const work = await mkdtemp(join(tmpdir(), 'tessera-bench-local-run-'));
@@ -170,7 +149,7 @@ try {
   console.log(
     `10-job shell pipeline (build ×3, test ×5, deploy ×2), ${ROUNDS} interleaved rounds, wall time per command`,
   );
-  const installed = await buildPackage(join(work, 'package'));
+  const installed = await installedPackage(join(work, 'package')).catch(() => undefined);
   console.log(
     installed
       ? '  tessera run:     installed layout (bin, the esbuild bundle and its V8 code cache, node_modules)'

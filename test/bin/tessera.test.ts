@@ -16,7 +16,6 @@ import {
   readFile,
   rm,
   stat,
-  symlink,
   utimes,
   writeFile,
 } from 'node:fs/promises';
@@ -24,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { installedPackage } from './fixtures/installed-package.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -81,11 +81,8 @@ describe('bin/tessera.js with the CLI bundle', () => {
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'tessera-bin-test-'));
     pkg = join(work, 'package');
-    bin = join(pkg, 'bin/tessera.js');
-    await mkdir(join(pkg, 'bin'), { recursive: true });
-    await cp(join(ROOT, 'bin/tessera.js'), bin);
-    await writeFile(join(pkg, 'package.json'), '{"type":"module"}\n');
-    await symlink(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+    bin = await installedPackage(pkg);
+    // With src/ (a checkout): bin then chooses by modification times.
     await cp(join(ROOT, 'src'), join(pkg, 'src'), { recursive: true });
     const main = join(pkg, 'src/cli/main.ts');
     const source = await readFile(main, 'utf8');
@@ -96,11 +93,6 @@ describe('bin/tessera.js with the CLI bundle', () => {
     await writeFile(
       join(pkg, 'dist/cli/main.js'),
       `export async function runCli() { process.stdout.write(${JSON.stringify(`${DIST_MARK}\n`)}); return 0; }\n`,
-    );
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'scripts/build-cli-bundle.mjs'), '--outdir', join(pkg, 'dist/cli-bundle')],
-      { stdio: 'pipe' },
     );
   });
 
@@ -218,16 +210,9 @@ describe('bin/tessera.js with the V8 code cache of the bundle', () => {
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'tessera-bin-cache-test-'));
     pkg = join(work, 'package');
-    bin = join(pkg, 'bin/tessera.js');
     cacheHome = join(work, 'xdg-cache');
-    await mkdir(join(pkg, 'bin'), { recursive: true });
-    await cp(join(ROOT, 'bin/tessera.js'), bin);
-    await writeFile(join(pkg, 'package.json'), '{"type":"module"}\n');
-    await symlink(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
     // No src/: the installed layout, which always runs the bundle.
-    execFileSync(process.execPath, [join(ROOT, 'scripts/build-cli-bundle.mjs'), '--outdir', bundleDir()], {
-      stdio: 'pipe',
-    });
+    bin = await installedPackage(pkg);
   });
 
   after(async () => {
