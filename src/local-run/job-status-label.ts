@@ -1,22 +1,22 @@
-import type { ApiJob } from './local-api.js';
+import type { JobView } from './pipeline-view.js';
 import type { Colour } from './run-output.js';
 
 /**
  * How a job's state reads in the log and the summary: GitLab's status name, with
  * `failed (allowed)` for a failure that does not fail the pipeline and the exit code when known.
  */
-export function jobStatusLabel(job: ApiJob): { text: string; colour: Colour } {
+export function jobStatusLabel(job: JobView): { text: string; colour: Colour } {
   switch (job.status) {
     case 'success':
       return { text: 'passed', colour: 'green' };
     case 'failed': {
-      const details: string[] = job.allow_failure ? ['allowed'] : [];
-      if (job.exit_code !== null) details.push(`exit code ${job.exit_code}`);
-      if (job.failure_reason && job.failure_reason !== 'script_failure') details.push(job.failure_reason);
+      const details: string[] = job.allowFailure ? ['allowed'] : [];
+      if (job.exitCode !== null) details.push(`exit code ${job.exitCode}`);
+      if (job.failureReason && job.failureReason !== 'script_failure') details.push(job.failureReason);
       if (job.retried) details.push('retried');
       return {
         text: details.length > 0 ? `failed (${details.join(', ')})` : 'failed',
-        colour: job.allow_failure ? 'yellow' : 'red',
+        colour: job.allowFailure ? 'yellow' : 'red',
       };
     }
     case 'canceled':

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { isTesseraError, TesseraError } from '../errors.js';
 import type { PlannedJob } from '../pipeline/plan.js';
+import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import { createLocalPipeline } from './create-local-pipeline.js';
-import type { ApiPipeline } from './local-api.js';
+import { PipelineView } from './pipeline-view.js';
 import { registerProject } from './register-project.js';
 import type { RunOutput } from './run-output.js';
 import { narrowPipeline } from './select-jobs.js';
@@ -76,15 +77,14 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       );
     }
     instance = await starting;
-    const { api, server } = instance;
+    const { server } = instance;
     // The project's repository is the working copy: the coordinator's and the runner's caches can
     // fetch it while the project is registered, off the pipeline's and the first jobs' path.
     instance.warmRepositoryCaches(workingCopy.root, workingCopy.ref, workingCopy.headSha);
-    const project = await registerProject(api, workingCopy);
-    let pipeline: ApiPipeline;
+    const local = await registerProject(server.coordinator, workingCopy);
+    let pipeline: PipelineRecord;
     try {
-      pipeline = await createLocalPipeline(server.coordinator, {
-        projectId: project.id,
+      pipeline = await createLocalPipeline(server.coordinator, local, {
         ref: workingCopy.ref,
         variables: options.variables ?? {},
       });
@@ -113,11 +113,11 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     output.line(
       output.paint(
         'bold',
-        `Pipeline #${pipeline.id} for ${pipeline.ref} at ${pipeline.sha.slice(0, 8)} (${project.pathWithNamespace})`,
+        `Pipeline #${pipeline.id} for ${pipeline.ref} at ${pipeline.sha.slice(0, 8)} (${local.project.pathWithNamespace})`,
       ),
     );
     output.line(`CI_SERVER_URL and issuer: ${server.issuer} (discovery and JWKS live while the run lasts)`);
-    for (const warning of pipeline.warnings ?? []) diagnostic(`warning: ${warning}`);
+    for (const warning of pipeline.warnings) diagnostic(`warning: ${warning}`);
     output.line();
     if (options.signal?.aborted) return 1;
     // The runner's troubles (a failed job request, a final state not delivered) are worth a line;
@@ -129,8 +129,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       }
     });
     const outcome = await streamJobLogs({
-      api,
-      projectId: project.id,
+      view: new PipelineView(server.coordinator, local.project, local.user),
       pipelineId: pipeline.id,
       output,
       ...(selected ? { selected, play: selected } : {}),

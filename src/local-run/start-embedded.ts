@@ -9,13 +9,10 @@ import { RunnerAgent } from '../runner/agent.js';
 import { warmCache } from '../runner/checkout.js';
 import { repositoryCacheDir } from '../runner/execute-job.js';
 import { generateLocalKeyPairs } from './generate-local-key-pairs.js';
-import { LocalApi } from './local-api.js';
 
 /** An embedded coordinator on loopback with a throwaway store, and the means to start its runner. */
 export interface EmbeddedInstance {
   readonly server: RunningServer;
-  /** The API as the instance admin. */
-  readonly api: LocalApi;
   /** The temporary directory holding the SQLite store, keys and builds. */
   readonly tempDir: string;
   /**
@@ -42,6 +39,8 @@ export interface EmbeddedInstance {
  */
 export async function startEmbedded(options: { jobTimeout?: number } = {}): Promise<EmbeddedInstance> {
   const tempDir = await mkdtemp(join(tmpdir(), 'tessera-run-'));
+  // The admin `root` runs the pipeline; giving it a token that lives only in this process keeps
+  // the bootstrap from writing a token file. Nothing here uses the token: the run reads the store.
   const adminToken = `tessera-run-${randomBytes(24).toString('base64url')}`;
   let server: RunningServer;
   try {
@@ -77,7 +76,6 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
     await rm(tempDir, { recursive: true, force: true });
     throw error;
   }
-  const api = new LocalApi(server.url, adminToken);
   let agent: RunnerAgent | undefined;
   let closing: Promise<void> | undefined;
   let warming: Promise<void> | undefined;
@@ -85,7 +83,6 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
   const buildsDir = join(tempDir, 'builds');
   return {
     server,
-    api,
     tempDir,
     startRunner: async (concurrency, log) => {
       if (agent) throw new TypeError('the embedded runner is already started');

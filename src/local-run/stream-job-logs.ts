@@ -1,11 +1,11 @@
+import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import { formatDuration, jobStatusLabel } from './job-status-label.js';
-import type { ApiJob, ApiPipeline, LocalApi } from './local-api.js';
+import type { JobView, PipelineView } from './pipeline-view.js';
 import type { RunOutput } from './run-output.js';
 
 /** Options of {@link streamJobLogs}. */
 export interface StreamJobLogsOptions {
-  readonly api: LocalApi;
-  readonly projectId: number;
+  readonly view: PipelineView;
   readonly pipelineId: number;
   readonly output: RunOutput;
   /** Only these jobs are shown (a `--job` selection); all when absent. */
@@ -28,9 +28,9 @@ export interface StreamJobLogsOptions {
 
 /** How the pipeline ended, as {@link streamJobLogs} saw it last. */
 export interface PipelineOutcome {
-  readonly pipeline: ApiPipeline;
+  readonly pipeline: PipelineRecord;
   /** The shown jobs in pipeline order. */
-  readonly jobs: ApiJob[];
+  readonly jobs: JobView[];
 }
 
 const FINISHED = new Set(['success', 'failed', 'canceled', 'skipped']);
@@ -63,7 +63,7 @@ function traceInterval(length: number): number {
  * (a pipeline blocked on a manual job that nobody plays).
  */
 export async function streamJobLogs(options: StreamJobLogsOptions): Promise<PipelineOutcome> {
-  const { api, projectId, pipelineId, output } = options;
+  const { view, pipelineId, output } = options;
   const pollMs = options.pollMs ?? 50;
   const startedAt = options.startedAt ?? Date.now();
   const queue: Followed[] = [];
@@ -71,7 +71,7 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
   const played = new Set<number>();
   // Jobs are created in pipeline order; a retry gets a later id but keeps its place.
   const place = new Map<string, number>();
-  const inPipelineOrder = (jobs: ApiJob[]) =>
+  const inPipelineOrder = (jobs: JobView[]) =>
     jobs.sort((a, b) => (place.get(a.name) ?? a.id) - (place.get(b.name) ?? b.id));
   // A signal that comes while a look is under way is kept, so the wait after it is skipped.
   let changed = false;
@@ -83,38 +83,38 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
   try {
     for (;;) {
       changed = false;
-      const jobs = (await api.jobs(projectId, pipelineId))
+      // Every attempt: one that failed and was retried between two looks still has its log shown.
+      const attempts = (await view.jobs(pipelineId))
         .filter((job) => options.selected === undefined || options.selected.has(job.name))
         .sort((a, b) => a.id - b.id);
+      const jobs = attempts.filter((job) => !job.retried);
       for (const job of jobs) if (!place.has(job.name)) place.set(job.name, job.id);
       let playedNow = false;
       for (const job of jobs) {
         if (job.status === 'manual' && options.play?.has(job.name) && !played.has(job.id)) {
           played.add(job.id);
           playedNow = true;
-          await api.request('POST', `/projects/${projectId}/jobs/${job.id}/play`);
+          await view.play(job.id);
         }
       }
-      const started = jobs
-        .filter((job) => job.started_at !== null && !known.has(job.id))
-        .sort((a, b) => (a.started_at ?? '').localeCompare(b.started_at ?? '') || a.id - b.id);
+      const started = attempts
+        .filter((job) => job.startedAt !== null && !known.has(job.id))
+        .sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0) || a.id - b.id);
       for (const job of started) {
         known.add(job.id);
         queue.push({ id: job.id, offset: 0, headerShown: false, nextTraceAt: 0 });
       }
-      const byId = new Map(jobs.map((job) => [job.id, job]));
+      const byId = new Map(attempts.map((job) => [job.id, job]));
       while (queue.length > 0) {
         const head = queue[0] as Followed;
-        // An attempt that was retried leaves the list of latest jobs; its log and status still belong here.
-        const job =
-          byId.get(head.id) ?? (await api.request<ApiJob>('GET', `/projects/${projectId}/jobs/${head.id}`));
+        const job = byId.get(head.id) as JobView;
         if (!head.headerShown) {
           output.line(output.paint('bold', output.paint('cyan', `== ${job.name} (stage ${job.stage})`)));
           head.headerShown = true;
         }
         const finished = FINISHED.has(job.status);
         if (!finished && Date.now() < head.nextTraceAt) break;
-        const trace = await api.trace(projectId, head.id);
+        const trace = await view.trace(head.id);
         head.nextTraceAt = Date.now() + traceInterval(trace.length);
         // Only whole lines while the job runs, so the progress line never splits one.
         const end = finished ? trace.length : trace.lastIndexOf('\n') + 1;
@@ -138,8 +138,7 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
       // While a job is pending or running the pipeline is not over, so its status is read only when
       // none is (one request less on every look while jobs run). A job just played makes the
       // pipeline run again, whatever status was read before the play.
-      const pipeline =
-        active && !options.signal?.aborted ? undefined : await api.pipeline(projectId, pipelineId);
+      const pipeline = active && !options.signal?.aborted ? undefined : await view.pipeline(pipelineId);
       const over =
         pipeline !== undefined &&
         !playedNow &&
@@ -153,7 +152,7 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
       if (options.signal?.aborted) {
         output.clearProgress();
         return {
-          pipeline: pipeline ?? (await api.pipeline(projectId, pipelineId)),
+          pipeline: pipeline ?? (await view.pipeline(pipelineId)),
           jobs: inPipelineOrder(jobs),
         };
       }
@@ -167,10 +166,10 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
   }
 }
 
-function showProgress(output: RunOutput, jobs: readonly ApiJob[], startedAt: number): void {
+function showProgress(output: RunOutput, jobs: readonly JobView[], startedAt: number): void {
   const done = jobs.filter((job) => FINISHED.has(job.status)).length;
   // A failure behind the job being streamed shows here at once, not only when its log's turn comes.
-  const failed = jobs.filter((job) => job.status === 'failed' && !job.allow_failure).length;
+  const failed = jobs.filter((job) => job.status === 'failed' && !job.allowFailure).length;
   const running = jobs.filter((job) => job.status === 'running').map((job) => job.name);
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   output.progress(

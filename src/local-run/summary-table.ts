@@ -1,12 +1,12 @@
 import { formatDuration, jobStatusLabel } from './job-status-label.js';
-import type { ApiJob } from './local-api.js';
+import type { JobView } from './pipeline-view.js';
 import type { RunOutput } from './run-output.js';
 
 /**
  * The table printed at the end of a local run: one row per job (job, stage, status, duration),
  * in pipeline order, columns padded on the plain text so that colours never shift them.
  */
-export function summaryTable(jobs: readonly ApiJob[], output: RunOutput): string {
+export function summaryTable(jobs: readonly JobView[], output: RunOutput): string {
   const rows = jobs.map((job) => {
     const label = jobStatusLabel(job);
     return {

@@ -4,22 +4,22 @@ import { describe, it } from 'node:test';
 import { parseRunVariables } from '../../src/cli/run.js';
 import { isTesseraError } from '../../src/errors.js';
 import { formatDuration, jobStatusLabel } from '../../src/local-run/job-status-label.js';
-import type { ApiJob } from '../../src/local-run/local-api.js';
+import type { JobView } from '../../src/local-run/pipeline-view.js';
 import { projectPathFor } from '../../src/local-run/register-project.js';
 import { decideStyle, RunOutput } from '../../src/local-run/run-output.js';
 import { selectJobs } from '../../src/local-run/select-jobs.js';
 import { summaryTable } from '../../src/local-run/summary-table.js';
 
-function job(fields: Partial<ApiJob> & Pick<ApiJob, 'name' | 'status'>): ApiJob {
+function job(fields: Partial<JobView> & Pick<JobView, 'name' | 'status'>): JobView {
   return {
     id: 1,
     stage: 'test',
-    allow_failure: false,
-    when: 'on_success',
-    started_at: null,
-    finished_at: null,
+    allowFailure: false,
+    startedAt: null,
     duration: null,
-    exit_code: null,
+    failureReason: null,
+    exitCode: null,
+    retried: false,
     ...fields,
   };
 }
@@ -124,15 +124,15 @@ describe('local run output', () => {
       colour: 'green',
     });
     assert.equal(
-      jobStatusLabel(job({ name: 'a', status: 'failed', exit_code: 2 })).text,
+      jobStatusLabel(job({ name: 'a', status: 'failed', exitCode: 2 })).text,
       'failed (exit code 2)',
     );
     assert.equal(
-      jobStatusLabel(job({ name: 'a', status: 'failed', allow_failure: true, exit_code: 1 })).text,
+      jobStatusLabel(job({ name: 'a', status: 'failed', allowFailure: true, exitCode: 1 })).text,
       'failed (allowed, exit code 1)',
     );
     assert.equal(
-      jobStatusLabel(job({ name: 'a', status: 'failed', failure_reason: 'job_execution_timeout' })).text,
+      jobStatusLabel(job({ name: 'a', status: 'failed', failureReason: 'job_execution_timeout' })).text,
       'failed (job_execution_timeout)',
     );
     assert.equal(formatDuration(null), '-');
@@ -147,7 +147,7 @@ describe('local run output', () => {
     const table = summaryTable(
       [
         job({ name: 'build', stage: 'build', status: 'success', duration: 1.25 }),
-        job({ name: 'a-long-job-name', stage: 'test', status: 'failed', exit_code: 1, duration: 12 }),
+        job({ name: 'a-long-job-name', stage: 'test', status: 'failed', exitCode: 1, duration: 12 }),
       ],
       output,
     );
