@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TesseraError } from '../errors.js';
+import { writeRepositorySkeleton } from '../git/repository-skeleton.js';
 
 /** A ref resolved on the remote. */
 export interface ResolvedRef {
@@ -75,39 +76,71 @@ export class GitRepositoryReader {
     throw new TesseraError('ERR_GIT_REF_NOT_FOUND', `the repository has no branch or tag named "${ref}"`);
   }
 
+  /**
+   * Makes the cache of `repositoryUrl`, a local repository, borrow that repository's objects
+   * (`objectsDir`) in place through git's alternates, so that {@link fetch} finds its commits there
+   * and copies nothing (`tessera run`, whose repository is the working copy). No-op when the cache
+   * exists.
+   */
+  async borrowObjects(
+    repositoryUrl: string,
+    objectsDir: string,
+    objectFormat: 'sha1' | 'sha256',
+  ): Promise<void> {
+    checkUrl(repositoryUrl);
+    const cache = this.#cachePath(repositoryUrl);
+    await this.#serialized(cache, async () => {
+      if (existsSync(join(cache, 'HEAD'))) return;
+      await mkdir(cache, { recursive: true, mode: 0o700 });
+      await writeRepositorySkeleton(cache, {
+        bare: true,
+        head: 'ref: refs/heads/main',
+        alternates: [objectsDir],
+        objectFormat,
+      });
+    });
+  }
+
   /** Fetches `ref` into the bare cache of `repositoryUrl` and answers the cache directory. */
   async fetch(repositoryUrl: string, ref: ResolvedRef): Promise<string> {
     checkUrl(repositoryUrl);
-    const cache = join(
+    const cache = this.#cachePath(repositoryUrl);
+    return this.#serialized(cache, async () => {
+      // A spawn saved on every pipeline after the first: each one starts a process.
+      if (!existsSync(join(cache, 'HEAD'))) {
+        await mkdir(cache, { recursive: true, mode: 0o700 });
+        await git(['init', '--bare', '--quiet', cache], repositoryUrl);
+      }
+      if (!(await hasCommit(cache, ref.sha))) {
+        await git(
+          [
+            '-C',
+            cache,
+            'fetch',
+            '--quiet',
+            '--no-tags',
+            '--',
+            repositoryUrl,
+            `+${ref.fullRef}:${ref.fullRef}`,
+          ],
+          repositoryUrl,
+        );
+      }
+      return cache;
+    });
+  }
+
+  #cachePath(repositoryUrl: string): string {
+    return join(
       this.#cacheRoot,
       `${createHash('sha256').update(repositoryUrl).digest('hex').slice(0, 32)}.git`,
     );
+  }
+
+  /** Runs `work` on `cache` after every earlier one queued on it has ended. */
+  async #serialized<T>(cache: string, work: () => Promise<T>): Promise<T> {
     const previous = this.#queues.get(cache) ?? Promise.resolve();
-    const run = previous
-      .catch(() => undefined)
-      .then(async () => {
-        // A spawn saved on every pipeline after the first: each one starts a process.
-        if (!existsSync(join(cache, 'HEAD'))) {
-          await mkdir(cache, { recursive: true, mode: 0o700 });
-          await git(['init', '--bare', '--quiet', cache], repositoryUrl);
-        }
-        if (!(await hasCommit(cache, ref.sha))) {
-          await git(
-            [
-              '-C',
-              cache,
-              'fetch',
-              '--quiet',
-              '--no-tags',
-              '--',
-              repositoryUrl,
-              `+${ref.fullRef}:${ref.fullRef}`,
-            ],
-            repositoryUrl,
-          );
-        }
-        return cache;
-      });
+    const run = previous.catch(() => undefined).then(work);
     this.#queues.set(cache, run);
     try {
       return await run;

@@ -78,9 +78,9 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     }
     instance = await starting;
     const { server } = instance;
-    // The project's repository is the working copy: the coordinator's and the runner's caches can
-    // fetch it while the project is registered, off the pipeline's and the first jobs' path.
-    instance.warmRepositoryCaches(workingCopy.root, workingCopy.ref, workingCopy.headSha);
+    // The project's repository is the working copy: the coordinator's and the runner's caches
+    // borrow its objects while the project is registered, off the pipeline's and the first jobs' path.
+    instance.warmRepositoryCaches(workingCopy.root, workingCopy.objectsDir, workingCopy.headSha);
     const local = await registerProject(server.coordinator, workingCopy);
     let pipeline: PipelineRecord;
     try {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type RunningServer, startServer } from '../cli/serve.js';
 import { loadConfig } from '../config/load.js';
 import { gitReader } from '../coordinator/create-pipeline.js';
+import { objectFormatOf } from '../git/repository-skeleton.js';
 import { RunnerAgent } from '../runner/agent.js';
 import { warmCache } from '../runner/checkout.js';
 import { repositoryCacheDir } from '../runner/execute-job.js';
@@ -21,11 +22,12 @@ export interface EmbeddedInstance {
    */
   startRunner(concurrency: number, log?: (message: string) => void): Promise<void>;
   /**
-   * Starts fetching `ref` (at `sha`) of `repoUrl` into the coordinator's and the runner's
-   * repository caches now, while the project is being registered, so that neither the pipeline's
-   * creation nor the first jobs wait for a fetch (see `warmCache`). Never fails.
+   * Makes the coordinator's and the runner's repository caches of `repoUrl`, the working copy,
+   * borrow its objects (`objectsDir`) in place instead of fetching them, and checks that the
+   * runner's cache has `sha`, now, while the project is being registered: neither the pipeline's
+   * creation nor the first jobs then wait for git. Never fails (the jobs' checkout reports).
    */
-  warmRepositoryCaches(repoUrl: string, ref: string, sha: string): void;
+  warmRepositoryCaches(repoUrl: string, objectsDir: string, sha: string): void;
   /** Stops the runner (killing running jobs), the server, and removes the temporary directory. Idempotent. */
   close(): Promise<void>;
 }
@@ -103,14 +105,18 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
       });
       await agent.start();
     },
-    warmRepositoryCaches: (repoUrl, ref, sha) => {
-      const coordinatorGit = gitReader(server.coordinator);
+    warmRepositoryCaches: (repoUrl, objectsDir, sha) => {
       warming ??= Promise.all([
-        coordinatorGit
-          .resolveRef(repoUrl, ref)
-          .then((resolved) => coordinatorGit.fetch(repoUrl, resolved))
+        gitReader(server.coordinator)
+          .borrowObjects(repoUrl, objectsDir, objectFormatOf(sha))
           .catch(() => undefined),
-        warmCache({ repoUrl, sha, cacheDir: repositoryCacheDir(buildsDir), signal: stopWarming.signal }),
+        warmCache({
+          repoUrl,
+          sha,
+          cacheDir: repositoryCacheDir(buildsDir),
+          borrowObjectsFrom: objectsDir,
+          signal: stopWarming.signal,
+        }),
       ]).then(() => undefined);
     },
     close: () => {

@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
 import { realpath, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TesseraError } from '../errors.js';
 
 /** What `tessera run` needs to know about the working copy it runs. */
 export interface WorkingCopy {
   /** Absolute path of the repository's top-level directory (the project's `repository_url`). */
   readonly root: string;
+  /** Absolute path of the repository's object directory (shared by all its worktrees). */
+  readonly objectsDir: string;
   /** The branch or tag the pipeline runs for: `--ref`, or the branch checked out at HEAD. */
   readonly ref: string;
   /** The commit HEAD points to (for the dirty-tree warning). */
@@ -43,14 +45,15 @@ export async function inspectWorkingCopy(dir: string, ref?: string): Promise<Wor
   if (!info?.isDirectory()) {
     throw new TesseraError('ERR_LOCAL_RUN_NOT_A_REPOSITORY', `${absolute} is not a directory`);
   }
-  const top = await git(absolute, ['rev-parse', '--show-toplevel']);
-  if (!top.ok || top.out === '') {
+  const top = await git(absolute, ['rev-parse', '--show-toplevel', '--git-common-dir']);
+  const [topLevel = '', commonDir = ''] = top.out.split('\n');
+  if (!top.ok || topLevel === '' || commonDir === '') {
     throw new TesseraError(
       'ERR_LOCAL_RUN_NOT_A_REPOSITORY',
       `${absolute} is not in a git working copy (run git init and commit a .gitlab-ci.yml first)`,
     );
   }
-  const root = await realpath(top.out);
+  const root = await realpath(topLevel);
   // The rest are independent: one round of git processes at once instead of one after the other.
   const [head, branch, status, defaultBranch] = await Promise.all([
     git(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']),
@@ -76,6 +79,8 @@ export async function inspectWorkingCopy(dir: string, ref?: string): Promise<Wor
   }
   return {
     root,
+    // Relative to the directory git ran in when it is inside the repository.
+    objectsDir: join(resolve(absolute, commonDir), 'objects'),
     ref: runRef,
     headSha: head.out,
     refIsHead: ref === undefined,

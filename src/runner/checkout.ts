@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TesseraError } from '../errors.js';
+import { objectFormatOf, writeRepositorySkeleton } from '../git/repository-skeleton.js';
 
 /** What to check out and where. */
 export interface CheckoutOptions {
@@ -93,10 +94,14 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }
 
-/** Makes sure the bare cache holds `options.sha`, fetching when it does not. */
+/**
+ * Makes sure the bare cache holds `options.sha`, fetching when it does not. A new cache made with
+ * `borrowObjectsFrom` (a local repository's object directory) uses that repository's objects in
+ * place (git's alternates) and fetches nothing.
+ */
 async function fetchIntoCache(
   cache: string,
-  options: Pick<CheckoutOptions, 'repoUrl' | 'sha' | 'signal'>,
+  options: Pick<CheckoutOptions, 'repoUrl' | 'sha' | 'signal'> & { borrowObjectsFrom?: string },
   log: (line: string) => void,
 ): Promise<void> {
   await withCacheLock(cache, async () => {
@@ -104,8 +109,12 @@ async function fetchIntoCache(
     // the others need no `git cat-file` each (they ran one after the other, under this lock).
     if (knownCommits.get(cache)?.has(options.sha)) return;
     if (!existsSync(join(cache, 'HEAD'))) {
-      await mkdir(cache, { recursive: true });
-      await git(['init', '--quiet', '--bare', cache], undefined, options.signal);
+      await writeRepositorySkeleton(cache, {
+        bare: true,
+        head: 'ref: refs/heads/main',
+        objectFormat: objectFormatOf(options.sha),
+        ...(options.borrowObjectsFrom ? { alternates: [options.borrowObjectsFrom] } : {}),
+      });
     }
     if (await hasCommit(cache, options.sha)) return remember(cache, options.sha);
     log(`Fetching changes from ${redactUrl(options.repoUrl)}...`);
@@ -125,24 +134,6 @@ async function fetchIntoCache(
   });
 }
 
-/**
- * Writes a minimal non-bare repository at `gitDir` (what `git init` would, without its templates)
- * that borrows every object from the cache (git's "alternates", so nothing is copied) and whose
- * HEAD is detached at `sha`. Spawning `git init` costs more than checking out a small project, and
- * every job's dispatch latency would pay it.
- */
-async function writeRepositorySkeleton(gitDir: string, cacheObjects: string, sha: string): Promise<void> {
-  await mkdir(join(gitDir, 'objects', 'info'), { recursive: true });
-  await mkdir(join(gitDir, 'refs', 'heads'), { recursive: true });
-  await mkdir(join(gitDir, 'refs', 'tags'), { recursive: true });
-  await writeFile(join(gitDir, 'objects', 'info', 'alternates'), `${cacheObjects}\n`);
-  await writeFile(join(gitDir, 'HEAD'), `${sha}\n`);
-  await writeFile(
-    join(gitDir, 'config'),
-    '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = false\n',
-  );
-}
-
 /** The bare cache of `repoUrl` inside `cacheDir` (one per repository URL). */
 function cachePath(cacheDir: string, repoUrl: string): string {
   const cacheKey = createHash('sha256').update(repoUrl).digest('hex').slice(0, 24);
@@ -153,12 +144,15 @@ function cachePath(cacheDir: string, repoUrl: string): string {
  * Fetches `sha` of `repoUrl` into the bare cache before any job asks for it, so that the first
  * job's checkout does not wait for the fetch (`tessera run` knows its repository while its
  * coordinator is still starting). Jobs that start meanwhile wait for it under the cache's lock
- * and then fetch nothing. A failure is left for the jobs' own checkout to report.
+ * and then fetch nothing. With `borrowObjectsFrom`, the object directory of the local repository
+ * `repoUrl` names, a new cache borrows that repository's objects instead of fetching them. A
+ * failure is left for the jobs' own checkout to report.
  */
 export async function warmCache(options: {
   readonly repoUrl: string;
   readonly sha: string;
   readonly cacheDir: string;
+  readonly borrowObjectsFrom?: string;
   readonly signal?: AbortSignal;
 }): Promise<void> {
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(options.sha)) return;
@@ -192,7 +186,12 @@ export async function checkout(options: CheckoutOptions): Promise<void> {
       );
     }
     await rm(options.projectDir, { recursive: true, force: true });
-    await writeRepositorySkeleton(join(options.projectDir, '.git'), join(cache, 'objects'), sha);
+    await writeRepositorySkeleton(join(options.projectDir, '.git'), {
+      bare: false,
+      head: sha,
+      alternates: [join(cache, 'objects')],
+      objectFormat: objectFormatOf(sha),
+    });
     log(
       `Checking out ${sha.slice(0, 8)} as detached HEAD${options.ref ? ` (ref is ${options.ref})` : ''}...`,
     );

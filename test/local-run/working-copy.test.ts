@@ -35,12 +35,26 @@ describe('inspectWorkingCopy', () => {
     const copy = await inspectWorkingCopy(join(repo, 'sub'));
     assert.deepEqual(copy, {
       root: repo,
+      objectsDir: join(repo, '.git', 'objects'),
       ref: 'main',
       headSha: git(repo, 'rev-parse', 'HEAD'),
       refIsHead: true,
       dirty: false,
       defaultBranch: 'main',
     });
+  });
+
+  it('gives a linked worktree the object directory of the repository it belongs to', async () => {
+    const worktree = join(parent, 'worktree');
+    git(repo, 'worktree', 'add', '-q', worktree, 'develop');
+    try {
+      const copy = await inspectWorkingCopy(worktree);
+      assert.equal(copy.root, worktree);
+      assert.equal(copy.ref, 'develop');
+      assert.equal(copy.objectsDir, join(repo, '.git', 'objects'));
+    } finally {
+      git(repo, 'worktree', 'remove', '--force', worktree);
+    }
   });
 
   it('reports untracked files as dirty, and --ref as not HEAD', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -33,6 +33,26 @@ describe('warmCache', () => {
       assert.ok(!log.some((line) => line.startsWith('Fetching changes')), log.join('\n'));
       assert.equal(await readFile(join(root, `build-${index}`, 'project', 'README.md'), 'utf8'), 'hello\n');
     }
+  });
+
+  it("makes a cache that borrows a local repository's objects: checkouts work, nothing is copied", async () => {
+    const repo = join(root, 'repo-borrowed');
+    const sha = makeRepository(repo, { 'README.md': 'borrowed\n' });
+    const cacheDir = join(root, 'cache-borrowing');
+    const objects = join(repo, '.git', 'objects');
+    await warmCache({ repoUrl: repo, sha, cacheDir, borrowObjectsFrom: objects });
+    const log: string[] = [];
+    const projectDir = join(root, 'build-borrowed', 'project');
+    await checkout({ repoUrl: repo, sha, cacheDir, projectDir, onLog: (line) => log.push(line) });
+    assert.ok(!log.some((line) => line.startsWith('Fetching changes')), log.join('\n'));
+    assert.equal(await readFile(join(projectDir, 'README.md'), 'utf8'), 'borrowed\n');
+    const [cache] = (await readdir(cacheDir)).map((name) => join(cacheDir, name));
+    const cached = await readdir(join(cache as string, 'objects'), { recursive: true });
+    assert.deepEqual(cached.sort(), ['info', join('info', 'alternates')]);
+    assert.equal(
+      await readFile(join(cache as string, 'objects', 'info', 'alternates'), 'utf8'),
+      `${objects}\n`,
+    );
   });
 
   it('leaves a repository it cannot fetch to the checkout to report', async () => {
