@@ -81,6 +81,22 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     // The project's repository is the working copy: the coordinator's and the runner's caches
     // borrow its objects while the project is registered, off the pipeline's and the first jobs' path.
     instance.warmRepositoryCaches(workingCopy.root, workingCopy.objectsDir, workingCopy.headSha);
+    // The runner's troubles (a failed job request, a final state not delivered) are worth a line;
+    // its routine ("job 3: started") is what the log already shows.
+    const startRunner = () =>
+      (instance as EmbeddedInstance).startRunner(options.concurrency, (message) => {
+        if (/request failed|runner failure|giving up|not sent/.test(message)) {
+          output.clearProgress();
+          diagnostic(`runner: ${message}`);
+        }
+      });
+    // Without --job the runner starts now: its registration and first job request overlap the
+    // pipeline's creation, and the coordinator wakes it as soon as the first jobs are pending. A
+    // --job selection must narrow the pipeline before any runner sees a job, so it starts after.
+    const narrowing = options.jobs !== undefined && options.jobs.length > 0;
+    const runnerStarted = narrowing ? undefined : startRunner();
+    // Awaited below, or by close(): a failure surfaces there, not as an unhandled rejection.
+    runnerStarted?.catch(() => undefined);
     const local = await registerProject(server.coordinator, workingCopy);
     let pipeline: PipelineRecord;
     try {
@@ -107,9 +123,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       server.coordinator.keyring.algorithms().catch(() => undefined);
     }
     let selected: Set<string> | undefined;
-    if (options.jobs && options.jobs.length > 0) {
-      selected = await narrowPipeline(server.coordinator, pipeline.id, options.jobs);
-    }
+    if (narrowing) selected = await narrowPipeline(server.coordinator, pipeline.id, options.jobs ?? []);
     output.line(
       output.paint(
         'bold',
@@ -120,14 +134,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     for (const warning of pipeline.warnings) diagnostic(`warning: ${warning}`);
     output.line();
     if (options.signal?.aborted) return 1;
-    // The runner's troubles (a failed job request, a final state not delivered) are worth a line;
-    // its routine ("job 3: started") is what the log already shows.
-    await instance.startRunner(options.concurrency, (message) => {
-      if (/request failed|runner failure|giving up|not sent/.test(message)) {
-        output.clearProgress();
-        diagnostic(`runner: ${message}`);
-      }
-    });
+    await (runnerStarted ?? startRunner());
     const outcome = await streamJobLogs({
       view: new PipelineView(server.coordinator, local.project, local.user),
       pipelineId: pipeline.id,

@@ -45,7 +45,8 @@ export function selectJobs(jobs: readonly SelectableJob[], names: readonly strin
 /**
  * Narrows a just-created pipeline to `names` (see {@link selectJobs}): every other job becomes
  * `skipped` before any runner sees it, and the pipeline advances as it would after a skip, so a
- * selected job whose earlier stages were left out starts at once. Must run before the runner starts.
+ * selected job whose earlier stages were left out starts at once. Must run before the runner starts
+ * (`tessera run` starts its runner early only when nothing is narrowed).
  * Answers the selected job names.
  */
 export async function narrowPipeline(

@@ -79,6 +79,7 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
     throw error;
   }
   let agent: RunnerAgent | undefined;
+  let runnerStarting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   let warming: Promise<void> | undefined;
   const stopWarming = new AbortController();
@@ -86,24 +87,29 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
   return {
     server,
     tempDir,
-    startRunner: async (concurrency, log) => {
-      if (agent) throw new TypeError('the embedded runner is already started');
-      const runner = await server.registerRunner({ description: 'tessera run' });
-      agent = new RunnerAgent({
-        url: server.url,
-        token: runner.token,
-        buildsDir,
-        concurrency,
-        // Short intervals: the terminal shows the log as it comes, and jobs are short-lived.
-        traceIntervalMs: 100,
-        keepaliveIntervalMs: 2000,
-        backoffMinMs: 50,
-        backoffMaxMs: 500,
-        finalStateRetryMs: 5000,
-        killGraceMs: 2000,
-        ...(log ? { log } : {}),
-      });
-      await agent.start();
+    startRunner: (concurrency, log) => {
+      if (runnerStarting) throw new TypeError('the embedded runner is already started');
+      runnerStarting = (async () => {
+        const runner = await server.registerRunner({ description: 'tessera run' });
+        // Closed while the runner was being registered: it must not start polling a closed server.
+        if (closing) return;
+        agent = new RunnerAgent({
+          url: server.url,
+          token: runner.token,
+          buildsDir,
+          concurrency,
+          // Short intervals: the terminal shows the log as it comes, and jobs are short-lived.
+          traceIntervalMs: 100,
+          keepaliveIntervalMs: 2000,
+          backoffMinMs: 50,
+          backoffMaxMs: 500,
+          finalStateRetryMs: 5000,
+          killGraceMs: 2000,
+          ...(log ? { log } : {}),
+        });
+        await agent.start();
+      })();
+      return runnerStarting;
     },
     warmRepositoryCaches: (repoUrl, objectsDir, sha) => {
       warming ??= Promise.all([
@@ -125,6 +131,7 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
           // git must be done with the temporary directory before it is removed.
           stopWarming.abort();
           await warming;
+          await runnerStarting?.catch(() => undefined);
           await agent?.stop('abort');
         } finally {
           try {
