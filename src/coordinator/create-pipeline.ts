@@ -11,7 +11,7 @@ import { ACCESS_LEVELS, accessLevelDescription } from './access-level.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 import { guessTier } from './deployment-tier.js';
-import { GitRepositoryReader } from './git-repository.js';
+import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
 import { projectAccessLevel } from './permissions.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
 
@@ -83,11 +83,19 @@ export async function createPipeline(
     ref: string;
     source: PipelineSource;
     variables?: Record<string, string>;
+    /**
+     * `ref` as already resolved in the project's repository itself, which spares asking the
+     * remote (`tessera run`, whose repository is the working copy it has just inspected).
+     */
+    resolvedRef?: ResolvedRef;
   },
 ): Promise<PipelineRecord> {
   const { project, user } = input;
   const git = gitReader(coordinator);
-  const ref = await git.resolveRef(project.repositoryUrl, input.ref);
+  const ref =
+    input.resolvedRef?.name === input.ref
+      ? input.resolvedRef
+      : await git.resolveRef(project.repositoryUrl, input.ref);
   const protection = await refProtection(coordinator.store.db, project.id, ref.type, ref.name);
   const level = await projectAccessLevel(coordinator, user.id, project);
   const refusal = protectedRefRefusal(protection, ref.type, ref.name, level, user.isAdmin);

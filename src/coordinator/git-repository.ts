@@ -42,6 +42,8 @@ export class GitRepositoryReader {
   readonly #cacheRoot: string;
   /** One fetch at a time per cache, so two pipelines on one repository do not race on its refs. */
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** Caches made by {@link borrowObjects}: they hold every commit of their repository already. */
+  readonly #borrowing = new Set<string>();
 
   constructor(dataDir: string) {
     this.#cacheRoot = join(dataDir, 'git-cache');
@@ -98,6 +100,7 @@ export class GitRepositoryReader {
         alternates: [objectsDir],
         objectFormat,
       });
+      this.#borrowing.add(cache);
     });
   }
 
@@ -106,6 +109,8 @@ export class GitRepositoryReader {
     checkUrl(repositoryUrl);
     const cache = this.#cachePath(repositoryUrl);
     return this.#serialized(cache, async () => {
+      // Every commit a ref of the repository resolves to is among the borrowed objects: no process to ask.
+      if (this.#borrowing.has(cache)) return cache;
       // A spawn saved on every pipeline after the first: each one starts a process.
       if (!existsSync(join(cache, 'HEAD'))) {
         await mkdir(cache, { recursive: true, mode: 0o700 });

@@ -103,6 +103,17 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       pipeline = await createLocalPipeline(server.coordinator, local, {
         ref: workingCopy.ref,
         variables: options.variables ?? {},
+        // The branch at HEAD is known already; a --ref is resolved by the coordinator.
+        ...(workingCopy.refIsHead
+          ? {
+              resolvedRef: {
+                name: workingCopy.ref,
+                type: 'branch',
+                fullRef: `refs/heads/${workingCopy.ref}`,
+                sha: workingCopy.headSha,
+              },
+            }
+          : {}),
       });
     } catch (error) {
       if (

@@ -45,23 +45,31 @@ export async function inspectWorkingCopy(dir: string, ref?: string): Promise<Wor
   if (!info?.isDirectory()) {
     throw new TesseraError('ERR_LOCAL_RUN_NOT_A_REPOSITORY', `${absolute} is not a directory`);
   }
-  const top = await git(absolute, ['rev-parse', '--show-toplevel', '--git-common-dir']);
-  const [topLevel = '', commonDir = ''] = top.out.split('\n');
-  if (!top.ok || topLevel === '' || commonDir === '') {
+  // One round of git processes at once, each finding the repository from `absolute` itself. The
+  // rev-parse prints the top level, the common git directory, HEAD's commit and HEAD's branch
+  // (`HEAD` when detached), one per line; before the first commit it prints the first two and fails.
+  const [revParse, status, defaultBranch] = await Promise.all([
+    git(absolute, [
+      'rev-parse',
+      '--show-toplevel',
+      '--git-common-dir',
+      'HEAD',
+      '--symbolic-full-name',
+      'HEAD',
+      '--',
+    ]),
+    git(absolute, ['status', '--porcelain', '--untracked-files=normal']),
+    defaultBranchOf(absolute),
+  ]);
+  const [topLevel = '', commonDir = '', headSha = '', headRef = ''] = revParse.out.split('\n');
+  if (topLevel === '' || commonDir === '') {
     throw new TesseraError(
       'ERR_LOCAL_RUN_NOT_A_REPOSITORY',
       `${absolute} is not in a git working copy (run git init and commit a .gitlab-ci.yml first)`,
     );
   }
   const root = await realpath(topLevel);
-  // The rest are independent: one round of git processes at once instead of one after the other.
-  const [head, branch, status, defaultBranch] = await Promise.all([
-    git(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']),
-    ref === undefined ? git(root, ['symbolic-ref', '--quiet', '--short', 'HEAD']) : undefined,
-    git(root, ['status', '--porcelain', '--untracked-files=normal']),
-    defaultBranchOf(root),
-  ]);
-  if (!head.ok) {
+  if (!revParse.ok || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(headSha)) {
     throw new TesseraError(
       'ERR_LOCAL_RUN_NO_REF',
       `${root} has no commit yet: commit your .gitlab-ci.yml, then run again (the pipeline runs the committed HEAD)`,
@@ -69,20 +77,20 @@ export async function inspectWorkingCopy(dir: string, ref?: string): Promise<Wor
   }
   let runRef = ref;
   if (runRef === undefined) {
-    if (!branch?.ok || branch.out === '') {
+    if (!headRef.startsWith('refs/heads/')) {
       throw new TesseraError(
         'ERR_LOCAL_RUN_NO_REF',
         'HEAD is detached: name the branch or tag to run with --ref',
       );
     }
-    runRef = branch.out;
+    runRef = headRef.slice('refs/heads/'.length);
   }
   return {
     root,
     // Relative to the directory git ran in when it is inside the repository.
     objectsDir: join(resolve(absolute, commonDir), 'objects'),
     ref: runRef,
-    headSha: head.out,
+    headSha,
     refIsHead: ref === undefined,
     dirty: status.ok && status.out !== '',
     defaultBranch: defaultBranch ?? runRef,

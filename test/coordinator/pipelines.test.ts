@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createPipeline } from '../../src/coordinator/create-pipeline.js';
 import { finishJob } from '../../src/coordinator/finish-job.js';
 import { startTestCoordinator, type TestCoordinator } from '../server/harness.js';
 import { testDialects } from '../store/dialects.js';
@@ -56,6 +57,46 @@ async function jobsByName(c: TestCoordinator, projectId: number, pipelineId: num
 
 for (const dialect of testDialects()) {
   describe(`pipelines from git [${dialect.name}]`, { skip: dialect.skip }, () => {
+    it('takes a ref the caller resolved in the repository itself (tessera run), and only for that ref', async () => {
+      const repo = await makeRepository({ '.gitlab-ci.yml': 'first:\n  script: [echo 1]\n' });
+      const firstSha = repo.git('rev-parse', 'HEAD');
+      const secondSha = await repo.commit({ '.gitlab-ci.yml': 'second:\n  script: [echo 2]\n' });
+      const c = await startTestCoordinator(dialect);
+      const p = await setUpProject(c, repo.path);
+      const coordinator = c.server.coordinator;
+      const project = await coordinator.repos.projects.findById(p.projectId);
+      const user = await coordinator.repos.users.findById(p.developer.id);
+      assert.ok(project && user);
+      const resolvedRef = {
+        name: 'main',
+        type: 'branch',
+        fullRef: 'refs/heads/main',
+        sha: firstSha,
+      } as const;
+      const given = await createPipeline(coordinator, {
+        project,
+        user,
+        ref: 'main',
+        source: 'push',
+        resolvedRef,
+      });
+      assert.equal(given.sha, firstSha);
+      const givenJobs = await coordinator.repos.jobs.listByPipeline(given.id);
+      assert.deepEqual(
+        givenJobs.map((job) => job.name),
+        ['first'],
+      );
+      // Resolved for another ref: ignored, the repository is asked.
+      const other = await createPipeline(coordinator, {
+        project,
+        user,
+        ref: 'main',
+        source: 'push',
+        resolvedRef: { ...resolvedRef, name: 'feature' },
+      });
+      assert.equal(other.sha, secondSha);
+    });
+
     it('reads the config at the ref commit, plans jobs, and runs stages, needs and manual jobs', async () => {
       const repo = await makeRepository({ '.gitlab-ci.yml': CONFIG });
       repo.git('checkout', '--quiet', '-b', 'feature');
