@@ -105,7 +105,6 @@ export async function claimJob(coordinator: Coordinator, runner: RunnerRecord): 
     });
     // Every candidate was taken by someone else between the read and the lock: look again.
     if (!claimed) continue;
-    await coordinator.repos.runners.touch(runner.id, now);
     coordinator.counters.jobsClaimed += 1;
     try {
       const records = await loadJobRecords(coordinator, claimed);

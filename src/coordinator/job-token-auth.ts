@@ -29,14 +29,18 @@ export async function authenticateJob(
 /**
  * Extends a running job's lease (each runner update proves the runner is alive), but never past
  * its timeout plus one lease period: a runner that keeps a job alive beyond its timeout loses it,
- * and the job fails with `job_execution_timeout`.
+ * and the job fails with `job_execution_timeout`. A lease renewed less than a tenth of the lease
+ * period ago (at least a second) is left as it is: a runner sends a log chunk or a keepalive every
+ * few seconds (a local run every 100 ms), and writing the row each time bought nothing.
  */
 export async function extendLease(
   coordinator: Coordinator,
-  job: Pick<JobRecord<PlannedJob>, 'id' | 'startedAt' | 'timeoutSeconds'>,
+  job: Pick<JobRecord<PlannedJob>, 'id' | 'startedAt' | 'timeoutSeconds' | 'leaseExpiresAt'>,
 ): Promise<void> {
   const lease = coordinator.config.leaseTimeout * 1000;
   const renewed = coordinator.clock() + lease;
   const limit = job.startedAt === null ? renewed : job.startedAt + job.timeoutSeconds * 1000 + lease;
-  await coordinator.repos.jobs.transition(job.id, ['running'], { leaseExpiresAt: Math.min(renewed, limit) });
+  const target = Math.min(renewed, limit);
+  if (job.leaseExpiresAt !== null && job.leaseExpiresAt >= target - Math.max(1000, lease / 10)) return;
+  await coordinator.repos.jobs.transition(job.id, ['running'], { leaseExpiresAt: target });
 }

@@ -155,7 +155,19 @@ for (const dialect of testDialects()) {
         10,
       );
       assert.equal(await repos.jobs.readTrace(job.id), 'é\nok😀');
-      assert.equal(await repos.jobs.traceLength(job.id), 10);
+      assert.deepEqual(await repos.jobs.traceState(job.id), { bytes: 10, pending: '' });
+      // With the state just read, the append is the same.
+      const state = await repos.jobs.traceState(job.id);
+      assert.equal(await repos.jobs.appendTrace(job.id, smile.subarray(0, 2), state), 12);
+      assert.deepEqual(await repos.jobs.traceState(job.id), {
+        bytes: 12,
+        pending: smile.subarray(0, 2).toString('hex'),
+      });
+      assert.equal(
+        await repos.jobs.appendTrace(job.id, smile.subarray(2), await repos.jobs.traceState(job.id)),
+        14,
+      );
+      assert.equal(await repos.jobs.readTrace(job.id), 'é\nok😀😀');
       assert.equal(await repos.jobs.transition(job.id, ['pending'], { status: 'running' }), true);
       assert.equal(await repos.jobs.transition(job.id, ['pending'], { status: 'running' }), false);
       await repos.issuedTokens.recordIssuedToken({

@@ -17,6 +17,8 @@ const MAX_TRACE_BYTES = 64 * 1024 * 1024;
 
 /** How often a waiting request looks at the database anyway (other nodes may have queued jobs). */
 const POLL_INTERVAL_MS = 1000;
+/** How stale a runner's stored `contacted_at` may be before a request updates it. */
+const RUNNER_CONTACT_RESOLUTION_MS = 60_000;
 
 function sendStatus(reply: FastifyReply, status: string, code = 200) {
   return reply.status(code).header('job-status', status).send({ status });
@@ -62,7 +64,12 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
     },
     async (request, reply) => {
       const runner = await withAuthLimit(request, () => authenticateRunner(coordinator, request.body.token));
-      await coordinator.repos.runners.touch(runner.id, coordinator.clock());
+      // contacted_at is kept to the minute (GitLab keeps it to the hour): a runner asks for work
+      // every few seconds per worker, and "online" means within two hours.
+      const now = coordinator.clock();
+      if (runner.contactedAt === null || now - runner.contactedAt >= RUNNER_CONTACT_RESOLUTION_MS) {
+        await coordinator.repos.runners.touch(runner.id, now);
+      }
       const deadline = Date.now() + coordinator.config.jobRequestWait * 1000;
       // The request stream ends once its body is read; the socket and the response tell whether the client left.
       const gone = () => request.raw.socket?.destroyed === true || reply.raw.destroyed;
@@ -163,7 +170,8 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
           authenticateJob(coordinator, request.params.id, token),
         );
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        const current = await coordinator.repos.jobs.traceLength(job.id);
+        const state = await coordinator.repos.jobs.traceState(job.id);
+        const current = state?.bytes ?? 0;
         const range = request.headers['content-range'];
         if (typeof range === 'string') {
           const match = /^(?:bytes )?(\d+)-(\d+)/.exec(range.trim());
@@ -187,7 +195,7 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         const recent = job.finishedAt === null || coordinator.clock() - job.finishedAt < 5 * 60 * 1000;
         let length = current;
         if (body.length > 0 && job.startedAt !== null && recent && current < MAX_TRACE_BYTES) {
-          length = await coordinator.repos.jobs.appendTrace(job.id, body);
+          length = await coordinator.repos.jobs.appendTrace(job.id, body, state);
         }
         if (job.status === 'running') await extendLease(coordinator, job);
         reply.header('range', `0-${length}`).header('x-gitlab-trace-update-interval', '3');

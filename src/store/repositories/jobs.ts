@@ -13,6 +13,12 @@ export type JobStatus =
   | 'skipped'
   | 'manual';
 
+/** How far a job's log has come: bytes received, and a UTF-8 character's first bytes (hex) waiting for the rest. */
+export interface TraceState {
+  readonly bytes: number;
+  readonly pending: string;
+}
+
 /** A stored job; `spec` is the planned job as JSON (`S` is its type). */
 export interface JobRecord<S = unknown>
   extends Omit<
@@ -223,14 +229,11 @@ export class JobRepository {
    * Appends `chunk` to the job's log and answers the new length in bytes. Bytes are counted as
    * received; a UTF-8 character cut at the end of a chunk waits in `pending` for its remaining
    * bytes. NUL bytes are dropped from the text (PostgreSQL text cannot hold them) but counted.
+   * `state` is the log's {@link traceState} when the caller has just read it (one query less).
    */
-  async appendTrace(jobId: number, chunk: Buffer | string): Promise<number> {
+  async appendTrace(jobId: number, chunk: Buffer | string, state?: TraceState | null): Promise<number> {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    const row = await this.db
-      .selectFrom('jobTraces')
-      .select(['bytes', 'pending'])
-      .where('jobId', '=', jobId)
-      .executeTakeFirst();
+    const row = state === undefined ? await this.traceState(jobId) : state;
     const data = row?.pending ? Buffer.concat([Buffer.from(row.pending, 'hex'), bytes]) : bytes;
     const cut = completeUtf8Length(data);
     const decoded = data.subarray(0, cut).toString('utf8');
@@ -249,14 +252,14 @@ export class JobRepository {
     return total;
   }
 
-  /** Bytes of the job's log received so far. */
-  async traceLength(jobId: number): Promise<number> {
+  /** How far the job's log has come; null before its first chunk. */
+  async traceState(jobId: number): Promise<TraceState | null> {
     const row = await this.db
       .selectFrom('jobTraces')
-      .select('bytes')
+      .select(['bytes', 'pending'])
       .where('jobId', '=', jobId)
       .executeTakeFirst();
-    return Number(row?.bytes ?? 0);
+    return row ? { bytes: Number(row.bytes), pending: row.pending } : null;
   }
 
   /** The job's log ('' when it has none). */
