@@ -1,11 +1,10 @@
 import { SqliteAdapter } from 'kysely';
-import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db } from '../store/open-store.js';
-import type { JobRecord, JobStatus } from '../store/repositories/jobs.js';
+import type { JobState, JobStatus } from '../store/repositories/jobs.js';
 import { repositories } from '../store/repositories.js';
 
 /** A job as the state machine sees it. */
-export type CoordinatorJob = JobRecord<PlannedJob>;
+export type CoordinatorJob = JobState;
 
 const FINISHED: ReadonlySet<JobStatus> = new Set(['success', 'failed', 'canceled', 'skipped']);
 
@@ -88,7 +87,7 @@ export async function advancePipeline(db: Db, pipelineId: number, now: number): 
   if (!(db.getExecutor().adapter instanceof SqliteAdapter)) {
     await db.selectFrom('pipelines').select('id').where('id', '=', pipelineId).forUpdate().execute();
   }
-  const jobs = await repos.jobs.listByPipeline<PlannedJob>(pipelineId, true);
+  const jobs = await repos.jobs.listStatesByPipeline(pipelineId, true);
   let queued = false;
   for (let changed = true; changed; ) {
     changed = false;

@@ -1,5 +1,5 @@
 import type { PlannedJob } from '../pipeline/plan.js';
-import type { JobRecord } from '../store/repositories/jobs.js';
+import type { JobState } from '../store/repositories/jobs.js';
 import type { RunnerRecord } from '../store/repositories/runners.js';
 import { repositories } from '../store/repositories.js';
 import { advancePipeline } from './advance-pipeline.js';
@@ -35,7 +35,7 @@ export async function releaseClaim(coordinator: Coordinator, jobId: number): Pro
 /** Whether `runner` may take `job`: its scope (instance, group tree, project), tags and `run_untagged`. */
 async function eligible(
   runner: RunnerRecord,
-  job: JobRecord<PlannedJob>,
+  job: JobState,
   groupsOf: (projectId: number) => Promise<number[]>,
 ): Promise<boolean> {
   if (runner.paused) return false;
@@ -71,7 +71,7 @@ export async function claimJob(coordinator: Coordinator, runner: RunnerRecord): 
   const refused = new Set<number>();
   // Bounded: each round either claims, finds nothing, or lost every candidate to another claimer.
   for (let round = 0; round < 50; round++) {
-    const pending = await coordinator.repos.jobs.listPending<PlannedJob>(CANDIDATES);
+    const pending = await coordinator.repos.jobs.listPending(CANDIDATES);
     const candidates: number[] = [];
     for (const job of pending) {
       if (!refused.has(job.id) && (await eligible(runner, job, groupsOf))) candidates.push(job.id);

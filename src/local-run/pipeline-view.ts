@@ -2,7 +2,7 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import { playJob } from '../coordinator/job-actions.js';
 import { TesseraError } from '../errors.js';
 import type { PlannedJob } from '../pipeline/plan.js';
-import type { JobRecord } from '../store/repositories/jobs.js';
+import type { JobRecord, JobState } from '../store/repositories/jobs.js';
 import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { UserRecord } from '../store/repositories/users.js';
@@ -45,7 +45,7 @@ export class PipelineView {
 
   /** Every attempt of every job of the pipeline (a retried one has `retried`), in creation order. */
   async jobs(pipelineId: number): Promise<JobView[]> {
-    const jobs = await this.#coordinator.repos.jobs.listByPipeline(pipelineId);
+    const jobs = await this.#coordinator.repos.jobs.listStatesByPipeline(pipelineId);
     return jobs.map((job) => this.#view(job));
   }
 
@@ -72,7 +72,7 @@ export class PipelineView {
     return job;
   }
 
-  #view(job: JobRecord): JobView {
+  #view(job: JobState): JobView {
     const end = job.finishedAt ?? (job.startedAt === null ? null : this.#coordinator.clock());
     return {
       id: job.id,

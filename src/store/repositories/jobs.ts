@@ -64,17 +64,51 @@ export type JobChanges = Partial<
   > & { status: JobStatus; retried: boolean }
 >;
 
-function toJob<S>(row: Selectable<JobsTable>): JobRecord<S> {
-  const { tokenHash: _t, requestTokenHash: _r, ...rest } = row;
+/** A job without its planned spec (the large JSON column): what advancing and following a pipeline read. */
+export type JobState = Omit<JobRecord, 'spec'>;
+
+/** Every column of {@link JobState}: the table's but the spec and the token hashes. */
+const STATE_COLUMNS = [
+  'id',
+  'pipelineId',
+  'projectId',
+  'name',
+  'stage',
+  'stageIndex',
+  'status',
+  'whenCondition',
+  'allowFailure',
+  'needs',
+  'tags',
+  'environmentName',
+  'attempt',
+  'retried',
+  'userId',
+  'runnerId',
+  'timeoutSeconds',
+  'failureReason',
+  'exitCode',
+  'createdAt',
+  'queuedAt',
+  'startedAt',
+  'finishedAt',
+  'leaseExpiresAt',
+] as const satisfies ReadonlyArray<keyof JobsTable>;
+
+function toJobState(row: Omit<Selectable<JobsTable>, 'spec' | 'tokenHash' | 'requestTokenHash'>): JobState {
   return {
-    ...rest,
+    ...row,
     status: row.status as JobStatus,
     allowFailure: row.allowFailure === 1,
-    spec: JSON.parse(row.spec) as S,
     needs: row.needs === null ? null : (JSON.parse(row.needs) as string[]),
     tags: JSON.parse(row.tags) as string[],
     retried: row.retried === 1,
   };
+}
+
+function toJob<S>(row: Selectable<JobsTable>): JobRecord<S> {
+  const { tokenHash: _t, requestTokenHash: _r, spec, ...rest } = row;
+  return { ...toJobState(rest), spec: JSON.parse(spec) as S };
 }
 
 function changesToRow(changes: JobChanges): Partial<Selectable<JobsTable>> {
@@ -149,6 +183,13 @@ export class JobRepository {
     return (await query.orderBy('id').execute()).map((row) => toJob<S>(row));
   }
 
+  /** As {@link listByPipeline}, without reading and parsing each job's spec. */
+  async listStatesByPipeline(pipelineId: number, latestOnly = false): Promise<JobState[]> {
+    let query = this.db.selectFrom('jobs').select(STATE_COLUMNS).where('pipelineId', '=', pipelineId);
+    if (latestOnly) query = query.where('retried', '=', 0);
+    return (await query.orderBy('id').execute()).map(toJobState);
+  }
+
   /** Ids of pending jobs, oldest first (candidates for a runner). */
   async listPendingIds(limit: number): Promise<number[]> {
     const rows = await this.db
@@ -161,16 +202,16 @@ export class JobRepository {
     return rows.map((row) => row.id);
   }
 
-  /** Pending jobs, oldest first. */
-  async listPending<S>(limit: number): Promise<JobRecord<S>[]> {
+  /** Pending jobs, oldest first, without their specs (what a runner's eligibility depends on). */
+  async listPending(limit: number): Promise<JobState[]> {
     const rows = await this.db
       .selectFrom('jobs')
-      .selectAll()
+      .select(STATE_COLUMNS)
       .where('status', '=', 'pending')
       .orderBy('id')
       .limit(limit)
       .execute();
-    return rows.map((row) => toJob<S>(row));
+    return rows.map(toJobState);
   }
 
   /**
