@@ -34,6 +34,8 @@ export interface StartServerOptions {
   closeGraceMs?: number;
   /** Compile request validators on each route's first call (`tessera run`: it calls only a few routes). */
   compileSchemasOnFirstUse?: boolean;
+  /** A new SQLite store starts as a copy of this migrated, empty database (see `openStore`). */
+  sqliteTemplate?: string;
   /**
    * Generates the signing keys when one is first needed (`tessera run`), instead of a `current`
    * and a `next` key of each lineage before listening (see `Keyring.adopt`).
@@ -69,6 +71,7 @@ export async function startServer(
     database: config.database,
     dataDir: config.dataDir,
     ...(options.pgSchema ? { pgSchema: options.pgSchema } : {}),
+    ...(options.sqliteTemplate ? { sqliteTemplate: options.sqliteTemplate } : {}),
   });
   try {
     const kek = await loadKeyEncryptionKey({ env, dataDir: config.dataDir });

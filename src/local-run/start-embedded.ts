@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type RunningServer, startServer } from '../cli/serve.js';
 import { loadConfig } from '../config/load.js';
 import { gitReader } from '../coordinator/create-pipeline.js';
@@ -73,6 +74,8 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
       // of the server's start.
       compileSchemasOnFirstUse: true,
       generateKeyPairs: generateLocalKeyPairs,
+      // Built beside the code by `npm run build`; absent when running the TypeScript sources.
+      sqliteTemplate: fileURLToPath(new URL('../store-template/tessera.db', import.meta.url)),
     });
   } catch (error) {
     await rm(tempDir, { recursive: true, force: true });
