@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TesseraError } from '../errors.js';
 import { objectFormatOf, writeRepositorySkeleton } from '../git/repository-skeleton.js';
+import { shellQuote } from './script-file.js';
 
 /** What to check out and where. */
 export interface CheckoutOptions {
@@ -162,15 +163,28 @@ export async function warmCache(options: {
   await fetchIntoCache(cache, { ...options, sha }, () => undefined).catch(() => undefined);
 }
 
+/** Wraps a failure of git in the error a job reports (credentials redacted). */
+function checkoutError(options: CheckoutOptions, sha: string, error: unknown): TesseraError {
+  if (error instanceof TesseraError) return error;
+  return new TesseraError(
+    'ERR_RUNNER_CHECKOUT_FAILED',
+    `cannot check out ${sha.slice(0, 12)} of ${redactUrl(options.repoUrl)}: ${
+      error instanceof Error ? redactUrl(error.message) : 'git failed'
+    }`,
+    { cause: error },
+  );
+}
+
 /**
- * Fetches the project's repository into a bare cache (one per repository URL, shared by all jobs
- * of this runner) and checks out `sha` in the job's own build directory with real git: a fresh
- * repository that borrows objects from the cache, detached at the commit. The cache is fetched
- * only when it lacks the commit, so the jobs of one pipeline fetch once.
+ * Everything of a checkout but filling the working tree: fetches the project's repository into a
+ * bare cache (one per repository URL, shared by all jobs of this runner) when the cache lacks
+ * `sha`, and writes the job's build directory as a fresh repository that borrows the cache's
+ * objects, detached at the commit. Answers the commit (lower case). What is left is one
+ * `git checkout`: {@link checkout} runs it, or the job's own shell does ({@link shellCheckout}).
  *
  * @throws TesseraError `ERR_RUNNER_CHECKOUT_FAILED` when the repository or the commit cannot be had.
  */
-export async function checkout(options: CheckoutOptions): Promise<void> {
+export async function prepareCheckout(options: CheckoutOptions): Promise<string> {
   const log = options.onLog ?? (() => {});
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(options.sha)) {
     throw new TesseraError('ERR_RUNNER_CHECKOUT_FAILED', 'the job names no valid commit sha');
@@ -178,6 +192,8 @@ export async function checkout(options: CheckoutOptions): Promise<void> {
   const sha = options.sha.toLowerCase();
   const cache = cachePath(options.cacheDir, options.repoUrl);
   try {
+    // A cache removed under a running runner: what it was known to hold is gone with it.
+    if (knownCommits.get(cache)?.has(sha) && !existsSync(join(cache, 'objects'))) knownCommits.delete(cache);
     if (!knownCommits.get(cache)?.has(sha)) await fetchIntoCache(cache, { ...options, sha }, log);
     if (!knownCommits.get(cache)?.has(sha)) {
       throw new TesseraError(
@@ -192,27 +208,71 @@ export async function checkout(options: CheckoutOptions): Promise<void> {
       alternates: [join(cache, 'objects')],
       objectFormat: objectFormatOf(sha),
     });
-    log(
-      `Checking out ${sha.slice(0, 8)} as detached HEAD${options.ref ? ` (ref is ${options.ref})` : ''}...`,
-    );
+  } catch (error) {
+    throw checkoutError(options, sha, error);
+  }
+  log(`Checking out ${sha.slice(0, 8)} as detached HEAD${options.ref ? ` (ref is ${options.ref})` : ''}...`);
+  return sha;
+}
+
+/**
+ * Checks out `sha` in the job's own build directory with real git ({@link prepareCheckout}, then
+ * `git checkout` run by the runner). A checkout that fails on a cache damaged under a running
+ * runner forgets what the cache was known to hold, fetches again and tries once more.
+ *
+ * @throws TesseraError `ERR_RUNNER_CHECKOUT_FAILED` when the repository or the commit cannot be had.
+ */
+export async function checkout(options: CheckoutOptions): Promise<void> {
+  const sha = await prepareCheckout(options);
+  const cache = cachePath(options.cacheDir, options.repoUrl);
+  try {
     try {
       await git(['checkout', '--quiet', '--force', '--detach', sha], options.projectDir, options.signal);
     } catch (error) {
-      // The cache may have been removed or damaged under a running runner: forget what it was
-      // known to hold, fetch again, and retry once.
       if (options.signal?.aborted) throw error;
       knownCommits.delete(cache);
-      await fetchIntoCache(cache, { ...options, sha }, log);
+      await fetchIntoCache(cache, { ...options, sha }, options.onLog ?? (() => {}));
       await git(['checkout', '--quiet', '--force', '--detach', sha], options.projectDir, options.signal);
     }
   } catch (error) {
-    if (error instanceof TesseraError) throw error;
-    throw new TesseraError(
-      'ERR_RUNNER_CHECKOUT_FAILED',
-      `cannot check out ${sha.slice(0, 12)} of ${redactUrl(options.repoUrl)}: ${
-        error instanceof Error ? redactUrl(error.message) : 'git failed'
-      }`,
-      { cause: error },
-    );
+    throw checkoutError(options, sha, error);
   }
+}
+
+/**
+ * The bash lines that finish a {@link prepareCheckout} from inside the job's shell, before the
+ * job's first command: one process started by bash instead of one more started by the runner,
+ * whose every start copies the runner's page tables (`fork`). git runs with the runner's PATH and
+ * HOME and nothing of the job's environment (a job variable such as `GIT_DIR` must not steer it);
+ * its output goes to `logFile`, and a failure leaves `failedMarker` and ends the shell before any
+ * job command runs. See {@link shellCheckoutFailure}.
+ */
+export function shellCheckout(sha: string, files: { logFile: string; failedMarker: string }): string {
+  const env = ['PATH', 'HOME'].flatMap((name) => {
+    const value = process.env[name];
+    return value === undefined ? [] : [`${name}=${shellQuote(value)}`];
+  });
+  return [
+    `if ! env -i ${env.join(' ')} LANG=C GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' -c advice.detachedHead=false checkout --quiet --force --detach ${sha} >${shellQuote(files.logFile)} 2>&1; then`,
+    `  : >${shellQuote(files.failedMarker)}`,
+    '  exit 1',
+    'fi',
+  ].join('\n');
+}
+
+/**
+ * After the job's shell ended: undefined when the {@link shellCheckout} it began with worked,
+ * else the error to report (git's last words, credentials redacted). A failed checkout also makes
+ * the runner forget what the cache was known to hold, so that the next job fetches again.
+ */
+export async function shellCheckoutFailure(
+  options: Pick<CheckoutOptions, 'repoUrl' | 'cacheDir'>,
+  sha: string,
+  files: { logFile: string; failedMarker: string },
+): Promise<TesseraError | undefined> {
+  if (!existsSync(files.failedMarker)) return undefined;
+  knownCommits.delete(cachePath(options.cacheDir, options.repoUrl));
+  const output = await readFile(files.logFile, 'utf8').catch(() => '');
+  const detail = output.trim().slice(-MAX_GIT_ERROR) || 'git failed';
+  return checkoutError({ ...options, sha, projectDir: '' }, sha, new Error(`git checkout failed: ${detail}`));
 }

@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isTesseraError } from '../errors.js';
-import { checkout } from './checkout.js';
+import { checkout, prepareCheckout, shellCheckout, shellCheckoutFailure } from './checkout.js';
 import { buildJobEnvironment } from './job-environment.js';
 import type { JobOutcome, JobPayload, JobStep } from './job-payload.js';
 import { allowTraverse, giveToJobUser, type JobUser } from './job-user.js';
@@ -133,18 +133,27 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   let outcome: JobOutcome | undefined;
   let variables: JobVariable[] = [...job.variables];
   let environment: Awaited<ReturnType<typeof buildJobEnvironment>> | undefined;
+  const checkoutOptions = {
+    repoUrl: job.git_info.repo_url,
+    sha: job.git_info.sha,
+    ref: job.git_info.ref,
+    cacheDir,
+    projectDir,
+    onLog: line,
+    signal: jobSignal,
+  };
+  // Without a job user the job's shell runs the final `git checkout` itself (one process fewer
+  // started by the runner). A job user's shell may not read the cache, so the runner checks out.
+  const checkoutFiles = {
+    logFile: join(jobTempDir, 'checkout.log'),
+    failedMarker: join(jobTempDir, 'checkout-failed'),
+  };
+  let checkoutInShell: string | undefined;
   try {
     await mkdir(buildsDir, { recursive: true });
     line('Getting source from Git repository');
-    await checkout({
-      repoUrl: job.git_info.repo_url,
-      sha: job.git_info.sha,
-      ref: job.git_info.ref,
-      cacheDir,
-      projectDir,
-      onLog: line,
-      signal: jobSignal,
-    });
+    if (options.jobUser) await checkout(checkoutOptions);
+    else checkoutInShell = await prepareCheckout(checkoutOptions);
 
     if (job.secrets && Object.keys(job.secrets).length > 0) {
       line('Resolving secrets');
@@ -189,7 +198,11 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
     const commands = scriptStep?.script ?? [];
     const scriptFile = options.jobUser
       ? join(jobTempDir, 'script.sh')
-      : await writeScriptFile(join(jobTempDir, 'script.sh'), commands);
+      : await writeScriptFile(
+          join(jobTempDir, 'script.sh'),
+          commands,
+          checkoutInShell === undefined ? undefined : shellCheckout(checkoutInShell, checkoutFiles),
+        );
     line('Executing "step_script" stage of the job script');
     const result = await runProcess({
       command: 'bash',
@@ -209,8 +222,18 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
         line(`ERROR: cannot start bash: ${errorText(error)}`);
         return undefined;
       });
-    if (result === undefined) status = { state: 'failed', failureReason: 'runner_system_failure' };
-    else if (result.canceled) status = { state: 'canceled', failureReason: 'canceled' };
+    const checkoutFailure =
+      checkoutInShell === undefined
+        ? undefined
+        : await shellCheckoutFailure(checkoutOptions, checkoutInShell, checkoutFiles);
+    if (checkoutFailure !== undefined) {
+      line(`ERROR: Job failed (system failure): preparing: ${errorText(checkoutFailure)}`);
+      // No working tree to run after_script in.
+      environment = undefined;
+    }
+    if (result === undefined || checkoutFailure !== undefined) {
+      status = { state: 'failed', failureReason: 'runner_system_failure' };
+    } else if (result.canceled) status = { state: 'canceled', failureReason: 'canceled' };
     else if (result.timedOut) status = { state: 'failed', failureReason: 'job_execution_timeout' };
     else if (result.exitCode === 0) status = { state: 'success' };
     else {

@@ -20,9 +20,10 @@ export function commandEcho(command: string): string {
  * inside a pipeline, ends the step with its exit code), stderr merged into stdout so that the log
  * keeps the order in which lines were written, and each command announced as `$ command` before
  * it runs. Commands run in one shell, so `cd` and `export` carry over to later commands, as in GitLab.
+ * `prelude` is the runner's own bash, run first and never echoed (the checkout).
  */
-export function renderScript(commands: readonly string[]): string {
-  const lines = ['#!/usr/bin/env bash', 'exec 2>&1', 'set -eo pipefail', ''];
+export function renderScript(commands: readonly string[], prelude?: string): string {
+  const lines = ['#!/usr/bin/env bash', ...(prelude ? [prelude] : []), 'exec 2>&1', 'set -eo pipefail', ''];
   for (const command of commands) {
     if (command.trim() === '') continue;
     lines.push(`printf '%s\\n' ${shellQuote(commandEcho(command))}`);
@@ -33,7 +34,11 @@ export function renderScript(commands: readonly string[]): string {
 }
 
 /** Writes {@link renderScript} of `commands` to `path` (mode 0700) and returns the path. */
-export async function writeScriptFile(path: string, commands: readonly string[]): Promise<string> {
-  await writeFile(path, renderScript(commands), { mode: 0o700 });
+export async function writeScriptFile(
+  path: string,
+  commands: readonly string[],
+  prelude?: string,
+): Promise<string> {
+  await writeFile(path, renderScript(commands, prelude), { mode: 0o700 });
   return path;
 }

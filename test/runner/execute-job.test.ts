@@ -309,6 +309,41 @@ describe('executeJob', () => {
     assert.doesNotMatch(log, /runner secret/);
   });
 
+  it("checks out in the job's shell, unswayed by the job's GIT_* variables", async () => {
+    const { outcome, log } = await run(
+      job(['cat README.md', 'git -C "$CI_PROJECT_DIR" --git-dir=.git rev-parse HEAD'], {
+        variables: [
+          { key: 'GIT_DIR', value: '/nonexistent' },
+          { key: 'GIT_WORK_TREE', value: '/nonexistent' },
+          { key: 'GIT_INDEX_FILE', value: '/nonexistent/index' },
+        ],
+      }),
+    );
+    assert.equal(outcome.state, 'success', log);
+    assert.match(log, /hello from the repository/);
+    assert.match(log, new RegExp(sha));
+  });
+
+  it('reports a checkout that fails in the shell as a system failure, runs nothing, and fetches again next time', async () => {
+    // Warm and known, then damaged: the cache keeps its directory but loses every object.
+    assert.equal((await run(job(['true']))).outcome.state, 'success');
+    const [cache] = readdirSync(join(buildsDir, '.cache'));
+    const objects = join(buildsDir, '.cache', cache as string, 'objects');
+    for (const entry of readdirSync(objects)) {
+      if (entry !== 'info') rmSync(join(objects, entry), { recursive: true, force: true });
+    }
+    const damaged = await run(job(['echo user command ran'], { after: ['echo after_script ran'] }));
+    assert.deepEqual(damaged.outcome, { state: 'failed', failureReason: 'runner_system_failure' });
+    assert.match(
+      damaged.log,
+      /ERROR: Job failed \(system failure\): preparing: cannot check out .*git checkout failed/,
+    );
+    assert.doesNotMatch(damaged.log, /user command ran|after_script ran/);
+    const next = await run(job(['cat README.md']));
+    assert.equal(next.outcome.state, 'success', next.log);
+    assert.match(next.log, /Fetching changes/);
+  });
+
   it('fails with runner_system_failure when the commit does not exist', async () => {
     const { outcome, log } = await run(job(['true'], { sha: 'deadbeef'.repeat(5) }));
     assert.deepEqual(outcome, { state: 'failed', failureReason: 'runner_system_failure' });
