@@ -3,8 +3,8 @@
  * locally) on the same 10-job shell pipeline (three stages, no image) in a temporary git
  * repository: wall time of the whole command, a few interleaved rounds (order alternating),
  * medians and the median of the per-round ratios. Tessera runs twice: installed (bin, the
- * esbuild bundle with the V8 code cache bin writes on the first run, node_modules: what `npm
- * install` leaves) and from the checkout (`node bin/tessera.js`, which runs the bundle when it is
+ * esbuild bundle with the V8 code cache bin writes on the first run, the precompiled request
+ * validators, node_modules: what `npm install` leaves) and from the checkout (`node bin/tessera.js`, which runs the bundle when it is
  * current, else the TypeScript sources through tsx). Also the start-up floors (`--version`), and
  * what each gives a job that declares
  * `id_tokens`. Goal (issue 5): tessera / gitlab-ci-local ≤ 0.5.
@@ -152,7 +152,7 @@ try {
   const installed = await installedPackage(join(work, 'package')).catch(() => undefined);
   console.log(
     installed
-      ? '  tessera run:     installed layout (bin, the esbuild bundle and its V8 code cache, node_modules)'
+      ? '  tessera run:     installed layout (bin, the esbuild bundle and its V8 code cache, the precompiled validators, node_modules)'
       : '  tessera run:     left out: the bundle build produced no dist/cli-bundle/main.cjs',
   );
   console.log(

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { TesseraConfig } from '../config/defaults.js';
 import { type ConfigInput, loadConfig } from '../config/load.js';
@@ -11,9 +12,15 @@ import { Keyring, type PendingKeyPairs } from '../keys/keyring.js';
 import { embeddedBuildsDir, parseRunnerConcurrency, startEmbeddedRunner } from '../runner/embedded-runner.js';
 import { resolveJobUser } from '../runner/job-user.js';
 import { buildServer } from '../server/build-server.js';
+import { loadPrecompiledValidators } from '../server/load-precompiled-validators.js';
 import { openStore } from '../store/open-store.js';
 import { repositories } from '../store/repositories.js';
 import { serveBanner } from './serve-banner.js';
+
+// The request validators `npm run build` generates (scripts/build-validators.mjs). dist/cli/serve.js
+// and the CLI bundle, dist/cli-bundle/main.cjs (whose import.meta.url is its own), both find them
+// here; from src/ (tsx) there are none and every validator is compiled.
+const GENERATED_VALIDATORS = new URL('../validators/validators.cjs', import.meta.url);
 
 /** Options of {@link startServer} besides the configuration. */
 export interface StartServerOptions {
@@ -57,7 +64,8 @@ export interface RunningServer {
 
 /**
  * Starts the coordinator: opens (and migrates) the store, loads the key-encryption key, makes
- * sure an RS256 and an ES256 key lineage exist, bootstraps `root`, builds the server and listens.
+ * sure an RS256 and an ES256 key lineage exist, bootstraps `root`, builds the server (with the
+ * request validators generated at build time, when there are) and listens.
  * With port 0 and no configured issuer, the issuer follows the port the system picked.
  */
 export async function startServer(
@@ -93,6 +101,7 @@ export async function startServer(
     const issuerPort = new URL(config.issuer).port;
     const followPort = config.port === 0 && issuerPort === '0';
     const urls = { issuer: config.issuer, serverUrl: new URL(config.issuer).origin };
+    const precompiledValidators = loadPrecompiledValidators(fileURLToPath(GENERATED_VALIDATORS));
     const { app, coordinator } = buildServer(config, {
       store,
       keyring,
@@ -100,6 +109,7 @@ export async function startServer(
       clock,
       ...(options.logStream ? { logStream: options.logStream } : {}),
       ...(options.compileSchemasOnFirstUse ? { compileSchemasOnFirstUse: true } : {}),
+      ...(precompiledValidators ? { precompiledValidators } : {}),
     });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();

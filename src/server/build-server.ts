@@ -8,6 +8,7 @@ import { registerOidcRoutes } from '../oidc/routes.js';
 import type { Store } from '../store/open-store.js';
 import { compileOnFirstUse } from './compile-on-first-use.js';
 import { installErrorHandler } from './error-handler.js';
+import { type PrecompiledValidators, precompiledValidatorFactory } from './precompiled-validator-factory.js';
 import { RateLimiter } from './rate-limiter.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerGroupRoutes } from './routes/groups.js';
@@ -25,6 +26,7 @@ import { registerRunnerRoutes } from './routes/runners.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVariableRoutes } from './routes/variables.js';
 import type { ServerContext } from './server-context.js';
+import { standaloneValidatorFactory } from './standalone-validator-factory.js';
 
 /** What {@link buildServer} needs besides the configuration. */
 export interface ServerDeps {
@@ -40,6 +42,17 @@ export interface ServerDeps {
    * and without checking them against the meta-schema: for a short-lived embedded coordinator.
    */
   compileSchemasOnFirstUse?: boolean;
+  /**
+   * Request validators generated at build time (`dist/validators/validators.cjs`, see
+   * `loadPrecompiledValidators`): a route part uses the one generated from its very schema and Ajv
+   * options, and compiles (at start, or on first use) when there is none.
+   */
+  precompiledValidators?: PrecompiledValidators;
+  /**
+   * The build step that generates those validators: every route part's validator is compiled at
+   * `ready()` and its key and Ajv standalone code are handed here. Not with the other two options.
+   */
+  storeValidatorCode?: (key: string, code: string) => void;
 }
 
 /** A built server and the coordinator behind it. */
@@ -95,6 +108,14 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     },
     deps.logStream ?? process.stdout,
   );
+  if (deps.storeValidatorCode && (deps.compileSchemasOnFirstUse || deps.precompiledValidators)) {
+    throw new TypeError(
+      'storeValidatorCode compiles every validator itself: not with the other validator options',
+    );
+  }
+  const buildValidator = deps.storeValidatorCode
+    ? standaloneValidatorFactory(deps.storeValidatorCode)
+    : deps.precompiledValidators && precompiledValidatorFactory(deps.precompiledValidators);
   // The pino logger type is narrower than Fastify's default; routes only need the base instance.
   const app = Fastify({
     loggerInstance: logger,
@@ -113,6 +134,8 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
       },
       plugins: deps.compileSchemasOnFirstUse ? [compileOnFirstUse] : [],
     },
+    // Without precompiled validators Fastify's default stays in place, untouched.
+    ...(buildValidator ? { schemaController: { compilersFactory: { buildValidator } } } : {}),
   }) as unknown as FastifyInstance;
   // GitLab's API takes form bodies as well as JSON (curl --form); the introspection endpoint needs them.
   app.addContentTypeParser(
