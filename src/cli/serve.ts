@@ -41,6 +41,8 @@ export interface StartServerOptions {
   closeGraceMs?: number;
   /** Compile request validators on each route's first call (`tessera run`: it calls only a few routes). */
   compileSchemasOnFirstUse?: boolean;
+  /** `false`: only the routes runners and jobs call (`tessera run`; see `buildServer`'s `api`). */
+  api?: boolean;
   /** A new SQLite store starts as a copy of this migrated, empty database (see `openStore`). */
   sqliteTemplate?: string;
   /**
@@ -109,6 +111,7 @@ export async function startServer(
       clock,
       ...(options.logStream ? { logStream: options.logStream } : {}),
       ...(options.compileSchemasOnFirstUse ? { compileSchemasOnFirstUse: true } : {}),
+      ...(options.api === false ? { api: false } : {}),
       ...(precompiledValidators ? { precompiledValidators } : {}),
     });
     await app.listen({ host: config.host, port: config.port });

@@ -73,6 +73,8 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
       // A local run calls a handful of the API's routes; compiling every route's validator is most
       // of the server's start.
       compileSchemasOnFirstUse: true,
+      // Its one personal access token never leaves this process: nobody could call the API v4.
+      api: false,
       generateKeyPairs: generateLocalKeyPairs,
       // Built beside the code by `npm run build`; absent when running the TypeScript sources.
       sqliteTemplate: fileURLToPath(new URL('../store-template/tessera.db', import.meta.url)),

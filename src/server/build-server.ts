@@ -53,6 +53,13 @@ export interface ServerDeps {
    * `ready()` and its key and Ajv standalone code are handed here. Not with the other two options.
    */
   storeValidatorCode?: (key: string, code: string) => void;
+  /**
+   * `false` serves only what runners and jobs call (the runner protocol, ID tokens, discovery,
+   * JWKS, introspection, health), not the API v4 for people (users, groups, projects, pipelines,
+   * jobs, runners, admin, metrics): `tessera run`, whose only personal access token never leaves
+   * the process, so nobody could call those routes. Default true.
+   */
+  api?: boolean;
 }
 
 /** A built server and the coordinator behind it. */
@@ -168,21 +175,25 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     authLimiter: new RateLimiter(config.authRateLimit, 60_000, coordinator.clock),
     mintLimiter: new RateLimiter(config.tokenRateLimit, 60_000, coordinator.clock),
   };
-  registerOpenApiRoute(app, context);
+  const api = deps.api !== false;
+  // First: it collects the schemas of the routes added after it.
+  if (api) registerOpenApiRoute(app, context);
   registerHealthRoutes(app, context);
-  registerMetricsRoutes(app, context);
-  registerUserRoutes(app, context);
-  registerGroupRoutes(app, context);
-  registerProjectRoutes(app, context);
-  registerMemberRoutes(app, context);
-  registerProtectionRoutes(app, context);
-  registerVariableRoutes(app, context);
-  registerRunnerRoutes(app, context);
-  registerPipelineRoutes(app, context);
-  registerJobRoutes(app, context);
   registerRunnerProtocolRoutes(app, context);
   registerIdTokenRoutes(app, context);
-  registerAdminRoutes(app, context);
   registerOidcRoutes(app, context);
+  if (api) {
+    registerMetricsRoutes(app, context);
+    registerUserRoutes(app, context);
+    registerGroupRoutes(app, context);
+    registerProjectRoutes(app, context);
+    registerMemberRoutes(app, context);
+    registerProtectionRoutes(app, context);
+    registerVariableRoutes(app, context);
+    registerRunnerRoutes(app, context);
+    registerPipelineRoutes(app, context);
+    registerJobRoutes(app, context);
+    registerAdminRoutes(app, context);
+  }
   return { app, coordinator };
 }
