@@ -234,8 +234,6 @@ export class RunnerAgent {
     const tail = utf8.end();
     if (tail !== '') trace.write(Buffer.from(tail));
     const retryUntil = Date.now() + (this.#options.finalStateRetryMs ?? 15 * 60_000);
-    await trace.flush(() => this.#retryDeadline(retryUntil));
-    trace.close();
     let update: JobStateUpdate;
     if (outcome.state === 'success') update = { state: 'success' };
     else if (outcome.state === 'canceled' && this.#stopReason === 'abort') {
@@ -251,7 +249,8 @@ export class RunnerAgent {
         ...(outcome.exitCode === undefined ? {} : { exitCode: outcome.exitCode }),
       };
     }
-    await this.#sendFinalState(job, update, retryUntil);
+    await this.#sendFinalState(job, update, retryUntil, trace);
+    trace.close();
     await removeJobDirectories(this.#options.buildsDir, job.id);
     this.#running.delete(job.id);
     this.#log(`job ${job.id}: ${update.state}${update.failureReason ? ` (${update.failureReason})` : ''}`);
@@ -266,11 +265,35 @@ export class RunnerAgent {
     return this.#stopReason === 'abort' ? Math.min(retryUntil, this.#abortedAt + 30_000) : retryUntil;
   }
 
-  async #sendFinalState(job: JobPayload, update: JobStateUpdate, retryUntil: number): Promise<void> {
+  /**
+   * Sends the job's final state, with the log's unsent last part in the same request when it fits
+   * in one (a request fewer per job). A part the coordinator does not take is sent on its own: after
+   * a 416 (the coordinator has another length; the job is still running there) before the state
+   * goes again, otherwise (the job had ended there already) as the late lines the coordinator keeps.
+   */
+  async #sendFinalState(
+    job: JobPayload,
+    update: JobStateUpdate,
+    retryUntil: number,
+    trace: TraceStream,
+  ): Promise<void> {
+    const deadline = () => this.#retryDeadline(retryUntil);
+    let tail = await trace.takeTail();
+    if (tail === undefined) await trace.flush(deadline);
+    else if (tail.bytes.length === 0) tail = undefined;
     let attempt = 0;
     while (true) {
       try {
-        const answer = await this.#client.updateJob(job.id, job.token, update);
+        const answer = await this.#client.updateJob(job.id, job.token, update, tail);
+        if (tail !== undefined) {
+          const end = tail.start + tail.bytes.length;
+          if (answer.remoteLength === end) trace.acknowledge(end);
+          else {
+            tail = undefined;
+            await trace.flush(deadline);
+            if (answer.httpStatus === 416) continue;
+          }
+        }
         // Any definite answer ends it: 200 accepted, 403/404/409 the coordinator already finished the job.
         if (answer.httpStatus < 500) return;
       } catch (error) {

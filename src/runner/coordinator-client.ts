@@ -8,7 +8,10 @@ export interface JobUpdateAnswer {
   readonly httpStatus: number;
   /** The job's state on the coordinator (`Job-Status` header or `status` in the body), if given. */
   readonly jobStatus: string | undefined;
-  /** For a 416 trace answer: how many bytes of the log the coordinator has. */
+  /**
+   * How many bytes of the log the coordinator has, when it says: a 416 trace answer, and a final
+   * state that carried the log's last part.
+   */
   readonly remoteLength?: number;
 }
 
@@ -116,11 +119,23 @@ export class CoordinatorClient {
     throw new TransientCoordinatorError(`job request answered HTTP ${response.status}`);
   }
 
-  /** `PUT /api/v4/jobs/:id`: reports the job's state (keepalive while running, then the final state). */
-  async updateJob(jobId: number, jobToken: string, update: JobStateUpdate): Promise<JobUpdateAnswer> {
+  /**
+   * `PUT /api/v4/jobs/:id`: reports the job's state (keepalive while running, then the final state).
+   * `trace`, with a final state, carries the log's last part (valid UTF-8) from byte `start`.
+   */
+  async updateJob(
+    jobId: number,
+    jobToken: string,
+    update: JobStateUpdate,
+    trace?: { readonly start: number; readonly bytes: Buffer },
+  ): Promise<JobUpdateAnswer> {
     const body: Record<string, unknown> = { token: jobToken, state: update.state };
     if (update.exitCode !== undefined) body.exit_code = update.exitCode;
     if (update.failureReason !== undefined) body.failure_reason = update.failureReason;
+    if (trace !== undefined) {
+      body.trace = trace.bytes.toString('utf8');
+      body.trace_offset = trace.start;
+    }
     const response = await this.#send(
       `/api/v4/jobs/${jobId}`,
       { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
@@ -168,7 +183,7 @@ function readAnswer(response: HttpAnswer): JobUpdateAnswer {
   return {
     httpStatus: response.status,
     jobStatus: header ?? bodyStatus,
-    ...(response.status === 416 && remote ? { remoteLength: Number(remote[2]) } : {}),
+    ...(remote ? { remoteLength: Number(remote[2]) } : {}),
   };
 }
 

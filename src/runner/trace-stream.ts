@@ -167,6 +167,26 @@ export class TraceStream {
     return this.#sent >= this.#length;
   }
 
+  /**
+   * Ends streaming for a final report that carries the log's last part itself: stops scheduled
+   * sends, waits for a request in flight, and answers the unsent bytes and their offset (empty when
+   * everything was sent), or undefined when they do not fit in one request ({@link flush} them
+   * first). {@link acknowledge} what the coordinator took.
+   */
+  async takeTail(): Promise<{ start: number; bytes: Buffer } | undefined> {
+    this.close();
+    if (this.#inFlight !== undefined) await this.#inFlight.catch(() => undefined);
+    // The request's end may have scheduled the next one.
+    this.close();
+    if (this.#length - this.#sent > this.#maxChunk) return undefined;
+    return { start: this.#sent, bytes: this.#slice(this.#sent, this.#length) };
+  }
+
+  /** Records that the coordinator has the log up to byte `end` (taken with a final report). */
+  acknowledge(end: number): void {
+    this.#sent = Math.max(this.#sent, Math.min(end, this.#length));
+  }
+
   /** Stops scheduled sends (the job is over and flushed, or abandoned). */
   close(): void {
     clearTimeout(this.#timer);

@@ -183,6 +183,34 @@ build:
       assert.equal(jobTwo.body.exit_code, 2);
     });
 
+    it("takes the log's last part with the final state, and refuses one that does not start where the log ends", async () => {
+      const repo = await makeRepository({ '.gitlab-ci.yml': 'one:\n  script: [x]\n' });
+      const c = await startTestCoordinator(dialect);
+      const p = await setUpProject(c, repo.path);
+      const runnerToken = await registerRunner(c);
+      await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, { token: p.developer.token });
+      const job = await requestJob(c, runnerToken);
+      assert.ok(job);
+      const streamed = await c.api('PATCH', `/api/v4/jobs/${job.id}/trace`, {
+        token: null,
+        headers: { 'job-token': job.token, 'content-range': '0-5', 'content-type': 'text/plain' },
+        body: 'hello\n',
+      });
+      assert.equal(streamed.status, 202);
+      // Not where the log ends (6 bytes): 416 with the log's length, and the job keeps running.
+      const refused = await updateJob(c, job, { state: 'success', trace: 'done ✓\n', trace_offset: 0 });
+      assert.equal(refused.status, 416);
+      assert.equal(refused.headers.get('range'), '0-6');
+      const running = await c.api('GET', `/api/v4/projects/${p.projectId}/jobs/${job.id}`);
+      assert.equal(running.body.status, 'running');
+      const taken = await updateJob(c, job, { state: 'success', trace: 'done ✓\n', trace_offset: 6 });
+      assert.equal(taken.status, 200);
+      assert.equal(taken.headers.get('range'), `0-${6 + Buffer.byteLength('done ✓\n')}`);
+      assert.deepEqual(taken.body, { status: 'success' });
+      const log = await c.api('GET', `/api/v4/projects/${p.projectId}/jobs/${job.id}/trace`);
+      assert.equal(log.text, 'hello\ndone ✓\n');
+    });
+
     it('never hands the same job out twice, even to concurrent requests from several runners', async () => {
       const jobs = Array.from({ length: 8 }, (_, i) => `job${i}:\n  script: [echo ${i}]\n`).join('');
       const repo = await makeRepository({ '.gitlab-ci.yml': jobs });

@@ -129,11 +129,20 @@ export class CoordinatorStandIn {
       if (!job || parsed.token !== job.payload.token) return json(403, { message: '403 Forbidden' });
       job.updates.push(parsed);
       if (job.state === 'canceled') return json(200, { status: 'canceled' }, { 'job-status': 'canceled' });
+      // A final state may carry the log's last part, from byte trace_offset (as the coordinator takes it).
+      const extra: Record<string, string> = {};
+      if (parsed.state !== 'running' && typeof parsed.trace === 'string') {
+        if (parsed.trace_offset !== job.trace.length) {
+          return json(416, { message: 'range not satisfiable' }, { range: `0-${job.trace.length}` });
+        }
+        job.trace = Buffer.concat([job.trace, Buffer.from(parsed.trace, 'utf8')]);
+        extra.range = `0-${job.trace.length}`;
+      }
       if (parsed.state !== 'running') {
         job.final = parsed;
         job.state = parsed.state as StandInJob['state'];
       }
-      return json(200, { status: job.state }, { 'job-status': job.state });
+      return json(200, { status: job.state }, { 'job-status': job.state, ...extra });
     }
     const trace = /^\/api\/v4\/jobs\/(\d+)\/trace$/.exec(url);
     if (method === 'PATCH' && trace) {

@@ -105,7 +105,14 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
 
   app.put<{
     Params: { id: number };
-    Body: { token: string; state?: string; exit_code?: number; failure_reason?: string };
+    Body: {
+      token: string;
+      state?: string;
+      exit_code?: number;
+      failure_reason?: string;
+      trace?: string;
+      trace_offset?: number;
+    };
   }>(
     '/api/v4/jobs/:id',
     {
@@ -122,6 +129,10 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
             // GitLab's runner sends reasons from a list that grows; any snake_case word is kept as it is.
             failure_reason: { type: 'string', maxLength: 64, pattern: '^[a-z_]+$' },
             checksum: { type: 'string', maxLength: 256 },
+            // Tessera's runner sends the log's last part with the final state (one request fewer
+            // per job): `trace` starts at byte `trace_offset` of the log. GitLab's runner does not.
+            trace: { type: 'string', maxLength: 1024 * 1024 },
+            trace_offset: { type: 'integer', minimum: 0 },
             output: { type: 'object' },
             info: { type: 'object' },
           },
@@ -142,6 +153,10 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         await cancelJob(coordinator, job);
         return sendStatus(reply, 'canceled');
       }
+      if (request.body.trace !== undefined) {
+        const tail = await appendFinalTrace(job.id, request.body.trace, request.body.trace_offset);
+        reply.header('range', `0-${tail}`);
+      }
       const status = await finishJob(coordinator, job.id, {
         status: state === 'success' ? 'success' : 'failed',
         exitCode: request.body.exit_code ?? null,
@@ -151,6 +166,28 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
       return sendStatus(reply, status);
     },
   );
+
+  /**
+   * Appends the log's last part sent with a job's final state, with the checks of a trace append:
+   * it must start where the log ends (else 416 with the log's length, and the job is not finished,
+   * so the runner sends the part on its own and then the state again), and the size cap holds.
+   * Answers the log's length.
+   */
+  async function appendFinalTrace(jobId: number, text: string, offset: number | undefined): Promise<number> {
+    const state = await coordinator.repos.jobs.traceState(jobId);
+    const current = state?.bytes ?? 0;
+    if (offset !== current) {
+      throw new TesseraError(
+        'ERR_JOB_TRACE_RANGE',
+        `the log has ${current} bytes; send from byte ${current}`,
+        {
+          details: { range: `0-${current}` },
+        },
+      );
+    }
+    if (text === '' || current >= MAX_TRACE_BYTES) return current;
+    return coordinator.repos.jobs.appendTrace(jobId, Buffer.from(text, 'utf8'), state);
+  }
 
   // The log arrives as raw bytes whatever its Content-Type: offsets count bytes, and a chunk may
   // end inside a UTF-8 character. Its own scope, so only this route parses bodies as buffers.
