@@ -70,8 +70,8 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
       notice: () => undefined,
       // Ctrl-C must not wait on a connection that will never send a request.
       closeGraceMs: 500,
-      // A local run calls a handful of the API's routes; compiling every route's validator is most
-      // of the server's start.
+      // A route whose validator was not generated at build time (a run from src/) compiles it when
+      // first called: a local run calls a handful of routes.
       compileSchemasOnFirstUse: true,
       // Its one personal access token never leaves this process: nobody could call the API v4.
       api: false,
