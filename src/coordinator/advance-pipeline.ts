@@ -115,7 +115,11 @@ export async function advancePipeline(db: Db, pipelineId: number, now: number): 
     const startedAt = pipeline.startedAt ?? (jobs.some((job) => job.startedAt !== null) ? now : null);
     const finishedAt = finished ? (pipeline.finishedAt ?? now) : null;
     // Most calls (a job claimed or finished mid-stage) change nothing of the pipeline's own row.
-    if (status !== pipeline.status || startedAt !== pipeline.startedAt || finishedAt !== pipeline.finishedAt) {
+    if (
+      status !== pipeline.status ||
+      startedAt !== pipeline.startedAt ||
+      finishedAt !== pipeline.finishedAt
+    ) {
       await repos.pipelines.update(pipelineId, { status, startedAt, finishedAt, updatedAt: now });
     }
   }

@@ -107,11 +107,7 @@ export async function createPipeline(
     );
   }
   const cache = await git.fetch(project.repositoryUrl, ref);
-  // Two git processes at once rather than one after the other.
-  const [content, commit] = await Promise.all([
-    git.readFile(cache, ref.sha, project.ciConfigPath),
-    git.commitInfo(cache, ref.sha),
-  ]);
+  const { content, commit } = await git.readCommitAndFile(cache, ref.sha, project.ciConfigPath);
   if (content === undefined) {
     throw new TesseraError(
       'ERR_GIT_CONFIG_NOT_FOUND',

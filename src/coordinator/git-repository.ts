@@ -156,8 +156,8 @@ export class GitRepositoryReader {
 
   /** The file `path` at commit `sha` in `cache`, or undefined when the commit has no such file. */
   async readFile(cache: string, sha: string, path: string): Promise<string | undefined> {
-    const clean = path.replace(/^\.?\//, '');
-    if (clean === '' || clean.split('/').some((part) => part === '..')) return undefined;
+    const clean = cleanPath(path);
+    if (clean === undefined) return undefined;
     try {
       return await git(['-C', cache, 'show', `${sha}:${clean}`], '');
     } catch {
@@ -167,14 +167,52 @@ export class GitRepositoryReader {
 
   /** Message and author of commit `sha`, and its first parent. */
   async commitInfo(cache: string, sha: string): Promise<CommitInfo> {
-    const out = await git(['-C', cache, 'show', '-s', '--format=%P%n%an <%ae>%n%B', sha], '');
-    const [parents = '', author = '', ...message] = out.split('\n');
-    return {
-      beforeSha: parents.split(' ')[0] || '0000000000000000000000000000000000000000',
-      author,
-      message: message.join('\n').trimEnd(),
-    };
+    return parseCommitInfo(await git(['-C', cache, 'show', '-s', `--format=${COMMIT_FORMAT}`, sha], ''));
   }
+
+  /**
+   * {@link commitInfo} and {@link readFile} of the same commit with one git process (`git show`
+   * prints the formatted commit, a NUL, a newline, then the file): the pipeline's creation waits
+   * for both. A commit without the file costs a second process, for the commit alone.
+   */
+  async readCommitAndFile(
+    cache: string,
+    sha: string,
+    path: string,
+  ): Promise<{ commit: CommitInfo; content: string | undefined }> {
+    const clean = cleanPath(path);
+    if (clean !== undefined) {
+      try {
+        const out = await git(
+          ['-C', cache, 'show', '-s', `--format=${COMMIT_FORMAT}%x00`, sha, `${sha}:${clean}`],
+          '',
+        );
+        const end = out.indexOf('\u0000');
+        if (end >= 0) return { commit: parseCommitInfo(out.slice(0, end)), content: out.slice(end + 2) };
+      } catch {
+        // no such file: the commit alone below
+      }
+    }
+    return { commit: await this.commitInfo(cache, sha), content: undefined };
+  }
+}
+
+/** `git show` format of a commit for {@link parseCommitInfo}: parents, author, raw message. */
+const COMMIT_FORMAT = '%P%n%an <%ae>%n%B';
+
+function parseCommitInfo(out: string): CommitInfo {
+  const [parents = '', author = '', ...message] = out.split('\n');
+  return {
+    beforeSha: parents.split(' ')[0] || '0000000000000000000000000000000000000000',
+    author,
+    message: message.join('\n').trimEnd(),
+  };
+}
+
+/** A repository path without a leading `./` or `/`; undefined when empty or leaving the tree (`..`). */
+function cleanPath(path: string): string | undefined {
+  const clean = path.replace(/^\.?\//, '');
+  return clean === '' || clean.split('/').some((part) => part === '..') ? undefined : clean;
 }
 
 function checkUrl(url: string): void {

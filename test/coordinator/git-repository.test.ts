@@ -37,6 +37,16 @@ describe('GitRepositoryReader', () => {
     assert.equal(await reader.readFile(cache, ref.sha, '.gitlab-ci.yml'), 'job: { script: [true] }\n');
     assert.equal(await reader.readFile(cache, ref.sha, 'missing.yml'), undefined);
     assert.equal((await reader.commitInfo(cache, ref.sha)).message, 'first');
+    // One process for both, answering what the two separate reads answer.
+    assert.deepEqual(await reader.readCommitAndFile(cache, ref.sha, '.gitlab-ci.yml'), {
+      commit: await reader.commitInfo(cache, ref.sha),
+      content: 'job: { script: [true] }\n',
+    });
+    assert.deepEqual(await reader.readCommitAndFile(cache, ref.sha, 'missing.yml'), {
+      commit: await reader.commitInfo(cache, ref.sha),
+      content: undefined,
+    });
+    assert.equal((await reader.readCommitAndFile(cache, ref.sha, '../outside.yml')).content, undefined);
     await assert.rejects(
       reader.resolveRef(repo.path, 'no-such-branch'),
       (error) => isTesseraError(error) && error.code === 'ERR_GIT_REF_NOT_FOUND',
