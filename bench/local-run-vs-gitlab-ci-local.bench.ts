@@ -25,7 +25,7 @@ import { median } from './measure.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TESSERA = join(ROOT, 'bin/tessera.js');
 const GCL = join(ROOT, 'node_modules/gitlab-ci-local/dist/index.js');
-const ROUNDS = 4;
+const ROUNDS = 8;
 const FLOOR_ROUNDS = 2;
 
 const PIPELINE = `stages: [build, test, deploy]
