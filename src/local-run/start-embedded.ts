@@ -110,6 +110,8 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
           backoffMaxMs: 500,
           finalStateRetryMs: 5000,
           killGraceMs: 2000,
+          // No later runner looks at this temporary builds directory for orphans to end.
+          recordProcessGroups: false,
           ...(log ? { log } : {}),
         });
         await agent.start();

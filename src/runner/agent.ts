@@ -36,6 +36,8 @@ export interface RunnerAgentOptions {
   readonly afterScriptTimeout?: number;
   /** Run job processes as this unprivileged user (the runner must be root). */
   readonly jobUser?: JobUser;
+  /** See `executeJob`'s option of the same name; default true. */
+  readonly recordProcessGroups?: boolean;
   /** Runner diagnostics (never a token). Default: nothing. */
   readonly log?: (message: string) => void;
 }
@@ -217,6 +219,7 @@ export class RunnerAgent {
         killGraceMs: this.#options.killGraceMs,
         afterScriptTimeout: this.#options.afterScriptTimeout,
         jobUser: this.#options.jobUser,
+        ...(this.#options.recordProcessGroups === false ? { recordProcessGroups: false } : {}),
         // Removed below once the job is reported: the next stage's jobs do not wait for it.
         keepBuildDir: true,
       });

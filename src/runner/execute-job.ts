@@ -52,6 +52,12 @@ export interface ExecuteJobOptions {
    * runner does, after it has reported the job, so the next stage need not wait); default false.
    */
   readonly keepBuildDir?: boolean;
+  /**
+   * Record each job process group under the builds directory, so that a runner started after this
+   * one was killed ends what it left running ({@link recordProcessGroup}); default true. `tessera
+   * run` turns it off: its builds directory is a temporary one that no later runner looks at.
+   */
+  readonly recordProcessGroups?: boolean;
   /** Line prefix of the runner's own messages (`Running with …`). */
   readonly runnerDescription?: string;
   /** Clock in milliseconds. */
@@ -113,6 +119,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   const { jobRoot, jobTempDir } = jobDirectories(buildsDir, job.id);
   const projectDir = join(jobRoot, safeSegment(job.job_info?.project_name, 'project'));
   const cancel = options.signal;
+  const recording = options.recordProcessGroups !== false;
   const timeoutSignal = AbortSignal.timeout(Math.max(1, deadline - clock()));
   const jobSignal = cancel ? AbortSignal.any([cancel, timeoutSignal]) : timeoutSignal;
 
@@ -215,9 +222,13 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       killGraceMs: options.killGraceMs,
       uid: options.jobUser?.uid,
       gid: options.jobUser?.gid,
-      onSpawn: (pgid) => recordProcessGroup(buildsDir, `${job.id}-script`, pgid),
+      onSpawn: (pgid) => {
+        if (recording) recordProcessGroup(buildsDir, `${job.id}-script`, pgid);
+      },
     })
-      .finally(() => forgetProcessGroup(buildsDir, `${job.id}-script`).catch(() => undefined))
+      .finally(() =>
+        recording ? forgetProcessGroup(buildsDir, `${job.id}-script`).catch(() => undefined) : undefined,
+      )
       .catch((error: unknown) => {
         line(`ERROR: cannot start bash: ${errorText(error)}`);
         return undefined;
@@ -269,9 +280,13 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       killGraceMs: options.killGraceMs,
       uid: options.jobUser?.uid,
       gid: options.jobUser?.gid,
-      onSpawn: (pgid) => recordProcessGroup(buildsDir, `${job.id}-after`, pgid),
+      onSpawn: (pgid) => {
+        if (recording) recordProcessGroup(buildsDir, `${job.id}-after`, pgid);
+      },
     })
-      .finally(() => forgetProcessGroup(buildsDir, `${job.id}-after`).catch(() => undefined))
+      .finally(() =>
+        recording ? forgetProcessGroup(buildsDir, `${job.id}-after`).catch(() => undefined) : undefined,
+      )
       .catch(() => undefined);
     if (result?.timedOut) line(`WARNING: after_script timed out after ${afterTimeout} seconds`);
     else if (result !== undefined && result.exitCode !== 0) {

@@ -344,6 +344,20 @@ describe('executeJob', () => {
     assert.match(next.log, /Fetching changes/);
   });
 
+  it('records no process groups when told not to (tessera run: no later runner looks)', async () => {
+    const fresh = join(root, 'builds-unrecorded');
+    const outcome = await executeJob({
+      job: job(['echo hi']),
+      buildsDir: fresh,
+      onLog: () => undefined,
+      recordProcessGroups: false,
+    });
+    assert.equal(outcome.state, 'success');
+    assert.ok(!existsSync(join(fresh, '.process-groups')));
+    assert.equal((await run(job(['true']))).outcome.state, 'success');
+    assert.ok(existsSync(join(buildsDir, '.process-groups')), 'recorded by default');
+  });
+
   it('fails with runner_system_failure when the commit does not exist', async () => {
     const { outcome, log } = await run(job(['true'], { sha: 'deadbeef'.repeat(5) }));
     assert.deepEqual(outcome, { state: 'failed', failureReason: 'runner_system_failure' });
