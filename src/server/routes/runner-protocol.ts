@@ -6,6 +6,8 @@ import { cancelJob } from '../../coordinator/job-actions.js';
 import { authenticateJob, extendLease } from '../../coordinator/job-token-auth.js';
 import { authenticateRunner } from '../../coordinator/runner-auth.js';
 import { TesseraError } from '../../errors.js';
+import type { PlannedJob } from '../../pipeline/plan.js';
+import type { JobRecord } from '../../store/repositories/jobs.js';
 import { recordAuthFailure } from '../authenticate.js';
 import { idParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
@@ -154,8 +156,14 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         return sendStatus(reply, 'canceled');
       }
       if (request.body.trace !== undefined) {
-        const tail = await appendFinalTrace(job.id, request.body.trace, request.body.trace_offset);
-        reply.header('range', `0-${tail}`);
+        // A 416 leaves the job running: the runner sends the part on its own, then the state again.
+        // A part without its offset never starts where the log ends.
+        const length = await appendToLog(
+          job,
+          Buffer.from(request.body.trace, 'utf8'),
+          request.body.trace_offset ?? -1,
+        );
+        reply.header('range', `0-${length}`);
       }
       const status = await finishJob(coordinator, job.id, {
         status: state === 'success' ? 'success' : 'failed',
@@ -168,15 +176,15 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
   );
 
   /**
-   * Appends the log's last part sent with a job's final state, with the checks of a trace append:
-   * it must start where the log ends (else 416 with the log's length, and the job is not finished,
-   * so the runner sends the part on its own and then the state again), and the size cap holds.
-   * Answers the log's length.
+   * Appends `bytes` to job's log (a trace chunk, or the last part sent with the final state) and
+   * answers the log's length in bytes. With `start`, the part must begin where the log ends (else
+   * 416 with the log's length). Late lines from a job that just ended are kept; a long-finished job,
+   * or a log past the size cap, takes no more.
    */
-  async function appendFinalTrace(jobId: number, text: string, offset: number | undefined): Promise<number> {
-    const state = await coordinator.repos.jobs.traceState(jobId);
+  async function appendToLog(job: JobRecord<PlannedJob>, bytes: Buffer, start?: number): Promise<number> {
+    const state = await coordinator.repos.jobs.traceState(job.id);
     const current = state?.bytes ?? 0;
-    if (offset !== current) {
+    if (start !== undefined && start !== current) {
       throw new TesseraError(
         'ERR_JOB_TRACE_RANGE',
         `the log has ${current} bytes; send from byte ${current}`,
@@ -185,8 +193,11 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         },
       );
     }
-    if (text === '' || current >= MAX_TRACE_BYTES) return current;
-    return coordinator.repos.jobs.appendTrace(jobId, Buffer.from(text, 'utf8'), state);
+    const recent = job.finishedAt === null || coordinator.clock() - job.finishedAt < 5 * 60 * 1000;
+    if (bytes.length > 0 && job.startedAt !== null && recent && current < MAX_TRACE_BYTES) {
+      return coordinator.repos.jobs.appendTrace(job.id, bytes, state);
+    }
+    return current;
   }
 
   // The log arrives as raw bytes whatever its Content-Type: offsets count bytes, and a chunk may
@@ -207,9 +218,8 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
           authenticateJob(coordinator, request.params.id, token),
         );
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        const state = await coordinator.repos.jobs.traceState(job.id);
-        const current = state?.bytes ?? 0;
         const range = request.headers['content-range'];
+        let start: number | undefined;
         if (typeof range === 'string') {
           const match = /^(?:bytes )?(\d+)-(\d+)/.exec(range.trim());
           if (!match) {
@@ -217,23 +227,9 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
               details: { field: 'headers.content-range' },
             });
           }
-          if (Number(match[1]) !== current) {
-            throw new TesseraError(
-              'ERR_JOB_TRACE_RANGE',
-              `the log has ${current} bytes; send from byte ${current}`,
-              {
-                details: { range: `0-${current}` },
-              },
-            );
-          }
+          start = Number(match[1]);
         }
-        // Late log lines from a job that just ended are kept; a long-finished job, or a log past
-        // the size cap, takes no more.
-        const recent = job.finishedAt === null || coordinator.clock() - job.finishedAt < 5 * 60 * 1000;
-        let length = current;
-        if (body.length > 0 && job.startedAt !== null && recent && current < MAX_TRACE_BYTES) {
-          length = await coordinator.repos.jobs.appendTrace(job.id, body, state);
-        }
+        const length = await appendToLog(job, body, start);
         if (job.status === 'running') await extendLease(coordinator, job);
         reply.header('range', `0-${length}`).header('x-gitlab-trace-update-interval', '3');
         return sendStatus(reply, job.status, 202);
