@@ -43,12 +43,19 @@ function remember(cache: string, sha: string): void {
   commits.add(sha);
 }
 
+// A repository owned by another user (a local path) must still be readable by the runner.
+const GIT_OPTIONS = ['-c', 'safe.directory=*', '-c', 'advice.detachedHead=false'] as const;
+
+/** The `git` arguments that fill a prepared build directory with commit `sha`, by the runner or the job's shell. */
+function checkoutArgs(sha: string): string[] {
+  return ['checkout', '--quiet', '--force', '--detach', sha];
+}
+
 function git(args: readonly string[], cwd: string | undefined, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       'git',
-      // A repository owned by another user (a local path) must still be readable by the runner.
-      ['-c', 'safe.directory=*', '-c', 'advice.detachedHead=false', ...args],
+      [...GIT_OPTIONS, ...args],
       {
         cwd,
         signal,
@@ -227,12 +234,12 @@ export async function checkout(options: CheckoutOptions): Promise<void> {
   const cache = cachePath(options.cacheDir, options.repoUrl);
   try {
     try {
-      await git(['checkout', '--quiet', '--force', '--detach', sha], options.projectDir, options.signal);
+      await git(checkoutArgs(sha), options.projectDir, options.signal);
     } catch (error) {
       if (options.signal?.aborted) throw error;
       knownCommits.delete(cache);
       await fetchIntoCache(cache, { ...options, sha }, options.onLog ?? (() => {}));
-      await git(['checkout', '--quiet', '--force', '--detach', sha], options.projectDir, options.signal);
+      await git(checkoutArgs(sha), options.projectDir, options.signal);
     }
   } catch (error) {
     throw checkoutError(options, sha, error);
@@ -253,7 +260,7 @@ export function shellCheckout(sha: string, files: { logFile: string; failedMarke
     return value === undefined ? [] : [`${name}=${shellQuote(value)}`];
   });
   return [
-    `if ! env -i ${env.join(' ')} LANG=C GIT_TERMINAL_PROMPT=0 git -c safe.directory='*' -c advice.detachedHead=false checkout --quiet --force --detach ${sha} >${shellQuote(files.logFile)} 2>&1; then`,
+    `if ! env -i ${env.join(' ')} LANG=C GIT_TERMINAL_PROMPT=0 git ${[...GIT_OPTIONS, ...checkoutArgs(sha)].map(shellQuote).join(' ')} >${shellQuote(files.logFile)} 2>&1; then`,
     `  : >${shellQuote(files.failedMarker)}`,
     '  exit 1',
     'fi',
