@@ -119,7 +119,13 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   const { jobRoot, jobTempDir } = jobDirectories(buildsDir, job.id);
   const projectDir = join(jobRoot, safeSegment(job.job_info?.project_name, 'project'));
   const cancel = options.signal;
+  // The script's and after_script's process groups, recorded for a later runner (see recordProcessGroups).
   const recording = options.recordProcessGroups !== false;
+  const recordGroup = (step: string) => (pgid: number) => {
+    if (recording) recordProcessGroup(buildsDir, `${job.id}-${step}`, pgid);
+  };
+  const forgetGroup = (step: string) =>
+    recording ? forgetProcessGroup(buildsDir, `${job.id}-${step}`).catch(() => undefined) : undefined;
   const timeoutSignal = AbortSignal.timeout(Math.max(1, deadline - clock()));
   const jobSignal = cancel ? AbortSignal.any([cancel, timeoutSignal]) : timeoutSignal;
 
@@ -222,13 +228,9 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       killGraceMs: options.killGraceMs,
       uid: options.jobUser?.uid,
       gid: options.jobUser?.gid,
-      onSpawn: (pgid) => {
-        if (recording) recordProcessGroup(buildsDir, `${job.id}-script`, pgid);
-      },
+      onSpawn: recordGroup('script'),
     })
-      .finally(() =>
-        recording ? forgetProcessGroup(buildsDir, `${job.id}-script`).catch(() => undefined) : undefined,
-      )
+      .finally(() => forgetGroup('script'))
       .catch((error: unknown) => {
         line(`ERROR: cannot start bash: ${errorText(error)}`);
         return undefined;
@@ -280,13 +282,9 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       killGraceMs: options.killGraceMs,
       uid: options.jobUser?.uid,
       gid: options.jobUser?.gid,
-      onSpawn: (pgid) => {
-        if (recording) recordProcessGroup(buildsDir, `${job.id}-after`, pgid);
-      },
+      onSpawn: recordGroup('after'),
     })
-      .finally(() =>
-        recording ? forgetProcessGroup(buildsDir, `${job.id}-after`).catch(() => undefined) : undefined,
-      )
+      .finally(() => forgetGroup('after'))
       .catch(() => undefined);
     if (result?.timedOut) line(`WARNING: after_script timed out after ${afterTimeout} seconds`);
     else if (result !== undefined && result.exitCode !== 0) {
