@@ -1,10 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
+import { createGroup } from '../../coordinator/create-group.js';
 import { groupAccessLevel, requireGroup } from '../../coordinator/permissions.js';
-import { TesseraError } from '../../errors.js';
 import type { GroupRecord } from '../../store/repositories/groups.js';
-import { repositories } from '../../store/repositories.js';
-import { isUniqueViolation } from '../../store/unique-violation.js';
 import { authenticate } from '../authenticate.js';
 import { displayName, idParams, iso, pathSegment, visibility } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
@@ -48,42 +46,18 @@ export function registerGroupRoutes(app: FastifyInstance, context: ServerContext
     async (request, reply) => {
       const user = await authenticate(context, request);
       const { name, path, parent_id: parentId } = request.body;
-      let fullPath = path;
-      if (parentId !== undefined) {
-        // Subgroups need Maintainer on the parent, as GitLab's default.
-        const { group: parent } = await requireGroup(coordinator, user, parentId, ACCESS_LEVELS.maintainer);
-        fullPath = `${parent.fullPath}/${path}`;
-      }
-      const now = coordinator.clock();
-      try {
-        const group = await coordinator.store.transaction(async (tx) => {
-          const repos = repositories(tx);
-          const created = await repos.groups.create({
-            name,
-            path,
-            fullPath,
-            parentId: parentId ?? null,
-            visibility: request.body.visibility ?? 'private',
-            createdAt: now,
-          });
-          // The creator owns a new top-level group; in a subgroup they already inherit a role.
-          if (parentId === undefined) {
-            await repos.members.upsert({
-              sourceType: 'group',
-              sourceId: created.id,
-              userId: user.id,
-              accessLevel: ACCESS_LEVELS.owner,
-              createdAt: now,
-            });
-          }
-          return created;
-        });
-        return reply.status(201).send(renderGroup(group, coordinator.urls.serverUrl));
-      } catch (error) {
-        if (isUniqueViolation(error))
-          throw new TesseraError('ERR_CONFLICT', `group path ${fullPath} is taken`);
-        throw error;
-      }
+      // Subgroups need Maintainer on the parent, as GitLab's default.
+      const parent =
+        parentId === undefined
+          ? undefined
+          : (await requireGroup(coordinator, user, parentId, ACCESS_LEVELS.maintainer)).group;
+      const group = await createGroup(coordinator, user, {
+        name,
+        path,
+        ...(parent ? { parent } : {}),
+        ...(request.body.visibility === undefined ? {} : { visibility: request.body.visibility }),
+      });
+      return reply.status(201).send(renderGroup(group, coordinator.urls.serverUrl));
     },
   );
 

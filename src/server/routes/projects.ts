@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
+import { createProject } from '../../coordinator/create-project.js';
 import { projectAccessLevel, requireGroup } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { GroupRecord } from '../../store/repositories/groups.js';
@@ -131,33 +132,20 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
       const components = validateSubClaimComponents(
         body.ci_id_token_sub_claim_components ?? [...DEFAULT_SUB_CLAIM_COMPONENTS],
       );
-      const now = coordinator.clock();
-      const pathWithNamespace = `${group.fullPath}/${path}`;
-      try {
-        const project = await coordinator.store.transaction((tx) =>
-          repositories(tx).projects.create({
-            name: body.name,
-            path,
-            namespaceId: group.id,
-            pathWithNamespace,
-            visibility: body.visibility ?? 'private',
-            repositoryUrl: body.repository_url,
-            defaultBranch: body.default_branch ?? 'main',
-            ciConfigPath: body.ci_config_path ?? '.gitlab-ci.yml',
-            subClaimComponents: components,
-            allowedAudiences: body.ci_id_token_allowed_audiences ?? null,
-            tokenMaxLifetime: body.ci_id_token_max_lifetime ?? null,
-            jobTimeout: body.build_timeout ?? null,
-            createdAt: now,
-            updatedAt: now,
-          }),
-        );
-        return reply.status(201).send(await render(project));
-      } catch (error) {
-        if (isUniqueViolation(error))
-          throw new TesseraError('ERR_CONFLICT', `project path ${pathWithNamespace} is taken`);
-        throw error;
-      }
+      const project = await createProject(coordinator, {
+        name: body.name,
+        path,
+        group,
+        repositoryUrl: body.repository_url,
+        ...(body.visibility === undefined ? {} : { visibility: body.visibility }),
+        ...(body.default_branch === undefined ? {} : { defaultBranch: body.default_branch }),
+        ...(body.ci_config_path === undefined ? {} : { ciConfigPath: body.ci_config_path }),
+        subClaimComponents: components,
+        allowedAudiences: body.ci_id_token_allowed_audiences ?? null,
+        tokenMaxLifetime: body.ci_id_token_max_lifetime ?? null,
+        jobTimeout: body.build_timeout ?? null,
+      });
+      return reply.status(201).send(await render(project));
     },
   );
 

@@ -1,0 +1,58 @@
+import { TesseraError } from '../errors.js';
+import type { GroupRecord } from '../store/repositories/groups.js';
+import type { ProjectRecord } from '../store/repositories/projects.js';
+import { repositories } from '../store/repositories.js';
+import { isUniqueViolation } from '../store/unique-violation.js';
+import { DEFAULT_SUB_CLAIM_COMPONENTS, type SubClaimComponent } from '../token/subject.js';
+import type { Coordinator } from './coordinator.js';
+
+/** What a new project is made of; what is left out takes the API's default. */
+export interface NewProject {
+  readonly name: string;
+  /** A valid path segment (the caller checks it). */
+  readonly path: string;
+  readonly group: GroupRecord;
+  readonly repositoryUrl: string;
+  readonly visibility?: string;
+  readonly defaultBranch?: string;
+  readonly ciConfigPath?: string;
+  readonly subClaimComponents?: readonly SubClaimComponent[];
+  readonly allowedAudiences?: string[] | null;
+  readonly tokenMaxLifetime?: number | null;
+  readonly jobTimeout?: number | null;
+}
+
+/**
+ * Creates a project in `group` (`POST /projects`, and `tessera run`'s project for the working copy)
+ * with the API's defaults: private, branch `main`, `.gitlab-ci.yml`, GitLab's `sub` claim parts.
+ *
+ * @throws TesseraError `ERR_CONFLICT` when the path is taken in the group.
+ */
+export async function createProject(coordinator: Coordinator, input: NewProject): Promise<ProjectRecord> {
+  const pathWithNamespace = `${input.group.fullPath}/${input.path}`;
+  const now = coordinator.clock();
+  try {
+    return await coordinator.store.transaction((tx) =>
+      repositories(tx).projects.create({
+        name: input.name,
+        path: input.path,
+        namespaceId: input.group.id,
+        pathWithNamespace,
+        visibility: input.visibility ?? 'private',
+        repositoryUrl: input.repositoryUrl,
+        defaultBranch: input.defaultBranch ?? 'main',
+        ciConfigPath: input.ciConfigPath ?? '.gitlab-ci.yml',
+        subClaimComponents: [...(input.subClaimComponents ?? DEFAULT_SUB_CLAIM_COMPONENTS)],
+        allowedAudiences: input.allowedAudiences ?? null,
+        tokenMaxLifetime: input.tokenMaxLifetime ?? null,
+        jobTimeout: input.jobTimeout ?? null,
+        createdAt: now,
+        updatedAt: now,
+      }),
+    );
+  } catch (error) {
+    if (isUniqueViolation(error))
+      throw new TesseraError('ERR_CONFLICT', `project path ${pathWithNamespace} is taken`);
+    throw error;
+  }
+}
