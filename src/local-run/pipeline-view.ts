@@ -74,17 +74,6 @@ export class PipelineView {
 
   #view(job: JobState): JobView {
     const end = job.finishedAt ?? (job.startedAt === null ? null : this.#coordinator.clock());
-    return {
-      id: job.id,
-      name: job.name,
-      stage: job.stage,
-      status: job.status,
-      allowFailure: job.allowFailure,
-      startedAt: job.startedAt,
-      failureReason: job.failureReason,
-      exitCode: job.exitCode,
-      retried: job.retried,
-      duration: job.startedAt === null || end === null ? null : (end - job.startedAt) / 1000,
-    };
+    return { ...job, duration: job.startedAt === null || end === null ? null : (end - job.startedAt) / 1000 };
   }
 }
