@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
@@ -62,13 +62,13 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (options.database !== '') return openPostgres(options);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const file = join(options.dataDir, 'tessera.db');
-  if (options.sqliteTemplate !== undefined && !existsSync(file)) {
-    // Never over an existing store (COPYFILE_EXCL); a template that is missing means a plain start.
+  if (options.sqliteTemplate !== undefined) {
+    // COPYFILE_EXCL: never over an existing store. A missing template means a plain start.
     try {
       copyFileSync(options.sqliteTemplate, file, constants.COPYFILE_EXCL);
       chmodSync(file, 0o600);
     } catch {
-      // migrated below from scratch
+      // an existing store, or no template: opened and migrated below as it is
     }
   }
   // The database holds hashes, encrypted keys and job logs: create it owner-only (SQLite gives its
