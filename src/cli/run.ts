@@ -3,12 +3,15 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { TesseraError } from '../errors.js';
 import { decideStyle, RunOutput } from '../local-run/run-output.js';
+import { TESSERA_INSTALL_ROOT } from '../runner/agent.js';
+import { type ChosenExecutor, chooseExecutor } from '../runner/executors/create-executor.js';
 
 interface RunFlags {
   ref?: string;
   var?: string[];
   job?: string[];
   concurrency?: string;
+  executor?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -53,13 +56,22 @@ export function registerRunCommand(program: Command): void {
     .option('--var <key=value>', 'pipeline variable (repeatable)', collect)
     .option('--job <name>', 'run only this job and what it needs (repeatable)', collect)
     .option('--concurrency <n>', 'jobs run at once (default: CPU count, at least 8)')
+    .option(
+      '--executor <name>',
+      'sandbox or shell (env TESSERA_RUNNER_EXECUTOR; default: sandbox where bubblewrap works, else shell)',
+    )
     .action(async (dir: string | undefined, flags: RunFlags) => {
       const diagnostic = (line: string) => process.stderr.write(`${line}\n`);
       let variables: Record<string, string>;
       // At least 8: a stage's jobs are mostly short shell scripts that wait on I/O, and a stage run in
       // two waves takes twice as long.
       let concurrency = Math.max(8, availableParallelism());
+      let chosen: ChosenExecutor;
       try {
+        chosen = chooseExecutor({
+          name: flags.executor ?? process.env.TESSERA_RUNNER_EXECUTOR,
+          installRoot: TESSERA_INSTALL_ROOT,
+        });
         variables = parseRunVariables(flags.var ?? []);
         if (flags.concurrency !== undefined) {
           if (!/^\d{1,3}$/.test(flags.concurrency) || Number(flags.concurrency) < 1) {
@@ -75,6 +87,9 @@ export function registerRunCommand(program: Command): void {
         diagnostic(`${error.code}: ${error.message}`);
         process.exitCode = 2;
         return;
+      }
+      if (chosen.fallbackReason !== undefined) {
+        diagnostic(`warning: jobs are not sandboxed (${chosen.fallbackReason}); they run as you`);
       }
       const { runLocalPipeline } = await import('../local-run/run-local-pipeline.js');
       const output = new RunOutput({ stream: process.stdout, fancy: decideStyle(process.stdout) });
@@ -105,6 +120,7 @@ export function registerRunCommand(program: Command): void {
           variables,
           jobs: flags.job ?? [],
           concurrency,
+          executor: chosen.executor,
           output,
           diagnostic,
           signal: interrupt.signal,

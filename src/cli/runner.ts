@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { TesseraError } from '../errors.js';
-import { RunnerAgent } from '../runner/agent.js';
+import { RunnerAgent, TESSERA_INSTALL_ROOT } from '../runner/agent.js';
+import { chooseExecutor } from '../runner/executors/create-executor.js';
 import { resolveJobUser } from '../runner/job-user.js';
 
 interface RunnerFlags {
@@ -10,24 +11,35 @@ interface RunnerFlags {
   concurrency: string;
   shell: string;
   jobUser?: string;
+  executor?: string;
+  sandboxNetwork?: string;
 }
 
 /**
  * Registers `tessera runner --url URL --token TOKEN [--builds-dir DIR] [--concurrency N]
- * [--shell bash] [--job-user USER]`: runs jobs from a coordinator until SIGINT/SIGTERM (running
- * jobs are killed and reported failed) or SIGQUIT (running jobs are finished first). The token may
- * also come from `TESSERA_RUNNER_TOKEN`, which keeps it out of the process list. Without
- * `--job-user`, jobs run as the runner's own user and can read what it can.
+ * [--executor shell|sandbox] [--sandbox-network host|none] [--shell bash] [--job-user USER]`: runs
+ * jobs from a coordinator until SIGINT/SIGTERM (running jobs are killed and reported failed) or
+ * SIGQUIT (running jobs are finished first). The token may also come from `TESSERA_RUNNER_TOKEN`,
+ * which keeps it out of the process list. The executor defaults to `sandbox` where bubblewrap
+ * works; a `shell` job runs as the runner's user (or `--job-user`) and can read what it can.
  */
 export function registerRunnerCommand(program: Command): void {
   program
     .command('runner')
-    .description('Run jobs from a Tessera coordinator with the shell executor')
+    .description('Run jobs from a Tessera coordinator')
     .requiredOption('--url <url>', 'the coordinator URL')
     .option('--token <token>', 'the runner token from POST /api/v4/user/runners (or TESSERA_RUNNER_TOKEN)')
     .option('--builds-dir <dir>', 'directory for build directories and the repository cache', './builds')
     .option('--concurrency <n>', 'jobs run at once', '1')
     .option('--shell <shell>', 'the shell that runs job scripts (bash only)', 'bash')
+    .option(
+      '--executor <name>',
+      'shell, sandbox or docker (env TESSERA_RUNNER_EXECUTOR; default: sandbox where bubblewrap works, else shell)',
+    )
+    .option(
+      '--sandbox-network <mode>',
+      "sandbox jobs' network: host or none (env TESSERA_RUNNER_SANDBOX_NETWORK; default host)",
+    )
     .option('--job-user <user>', 'run jobs as this unprivileged user (the runner must run as root)')
     .action(async (flags: RunnerFlags) => {
       const token = flags.token ?? process.env.TESSERA_RUNNER_TOKEN;
@@ -51,12 +63,24 @@ export function registerRunnerCommand(program: Command): void {
       const jobUser = flags.jobUser === undefined ? undefined : resolveJobUser(flags.jobUser);
       const log = (message: string) =>
         process.stderr.write(`${new Date().toISOString()} runner: ${message}\n`);
+      const { executor, fallbackReason } = chooseExecutor({
+        name: flags.executor ?? process.env.TESSERA_RUNNER_EXECUTOR,
+        sandboxNetwork: flags.sandboxNetwork ?? process.env.TESSERA_RUNNER_SANDBOX_NETWORK,
+        installRoot: TESSERA_INSTALL_ROOT,
+        ...(jobUser ? { jobUser } : {}),
+      });
+      if (fallbackReason !== undefined) {
+        log(
+          `WARNING: no sandbox (${fallbackReason}); jobs run with the shell executor and can read everything this runner can. Install bubblewrap or pass --executor shell to accept this.`,
+        );
+      }
+      log(`executor: ${executor.name}${executor.jobUser ? ` (jobs run as ${executor.jobUser.name})` : ''}`);
       const agent = new RunnerAgent({
         url: flags.url,
         token,
         buildsDir: flags.buildsDir,
         concurrency: Number(flags.concurrency),
-        jobUser,
+        executor,
         log,
       });
       await agent.start();

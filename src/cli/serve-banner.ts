@@ -4,13 +4,23 @@ import type { TesseraConfig } from '../config/defaults.js';
 import { ADMIN_TOKEN_FILE, BOOTSTRAP_ADMIN_TOKEN_ENV } from '../coordinator/bootstrap-admin.js';
 import { decideStyle } from '../local-run/run-output.js';
 
+/** How the embedded runner runs jobs, for {@link serveBanner}. */
+export interface EmbeddedRunnerSummary {
+  /** Jobs it runs at once. */
+  readonly concurrency: number;
+  /** Its executor's name. */
+  readonly executor: string;
+  /** Why jobs are not sandboxed, when the default sandbox could not be had. */
+  readonly unsandboxedReason?: string;
+}
+
 /** What {@link serveBanner} describes. */
 export interface ServeBannerInput {
   /** The running coordinator's listen URL and issuer. */
   readonly server: { readonly url: string; readonly issuer: string };
   readonly config: Pick<TesseraConfig, 'dataDir' | 'database'>;
-  /** Jobs the embedded runner runs at once, or undefined when there is none. */
-  readonly embeddedRunner?: number | undefined;
+  /** The embedded runner, or undefined when there is none. */
+  readonly embeddedRunner?: EmbeddedRunnerSummary | undefined;
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Directory paths are shown relative to (default the process's). */
   readonly cwd?: string;
@@ -62,15 +72,26 @@ export function serveBanner(input: ServeBannerInput): string {
       'Embedded runner',
       input.embeddedRunner === undefined
         ? `off (add --embedded-runner, or start one: ${command} runner --url ${input.server.url} --token …)`
-        : `on, ${input.embeddedRunner} job${input.embeddedRunner === 1 ? '' : 's'} at once`,
+        : `on, ${input.embeddedRunner.concurrency} job${input.embeddedRunner.concurrency === 1 ? '' : 's'} at once, "${input.embeddedRunner.executor}" executor`,
     ],
     ['Store', input.config.database === '' ? `SQLite in ${shown(input.config.dataDir)}` : 'PostgreSQL'],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
+  const unsandboxed = input.embeddedRunner?.unsandboxedReason;
   return [
     '',
     bold('Tessera is ready.'),
     ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`),
+    ...(unsandboxed === undefined
+      ? []
+      : [
+          '',
+          bold('WARNING: jobs are not sandboxed.'),
+          `  ${unsandboxed}.`,
+          "  Every job runs as this process's user and can read this instance's signing keys, so any",
+          '  developer who can push a branch can mint tokens for protected refs. Fix it with',
+          '  `apt-get install bubblewrap` (then restart), or run jobs on a separate runner.',
+        ]),
     '',
     bold('Try:'),
     `  curl -s ${discovery}`,

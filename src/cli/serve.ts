@@ -9,7 +9,9 @@ import { createRunner } from '../coordinator/create-runner.js';
 import { expireLeases } from '../coordinator/expire-leases.js';
 import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
 import { Keyring, type PendingKeyPairs } from '../keys/keyring.js';
+import { TESSERA_INSTALL_ROOT } from '../runner/agent.js';
 import { embeddedBuildsDir, parseRunnerConcurrency, startEmbeddedRunner } from '../runner/embedded-runner.js';
+import { chooseExecutor } from '../runner/executors/create-executor.js';
 import { resolveJobUser } from '../runner/job-user.js';
 import { buildServer } from '../server/build-server.js';
 import { loadPrecompiledValidators } from '../server/load-precompiled-validators.js';
@@ -175,6 +177,8 @@ interface ServeFlags {
   runnerConcurrency?: string;
   runnerBuildsDir?: string;
   runnerJobUser?: string;
+  runnerExecutor?: string;
+  runnerSandboxNetwork?: string;
 }
 
 /** The command-line flags of `tessera serve`, as configuration overrides. */
@@ -215,24 +219,57 @@ export function registerServeCommand(program: Command): Command {
       '--runner-job-user <user>',
       'run embedded-runner jobs as this unprivileged user (serve runs as root)',
     )
+    .option(
+      '--runner-executor <name>',
+      'embedded runner executor: sandbox or shell (env TESSERA_RUNNER_EXECUTOR; default: sandbox where bubblewrap works, else shell with a warning)',
+    )
+    .option(
+      '--runner-sandbox-network <mode>',
+      'network of sandboxed jobs: host or none (env TESSERA_RUNNER_SANDBOX_NETWORK; default host)',
+    )
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(serveOverrides(flags));
       const concurrency = parseRunnerConcurrency(flags.runnerConcurrency);
       const jobUser =
         flags.embeddedRunner && flags.runnerJobUser ? resolveJobUser(flags.runnerJobUser) : undefined;
-      const buildsDir = embeddedBuildsDir(config.dataDir, flags.runnerBuildsDir, jobUser);
+      const buildsDir = embeddedBuildsDir(config.dataDir, flags.runnerBuildsDir);
+      const chosen = flags.embeddedRunner
+        ? chooseExecutor({
+            name: flags.runnerExecutor ?? process.env.TESSERA_RUNNER_EXECUTOR,
+            sandboxNetwork: flags.runnerSandboxNetwork ?? process.env.TESSERA_RUNNER_SANDBOX_NETWORK,
+            installRoot: TESSERA_INSTALL_ROOT,
+            hiddenPaths: [config.dataDir],
+            ...(jobUser ? { jobUser } : {}),
+          })
+        : undefined;
       const server = await startServer(config);
       process.stderr.write(`tessera serve: listening on ${server.url}, issuer ${server.issuer}\n`);
-      const runner = flags.embeddedRunner
+      const log = (message: string) => process.stderr.write(`tessera serve: embedded runner: ${message}\n`);
+      if (chosen?.fallbackReason !== undefined) {
+        log(
+          `WARNING: jobs are not sandboxed (${chosen.fallbackReason}): they can read this instance's signing keys`,
+        );
+      }
+      const runner = chosen
         ? await startEmbeddedRunner(server, {
             dataDir: config.dataDir,
             buildsDir,
-            jobUser,
+            executor: chosen.executor,
             concurrency,
-            log: (message) => process.stderr.write(`tessera serve: embedded runner: ${message}\n`),
+            log,
           })
         : undefined;
-      process.stderr.write(serveBanner({ server, config, embeddedRunner: runner && concurrency }));
+      process.stderr.write(
+        serveBanner({
+          server,
+          config,
+          embeddedRunner: chosen && {
+            concurrency,
+            executor: chosen.executor.name,
+            ...(chosen.fallbackReason === undefined ? {} : { unsandboxedReason: chosen.fallbackReason }),
+          },
+        }),
+      );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { isTesseraError, TesseraError } from '../errors.js';
 import type { PlannedJob } from '../pipeline/plan.js';
+import type { JobExecutor } from '../runner/executors/executor.js';
 import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import { createLocalPipeline } from './create-local-pipeline.js';
 import { PipelineView } from './pipeline-view.js';
@@ -26,6 +27,8 @@ export interface LocalRunOptions {
   readonly jobs?: readonly string[];
   /** Jobs the embedded runner runs at once. */
   readonly concurrency: number;
+  /** What runs the jobs; default the `shell` executor. */
+  readonly executor?: JobExecutor;
   readonly output: RunOutput;
   /** Where warnings and the `CODE: message` of a refusal go (default stderr). */
   readonly diagnostic?: (line: string) => void;
@@ -84,7 +87,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     // The runner's troubles (a failed job request, a final state not delivered) are worth a line;
     // its routine ("job 3: started") is what the log already shows.
     const startRunner = () =>
-      (instance as EmbeddedInstance).startRunner(options.concurrency, (message) => {
+      (instance as EmbeddedInstance).startRunner(options.concurrency, options.executor, (message) => {
         if (/request failed|runner failure|giving up|not sent/.test(message)) {
           output.clearProgress();
           diagnostic(`runner: ${message}`);

@@ -10,6 +10,7 @@ import { objectFormatOf } from '../git/repository-skeleton.js';
 import { RunnerAgent } from '../runner/agent.js';
 import { warmCache } from '../runner/checkout.js';
 import { repositoryCacheDir } from '../runner/execute-job.js';
+import type { JobExecutor } from '../runner/executors/executor.js';
 import { generateLocalKeyPairs } from './generate-local-key-pairs.js';
 
 /** An embedded coordinator on loopback with a throwaway store, and the means to start its runner. */
@@ -21,7 +22,11 @@ export interface EmbeddedInstance {
    * Starts the embedded runner (an in-process {@link RunnerAgent}) with `concurrency` workers;
    * `log` receives its diagnostics (never a token).
    */
-  startRunner(concurrency: number, log?: (message: string) => void): Promise<void>;
+  startRunner(
+    concurrency: number,
+    executor: JobExecutor | undefined,
+    log?: (message: string) => void,
+  ): Promise<void>;
   /**
    * Makes the coordinator's and the runner's repository caches of `repoUrl`, the working copy,
    * borrow its objects (`objectsDir`) in place instead of fetching them, and checks that the
@@ -92,7 +97,7 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
   return {
     server,
     tempDir,
-    startRunner: (concurrency, log) => {
+    startRunner: (concurrency, executor, log) => {
       if (runnerStarting) throw new TypeError('the embedded runner is already started');
       runnerStarting = (async () => {
         const runner = await server.registerRunner({ description: 'tessera run' });
@@ -103,6 +108,7 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
           token: runner.token,
           buildsDir,
           concurrency,
+          ...(executor ? { executor } : {}),
           // Short intervals: the terminal shows the log as it comes, and jobs are short-lived.
           traceIntervalMs: 100,
           keepaliveIntervalMs: 2000,

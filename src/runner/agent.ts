@@ -1,13 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as wait } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isTesseraError } from '../errors.js';
 import { CoordinatorClient, type JobStateUpdate, type JobUpdateAnswer } from './coordinator-client.js';
 import { executeJob, removeJobDirectories } from './execute-job.js';
+import type { JobExecutor } from './executors/executor.js';
 import type { JobOutcome, JobPayload } from './job-payload.js';
-import type { JobUser } from './job-user.js';
 import { reapOrphanProcessGroups } from './orphan-process-groups.js';
 import { TraceStream } from './trace-stream.js';
 
@@ -34,8 +34,8 @@ export interface RunnerAgentOptions {
   readonly killGraceMs?: number;
   /** Seconds `after_script` may run when the job names no timeout. */
   readonly afterScriptTimeout?: number;
-  /** Run job processes as this unprivileged user (the runner must be root). */
-  readonly jobUser?: JobUser;
+  /** What runs the jobs; default the `shell` executor as the runner's own user. */
+  readonly executor?: JobExecutor;
   /** See `executeJob`'s option of the same name; default true. */
   readonly recordProcessGroups?: boolean;
   /** Runner diagnostics (never a token). Default: nothing. */
@@ -49,6 +49,9 @@ interface RunningJob {
 
 /** The `tessera` entry point, for the shim on every job's `PATH`. */
 const TESSERA_BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
+
+/** The Tessera installation this runner runs from (a sandbox mounts its parts for `tessera id-token`). */
+export const TESSERA_INSTALL_ROOT = dirname(dirname(TESSERA_BIN));
 
 /** Waits `ms`, or less when `signal` aborts (a stopping runner does not wait out its backoff). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -218,7 +221,7 @@ export class RunnerAgent {
         extraPath: this.#toolsDir ? [this.#toolsDir] : [],
         killGraceMs: this.#options.killGraceMs,
         afterScriptTimeout: this.#options.afterScriptTimeout,
-        jobUser: this.#options.jobUser,
+        ...(this.#options.executor ? { executor: this.#options.executor } : {}),
         ...(this.#options.recordProcessGroups === false ? { recordProcessGroups: false } : {}),
         // Removed below once the job is reported: the next stage's jobs do not wait for it.
         keepBuildDir: true,

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TesseraError } from '../errors.js';
 import { objectFormatOf, writeRepositorySkeleton } from '../git/repository-skeleton.js';
@@ -279,7 +279,20 @@ export async function shellCheckoutFailure(
 ): Promise<TesseraError | undefined> {
   if (!existsSync(files.failedMarker)) return undefined;
   knownCommits.delete(cachePath(options.cacheDir, options.repoUrl));
-  const output = await readFile(files.logFile, 'utf8').catch(() => '');
+  // The job could have put a link there (to a file only the runner may read): never follow one.
+  const output = await open(files.logFile, constants.O_RDONLY | constants.O_NOFOLLOW)
+    .then(async (handle) => {
+      try {
+        // Only its end is shown, and the job could have made it any size.
+        const { size } = await handle.stat();
+        const length = Math.min(size, 4 * MAX_GIT_ERROR);
+        const { buffer, bytesRead } = await handle.read(Buffer.alloc(length), 0, length, size - length);
+        return buffer.subarray(0, bytesRead).toString('utf8');
+      } finally {
+        await handle.close();
+      }
+    })
+    .catch(() => '');
   const detail = output.trim().slice(-MAX_GIT_ERROR) || 'git failed';
   return checkoutError({ ...options, sha, projectDir: '' }, sha, new Error(`git checkout failed: ${detail}`));
 }

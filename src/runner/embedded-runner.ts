@@ -1,8 +1,8 @@
 import { open, readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { TesseraError } from '../errors.js';
 import { RunnerAgent } from './agent.js';
-import type { JobUser } from './job-user.js';
+import type { JobExecutor } from './executors/executor.js';
 import { sendHttpRequest } from './send-http-request.js';
 
 /** File in the data directory that keeps the embedded runner's token across restarts (mode 0600). */
@@ -20,10 +20,10 @@ export interface EmbeddedRunnerHost {
 export interface EmbeddedRunnerOptions {
   /** The coordinator's data directory: holds the token file and `builds/`. */
   readonly dataDir: string;
-  /** Build directories; default `<dataDir>/builds` (see {@link embeddedBuildsDir}). */
+  /** Build directories; default {@link embeddedBuildsDir}. */
   readonly buildsDir?: string;
-  /** Run job processes as this unprivileged user. */
-  readonly jobUser?: JobUser;
+  /** What runs the jobs; default the `shell` executor. */
+  readonly executor?: JobExecutor;
   /** Jobs run at once; default 2. */
   readonly concurrency?: number;
   /** Runner diagnostics. */
@@ -49,7 +49,7 @@ async function tokenStillValid(url: string, token: string): Promise<boolean> {
  * one-machine setup. It talks to the coordinator over loopback HTTP like any runner, so it obeys
  * the same protocol, leases and cancels. The runner is registered once; its token is kept in the
  * data directory (0600) and reused after a restart while the coordinator still accepts it, so
- * restarts do not pile up runners. Build directories live in `<dataDir>/builds`.
+ * restarts do not pile up runners. Build directories live outside the data directory.
  */
 export async function startEmbeddedRunner(
   host: EmbeddedRunnerHost,
@@ -70,9 +70,9 @@ export async function startEmbeddedRunner(
   const agent = new RunnerAgent({
     url: host.url,
     token,
-    buildsDir: options.buildsDir ?? join(options.dataDir, 'builds'),
+    buildsDir: options.buildsDir ?? embeddedBuildsDir(options.dataDir, undefined),
     concurrency: options.concurrency ?? 2,
-    jobUser: options.jobUser,
+    ...(options.executor ? { executor: options.executor } : {}),
     log: options.log,
   });
   await agent.start();
@@ -80,24 +80,20 @@ export async function startEmbeddedRunner(
 }
 
 /**
- * The embedded runner's builds directory: `--runner-builds-dir`, or `<dataDir>/builds`. With a job
- * user it must lie outside the data directory: the job user would have to traverse the data
- * directory to reach it, and that directory holds the database, the key-encryption key and the
- * admin token.
+ * The embedded runner's builds directory: `--runner-builds-dir`, or `<data-dir>-builds` beside the
+ * data directory. Never inside the data directory, which holds the database, the key-encryption
+ * key and the admin token: a job's build directory must not lead there.
  *
- * @throws TesseraError `ERR_CONFIG_INVALID` for a job user with builds inside the data directory.
+ * @throws TesseraError `ERR_CONFIG_INVALID` for builds inside the data directory.
  */
-export function embeddedBuildsDir(
-  dataDir: string,
-  buildsDir: string | undefined,
-  jobUser: JobUser | undefined,
-): string {
-  const chosen = resolve(buildsDir ?? join(dataDir, 'builds'));
-  const inside = relative(resolve(dataDir), chosen);
-  if (jobUser && !inside.startsWith('..') && !inside.startsWith('/')) {
+export function embeddedBuildsDir(dataDir: string, buildsDir: string | undefined): string {
+  const data = resolve(dataDir);
+  const chosen = resolve(buildsDir ?? `${data}-builds`);
+  const inside = relative(data, chosen);
+  if (!inside.startsWith('..') && !isAbsolute(inside)) {
     throw new TesseraError(
       'ERR_CONFIG_INVALID',
-      '--runner-job-user needs --runner-builds-dir outside the data directory (jobs must not reach the data directory)',
+      `--runner-builds-dir ${chosen} is inside the data directory ${data}: choose a directory outside it (jobs must not reach the data directory)`,
     );
   }
   return chosen;

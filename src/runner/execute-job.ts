@@ -2,9 +2,11 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isTesseraError } from '../errors.js';
 import { checkout, prepareCheckout, shellCheckout, shellCheckoutFailure } from './checkout.js';
+import type { ExecutorSession, JobExecutor } from './executors/executor.js';
+import { shellExecutor } from './executors/shell-executor.js';
 import { buildJobEnvironment } from './job-environment.js';
 import type { JobOutcome, JobPayload, JobStep } from './job-payload.js';
-import { allowTraverse, giveToJobUser, type JobUser } from './job-user.js';
+import { allowTraverse, giveToJobUser } from './job-user.js';
 import type { JobVariable } from './job-variable.js';
 import { MaskingLogSink } from './masking-log-sink.js';
 import { forgetProcessGroup, recordProcessGroup } from './orphan-process-groups.js';
@@ -42,11 +44,8 @@ export interface ExecuteJobOptions {
   readonly afterScriptTimeout?: number;
   /** Milliseconds between SIGTERM and SIGKILL. */
   readonly killGraceMs?: number;
-  /**
-   * Run the job's processes as this unprivileged user (the runner must be root), so that a job
-   * cannot read the runner's files, environment or memory. Default: the runner's own user.
-   */
-  readonly jobUser?: JobUser;
+  /** What runs the job's steps; default the `shell` executor as the runner's own user. */
+  readonly executor?: JobExecutor;
   /**
    * Leave the build directories for the caller to remove with {@link removeJobDirectories} (the
    * runner does, after it has reported the job, so the next stage need not wait); default false.
@@ -94,7 +93,7 @@ function errorText(error: unknown): string {
 }
 
 /**
- * Runs one job from start to end with the shell executor: checks out the commit into a fresh
+ * Runs one job from start to end with its executor: checks out the commit into a fresh
  * build directory, resolves Vault `secrets:`, runs the `script` step (before_script + script) under
  * the job's timeout, then the `after_script` step (also after a failure, a timeout or a cancel)
  * under its own short timeout, and returns the final state and GitLab failure reason. Every byte of
@@ -104,6 +103,8 @@ function errorText(error: unknown): string {
  */
 export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome> {
   const { job } = options;
+  const executor = options.executor ?? shellExecutor();
+  const jobUser = executor.jobUser;
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   const maskedFromPayload = [job.token, ...job.variables.filter((v) => v.masked).map((v) => v.value)];
@@ -140,12 +141,13 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   line(
     `Running with tessera runner ${RUNNER_VERSION}${options.runnerDescription ? ` ${options.runnerDescription}` : ''}`,
   );
-  line('Preparing the "shell" executor');
-  line(`Using bash for job ${job.id}${job.job_info?.name ? ` (${job.job_info.name})` : ''}`);
+  line(`Preparing the "${executor.name}" executor`);
+  for (const text of executor.describe(job)) line(text);
 
   let outcome: JobOutcome | undefined;
   let variables: JobVariable[] = [...job.variables];
   let environment: Awaited<ReturnType<typeof buildJobEnvironment>> | undefined;
+  let session: ExecutorSession | undefined;
   const checkoutOptions = {
     repoUrl: job.git_info.repo_url,
     sha: job.git_info.sha,
@@ -156,7 +158,8 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
     signal: jobSignal,
   };
   // Without a job user the job's shell runs the final `git checkout` itself (one process fewer
-  // started by the runner). A job user's shell may not read the cache, so the runner checks out.
+  // started by the runner). A job user's shell may not write the checkout the runner prepared as
+  // itself, so the runner checks out.
   const checkoutFiles = {
     logFile: join(jobTempDir, 'checkout.log'),
     failedMarker: join(jobTempDir, 'checkout-failed'),
@@ -165,7 +168,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   try {
     await mkdir(buildsDir, { recursive: true });
     line('Getting source from Git repository');
-    if (options.jobUser) await checkout(checkoutOptions);
+    if (jobUser) await checkout(checkoutOptions);
     else checkoutInShell = await prepareCheckout(checkoutOptions);
 
     if (job.secrets && Object.keys(job.secrets).length > 0) {
@@ -188,12 +191,29 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       extraPath: options.extraPath,
     });
     sink.addValues(environment.maskedValues);
-    if (options.jobUser) {
-      await writeScriptFile(join(jobTempDir, 'script.sh'), scriptStep?.script ?? []);
-      await allowTraverse(buildsDir);
-      await giveToJobUser(jobRoot, options.jobUser);
-      await giveToJobUser(jobTempDir, options.jobUser);
+    // Both scripts are written before any job process runs: afterwards the job could have put a
+    // link where a file is written (the runner may be root, or see what the job must not).
+    await writeScriptFile(
+      join(jobTempDir, 'script.sh'),
+      scriptStep?.script ?? [],
+      checkoutInShell === undefined ? undefined : shellCheckout(checkoutInShell, checkoutFiles),
+    );
+    if (afterStep?.script.some((c) => c.trim() !== '')) {
+      await writeScriptFile(join(jobTempDir, 'after_script.sh'), afterStep.script);
     }
+    if (jobUser) {
+      await allowTraverse(buildsDir);
+      await giveToJobUser(jobRoot, jobUser);
+      await giveToJobUser(jobTempDir, jobUser);
+    }
+    session = await executor.open({
+      job,
+      buildsDir,
+      jobRoot,
+      jobTempDir,
+      projectDir,
+      toolDirs: options.extraPath ?? [],
+    });
   } catch (error) {
     outcome = interrupted();
     if (outcome === undefined) {
@@ -207,27 +227,14 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   }
 
   let status: JobOutcome = outcome ?? { state: 'success' };
-  if (outcome === undefined && environment !== undefined) {
-    const commands = scriptStep?.script ?? [];
-    const scriptFile = options.jobUser
-      ? join(jobTempDir, 'script.sh')
-      : await writeScriptFile(
-          join(jobTempDir, 'script.sh'),
-          commands,
-          checkoutInShell === undefined ? undefined : shellCheckout(checkoutInShell, checkoutFiles),
-        );
+  if (outcome === undefined && environment !== undefined && session !== undefined) {
     line('Executing "step_script" stage of the job script');
     const result = await runProcess({
-      command: 'bash',
-      args: ['--noprofile', '--norc', scriptFile],
-      cwd: projectDir,
-      env: environment.env,
+      ...session.step(join(jobTempDir, 'script.sh'), environment.env),
       onOutput: (chunk) => sink.write(chunk),
       timeoutMs: Math.max(0, deadline - clock()),
       signal: cancel,
       killGraceMs: options.killGraceMs,
-      uid: options.jobUser?.uid,
-      gid: options.jobUser?.gid,
       onSpawn: recordGroup('script'),
     })
       .finally(() => forgetGroup('script'))
@@ -259,9 +266,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   }
 
   // after_script runs whatever happened to the script, as long as there is a checkout to run it in.
-  if (environment !== undefined && afterStep?.script.some((c) => c.trim() !== '')) {
-    const afterFile = await writeScriptFile(join(jobTempDir, 'after_script.sh'), afterStep.script);
-    if (options.jobUser) await giveToJobUser(afterFile, options.jobUser).catch(() => undefined);
+  if (environment !== undefined && session !== undefined && afterStep?.script.some((c) => c.trim() !== '')) {
     // Its own short limit, as gitlab-runner: RUNNER_AFTER_SCRIPT_TIMEOUT, else the runner's default
     // (5 minutes), never more than the step's timeout (which the coordinator sets to the job's).
     const afterLimit =
@@ -271,17 +276,15 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
     const afterTimeout = Math.min(afterLimit, afterStep.timeout ?? afterLimit);
     line('Running after_script');
     const result = await runProcess({
-      command: 'bash',
-      args: ['--noprofile', '--norc', afterFile],
-      cwd: projectDir,
-      env: { ...environment.env, CI_JOB_STATUS: status.state },
+      ...session.step(join(jobTempDir, 'after_script.sh'), {
+        ...environment.env,
+        CI_JOB_STATUS: status.state,
+      }),
       onOutput: (chunk) => sink.write(chunk),
       timeoutMs: afterTimeout * 1000,
       // A job already cancelled still gets its after_script; a cancel during it ends it.
       signal: status.state === 'canceled' ? undefined : cancel,
       killGraceMs: options.killGraceMs,
-      uid: options.jobUser?.uid,
-      gid: options.jobUser?.gid,
       onSpawn: recordGroup('after'),
     })
       .finally(() => forgetGroup('after'))
@@ -308,6 +311,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   }
   sink.end();
 
+  await session?.close();
   if (!options.keepBuildDir) await removeJobDirectories(buildsDir, job.id);
   return status;
 }

@@ -53,7 +53,7 @@ describe('serve banner', () => {
       const discovery = field('Discovery') as string;
       assert.equal(discovery, `${issuer}/.well-known/openid-configuration`);
       assert.equal(field('Admin token'), `${join(dataDir, 'admin-token')} (user root, mode 0600)`);
-      assert.match(field('Embedded runner') ?? '', /^on, 2 jobs at once$/);
+      assert.match(field('Embedded runner') ?? '', /^on, 2 jobs at once, "(sandbox|shell)" executor$/);
       assert.match(banner, new RegExp(`^  curl -s ${discovery}$`, 'm'));
       assert.match(banner, / run \/path\/to\/a\/git\/repo /);
       // The token itself is printed once by the coordinator, never by the banner.
@@ -104,5 +104,26 @@ describe('serve banner', () => {
       /Admin token +no longer on disk \(it was printed once and written to data\/admin-token/,
     );
     assert.match(banner, /^ {2}Store +SQLite in data$/m);
+  });
+
+  it('says loudly when the embedded runner could not sandbox its jobs, and how to fix it', () => {
+    const input = {
+      server: { url: 'http://127.0.0.1:8080', issuer: 'http://localhost:8080' },
+      config: { dataDir: '/nonexistent/data', database: '' },
+      env: {},
+      cwd: '/nonexistent',
+      command: 'tessera',
+      fancy: false,
+    };
+    const unsandboxed = serveBanner({
+      ...input,
+      embeddedRunner: { concurrency: 1, executor: 'shell', unsandboxedReason: 'bubblewrap is not installed' },
+    });
+    assert.match(unsandboxed, /^ {2}Embedded runner +on, 1 job at once, "shell" executor$/m);
+    assert.match(unsandboxed, /WARNING: jobs are not sandboxed\.\n {2}bubblewrap is not installed\./);
+    assert.match(unsandboxed, /can read this instance's signing keys/);
+    assert.match(unsandboxed, /apt-get install bubblewrap/);
+    const sandboxed = serveBanner({ ...input, embeddedRunner: { concurrency: 2, executor: 'sandbox' } });
+    assert.doesNotMatch(sandboxed, /WARNING/);
   });
 });

@@ -240,9 +240,19 @@ export function startRunner(
   token: string,
   buildsDir: string,
   concurrency = 2,
+  extraArgs: readonly string[] = [],
 ): Child {
   return startTessera(
-    ['runner', '--url', coordinator.url, '--builds-dir', buildsDir, '--concurrency', String(concurrency)],
+    [
+      'runner',
+      '--url',
+      coordinator.url,
+      '--builds-dir',
+      buildsDir,
+      '--concurrency',
+      String(concurrency),
+      ...extraArgs,
+    ],
     {
       TESSERA_RUNNER_TOKEN: token,
     },

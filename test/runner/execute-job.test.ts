@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { executeJob, parseGoDuration } from '../../src/runner/execute-job.js';
+import { shellExecutor } from '../../src/runner/executors/shell-executor.js';
 import type { JobPayload } from '../../src/runner/job-payload.js';
 import { resolveJobUser } from '../../src/runner/job-user.js';
 import type { JobVariable } from '../../src/runner/job-variable.js';
@@ -298,7 +299,7 @@ describe('executeJob', () => {
       buildsDir,
       onLog: (bytes) => chunks.push(bytes),
       killGraceMs: 300,
-      jobUser: nobody,
+      executor: shellExecutor(nobody),
     });
     const log = Buffer.concat(chunks).toString();
     assert.equal(outcome.state, 'success', log);
