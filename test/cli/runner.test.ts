@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { findBubblewrap } from '../../src/runner/executors/sandbox-executor.js';
 import type { JobPayload } from '../../src/runner/job-payload.js';
 import { processAlive } from '../../src/runner/run-process.js';
 import { CoordinatorStandIn } from '../runner/coordinator-stand-in.js';
@@ -78,6 +79,9 @@ describe('tessera runner', () => {
       coordinator.url,
       '--token',
       coordinator.runnerToken,
+      // The jobs tell the test their pids through files on the host, which a sandbox would hide.
+      '--executor',
+      'shell',
       '--builds-dir',
       join(root, 'builds'),
       '--concurrency',
@@ -115,7 +119,17 @@ describe('tessera runner', () => {
     // after being handed a job, would swallow this test's job (only a real lease expiry re-queues).
     const coordinator = new CoordinatorStandIn('cli-runner-token-crash-0123456789');
     await coordinator.listen();
-    const args = ['--url', coordinator.url, '--token', coordinator.runnerToken, '--builds-dir', buildsDir];
+    const args = [
+      '--url',
+      coordinator.url,
+      '--token',
+      coordinator.runnerToken,
+      '--builds-dir',
+      buildsDir,
+      // What a shell job leaves behind is what the next runner must end (a sandbox dies with its runner).
+      '--executor',
+      'shell',
+    ];
     const pidFile = join(root, 'crash.pid');
     const first = startRunner(args);
     let second: ReturnType<typeof startRunner> | undefined;
@@ -144,4 +158,56 @@ describe('tessera runner', () => {
       await coordinator.close();
     }
   });
+
+  it('prints its sandbox executor at start, and a SIGKILLed runner takes its sandboxed jobs with it', {
+    skip:
+      'bwrap' in
+      findBubblewrap(process.getuid?.() === 0 ? { name: 'nobody', uid: 65534, gid: 65534 } : undefined)
+        ? false
+        : 'bubblewrap cannot make a sandbox on this machine',
+  }, async () => {
+    const coordinator = new CoordinatorStandIn('cli-runner-token-sandbox-0123456789');
+    await coordinator.listen();
+    const marker = `10${process.pid}`;
+    const runner = startRunner([
+      '--url',
+      coordinator.url,
+      '--token',
+      coordinator.runnerToken,
+      '--builds-dir',
+      join(root, 'sandbox-builds'),
+    ]);
+    try {
+      const job = coordinator.enqueue(
+        payload(4, [`setsid sleep ${marker} &`, `echo started; sleep 2${marker}`]),
+      );
+      await coordinator.waitFor(() => job.trace.toString().includes('started'), 'the job to start', 60_000);
+      assert.match(runner.stderr(), /runner: executor: sandbox/);
+      assert.match(job.trace.toString(), /Preparing the "sandbox" executor/);
+      const sleeping = () =>
+        processesWith(`sleep ${marker}`).length + processesWith(`sleep 2${marker}`).length;
+      assert.equal(sleeping(), 2);
+      runner.child.kill('SIGKILL');
+      await runner.exited;
+      await coordinator.waitFor(() => sleeping() === 0, 'the sandbox to die with its runner', 10_000);
+    } finally {
+      runner.child.kill('SIGKILL');
+      await runner.exited;
+      await coordinator.close();
+    }
+  });
 });
+
+/** Processes on this machine whose command line contains `marker`. */
+function processesWith(marker: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').includes(marker);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}

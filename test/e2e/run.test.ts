@@ -206,7 +206,8 @@ grep -o '"pipeline_source": "[^"]*"' claims.json
       },
       'token-demo',
     );
-    const result = await tesseraRun([dir, '--var', `TOKEN_FILE=${tokenFile}`]);
+    // The job hands its token to the test through a file on the host, which a sandbox would hide.
+    const result = await tesseraRun([dir, '--executor', 'shell', '--var', `TOKEN_FILE=${tokenFile}`]);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     const token = (await readFile(tokenFile, 'utf8')).trim();
     assert.match(token, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/, 'the job got a JWT');
@@ -336,7 +337,8 @@ slow:
     });
     let sent = false;
     const result = await tesseraRun(
-      [dir, '--var', `PID_FILE=${pidFile}`],
+      // The job tells the test its pid through a file on the host, which a sandbox would hide.
+      [dir, '--executor', 'shell', '--var', `PID_FILE=${pidFile}`],
       undefined,
       { TMPDIR: tmp },
       (stdout, child) => {
@@ -371,7 +373,8 @@ chatty:
     });
     let closed = false;
     const result = await tesseraRun(
-      [dir, '--var', `PID_FILE=${pidFile}`],
+      // The job tells the test its pid through a file on the host, which a sandbox would hide.
+      [dir, '--executor', 'shell', '--var', `PID_FILE=${pidFile}`],
       undefined,
       { TMPDIR: tmp },
       (stdout, child) => {

@@ -10,6 +10,9 @@ import { processAlive } from '../../src/runner/run-process.js';
 import { makeRepository } from '../runner/git-repository.js';
 import { type Child, Coordinator, startRunner, waitFor } from './runner-harness.js';
 
+// Jobs here signal the test through files on the host (markers, pids), which a sandbox would hide;
+// the sandbox has tests of its own (runner-sandbox.test.ts).
+const SHELL = ['--executor', 'shell'];
 const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-runner-'));
 const coordinator = new Coordinator(join(root, 'data'));
 let runner: Child;
@@ -22,7 +25,7 @@ async function project(name: string, files: Record<string, string>): Promise<num
 
 before(async () => {
   await coordinator.start();
-  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 3);
+  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 3, SHELL);
 });
 
 after(async () => {

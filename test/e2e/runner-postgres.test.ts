@@ -12,6 +12,9 @@ import pg from 'pg';
 import { makeRepository } from '../runner/git-repository.js';
 import { type Child, Coordinator, startRunner } from './runner-harness.js';
 
+// Jobs here signal the test through files on the host (markers, pids), which a sandbox would hide;
+// the sandbox has tests of its own (runner-sandbox.test.ts).
+const SHELL = ['--executor', 'shell'];
 const PG_URL = process.env.TESSERA_TEST_DATABASE_URL ?? '';
 const skip = PG_URL === '' ? 'TESSERA_TEST_DATABASE_URL is not set; PostgreSQL tests skipped' : false;
 const database = `tessera_rt_${randomBytes(6).toString('hex')}`;
@@ -39,7 +42,7 @@ before(async () => {
   await coordinator.start(['--database', url.href]);
   for (const name of ['a', 'b']) {
     runners.push(
-      startRunner(coordinator, await coordinator.registerRunner(), join(root, `builds-${name}`), 2),
+      startRunner(coordinator, await coordinator.registerRunner(), join(root, `builds-${name}`), 2, SHELL),
     );
   }
 });

@@ -88,18 +88,24 @@ function sandboxMounts(options: SandboxExecutorOptions, workspace: JobWorkspace)
 
 /**
  * Gives every directory above `path` the search bit for others (`o+x`: enter, not list), so that
- * bubblewrap, started as the unprivileged job user, can reach what it mounts. Directories already
- * seen are skipped.
+ * bubblewrap, started as the unprivileged job user, can reach what it mounts. Walks down from `/`
+ * and remembers a directory only once it is done, so that jobs starting together never mount
+ * before the path is open (two of them may both fix one directory: harmless).
  */
 async function letJobUserReach(path: string, reached: Set<string>): Promise<void> {
-  for (let directory = dirname(path); !reached.has(directory); directory = dirname(directory)) {
-    reached.add(directory);
+  const above: string[] = [];
+  for (let directory = dirname(path); ; directory = dirname(directory)) {
+    above.unshift(directory);
+    if (directory === dirname(directory)) break;
+  }
+  for (const directory of above) {
+    if (reached.has(directory)) continue;
     const mode = await stat(directory).then(
       (found) => found.mode,
       () => undefined,
     );
     if (mode !== undefined && (mode & 0o001) === 0) await chmod(directory, (mode & 0o7777) | 0o001);
-    if (directory === dirname(directory)) break;
+    reached.add(directory);
   }
 }
 
