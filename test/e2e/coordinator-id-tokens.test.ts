@@ -72,9 +72,16 @@ for (const dialect of testDialects()) {
     it('mints id_tokens at pickup from coordinator records, on demand for @actions/core, with introspection and audit', async () => {
       const repo = await makeRepository({ '.gitlab-ci.yml': CONFIG });
       const c = await startTestCoordinator(dialect, { issuer: 'http://127.0.0.1:0' });
-      const p = await setUpProject(c, repo.path, {
-        body: { ci_id_token_allowed_audiences: ['my-aud', 'other-ok'] },
-      });
+      // Every audience the YAML's id_tokens name, and two more for on-demand requests.
+      const allowed = [
+        'https://vault.example.com',
+        c.server.coordinator.urls.serverUrl,
+        'sts.amazonaws.com',
+        'deployer',
+        'my-aud',
+        'other-ok',
+      ];
+      const p = await setUpProject(c, repo.path, { body: { ci_id_token_allowed_audiences: allowed } });
       await c.api('POST', `/api/v4/projects/${p.projectId}/variables`, {
         body: { key: 'VAULT_SERVER_URL', value: 'https://vault.example.com' },
       });
@@ -234,6 +241,65 @@ for (const dialect of testDialects()) {
         assert.ok(!c.logs().includes(secret), 'no token in the coordinator log');
       }
       assert.ok(writes.join('').includes('::add-mask::'), 'the toolkit masked the token it got');
+    });
+
+    it('applies the allowed audiences to id_tokens at pickup (and so to secrets), failing the job with the audience named', async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': `
+listed:
+  script: [x]
+  id_tokens:
+    OK:
+      aud: https://vault.example.com
+one_of_two:
+  script: [x]
+  id_tokens:
+    FIRST:
+      aud: https://vault.example.com
+    BOTH:
+      aud: [https://vault.example.com, $UNLISTED_AUDIENCE]
+  secrets:
+    DB_PASSWORD:
+      vault: production/db/password@ops
+      token: $FIRST
+`,
+      });
+      const c = await startTestCoordinator(dialect, { issuer: 'http://127.0.0.1:0' });
+      const p = await setUpProject(c, repo.path, {
+        body: { ci_id_token_allowed_audiences: ['https://vault.example.com'] },
+      });
+      for (const [key, value] of [
+        ['VAULT_SERVER_URL', 'https://vault.example.com'],
+        ['UNLISTED_AUDIENCE', 'sts.amazonaws.com'],
+      ]) {
+        await c.api('POST', `/api/v4/projects/${p.projectId}/variables`, { body: { key, value } });
+      }
+      const runnerToken = await registerRunner(c);
+      const pipeline = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, {
+        token: p.developer.token,
+      });
+      assert.equal(pipeline.status, 201, pipeline.text);
+      const handedOut = await requestJob(c, runnerToken);
+      assert.equal(handedOut?.job_info.name, 'listed', 'only the job whose audiences are all listed');
+      await verify(c, tokenOf(handedOut!, 'OK'), 'https://vault.example.com');
+      assert.equal(await requestJob(c, runnerToken), null);
+      const jobs = await c.api('GET', `/api/v4/projects/${p.projectId}/pipelines/${pipeline.body.id}/jobs`);
+      const refused = jobs.body.find((job: { name: string }) => job.name === 'one_of_two');
+      assert.equal(refused.status, 'failed');
+      assert.equal(refused.failure_reason, 'unmet_prerequisites');
+      const log = await c.api('GET', `/api/v4/projects/${p.projectId}/jobs/${refused.id}/trace`);
+      assert.match(
+        log.text,
+        /^ERROR: Job failed before it started: id_tokens\.BOTH: the project does not allow tokens for audience "sts\.amazonaws\.com" \(ci_id_token_allowed_audiences\)/,
+      );
+      const audit = await c.api('GET', `/api/v4/projects/${p.projectId}/id_tokens`, {
+        token: p.maintainer.token,
+      });
+      assert.deepEqual(
+        audit.body.map((entry: { job_id: number }) => entry.job_id),
+        [handedOut!.id],
+        'no token minted for the refused job, not even its listed one',
+      );
     });
 
     it('builds sub from the project components and refuses a burned path until the project switches to project_id', async () => {
