@@ -302,6 +302,75 @@ one_of_two:
       );
     });
 
+    it('expands environment names at pipeline creation, for the protection check, the variables and the claims', async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': `
+variables:
+  TARGET: production
+deploy:
+  script: [x]
+  variables:
+    DEPLOY_ENV: $TARGET
+  environment: $DEPLOY_ENV
+  id_tokens:
+    T:
+      aud: deployer
+review:
+  script: [x]
+  environment:
+    name: review/$CI_COMMIT_REF_SLUG
+  id_tokens:
+    T:
+      aud: deployer
+`,
+      });
+      repo.git('checkout', '--quiet', '-b', 'unset');
+      await repo.commit({ '.gitlab-ci.yml': 'deploy:\n  script: [x]\n  environment: $UNSET_VARIABLE\n' });
+      repo.git('checkout', '--quiet', 'main');
+      const c = await startTestCoordinator(dialect, { issuer: 'http://127.0.0.1:0' });
+      const p = await setUpProject(c, repo.path);
+      await c.api('POST', `/api/v4/projects/${p.projectId}/protected_environments`, {
+        body: { name: 'production', deploy_access_levels: [{ access_level: 40 }] },
+      });
+      const byDeveloper = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, {
+        token: p.developer.token,
+      });
+      assert.equal(byDeveloper.status, 403, 'the expanded name is the protected one');
+      assert.equal(byDeveloper.body.error, 'ERR_ENVIRONMENT_PROTECTED');
+      assert.match(byDeveloper.body.message, /job "deploy": environment "production" is protected/);
+      const unset = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=unset`, {
+        token: p.maintainer.token,
+      });
+      assert.equal(unset.status, 400);
+      assert.equal(unset.body.details.errors[0].path, 'jobs.deploy.environment');
+      assert.match(unset.body.message, /"\$UNSET_VARIABLE" expands to "", which is not an environment name/);
+
+      const runnerToken = await registerRunner(c);
+      const pipeline = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, {
+        token: p.maintainer.token,
+      });
+      assert.equal(pipeline.status, 201, pipeline.text);
+      const jobs = [await requestJob(c, runnerToken), await requestJob(c, runnerToken)];
+      const byName = Object.fromEntries(jobs.map((job) => [job!.job_info.name, job!]));
+      const deploy = byName.deploy!;
+      assert.equal(variable(deploy, 'CI_ENVIRONMENT_NAME'), 'production');
+      const deployClaims = (await verify(c, tokenOf(deploy, 'T'), 'deployer')).payload;
+      assert.equal(deployClaims.environment, 'production');
+      assert.equal(deployClaims.environment_protected, 'true');
+      assert.equal(deployClaims.deployment_tier, 'production');
+      const review = byName.review!;
+      assert.equal(variable(review, 'CI_ENVIRONMENT_NAME'), 'review/main');
+      const reviewClaims = (await verify(c, tokenOf(review, 'T'), 'deployer')).payload;
+      assert.equal(reviewClaims.environment, 'review/main');
+      assert.equal(reviewClaims.environment_protected, 'false');
+      assert.equal(reviewClaims.deployment_tier, 'development');
+      const environments = await c.api('GET', `/api/v4/projects/${p.projectId}/environments`);
+      assert.deepEqual(environments.body.map((environment: { name: string }) => environment.name).sort(), [
+        'production',
+        'review/main',
+      ]);
+    });
+
     it('builds sub from the project components and refuses a burned path until the project switches to project_id', async () => {
       const repo = await makeRepository({
         '.gitlab-ci.yml': 'job:\n  script: [x]\n  id_tokens:\n    T:\n      aud: a\n',
