@@ -5,6 +5,7 @@ import { repositories } from '../store/repositories.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { DEFAULT_SUB_CLAIM_COMPONENTS, type SubClaimComponent } from '../token/subject.js';
 import type { Coordinator } from './coordinator.js';
+import { checkDisplayName } from './display-name.js';
 
 /** What a new project is made of; what is left out takes the API's default. */
 export interface NewProject {
@@ -26,9 +27,11 @@ export interface NewProject {
  * Creates a project in `group` (`POST /projects`, and `tessera run`'s project for the working copy)
  * with the API's defaults: private, branch `main`, `.gitlab-ci.yml`, GitLab's `sub` claim parts.
  *
- * @throws TesseraError `ERR_CONFLICT` when the path is taken in the group.
+ * @throws TesseraError `ERR_CONFLICT` when the path is taken in the group, `ERR_VALIDATION` for a
+ *   name with control or bidirectional formatting characters.
  */
 export async function createProject(coordinator: Coordinator, input: NewProject): Promise<ProjectRecord> {
+  checkDisplayName(input.name, 'name');
   const pathWithNamespace = `${input.group.fullPath}/${input.path}`;
   const now = coordinator.clock();
   try {

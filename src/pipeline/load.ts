@@ -13,6 +13,7 @@ import { checkKeys, readScript, readString, readStringList, readVariables } from
 import { readRules } from './schema/rules.js';
 import type { JobSpec, PipelineSpec, RuleSpec } from './spec.js';
 import { measureSpecBytes } from './spec-size.js';
+import { escapeUnsafeCharacters, UNSAFE_NAME_CHARACTERS, unsafeCharacterIn } from './unsafe-characters.js';
 import { WorkBudget, WorkLimitExceeded } from './work-budget.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode, treeSize } from './yaml-tree.js';
 
@@ -135,6 +136,15 @@ async function normaliseAndCheck(
   for (const [key, value] of root.entries) {
     if (isTopLevelKeyword(key)) continue;
     const at = keyPosition(root, key);
+    const unsafe = unsafeCharacterIn(key);
+    if (unsafe !== null) {
+      problems.error(
+        `jobs.${escapeUnsafeCharacters(key)}`,
+        `a job name must not contain ${UNSAFE_NAME_CHARACTERS}; this one has ${unsafe}`,
+        at,
+      );
+      continue;
+    }
     if (value.kind === 'map') {
       // A job's position is its name's line, where "is required" errors are best shown.
       jobs.set(key, { ...value, line: at.line ?? value.line });

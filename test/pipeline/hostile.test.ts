@@ -63,6 +63,26 @@ describe('pipeline loader: hostile input', () => {
     assert.match(pipelineErrors[0]!.message, /larger than 33554432 bytes .*limit on one pipeline/);
   });
 
+  it('refuses job names with NUL, CR/LF or bidirectional formatting characters, with the path and line', async () => {
+    const errors = await refusal(
+      'ok:\n  script: x\n"deploy\\u202Eprod":\n  script: x\n"two\\r\\nlines":\n  script: x\n"nul\\0":\n  script: x\n"\\u200Fmark":\n  script: x\n',
+    );
+    assert.deepEqual(
+      errors.map((problem) => [
+        problem.path,
+        problem.line,
+        /must not contain control characters/.test(problem.message),
+      ]),
+      [
+        ['jobs.deploy\\u202Eprod', 3, true],
+        ['jobs.two\\u000D\\u000Alines', 5, true],
+        ['jobs.nul\\u0000', 7, true],
+        ['jobs.\\u200Fmark', 9, true],
+      ],
+    );
+    assert.match(errors[0]!.message, /this one has U\+202E$/);
+  });
+
   it('refuses deep nesting', async () => {
     const errors = await refusal(`job:\n  script: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
     assert.ok(errors.some((problem) => /deep/.test(problem.message)));
