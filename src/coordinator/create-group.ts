@@ -19,7 +19,7 @@ export interface NewGroup {
  * Creates a group (`POST /groups`, and `tessera run`'s group `local`). The creator owns a new
  * top-level group, as in GitLab; in a subgroup they already inherit a role.
  *
- * @throws TesseraError `ERR_CONFLICT` when the full path is taken, `ERR_VALIDATION` for a name with
+ * @throws TesseraError `ERR_CONFLICT` when the full path is taken (in any case), `ERR_VALIDATION` for a name with
  *   control or bidirectional formatting characters.
  */
 export async function createGroup(
@@ -53,7 +53,13 @@ export async function createGroup(
       return created;
     });
   } catch (error) {
-    if (isUniqueViolation(error)) throw new TesseraError('ERR_CONFLICT', `group path ${fullPath} is taken`);
+    if (isUniqueViolation(error)) {
+      throw new TesseraError(
+        'ERR_CONFLICT',
+        `path has already been taken: a group is at "${fullPath}" (paths are unique regardless of case)`,
+        { details: { field: 'path' } },
+      );
+    }
     throw error;
   }
 }

@@ -27,7 +27,7 @@ export interface NewProject {
  * Creates a project in `group` (`POST /projects`, and `tessera run`'s project for the working copy)
  * with the API's defaults: private, branch `main`, `.gitlab-ci.yml`, GitLab's `sub` claim parts.
  *
- * @throws TesseraError `ERR_CONFLICT` when the path is taken in the group, `ERR_VALIDATION` for a
+ * @throws TesseraError `ERR_CONFLICT` when the path is taken in the group (in any case), `ERR_VALIDATION` for a
  *   name with control or bidirectional formatting characters.
  */
 export async function createProject(coordinator: Coordinator, input: NewProject): Promise<ProjectRecord> {
@@ -55,7 +55,11 @@ export async function createProject(coordinator: Coordinator, input: NewProject)
     );
   } catch (error) {
     if (isUniqueViolation(error))
-      throw new TesseraError('ERR_CONFLICT', `project path ${pathWithNamespace} is taken`);
+      throw new TesseraError(
+        'ERR_CONFLICT',
+        `path has already been taken: group ${input.group.fullPath} has a project at "${input.path}" (paths are unique regardless of case)`,
+        { details: { field: 'path' } },
+      );
     throw error;
   }
 }

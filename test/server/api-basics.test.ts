@@ -124,6 +124,29 @@ for (const dialect of testDialects()) {
       assert.equal((await c.api('GET', '/api/v4/projects')).body.length, 1);
     });
 
+    it('answers 409 "has already been taken" for group and project paths that differ only in case', async () => {
+      const c = await startTestCoordinator(dialect);
+      const acme = await c.api('POST', '/api/v4/groups', { body: { name: 'Acme', path: 'acme' } });
+      const twin = await c.api('POST', '/api/v4/groups', { body: { name: 'Acme', path: 'ACME' } });
+      assert.equal(twin.status, 409);
+      assert.equal(twin.body.error, 'ERR_CONFLICT');
+      assert.match(twin.body.message, /^path has already been taken/);
+      const create = (path: string) =>
+        c.api('POST', '/api/v4/projects', {
+          body: { name: path, path, namespace_id: acme.body.id, repository_url: '/x' },
+        });
+      assert.equal((await create('app')).status, 201);
+      const app = await create('App');
+      assert.equal(app.status, 409);
+      assert.match(app.body.message, /^path has already been taken: group acme has a project at "App"/);
+      const other = await create('other');
+      const moved = await c.api('PUT', `/api/v4/projects/${other.body.id}`, { body: { path: 'APP' } });
+      assert.equal(moved.status, 409);
+      assert.match(moved.body.message, /^path has already been taken/);
+      const projects = await c.api('GET', '/api/v4/projects');
+      assert.deepEqual(projects.body.map((p: { path: string }) => p.path).sort(), ['app', 'other']);
+    });
+
     it('manages users, tokens, groups, projects and inherited roles as GitLab shapes them', async () => {
       const c = await startTestCoordinator(dialect);
       const dev = await c.api('POST', '/api/v4/users', {

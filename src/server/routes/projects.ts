@@ -218,7 +218,13 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
         );
         return render(updated);
       } catch (error) {
-        if (isUniqueViolation(error)) throw new TesseraError('ERR_CONFLICT', 'that project path is taken');
+        if (isUniqueViolation(error)) {
+          throw new TesseraError(
+            'ERR_CONFLICT',
+            `path has already been taken: the group has a project at "${body.path}" (paths are unique regardless of case)`,
+            { details: { field: 'path' } },
+          );
+        }
         throw error;
       }
     },
