@@ -5,6 +5,7 @@ import { repositories } from '../store/repositories.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { ACCESS_LEVELS } from './access-level.js';
 import type { Coordinator } from './coordinator.js';
+import { checkDisplayName } from './display-name.js';
 
 /** What a new group is made of; `parent` makes it a subgroup. */
 export interface NewGroup {
@@ -18,13 +19,15 @@ export interface NewGroup {
  * Creates a group (`POST /groups`, and `tessera run`'s group `local`). The creator owns a new
  * top-level group, as in GitLab; in a subgroup they already inherit a role.
  *
- * @throws TesseraError `ERR_CONFLICT` when the full path is taken.
+ * @throws TesseraError `ERR_CONFLICT` when the full path is taken (in any case), `ERR_VALIDATION` for a name with
+ *   control or bidirectional formatting characters.
  */
 export async function createGroup(
   coordinator: Coordinator,
   creator: UserRecord,
   input: NewGroup,
 ): Promise<GroupRecord> {
+  checkDisplayName(input.name, 'name');
   const fullPath = input.parent ? `${input.parent.fullPath}/${input.path}` : input.path;
   const now = coordinator.clock();
   try {
@@ -50,7 +53,13 @@ export async function createGroup(
       return created;
     });
   } catch (error) {
-    if (isUniqueViolation(error)) throw new TesseraError('ERR_CONFLICT', `group path ${fullPath} is taken`);
+    if (isUniqueViolation(error)) {
+      throw new TesseraError(
+        'ERR_CONFLICT',
+        `path has already been taken: a group is at "${fullPath}" (paths are unique regardless of case)`,
+        { details: { field: 'path' } },
+      );
+    }
     throw error;
   }
 }

@@ -1,5 +1,11 @@
 import { TesseraError } from '../errors.js';
-import { loadPipeline } from '../pipeline/load.js';
+import type { ConfigProblem } from '../pipeline/config-problem.js';
+import {
+  ENVIRONMENT_NAME_RULE,
+  expandEnvironmentName,
+  isEnvironmentName,
+} from '../pipeline/environment-name.js';
+import { loadPipeline, pipelineInvalid } from '../pipeline/load.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
 import { buildRuleVariables, type PipelineSource } from '../pipeline/rule-variables.js';
 import type { Db } from '../store/open-store.js';
@@ -66,6 +72,47 @@ export async function environmentRefusal(
   return `environment "${name}" is protected: deploying to it needs the ${
     required === 60 ? 'administrator' : accessLevelDescription(required).replace(/s$/, '')
   } role or higher`;
+}
+
+/**
+ * The plan with each job's `environment:name` expanded (GitLab expands it when it creates the
+ * pipeline), so that the protection check, the stored environment, `CI_ENVIRONMENT_NAME` and the
+ * `environment` claims all see the name the job deploys to, never `$DEPLOY_ENV` as written.
+ *
+ * @throws TesseraError `ERR_PIPELINE_INVALID` when a name expands to something that is not an
+ *   environment name (empty, or with characters GitLab refuses).
+ */
+function withEnvironmentNamesExpanded(
+  plan: PipelinePlan,
+  context: {
+    predefined: Readonly<Record<string, string>>;
+    project: Readonly<Record<string, string>>;
+    file: string;
+    warnings: ConfigProblem[];
+  },
+): PipelinePlan {
+  const errors: ConfigProblem[] = [];
+  const jobs = plan.jobs.map((job) => {
+    if (job.environment === null) return job;
+    const name = expandEnvironmentName(job.environment.name, {
+      predefined: context.predefined,
+      pipeline: plan.variables,
+      job: job.variables,
+      project: context.project,
+    });
+    if (name === job.environment.name) return job;
+    if (!isEnvironmentName(name, { expanded: true })) {
+      errors.push({
+        path: `jobs.${job.name}.environment`,
+        message: `"${job.environment.name}" expands to ${JSON.stringify(name.slice(0, 300))}, which is not an environment name: ${ENVIRONMENT_NAME_RULE}`,
+        line: job.line,
+      });
+      return job;
+    }
+    return { ...job, environment: { ...job.environment, name } };
+  });
+  if (errors.length > 0) throw pipelineInvalid(context.file, errors, context.warnings);
+  return { ...plan, jobs };
 }
 
 /**
@@ -137,10 +184,16 @@ export async function createPipeline(
     configPath: project.ciConfigPath,
   });
   const projectVariables = await projectVariablesFor(coordinator.store.db, project.id, protection.protected);
-  const plan: PipelinePlan = planPipeline(loaded.spec, {
-    ...ruleVariables,
+  const callerVariables = {
     ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
     ...input.variables,
+  };
+  const planned: PipelinePlan = planPipeline(loaded.spec, { ...ruleVariables, ...callerVariables });
+  const plan = withEnvironmentNamesExpanded(planned, {
+    predefined: ruleVariables,
+    project: callerVariables,
+    file: project.ciConfigPath,
+    warnings: loaded.warnings,
   });
   if (!plan.created || plan.jobs.length === 0) {
     const message = plan.created

@@ -5,6 +5,7 @@ import { repositories } from '../store/repositories.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { DEFAULT_SUB_CLAIM_COMPONENTS, type SubClaimComponent } from '../token/subject.js';
 import type { Coordinator } from './coordinator.js';
+import { checkDisplayName } from './display-name.js';
 
 /** What a new project is made of; what is left out takes the API's default. */
 export interface NewProject {
@@ -26,9 +27,11 @@ export interface NewProject {
  * Creates a project in `group` (`POST /projects`, and `tessera run`'s project for the working copy)
  * with the API's defaults: private, branch `main`, `.gitlab-ci.yml`, GitLab's `sub` claim parts.
  *
- * @throws TesseraError `ERR_CONFLICT` when the path is taken in the group.
+ * @throws TesseraError `ERR_CONFLICT` when the path is taken in the group (in any case), `ERR_VALIDATION` for a
+ *   name with control or bidirectional formatting characters.
  */
 export async function createProject(coordinator: Coordinator, input: NewProject): Promise<ProjectRecord> {
+  checkDisplayName(input.name, 'name');
   const pathWithNamespace = `${input.group.fullPath}/${input.path}`;
   const now = coordinator.clock();
   try {
@@ -52,7 +55,11 @@ export async function createProject(coordinator: Coordinator, input: NewProject)
     );
   } catch (error) {
     if (isUniqueViolation(error))
-      throw new TesseraError('ERR_CONFLICT', `project path ${pathWithNamespace} is taken`);
+      throw new TesseraError(
+        'ERR_CONFLICT',
+        `path has already been taken: group ${input.group.fullPath} has a project at "${input.path}" (paths are unique regardless of case)`,
+        { details: { field: 'path' } },
+      );
     throw error;
   }
 }

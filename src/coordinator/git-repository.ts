@@ -5,6 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TesseraError } from '../errors.js';
 import { writeRepositorySkeleton } from '../git/repository-skeleton.js';
+import { PIPELINE_LIMITS } from '../pipeline/limits.js';
 
 /** A ref resolved on the remote. */
 export interface ResolvedRef {
@@ -160,9 +161,24 @@ export class GitRepositoryReader {
     if (clean === undefined) return undefined;
     try {
       return await git(['-C', cache, 'show', `${sha}:${clean}`], '');
-    } catch {
+    } catch (error) {
+      await this.#refuseIfTooLarge(error, cache, sha, clean);
       return undefined;
     }
+  }
+
+  /**
+   * A file too large for git's output buffer is there all the same: say so with its size and the
+   * limit, rather than letting it pass for a missing file (GitLab: "The provided YAML is too big").
+   */
+  async #refuseIfTooLarge(error: unknown, cache: string, sha: string, path: string): Promise<void> {
+    const cause = error instanceof TesseraError ? (error.cause as { code?: unknown } | undefined) : undefined;
+    if (cause?.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') return;
+    const size = Number((await git(['-C', cache, 'cat-file', '-s', `${sha}:${path}`], '')).trim());
+    const message = `${path} at commit ${sha.slice(0, 8)} is ${size} bytes, larger than the limit of ${PIPELINE_LIMITS.maxFileBytes} bytes on a configuration file; split it with include:local`;
+    throw new TesseraError('ERR_PIPELINE_INVALID', message, {
+      details: { errors: [{ path, message, line: null }], warnings: [] },
+    });
   }
 
   /** Message and author of commit `sha`, and its first parent. */
@@ -189,7 +205,8 @@ export class GitRepositoryReader {
         );
         const end = out.indexOf('\u0000');
         if (end >= 0) return { commit: parseCommitInfo(out.slice(0, end)), content: out.slice(end + 2) };
-      } catch {
+      } catch (error) {
+        await this.#refuseIfTooLarge(error, cache, sha, clean);
         // no such file: the commit alone below
       }
     }

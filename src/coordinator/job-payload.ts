@@ -1,6 +1,7 @@
 import { TesseraError } from '../errors.js';
 import { expandVariables } from '../pipeline/expand-variables.js';
 import type { RunnerRecord } from '../store/repositories/runners.js';
+import { describeAudience, refusedAudience } from './allowed-audience.js';
 import type { Coordinator } from './coordinator.js';
 import { environmentRefusal } from './create-pipeline.js';
 import { buildJobVariables, type JobVariable, ON_DEMAND_PATH } from './job-variables.js';
@@ -114,11 +115,24 @@ export async function buildJobPayload(
       throw new JobPreparationError('unknown_failure', 'the job context could not be built', String(error));
     }
     const cap = Math.min(job.timeoutSeconds, lifetimeCap(coordinator, project));
-    for (const [name, spec] of idTokens) {
+    const audiences = idTokens.map(([name, spec]) => {
       const audience =
         typeof spec.aud === 'string'
           ? expandVariables(spec.aud, scope)
           : spec.aud.map((aud) => expandVariables(aud, scope));
+      // Checked for every entry before any is minted: a refused job leaves no token behind.
+      const refused = refusedAudience(project.allowedAudiences, audience);
+      if (refused !== null) {
+        throw new JobPreparationError(
+          'unmet_prerequisites',
+          `id_tokens.${name}: the project does not allow tokens for audience ${describeAudience(refused)} (ci_id_token_allowed_audiences); a maintainer can add it to the project's allowed audiences`,
+          'ERR_ID_TOKEN_AUDIENCE_NOT_ALLOWED',
+        );
+      }
+      return audience;
+    });
+    for (const [index, [name, spec]] of idTokens.entries()) {
+      const audience = audiences[index] as string | string[];
       const lifetime = spec.ttl === null ? cap : Math.min(spec.ttl, cap);
       try {
         const issued = await coordinator.tokenIssuer.issue({

@@ -2,6 +2,7 @@ import { TesseraError } from '../errors.js';
 import type { SigningAlgorithm } from '../keys/algorithms.js';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { JobTokenContext } from '../token/job-token-context.js';
+import { describeAudience, refusedAudience } from './allowed-audience.js';
 import type { Coordinator } from './coordinator.js';
 import { hashesEqual, hashSecret } from './secret-token.js';
 import { buildTokenContext, lifetimeCap, loadJobRecords } from './token-context.js';
@@ -67,10 +68,11 @@ export async function mintOnDemand(
     if (cache.size > 10_000) cache.clear();
     cache.set(job.id, entry);
   }
-  if (entry.allowed !== null && !entry.allowed.includes(request.audience)) {
+  const refused = refusedAudience(entry.allowed, request.audience);
+  if (refused !== null) {
     throw new TesseraError(
       'ERR_ID_TOKEN_AUDIENCE_NOT_ALLOWED',
-      `the project does not allow on-demand tokens for audience ${JSON.stringify(request.audience.slice(0, 200))}`,
+      `the project does not allow tokens for audience ${describeAudience(refused)} (ci_id_token_allowed_audiences)`,
     );
   }
   const lifetime = request.lifetime ?? Math.min(coordinator.config.onDemandDefaultLifetime, entry.cap);

@@ -1,3 +1,4 @@
+import { isTesseraError } from '../errors.js';
 import type { ProblemList } from './config-problem.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import { type ParseBudget, parseYaml } from './parse.js';
@@ -56,7 +57,12 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
     let content: string | undefined;
     try {
       content = await state.readLocalFile(path);
-    } catch {
+    } catch (error) {
+      // A reader that can tell a file too large from a missing one says so in its error.
+      if (isTesseraError(error) && error.code === 'ERR_PIPELINE_INVALID') {
+        state.problems.error('include', error.message, at);
+        continue;
+      }
       content = undefined;
     }
     if (content === undefined) {

@@ -36,4 +36,13 @@ export const PIPELINE_LIMITS = {
   maxErrors: 200,
   /** Longest job timeout: one month, as GitLab. */
   maxTimeoutSeconds: 30 * 24 * 3600,
+  /**
+   * Most bytes of text that alias uses copy, over all files (GitLab bounds the parsed YAML's size
+   * the same way: "The parsed YAML is too big").
+   */
+  maxAliasExpandedBytes: 4 * 1024 * 1024,
+  /** Largest stored spec of one job (its JSON, after extends, !reference and default), in bytes. */
+  maxJobSpecBytes: 1024 * 1024,
+  /** Largest stored spec of all jobs of one pipeline together, in bytes. */
+  maxPipelineSpecBytes: 32 * 1024 * 1024,
 } as const;

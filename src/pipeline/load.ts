@@ -12,6 +12,8 @@ import { type DefaultSpec, readDefault } from './schema/job-settings.js';
 import { checkKeys, readScript, readString, readStringList, readVariables } from './schema/read-value.js';
 import { readRules } from './schema/rules.js';
 import type { JobSpec, PipelineSpec, RuleSpec } from './spec.js';
+import { measureSpecBytes } from './spec-size.js';
+import { escapeUnsafeCharacters, UNSAFE_NAME_CHARACTERS, unsafeCharacterIn } from './unsafe-characters.js';
 import { WorkBudget, WorkLimitExceeded } from './work-budget.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode, treeSize } from './yaml-tree.js';
 
@@ -88,7 +90,7 @@ async function build(
   file: string,
   problems: ProblemList,
 ): Promise<PipelineSpec | null> {
-  const budget: ParseBudget = { expandedNodes: 0 };
+  const budget: ParseBudget = { expandedNodes: 0, aliasBytes: 0 };
   const parsed = parseYaml(input.content, file, problems, budget);
   if (parsed === null) {
     if (!problems.failed)
@@ -134,6 +136,15 @@ async function normaliseAndCheck(
   for (const [key, value] of root.entries) {
     if (isTopLevelKeyword(key)) continue;
     const at = keyPosition(root, key);
+    const unsafe = unsafeCharacterIn(key);
+    if (unsafe !== null) {
+      problems.error(
+        `jobs.${escapeUnsafeCharacters(key)}`,
+        `a job name must not contain ${UNSAFE_NAME_CHARACTERS}; this one has ${unsafe}`,
+        at,
+      );
+      continue;
+    }
     if (value.kind === 'map') {
       // A job's position is its name's line, where "is required" errors are best shown.
       jobs.set(key, { ...value, line: at.line ?? value.line });
@@ -220,6 +231,7 @@ async function normaliseAndCheck(
   }
   checkGraph(specs, hidden, broken, problems);
   if (problems.failed) return null;
+  if (!checkSpecSizes(specs, file, problems)) return null;
   return deepFreeze({
     stages,
     variables,
@@ -228,6 +240,36 @@ async function normaliseAndCheck(
     workflowRules: workflow.rules,
     jobs: specs,
   });
+}
+
+/**
+ * Bounds what a pipeline stores: each job's spec and all of them together. extends, !reference
+ * and `default` share text instead of copying it, so a small file can still describe gigabytes of
+ * jobs; the measure stops at the limit instead of serialising them.
+ */
+function checkSpecSizes(specs: readonly JobSpec[], file: string, problems: ProblemList): boolean {
+  let total = 0;
+  for (const spec of specs) {
+    const bytes = measureSpecBytes(spec, PIPELINE_LIMITS.maxJobSpecBytes);
+    if (bytes > PIPELINE_LIMITS.maxJobSpecBytes) {
+      problems.error(
+        `jobs.${spec.name}`,
+        `the job's configuration is larger than ${PIPELINE_LIMITS.maxJobSpecBytes} bytes after extends, !reference and default (the limit on one job); move long scripts into files in the repository`,
+        { line: spec.line, file },
+      );
+      return false;
+    }
+    total += bytes;
+    if (total > PIPELINE_LIMITS.maxPipelineSpecBytes) {
+      problems.error(
+        file,
+        `the jobs' configuration is larger than ${PIPELINE_LIMITS.maxPipelineSpecBytes} bytes after extends, !reference and default (the limit on one pipeline); move long scripts into files in the repository`,
+        null,
+      );
+      return false;
+    }
+  }
+  return true;
 }
 
 function readStages(root: MapNode, problems: ProblemList): string[] {

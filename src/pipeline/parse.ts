@@ -17,6 +17,8 @@ import type { MapNode, TreeNode } from './yaml-tree.js';
 /** Budget shared by every file of one load, so that includes cannot multiply the limits. */
 export interface ParseBudget {
   expandedNodes: number;
+  /** UTF-8 bytes of text (scalars and keys) that alias uses copied, counted without copying. */
+  aliasBytes: number;
 }
 
 // `!reference [job, key]` is GitLab's own tag; declaring it keeps `yaml` from warning about it.
@@ -25,6 +27,13 @@ const customTags: Tags = [
 ];
 
 class BudgetExceeded extends Error {}
+
+/** A converted node with what a walk over it costs: its nodes and its bytes of text, aliases expanded. */
+interface Converted {
+  readonly node: TreeNode;
+  readonly size: number;
+  readonly bytes: number;
+}
 
 /**
  * Parse pass: YAML text to a {@link TreeNode} with lines, aliases and merge keys (`<<`) expanded,
@@ -94,7 +103,7 @@ class Converter {
   // Anchors seen so far in document order, already converted: an alias converts nothing again,
   // its expanded size is charged on every use. (yaml's Alias.resolve rescans the whole document
   // for every alias, which is quadratic.)
-  private readonly anchors = new Map<string, { node: TreeNode; size: number }>();
+  private readonly anchors = new Map<string, Converted>();
 
   constructor(
     private readonly file: string,
@@ -106,6 +115,21 @@ class Converter {
   convert(node: Node, depth: number): TreeNode {
     const result = this.convertCounted(node, depth);
     return result.node;
+  }
+
+  // A short anchored value aliased thousands of times stays within the node budget while its text
+  // multiplies: a 127 KiB string aliased 1,500 times is 190 MB of job spec. The text an alias
+  // would copy is known from its anchor, so it is charged here before anything is copied.
+  private chargeAliasBytes(bytes: number, line: number | null): void {
+    this.budget.aliasBytes += bytes;
+    if (this.budget.aliasBytes > PIPELINE_LIMITS.maxAliasExpandedBytes) {
+      this.problems.error(
+        this.file,
+        `the configuration's aliases expand to more than ${PIPELINE_LIMITS.maxAliasExpandedBytes} bytes of text (the limit on alias expansion); anchor shorter values or move long scripts into files`,
+        { line, file: this.file },
+      );
+      throw new BudgetExceeded();
+    }
   }
 
   private charge(size: number, line: number | null): void {
@@ -120,7 +144,7 @@ class Converter {
     }
   }
 
-  private convertCounted(node: Node, depth: number): { node: TreeNode; size: number } {
+  private convertCounted(node: Node, depth: number): Converted {
     const line = this.lineOf(node.range?.[0]);
     if (depth > PIPELINE_LIMITS.maxDepth) {
       this.problems.error(
@@ -150,9 +174,10 @@ class Converter {
             file: this.file,
           },
         );
-        return { node: { kind: 'scalar', value: null, line, file: this.file }, size: 1 };
+        return { node: { kind: 'scalar', value: null, line, file: this.file }, size: 1, bytes: 0 };
       }
       this.charge(target.size, line);
+      this.chargeAliasBytes(target.bytes, line);
       return target;
     }
     const converted = this.convertNode(node, depth, line);
@@ -162,9 +187,10 @@ class Converter {
     return converted;
   }
 
-  private convertNode(node: Node, depth: number, line: number | null): { node: TreeNode; size: number } {
+  private convertNode(node: Node, depth: number, line: number | null): Converted {
     this.charge(1, line);
     let size = 1;
+    let bytes = 0;
     if (isScalar(node)) {
       const value = node.value;
       if (typeof value === 'string' && value.length > PIPELINE_LIMITS.maxStringLength) {
@@ -173,13 +199,15 @@ class Converter {
           `a string is longer than ${PIPELINE_LIMITS.maxStringLength} characters`,
           { line, file: this.file },
         );
-        return { node: { kind: 'scalar', value: '', line, file: this.file }, size };
+        return { node: { kind: 'scalar', value: '', line, file: this.file }, size, bytes };
       }
       if (value === null || typeof value === 'string' || typeof value === 'boolean') {
-        return { node: { kind: 'scalar', value, line, file: this.file }, size };
+        bytes = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : 5;
+        return { node: { kind: 'scalar', value, line, file: this.file }, size, bytes };
       }
       if (typeof value === 'number') {
         return {
+          bytes: 16,
           node: {
             kind: 'scalar',
             value: Number.isFinite(value) ? value : String(node.source ?? value),
@@ -190,7 +218,12 @@ class Converter {
         };
       }
       // Dates, binary and other YAML 1.1 types are kept as the text that was written.
-      return { node: { kind: 'scalar', value: String(node.source ?? ''), line, file: this.file }, size };
+      const text = String(node.source ?? '');
+      return {
+        node: { kind: 'scalar', value: text, line, file: this.file },
+        size,
+        bytes: Buffer.byteLength(text, 'utf8'),
+      };
     }
     if (isSeq(node)) {
       const items: TreeNode[] = [];
@@ -198,6 +231,7 @@ class Converter {
         const converted = this.convertCounted(item as Node, depth + 1);
         items.push(converted.node);
         size += converted.size;
+        bytes += converted.bytes;
       }
       if (node.tag === '!reference') {
         const target = items.map((item) => (item.kind === 'scalar' ? String(item.value) : ''));
@@ -208,9 +242,9 @@ class Converter {
             { line, file: this.file },
           );
         }
-        return { node: { kind: 'reference', target, line, file: this.file }, size };
+        return { node: { kind: 'reference', target, line, file: this.file }, size, bytes };
       }
-      return { node: { kind: 'seq', items, line, file: this.file }, size };
+      return { node: { kind: 'seq', items, line, file: this.file }, size, bytes };
     }
     if (isMap(node)) {
       const entries = new Map<string, TreeNode>();
@@ -225,6 +259,7 @@ class Converter {
           const value = pair.value === null ? null : this.convertCounted(pair.value as Node, depth + 1);
           if (value === null) continue;
           size += value.size;
+          bytes += value.bytes;
           const sources = value.node.kind === 'seq' ? value.node.items : [value.node];
           for (const source of sources) {
             if (source.kind === 'map') merged.push(source);
@@ -265,9 +300,14 @@ class Converter {
         }
         const value =
           pair.value === null || pair.value === undefined
-            ? { node: { kind: 'scalar', value: null, line: keyLine, file: this.file } as TreeNode, size: 1 }
+            ? {
+                node: { kind: 'scalar', value: null, line: keyLine, file: this.file } as TreeNode,
+                size: 1,
+                bytes: 0,
+              }
             : this.convertCounted(pair.value as Node, depth + 1);
         size += value.size;
+        bytes += value.bytes + key.length;
         entries.set(key, value.node);
         keyLines.set(key, keyLine);
       }
@@ -279,10 +319,10 @@ class Converter {
           keyLines.set(key, source.keyLines.get(key) ?? source.line);
         }
       }
-      return { node: { kind: 'map', entries, keyLines, line, file: this.file }, size };
+      return { node: { kind: 'map', entries, keyLines, line, file: this.file }, size, bytes };
     }
     this.problems.error(this.file, 'unsupported YAML node', { line, file: this.file });
-    return { node: { kind: 'scalar', value: null, line, file: this.file }, size };
+    return { node: { kind: 'scalar', value: null, line, file: this.file }, size, bytes };
   }
 }
 

@@ -267,6 +267,43 @@ report:
       assert.equal(tagged.body.tag, true);
     });
 
+    it('refuses a config whose aliases multiply a long string, fast, storing nothing, with /-/health answering', async () => {
+      const anchored = 'x'.repeat(127 * 1024);
+      const aliased = (count: number) =>
+        `.big: &big "${anchored}"\njob:\n  script:\n${'    - *big\n'.repeat(count)}`;
+      const repo = await makeRepository({ '.gitlab-ci.yml': aliased(19_000) });
+      repo.git('checkout', '--quiet', '-b', 'fewer');
+      await repo.commit({ '.gitlab-ci.yml': aliased(1_500) });
+      repo.git('checkout', '--quiet', '-b', 'huge');
+      // Larger than git's output buffer for one file (16 MiB): once read as "no .gitlab-ci.yml".
+      await repo.commit({ '.gitlab-ci.yml': `job:\n  script: [x]\n${'#'.repeat(20 * 1024 * 1024)}\n` });
+      const c = await startTestCoordinator(dialect);
+      const p = await setUpProject(c, repo.path);
+      const post = (ref: string) =>
+        c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=${ref}`, { token: p.developer.token });
+      const [bomb, health] = await Promise.all([post('main'), c.api('GET', '/-/health', { token: null })]);
+      assert.equal(health.status, 200);
+      assert.equal(bomb.status, 400);
+      assert.equal(bomb.body.error, 'ERR_PIPELINE_INVALID');
+      assert.match(
+        bomb.body.message,
+        /aliases expand to more than 4194304 bytes of text \(the limit on alias expansion\)/,
+      );
+      const fewer = await post('fewer');
+      assert.equal(fewer.status, 400);
+      assert.match(fewer.body.message, /limit on alias expansion/);
+      const huge = await post('huge');
+      assert.equal(huge.status, 400);
+      assert.equal(huge.body.error, 'ERR_PIPELINE_INVALID');
+      assert.match(
+        huge.body.message,
+        /\.gitlab-ci\.yml at commit \w{8} is 2097\d+ bytes, larger than the limit of 1048576 bytes/,
+      );
+      assert.equal((await c.api('GET', `/api/v4/projects/${p.projectId}/pipelines`)).body.length, 0);
+      const jobs = await c.server.coordinator.store.db.selectFrom('jobs').select('id').execute();
+      assert.equal(jobs.length, 0);
+    });
+
     it('answers 400 for unknown refs, missing and invalid configs, and stores nothing', async () => {
       const repo = await makeRepository({ 'README.md': 'no config' });
       repo.git('checkout', '--quiet', '-b', 'broken');

@@ -207,6 +207,25 @@ build:
       assert.equal(taken.status, 200);
       assert.equal(taken.headers.get('range'), `0-${6 + Buffer.byteLength('done ✓\n')}`);
       assert.deepEqual(taken.body, { status: 'success' });
+      // The job is over: its token appends nothing more, by PATCH (403, as GitLab) or by PUT.
+      const late = await c.api('PATCH', `/api/v4/jobs/${job.id}/trace`, {
+        token: null,
+        headers: {
+          'job-token': job.token,
+          'content-range': `${6 + Buffer.byteLength('done ✓\n')}-40`,
+          'content-type': 'text/plain',
+        },
+        body: 'appended after the end of the job\n',
+      });
+      assert.equal(late.status, 403);
+      assert.equal(late.body.error, 'ERR_JOB_NOT_RUNNING');
+      assert.equal(late.headers.get('job-status'), 'success');
+      const again = await updateJob(c, job, {
+        state: 'success',
+        trace: 'again\n',
+        trace_offset: 6 + Buffer.byteLength('done ✓\n'),
+      });
+      assert.deepEqual(again.body, { status: 'success' });
       const log = await c.api('GET', `/api/v4/projects/${p.projectId}/jobs/${job.id}/trace`);
       assert.equal(log.text, 'hello\ndone ✓\n');
     });

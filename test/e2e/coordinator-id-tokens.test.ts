@@ -72,9 +72,16 @@ for (const dialect of testDialects()) {
     it('mints id_tokens at pickup from coordinator records, on demand for @actions/core, with introspection and audit', async () => {
       const repo = await makeRepository({ '.gitlab-ci.yml': CONFIG });
       const c = await startTestCoordinator(dialect, { issuer: 'http://127.0.0.1:0' });
-      const p = await setUpProject(c, repo.path, {
-        body: { ci_id_token_allowed_audiences: ['my-aud', 'other-ok'] },
-      });
+      // Every audience the YAML's id_tokens name, and two more for on-demand requests.
+      const allowed = [
+        'https://vault.example.com',
+        c.server.coordinator.urls.serverUrl,
+        'sts.amazonaws.com',
+        'deployer',
+        'my-aud',
+        'other-ok',
+      ];
+      const p = await setUpProject(c, repo.path, { body: { ci_id_token_allowed_audiences: allowed } });
       await c.api('POST', `/api/v4/projects/${p.projectId}/variables`, {
         body: { key: 'VAULT_SERVER_URL', value: 'https://vault.example.com' },
       });
@@ -234,6 +241,134 @@ for (const dialect of testDialects()) {
         assert.ok(!c.logs().includes(secret), 'no token in the coordinator log');
       }
       assert.ok(writes.join('').includes('::add-mask::'), 'the toolkit masked the token it got');
+    });
+
+    it('applies the allowed audiences to id_tokens at pickup (and so to secrets), failing the job with the audience named', async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': `
+listed:
+  script: [x]
+  id_tokens:
+    OK:
+      aud: https://vault.example.com
+one_of_two:
+  script: [x]
+  id_tokens:
+    FIRST:
+      aud: https://vault.example.com
+    BOTH:
+      aud: [https://vault.example.com, $UNLISTED_AUDIENCE]
+  secrets:
+    DB_PASSWORD:
+      vault: production/db/password@ops
+      token: $FIRST
+`,
+      });
+      const c = await startTestCoordinator(dialect, { issuer: 'http://127.0.0.1:0' });
+      const p = await setUpProject(c, repo.path, {
+        body: { ci_id_token_allowed_audiences: ['https://vault.example.com'] },
+      });
+      for (const [key, value] of [
+        ['VAULT_SERVER_URL', 'https://vault.example.com'],
+        ['UNLISTED_AUDIENCE', 'sts.amazonaws.com'],
+      ]) {
+        await c.api('POST', `/api/v4/projects/${p.projectId}/variables`, { body: { key, value } });
+      }
+      const runnerToken = await registerRunner(c);
+      const pipeline = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, {
+        token: p.developer.token,
+      });
+      assert.equal(pipeline.status, 201, pipeline.text);
+      const handedOut = await requestJob(c, runnerToken);
+      assert.equal(handedOut?.job_info.name, 'listed', 'only the job whose audiences are all listed');
+      await verify(c, tokenOf(handedOut!, 'OK'), 'https://vault.example.com');
+      assert.equal(await requestJob(c, runnerToken), null);
+      const jobs = await c.api('GET', `/api/v4/projects/${p.projectId}/pipelines/${pipeline.body.id}/jobs`);
+      const refused = jobs.body.find((job: { name: string }) => job.name === 'one_of_two');
+      assert.equal(refused.status, 'failed');
+      assert.equal(refused.failure_reason, 'unmet_prerequisites');
+      const log = await c.api('GET', `/api/v4/projects/${p.projectId}/jobs/${refused.id}/trace`);
+      assert.match(
+        log.text,
+        /^ERROR: Job failed before it started: id_tokens\.BOTH: the project does not allow tokens for audience "sts\.amazonaws\.com" \(ci_id_token_allowed_audiences\)/,
+      );
+      const audit = await c.api('GET', `/api/v4/projects/${p.projectId}/id_tokens`, {
+        token: p.maintainer.token,
+      });
+      assert.deepEqual(
+        audit.body.map((entry: { job_id: number }) => entry.job_id),
+        [handedOut!.id],
+        'no token minted for the refused job, not even its listed one',
+      );
+    });
+
+    it('expands environment names at pipeline creation, for the protection check, the variables and the claims', async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': `
+variables:
+  TARGET: production
+deploy:
+  script: [x]
+  variables:
+    DEPLOY_ENV: $TARGET
+  environment: $DEPLOY_ENV
+  id_tokens:
+    T:
+      aud: deployer
+review:
+  script: [x]
+  environment:
+    name: review/$CI_COMMIT_REF_SLUG
+  id_tokens:
+    T:
+      aud: deployer
+`,
+      });
+      repo.git('checkout', '--quiet', '-b', 'unset');
+      await repo.commit({ '.gitlab-ci.yml': 'deploy:\n  script: [x]\n  environment: $UNSET_VARIABLE\n' });
+      repo.git('checkout', '--quiet', 'main');
+      const c = await startTestCoordinator(dialect, { issuer: 'http://127.0.0.1:0' });
+      const p = await setUpProject(c, repo.path);
+      await c.api('POST', `/api/v4/projects/${p.projectId}/protected_environments`, {
+        body: { name: 'production', deploy_access_levels: [{ access_level: 40 }] },
+      });
+      const byDeveloper = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, {
+        token: p.developer.token,
+      });
+      assert.equal(byDeveloper.status, 403, 'the expanded name is the protected one');
+      assert.equal(byDeveloper.body.error, 'ERR_ENVIRONMENT_PROTECTED');
+      assert.match(byDeveloper.body.message, /job "deploy": environment "production" is protected/);
+      const unset = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=unset`, {
+        token: p.maintainer.token,
+      });
+      assert.equal(unset.status, 400);
+      assert.equal(unset.body.details.errors[0].path, 'jobs.deploy.environment');
+      assert.match(unset.body.message, /"\$UNSET_VARIABLE" expands to "", which is not an environment name/);
+
+      const runnerToken = await registerRunner(c);
+      const pipeline = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, {
+        token: p.maintainer.token,
+      });
+      assert.equal(pipeline.status, 201, pipeline.text);
+      const jobs = [await requestJob(c, runnerToken), await requestJob(c, runnerToken)];
+      const byName = Object.fromEntries(jobs.map((job) => [job!.job_info.name, job!]));
+      const deploy = byName.deploy!;
+      assert.equal(variable(deploy, 'CI_ENVIRONMENT_NAME'), 'production');
+      const deployClaims = (await verify(c, tokenOf(deploy, 'T'), 'deployer')).payload;
+      assert.equal(deployClaims.environment, 'production');
+      assert.equal(deployClaims.environment_protected, 'true');
+      assert.equal(deployClaims.deployment_tier, 'production');
+      const review = byName.review!;
+      assert.equal(variable(review, 'CI_ENVIRONMENT_NAME'), 'review/main');
+      const reviewClaims = (await verify(c, tokenOf(review, 'T'), 'deployer')).payload;
+      assert.equal(reviewClaims.environment, 'review/main');
+      assert.equal(reviewClaims.environment_protected, 'false');
+      assert.equal(reviewClaims.deployment_tier, 'development');
+      const environments = await c.api('GET', `/api/v4/projects/${p.projectId}/environments`);
+      assert.deepEqual(environments.body.map((environment: { name: string }) => environment.name).sort(), [
+        'production',
+        'review/main',
+      ]);
     });
 
     it('builds sub from the project components and refuses a burned path until the project switches to project_id', async () => {

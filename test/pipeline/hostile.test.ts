@@ -33,6 +33,56 @@ describe('pipeline loader: hostile input', () => {
     assert.match(errors[0]!.message, /expands to more than/);
   });
 
+  it('refuses aliases that multiply a long anchored string, by the bytes they would copy', async () => {
+    const anchored = 'x'.repeat(127 * 1024);
+    const file = (aliases: number) =>
+      `.big: &big "${anchored}"\njob:\n  script:\n${'    - *big\n'.repeat(aliases)}`;
+    for (const aliases of [1_500, 19_000]) {
+      const errors = await refusal(file(aliases));
+      assert.match(errors[0]!.message, /aliases expand to more than 4194304 bytes/);
+      assert.equal(
+        errors[0]!.line,
+        3 + Math.floor(PIPELINE_LIMITS.maxAliasExpandedBytes / anchored.length) + 1,
+      );
+    }
+    // Well under the limit, the same anchor is fine.
+    const { spec } = await loadPipeline({ content: file(5) });
+    assert.equal(spec.jobs[0]!.script.length, 5);
+  });
+
+  it('bounds the stored spec of a job and of a pipeline that extends and default multiply', async () => {
+    const long = 'y'.repeat(100 * 1024);
+    const references = Array.from({ length: 11 }, () => '!reference [.t, s]').join(', ');
+    const jobErrors = await refusal(`.t:\n  s: ["${long}"]\njob:\n  script: [${references}]\n`);
+    assert.equal(jobErrors[0]!.path, 'jobs.job');
+    assert.equal(jobErrors[0]!.line, 3);
+    assert.match(jobErrors[0]!.message, /larger than 1048576 bytes .*limit on one job/);
+    const defaults = `default:\n  before_script: ["${long}"]\n`;
+    const jobs = Array.from({ length: 400 }, (_, i) => `j${i}: {script: x}`).join('\n');
+    const pipelineErrors = await refusal(`${defaults}${jobs}\n`);
+    assert.match(pipelineErrors[0]!.message, /larger than 33554432 bytes .*limit on one pipeline/);
+  });
+
+  it('refuses job names with NUL, CR/LF or bidirectional formatting characters, with the path and line', async () => {
+    const errors = await refusal(
+      'ok:\n  script: x\n"deploy\\u202Eprod":\n  script: x\n"two\\r\\nlines":\n  script: x\n"nul\\0":\n  script: x\n"\\u200Fmark":\n  script: x\n',
+    );
+    assert.deepEqual(
+      errors.map((problem) => [
+        problem.path,
+        problem.line,
+        /must not contain control characters/.test(problem.message),
+      ]),
+      [
+        ['jobs.deploy\\u202Eprod', 3, true],
+        ['jobs.two\\u000D\\u000Alines', 5, true],
+        ['jobs.nul\\u0000', 7, true],
+        ['jobs.\\u200Fmark', 9, true],
+      ],
+    );
+    assert.match(errors[0]!.message, /this one has U\+202E$/);
+  });
+
   it('refuses deep nesting', async () => {
     const errors = await refusal(`job:\n  script: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
     assert.ok(errors.some((problem) => /deep/.test(problem.message)));

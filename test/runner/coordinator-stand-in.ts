@@ -128,7 +128,8 @@ export class CoordinatorStandIn {
       const parsed = JSON.parse(body.toString()) as Record<string, unknown>;
       if (!job || parsed.token !== job.payload.token) return json(403, { message: '403 Forbidden' });
       job.updates.push(parsed);
-      if (job.state === 'canceled') return json(200, { status: 'canceled' }, { 'job-status': 'canceled' });
+      // As the coordinator: a job that is over takes no state and no log part.
+      if (job.state !== 'running') return json(200, { status: job.state }, { 'job-status': job.state });
       // A final state may carry the log's last part, from byte trace_offset (as the coordinator takes it).
       const extra: Record<string, string> = {};
       if (parsed.state !== 'running' && typeof parsed.trace === 'string') {
@@ -148,6 +149,14 @@ export class CoordinatorStandIn {
     if (method === 'PATCH' && trace) {
       const job = this.jobs.get(Number(trace[1]));
       if (!job || headers['job-token'] !== job.payload.token) return json(403, { message: '403 Forbidden' });
+      // As GitLab and the coordinator: a finished job's token appends nothing more.
+      if (job.state !== 'running') {
+        return json(
+          403,
+          { message: '403 Forbidden - Job is not processing on runner' },
+          { 'job-status': job.state },
+        );
+      }
       const start = Number(String(headers['content-range'] ?? '').split('-')[0]);
       if (start !== job.trace.length) {
         return json(416, { message: 'range not satisfiable' }, { range: `0-${job.trace.length}` });

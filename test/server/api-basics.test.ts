@@ -83,6 +83,70 @@ for (const dialect of testDialects()) {
       );
     });
 
+    it('refuses group and project names with NUL, CR/LF or bidirectional formatting characters, naming the field', async () => {
+      const c = await startTestCoordinator(dialect);
+      const group = await c.api('POST', '/api/v4/groups', { body: { name: 'Good', path: 'good' } });
+      assert.equal(group.status, 201);
+      for (const [name, character] of [
+        ['a\u0000b', 'U+0000'],
+        ['line\r\nbreak', 'U+000D'],
+        ['deploy\u202Eprod', 'U+202E'],
+        ['x\u2066y', 'U+2066'],
+        ['mark\u200F', 'U+200F'],
+      ] as const) {
+        const badGroup = await c.api('POST', '/api/v4/groups', { body: { name, path: 'bad' } });
+        assert.equal(badGroup.status, 400, JSON.stringify(name));
+        assert.equal(badGroup.body.error, 'ERR_VALIDATION');
+        assert.equal(badGroup.body.details?.field, 'name');
+        assert.match(
+          badGroup.body.message,
+          new RegExp(`^name must not contain control characters .* it has ${character.replace('+', '\\+')}$`),
+        );
+        const badProject = await c.api('POST', '/api/v4/projects', {
+          body: { name, path: 'bad', namespace_id: group.body.id, repository_url: '/x' },
+        });
+        assert.equal(badProject.status, 400);
+        assert.equal(badProject.body.details?.field, 'name');
+      }
+      const project = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'App', path: 'app', namespace_id: group.body.id, repository_url: '/x' },
+      });
+      const renamed = await c.api('PUT', `/api/v4/projects/${project.body.id}`, {
+        body: { name: 'App\u202Egnp.exe' },
+      });
+      assert.equal(renamed.status, 400);
+      assert.equal(renamed.body.details?.field, 'name');
+      assert.deepEqual(
+        (await c.api('GET', '/api/v4/groups')).body.map((g: { path: string }) => g.path),
+        ['good'],
+      );
+      assert.equal((await c.api('GET', `/api/v4/projects/${project.body.id}`)).body.name, 'App');
+      assert.equal((await c.api('GET', '/api/v4/projects')).body.length, 1);
+    });
+
+    it('answers 409 "has already been taken" for group and project paths that differ only in case', async () => {
+      const c = await startTestCoordinator(dialect);
+      const acme = await c.api('POST', '/api/v4/groups', { body: { name: 'Acme', path: 'acme' } });
+      const twin = await c.api('POST', '/api/v4/groups', { body: { name: 'Acme', path: 'ACME' } });
+      assert.equal(twin.status, 409);
+      assert.equal(twin.body.error, 'ERR_CONFLICT');
+      assert.match(twin.body.message, /^path has already been taken/);
+      const create = (path: string) =>
+        c.api('POST', '/api/v4/projects', {
+          body: { name: path, path, namespace_id: acme.body.id, repository_url: '/x' },
+        });
+      assert.equal((await create('app')).status, 201);
+      const app = await create('App');
+      assert.equal(app.status, 409);
+      assert.match(app.body.message, /^path has already been taken: group acme has a project at "App"/);
+      const other = await create('other');
+      const moved = await c.api('PUT', `/api/v4/projects/${other.body.id}`, { body: { path: 'APP' } });
+      assert.equal(moved.status, 409);
+      assert.match(moved.body.message, /^path has already been taken/);
+      const projects = await c.api('GET', '/api/v4/projects');
+      assert.deepEqual(projects.body.map((p: { path: string }) => p.path).sort(), ['app', 'other']);
+    });
+
     it('manages users, tokens, groups, projects and inherited roles as GitLab shapes them', async () => {
       const c = await startTestCoordinator(dialect);
       const dev = await c.api('POST', '/api/v4/users', {

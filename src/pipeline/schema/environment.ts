@@ -1,12 +1,11 @@
 import type { ProblemList } from '../config-problem.js';
+import { isEnvironmentName } from '../environment-name.js';
 import type { EnvironmentSpec } from '../spec.js';
 import { describeNode, type TreeNode } from '../yaml-tree.js';
 import { checkKeys, readString } from './read-value.js';
 
 const TIERS = ['production', 'staging', 'testing', 'development', 'other'];
 const ACTIONS = ['start', 'prepare', 'stop', 'verify', 'access'] as const;
-// GitLab's rule for environment names; `$`, `{` and `}` let variables through, expanded at pickup.
-const NAME = /^[a-zA-Z0-9 \-_/${}.]+$/;
 
 /** Reads `environment`: a name, or `{ name, url, deployment_tier, action }`. */
 export function readEnvironment(node: TreeNode, path: string, problems: ProblemList): EnvironmentSpec | null {
@@ -73,13 +72,7 @@ export function readEnvironment(node: TreeNode, path: string, problems: ProblemL
 }
 
 function checkName(name: string, path: string, node: TreeNode, problems: ProblemList): boolean {
-  if (
-    name.length === 0 ||
-    name.length > 255 ||
-    !NAME.test(name) ||
-    name.startsWith('/') ||
-    name.endsWith('/')
-  ) {
+  if (!isEnvironmentName(name, { expanded: false })) {
     problems.error(
       path,
       'an environment name has 1 to 255 letters, digits, spaces and - _ / $ { } ., and does not start or end with /',

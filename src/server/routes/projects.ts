@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { createProject } from '../../coordinator/create-project.js';
+import { checkDisplayName } from '../../coordinator/display-name.js';
 import { projectAccessLevel, requireGroup } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { GroupRecord } from '../../store/repositories/groups.js';
@@ -189,7 +190,10 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
         );
       }
       const changes: ProjectChanges = {};
-      if (body.name !== undefined) changes.name = body.name;
+      if (body.name !== undefined) {
+        checkDisplayName(body.name, 'name');
+        changes.name = body.name;
+      }
       if (body.path !== undefined && body.path !== project.path) {
         checkPath(body.path);
         const group = await coordinator.repos.groups.findById(project.namespaceId);
@@ -214,7 +218,13 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
         );
         return render(updated);
       } catch (error) {
-        if (isUniqueViolation(error)) throw new TesseraError('ERR_CONFLICT', 'that project path is taken');
+        if (isUniqueViolation(error)) {
+          throw new TesseraError(
+            'ERR_CONFLICT',
+            `path has already been taken: the group has a project at "${body.path}" (paths are unique regardless of case)`,
+            { details: { field: 'path' } },
+          );
+        }
         throw error;
       }
     },

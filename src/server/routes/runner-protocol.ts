@@ -176,10 +176,10 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
   );
 
   /**
-   * Appends `bytes` to job's log (a trace chunk, or the last part sent with the final state) and
-   * answers the log's length in bytes. With `start`, the part must begin where the log ends (else
-   * 416 with the log's length). Late lines from a job that just ended are kept; a long-finished job,
-   * or a log past the size cap, takes no more.
+   * Appends `bytes` to the log of a running job (a trace chunk, or the last part sent with the
+   * final state, which is taken before the job ends) and answers the log's length in bytes. With
+   * `start`, the part must begin where the log ends (else 416 with the log's length). A log past
+   * the size cap takes no more.
    */
   async function appendToLog(job: JobRecord<PlannedJob>, bytes: Buffer, start?: number): Promise<number> {
     const state = await coordinator.repos.jobs.traceState(job.id);
@@ -193,8 +193,7 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         },
       );
     }
-    const recent = job.finishedAt === null || coordinator.clock() - job.finishedAt < 5 * 60 * 1000;
-    if (bytes.length > 0 && job.startedAt !== null && recent && current < MAX_TRACE_BYTES) {
+    if (bytes.length > 0 && current < MAX_TRACE_BYTES) {
       return coordinator.repos.jobs.appendTrace(job.id, bytes, state);
     }
     return current;
@@ -217,6 +216,15 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         const job = await withAuthLimit(request, () =>
           authenticateJob(coordinator, request.params.id, token),
         );
+        // As GitLab: a job's token appends to its log only while the job runs (the last part
+        // comes with the final PUT); a finished job's token writes nothing more.
+        if (job.status !== 'running') {
+          reply.header('job-status', job.status);
+          throw new TesseraError(
+            'ERR_JOB_NOT_RUNNING',
+            `job ${job.id} is ${job.status}, not running: its log takes no more`,
+          );
+        }
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const range = request.headers['content-range'];
         let start: number | undefined;
@@ -230,9 +238,9 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
           start = Number(match[1]);
         }
         const length = await appendToLog(job, body, start);
-        if (job.status === 'running') await extendLease(coordinator, job);
+        await extendLease(coordinator, job);
         reply.header('range', `0-${length}`).header('x-gitlab-trace-update-interval', '3');
-        return sendStatus(reply, job.status, 202);
+        return sendStatus(reply, 'running', 202);
       },
     );
   });
