@@ -165,6 +165,14 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
   // Anything else (a runner's trace chunk without a usual type) arrives as text; schemas decide.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   installErrorHandler(app);
+  // Every answer: no MIME sniffing (a job trace or an error must never be run as HTML). And no
+  // cache may keep an answer unless its route says so (discovery and JWKS do): many answers carry
+  // a secret shown once (a new personal access token, a runner token, a job with its tokens).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
   // Long polls would hold a shutdown for up to jobRequestWait seconds; end them first.
   app.addHook('preClose', (done) => {
     coordinator.stop();

@@ -10,7 +10,7 @@ import type { ProjectRecord } from '../../store/repositories/projects.js';
 import { authenticateForProject } from '../authenticate.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
-import { renderUser } from './users.js';
+import { renderUserPublic } from './users.js';
 
 /** GitLab's job shape. */
 export async function renderJob(
@@ -49,7 +49,7 @@ export async function renderJob(
           deployment_tier: job.spec.environment.deploymentTier,
         }
       : null,
-    user: user ? renderUser(user) : null,
+    user: user ? renderUserPublic(user, coordinator.urls.serverUrl) : null,
     pipeline: {
       id: pipeline.id,
       iid: pipeline.iid,

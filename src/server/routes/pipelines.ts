@@ -11,7 +11,7 @@ import { authenticateForProject } from '../authenticate.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderJob } from './jobs.js';
-import { renderUser } from './users.js';
+import { renderUserBasic } from './users.js';
 
 /** GitLab's pipeline shape. */
 export async function renderPipeline(
@@ -29,7 +29,7 @@ export async function renderPipeline(
     tag: pipeline.refType === 'tag',
     status: pipeline.status,
     source: pipeline.source,
-    user: user ? renderUser(user) : null,
+    user: user ? renderUserBasic(user, coordinator.urls.serverUrl) : null,
     created_at: iso(pipeline.createdAt),
     updated_at: iso(pipeline.updatedAt),
     started_at: iso(pipeline.startedAt),
