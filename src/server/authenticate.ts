@@ -8,9 +8,9 @@ import type { ServerContext } from './server-context.js';
 import { scopesAllowing, type TokenScope } from './token-scopes.js';
 
 /**
- * The personal access token of a request: `PRIVATE-TOKEN` header, or `Authorization: Bearer`.
+ * The token a request presents: `PRIVATE-TOKEN` header, or `Authorization: Bearer`.
  */
-function presentedToken(request: FastifyRequest): string | undefined {
+export function presentedToken(request: FastifyRequest): string | undefined {
   const header = request.headers['private-token'];
   if (typeof header === 'string' && header !== '') return header;
   const authorization = request.headers.authorization;

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { TesseraConfig } from '../config/defaults.js';
 import { Coordinator, type CoordinatorUrls } from '../coordinator/coordinator.js';
+import { hashSecret } from '../coordinator/secret-token.js';
 import type { Keyring } from '../keys/keyring.js';
 import { registerOidcRoutes } from '../oidc/routes.js';
 import type { Store } from '../store/open-store.js';
@@ -60,12 +61,24 @@ export interface ServerDeps {
    * the process, so nobody could call those routes. Default true.
    */
   api?: boolean;
+  /**
+   * Secrets the operator configured (from the environment, never from the config file or the
+   * command line): `introspectionToken` lets a relying party call introspection without a personal
+   * access token, `metricsToken` lets a scraper outside `metricsAllow` read `/metrics`. Only their
+   * hashes are kept.
+   */
+  secrets?: { introspectionToken?: string | undefined; metricsToken?: string | undefined };
 }
 
 /** A built server and the coordinator behind it. */
 export interface BuiltServer {
   app: FastifyInstance;
   coordinator: Coordinator;
+}
+
+/** The hash of a configured secret, or undefined when it is unset or empty. */
+function hashOptionalSecret(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : hashSecret(value);
 }
 
 /** Paths whose query string may carry something sensitive, or is too noisy: logged without it. */
@@ -182,6 +195,9 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     coordinator,
     authLimiter: new RateLimiter(config.authRateLimit, 60_000, coordinator.clock),
     mintLimiter: new RateLimiter(config.tokenRateLimit, 60_000, coordinator.clock),
+    introspectionLimiter: new RateLimiter(config.introspectionRateLimit, 60_000, coordinator.clock),
+    introspectionTokenHash: hashOptionalSecret(deps.secrets?.introspectionToken),
+    metricsTokenHash: hashOptionalSecret(deps.secrets?.metricsToken),
   };
   const api = deps.api !== false;
   // First: it collects the schemas of the routes added after it.

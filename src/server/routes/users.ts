@@ -26,7 +26,11 @@ export function renderUserBasic(user: UserRecord, serverUrl: string) {
 
 /** GitLab's `User`: {@link renderUserBasic} and when the account was made (`GET /users/:id`, a job's user). */
 export function renderUserPublic(user: UserRecord, serverUrl: string) {
-  return { ...renderUserBasic(user, serverUrl), created_at: iso(user.createdAt), public_email: null };
+  return {
+    ...renderUserBasic(user, serverUrl),
+    created_at: iso(user.createdAt),
+    public_email: null,
+  };
 }
 
 /**
@@ -59,17 +63,15 @@ function renderAccessToken(token: AccessTokenRecord, now: number) {
 export function registerUserRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
 
-  const { serverUrl } = coordinator.urls;
-
   app.get('/api/v4/user', async (request) =>
-    renderUserPrivate(await authenticate(context, request), serverUrl),
+    renderUserPrivate(await authenticate(context, request), coordinator.urls.serverUrl),
   );
 
   // GitLab lists users to everyone signed in, in the basic shape; admins see the full one.
   app.get('/api/v4/users', async (request) => {
     const caller = await authenticate(context, request);
     const render = caller.isAdmin ? renderUserPrivate : renderUserBasic;
-    return (await coordinator.repos.users.list()).map((user) => render(user, serverUrl));
+    return (await coordinator.repos.users.list()).map((user) => render(user, coordinator.urls.serverUrl));
   });
 
   app.get<{ Params: { id: number } }>(
@@ -80,8 +82,8 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
       const user = await coordinator.repos.users.findById(request.params.id);
       if (!user) throw new TesseraError('ERR_NOT_FOUND', `user ${request.params.id} not found`);
       return caller.isAdmin || caller.id === user.id
-        ? renderUserPrivate(user, serverUrl)
-        : renderUserPublic(user, serverUrl);
+        ? renderUserPrivate(user, coordinator.urls.serverUrl)
+        : renderUserPublic(user, coordinator.urls.serverUrl);
     },
   );
 
@@ -114,7 +116,7 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
           isAdmin: admin === true,
           createdAt: coordinator.clock(),
         });
-        return reply.status(201).send(renderUserPrivate(user, serverUrl));
+        return reply.status(201).send(renderUserPrivate(user, coordinator.urls.serverUrl));
       } catch (error) {
         if (isUniqueViolation(error)) throw new TesseraError('ERR_CONFLICT', `username ${username} is taken`);
         throw error;
