@@ -133,8 +133,10 @@ export async function authenticateCaller(
   requireScope(token, ['sudo']);
   if (!user.isAdmin) throw new TesseraError('ERR_FORBIDDEN', 'Must be admin to use sudo');
   const { users } = context.coordinator.repos;
-  const target = /^\d{1,10}$/.test(sudo)
-    ? await users.findById(Number(sudo))
+  const target = /^\d+$/.test(sudo)
+    ? Number(sudo) <= 2147483647
+      ? await users.findById(Number(sudo))
+      : undefined
     : await users.findByUsername(sudo);
   if (!target) throw new TesseraError('ERR_NOT_FOUND', 'No user id or username for the Sudo header');
   return { user: target, token };

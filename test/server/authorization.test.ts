@@ -107,6 +107,26 @@ for (const dialect of testDialects()) {
       }
     });
 
+    it('checks the scopes on every GET route of the API v4 (from its OpenAPI document)', async () => {
+      const c = await startTestCoordinator(dialect);
+      const noApi = await userWithScopes(c, 'norepo', ['read_repository']);
+      const reader = await userWithScopes(c, 'reader', ['read_api'], { admin: true });
+      const openapi = await c.api('GET', '/api/v4/openapi.json', { token: null });
+      // Routes that take no personal access token: the document itself and the job's own endpoint.
+      const other = new Set(['/api/v4/openapi.json', '/api/v4/job/id_token']);
+      const gets = Object.entries(openapi.body.paths as Record<string, Record<string, unknown>>)
+        .filter(([path, methods]) => path.startsWith('/api/v4/') && 'get' in methods && !other.has(path))
+        .map(([path]) => path.replace(/\{key\}/g, 'K').replace(/\{[a-z_]+\}/g, '1'));
+      assert.ok(gets.length >= 15, `only ${gets.length} GET routes found`);
+      for (const path of gets) {
+        const refused = await c.api('GET', path, { token: noApi.token });
+        assert.equal(refused.status, 403, `${path}: ${refused.text}`);
+        assert.equal(refused.body.error, 'insufficient_scope', path);
+        const read = await c.api('GET', path, { token: reader.token });
+        assert.notEqual(read.body?.error, 'insufficient_scope', `${path} with read_api`);
+      }
+    });
+
     it('refuses expired and revoked tokens (401), and lets users revoke their own', async () => {
       let now = Date.parse('2030-01-10T12:00:00Z');
       const c = await startTestCoordinator(dialect, {}, { clock: () => now });
