@@ -125,6 +125,22 @@ for (const dialect of testDialects()) {
         const read = await c.api('GET', path, { token: reader.token });
         assert.notEqual(read.body?.error, 'insufficient_scope', `${path} with read_api`);
       }
+      // Every other method needs `api`: a read_api token gets no further than the body's schema.
+      const runnerProtocol = /^\/api\/v4\/(jobs\/request|jobs\/\{id\}(\/trace)?|runners\/verify)$/;
+      let refusedWrites = 0;
+      for (const [path, methods] of Object.entries(
+        openapi.body.paths as Record<string, Record<string, unknown>>,
+      )) {
+        if (!path.startsWith('/api/v4/') || runnerProtocol.test(path)) continue;
+        for (const method of Object.keys(methods).filter((m) => m !== 'get')) {
+          const url = path.replace(/\{key\}/g, 'K').replace(/\{[a-z_]+\}/g, '1');
+          const answer = await c.api(method.toUpperCase(), url, { token: reader.token, body: {} });
+          if (answer.status === 400 && answer.body.error === 'ERR_VALIDATION') continue;
+          assert.equal(answer.body.error, 'insufficient_scope', `${method} ${path}: ${answer.text}`);
+          refusedWrites += 1;
+        }
+      }
+      assert.ok(refusedWrites >= 10, `only ${refusedWrites} writes reached the scope check`);
     });
 
     it('refuses expired and revoked tokens (401), and lets users revoke their own', async () => {
