@@ -378,6 +378,18 @@ for (const dialect of testDialects()) {
       assert.match(byToken.text, /^tessera_jobs_claimed_total \d+$/m);
     });
 
+    it('refuses to start with a guessable introspection or metrics token', async () => {
+      for (const name of ['TESSERA_INTROSPECTION_TOKEN', 'TESSERA_METRICS_TOKEN']) {
+        await assert.rejects(
+          startTestCoordinator(dialect, {}, { env: { [name]: 'short' } }),
+          (error: Error) => {
+            assert.match(error.message, new RegExp(`${name} must be at least 16 characters`));
+            return true;
+          },
+        );
+      }
+    });
+
     it('answers introspection to authorised callers only, and rate-limits them', async () => {
       const introspectionToken = 'introspection-token-0123456789';
       const c = await startTestCoordinator(
