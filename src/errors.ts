@@ -75,6 +75,7 @@ export const ERROR_CATALOG = {
   ERR_ID_TOKEN_REQUEST_INVALID: 401,
   ERR_ID_TOKEN_AUDIENCE_NOT_ALLOWED: 403,
   ERR_JOB_NOT_RUNNING: 403,
+  ERR_AUTH_INSUFFICIENT_SCOPE: 403,
 
   // runner (job execution, Vault secrets, `tessera id-token`)
   ERR_RUNNER_CHECKOUT_FAILED: 502,

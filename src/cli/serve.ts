@@ -7,6 +7,7 @@ import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { createRunner } from '../coordinator/create-runner.js';
 import { expireLeases } from '../coordinator/expire-leases.js';
+import { TesseraError } from '../errors.js';
 import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
 import { Keyring, type PendingKeyPairs } from '../keys/keyring.js';
 import { TESSERA_INSTALL_ROOT } from '../runner/agent.js';
@@ -115,6 +116,7 @@ export async function startServer(
       ...(options.compileSchemasOnFirstUse ? { compileSchemasOnFirstUse: true } : {}),
       ...(options.api === false ? { api: false } : {}),
       ...(precompiledValidators ? { precompiledValidators } : {}),
+      secrets: operatorSecrets(env),
     });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
@@ -278,4 +280,27 @@ export function registerServeCommand(program: Command): Command {
       await runner?.stop('abort');
       await server.close();
     });
+}
+
+/** Environment variable of the instance introspection token (see docs/configuration.md). */
+export const INTROSPECTION_TOKEN_ENV = 'TESSERA_INTROSPECTION_TOKEN';
+/** Environment variable of the metrics bearer token. */
+export const METRICS_TOKEN_ENV = 'TESSERA_METRICS_TOKEN';
+
+/**
+ * The operator's secrets from the environment, each at least 16 characters without spaces (like
+ * the bootstrap admin token), so a short guessable value cannot open introspection or metrics.
+ *
+ * @throws TesseraError `ERR_CONFIG_INVALID` naming the variable.
+ */
+function operatorSecrets(env: Readonly<Record<string, string | undefined>>) {
+  const read = (name: string) => {
+    const value = env[name];
+    if (value === undefined || value === '') return undefined;
+    if (value.length < 16 || /\s/.test(value)) {
+      throw new TesseraError('ERR_CONFIG_INVALID', `${name} must be at least 16 characters without spaces`);
+    }
+    return value;
+  };
+  return { introspectionToken: read(INTROSPECTION_TOKEN_ENV), metricsToken: read(METRICS_TOKEN_ENV) };
 }

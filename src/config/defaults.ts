@@ -35,6 +35,13 @@ export const CONFIG_DEFAULTS = {
   tokenRateLimit: 120,
   /** Failed authentication attempts allowed per client address per minute. */
   authRateLimit: 60,
+  /** Introspection requests allowed per caller (access token or instance introspection token) per minute. */
+  introspectionRateLimit: 600,
+  /**
+   * Who may read `/metrics` without the metrics token: comma-separated addresses and CIDR blocks
+   * (GitLab's monitoring IP allow-list). Loopback only by default; empty means the token only.
+   */
+  metricsAllow: '127.0.0.0/8,::1/128',
 } as const;
 
 /** The shape of the configuration, as validated and frozen by `loadConfig`. */
@@ -58,4 +65,6 @@ export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
   logLevel: 'TESSERA_LOG_LEVEL',
   tokenRateLimit: 'TESSERA_TOKEN_RATE_LIMIT',
   authRateLimit: 'TESSERA_AUTH_RATE_LIMIT',
+  introspectionRateLimit: 'TESSERA_INTROSPECTION_RATE_LIMIT',
+  metricsAllow: 'TESSERA_METRICS_ALLOW',
 };

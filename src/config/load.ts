@@ -1,4 +1,5 @@
 import { TesseraError } from '../errors.js';
+import { parseAddressList } from './address-list.js';
 import { CONFIG_DEFAULTS, CONFIG_ENV, type TesseraConfig } from './defaults.js';
 
 type Key = keyof TesseraConfig;
@@ -18,6 +19,7 @@ const NUMBER_BOUNDS: { readonly [K in Key]?: readonly [number, number] } = {
   jobRequestWait: [0, 120],
   tokenRateLimit: [1, 1_000_000],
   authRateLimit: [1, 1_000_000],
+  introspectionRateLimit: [1, 1_000_000],
 };
 
 /**
@@ -60,6 +62,11 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
   if (config.issuer !== '') {
     const problem = issuerProblem(config.issuer);
     if (problem) problems.push(`issuer (TESSERA_ISSUER) ${problem}`);
+  }
+  try {
+    parseAddressList(config.metricsAllow);
+  } catch (error) {
+    problems.push(`metricsAllow (TESSERA_METRICS_ALLOW): ${(error as Error).message}`);
   }
   if (config.onDemandDefaultLifetime > config.tokenMaxLifetime) {
     problems.push('onDemandDefaultLifetime must not exceed tokenMaxLifetime');

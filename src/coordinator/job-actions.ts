@@ -1,9 +1,11 @@
 import { TesseraError } from '../errors.js';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { JobRecord, JobStatus } from '../store/repositories/jobs.js';
+import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { UserRecord } from '../store/repositories/users.js';
 import { repositories } from '../store/repositories.js';
+import { ACCESS_LEVELS } from './access-level.js';
 import { advancePipeline, isFinished } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 import { environmentRefusal } from './create-pipeline.js';
@@ -14,21 +16,47 @@ import { protectedRefRefusal, refProtection } from './protected-ref.js';
 const CANCELABLE: JobStatus[] = ['created', 'pending', 'running', 'manual'];
 
 /**
- * Checks that `user` may run jobs on the pipeline's ref and, for a deployment, to its environment
- * (the rules of pipeline creation, applied again to whoever plays or retries a job).
+ * Checks that `user` may change jobs of `pipeline` (cancel, retry, play, erase; `action` names it
+ * in the refusal): when its ref is protected, they need the right to push to the branch or create
+ * the tag (the ref's allowed level), as GitLab's build and pipeline policies ask.
+ *
+ * @throws TesseraError `ERR_REF_PROTECTED` saying who may.
  */
-async function checkMayRun(
+export async function checkMayChangeOnRef(
+  coordinator: Coordinator,
+  project: ProjectRecord,
+  user: UserRecord,
+  pipeline: PipelineRecord,
+  action: string,
+): Promise<void> {
+  const protection = await refProtection(coordinator.store.db, project.id, pipeline.refType, pipeline.ref);
+  const level = await projectAccessLevel(coordinator, user.id, project);
+  const refusal = protectedRefRefusal(
+    protection,
+    pipeline.refType,
+    pipeline.ref,
+    level,
+    user.isAdmin,
+    `${action} on it`,
+  );
+  if (refusal) throw new TesseraError('ERR_REF_PROTECTED', refusal);
+}
+
+/**
+ * Checks that `user` may act on `job` (`action`: cancel, retry, play, erase): the ref rule of
+ * {@link checkMayChangeOnRef} and, for a deployment, the rule of its protected environment (the
+ * rules of pipeline creation, applied again to whoever touches the job).
+ */
+export async function checkMayChangeJob(
   coordinator: Coordinator,
   project: ProjectRecord,
   user: UserRecord,
   job: JobRecord<PlannedJob>,
-) {
+  action: string,
+): Promise<void> {
   const pipeline = await coordinator.repos.pipelines.findById(job.pipelineId);
   if (!pipeline) throw new TesseraError('ERR_NOT_FOUND', `pipeline ${job.pipelineId} not found`);
-  const protection = await refProtection(coordinator.store.db, project.id, pipeline.refType, pipeline.ref);
-  const level = await projectAccessLevel(coordinator, user.id, project);
-  const refusal = protectedRefRefusal(protection, pipeline.refType, pipeline.ref, level, user.isAdmin);
-  if (refusal) throw new TesseraError('ERR_REF_PROTECTED', refusal);
+  await checkMayChangeOnRef(coordinator, project, user, pipeline, `${action} jobs`);
   if (job.environmentName) {
     const why = await environmentRefusal(
       coordinator,
@@ -88,7 +116,7 @@ export async function retryJob(
       `job ${job.id} is ${job.retried ? 'already retried' : job.status} and cannot be retried`,
     );
   }
-  await checkMayRun(coordinator, project, user, job);
+  await checkMayChangeJob(coordinator, project, user, job, 'retry');
   const now = coordinator.clock();
   const attempt = await coordinator.store.transaction(async (tx) => {
     const repos = repositories(tx);
@@ -131,7 +159,7 @@ export async function playJob(
 ): Promise<void> {
   if (job.status !== 'manual')
     throw new TesseraError('ERR_JOB_STATE', `job ${job.id} is ${job.status}, not manual`);
-  await checkMayRun(coordinator, project, user, job);
+  await checkMayChangeJob(coordinator, project, user, job, 'play');
   const now = coordinator.clock();
   const moved = await coordinator.store.transaction(async (tx) => {
     const ok = await repositories(tx).jobs.transition(job.id, ['manual'], {
@@ -146,4 +174,32 @@ export async function playJob(
   });
   if (!moved) throw new TesseraError('ERR_JOB_STATE', `job ${job.id} is no longer manual`);
   coordinator.notifyJobs();
+}
+
+/**
+ * Erases a finished job's log (GitLab's `erase`): a maintainer may, and so may the developer who
+ * started the job; on a protected ref only someone allowed to push to it (see
+ * {@link checkMayChangeJob}).
+ */
+export async function eraseJob(
+  coordinator: Coordinator,
+  project: ProjectRecord,
+  user: UserRecord,
+  level: number,
+  job: JobRecord<PlannedJob>,
+): Promise<void> {
+  if (!isFinished(job.status)) {
+    throw new TesseraError(
+      'ERR_JOB_STATE',
+      `job ${job.id} is ${job.status}: only a finished job can be erased`,
+    );
+  }
+  await checkMayChangeJob(coordinator, project, user, job, 'erase');
+  if (level < ACCESS_LEVELS.maintainer && job.userId !== user.id) {
+    throw new TesseraError(
+      'ERR_FORBIDDEN',
+      'erasing a job needs the maintainer role, or the developer role and being who started the job',
+    );
+  }
+  await coordinator.repos.jobs.deleteTrace(job.id);
 }

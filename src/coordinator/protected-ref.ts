@@ -28,8 +28,10 @@ export async function refProtection(
 }
 
 /**
- * Why `level` (with `isAdmin`) may not run pipelines on a protected ref, or null when it may.
- * Admins pass every rule except "no one".
+ * Why `level` (with `isAdmin`) may not act on a protected ref, or null when it may: run pipelines
+ * on it (the default `action`), or `cancel, retry, play or erase its jobs` and the like; GitLab
+ * asks the same right (to push to the branch, or create the tag) for both. Admins pass every rule
+ * except "no one".
  */
 export function protectedRefRefusal(
   protection: RefProtection,
@@ -37,16 +39,17 @@ export function protectedRefRefusal(
   ref: string,
   level: number | null,
   isAdmin: boolean,
+  action = 'run pipelines on it',
 ): string | null {
   if (!protection.protected || protection.requiredLevel === null) return null;
   const required = protection.requiredLevel;
-  if (required === 0) return `${refType} "${ref}" is protected and no one may run pipelines on it`;
+  if (required === 0) return `${refType} "${ref}" is protected and no one may ${action}`;
   if (isAdmin) return null;
-  if (required === 60) return `${refType} "${ref}" is protected: only administrators may run pipelines on it`;
+  if (required === 60) return `${refType} "${ref}" is protected: only administrators may ${action}`;
   if ((level ?? 0) >= required) return null;
   const yours = roleName(level);
   return (
-    `${refType} "${ref}" is protected: running a pipeline on it needs the ` +
-    `${accessLevelDescription(required).replace(/s$/, '')} role or higher, and you have ${yours ? `the ${yours} role` : 'no role'} on the project`
+    `${refType} "${ref}" is protected: only the ${accessLevelDescription(required).replace(/s$/, '')} role or higher may ${action}, ` +
+    `and you have ${yours ? `the ${yours} role` : 'no role'} on the project`
   );
 }

@@ -1,8 +1,36 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { introspectToken } from '../coordinator/introspect-token.js';
+import { hashesEqual, hashSecret } from '../coordinator/secret-token.js';
+import { TesseraError } from '../errors.js';
+import { authenticate, presentedToken } from '../server/authenticate.js';
 import type { ServerContext } from '../server/server-context.js';
 import { buildDiscoveryDocument, DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH } from './discovery.js';
+
+/**
+ * Who calls introspection, as the key its rate limit counts under. RFC 7662 §2.1: the caller must
+ * be authorised, so that the endpoint is no oracle for whoever holds a token. Either the operator's
+ * instance introspection token (`TESSERA_INTROSPECTION_TOKEN`, compared by hash in constant time)
+ * or a personal access token with `read_api` or `api`, as `Authorization: Bearer` or `PRIVATE-TOKEN`.
+ *
+ * @throws TesseraError as `authenticate`: 401 without a valid credential (counted by the
+ *   failure limit), 403 `insufficient_scope` for a token without those scopes.
+ */
+async function authenticateIntrospectionCaller(
+  context: ServerContext,
+  request: FastifyRequest,
+): Promise<string> {
+  const presented = presentedToken(request);
+  if (
+    presented !== undefined &&
+    context.introspectionTokenHash !== undefined &&
+    hashesEqual(hashSecret(presented), context.introspectionTokenHash)
+  ) {
+    return 'instance';
+  }
+  const user = await authenticate(context, request, { scopes: ['api', 'read_api'] });
+  return `user:${user.id}`;
+}
 
 /** The path prefix of an issuer URL (`https://ci.example.com/tessera` → `/tessera`, no prefix → ''). */
 export function issuerPathPrefix(issuer: string): string {
@@ -19,7 +47,7 @@ function notModified(request: FastifyRequest, etag: string): boolean {
  * The OIDC provider routes under the issuer (with its path prefix, if any):
  * `<issuer>/.well-known/openid-configuration`, `<issuer>/oauth/discovery/keys` (JWKS, with
  * `Cache-Control: public, max-age=<jwksCachePeriod>` and a strong ETag, 304 on a match) and
- * `POST <issuer>/oauth/introspect` (RFC 7662). When the issuer has a prefix, discovery and JWKS are
+ * `POST <issuer>/oauth/introspect` (RFC 7662; for authorised callers only, rate-limited). When the issuer has a prefix, discovery and JWKS are
  * also answered at the root, where some relying parties look first.
  */
 export function registerOidcRoutes(app: FastifyInstance, context: ServerContext): void {
@@ -74,6 +102,13 @@ export function registerOidcRoutes(app: FastifyInstance, context: ServerContext)
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
+      const caller = await authenticateIntrospectionCaller(context, request);
+      const limit = context.introspectionLimiter.hit(caller);
+      if (!limit.allowed) {
+        throw new TesseraError('ERR_RATE_LIMITED', 'too many introspection requests; retry later', {
+          details: { retryAfter: limit.retryAfter },
+        });
+      }
       return introspectToken(coordinator, request.body.token ?? '');
     },
   );

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { TesseraConfig } from '../config/defaults.js';
 import { Coordinator, type CoordinatorUrls } from '../coordinator/coordinator.js';
+import { hashSecret } from '../coordinator/secret-token.js';
 import type { Keyring } from '../keys/keyring.js';
 import { registerOidcRoutes } from '../oidc/routes.js';
 import type { Store } from '../store/open-store.js';
@@ -60,12 +61,24 @@ export interface ServerDeps {
    * the process, so nobody could call those routes. Default true.
    */
   api?: boolean;
+  /**
+   * Secrets the operator configured (from the environment, never from the config file or the
+   * command line): `introspectionToken` lets a relying party call introspection without a personal
+   * access token, `metricsToken` lets a scraper outside `metricsAllow` read `/metrics`. Only their
+   * hashes are kept.
+   */
+  secrets?: { introspectionToken?: string | undefined; metricsToken?: string | undefined };
 }
 
 /** A built server and the coordinator behind it. */
 export interface BuiltServer {
   app: FastifyInstance;
   coordinator: Coordinator;
+}
+
+/** The hash of a configured secret, or undefined when it is unset or empty. */
+function hashOptionalSecret(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : hashSecret(value);
 }
 
 /** Paths whose query string may carry something sensitive, or is too noisy: logged without it. */
@@ -165,6 +178,14 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
   // Anything else (a runner's trace chunk without a usual type) arrives as text; schemas decide.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   installErrorHandler(app);
+  // Every answer: no MIME sniffing (a job trace or an error must never be run as HTML). And no
+  // cache may keep an answer unless its route says so (discovery and JWKS do): many answers carry
+  // a secret shown once (a new personal access token, a runner token, a job with its tokens).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
   // Long polls would hold a shutdown for up to jobRequestWait seconds; end them first.
   app.addHook('preClose', (done) => {
     coordinator.stop();
@@ -174,6 +195,9 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     coordinator,
     authLimiter: new RateLimiter(config.authRateLimit, 60_000, coordinator.clock),
     mintLimiter: new RateLimiter(config.tokenRateLimit, 60_000, coordinator.clock),
+    introspectionLimiter: new RateLimiter(config.introspectionRateLimit, 60_000, coordinator.clock),
+    introspectionTokenHash: hashOptionalSecret(deps.secrets?.introspectionToken),
+    metricsTokenHash: hashOptionalSecret(deps.secrets?.metricsToken),
   };
   const api = deps.api !== false;
   // First: it collects the schemas of the routes added after it.

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isTesseraError } from '../errors.js';
+import { INSUFFICIENT_SCOPE_DESCRIPTION } from './token-scopes.js';
 
 /** The body of every error answer. */
 export interface ErrorBody {
@@ -25,6 +26,19 @@ export function installErrorHandler(app: FastifyInstance): void {
       if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       const range = error.details?.range;
       if (typeof range === 'string') reply.header('range', range);
+      if (error.code === 'ERR_AUTH_INSUFFICIENT_SCOPE') {
+        // GitLab's answer (its OAuth bearer-token error, RFC 6750 §3.1), with Tessera's message beside it.
+        const scope = String(error.details?.scope ?? '');
+        return reply
+          .status(error.status)
+          .header('www-authenticate', `Bearer realm="Tessera", error="insufficient_scope", scope="${scope}"`)
+          .send({
+            error: 'insufficient_scope',
+            error_description: INSUFFICIENT_SCOPE_DESCRIPTION,
+            scope,
+            message: error.message,
+          });
+      }
       const body: ErrorBody = { error: error.code, message: error.message };
       if (error.details && Object.keys(error.details).length > 0) body.details = error.details;
       return reply.status(error.status).send(body);

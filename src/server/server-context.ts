@@ -8,4 +8,10 @@ export interface ServerContext {
   authLimiter: RateLimiter;
   /** Token mints per job per minute (on-demand endpoint). */
   mintLimiter: RateLimiter;
+  /** Introspection requests per caller per minute. */
+  introspectionLimiter: RateLimiter;
+  /** SHA-256 of the operator's instance introspection token (`TESSERA_INTROSPECTION_TOKEN`), if set. */
+  introspectionTokenHash: string | undefined;
+  /** SHA-256 of the metrics bearer token (`TESSERA_METRICS_TOKEN`), if set. */
+  metricsTokenHash: string | undefined;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { addressAllowed, parseAddressList } from '../../src/config/address-list.js';
 import { loadConfig } from '../../src/config/load.js';
 import { TesseraError } from '../../src/errors.js';
 
@@ -33,5 +34,26 @@ describe('loadConfig', () => {
 
   it('refuses a database URL that is not PostgreSQL', () => {
     assert.throws(() => loadConfig({ database: 'mysql://x' }, {}), /must be a postgres:\/\/ URL/);
+  });
+
+  it('takes a metrics allow-list of addresses and CIDR blocks, loopback by default, and refuses others', () => {
+    assert.equal(loadConfig({}, {}).metricsAllow, '127.0.0.0/8,::1/128');
+    const list = parseAddressList(
+      loadConfig({}, { TESSERA_METRICS_ALLOW: '10.1.0.0/16, 2001:db8::/32,192.0.2.7' }).metricsAllow,
+    );
+    assert.ok(addressAllowed(list, '10.1.2.3'));
+    assert.ok(addressAllowed(list, '::ffff:10.1.2.3'), 'an IPv4-mapped address matches its IPv4 block');
+    assert.ok(addressAllowed(list, '2001:db8::1'));
+    assert.ok(addressAllowed(list, '192.0.2.7'));
+    assert.ok(!addressAllowed(list, '192.0.2.8'));
+    assert.ok(!addressAllowed(list, '127.0.0.1'));
+    assert.ok(!addressAllowed(parseAddressList(''), '127.0.0.1'), 'empty: nobody by address');
+    for (const bad of ['localhost', '10.0.0.0/33', '10.0.0.0/8/1', '::1/129', '10.0.0.0/x']) {
+      assert.throws(
+        () => loadConfig({ metricsAllow: bad }, {}),
+        /metricsAllow \(TESSERA_METRICS_ALLOW\): .* is not an IP address or a CIDR block/,
+        bad,
+      );
+    }
   });
 });

@@ -187,9 +187,18 @@ for (const dialect of testDialects()) {
       assert.equal((await demand('audience=my-aud', 'tsidr-wrong')).status, 401);
       assert.equal((await demand('lifetime=60')).status, 400, 'audience is required');
 
+      // A relying party's credential: a personal access token with read_api (RFC 7662 §2.1).
+      const rp = await c.api('POST', '/api/v4/users', {
+        body: { username: 'relying-party', email: 'rp@example.com', name: 'RP' },
+      });
+      const introspector: string = (
+        await c.api('POST', `/api/v4/users/${rp.body.id}/personal_access_tokens`, {
+          body: { name: 'introspection', scopes: ['read_api'] },
+        })
+      ).body.token;
       const introspect = (token: string) =>
         c.api('POST', new URL(`${c.server.issuer}/oauth/introspect`).pathname, {
-          token: null,
+          token: introspector,
           form: { token },
         });
       const active = await introspect(fromToolkit);

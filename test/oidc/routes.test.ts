@@ -50,13 +50,19 @@ describe('OIDC routes', () => {
     assert.equal((await fetch(`${issuer}/oauth/discovery/keys`)).status, 200);
     const introspect = await fetch(`${issuer}/oauth/introspect`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Bearer ${c.adminToken}`,
+      },
       body: 'token=abc',
     });
     assert.deepEqual(await introspect.json(), { active: false });
     const missing = await fetch(`${issuer}/oauth/introspect`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Bearer ${c.adminToken}`,
+      },
       body: '',
     });
     assert.equal(missing.status, 400);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
-import { cancelJob, playJob, retryJob } from '../../coordinator/job-actions.js';
+import { cancelJob, checkMayChangeJob, eraseJob, playJob, retryJob } from '../../coordinator/job-actions.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
@@ -10,7 +10,7 @@ import type { ProjectRecord } from '../../store/repositories/projects.js';
 import { authenticateForProject } from '../authenticate.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
-import { renderUser } from './users.js';
+import { renderUserPublic } from './users.js';
 
 /** GitLab's job shape. */
 export async function renderJob(
@@ -49,7 +49,7 @@ export async function renderJob(
           deployment_tier: job.spec.environment.deploymentTier,
         }
       : null,
-    user: user ? renderUser(user) : null,
+    user: user ? renderUserPublic(user, coordinator.urls.serverUrl) : null,
     pipeline: {
       id: pipeline.id,
       iid: pipeline.iid,
@@ -74,7 +74,7 @@ const jobParams = {
 
 /**
  * `GET /projects/:id/jobs`, `GET /projects/:id/jobs/:job_id`, `GET …/trace` (text),
- * `POST …/cancel|retry|play`.
+ * `POST …/cancel|retry|play|erase` (on a protected ref, only for whoever may push to it).
  */
 export function registerJobRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
@@ -123,16 +123,23 @@ export function registerJobRoutes(app: FastifyInstance, context: ServerContext):
     },
   );
 
-  for (const action of ['cancel', 'retry', 'play'] as const) {
+  for (const action of ['cancel', 'retry', 'play', 'erase'] as const) {
     app.post<{ Params: { id: string; job_id: number } }>(
       `/api/v4/projects/:id/jobs/:job_id/${action}`,
       { schema: { params: jobParams } },
       async (request, reply) => {
-        const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+        const { user, project, level } = await authenticateForProject(
+          context,
+          request,
+          ACCESS_LEVELS.developer,
+        );
         const { job } = await load(project, request.params.job_id);
         let result = job;
-        if (action === 'cancel') await cancelJob(coordinator, job);
-        else if (action === 'play') await playJob(coordinator, project, user, job);
+        if (action === 'cancel') {
+          await checkMayChangeJob(coordinator, project, user, job, 'cancel');
+          await cancelJob(coordinator, job);
+        } else if (action === 'play') await playJob(coordinator, project, user, job);
+        else if (action === 'erase') await eraseJob(coordinator, project, user, level, job);
         else result = await retryJob(coordinator, project, user, job);
         const fresh = await load(project, result.id);
         return reply.status(201).send(await renderJob(coordinator, project, fresh.pipeline, fresh.job));

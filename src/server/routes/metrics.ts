@@ -1,20 +1,37 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
+import { addressAllowed, parseAddressList } from '../../config/address-list.js';
+import { hashesEqual, hashSecret } from '../../coordinator/secret-token.js';
+import { TesseraError } from '../../errors.js';
+import { presentedToken, recordAuthFailure } from '../authenticate.js';
 import type { ServerContext } from '../server-context.js';
 
 /**
  * `GET /metrics` in the Prometheus text format: HTTP answers by status class and the token,
  * claim and lease counters of this process, and the jobs and signing keys in the store by state.
- * Counts only; no names, paths or tokens.
+ * Counts only; no names, paths or tokens. Answered only to an address of `metricsAllow`
+ * (loopback by default) or to a caller presenting `TESSERA_METRICS_TOKEN`; anyone else gets 404.
  */
-export function registerMetricsRoutes(app: FastifyInstance, { coordinator }: ServerContext): void {
+export function registerMetricsRoutes(app: FastifyInstance, context: ServerContext): void {
+  const { coordinator } = context;
+  const allowed = parseAddressList(coordinator.config.metricsAllow);
   const answers = new Map<string, number>();
   app.addHook('onResponse', async (_request, reply) => {
     const key = `${Math.floor(reply.statusCode / 100)}xx`;
     answers.set(key, (answers.get(key) ?? 0) + 1);
   });
 
-  app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
+  app.get('/metrics', { logLevel: 'warn' }, async (request, reply) => {
+    // GitLab's /-/metrics: an address on the allow-list, or the token; anyone else sees no such page.
+    const token = presentedToken(request);
+    const byToken =
+      token !== undefined &&
+      context.metricsTokenHash !== undefined &&
+      hashesEqual(hashSecret(token), context.metricsTokenHash);
+    if (!byToken && !addressAllowed(allowed, request.socket.remoteAddress)) {
+      if (token !== undefined) recordAuthFailure(context, request);
+      throw new TesseraError('ERR_NOT_FOUND', 'no route GET /metrics');
+    }
     const jobs = await coordinator.store.db
       .selectFrom('jobs')
       .select(['status', sql<number>`count(*)`.as('count')])

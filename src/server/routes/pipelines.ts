@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { createPipeline } from '../../coordinator/create-pipeline.js';
-import { cancelPipeline, retryPipeline } from '../../coordinator/job-actions.js';
+import { cancelPipeline, checkMayChangeOnRef, retryPipeline } from '../../coordinator/job-actions.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
@@ -11,7 +11,7 @@ import { authenticateForProject } from '../authenticate.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderJob } from './jobs.js';
-import { renderUser } from './users.js';
+import { renderUserBasic } from './users.js';
 
 /** GitLab's pipeline shape. */
 export async function renderPipeline(
@@ -29,7 +29,7 @@ export async function renderPipeline(
     tag: pipeline.refType === 'tag',
     status: pipeline.status,
     source: pipeline.source,
-    user: user ? renderUser(user) : null,
+    user: user ? renderUserBasic(user, coordinator.urls.serverUrl) : null,
     created_at: iso(pipeline.createdAt),
     updated_at: iso(pipeline.updatedAt),
     started_at: iso(pipeline.startedAt),
@@ -57,7 +57,8 @@ interface PipelineVariableInput {
 
 /**
  * `POST /projects/:id/pipeline?ref=` (or `{ref, variables}` in the body), `GET /projects/:id/pipelines[/:pid]`,
- * `GET /projects/:id/pipelines/:pid/jobs`, `POST /projects/:id/pipelines/:pid/cancel|retry`.
+ * `GET /projects/:id/pipelines/:pid/jobs`, `POST /projects/:id/pipelines/:pid/cancel|retry` (on a
+ * protected ref, only for whoever may push to it).
  */
 export function registerPipelineRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
@@ -178,6 +179,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
       async (request, reply) => {
         const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
         const pipeline = await findPipeline(project, request.params.pid);
+        await checkMayChangeOnRef(coordinator, project, user, pipeline, `${action} pipelines`);
         if (action === 'cancel') await cancelPipeline(coordinator, pipeline.id);
         else await retryPipeline(coordinator, project, user, pipeline.id);
         const updated = await findPipeline(project, pipeline.id);

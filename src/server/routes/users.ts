@@ -1,23 +1,44 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { generateSecret, TOKEN_PREFIXES } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { AccessTokenRecord, UserRecord } from '../../store/repositories/users.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
-import { authenticate, authenticateAdmin } from '../authenticate.js';
+import { authenticate, authenticateAdmin, authenticateCaller } from '../authenticate.js';
 import { displayName, idParams, iso, pathSegment } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
+import { TOKEN_SCOPES } from '../token-scopes.js';
 
-/** GitLab's user shape (the fields we have). */
-export function renderUser(user: UserRecord) {
+/**
+ * GitLab's `UserBasic`: what anyone signed in may see of a user (the users list, a pipeline's or
+ * a member's user). Never the email or the admin flag.
+ */
+export function renderUserBasic(user: UserRecord, serverUrl: string) {
   return {
     id: user.id,
     username: user.username,
     name: user.name,
     state: user.state,
-    email: user.email,
-    is_admin: user.isAdmin,
-    created_at: iso(user.createdAt),
+    locked: false,
+    avatar_url: null,
+    web_url: `${serverUrl}/${user.username}`,
   };
+}
+
+/** GitLab's `User`: {@link renderUserBasic} and when the account was made (`GET /users/:id`, a job's user). */
+export function renderUserPublic(user: UserRecord, serverUrl: string) {
+  return {
+    ...renderUserBasic(user, serverUrl),
+    created_at: iso(user.createdAt),
+    public_email: null,
+  };
+}
+
+/**
+ * The full shape, with the email and the admin flag: for instance admins (GitLab's
+ * `UserWithAdmin`) and for the user themself (`GET /user`).
+ */
+export function renderUserPrivate(user: UserRecord, serverUrl: string) {
+  return { ...renderUserPublic(user, serverUrl), email: user.email, is_admin: user.isAdmin };
 }
 
 /** GitLab's personal access token shape, without the token. */
@@ -35,36 +56,34 @@ function renderAccessToken(token: AccessTokenRecord, now: number) {
   };
 }
 
-const SCOPES = [
-  'api',
-  'read_api',
-  'read_user',
-  'read_repository',
-  'write_repository',
-  'create_runner',
-  'sudo',
-  'admin_mode',
-];
-
-/** `POST /users`, `GET /users`, `GET /users/:id`, `GET /user`, `POST /users/:id/personal_access_tokens`. */
+/**
+ * `POST /users`, `GET /users`, `GET /users/:id`, `GET /user`, `POST /users/:id/personal_access_tokens`,
+ * `DELETE /personal_access_tokens/self` and `DELETE /personal_access_tokens/:id` (revoke).
+ */
 export function registerUserRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
 
-  app.get('/api/v4/user', async (request) => renderUser(await authenticate(context, request)));
+  app.get('/api/v4/user', async (request) =>
+    renderUserPrivate(await authenticate(context, request), coordinator.urls.serverUrl),
+  );
 
+  // GitLab lists users to everyone signed in, in the basic shape; admins see the full one.
   app.get('/api/v4/users', async (request) => {
-    await authenticateAdmin(context, request);
-    return (await coordinator.repos.users.list()).map(renderUser);
+    const caller = await authenticate(context, request);
+    const render = caller.isAdmin ? renderUserPrivate : renderUserBasic;
+    return (await coordinator.repos.users.list()).map((user) => render(user, coordinator.urls.serverUrl));
   });
 
   app.get<{ Params: { id: number } }>(
     '/api/v4/users/:id',
     { schema: { params: idParams } },
     async (request) => {
-      await authenticate(context, request);
+      const caller = await authenticate(context, request);
       const user = await coordinator.repos.users.findById(request.params.id);
       if (!user) throw new TesseraError('ERR_NOT_FOUND', `user ${request.params.id} not found`);
-      return renderUser(user);
+      return caller.isAdmin || caller.id === user.id
+        ? renderUserPrivate(user, coordinator.urls.serverUrl)
+        : renderUserPublic(user, coordinator.urls.serverUrl);
     },
   );
 
@@ -97,7 +116,7 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
           isAdmin: admin === true,
           createdAt: coordinator.clock(),
         });
-        return reply.status(201).send(renderUser(user));
+        return reply.status(201).send(renderUserPrivate(user, coordinator.urls.serverUrl));
       } catch (error) {
         if (isUniqueViolation(error)) throw new TesseraError('ERR_CONFLICT', `username ${username} is taken`);
         throw error;
@@ -115,7 +134,12 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
           required: ['name', 'scopes'],
           properties: {
             name: displayName,
-            scopes: { type: 'array', minItems: 1, maxItems: 16, items: { type: 'string', enum: SCOPES } },
+            scopes: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 16,
+              items: { type: 'string', enum: TOKEN_SCOPES },
+            },
             expires_at: { type: 'string', format: 'date' },
           },
         },
@@ -142,6 +166,29 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
         expiresAt,
       });
       return reply.status(201).send({ ...renderAccessToken(token, now), token: secret.value });
+    },
+  );
+
+  const revoke = async (token: AccessTokenRecord, reply: FastifyReply) => {
+    await coordinator.repos.users.revokeAccessToken(token.id);
+    return reply.status(204).send();
+  };
+
+  app.delete('/api/v4/personal_access_tokens/self', async (request, reply) =>
+    revoke((await authenticateCaller(context, request)).token, reply),
+  );
+
+  app.delete<{ Params: { id: number } }>(
+    '/api/v4/personal_access_tokens/:id',
+    { schema: { params: idParams } },
+    async (request, reply) => {
+      const caller = await authenticate(context, request);
+      const token = await coordinator.repos.users.findAccessTokenById(request.params.id);
+      // Someone else's token is not revealed to a non-admin: it does not exist for them.
+      if (!token || (token.userId !== caller.id && !caller.isAdmin)) {
+        throw new TesseraError('ERR_NOT_FOUND', `personal access token ${request.params.id} not found`);
+      }
+      return revoke(token, reply);
     },
   );
 }

@@ -312,4 +312,10 @@ export class JobRepository {
       .executeTakeFirst();
     return row?.content ?? '';
   }
+
+  /** Deletes the job's log (erasing a job); answers whether it had one. */
+  async deleteTrace(jobId: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('jobTraces').where('jobId', '=', jobId).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
 }

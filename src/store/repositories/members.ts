@@ -47,6 +47,17 @@ export class MemberRepository {
       .execute();
   }
 
+  /** Removes a membership; answers whether there was one. */
+  async remove(sourceType: 'group' | 'project', sourceId: number, userId: number): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('members')
+      .where('sourceType', '=', sourceType)
+      .where('sourceId', '=', sourceId)
+      .where('userId', '=', userId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
   /** Every membership of `userId` on any of the given groups. */
   async forUserInGroups(userId: number, groupIds: number[]): Promise<MemberRecord[]> {
     if (groupIds.length === 0) return [];

@@ -95,6 +95,20 @@ export class UserRepository {
     return user && { token: toToken(row), storedHash: row.tokenHash, user };
   }
 
+  async findAccessTokenById(id: number): Promise<AccessTokenRecord | undefined> {
+    const row = await this.db
+      .selectFrom('personalAccessTokens')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toToken(row);
+  }
+
+  /** Marks a token revoked (for good: a revoked token never authenticates again). */
+  async revokeAccessToken(id: number): Promise<void> {
+    await this.db.updateTable('personalAccessTokens').set({ revoked: 1 }).where('id', '=', id).execute();
+  }
+
   async touchAccessToken(id: number, now: number): Promise<void> {
     await this.db.updateTable('personalAccessTokens').set({ lastUsedAt: now }).where('id', '=', id).execute();
   }
