@@ -7,6 +7,8 @@ import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { createRunner } from '../coordinator/create-runner.js';
 import { expireLeases } from '../coordinator/expire-leases.js';
+import { TesseraError } from '../errors.js';
+import { assertKeysOpen } from '../keys/assert-keys-open.js';
 import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
 import { Keyring, type PendingKeyPairs } from '../keys/keyring.js';
 import { embeddedBuildsDir, parseRunnerConcurrency, startEmbeddedRunner } from '../runner/embedded-runner.js';
@@ -93,12 +95,10 @@ export async function startServer(
       maxTokenLifetime: config.tokenMaxLifetime,
     });
     if (options.generateKeyPairs) keyring.adopt(options.generateKeyPairs);
-    else await keyring.ensureKeys(['RS256', 'ES256']);
-    const bootstrap = await bootstrapAdmin({ store, dataDir: config.dataDir, env, clock });
-    if (bootstrap.generatedToken) {
-      notice(
-        `Created the admin user root. Its access token (shown once, also in ${bootstrap.tokenFile}): ${bootstrap.generatedToken}`,
-      );
+    else {
+      await keyring.ensureKeys(['RS256', 'ES256']);
+      // A wrong key-encryption key would otherwise surface only at the first mint, as a failed job.
+      await assertKeysOpen(keyring, kek);
     }
     const issuerPort = new URL(config.issuer).port;
     const followPort = config.port === 0 && issuerPort === '0';
@@ -114,7 +114,19 @@ export async function startServer(
       ...(options.api === false ? { api: false } : {}),
       ...(precompiledValidators ? { precompiledValidators } : {}),
     });
-    await app.listen({ host: config.host, port: config.port });
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (error) {
+      await app.close();
+      throw listenError(config, error);
+    }
+    // After listening: a start that fails on its port must not create (and print) the admin token.
+    const bootstrap = await bootstrapAdmin({ store, dataDir: config.dataDir, env, clock });
+    if (bootstrap.generatedToken) {
+      notice(
+        `Created the admin user root. Its access token (shown once, also in ${bootstrap.tokenFile}): ${bootstrap.generatedToken}`,
+      );
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -162,6 +174,23 @@ export async function startServer(
     await store.close();
     throw error;
   }
+}
+
+/** `ERR_SERVER_LISTEN_FAILED` saying why the address could not be bound and which setting to change. */
+function listenError(config: TesseraConfig, error: unknown): TesseraError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const address = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const why =
+    code === 'EADDRINUSE'
+      ? `port ${config.port} is already in use on ${config.host} (another tessera serve, or another program): choose another with --port (TESSERA_PORT), or stop the other process`
+      : code === 'EACCES'
+        ? `this user may not listen on port ${config.port} (ports below 1024 need privileges): choose another with --port (TESSERA_PORT)`
+        : code === 'EADDRNOTAVAIL'
+          ? `${config.host} is not an address of this machine: choose another with --host (TESSERA_HOST)`
+          : `${code ?? (error instanceof Error ? error.message : 'unknown error')}: check --host (TESSERA_HOST) and --port (TESSERA_PORT)`;
+  return new TesseraError('ERR_SERVER_LISTEN_FAILED', `cannot listen on ${address}: ${why}`, {
+    cause: error,
+  });
 }
 
 interface ServeFlags {

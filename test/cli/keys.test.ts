@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +35,22 @@ describe('tessera keys and tessera oidc export', () => {
       kid: string;
       alg: string;
       state: string;
+      created_at: string;
+      activated_at: string | null;
     }>;
+    // The API's shape: snake_case names and ISO 8601 times.
+    assert.deepEqual(Object.keys(listed[0]!), [
+      'kid',
+      'alg',
+      'state',
+      'published',
+      'created_at',
+      'activated_at',
+      'deactivated_at',
+      'retire_after',
+      'revoked_at',
+    ]);
+    assert.match(listed[0]!.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.deepEqual(listed.map((key) => `${key.alg}:${key.state}`).sort(), [
       'ES256:current',
       'ES256:next',
@@ -76,5 +93,42 @@ describe('tessera keys and tessera oidc export', () => {
       keys: Array<{ kid: string }>;
     };
     assert.ok(!jwks.keys.some((key) => key.kid === current.kid), 'a revoked key leaves the JWKS');
+  });
+
+  it('never creates a store: run elsewhere, it names the directory it looked at and changes nothing', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'tessera-keys-elsewhere-'));
+    const env = { ...process.env };
+    delete env.TESSERA_DATA_DIR;
+    delete env.TESSERA_DATABASE_URL;
+    delete env.TESSERA_KEY_ENCRYPTION_KEY;
+    try {
+      for (const args of [
+        ['keys', 'rotate', '--force'],
+        ['keys', 'list'],
+        ['oidc', 'export', 'out'],
+      ]) {
+        await assert.rejects(
+          run(process.execPath, [BIN, ...args], {
+            cwd,
+            env,
+            encoding: 'utf8',
+          }),
+          (error: { code: number; stdout: string; stderr: string }) => {
+            assert.equal(error.code, 1, error.stderr);
+            assert.equal(error.stdout, '');
+            assert.equal(
+              error.stderr,
+              `ERR_STORE_NOT_FOUND: no Tessera store in ${join(cwd, 'data')} (it has no tessera.db), and this command does not create one: ` +
+                'give --data-dir (TESSERA_DATA_DIR) the data directory of tessera serve, or --database (TESSERA_DATABASE_URL) its PostgreSQL URL\n',
+            );
+            return true;
+          },
+        );
+      }
+      assert.equal(existsSync(join(cwd, 'data')), false);
+      assert.equal(existsSync(join(cwd, 'out')), false);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 });
