@@ -6,8 +6,11 @@ import { decideStyle } from '../local-run/run-output.js';
 
 /** What {@link serveBanner} describes. */
 export interface ServeBannerInput {
-  /** The running coordinator's listen URL and issuer. */
-  readonly server: { readonly url: string; readonly issuer: string };
+  /**
+   * The running coordinator's listen URL, its issuer and the API base given to runners and jobs
+   * as `CI_SERVER_URL` (default: the issuer's origin, as the coordinator derives it).
+   */
+  readonly server: { readonly url: string; readonly issuer: string; readonly serverUrl?: string };
   readonly config: Pick<TesseraConfig, 'dataDir' | 'database'>;
   /** Jobs the embedded runner runs at once, or undefined when there is none. */
   readonly embeddedRunner?: number | undefined;
@@ -52,8 +55,12 @@ export function serveBanner(input: ServeBannerInput): string {
     tokenCommand = '<your token>';
   }
   const command = input.command ?? defaultCommand(cwd);
+  // One spelling everywhere: the API base jobs get, not the address bound (127.0.0.1 and localhost
+  // are different issuers to a verifier, which compares them byte for byte).
+  const apiUrl = input.server.serverUrl ?? new URL(issuer).origin;
   const rows: Array<[string, string]> = [
-    ['API (CI_SERVER_URL)', input.server.url],
+    ...(apiUrl === input.server.url ? [] : [['Listening on', input.server.url] as [string, string]]),
+    ['API (CI_SERVER_URL)', apiUrl],
     ['Issuer', issuer],
     ['Discovery', discovery],
     ['JWKS', `${issuer}/oauth/discovery/keys`],
@@ -61,7 +68,7 @@ export function serveBanner(input: ServeBannerInput): string {
     [
       'Embedded runner',
       input.embeddedRunner === undefined
-        ? `off (add --embedded-runner, or start one: ${command} runner --url ${input.server.url} --token …)`
+        ? `off (add --embedded-runner, or start one: ${command} runner --url ${apiUrl} --token …)`
         : `on, ${input.embeddedRunner} job${input.embeddedRunner === 1 ? '' : 's'} at once`,
     ],
     ['Store', input.config.database === '' ? `SQLite in ${shown(input.config.dataDir)}` : 'PostgreSQL'],
@@ -74,7 +81,7 @@ export function serveBanner(input: ServeBannerInput): string {
     '',
     bold('Try:'),
     `  curl -s ${discovery}`,
-    `  curl -s -H "PRIVATE-TOKEN: ${tokenCommand}" ${input.server.url}/api/v4/user`,
+    `  curl -s -H "PRIVATE-TOKEN: ${tokenCommand}" ${apiUrl}/api/v4/user`,
     `  ${command} run /path/to/a/git/repo    # run its .gitlab-ci.yml locally, with real ID tokens`,
     '',
     'Stop with Ctrl-C.',

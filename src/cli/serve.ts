@@ -60,6 +60,8 @@ export interface RunningServer {
   url: string;
   /** The issuer in use (the configured one, or `http://localhost:<port>` when bound to port 0). */
   issuer: string;
+  /** The API base given to runners and jobs (`CI_SERVER_URL`): the issuer's origin. */
+  serverUrl: string;
   coordinator: Coordinator;
   /** Creates an instance runner (for an embedded runner) and answers its id and token. */
   registerRunner(options?: { description?: string; tags?: string[] }): Promise<{ id: number; token: string }>;
@@ -150,6 +152,9 @@ export async function startServer(
       url,
       get issuer() {
         return urls.issuer;
+      },
+      get serverUrl() {
+        return urls.serverUrl;
       },
       coordinator,
       registerRunner: async (runner = {}) => {
