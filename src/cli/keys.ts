@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { TesseraConfig } from '../config/defaults.js';
 import { loadConfig } from '../config/load.js';
 import { TesseraError } from '../errors.js';
@@ -10,6 +10,7 @@ import { Keyring, type SigningKeySummary } from '../keys/keyring.js';
 import { renderSigningKey } from '../keys/signing-key-json.js';
 import { openStore, type Store } from '../store/open-store.js';
 import { repositories } from '../store/repositories.js';
+import { settingHelp } from './setting-help.js';
 
 interface StoreFlags {
   dataDir?: string;
@@ -91,12 +92,9 @@ export function registerKeysCommand(program: Command): Command {
   const keys = program.command('keys').description('List, rotate and revoke the signing keys');
   const storeOptions = (command: Command) =>
     command
-      .option('--data-dir <dir>', 'data directory of the coordinator (env TESSERA_DATA_DIR, default ./data)')
-      .option(
-        '--database <url>',
-        'postgres:// URL of the coordinator database (env TESSERA_DATABASE_URL, default SQLite in the data directory)',
-      )
-      .option('--json', "print JSON (the API's field names, ISO 8601 times)");
+      .option('--data-dir <dir>', `data directory of the coordinator ${settingHelp('dataDir')}`)
+      .option('--database <url>', `postgres:// URL of the coordinator database ${settingHelp('database')}`)
+      .option('--json', "print JSON: the API's field names, ISO 8601 times");
 
   storeOptions(keys.command('list').description('List every signing key and its state')).action(
     async (flags: StoreFlags) => {
@@ -111,7 +109,7 @@ export function registerKeysCommand(program: Command): Command {
     keys
       .command('rotate')
       .description('Rotate a lineage: next → current, current → previous, a fresh next')
-      .option('--alg <alg>', 'the lineage to rotate: RS256 or ES256', 'RS256')
+      .addOption(new Option('--alg <alg>', 'the lineage to rotate: RS256 or ES256').default('RS256', 'RS256'))
       .option('--force', 'rotate even if the next key is younger than the JWKS cache period'),
   ).action(async (flags: StoreFlags & { alg: string; force?: boolean }) => {
     if (!isSigningAlgorithm(flags.alg)) {

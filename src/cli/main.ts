@@ -4,6 +4,19 @@ import { isTesseraError } from '../errors.js';
 /** Registers one top-level command on the program. */
 type RegisterCommand = (program: Command) => unknown;
 
+/** The version `tessera version` and `tessera --version` print (the package's). */
+export const TESSERA_VERSION = '0.1.0';
+
+/** `tessera version`: the same line as `--version`, for those who type it as a command. */
+function registerVersionCommand(program: Command): void {
+  program
+    .command('version')
+    .description('Print the version of Tessera (as --version does)')
+    .action(() => {
+      process.stdout.write(`${TESSERA_VERSION}\n`);
+    });
+}
+
 /**
  * Every top-level command, loaded on demand: a job that calls `tessera id-token` should not pay
  * for importing the coordinator, the store drivers and Fastify. The order is the order of `--help`.
@@ -17,6 +30,7 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Regist
   ['run', async () => (await import('./run.js')).registerRunCommand],
   ['id-token', async () => (await import('./id-token.js')).registerIdTokenCommand],
   ['token', async () => (await import('./token.js')).registerTokenCommand],
+  ['version', async () => registerVersionCommand],
 ];
 
 /** Flags that print the version, answered by commander before any command is looked at. */
@@ -41,7 +55,7 @@ function commandsToLoad(first: string | undefined): typeof COMMANDS {
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('tessera')
     .description('Self-hosted CI whose jobs carry verifiable OpenID Connect ID tokens')
-    .version('0.1.0')
+    .version(TESSERA_VERSION)
     .exitOverride()
     .showHelpAfterError();
   for (const [, load] of commandsToLoad(argv[2])) (await load())(program);

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { TesseraConfig } from '../config/defaults.js';
 import { type ConfigInput, loadConfig } from '../config/load.js';
 import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
@@ -18,6 +18,7 @@ import { loadPrecompiledValidators } from '../server/load-precompiled-validators
 import { openStore } from '../store/open-store.js';
 import { repositories } from '../store/repositories.js';
 import { serveBanner } from './serve-banner.js';
+import { settingHelp } from './setting-help.js';
 
 // The request validators `npm run build` generates (scripts/build-validators.mjs). dist/cli/serve.js
 // and the CLI bundle, dist/cli-bundle/main.cjs (whose import.meta.url is its own), both find them
@@ -233,21 +234,29 @@ export function registerServeCommand(program: Command): Command {
   return program
     .command('serve')
     .description('Run the Tessera coordinator (API, runner protocol, ID tokens, OIDC discovery)')
-    .option('--data-dir <dir>', 'data directory (SQLite database, key-encryption key, admin token)')
-    .option('--host <host>', 'address to listen on')
-    .option('--port <port>', 'port to listen on')
-    .option('--issuer <url>', 'issuer URL (iss of every token, discovery issuer)')
-    .option('--database <url>', 'postgres:// URL; SQLite in the data directory when absent')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
-    .option('--embedded-runner', 'also run jobs in this process (one-machine setup)')
-    .option('--runner-concurrency <n>', 'jobs the embedded runner runs at once', '2')
+    .option(
+      '--data-dir <dir>',
+      `data directory: SQLite database, key-encryption key, admin token ${settingHelp('dataDir')}`,
+    )
+    .option('--host <host>', `address to listen on ${settingHelp('host')}`)
+    .option('--port <port>', `port to listen on, 0 for any free port ${settingHelp('port')}`)
+    .option('--issuer <url>', `issuer URL: iss of every token, discovery issuer ${settingHelp('issuer')}`)
+    .option('--database <url>', `postgres:// URL of the database ${settingHelp('database')}`)
+    .option(
+      '--log-level <level>',
+      `fatal, error, warn, info, debug, trace or silent ${settingHelp('logLevel')}`,
+    )
+    .option('--embedded-runner', 'also run jobs in this process (one-machine setup; default: off)')
+    .addOption(
+      new Option('--runner-concurrency <n>', 'jobs the embedded runner runs at once').default('2', '2'),
+    )
     .option(
       '--runner-builds-dir <dir>',
-      'build directories of the embedded runner (default <data-dir>/builds)',
+      'build directories of the embedded runner (default: <data-dir>/builds)',
     )
     .option(
       '--runner-job-user <user>',
-      'run embedded-runner jobs as this unprivileged user (serve runs as root)',
+      'run embedded-runner jobs as this unprivileged user; serve must run as root (default: the user of serve)',
     )
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(serveOverrides(flags));
