@@ -1,9 +1,9 @@
 /**
- * `tessera/verify`: verify Tessera (or any OpenID Connect issuer's) ID tokens in a relying party.
+ * `tessera-ci/verify`: verify Tessera (or any OpenID Connect issuer's) ID tokens in a relying party.
  *
  * @example
  * ```ts
- * import { createVerifier } from 'tessera/verify';
+ * import { createVerifier } from 'tessera-ci/verify';
  * const verifier = createVerifier({ issuer: 'https://ci.example.com', audience: 'https://vault.example.com',
  *   boundClaims: { project_path: 'acme/*', ref_protected: 'true' }, boundClaimsType: 'glob' });
  * const claims = await verifier.verify(token); // throws TesseraError ERR_VERIFY_* on any rejection
