@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
 import { isTesseraError } from '../../src/errors.js';
 import { openStore } from '../../src/store/open-store.js';
 
@@ -128,6 +129,20 @@ describe('openStore: where it looks and what it refuses', () => {
         'ERR_STORE_DATA_DIR_INVALID',
       );
       assert.match(through, /goes through a file/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("says why a migration failed, with the database's own reason", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tessera-open-store-'));
+    try {
+      // A table of the first migration's, made by someone else: the migration cannot create it.
+      const sqlite = new SqliteDatabase(join(root, 'tessera.db'));
+      sqlite.exec('create table users (id integer)');
+      sqlite.close();
+      const message = await refusal(openStore({ database: '', dataDir: root }), 'ERR_STORE_MIGRATION');
+      assert.equal(message, 'database migration 0001-initial failed: table "users" already exists');
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
