@@ -15,7 +15,11 @@ function isJobRequest(request: FastifyRequest): boolean {
  * own "job picked up" line.
  */
 export class RequestLogController extends LogController {
-  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+  override incomingRequest(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    metadata?: Record<string, unknown>,
+  ): void {
     if (isJobRequest(request)) {
       if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request');
       return;
