@@ -4,16 +4,13 @@ import { isTesseraError } from '../errors.js';
 /** Registers one top-level command on the program. */
 type RegisterCommand = (program: Command) => unknown;
 
-/** The version `tessera version` and `tessera --version` print (the package's). */
-export const TESSERA_VERSION = '0.1.0';
-
-/** `tessera version`: the same line as `--version`, for those who type it as a command. */
+/** `tessera version`: the line `--version` prints, for those who type it as a command. */
 function registerVersionCommand(program: Command): void {
   program
     .command('version')
     .description('Print the version of Tessera (as --version does)')
     .action(() => {
-      process.stdout.write(`${TESSERA_VERSION}\n`);
+      process.stdout.write(`${program.version()}\n`);
     });
 }
 
@@ -55,7 +52,7 @@ function commandsToLoad(first: string | undefined): typeof COMMANDS {
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('tessera')
     .description('Self-hosted CI whose jobs carry verifiable OpenID Connect ID tokens')
-    .version(TESSERA_VERSION)
+    .version('0.1.0')
     .exitOverride()
     .showHelpAfterError();
   for (const [, load] of commandsToLoad(argv[2])) (await load())(program);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Command } from 'commander';
-import { buildProgram, runCli, TESSERA_VERSION } from '../../src/cli/main.js';
+import { buildProgram, runCli } from '../../src/cli/main.js';
 
 const ALL = ['ci', 'serve', 'keys', 'oidc', 'runner', 'run', 'id-token', 'token', 'version'];
 
@@ -30,7 +30,9 @@ describe('buildProgram: which commands are loaded', () => {
     } finally {
       process.stdout.write = write;
     }
-    assert.deepEqual(written, [`${TESSERA_VERSION}\n`, `${TESSERA_VERSION}\n`]);
+    assert.equal(written.length, 2);
+    assert.match(written[0]!, /^\d+\.\d+\.\d+\n$/);
+    assert.equal(written[0], written[1]);
   });
 
   it('loads only the named command', async () => {
