@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -130,5 +131,33 @@ describe('tessera keys and tessera oidc export', () => {
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }
+  });
+
+  it('does not rotate with a key-encryption key that cannot open the lineage, and says where that key came from', async () => {
+    const { dataDir } = await sqlite!.freshLocation();
+    const config = loadConfig({ host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent' }, {});
+    await (await startServer(config, { env: {}, notice: () => {} })).close();
+    const before = (await tessera('keys', 'list', '--data-dir', dataDir, '--json')).stdout;
+    const wrong = randomBytes(32).toString('base64');
+    await assert.rejects(
+      run(process.execPath, [BIN, 'keys', 'rotate', '--force', '--data-dir', dataDir], {
+        env: { ...process.env, TESSERA_KEY_ENCRYPTION_KEY: wrong },
+        encoding: 'utf8',
+      }),
+      (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.match(
+          error.stderr,
+          /^ERR_KEYS_DECRYPT_FAILED: the key-encryption key from TESSERA_KEY_ENCRYPTION_KEY does not open the stored signing keys \S+ \(RS256 (current|next)\), \S+ \(RS256 (current|next)\): /,
+        );
+        assert.ok(!error.stderr.includes(wrong));
+        return true;
+      },
+    );
+    assert.equal(
+      (await tessera('keys', 'list', '--data-dir', dataDir, '--json')).stdout,
+      before,
+      'nothing changed',
+    );
   });
 });
