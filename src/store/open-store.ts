@@ -200,7 +200,7 @@ function unreachable(database: string, error: unknown): TesseraError {
     ),
   ];
   const reason =
-    (code && CONNECT_FAILURES[code]) ??
+    (code !== undefined && Object.hasOwn(CONNECT_FAILURES, code) ? CONNECT_FAILURES[code] : undefined) ??
     (error instanceof Error && error.message !== '' ? error.message : 'unknown error');
   return new TesseraError(
     'ERR_STORE_UNREACHABLE',
