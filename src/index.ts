@@ -1,5 +1,5 @@
 /**
- * Tessera's programmatic surface. Relying parties usually want `tessera/verify` instead.
+ * Tessera's programmatic surface. Relying parties usually want `tessera-ci/verify` instead.
  */
 export { CONFIG_DEFAULTS, type TesseraConfig } from './config/defaults.js';
 export { type ConfigInput, loadConfig } from './config/load.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A tiny JWT-protected HTTP service: it answers 200 only to requests that carry a Tessera ID token
 // for its audience, and 401 with a reason otherwise. It uses nothing but Node's standard library so
-// that you can read every check it makes. For a real service, use the `tessera/verify` library.
+// that you can read every check it makes. For a real service, use the `tessera-ci/verify` library.
 //
 // Settings (environment):
 //   EXPECTED_ISSUER     the issuer URL, exactly as in the tokens' `iss` (required)

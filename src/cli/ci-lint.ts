@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
 import { loadPipeline } from '../pipeline/load.js';
@@ -52,8 +52,17 @@ export function registerCiLintCommand(program: Command): void {
     )
     .option('--ref <ref>', 'branch or tag name (default: the current branch of --dir, else main)')
     .option('--tag', 'the ref is a tag')
-    .option('--source <source>', `pipeline source (${PIPELINE_SOURCES.join(', ')})`, 'push')
-    .option('--var <key=value>', 'a variable visible to rules (repeatable)', collect, [])
+    .addOption(
+      new Option('--source <source>', `pipeline source (${PIPELINE_SOURCES.join(', ')})`).default(
+        'push',
+        'push',
+      ),
+    )
+    .addOption(
+      new Option('--var <key=value>', 'a variable visible to rules; repeatable')
+        .argParser(collect)
+        .default([], 'none'),
+    )
     .option('--json', 'print one JSON object')
     .action(async (file: string | undefined, options: LintOptions, command: Command) => {
       const source = PIPELINE_SOURCES.find((candidate) => candidate === options.source);

@@ -16,10 +16,15 @@ interface IdTokenFlags {
 export function registerIdTokenCommand(program: Command): void {
   program
     .command('id-token')
-    .description('Print a fresh ID token for this job (inside a running job)')
+    .description(
+      'Print a fresh ID token for this job (inside a running job: reads TESSERA_ID_TOKEN_REQUEST_URL and TESSERA_ID_TOKEN_REQUEST_TOKEN, or their ACTIONS_ID_TOKEN_REQUEST_* twins)',
+    )
     .requiredOption('--audience <aud>', 'the token audience (aud)')
-    .option('--lifetime <seconds>', 'token lifetime in seconds (default 300, capped by the instance)')
-    .option('--alg <alg>', 'signing algorithm: RS256 (default) or ES256')
+    .option(
+      '--lifetime <seconds>',
+      "token lifetime in seconds, at most the instance's or project's cap (default: the instance's TESSERA_ON_DEMAND_DEFAULT_LIFETIME, 300)",
+    )
+    .option('--alg <alg>', 'signing algorithm: RS256 or ES256 (default: RS256)')
     .action(async (flags: IdTokenFlags) => {
       let lifetime: number | undefined;
       if (flags.lifetime !== undefined) {

@@ -4,6 +4,16 @@ import { isTesseraError } from '../errors.js';
 /** Registers one top-level command on the program. */
 type RegisterCommand = (program: Command) => unknown;
 
+/** `tessera version`: the line `--version` prints, for those who type it as a command. */
+function registerVersionCommand(program: Command): void {
+  program
+    .command('version')
+    .description('Print the version of Tessera (as --version does)')
+    .action(() => {
+      process.stdout.write(`${program.version()}\n`);
+    });
+}
+
 /**
  * Every top-level command, loaded on demand: a job that calls `tessera id-token` should not pay
  * for importing the coordinator, the store drivers and Fastify. The order is the order of `--help`.
@@ -17,6 +27,7 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Regist
   ['run', async () => (await import('./run.js')).registerRunCommand],
   ['id-token', async () => (await import('./id-token.js')).registerIdTokenCommand],
   ['token', async () => (await import('./token.js')).registerTokenCommand],
+  ['version', async () => registerVersionCommand],
 ];
 
 /** Flags that print the version, answered by commander before any command is looked at. */

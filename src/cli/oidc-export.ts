@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { buildDiscoveryDocument } from '../oidc/discovery.js';
 import { withKeyring } from './keys.js';
+import { settingHelp } from './setting-help.js';
 
 interface ExportFlags {
   dataDir?: string;
@@ -49,10 +50,10 @@ export function registerOidcCommand(program: Command): Command {
   oidc
     .command('export')
     .description('Write the discovery document and JWKS into DIR for static hosting at the issuer URL')
-    .argument('<dir>')
-    .option('--issuer <url>', 'the public issuer URL (TESSERA_ISSUER)')
-    .option('--data-dir <dir>', 'data directory of the coordinator')
-    .option('--database <url>', 'postgres:// URL of the coordinator database')
+    .argument('<dir>', 'where to write .well-known/openid-configuration and oauth/discovery/keys')
+    .option('--issuer <url>', `the public issuer URL ${settingHelp('issuer')}`)
+    .option('--data-dir <dir>', `data directory of the coordinator ${settingHelp('dataDir')}`)
+    .option('--database <url>', `postgres:// URL of the coordinator database ${settingHelp('database')}`)
     .action(async (dir: string, flags: ExportFlags) => {
       const result = await exportOidcDocuments(dir, flags);
       process.stdout.write(

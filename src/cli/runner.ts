@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { TesseraError } from '../errors.js';
 import { RunnerAgent, TESSERA_INSTALL_ROOT } from '../runner/agent.js';
 import { chooseExecutor } from '../runner/executors/create-executor.js';
@@ -27,20 +27,36 @@ export function registerRunnerCommand(program: Command): void {
   program
     .command('runner')
     .description('Run jobs from a Tessera coordinator')
-    .requiredOption('--url <url>', 'the coordinator URL')
-    .option('--token <token>', 'the runner token from POST /api/v4/user/runners (or TESSERA_RUNNER_TOKEN)')
-    .option('--builds-dir <dir>', 'directory for build directories and the repository cache', './builds')
-    .option('--concurrency <n>', 'jobs run at once', '1')
-    .option('--shell <shell>', 'the shell that runs job scripts (bash only)', 'bash')
+    .requiredOption(
+      '--url <url>',
+      "the coordinator's base URL, without /api/v4 (what tessera serve prints as CI_SERVER_URL)",
+    )
+    .option(
+      '--token <token>',
+      'the runner token from POST /api/v4/user/runners (env: TESSERA_RUNNER_TOKEN, which keeps it out of ps)',
+    )
+    .addOption(
+      new Option('--builds-dir <dir>', 'directory for build directories and the repository cache').default(
+        './builds',
+        './builds',
+      ),
+    )
+    .addOption(new Option('--concurrency <n>', 'jobs run at once, 1 to 999').default('1', '1'))
+    .addOption(
+      new Option('--shell <shell>', 'the shell that runs job scripts; only bash').default('bash', 'bash'),
+    )
     .option(
       '--executor <name>',
-      'shell, sandbox or docker (env TESSERA_RUNNER_EXECUTOR; default: sandbox where bubblewrap works, else shell)',
+      'shell, sandbox or docker (env: TESSERA_RUNNER_EXECUTOR; default: sandbox where bubblewrap works, else shell)',
     )
     .option(
       '--sandbox-network <mode>',
-      "sandbox jobs' network: host or none (env TESSERA_RUNNER_SANDBOX_NETWORK; default host)",
+      "sandbox jobs' network: host or none (env: TESSERA_RUNNER_SANDBOX_NETWORK; default: host)",
     )
-    .option('--job-user <user>', 'run jobs as this unprivileged user (the runner must run as root)')
+    .option(
+      '--job-user <user>',
+      "run jobs as this unprivileged user; the runner must run as root (default: the runner's own user)",
+    )
     .action(async (flags: RunnerFlags) => {
       const token = flags.token ?? process.env.TESSERA_RUNNER_TOKEN;
       if (!token)

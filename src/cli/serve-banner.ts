@@ -16,8 +16,11 @@ export interface EmbeddedRunnerSummary {
 
 /** What {@link serveBanner} describes. */
 export interface ServeBannerInput {
-  /** The running coordinator's listen URL and issuer. */
-  readonly server: { readonly url: string; readonly issuer: string };
+  /**
+   * The running coordinator's listen URL, its issuer and the API base given to runners and jobs
+   * as `CI_SERVER_URL` (default: the issuer's origin, as the coordinator derives it).
+   */
+  readonly server: { readonly url: string; readonly issuer: string; readonly serverUrl?: string };
   readonly config: Pick<TesseraConfig, 'dataDir' | 'database'>;
   /** The embedded runner, or undefined when there is none. */
   readonly embeddedRunner?: EmbeddedRunnerSummary | undefined;
@@ -62,8 +65,12 @@ export function serveBanner(input: ServeBannerInput): string {
     tokenCommand = '<your token>';
   }
   const command = input.command ?? defaultCommand(cwd);
+  // One spelling everywhere: the API base jobs get, not the address bound (127.0.0.1 and localhost
+  // are different issuers to a verifier, which compares them byte for byte).
+  const apiUrl = input.server.serverUrl ?? new URL(issuer).origin;
   const rows: Array<[string, string]> = [
-    ['API (CI_SERVER_URL)', input.server.url],
+    ...(apiUrl === input.server.url ? [] : [['Listening on', input.server.url] as [string, string]]),
+    ['API (CI_SERVER_URL)', apiUrl],
     ['Issuer', issuer],
     ['Discovery', discovery],
     ['JWKS', `${issuer}/oauth/discovery/keys`],
@@ -71,7 +78,7 @@ export function serveBanner(input: ServeBannerInput): string {
     [
       'Embedded runner',
       input.embeddedRunner === undefined
-        ? `off (add --embedded-runner, or start one: ${command} runner --url ${input.server.url} --token …)`
+        ? `off (add --embedded-runner, or start one: ${command} runner --url ${apiUrl} --token …)`
         : `on, ${input.embeddedRunner.concurrency} job${input.embeddedRunner.concurrency === 1 ? '' : 's'} at once, "${input.embeddedRunner.executor}" executor`,
     ],
     ['Store', input.config.database === '' ? `SQLite in ${shown(input.config.dataDir)}` : 'PostgreSQL'],
@@ -95,7 +102,7 @@ export function serveBanner(input: ServeBannerInput): string {
     '',
     bold('Try:'),
     `  curl -s ${discovery}`,
-    `  curl -s -H "PRIVATE-TOKEN: ${tokenCommand}" ${input.server.url}/api/v4/user`,
+    `  curl -s -H "PRIVATE-TOKEN: ${tokenCommand}" ${apiUrl}/api/v4/user`,
     `  ${command} run /path/to/a/git/repo    # run its .gitlab-ci.yml locally, with real ID tokens`,
     '',
     'Stop with Ctrl-C.',

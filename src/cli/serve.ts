@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { TesseraConfig } from '../config/defaults.js';
 import { type ConfigInput, loadConfig } from '../config/load.js';
 import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
@@ -8,6 +8,7 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import { createRunner } from '../coordinator/create-runner.js';
 import { expireLeases } from '../coordinator/expire-leases.js';
 import { TesseraError } from '../errors.js';
+import { assertKeysOpen } from '../keys/assert-keys-open.js';
 import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
 import { Keyring, type PendingKeyPairs } from '../keys/keyring.js';
 import { TESSERA_INSTALL_ROOT } from '../runner/agent.js';
@@ -19,6 +20,7 @@ import { loadPrecompiledValidators } from '../server/load-precompiled-validators
 import { openStore } from '../store/open-store.js';
 import { repositories } from '../store/repositories.js';
 import { serveBanner } from './serve-banner.js';
+import { settingHelp } from './setting-help.js';
 
 // The request validators `npm run build` generates (scripts/build-validators.mjs). dist/cli/serve.js
 // and the CLI bundle, dist/cli-bundle/main.cjs (whose import.meta.url is its own), both find them
@@ -61,6 +63,8 @@ export interface RunningServer {
   url: string;
   /** The issuer in use (the configured one, or `http://localhost:<port>` when bound to port 0). */
   issuer: string;
+  /** The API base given to runners and jobs (`CI_SERVER_URL`): the issuer's origin. */
+  serverUrl: string;
   coordinator: Coordinator;
   /** Creates an instance runner (for an embedded runner) and answers its id and token. */
   registerRunner(options?: { description?: string; tags?: string[] }): Promise<{ id: number; token: string }>;
@@ -96,12 +100,10 @@ export async function startServer(
       maxTokenLifetime: config.tokenMaxLifetime,
     });
     if (options.generateKeyPairs) keyring.adopt(options.generateKeyPairs);
-    else await keyring.ensureKeys(['RS256', 'ES256']);
-    const bootstrap = await bootstrapAdmin({ store, dataDir: config.dataDir, env, clock });
-    if (bootstrap.generatedToken) {
-      notice(
-        `Created the admin user root. Its access token (shown once, also in ${bootstrap.tokenFile}): ${bootstrap.generatedToken}`,
-      );
+    else {
+      await keyring.ensureKeys(['RS256', 'ES256']);
+      // A wrong key-encryption key would otherwise surface only at the first mint, as a failed job.
+      await assertKeysOpen(keyring, kek);
     }
     const issuerPort = new URL(config.issuer).port;
     const followPort = config.port === 0 && issuerPort === '0';
@@ -118,7 +120,19 @@ export async function startServer(
       ...(precompiledValidators ? { precompiledValidators } : {}),
       secrets: operatorSecrets(env),
     });
-    await app.listen({ host: config.host, port: config.port });
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (error) {
+      await app.close();
+      throw listenError(config, error);
+    }
+    // After listening: a start that fails on its port must not create (and print) the admin token.
+    const bootstrap = await bootstrapAdmin({ store, dataDir: config.dataDir, env, clock });
+    if (bootstrap.generatedToken) {
+      notice(
+        `Created the admin user root. Its access token (shown once, also in ${bootstrap.tokenFile}): ${bootstrap.generatedToken}`,
+      );
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -143,6 +157,9 @@ export async function startServer(
       get issuer() {
         return urls.issuer;
       },
+      get serverUrl() {
+        return urls.serverUrl;
+      },
       coordinator,
       registerRunner: async (runner = {}) => {
         const created = await createRunner(coordinator, {
@@ -166,6 +183,23 @@ export async function startServer(
     await store.close();
     throw error;
   }
+}
+
+/** `ERR_SERVER_LISTEN_FAILED` saying why the address could not be bound and which setting to change. */
+function listenError(config: TesseraConfig, error: unknown): TesseraError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const address = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const why =
+    code === 'EADDRINUSE'
+      ? `port ${config.port} is already in use on ${config.host} (another tessera serve, or another program): choose another with --port (TESSERA_PORT), or stop the other process`
+      : code === 'EACCES'
+        ? `this user may not listen on port ${config.port} (ports below 1024 need privileges): choose another with --port (TESSERA_PORT)`
+        : code === 'EADDRNOTAVAIL'
+          ? `${config.host} is not an address of this machine: choose another with --host (TESSERA_HOST)`
+          : `${code ?? (error instanceof Error ? error.message : 'unknown error')}: check --host (TESSERA_HOST) and --port (TESSERA_PORT)`;
+  return new TesseraError('ERR_SERVER_LISTEN_FAILED', `cannot listen on ${address}: ${why}`, {
+    cause: error,
+  });
 }
 
 interface ServeFlags {
@@ -205,29 +239,37 @@ export function registerServeCommand(program: Command): Command {
   return program
     .command('serve')
     .description('Run the Tessera coordinator (API, runner protocol, ID tokens, OIDC discovery)')
-    .option('--data-dir <dir>', 'data directory (SQLite database, key-encryption key, admin token)')
-    .option('--host <host>', 'address to listen on')
-    .option('--port <port>', 'port to listen on')
-    .option('--issuer <url>', 'issuer URL (iss of every token, discovery issuer)')
-    .option('--database <url>', 'postgres:// URL; SQLite in the data directory when absent')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
-    .option('--embedded-runner', 'also run jobs in this process (one-machine setup)')
-    .option('--runner-concurrency <n>', 'jobs the embedded runner runs at once', '2')
+    .option(
+      '--data-dir <dir>',
+      `data directory: SQLite database, key-encryption key, admin token ${settingHelp('dataDir')}`,
+    )
+    .option('--host <host>', `address to listen on ${settingHelp('host')}`)
+    .option('--port <port>', `port to listen on, 0 for any free port ${settingHelp('port')}`)
+    .option('--issuer <url>', `issuer URL: iss of every token, discovery issuer ${settingHelp('issuer')}`)
+    .option('--database <url>', `postgres:// URL of the database ${settingHelp('database')}`)
+    .option(
+      '--log-level <level>',
+      `fatal, error, warn, info, debug, trace or silent ${settingHelp('logLevel')}`,
+    )
+    .option('--embedded-runner', 'also run jobs in this process (one-machine setup; default: off)')
+    .addOption(
+      new Option('--runner-concurrency <n>', 'jobs the embedded runner runs at once').default('2', '2'),
+    )
     .option(
       '--runner-builds-dir <dir>',
-      'build directories of the embedded runner (default <data-dir>/builds)',
+      'build directories of the embedded runner, never inside the data directory (default: <data-dir>-builds)',
     )
     .option(
       '--runner-job-user <user>',
-      'run embedded-runner jobs as this unprivileged user (serve runs as root)',
+      'run embedded-runner jobs as this unprivileged user; serve must run as root (default: the user of serve)',
     )
     .option(
       '--runner-executor <name>',
-      'embedded runner executor: sandbox or shell (env TESSERA_RUNNER_EXECUTOR; default: sandbox where bubblewrap works, else shell with a warning)',
+      'embedded runner executor: sandbox or shell (env: TESSERA_RUNNER_EXECUTOR; default: sandbox where bubblewrap works, else shell with a warning)',
     )
     .option(
       '--runner-sandbox-network <mode>',
-      'network of sandboxed jobs: host or none (env TESSERA_RUNNER_SANDBOX_NETWORK; default host)',
+      'network of sandboxed jobs: host or none (env: TESSERA_RUNNER_SANDBOX_NETWORK; default: host)',
     )
     .action(async (flags: ServeFlags) => {
       const config = loadConfig(serveOverrides(flags));

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { TesseraError } from '../errors.js';
 import type { SigningAlgorithm } from '../keys/algorithms.js';
 import type { BoundClaims } from '../verify/bound-claims.js';
@@ -36,8 +36,8 @@ async function readToken(flag: string | undefined): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** Parses `--bound-claim KEY=VALUE` flags; a key given several times accepts any of its values. */
@@ -69,10 +69,10 @@ function parseLeeway(value: string | undefined): number | undefined {
 interface VerifyFlags {
   issuer: string;
   audience: string[];
-  boundClaim: string[];
+  boundClaim?: string[];
   boundClaimsType?: string;
   leeway?: string;
-  alg: string[];
+  alg?: string[];
   token?: string;
 }
 
@@ -89,27 +89,27 @@ export function registerTokenCommand(program: Command): void {
       'Verify an ID token against an issuer (discovery + JWKS) and print its claims as JSON; the token is read from stdin unless --token is given',
     )
     .requiredOption('--issuer <url>', 'expected issuer (iss), byte for byte')
-    .requiredOption('--audience <aud>', 'expected audience; repeat to accept any of several', collect, [])
+    .requiredOption('--audience <aud>', 'expected audience; repeat to accept any of several', collect)
     .option(
       '--bound-claim <key=value>',
-      'claim that must match (repeatable; a key given twice accepts either)',
+      'claim that must match; repeatable, a key given twice accepts either (default: none)',
       collect,
-      [],
     )
-    .option(
-      '--bound-claims-type <type>',
-      'how bound claims match: string (exact) or glob (* wildcards)',
-      'string',
+    .addOption(
+      new Option(
+        '--bound-claims-type <type>',
+        'how bound claims match: string (exact) or glob (* wildcards)',
+      ).default('string', 'string'),
     )
-    .option('--leeway <seconds>', 'allowed clock skew on exp, nbf and iat (default 60)')
-    .option('--alg <alg>', 'accepted algorithm (repeatable; default RS256 and ES256)', collect, [])
+    .option('--leeway <seconds>', 'allowed clock skew on exp, nbf and iat (default: 60)')
+    .option('--alg <alg>', 'accepted algorithm; repeatable (default: RS256 and ES256)', collect)
     .option('--token <jwt>', 'the token (default: read from stdin)')
     .action(async (flags: VerifyFlags) => {
       const verifier = createVerifier({
         issuer: flags.issuer,
         audience: flags.audience,
-        algorithms: flags.alg.length > 0 ? (flags.alg as SigningAlgorithm[]) : undefined,
-        boundClaims: parseBoundClaims(flags.boundClaim),
+        algorithms: flags.alg !== undefined ? (flags.alg as SigningAlgorithm[]) : undefined,
+        boundClaims: parseBoundClaims(flags.boundClaim ?? []),
         boundClaimsType: flags.boundClaimsType as 'string' | 'glob',
         leeway: parseLeeway(flags.leeway),
       });

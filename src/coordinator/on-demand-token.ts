@@ -77,12 +77,14 @@ export async function mintOnDemand(
   }
   const lifetime = request.lifetime ?? Math.min(coordinator.config.onDemandDefaultLifetime, entry.cap);
   if (lifetime > entry.cap) {
+    const source =
+      entry.cap < coordinator.config.tokenMaxLifetime
+        ? "the project's ci_id_token_max_lifetime"
+        : "the instance's tokenMaxLifetime, TESSERA_TOKEN_MAX_LIFETIME";
     throw new TesseraError(
       'ERR_TOKEN_LIFETIME_INVALID',
-      `lifetime must be at most ${entry.cap} seconds for this project`,
-      {
-        details: { max: entry.cap },
-      },
+      `lifetime ${lifetime} is too long: this job's tokens may live at most ${entry.cap} seconds (${source})`,
+      { details: { max: entry.cap } },
     );
   }
   const issued = await coordinator.tokenIssuer.issue({

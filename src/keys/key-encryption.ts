@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, link, open, readFile, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { TesseraError } from '../errors.js';
+import { ensureDataDir } from '../store/data-dir.js';
 
 /** Environment variable holding the key-encryption key (32 bytes, base64 or hex). */
 export const KEY_ENCRYPTION_KEY_ENV = 'TESSERA_KEY_ENCRYPTION_KEY';
@@ -93,14 +94,23 @@ export interface LoadedKeyEncryptionKey {
   path?: string;
 }
 
+/** Where a loaded key-encryption key came from, in words for a message: the variable or the file. */
+export function describeKeyEncryptionKey(loaded: Pick<LoadedKeyEncryptionKey, 'source' | 'path'>): string {
+  return loaded.source === 'env' ? KEY_ENCRYPTION_KEY_ENV : `the key file ${resolve(loaded.path ?? '')}`;
+}
+
 /**
  * Loads the key-encryption key: `TESSERA_KEY_ENCRYPTION_KEY` when set, otherwise
- * `<dataDir>/key-encryption-key`, created with 32 random bytes and mode 0600 on first use.
+ * `<dataDir>/key-encryption-key`, created with 32 random bytes and mode 0600 on first use
+ * (unless `create` is false: commands that work on an existing store never make a new key).
  * Two processes starting at once end up with the same key.
+ *
+ * @throws TesseraError `ERR_KEYS_KEK_INVALID` for a malformed key, or a missing one when `create` is false.
  */
 export async function loadKeyEncryptionKey(options: {
   env?: Readonly<Record<string, string | undefined>>;
   dataDir: string;
+  create?: boolean;
 }): Promise<LoadedKeyEncryptionKey> {
   const env = options.env ?? process.env;
   const fromEnv = env[KEY_ENCRYPTION_KEY_ENV];
@@ -108,11 +118,18 @@ export async function loadKeyEncryptionKey(options: {
     return { key: parseKeyEncryptionKey(fromEnv), source: 'env' };
   }
   const path = join(options.dataDir, KEY_ENCRYPTION_KEY_FILE);
-  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  if (options.create !== false) ensureDataDir(options.dataDir);
   try {
     return { key: parseKeyEncryptionKey(await readFile(path, 'utf8'), path), source: 'file', path };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (options.create === false) {
+    throw new TesseraError(
+      'ERR_KEYS_KEK_INVALID',
+      `no key-encryption key: ${KEY_ENCRYPTION_KEY_ENV} is not set and ${resolve(path)} does not exist; ` +
+        `set ${KEY_ENCRYPTION_KEY_ENV} to the key tessera serve uses, or give --data-dir its data directory`,
+    );
   }
   // Written in full to a private temporary file, then linked into place: link() fails when the
   // name exists, so two processes starting at once never see a half-written key and agree on one.

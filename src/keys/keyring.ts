@@ -208,6 +208,30 @@ export class Keyring {
     });
   }
 
+  /**
+   * The `current` and `next` keys (of `algs`, default every lineage) whose private key the
+   * key-encryption key does not open: a coordinator started with another key-encryption key than
+   * the one its keys were sealed with. Checked at start, so the mistake is not found at the first
+   * mint. A `current` key that opens is kept as the lineage's signer.
+   */
+  async unopenableKeys(algs?: readonly SigningAlgorithm[]): Promise<SigningKeySummary[]> {
+    const records = await this.#current();
+    const now = this.#clock();
+    const unopenable: SigningKeySummary[] = [];
+    for (const record of records) {
+      if (record.state !== 'current' && record.state !== 'next') continue;
+      if (algs !== undefined && !algs.includes(record.alg)) continue;
+      try {
+        if (record.state === 'current') await this.signer(record.alg);
+        else this.#privateKey(record);
+      } catch (error) {
+        if (!(error instanceof TesseraError) || error.code !== 'ERR_KEYS_DECRYPT_FAILED') throw error;
+        unopenable.push(summarize(record, now));
+      }
+    }
+    return unopenable;
+  }
+
   /** Every key with its state and timestamps, oldest first. */
   async list(): Promise<SigningKeySummary[]> {
     const records = await this.#current();

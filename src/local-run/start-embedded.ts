@@ -118,6 +118,8 @@ export async function startEmbedded(options: { jobTimeout?: number } = {}): Prom
           killGraceMs: 2000,
           // No later runner looks at this temporary builds directory for orphans to end.
           recordProcessGroups: false,
+          // Registered a moment ago by this process, on a coordinator without the API routes.
+          verify: false,
           ...(log ? { log } : {}),
         });
         await agent.start();

@@ -4,7 +4,12 @@ import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as wait } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isTesseraError } from '../errors.js';
-import { CoordinatorClient, type JobStateUpdate, type JobUpdateAnswer } from './coordinator-client.js';
+import {
+  CoordinatorClient,
+  type JobStateUpdate,
+  type JobUpdateAnswer,
+  TransientCoordinatorError,
+} from './coordinator-client.js';
 import { executeJob, removeJobDirectories } from './execute-job.js';
 import type { JobExecutor } from './executors/executor.js';
 import type { JobOutcome, JobPayload } from './job-payload.js';
@@ -40,6 +45,11 @@ export interface RunnerAgentOptions {
   readonly recordProcessGroups?: boolean;
   /** Runner diagnostics (never a token). Default: nothing. */
   readonly log?: (message: string) => void;
+  /**
+   * Verify the URL and token at start (`POST /api/v4/runners/verify`); default true. An embedded
+   * runner, which registered its token with the coordinator in the same process, skips it.
+   */
+  readonly verify?: boolean;
 }
 
 interface RunningJob {
@@ -99,9 +109,17 @@ export class RunnerAgent {
     this.#options.log?.(message);
   }
 
-  /** Starts the workers; resolves once they are polling. */
+  /**
+   * Verifies the coordinator URL and the runner token (unless `verify` is false), then starts the
+   * workers; resolves once they are polling. An unreachable or failing coordinator is retried with
+   * the job requests' backoff until it answers or {@link stop} is called.
+   *
+   * @throws TesseraError `ERR_RUNNER_TOKEN_REFUSED` or `ERR_RUNNER_URL_INVALID`: a refused token or
+   *   a URL that is not a coordinator's, which no retry would mend.
+   */
   async start(): Promise<void> {
     if (this.#workers.length > 0) throw new TypeError('RunnerAgent already started');
+    if (this.#options.verify !== false) await this.#verify();
     const buildsDir = resolve(this.#options.buildsDir);
     await mkdir(buildsDir, { recursive: true });
     this.#toolsDir = await this.#writeTesseraShim(buildsDir);
@@ -148,9 +166,32 @@ export class RunnerAgent {
     return dir;
   }
 
-  async #work(worker: number): Promise<void> {
+  /** Milliseconds to wait after the `failures`-th failure in a row: exponential, with jitter. */
+  #backoff(failures: number): number {
     const min = this.#options.backoffMinMs ?? 500;
     const max = this.#options.backoffMaxMs ?? 30_000;
+    const delay = Math.min(max, min * 2 ** Math.min(failures - 1, 16));
+    return Math.round(delay / 2 + Math.random() * (delay / 2));
+  }
+
+  async #verify(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopPolling.signal.aborted) {
+      try {
+        await this.#client.verifyRunner(this.#stopPolling.signal);
+        return;
+      } catch (error) {
+        if (this.#stopPolling.signal.aborted) return;
+        if (!(error instanceof TransientCoordinatorError)) throw error;
+        failures += 1;
+        const delay = this.#backoff(failures);
+        this.#log(`verifying the runner failed (${error.message}); retrying in ${delay} ms`);
+        await sleep(delay, this.#stopPolling.signal);
+      }
+    }
+  }
+
+  async #work(worker: number): Promise<void> {
     let failures = 0;
     while (!this.#stopPolling.signal.aborted) {
       let job: JobPayload | undefined;
@@ -160,12 +201,11 @@ export class RunnerAgent {
       } catch (error) {
         if (this.#stopPolling.signal.aborted) break;
         failures += 1;
-        const delay = Math.min(max, min * 2 ** Math.min(failures - 1, 16));
-        const jittered = delay / 2 + Math.random() * (delay / 2);
+        const jittered = this.#backoff(failures);
         this.#log(
           `worker ${worker}: job request failed (${isTesseraError(error) ? error.code : ''} ${
             error instanceof Error ? error.message : 'unknown'
-          }); retrying in ${Math.round(jittered)} ms`,
+          }); retrying in ${jittered} ms`,
         );
         await sleep(jittered, this.#stopPolling.signal);
         continue;

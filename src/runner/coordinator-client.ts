@@ -80,6 +80,52 @@ export class CoordinatorClient {
   }
 
   /**
+   * `POST /api/v4/runners/verify` (as `gitlab-runner verify` and a starting GitLab runner): checks
+   * that `url` is a coordinator and that it accepts the runner token, so that a wrong `--url` or a
+   * refused token stops the runner at start instead of making it retry for ever.
+   *
+   * @throws TesseraError `ERR_RUNNER_TOKEN_REFUSED` (401, 403) or `ERR_RUNNER_URL_INVALID` (404):
+   *   mistakes that no retry mends. {@link TransientCoordinatorError} for what may pass (network
+   *   errors, timeouts, 5xx, 429, redirects, other answers).
+   */
+  async verifyRunner(signal?: AbortSignal): Promise<void> {
+    const response = await this.#send(
+      '/api/v4/runners/verify',
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: this.#token }),
+      },
+      this.#updateTimeoutMs,
+      signal,
+    );
+    if (response.status === 200) return;
+    if (response.status === 401 || response.status === 403) {
+      throw new TesseraError(
+        'ERR_RUNNER_TOKEN_REFUSED',
+        `the coordinator at ${this.#base} refused the runner token (HTTP ${response.status}): ` +
+          'give --token (TESSERA_RUNNER_TOKEN) the token of a registered runner, or register the runner again',
+      );
+    }
+    if (response.status === 404) {
+      const base = this.#base.replace(/\/api\/v4$/i, '');
+      throw new TesseraError(
+        'ERR_RUNNER_URL_INVALID',
+        `${this.#base} is not a Tessera coordinator (POST ${this.#base}/api/v4/runners/verify answered HTTP 404): ` +
+          (base === this.#base
+            ? "give --url the coordinator's base URL, without /api/v4 (what its tessera serve prints as CI_SERVER_URL)"
+            : `give --url the coordinator's base URL without /api/v4: --url ${base}`),
+      );
+    }
+    if (response.status >= 300 && response.status < 400) {
+      throw new TransientCoordinatorError(
+        `runner verification answered HTTP ${response.status} (a redirect${redirectTarget(response)}); the runner does not follow redirects: give --url the coordinator's final address`,
+      );
+    }
+    throw new TransientCoordinatorError(`runner verification answered HTTP ${response.status}`);
+  }
+
+  /**
    * `POST /api/v4/jobs/request`: waits (long poll) for a job. Returns the job, or undefined when
    * the coordinator has none for this runner right now (204).
    */

@@ -74,6 +74,8 @@ export async function startEmbeddedRunner(
     concurrency: options.concurrency ?? 2,
     ...(options.executor ? { executor: options.executor } : {}),
     log: options.log,
+    // Just verified (or registered) above.
+    verify: false,
   });
   await agent.start();
   return agent;

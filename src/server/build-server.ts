@@ -11,6 +11,7 @@ import { compileOnFirstUse } from './compile-on-first-use.js';
 import { installErrorHandler } from './error-handler.js';
 import { type PrecompiledValidators, precompiledValidatorFactory } from './precompiled-validator-factory.js';
 import { RateLimiter } from './rate-limiter.js';
+import { RequestLogController } from './request-log-controller.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -139,6 +140,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
   // The pino logger type is narrower than Fastify's default; routes only need the base instance.
   const app = Fastify({
     loggerInstance: logger,
+    logController: new RequestLogController(),
     bodyLimit: 8 * 1024 * 1024,
     // Long polls hold a request up to jobRequestWait seconds; keep sockets well past that.
     keepAliveTimeout: 75_000,

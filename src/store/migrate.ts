@@ -33,7 +33,15 @@ export async function migrateToLatest(
   const migrator = new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
-    const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';
-    throw new TesseraError('ERR_STORE_MIGRATION', `database migration ${failed} failed`, { cause: error });
+    const failed = results?.find((result) => result.status === 'Error')?.migrationName;
+    // The database's own message (never carries the connection URL or its password).
+    const reason = error instanceof Error && error.message !== '' ? `: ${error.message.slice(0, 300)}` : '';
+    throw new TesseraError(
+      'ERR_STORE_MIGRATION',
+      failed === undefined
+        ? `the database schema could not be brought up to date${reason}`
+        : `database migration ${failed} failed${reason}`,
+      { cause: error },
+    );
   }
 }

@@ -1,7 +1,9 @@
-import { chmodSync, closeSync, constants, copyFileSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, openSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { TesseraError } from '../errors.js';
+import { dataDirExists, ensureDataDir } from './data-dir.js';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
 import { DEFAULT_STATEMENT_CACHE_CAPACITY, StatementCache } from './statement-cache.js';
@@ -42,6 +44,13 @@ export interface OpenStoreOptions {
    * is most of a new store's opening.
    */
   sqliteTemplate?: string;
+  /**
+   * `false`: open only a store that exists (a `tessera.db` in the data directory, or a PostgreSQL
+   * database Tessera has migrated), for commands that work on the coordinator's store (`tessera
+   * keys`, `tessera oidc export`): run in the wrong directory, they must not make a new, empty
+   * one and report success on it. Default true.
+   */
+  create?: boolean;
 }
 
 // int8 (BIGINT, COUNT) arrives as a string from pg; every such value here is a millisecond time or
@@ -60,8 +69,19 @@ const INT8_OID = 20;
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (options.database !== '') return openPostgres(options);
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const file = join(options.dataDir, 'tessera.db');
+  if (options.create === false) {
+    if (!dataDirExists(options.dataDir) || !existsSync(file)) {
+      throw new TesseraError(
+        'ERR_STORE_NOT_FOUND',
+        `no Tessera store in ${resolve(options.dataDir)} (it has no tessera.db), and this command does not create one: ` +
+          'give --data-dir (TESSERA_DATA_DIR) the data directory of tessera serve, or --database (TESSERA_DATABASE_URL) its PostgreSQL URL',
+        { details: { dataDir: resolve(options.dataDir) } },
+      );
+    }
+  } else {
+    ensureDataDir(options.dataDir);
+  }
   if (options.sqliteTemplate !== undefined) {
     // COPYFILE_EXCL: never over an existing store. A missing template means a plain start.
     try {
@@ -105,6 +125,26 @@ async function openPostgres(options: OpenStoreOptions): Promise<Store> {
   });
   const base = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
+    // Connect once first, so an unreachable server is reported as such rather than as a failed migration.
+    try {
+      (await pool.connect()).release();
+    } catch (error) {
+      throw unreachable(options.database, error);
+    }
+    if (options.create === false) {
+      // The migrator's bookkeeping table is there once Tessera has opened this database.
+      const table = schema ? `${schema}.kysely_migration` : 'kysely_migration';
+      const found = await pool.query<{ found: boolean }>('select to_regclass($1) is not null as found', [
+        table,
+      ]);
+      if (found.rows[0]?.found !== true) {
+        throw new TesseraError(
+          'ERR_STORE_NOT_FOUND',
+          `no Tessera store in the PostgreSQL database ${describePostgres(options.database)} (Tessera has never opened it), ` +
+            'and this command does not create one: give --database (TESSERA_DATABASE_URL) the database of tessera serve',
+        );
+      }
+    }
     if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await migrateToLatest(base as unknown as Kysely<unknown>, 'postgres', schema);
   } catch (error) {
@@ -112,6 +152,63 @@ async function openPostgres(options: OpenStoreOptions): Promise<Store> {
     throw error;
   }
   return makeStore(base, 'postgres');
+}
+
+/** `user@host:port/database` of a PostgreSQL URL: never its password or query. */
+export function describePostgres(database: string): string {
+  try {
+    const url = new URL(database);
+    const user = url.username === '' ? '' : `${decodeURIComponent(url.username)}@`;
+    const host = url.hostname === '' ? 'localhost' : url.hostname;
+    return `${user}${host}:${url.port === '' ? '5432' : url.port}${url.pathname === '/' ? '' : url.pathname}`;
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/** Why a connection to PostgreSQL failed, in words, from a Node or PostgreSQL error code. */
+const CONNECT_FAILURES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused: nothing listens there',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset by the server',
+  '28P01': 'password authentication failed',
+  '28000': 'the server refused this user (pg_hba.conf)',
+  '3D000': 'the database does not exist',
+};
+
+/**
+ * `ERR_STORE_UNREACHABLE` naming the host and port that refused (from the error when Node names
+ * them, else from the URL) and why; never the URL's password.
+ */
+function unreachable(database: string, error: unknown): TesseraError {
+  // Node's happy-eyeballs connect fails with an AggregateError holding one error per address tried.
+  const inner = error instanceof AggregateError && error.errors.length > 0 ? error.errors : [error];
+  const first = inner[0] as (NodeJS.ErrnoException & { address?: string; port?: number }) | undefined;
+  const code = first?.code ?? (error as NodeJS.ErrnoException | undefined)?.code;
+  const addresses = [
+    ...new Set(
+      inner
+        .map((item) => item as { address?: string; port?: number })
+        .filter((item) => typeof item.address === 'string' && typeof item.port === 'number')
+        .map((item) =>
+          item.address!.includes(':') ? `[${item.address}]:${item.port}` : `${item.address}:${item.port}`,
+        ),
+    ),
+  ];
+  const reason =
+    (code !== undefined && Object.hasOwn(CONNECT_FAILURES, code) ? CONNECT_FAILURES[code] : undefined) ??
+    (error instanceof Error && error.message !== '' ? error.message : 'unknown error');
+  return new TesseraError(
+    'ERR_STORE_UNREACHABLE',
+    `cannot connect to PostgreSQL ${describePostgres(database)}${
+      addresses.length > 0 ? ` (${addresses.join(', ')})` : ''
+    }: ${reason}${code ? ` (${code})` : ''}; check --database (TESSERA_DATABASE_URL) and that the server is running`,
+    { cause: error },
+  );
 }
 
 function makeStore(base: Kysely<Database>, dialect: StoreDialect): Store {

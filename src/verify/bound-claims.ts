@@ -91,7 +91,8 @@ function scalars(value: unknown): string[] {
  * Checks every bound claim as Vault's JWT auth does: the claim must be present and one of its
  * values (a list in the token matches if any element does) must match one of the bound values.
  *
- * @throws TesseraError `ERR_VERIFY_BOUND_CLAIM` naming the claim (never its value).
+ * @throws TesseraError `ERR_VERIFY_BOUND_CLAIM` naming the claim, its value in the token and the
+ *   bound values (claims are not secret: the token holder can decode them).
  */
 export function checkBoundClaims(
   claims: Record<string, unknown>,
@@ -115,8 +116,16 @@ export function checkBoundClaims(
     if (!matched) {
       throw new TesseraError(
         'ERR_VERIFY_BOUND_CLAIM',
-        `bound claim ${JSON.stringify(claim.name)} does not match`,
+        `bound claim ${JSON.stringify(claim.name)} is ${shownValue(value)} in the token, which does not match ${
+          claim.values.length === 1 ? '' : 'any of '
+        }${claim.values.map((expected) => shownValue(expected)).join(', ')}${type === 'glob' ? ' (glob)' : ''}`,
       );
     }
   }
+}
+
+/** A claim value for a message: JSON, cut to 100 characters so a huge claim cannot flood a log. */
+export function shownValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
 }

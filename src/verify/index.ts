@@ -1,9 +1,9 @@
 /**
- * `tessera/verify`: verify Tessera (or any OpenID Connect issuer's) ID tokens in a relying party.
+ * `tessera-ci/verify`: verify Tessera (or any OpenID Connect issuer's) ID tokens in a relying party.
  *
  * @example
  * ```ts
- * import { createVerifier } from 'tessera/verify';
+ * import { createVerifier } from 'tessera-ci/verify';
  * const verifier = createVerifier({ issuer: 'https://ci.example.com', audience: 'https://vault.example.com',
  *   boundClaims: { project_path: 'acme/*', ref_protected: 'true' }, boundClaimsType: 'glob' });
  * const claims = await verifier.verify(token); // throws TesseraError ERR_VERIFY_* on any rejection
@@ -17,6 +17,7 @@ import {
   type BoundClaimsType,
   checkBoundClaims,
   compileBoundClaims,
+  shownValue,
 } from './bound-claims.js';
 import { decodeJsonSegment, MAX_TOKEN_LENGTH, splitToken } from './decode-token.js';
 import { type FetchLike, KeySet } from './key-set.js';
@@ -220,17 +221,43 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw new TesseraError('ERR_VERIFY_CLAIM_TYPE', 'iat must be an integer');
     if (sub !== undefined && typeof sub !== 'string')
       throw new TesseraError('ERR_VERIFY_CLAIM_TYPE', 'sub must be a string');
-    if (iss !== issuer) throw new TesseraError('ERR_VERIFY_ISSUER', 'iss is not the expected issuer');
-    if (aud === undefined) throw new TesseraError('ERR_VERIFY_AUDIENCE', 'aud is missing');
+    if (iss !== issuer) {
+      throw new TesseraError(
+        'ERR_VERIFY_ISSUER',
+        `iss ${shownValue(iss)} is not the expected issuer ${shownValue(issuer)} (they must match byte for byte)`,
+      );
+    }
+    const expectedAudience =
+      audiences.length === 1 ? shownValue(audiences[0]) : `any of ${shownValue(audiences)}`;
+    if (aud === undefined) {
+      throw new TesseraError('ERR_VERIFY_AUDIENCE', `aud is missing (expected ${expectedAudience})`);
+    }
     const matches =
       typeof aud === 'string' ? audiences.includes(aud) : aud.some((a) => audiences.includes(a as string));
-    if (!matches) throw new TesseraError('ERR_VERIFY_AUDIENCE', 'aud does not contain the expected audience');
+    if (!matches) {
+      throw new TesseraError(
+        'ERR_VERIFY_AUDIENCE',
+        `aud ${shownValue(aud)} does not contain the expected audience ${expectedAudience}`,
+      );
+    }
     const now = Math.floor(clock() / 1000);
-    if (exp <= now - leeway) throw new TesseraError('ERR_VERIFY_EXPIRED', 'the token has expired');
-    if (nbf !== undefined && nbf > now + leeway)
-      throw new TesseraError('ERR_VERIFY_NOT_YET_VALID', 'the token is not valid yet (nbf)');
-    if (iat !== undefined && iat > now + leeway)
-      throw new TesseraError('ERR_VERIFY_ISSUED_IN_FUTURE', 'the token was issued in the future (iat)');
+    const at = (time: number) => `${new Date(time * 1000).toISOString()} (${time})`;
+    const clockNote = `it is now ${at(now)}, leeway ${leeway} s`;
+    if (exp <= now - leeway) {
+      throw new TesseraError('ERR_VERIFY_EXPIRED', `the token expired at exp ${at(exp)}; ${clockNote}`);
+    }
+    if (nbf !== undefined && nbf > now + leeway) {
+      throw new TesseraError(
+        'ERR_VERIFY_NOT_YET_VALID',
+        `the token is not valid before nbf ${at(nbf)}; ${clockNote}`,
+      );
+    }
+    if (iat !== undefined && iat > now + leeway) {
+      throw new TesseraError(
+        'ERR_VERIFY_ISSUED_IN_FUTURE',
+        `the token was issued in the future, at iat ${at(iat)}; ${clockNote} (check both clocks)`,
+      );
+    }
     if (bound.length > 0) checkBoundClaims(claims, bound, boundClaimsType);
     return claims as VerifiedClaims;
   }

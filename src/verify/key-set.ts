@@ -112,7 +112,12 @@ export class KeySet {
         const { body } = await this.#fetchJson(discoveryUrl, 'discovery document');
         const document = body as Record<string, unknown>;
         if (document.issuer !== source.issuer) {
-          throw discoveryError(`the discovery document at ${discoveryUrl} names another issuer`);
+          const found = JSON.stringify(document.issuer) ?? 'no issuer';
+          throw discoveryError(
+            `the discovery document at ${discoveryUrl} names the issuer ${
+              found.length > 200 ? `${found.slice(0, 200)}…` : found
+            }, not the expected ${JSON.stringify(source.issuer)} (they must match byte for byte)`,
+          );
         }
         const jwksUri = document.jwks_uri;
         if (typeof jwksUri !== 'string' || !/^https?:\/\//i.test(jwksUri)) {

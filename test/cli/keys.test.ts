@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +36,22 @@ describe('tessera keys and tessera oidc export', () => {
       kid: string;
       alg: string;
       state: string;
+      created_at: string;
+      activated_at: string | null;
     }>;
+    // The API's shape: snake_case names and ISO 8601 times.
+    assert.deepEqual(Object.keys(listed[0]!), [
+      'kid',
+      'alg',
+      'state',
+      'published',
+      'created_at',
+      'activated_at',
+      'deactivated_at',
+      'retire_after',
+      'revoked_at',
+    ]);
+    assert.match(listed[0]!.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.deepEqual(listed.map((key) => `${key.alg}:${key.state}`).sort(), [
       'ES256:current',
       'ES256:next',
@@ -76,5 +94,70 @@ describe('tessera keys and tessera oidc export', () => {
       keys: Array<{ kid: string }>;
     };
     assert.ok(!jwks.keys.some((key) => key.kid === current.kid), 'a revoked key leaves the JWKS');
+  });
+
+  it('never creates a store: run elsewhere, it names the directory it looked at and changes nothing', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'tessera-keys-elsewhere-'));
+    const env = { ...process.env };
+    delete env.TESSERA_DATA_DIR;
+    delete env.TESSERA_DATABASE_URL;
+    delete env.TESSERA_KEY_ENCRYPTION_KEY;
+    try {
+      for (const args of [
+        ['keys', 'rotate', '--force'],
+        ['keys', 'list'],
+        ['oidc', 'export', 'out'],
+      ]) {
+        await assert.rejects(
+          run(process.execPath, [BIN, ...args], {
+            cwd,
+            env,
+            encoding: 'utf8',
+          }),
+          (error: { code: number; stdout: string; stderr: string }) => {
+            assert.equal(error.code, 1, error.stderr);
+            assert.equal(error.stdout, '');
+            assert.equal(
+              error.stderr,
+              `ERR_STORE_NOT_FOUND: no Tessera store in ${join(cwd, 'data')} (it has no tessera.db), and this command does not create one: ` +
+                'give --data-dir (TESSERA_DATA_DIR) the data directory of tessera serve, or --database (TESSERA_DATABASE_URL) its PostgreSQL URL\n',
+            );
+            return true;
+          },
+        );
+      }
+      assert.equal(existsSync(join(cwd, 'data')), false);
+      assert.equal(existsSync(join(cwd, 'out')), false);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('does not rotate with a key-encryption key that cannot open the lineage, and says where that key came from', async () => {
+    const { dataDir } = await sqlite!.freshLocation();
+    const config = loadConfig({ host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent' }, {});
+    await (await startServer(config, { env: {}, notice: () => {} })).close();
+    const before = (await tessera('keys', 'list', '--data-dir', dataDir, '--json')).stdout;
+    const wrong = randomBytes(32).toString('base64');
+    await assert.rejects(
+      run(process.execPath, [BIN, 'keys', 'rotate', '--force', '--data-dir', dataDir], {
+        env: { ...process.env, TESSERA_KEY_ENCRYPTION_KEY: wrong },
+        encoding: 'utf8',
+      }),
+      (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.match(
+          error.stderr,
+          /^ERR_KEYS_DECRYPT_FAILED: the key-encryption key from TESSERA_KEY_ENCRYPTION_KEY does not open the stored signing keys \S+ \(RS256 (current|next)\), \S+ \(RS256 (current|next)\): /,
+        );
+        assert.ok(!error.stderr.includes(wrong));
+        return true;
+      },
+    );
+    assert.equal(
+      (await tessera('keys', 'list', '--data-dir', dataDir, '--json')).stdout,
+      before,
+      'nothing changed',
+    );
   });
 });

@@ -73,6 +73,23 @@ describe('tessera runner', () => {
     assert.match(shell.stderr(), /--shell must be bash/);
   });
 
+  it('stops at start with exit 1 on a URL ending in /api/v4 or a refused token, instead of retrying for ever', async () => {
+    const wrongUrl = startRunner(['--url', `${coordinator.url}/api/v4`, '--token', coordinator.runnerToken]);
+    assert.equal(await wrongUrl.exited, 1);
+    assert.equal(
+      wrongUrl.stderr(),
+      `ERR_RUNNER_URL_INVALID: ${coordinator.url}/api/v4 is not a Tessera coordinator (POST ${coordinator.url}/api/v4/api/v4/runners/verify answered HTTP 404): ` +
+        `give --url the coordinator's base URL without /api/v4: --url ${coordinator.url}\n`,
+    );
+    const refused = startRunner(['--url', coordinator.url, '--token', 'not-the-runner-token-0123']);
+    assert.equal(await refused.exited, 1);
+    assert.match(
+      refused.stderr(),
+      /^ERR_RUNNER_TOKEN_REFUSED: the coordinator at \S+ refused the runner token \(HTTP 403\)/,
+    );
+    assert.ok(!refused.stderr().includes('not-the-runner-token-0123'));
+  });
+
   it('runs jobs, and on SIGTERM kills the running job and reports it before exiting', async () => {
     const runner = startRunner([
       '--url',

@@ -50,6 +50,9 @@ describe('serve banner', () => {
       const field = (label: string) => new RegExp(`^  ${label} +(.+)$`, 'm').exec(banner)?.[1];
       const issuer = field('Issuer') as string;
       assert.match(issuer, /^http:\/\/localhost:\d+$/);
+      // The API base shown is the one jobs get as CI_SERVER_URL (the issuer's spelling), not the bound address.
+      assert.equal(field('API \\(CI_SERVER_URL\\)'), issuer);
+      assert.equal(field('Listening on'), issuer.replace('localhost', '127.0.0.1'));
       const discovery = field('Discovery') as string;
       assert.equal(discovery, `${issuer}/.well-known/openid-configuration`);
       assert.equal(field('Admin token'), `${join(dataDir, 'admin-token')} (user root, mode 0600)`);
@@ -87,7 +90,12 @@ describe('serve banner', () => {
     );
     assert.match(banner, /^ {2}Embedded runner +off \(add --embedded-runner/m);
     assert.match(banner, /^ {2}Store +PostgreSQL$/m);
-    assert.match(banner, /PRIVATE-TOKEN: \$TESSERA_BOOTSTRAP_ADMIN_TOKEN/);
+    assert.match(banner, /^ {2}API \(CI_SERVER_URL\) +https:\/\/ci\.example\.com$/m);
+    assert.match(banner, /^ {2}Listening on +http:\/\/127\.0\.0\.1:8080$/m);
+    assert.match(
+      banner,
+      /PRIVATE-TOKEN: \$TESSERA_BOOTSTRAP_ADMIN_TOKEN" https:\/\/ci\.example\.com\/api\/v4\/user/,
+    );
   });
 
   it('says when the generated token file is gone', () => {

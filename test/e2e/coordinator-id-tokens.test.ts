@@ -183,7 +183,15 @@ for (const dialect of testDialects()) {
         ((await notAllowed.json()) as { error: string }).error,
         'ERR_ID_TOKEN_AUDIENCE_NOT_ALLOWED',
       );
-      assert.equal((await demand('audience=my-aud&lifetime=99999')).status, 400);
+      // The cap that applies is named, not the schema's outer bound.
+      const tooLong = await demand('audience=my-aud&lifetime=99999');
+      assert.equal(tooLong.status, 400);
+      assert.deepEqual(await tooLong.json(), {
+        error: 'ERR_TOKEN_LIFETIME_INVALID',
+        message:
+          "lifetime 99999 is too long: this job's tokens may live at most 7200 seconds (the instance's tokenMaxLifetime, TESSERA_TOKEN_MAX_LIFETIME)",
+        details: { max: 7200 },
+      });
       assert.equal((await demand('audience=my-aud', 'tsidr-wrong')).status, 401);
       assert.equal((await demand('lifetime=60')).status, 400, 'audience is required');
 

@@ -153,3 +153,64 @@ describe('RunnerAgent (against a coordinator stand-in)', () => {
     assert.equal(later.final?.state, 'success');
   });
 });
+
+describe('RunnerAgent.start: verifies the URL and the token first', () => {
+  const options = { buildsDir: join(root, 'verify-builds'), backoffMinMs: 20, backoffMaxMs: 50 };
+
+  it('stops on a URL that is not the coordinator base (…/api/v4) and says which URL to give', async () => {
+    const stopped = new RunnerAgent({
+      ...options,
+      url: `${coordinator.url}/api/v4`,
+      token: coordinator.runnerToken,
+    });
+    await assert.rejects(stopped.start(), (error: { code: string; message: string }) => {
+      assert.equal(error.code, 'ERR_RUNNER_URL_INVALID');
+      assert.equal(
+        error.message,
+        `${coordinator.url}/api/v4 is not a Tessera coordinator (POST ${coordinator.url}/api/v4/api/v4/runners/verify answered HTTP 404): ` +
+          `give --url the coordinator's base URL without /api/v4: --url ${coordinator.url}`,
+      );
+      return true;
+    });
+  });
+
+  it('stops on a refused token, without showing it', async () => {
+    const token = 'refused-runner-token-0123456789';
+    const stopped = new RunnerAgent({ ...options, url: coordinator.url, token });
+    await assert.rejects(stopped.start(), (error: { code: string; message: string }) => {
+      assert.equal(error.code, 'ERR_RUNNER_TOKEN_REFUSED');
+      assert.match(
+        error.message,
+        /^the coordinator at http:\/\/127\.0\.0\.1:\d+ refused the runner token \(HTTP 403\): give --token/,
+      );
+      assert.ok(!error.message.includes(token));
+      return true;
+    });
+  });
+
+  it('retries with backoff while the coordinator fails, and starts once it answers', async () => {
+    const standIn = new CoordinatorStandIn('runner-token-verify-0123456789');
+    await standIn.listen();
+    standIn.failWith = 503;
+    const logs: string[] = [];
+    const waiting = new RunnerAgent({
+      ...options,
+      url: standIn.url,
+      token: standIn.runnerToken,
+      log: (message) => logs.push(message),
+    });
+    const started = waiting.start();
+    try {
+      await standIn.waitFor(() => logs.length >= 2, 'two failed verifications');
+      assert.match(
+        logs[0]!,
+        /^verifying the runner failed \(runner verification answered HTTP 503\); retrying in \d+ ms$/,
+      );
+      standIn.failWith = undefined;
+      await started;
+    } finally {
+      await waiting.stop('abort');
+      await standIn.close();
+    }
+  });
+});

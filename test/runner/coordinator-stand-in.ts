@@ -1,8 +1,9 @@
 /**
  * A loopback stand-in for the coordinator's runner API, for testing the agent's protocol handling
  * (retries, restarts, cancel, trace offsets) before and apart from the real coordinator, which the
- * end-to-end tests in test/e2e use. It speaks the documented shapes: `POST /api/v4/jobs/request`
- * (201 job or 204 after a short wait), `PUT /api/v4/jobs/:id`, `PATCH /api/v4/jobs/:id/trace`.
+ * end-to-end tests in test/e2e use. It speaks the documented shapes: `POST /api/v4/runners/verify`
+ * (200, or 403 for another token), `POST /api/v4/jobs/request` (201 job or 204 after a short wait),
+ * `PUT /api/v4/jobs/:id`, `PATCH /api/v4/jobs/:id/trace`.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -97,6 +98,11 @@ export class CoordinatorStandIn {
       response.end(value === undefined ? undefined : JSON.stringify(value));
     };
     if (this.failWith !== undefined) return json(this.failWith, { message: 'broken' });
+    if (method === 'POST' && url === '/api/v4/runners/verify') {
+      const { token } = JSON.parse(body.toString()) as { token?: string };
+      if (token !== this.runnerToken) return json(403, { message: '403 Forbidden' });
+      return json(200, { id: 1, token, token_expires_at: null });
+    }
     if (method === 'POST' && url === '/api/v4/jobs/request') {
       const { token } = JSON.parse(body.toString()) as { token?: string };
       if (token !== this.runnerToken) return json(403, { message: '403 Forbidden' });

@@ -29,10 +29,11 @@ function rsaSign(privateKey: KeyObject) {
   return (input: Buffer) => sign('sha256', input, privateKey);
 }
 
-async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+async function expectCode(promise: Promise<unknown>, code: string, message?: string): Promise<void> {
   await assert.rejects(promise, (error: Error & { code?: string }) => {
     assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.message}`);
     assert.equal(error.name, 'TesseraError');
+    if (message !== undefined) assert.equal(error.message, message);
     return true;
   });
 }
@@ -242,21 +243,35 @@ describe('createVerifier', () => {
 
     it('expired, not yet valid, issued in the future', async () => {
       const token = await mint();
+      const start = START / 1000;
       clock.now = START + (300 + 60) * 1000;
-      await expectCode(createVerifier(options).verify(token), 'ERR_VERIFY_EXPIRED');
+      // The messages give the token's time and the verifier's, as ISO and as the claim's number.
+      await expectCode(
+        createVerifier(options).verify(token),
+        'ERR_VERIFY_EXPIRED',
+        `the token expired at exp 2026-04-01T09:05:00.000Z (${start + 300}); it is now 2026-04-01T09:06:00.000Z (${start + 360}), leeway 60 s`,
+      );
       clock.now = START;
       const future = assemble(
         { alg: 'RS256', kid: rsa.kid, typ: 'JWT' },
         claims({ nbf: nowSeconds() + 61 }),
         withSigner(rsa),
       );
-      await expectCode(createVerifier(options).verify(future), 'ERR_VERIFY_NOT_YET_VALID');
+      await expectCode(
+        createVerifier(options).verify(future),
+        'ERR_VERIFY_NOT_YET_VALID',
+        `the token is not valid before nbf 2026-04-01T09:01:01.000Z (${start + 61}); it is now 2026-04-01T09:00:00.000Z (${start}), leeway 60 s`,
+      );
       const issuedLater = assemble(
         { alg: 'RS256', kid: rsa.kid, typ: 'JWT' },
         claims({ nbf: undefined, iat: nowSeconds() + 61 }),
         withSigner(rsa),
       );
-      await expectCode(createVerifier(options).verify(issuedLater), 'ERR_VERIFY_ISSUED_IN_FUTURE');
+      await expectCode(
+        createVerifier(options).verify(issuedLater),
+        'ERR_VERIFY_ISSUED_IN_FUTURE',
+        `the token was issued in the future, at iat 2026-04-01T09:01:01.000Z (${start + 61}); it is now 2026-04-01T09:00:00.000Z (${start}), leeway 60 s (check both clocks)`,
+      );
     });
 
     it('non-integer or missing times and mistyped registered claims', async () => {
@@ -294,17 +309,25 @@ describe('createVerifier', () => {
         lifetime: 60,
         issuedVia: 'on-demand',
       });
-      await expectCode(createVerifier(options).verify(token), 'ERR_VERIFY_ISSUER');
+      await expectCode(
+        createVerifier(options).verify(token),
+        'ERR_VERIFY_ISSUER',
+        `iss "${loopback.issuer}/" is not the expected issuer "${loopback.issuer}" (they must match byte for byte)`,
+      );
     });
 
     it('a wrong or missing audience', async () => {
       await expectCode(
         createVerifier(options).verify(await mint('RS256', 'https://elsewhere.example.com')),
         'ERR_VERIFY_AUDIENCE',
+        'aud "https://elsewhere.example.com" does not contain the expected audience "https://vault.example.com"',
       );
       await expectCode(
-        createVerifier(options).verify(await mint('RS256', [`${AUDIENCE}/`, 'x'])),
+        createVerifier({ ...options, audience: [AUDIENCE, 'b'] }).verify(
+          await mint('RS256', [`${AUDIENCE}/`, 'x']),
+        ),
         'ERR_VERIFY_AUDIENCE',
+        'aud ["https://vault.example.com/","x"] does not contain the expected audience any of ["https://vault.example.com","b"]',
       );
       const none = assemble(
         { alg: 'RS256', kid: rsa.kid, typ: 'JWT' },
@@ -392,7 +415,16 @@ describe('createVerifier', () => {
     });
 
     it('refuse a mismatch, a missing claim, and a glob under string matching', async () => {
-      await expectCode(verify({ ref: 'dev' }), 'ERR_VERIFY_BOUND_CLAIM');
+      await expectCode(
+        verify({ ref: 'dev' }),
+        'ERR_VERIFY_BOUND_CLAIM',
+        'bound claim "ref" is "main" in the token, which does not match "dev"',
+      );
+      await expectCode(
+        verify({ groups: ['other', 'x/*'] }, 'glob'),
+        'ERR_VERIFY_BOUND_CLAIM',
+        'bound claim "groups" is ["acme","acme/platform"] in the token, which does not match any of "other", "x/*" (glob)',
+      );
       await expectCode(verify({ environment: 'production' }), 'ERR_VERIFY_BOUND_CLAIM');
       await expectCode(verify({ project_path: 'acme/*' }), 'ERR_VERIFY_BOUND_CLAIM');
       await expectCode(verify({ project_path: 'other/*' }, 'glob'), 'ERR_VERIFY_BOUND_CLAIM');
@@ -428,7 +460,11 @@ describe('createVerifier', () => {
         issuer: 'https://evil.example.com',
         jwks_uri: `${loopback.issuer}/oauth/discovery/keys`,
       });
-      await expectCode(createVerifier(options).verify(await mint()), 'ERR_VERIFY_DISCOVERY');
+      await expectCode(
+        createVerifier(options).verify(await mint()),
+        'ERR_VERIFY_DISCOVERY',
+        `the discovery document at ${loopback.issuer}/.well-known/openid-configuration names the issuer "https://evil.example.com", not the expected "${loopback.issuer}" (they must match byte for byte)`,
+      );
       await expectCode(
         createVerifier({ ...options, issuer: `${loopback.issuer}/nothing-here` }).verify(await mint()),
         'ERR_VERIFY_DISCOVERY',

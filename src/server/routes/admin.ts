@@ -1,23 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { SigningAlgorithm } from '../../keys/algorithms.js';
-import type { SigningKeySummary } from '../../keys/keyring.js';
+import { renderSigningKey as renderKey } from '../../keys/signing-key-json.js';
 import { authenticateAdmin } from '../authenticate.js';
-import { iso } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
-
-function renderKey(key: SigningKeySummary) {
-  return {
-    kid: key.kid,
-    alg: key.alg,
-    state: key.state,
-    published: key.published,
-    created_at: iso(key.createdAt),
-    activated_at: iso(key.activatedAt),
-    deactivated_at: iso(key.deactivatedAt),
-    retire_after: iso(key.retireAfter),
-    revoked_at: iso(key.revokedAt),
-  };
-}
 
 const kidParams = {
   type: 'object',

@@ -2,7 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { ServerContext } from '../server-context.js';
 
-/** `GET /-/health` (the process answers) and `GET /-/readiness` (database and signing keys usable). */
+/**
+ * `GET /-/health` (the process answers) and `GET /-/readiness` (database and signing keys usable):
+ * keys are usable when every lineage with a `current` key can sign with it, which a wrong
+ * key-encryption key prevents (503 until the coordinator is restarted with the right one).
+ */
 export function registerHealthRoutes(app: FastifyInstance, { coordinator }: ServerContext): void {
   app.get('/-/health', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
   app.get('/-/readiness', { logLevel: 'warn' }, async (_request, reply) => {
@@ -13,7 +17,10 @@ export function registerHealthRoutes(app: FastifyInstance, { coordinator }: Serv
       checks.database = 'failed';
     }
     try {
-      if ((await coordinator.keyring.algorithms()).length === 0) checks.keys = 'failed';
+      const algorithms = await coordinator.keyring.algorithms();
+      if (algorithms.length === 0) checks.keys = 'failed';
+      // Decrypted once per key, then cached: a ready coordinator answers this from memory.
+      for (const alg of algorithms) await coordinator.keyring.signer(alg);
     } catch {
       checks.keys = 'failed';
     }

@@ -29,7 +29,9 @@ export function registerIdTokenRoutes(app: FastifyInstance, context: ServerConte
           properties: {
             'api-version': { type: 'string', maxLength: 16 },
             audience: { type: 'string', minLength: 1, maxLength: 1024 },
-            lifetime: { type: 'integer', minimum: 1, maximum: 86400 },
+            // No tighter maximum here: the cap that applies (instance or project) is checked, and
+            // named, where the token is minted.
+            lifetime: { type: 'integer', minimum: 1, maximum: 2147483647 },
             alg: { type: 'string', enum: ['RS256', 'ES256'] },
           },
         },
