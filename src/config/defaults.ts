@@ -35,11 +35,30 @@ export const CONFIG_DEFAULTS = {
   tokenRateLimit: 120,
   /** Failed authentication attempts allowed per client address per minute. */
   authRateLimit: 60,
+  /**
+   * Directories (comma-separated absolute paths) under which any user may give a project a local
+   * repository (a path or `file://` URL). Empty: only administrators may (GitLab imports no local
+   * paths at all). `tessera run` sets it to the working copy.
+   */
+  repositoryAllowLocal: '',
+  /** Whether a repository URL may be plain `http://` (`https://` and `ssh://` always may). */
+  repositoryAllowHttp: true,
+  /**
+   * Whether repository URLs may reach loopback, private, link-local and shared (CGNAT) addresses,
+   * after DNS resolution (GitLab's "Allow requests to the local network").
+   */
+  allowLocalNetwork: false,
+  /** Whether users may create top-level groups unless set otherwise per user (GitLab's `can_create_group`). */
+  usersCanCreateGroup: true,
 } as const;
 
 /** The shape of the configuration, as validated and frozen by `loadConfig`. */
 export type TesseraConfig = {
-  readonly [K in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[K] extends number ? number : string;
+  readonly [K in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[K] extends number
+    ? number
+    : (typeof CONFIG_DEFAULTS)[K] extends boolean
+      ? boolean
+      : string;
 };
 
 /** Environment variable for each setting. */
@@ -58,4 +77,8 @@ export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
   logLevel: 'TESSERA_LOG_LEVEL',
   tokenRateLimit: 'TESSERA_TOKEN_RATE_LIMIT',
   authRateLimit: 'TESSERA_AUTH_RATE_LIMIT',
+  repositoryAllowLocal: 'TESSERA_REPOSITORY_ALLOW_LOCAL',
+  repositoryAllowHttp: 'TESSERA_REPOSITORY_ALLOW_HTTP',
+  allowLocalNetwork: 'TESSERA_ALLOW_LOCAL_NETWORK',
+  usersCanCreateGroup: 'TESSERA_USERS_CAN_CREATE_GROUP',
 };

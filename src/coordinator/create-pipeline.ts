@@ -21,7 +21,7 @@ const readers = new WeakMap<Coordinator, GitRepositoryReader>();
 export function gitReader(coordinator: Coordinator): GitRepositoryReader {
   let reader = readers.get(coordinator);
   if (!reader) {
-    reader = new GitRepositoryReader(coordinator.config.dataDir);
+    reader = new GitRepositoryReader(coordinator.config.dataDir, coordinator.config);
     readers.set(coordinator, reader);
   }
   return reader;

@@ -4,6 +4,8 @@ import { initialMigration } from './migrations/0001-initial.js';
 import { pipelineRefProtectedMigration } from './migrations/0002-pipeline-ref-protected.js';
 import { pipelineApiVariablesMigration } from './migrations/0003-pipeline-api-variables.js';
 import { jobTraceBytesMigration } from './migrations/0004-job-trace-bytes.js';
+import { runnerAccessLevelMigration } from './migrations/0005-runner-access-level.js';
+import { userCanCreateGroupMigration } from './migrations/0006-user-can-create-group.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -12,6 +14,8 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0002-pipeline-ref-protected': pipelineRefProtectedMigration,
     '0003-pipeline-api-variables': pipelineApiVariablesMigration,
     '0004-job-trace-bytes': jobTraceBytesMigration,
+    '0005-runner-access-level': runnerAccessLevelMigration,
+    '0006-user-can-create-group': userCanCreateGroupMigration,
   };
 }
 

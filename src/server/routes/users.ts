@@ -16,6 +16,7 @@ export function renderUser(user: UserRecord) {
     state: user.state,
     email: user.email,
     is_admin: user.isAdmin,
+    can_create_group: user.canCreateGroup,
     created_at: iso(user.createdAt),
   };
 }
@@ -68,7 +69,9 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
     },
   );
 
-  app.post<{ Body: { username: string; email: string; name: string; admin?: boolean } }>(
+  app.post<{
+    Body: { username: string; email: string; name: string; admin?: boolean; can_create_group?: boolean };
+  }>(
     '/api/v4/users',
     {
       schema: {
@@ -80,6 +83,7 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
             email: { type: 'string', minLength: 3, maxLength: 255, pattern: '^[^@\\s]+@[^@\\s]+$' },
             name: displayName,
             admin: { type: 'boolean' },
+            can_create_group: { type: 'boolean' },
             password: { type: 'string', maxLength: 1024 },
             skip_confirmation: { type: 'boolean' },
           },
@@ -95,6 +99,8 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
           email,
           name,
           isAdmin: admin === true,
+          // GitLab: a new user may create groups as the instance's default says, unless told otherwise.
+          canCreateGroup: request.body.can_create_group ?? coordinator.config.usersCanCreateGroup,
           createdAt: coordinator.clock(),
         });
         return reply.status(201).send(renderUser(user));
