@@ -71,6 +71,20 @@ export function parseRepositoryUrl(url: string): RepositoryLocation {
       return { kind: 'local', path: normalize(path) };
     }
     if (scheme !== 'https' && scheme !== 'http' && scheme !== 'ssh') throw blocked(ALLOWED);
+    // git hands the URL to libcurl or ssh, whose parsers must see the host checked here: the host
+    // as written must be the host as parsed (no `\`, one `@`, no encoded or numeric trickery).
+    const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
+    const written = authority
+      .slice(authority.lastIndexOf('@') + 1)
+      .replace(/:\d*$/, '')
+      .toLowerCase();
+    // An IPv6 literal is written in several forms; WHATWG's is the compressed one.
+    const sameHost =
+      written === parsed.hostname.toLowerCase() ||
+      (written.startsWith('[') && isIP(parsed.hostname.slice(1, -1)) === 6);
+    if (url.includes('\\') || authority.split('@').length > 2 || !sameHost) {
+      throw blocked(ALLOWED);
+    }
     const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
     if (host === '' || host.startsWith('-') || decodeURIComponent(parsed.username).startsWith('-')) {
       throw blocked(ALLOWED);

@@ -79,6 +79,10 @@ describe('repository_url', () => {
       'ftp://example.com/app.git',
       'relative/dir',
       '-u',
+      // Hosts libcurl could read otherwise than the check did.
+      'http://0x7f000001/app.git',
+      'http://example.com\\@127.0.0.1/app.git',
+      'http://a@b@127.0.0.1/app.git',
     ]) {
       const answer = await create(url);
       assert.equal(answer.status, 400, url);
