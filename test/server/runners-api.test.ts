@@ -106,6 +106,14 @@ for (const dialect of testDialects()) {
       assert.equal((await list('?scope=shared')).status, 400, 'shared is a scope of /runners/all');
       const all = await c.api('GET', '/api/v4/runners/all?type=instance_type');
       assert.equal(all.body.length, 1);
+      const second = await c.api('GET', '/api/v4/runners/all?per_page=2&page=2');
+      assert.equal(second.body.length, 1, 'three runners, two a page');
+      assert.deepEqual(
+        ['x-page', 'x-per-page', 'x-total', 'x-total-pages', 'x-prev-page'].map((name) =>
+          second.headers.get(name),
+        ),
+        ['2', '2', '3', '2', '1'],
+      );
       assert.equal((await c.api('GET', '/api/v4/runners/all', { token: p.maintainer.token })).status, 403);
       // A developer may not change or delete the project's runners; the maintainer may.
       const forbidden = await c.api('PUT', `/api/v4/runners/${mine.body.id}`, {

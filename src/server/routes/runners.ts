@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { createRunner } from '../../coordinator/create-runner.js';
 import { deleteRunner } from '../../coordinator/delete-runner.js';
@@ -117,6 +117,8 @@ const SCOPES_ALL = [
 ] as const;
 
 interface RunnerFilters {
+  page?: number;
+  per_page?: number;
   scope?: string;
   type?: RunnerRecord['runnerType'];
   status?: 'online' | 'offline' | 'stale' | 'never_contacted' | 'active' | 'paused';
@@ -141,6 +143,24 @@ function listQuery(scopes: readonly string[]) {
       per_page: { type: 'integer', minimum: 1, maximum: 100 },
     },
   } as const;
+}
+
+/**
+ * One page of `items` with GitLab's pagination headers (`page`, `per_page` up to 100, default 20):
+ * `X-Page`, `X-Per-Page`, `X-Total`, `X-Total-Pages`, `X-Next-Page`, `X-Prev-Page`.
+ */
+function paginate<T>(reply: FastifyReply, items: T[], query: RunnerFilters): T[] {
+  const page = query.page ?? 1;
+  const perPage = query.per_page ?? 20;
+  const totalPages = Math.max(1, Math.ceil(items.length / perPage));
+  reply
+    .header('x-page', String(page))
+    .header('x-per-page', String(perPage))
+    .header('x-total', String(items.length))
+    .header('x-total-pages', String(totalPages))
+    .header('x-next-page', page < totalPages ? String(page + 1) : '')
+    .header('x-prev-page', page > 1 ? String(Math.min(page - 1, totalPages)) : '');
+  return items.slice((page - 1) * perPage, page * perPage);
 }
 
 /** Whether `runner` passes GitLab's list filters (`tag_list`: it has every tag named). */
@@ -287,7 +307,7 @@ export function registerRunnerRoutes(app: FastifyInstance, context: ServerContex
   app.get<{ Querystring: RunnerFilters }>(
     '/api/v4/runners',
     { schema: { querystring: listQuery(SCOPES_OWNED) } },
-    async (request) => {
+    async (request, reply) => {
       const user = await authenticate(context, request);
       const now = coordinator.clock();
       const out = [];
@@ -297,19 +317,20 @@ export function registerRunnerRoutes(app: FastifyInstance, context: ServerContex
         if (!matchesFilters(runner, request.query, now)) continue;
         if (await ownsRunner(coordinator, user, runner)) out.push(renderRunner(runner, now));
       }
-      return out;
+      return paginate(reply, out, request.query);
     },
   );
 
   app.get<{ Querystring: RunnerFilters }>(
     '/api/v4/runners/all',
     { schema: { querystring: listQuery(SCOPES_ALL) } },
-    async (request) => {
+    async (request, reply) => {
       await authenticateAdmin(context, request);
       const now = coordinator.clock();
-      return (await coordinator.repos.runners.list())
-        .filter((runner) => matchesFilters(runner, request.query, now))
-        .map((runner) => renderRunner(runner, now));
+      const runners = (await coordinator.repos.runners.list()).filter((runner) =>
+        matchesFilters(runner, request.query, now),
+      );
+      return paginate(reply, runners, request.query).map((runner) => renderRunner(runner, now));
     },
   );
 
