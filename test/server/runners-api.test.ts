@@ -121,6 +121,12 @@ for (const dialect of testDialects()) {
         body: { paused: true },
       });
       assert.equal(forbidden.status, 403);
+      // A group runner belongs to the group's Owners, as in GitLab: a Maintainer may not create one.
+      const groupRunner = await c.api('POST', '/api/v4/user/runners', {
+        token: p.maintainer.token,
+        body: { runner_type: 'group_type', group_id: p.groupId },
+      });
+      assert.equal(groupRunner.status, 403);
       const changed = await c.api('PUT', `/api/v4/runners/${mine.body.id}`, {
         token: p.maintainer.token,
         body: { description: 'builder', tag_list: ['arm'], run_untagged: false, maximum_timeout: 3600 },

@@ -216,7 +216,8 @@ export function registerRunnerRoutes(app: FastifyInstance, context: ServerContex
           details: { field: 'body.group_id' },
         });
       }
-      groupId = (await requireGroup(coordinator, user, body.group_id, ACCESS_LEVELS.maintainer)).group.id;
+      // GitLab: a group runner is its group Owners' (who alone may change or delete it later).
+      groupId = (await requireGroup(coordinator, user, body.group_id, ACCESS_LEVELS.owner)).group.id;
     } else {
       if (body.project_id === undefined) {
         throw new TesseraError('ERR_VALIDATION', 'body.project_id is required for a project_type runner', {
