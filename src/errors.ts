@@ -80,6 +80,7 @@ export const ERROR_CATALOG = {
   ERR_STORE_UNREACHABLE: 503,
   ERR_STORE_DATA_DIR_INVALID: 400,
   ERR_SERVER_LISTEN_FAILED: 503,
+  ERR_REPOSITORY_URL_BLOCKED: 400,
 
   // runner (job execution, Vault secrets, `tessera id-token`)
   ERR_RUNNER_CHECKOUT_FAILED: 502,

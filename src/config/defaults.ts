@@ -42,11 +42,30 @@ export const CONFIG_DEFAULTS = {
    * (GitLab's monitoring IP allow-list). Loopback only by default; empty means the token only.
    */
   metricsAllow: '127.0.0.0/8,::1/128',
+  /**
+   * Directories (comma-separated absolute paths) under which any user may give a project a local
+   * repository (a path or `file://` URL). Empty: only administrators may (GitLab imports no local
+   * paths at all). `tessera run` sets it to the working copy.
+   */
+  repositoryAllowLocal: '',
+  /** Whether a repository URL may be plain `http://` (`https://` and `ssh://` always may). */
+  repositoryAllowHttp: true,
+  /**
+   * Whether repository URLs may reach loopback, private, link-local and shared (CGNAT) addresses,
+   * after DNS resolution (GitLab's "Allow requests to the local network").
+   */
+  allowLocalNetwork: false,
+  /** Whether users may create top-level groups unless set otherwise per user (GitLab's `can_create_group`). */
+  usersCanCreateGroup: true,
 } as const;
 
 /** The shape of the configuration, as validated and frozen by `loadConfig`. */
 export type TesseraConfig = {
-  readonly [K in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[K] extends number ? number : string;
+  readonly [K in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[K] extends number
+    ? number
+    : (typeof CONFIG_DEFAULTS)[K] extends boolean
+      ? boolean
+      : string;
 };
 
 /** Environment variable for each setting. */
@@ -67,4 +86,8 @@ export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
   authRateLimit: 'TESSERA_AUTH_RATE_LIMIT',
   introspectionRateLimit: 'TESSERA_INTROSPECTION_RATE_LIMIT',
   metricsAllow: 'TESSERA_METRICS_ALLOW',
+  repositoryAllowLocal: 'TESSERA_REPOSITORY_ALLOW_LOCAL',
+  repositoryAllowHttp: 'TESSERA_REPOSITORY_ALLOW_HTTP',
+  allowLocalNetwork: 'TESSERA_ALLOW_LOCAL_NETWORK',
+  usersCanCreateGroup: 'TESSERA_USERS_CAN_CREATE_GROUP',
 };

@@ -1,10 +1,20 @@
+import { isAbsolute } from 'node:path';
 import { TesseraError } from '../errors.js';
 import { parseAddressList } from './address-list.js';
 import { CONFIG_DEFAULTS, CONFIG_ENV, type TesseraConfig } from './defaults.js';
 
 type Key = keyof TesseraConfig;
 /** Raw settings as they come from the environment or the command line (strings or numbers). */
-export type ConfigInput = { readonly [K in Key]?: string | number | undefined };
+export type ConfigInput = { readonly [K in Key]?: string | number | boolean | undefined };
+
+const BOOLEAN_WORDS = new Map([
+  ['true', true],
+  ['1', true],
+  ['yes', true],
+  ['false', false],
+  ['0', false],
+  ['no', false],
+]);
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -34,14 +44,22 @@ const NUMBER_BOUNDS: { readonly [K in Key]?: readonly [number, number] } = {
  */
 export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): TesseraConfig {
   const problems: string[] = [];
-  const out: Record<string, string | number> = {};
+  const out: Record<string, string | number | boolean> = {};
   for (const key of Object.keys(CONFIG_DEFAULTS) as Key[]) {
     const fallback = CONFIG_DEFAULTS[key];
     const raw = overrides[key] ?? env[CONFIG_ENV[key]] ?? fallback;
     const where = `${key} (${CONFIG_ENV[key]})`;
-    if (typeof fallback === 'number') {
+    if (typeof fallback === 'boolean') {
+      const value = typeof raw === 'boolean' ? raw : BOOLEAN_WORDS.get(String(raw).trim().toLowerCase());
+      if (value === undefined) problems.push(`${where} must be true or false`);
+      out[key] = value ?? fallback;
+    } else if (typeof fallback === 'number') {
       const value =
-        typeof raw === 'number' ? raw : /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+        typeof raw === 'number'
+          ? raw
+          : typeof raw === 'string' && /^\d+$/.test(raw.trim())
+            ? Number(raw.trim())
+            : Number.NaN;
       const [min, max] = NUMBER_BOUNDS[key] ?? [0, Number.MAX_SAFE_INTEGER];
       if (!Number.isSafeInteger(value) || value < min || value > max) {
         problems.push(`${where} must be a whole number from ${min} to ${max}`);
@@ -68,6 +86,13 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
   } catch (error) {
     problems.push(`metricsAllow (TESSERA_METRICS_ALLOW): ${(error as Error).message}`);
   }
+  for (const directory of localRepositoryDirectories(config)) {
+    if (!isAbsolute(directory)) {
+      problems.push(
+        `repositoryAllowLocal (TESSERA_REPOSITORY_ALLOW_LOCAL) must list absolute directories, not "${directory}"`,
+      );
+    }
+  }
   if (config.onDemandDefaultLifetime > config.tokenMaxLifetime) {
     problems.push('onDemandDefaultLifetime must not exceed tokenMaxLifetime');
   }
@@ -77,6 +102,15 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
     });
   }
   return Object.freeze({ ...config, issuer: config.issuer || defaultIssuer(config.host, config.port) });
+}
+
+/** The directories of `repositoryAllowLocal`, each without a trailing slash. */
+export function localRepositoryDirectories(config: Pick<TesseraConfig, 'repositoryAllowLocal'>): string[] {
+  return config.repositoryAllowLocal
+    .split(',')
+    .map((directory) => directory.trim())
+    .filter((directory) => directory !== '')
+    .map((directory) => (directory.length > 1 ? directory.replace(/\/+$/, '') : directory));
 }
 
 /** Why a string is not usable as an issuer URL, or undefined when it is. */

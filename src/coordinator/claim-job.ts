@@ -32,15 +32,21 @@ export async function releaseClaim(coordinator: Coordinator, jobId: number): Pro
   coordinator.notifyJobs();
 }
 
-/** Whether `runner` may take `job`: its scope (instance, group tree, project), tags and `run_untagged`. */
+/**
+ * Whether `runner` may take `job`: not paused, its scope (instance, group tree, project), tags,
+ * `run_untagged`, and its `access_level` (a `ref_protected` runner takes only jobs of pipelines
+ * on protected refs, so a branch anyone may push never reaches a deploy runner).
+ */
 async function eligible(
   runner: RunnerRecord,
   job: JobState,
   groupsOf: (projectId: number) => Promise<number[]>,
+  refProtected: (pipelineId: number) => Promise<boolean>,
 ): Promise<boolean> {
   if (runner.paused) return false;
   if (job.tags.length === 0 ? !runner.runUntagged : !job.tags.every((tag) => runner.tagList.includes(tag)))
     return false;
+  if (runner.accessLevel === 'ref_protected' && !(await refProtected(job.pipelineId))) return false;
   if (runner.runnerType === 'project_type') return job.projectId === runner.projectId;
   if (runner.runnerType === 'group_type')
     return runner.groupId !== null && (await groupsOf(job.projectId)).includes(runner.groupId);
@@ -55,7 +61,17 @@ async function eligible(
  * token are generated here and stored only as hashes; ID tokens are minted after the claim, when
  * the runner and the timeout are fixed.
  */
-export async function claimJob(coordinator: Coordinator, runner: RunnerRecord): Promise<JobPayload | null> {
+export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): Promise<JobPayload | null> {
+  let runner = asking;
+  const protectedCache = new Map<number, boolean>();
+  const refProtected = async (pipelineId: number) => {
+    let value = protectedCache.get(pipelineId);
+    if (value === undefined) {
+      value = (await coordinator.repos.pipelines.findById(pipelineId))?.refProtected === true;
+      protectedCache.set(pipelineId, value);
+    }
+    return value;
+  };
   const groupCache = new Map<number, number[]>();
   const groupsOf = async (projectId: number) => {
     let groups = groupCache.get(projectId);
@@ -72,9 +88,16 @@ export async function claimJob(coordinator: Coordinator, runner: RunnerRecord): 
   // Bounded: each round either claims, finds nothing, or lost every candidate to another claimer.
   for (let round = 0; round < 50; round++) {
     const pending = await coordinator.repos.jobs.listPending(CANDIDATES);
+    if (pending.length === 0) return null;
+    // A long poll lasts up to jobRequestWait: a pause, a new access level or a deletion since it
+    // began counts from now on.
+    const current = await coordinator.repos.runners.findById(runner.id);
+    if (!current) return null;
+    runner = current;
     const candidates: number[] = [];
     for (const job of pending) {
-      if (!refused.has(job.id) && (await eligible(runner, job, groupsOf))) candidates.push(job.id);
+      if (!refused.has(job.id) && (await eligible(runner, job, groupsOf, refProtected)))
+        candidates.push(job.id);
     }
     if (candidates.length === 0) return null;
     const jobToken = generateSecret(TOKEN_PREFIXES.job);
@@ -82,6 +105,8 @@ export async function claimJob(coordinator: Coordinator, runner: RunnerRecord): 
     const now = coordinator.clock();
     const claimed = await coordinator.store.transaction(async (tx) => {
       const repos = repositories(tx);
+      const locked = await repos.runners.lock(runner.id, 'claim', coordinator.store.dialect);
+      if (!locked || locked.paused) return null;
       const id = await repos.jobs.lockOldestPending(candidates, coordinator.store.dialect);
       if (id === undefined) return undefined;
       const job = await repos.jobs.findById<PlannedJob>(id);
@@ -103,6 +128,8 @@ export async function claimJob(coordinator: Coordinator, runner: RunnerRecord): 
       await advancePipeline(tx, job.pipelineId, now);
       return { ...job, status: 'running' as const, runnerId: runner.id, startedAt: now, timeoutSeconds };
     });
+    // The runner was paused or deleted meanwhile.
+    if (claimed === null) return null;
     // Every candidate was taken by someone else between the read and the lock: look again.
     if (!claimed) continue;
     coordinator.counters.jobsClaimed += 1;

@@ -1,4 +1,4 @@
-import { TesseraError } from '../errors.js';
+import { isTesseraError, TesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
 import {
   ENVIRONMENT_NAME_RULE,
@@ -19,6 +19,7 @@ import type { Coordinator } from './coordinator.js';
 import { guessTier } from './deployment-tier.js';
 import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
 import { projectAccessLevel } from './permissions.js';
+import { isMeantAsPipeline } from './pipeline-config-shape.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
 
 const readers = new WeakMap<Coordinator, GitRepositoryReader>();
@@ -27,7 +28,7 @@ const readers = new WeakMap<Coordinator, GitRepositoryReader>();
 export function gitReader(coordinator: Coordinator): GitRepositoryReader {
   let reader = readers.get(coordinator);
   if (!reader) {
-    reader = new GitRepositoryReader(coordinator.config.dataDir);
+    reader = new GitRepositoryReader(coordinator.config.dataDir, coordinator.config);
     readers.set(coordinator, reader);
   }
   return reader;
@@ -155,16 +156,20 @@ export async function createPipeline(
   }
   const cache = await git.fetch(project.repositoryUrl, ref);
   const { content, commit } = await git.readCommitAndFile(cache, ref.sha, project.ciConfigPath);
-  if (content === undefined) {
-    throw new TesseraError(
+  // One answer for a missing, unreadable or non-pipeline file: what the file holds stays unsaid.
+  const noConfig = () =>
+    new TesseraError(
       'ERR_GIT_CONFIG_NOT_FOUND',
-      `commit ${ref.sha.slice(0, 8)} of ${ref.type} "${ref.name}" has no ${project.ciConfigPath}`,
+      `commit ${ref.sha.slice(0, 8)} of ${ref.type} "${ref.name}" has no ${project.ciConfigPath}, or it is not a pipeline configuration (a YAML mapping of keywords and jobs)`,
     );
-  }
+  if (content === undefined) throw noConfig();
   const loaded = await loadPipeline({
     content,
     file: project.ciConfigPath,
     readLocalFile: (path) => git.readFile(cache, ref.sha, path),
+  }).catch((error: unknown) => {
+    if (isTesseraError(error) && !isMeantAsPipeline(content, project.ciConfigPath)) throw noConfig();
+    throw error;
   });
   const ruleVariables = buildRuleVariables({
     ref: ref.name,

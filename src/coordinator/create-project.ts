@@ -1,11 +1,13 @@
 import { TesseraError } from '../errors.js';
 import type { GroupRecord } from '../store/repositories/groups.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
+import type { UserRecord } from '../store/repositories/users.js';
 import { repositories } from '../store/repositories.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { DEFAULT_SUB_CLAIM_COMPONENTS, type SubClaimComponent } from '../token/subject.js';
 import type { Coordinator } from './coordinator.js';
 import { checkDisplayName } from './display-name.js';
+import { checkRepositoryUrl } from './repository-url.js';
 
 /** What a new project is made of; what is left out takes the API's default. */
 export interface NewProject {
@@ -26,12 +28,19 @@ export interface NewProject {
 /**
  * Creates a project in `group` (`POST /projects`, and `tessera run`'s project for the working copy)
  * with the API's defaults: private, branch `main`, `.gitlab-ci.yml`, GitLab's `sub` claim parts.
+ * The repository URL must pass {@link checkRepositoryUrl} for `creator` (a local path needs an
+ * administrator or `repositoryAllowLocal`).
  *
- * @throws TesseraError `ERR_CONFLICT` when the path is taken in the group (in any case), `ERR_VALIDATION` for a
- *   name with control or bidirectional formatting characters.
+ * @throws TesseraError `ERR_REPOSITORY_URL_BLOCKED`, `ERR_CONFLICT` when the path is taken in the group
+ *   (in any case), `ERR_VALIDATION` for a name with control or bidirectional formatting characters.
  */
-export async function createProject(coordinator: Coordinator, input: NewProject): Promise<ProjectRecord> {
+export async function createProject(
+  coordinator: Coordinator,
+  creator: Pick<UserRecord, 'isAdmin'>,
+  input: NewProject,
+): Promise<ProjectRecord> {
   checkDisplayName(input.name, 'name');
+  await checkRepositoryUrl(coordinator.config, input.repositoryUrl, creator);
   const pathWithNamespace = `${input.group.fullPath}/${input.path}`;
   const now = coordinator.clock();
   try {

@@ -19,6 +19,8 @@ export async function createRunner(
     tagList: string[];
     runUntagged: boolean;
     maximumTimeout?: number | null;
+    paused?: boolean;
+    accessLevel?: RunnerRecord['accessLevel'];
   },
 ): Promise<CreatedRunner> {
   const secret = generateSecret(TOKEN_PREFIXES.runner);
@@ -31,6 +33,8 @@ export async function createRunner(
     runUntagged: input.runUntagged,
     tokenHash: secret.hash,
     maximumTimeout: input.maximumTimeout ?? null,
+    paused: input.paused ?? false,
+    accessLevel: input.accessLevel ?? 'not_protected',
     createdAt: coordinator.clock(),
   });
   return { runner, token: secret.value };

@@ -2,10 +2,17 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { TesseraError } from '../errors.js';
 import { writeRepositorySkeleton } from '../git/repository-skeleton.js';
 import { PIPELINE_LIMITS } from '../pipeline/limits.js';
+import {
+  parseRepositoryUrl,
+  type RepositoryLocation,
+  type RepositoryRules,
+  resolveRepositoryHost,
+} from './repository-url.js';
 
 /** A ref resolved on the remote. */
 export interface ResolvedRef {
@@ -36,8 +43,11 @@ export function redactRepositoryUrl(url: string): string {
 /**
  * Reads pipeline configurations from project repositories with the real `git`: `git ls-remote`
  * resolves a ref, `git fetch` brings the commit into a bare cache under the data directory (one
- * per repository URL), and `git show <sha>:<path>` reads the file. `repositoryUrl` may be any
- * URL git understands or a local path; `ext::` and other command transports are refused.
+ * per repository URL), and `git show <sha>:<path>` reads the file. `repositoryUrl` is one of the
+ * forms of {@link parseRepositoryUrl} (stored only after {@link checkRepositoryUrl}); before each
+ * command that reaches the network its host is resolved and checked again, git may use only that
+ * URL's transport (`GIT_ALLOW_PROTOCOL`), follows no HTTP redirect (a redirect to an internal
+ * address would escape the check) and connects to the addresses just checked (`http.curloptResolve`).
  */
 export class GitRepositoryReader {
   readonly #cacheRoot: string;
@@ -46,8 +56,24 @@ export class GitRepositoryReader {
   /** Caches made by {@link borrowObjects}: they hold every commit of their repository already. */
   readonly #borrowing = new Set<string>();
 
-  constructor(dataDir: string) {
+  readonly #rules: RepositoryRules;
+
+  constructor(dataDir: string, rules: RepositoryRules) {
     this.#cacheRoot = join(dataDir, 'git-cache');
+    this.#rules = rules;
+  }
+
+  /** How git may reach `repositoryUrl`: its transport, and the addresses checked for its host. */
+  async #remoteAccess(repositoryUrl: string): Promise<RemoteAccess> {
+    const location = parseRepositoryUrl(repositoryUrl);
+    if (location.kind === 'local') return { location, config: [] };
+    const addresses = await resolveRepositoryHost(this.#rules, location);
+    const config = ['-c', 'http.followRedirects=false'];
+    if (location.kind !== 'ssh' && isIP(location.host) === 0) {
+      const list = addresses.map(({ address, family }) => (family === 6 ? `[${address}]` : address));
+      config.push('-c', `http.curloptResolve=${location.host}:${location.port}:${list.join(',')}`);
+    }
+    return { location, config };
   }
 
   /**
@@ -56,16 +82,25 @@ export class GitRepositoryReader {
    * @throws TesseraError `ERR_GIT_REF_NOT_FOUND`, or `ERR_GIT_FAILED` when the repository cannot be read.
    */
   async resolveRef(repositoryUrl: string, ref: string): Promise<ResolvedRef> {
-    checkUrl(repositoryUrl);
     if (!isSafeRefName(ref)) {
       throw new TesseraError(
         'ERR_GIT_REF_NOT_FOUND',
         `"${ref.slice(0, 100)}" is not a valid branch or tag name`,
       );
     }
+    const remote = await this.#remoteAccess(repositoryUrl);
     const out = await git(
-      ['ls-remote', '--', repositoryUrl, `refs/heads/${ref}`, `refs/tags/${ref}`, `refs/tags/${ref}^{}`],
+      [
+        ...remote.config,
+        'ls-remote',
+        '--',
+        repositoryUrl,
+        `refs/heads/${ref}`,
+        `refs/tags/${ref}`,
+        `refs/tags/${ref}^{}`,
+      ],
       repositoryUrl,
+      remote.location,
     );
     const refs = new Map<string, string>();
     for (const line of out.split('\n')) {
@@ -90,7 +125,7 @@ export class GitRepositoryReader {
     objectsDir: string,
     objectFormat: 'sha1' | 'sha256',
   ): Promise<void> {
-    checkUrl(repositoryUrl);
+    parseRepositoryUrl(repositoryUrl);
     const cache = this.#cachePath(repositoryUrl);
     await this.#serialized(cache, async () => {
       if (existsSync(join(cache, 'HEAD'))) return;
@@ -107,7 +142,7 @@ export class GitRepositoryReader {
 
   /** Fetches `ref` into the bare cache of `repositoryUrl` and answers the cache directory. */
   async fetch(repositoryUrl: string, ref: ResolvedRef): Promise<string> {
-    checkUrl(repositoryUrl);
+    parseRepositoryUrl(repositoryUrl);
     const cache = this.#cachePath(repositoryUrl);
     return this.#serialized(cache, async () => {
       // Every commit a ref of the repository resolves to is among the borrowed objects: no process to ask.
@@ -115,11 +150,13 @@ export class GitRepositoryReader {
       // A spawn saved on every pipeline after the first: each one starts a process.
       if (!existsSync(join(cache, 'HEAD'))) {
         await mkdir(cache, { recursive: true, mode: 0o700 });
-        await git(['init', '--bare', '--quiet', cache], repositoryUrl);
+        await git(['init', '--bare', '--quiet', cache], '');
       }
       if (!(await hasCommit(cache, ref.sha))) {
+        const remote = await this.#remoteAccess(repositoryUrl);
         await git(
           [
+            ...remote.config,
             '-C',
             cache,
             'fetch',
@@ -130,6 +167,7 @@ export class GitRepositoryReader {
             `+${ref.fullRef}:${ref.fullRef}`,
           ],
           repositoryUrl,
+          remote.location,
         );
       }
       return cache;
@@ -232,11 +270,19 @@ function cleanPath(path: string): string | undefined {
   return clean === '' || clean.split('/').some((part) => part === '..') ? undefined : clean;
 }
 
-function checkUrl(url: string): void {
-  if (url.startsWith('-') || /^[a-z][a-z0-9+.-]*::/i.test(url) || url.includes('\n') || url === '') {
-    throw new TesseraError('ERR_GIT_FAILED', 'repository_url must be a git URL or a local path');
-  }
+/** git options for one remote, and what the remote is. */
+interface RemoteAccess {
+  location: RepositoryLocation;
+  config: string[];
 }
+
+/** `GIT_ALLOW_PROTOCOL` for each kind of repository: git may use that transport and no other. */
+const PROTOCOL_OF: { readonly [K in RepositoryLocation['kind']]: string } = {
+  local: 'file',
+  https: 'https',
+  http: 'http',
+  ssh: 'ssh',
+};
 
 /** Git's ref-name rules (check-ref-format), enough to keep odd input out of git's arguments. */
 function isSafeRefName(ref: string): boolean {
@@ -265,7 +311,12 @@ async function hasCommit(cache: string, sha: string): Promise<boolean> {
   }
 }
 
-function git(args: string[], repositoryUrl: string): Promise<string> {
+/**
+ * Runs git. With `remote` (a command that reads `repositoryUrl`), git may use only its transport,
+ * and a failure on a local repository says no more than that it failed: git's own words would
+ * tell whether a path on the coordinator exists, is readable or is a repository.
+ */
+function git(args: string[], repositoryUrl: string, remote?: RepositoryLocation): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       'git',
@@ -280,11 +331,21 @@ function git(args: string[], repositoryUrl: string): Promise<string> {
           GIT_ASKPASS: 'true',
           SSH_ASKPASS: 'true',
           GIT_SSH_COMMAND: 'ssh -o BatchMode=yes',
+          GIT_ALLOW_PROTOCOL: remote ? PROTOCOL_OF[remote.kind] : 'file',
         },
         encoding: 'utf8',
       },
       (error, stdout, stderr) => {
         if (!error) return resolve(stdout);
+        if (remote?.kind === 'local') {
+          return reject(
+            new TesseraError(
+              'ERR_GIT_FAILED',
+              'cannot read the repository: it is not a git repository the coordinator can read',
+              { cause: error },
+            ),
+          );
+        }
         const first =
           (stderr || error.message).split('\n').find((line) => line.trim() !== '') ?? 'git failed';
         const safe = redactRepositoryUrl(first.replace(/^fatal: /, '')).replaceAll(

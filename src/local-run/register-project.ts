@@ -28,7 +28,8 @@ export function projectPathFor(directory: string): string {
 /**
  * Creates, in the embedded coordinator's store, the group `local` (owned by the admin `root`) and a
  * project with the API's defaults whose repository is the working copy's path: the coordinator and
- * the runner read it with git like any remote.
+ * the runner read it with git like any remote. root creates it, as the administrator a local path
+ * needs (`TESSERA_REPOSITORY_ALLOW_LOCAL` stays empty in a local run).
  */
 export async function registerProject(
   coordinator: Coordinator,
@@ -38,7 +39,8 @@ export async function registerProject(
   if (!user) throw new TypeError('the embedded coordinator has no admin user');
   const group = await createGroup(coordinator, user, { name: LOCAL_GROUP, path: LOCAL_GROUP });
   const path = projectPathFor(workingCopy.root);
-  const project = await createProject(coordinator, {
+  // root is an administrator: the one kind of user who may give a project a local path.
+  const project = await createProject(coordinator, user, {
     name: path,
     path,
     group,

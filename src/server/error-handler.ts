@@ -46,9 +46,12 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (error.validation) {
       const first = error.validation[0];
       const field = `${error.validationContext ?? 'request'}${first?.instancePath?.replace(/\//g, '.') ?? ''}`;
-      const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
-      const name = missing ? `${field}.${missing}` : field;
-      const what = missing ? 'is required' : (first?.message ?? 'is invalid');
+      const params = first?.params as { missingProperty?: string; additionalProperty?: string } | undefined;
+      const missing = params?.missingProperty;
+      // A field the route does not implement is named, never silently dropped.
+      const extra = params?.additionalProperty;
+      const name = missing ? `${field}.${missing}` : extra ? `${field}.${extra}` : field;
+      const what = missing ? 'is required' : extra ? 'is not supported' : (first?.message ?? 'is invalid');
       return reply.status(400).send({
         error: 'ERR_VALIDATION',
         message: `${name.replace(/^querystring/, 'query')} ${what}`,

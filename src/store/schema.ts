@@ -34,6 +34,8 @@ export interface UsersTable {
   isAdmin: number;
   state: string;
   createdAt: number;
+  /** 1 when the user may create top-level groups. */
+  canCreateGroup: Generated<number>;
 }
 
 /** `personal_access_tokens`: only the SHA-256 of each token is kept. */
@@ -158,6 +160,8 @@ export interface RunnersTable {
   tagList: string;
   runUntagged: number;
   paused: number;
+  /** `not_protected` or `ref_protected`. */
+  accessLevel: Generated<string>;
   tokenHash: string;
   maximumTimeout: number | null;
   createdAt: number;

@@ -56,4 +56,34 @@ describe('loadConfig', () => {
       );
     }
   });
+
+  it('reads boolean settings from true/false words and keeps the safe defaults', () => {
+    const defaults = loadConfig({}, {});
+    assert.equal(defaults.allowLocalNetwork, false);
+    assert.equal(defaults.repositoryAllowLocal, '');
+    assert.equal(defaults.usersCanCreateGroup, true);
+    const config = loadConfig(
+      {},
+      {
+        TESSERA_ALLOW_LOCAL_NETWORK: 'true',
+        TESSERA_USERS_CAN_CREATE_GROUP: '0',
+        TESSERA_REPOSITORY_ALLOW_LOCAL: '/srv/git/, /home/ci/repos',
+      },
+    );
+    assert.equal(config.allowLocalNetwork, true);
+    assert.equal(config.usersCanCreateGroup, false);
+    assert.equal(config.repositoryAllowLocal, '/srv/git/, /home/ci/repos');
+    assert.throws(
+      () => loadConfig({}, { TESSERA_ALLOW_LOCAL_NETWORK: 'maybe', TESSERA_REPOSITORY_ALLOW_LOCAL: 'repos' }),
+      (error: unknown) => {
+        assert.ok(error instanceof TesseraError);
+        assert.match(
+          error.message,
+          /allowLocalNetwork \(TESSERA_ALLOW_LOCAL_NETWORK\) must be true or false/,
+        );
+        assert.match(error.message, /must list absolute directories, not "repos"/);
+        return true;
+      },
+    );
+  });
 });

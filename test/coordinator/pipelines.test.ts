@@ -304,6 +304,36 @@ report:
       assert.equal(jobs.length, 0);
     });
 
+    it('answers a config path at a file that is not a pipeline as it answers a missing one, naming nothing in it', async () => {
+      const repo = await makeRepository({
+        'settings.json': '{"db_password": "hunter2", "api_key": {"region": "eu"}}\n',
+        'list.yml': '- one\n- two\n',
+        '.gitlab-ci.yml': 'job:\n  script: [echo]\n  when: sometimes\n',
+      });
+      const c = await startTestCoordinator(dialect);
+      const p = await setUpProject(c, repo.path);
+      const messages = new Set<string>();
+      for (const path of ['settings.json', 'list.yml', 'missing.yml', 'no/such/dir.yml']) {
+        await c.api('PUT', `/api/v4/projects/${p.projectId}`, { body: { ci_config_path: path } });
+        const answer = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, {
+          token: p.developer.token,
+        });
+        assert.equal(answer.status, 400, path);
+        assert.equal(answer.body.error, 'ERR_GIT_CONFIG_NOT_FOUND', path);
+        assert.equal(answer.body.details, undefined);
+        assert.doesNotMatch(answer.text, /db_password|api_key|region|one|two/);
+        messages.add(answer.body.message.replace(path, '<path>'));
+      }
+      assert.equal(messages.size, 1, [...messages].join(' | '));
+      // A real configuration with a mistake still gets every error, with its path and line.
+      await c.api('PUT', `/api/v4/projects/${p.projectId}`, { body: { ci_config_path: '.gitlab-ci.yml' } });
+      const invalid = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, {
+        token: p.developer.token,
+      });
+      assert.equal(invalid.body.error, 'ERR_PIPELINE_INVALID');
+      assert.equal(invalid.body.details.errors[0].path, 'jobs.job.when');
+    });
+
     it('answers 400 for unknown refs, missing and invalid configs, and stores nothing', async () => {
       const repo = await makeRepository({ 'README.md': 'no config' });
       repo.git('checkout', '--quiet', '-b', 'broken');

@@ -309,7 +309,10 @@ notify:
     await writeFile(join(uncommitted, '.gitlab-ci.yml'), 'job:\n  script: [echo hi]\n');
     const noConfig = await tesseraRun([uncommitted]);
     assert.equal(noConfig.code, 2, noConfig.stdout + noConfig.stderr);
-    assert.match(noConfig.stderr, /^ERR_GIT_CONFIG_NOT_FOUND: .*has no \.gitlab-ci\.yml: commit it first/m);
+    assert.match(
+      noConfig.stderr,
+      /^ERR_GIT_CONFIG_NOT_FOUND: .*has no \.gitlab-ci\.yml, .*: commit it first/m,
+    );
   });
 
   it('exits 1 on an invalid configuration, naming the path and line', async () => {

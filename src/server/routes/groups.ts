@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { createGroup } from '../../coordinator/create-group.js';
 import { groupAccessLevel, requireGroup } from '../../coordinator/permissions.js';
+import { TesseraError } from '../../errors.js';
 import type { GroupRecord } from '../../store/repositories/groups.js';
 import { authenticate } from '../authenticate.js';
 import { displayName, idParams, iso, pathSegment, visibility } from '../schemas.js';
@@ -46,6 +47,13 @@ export function registerGroupRoutes(app: FastifyInstance, context: ServerContext
     async (request, reply) => {
       const user = await authenticate(context, request);
       const { name, path, parent_id: parentId } = request.body;
+      // GitLab: a top-level group needs the user's can_create_group (administrators always may).
+      if (parentId === undefined && !user.isAdmin && !user.canCreateGroup) {
+        throw new TesseraError(
+          'ERR_FORBIDDEN',
+          'you may not create top-level groups on this instance; ask an administrator, or create a subgroup',
+        );
+      }
       // Subgroups need Maintainer on the parent, as GitLab's default.
       const parent =
         parentId === undefined

@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { createProject } from '../../coordinator/create-project.js';
 import { checkDisplayName } from '../../coordinator/display-name.js';
+import { redactRepositoryUrl } from '../../coordinator/git-repository.js';
 import { projectAccessLevel, requireGroup } from '../../coordinator/permissions.js';
+import { checkRepositoryUrl } from '../../coordinator/repository-url.js';
 import { TesseraError } from '../../errors.js';
 import type { GroupRecord } from '../../store/repositories/groups.js';
 import type { ProjectChanges, ProjectRecord } from '../../store/repositories/projects.js';
@@ -33,7 +35,8 @@ export function renderProject(project: ProjectRecord, group: GroupRecord | undef
       : null,
     visibility: project.visibility,
     default_branch: project.defaultBranch,
-    repository_url: project.repositoryUrl,
+    // GitLab shows an import URL without its credentials; so does Tessera.
+    repository_url: redactRepositoryUrl(project.repositoryUrl),
     ci_config_path: project.ciConfigPath,
     build_timeout: project.jobTimeout,
     ci_id_token_sub_claim_components: project.subClaimComponents,
@@ -133,7 +136,7 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
       const components = validateSubClaimComponents(
         body.ci_id_token_sub_claim_components ?? [...DEFAULT_SUB_CLAIM_COMPONENTS],
       );
-      const project = await createProject(coordinator, {
+      const project = await createProject(coordinator, user, {
         name: body.name,
         path,
         group,
@@ -178,7 +181,7 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
     '/api/v4/projects/:id',
     { schema: { params: projectParams, body: { type: 'object', properties: projectProperties } } },
     async (request) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
+      const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
       const body = request.body;
       if (body.namespace_id !== undefined && body.namespace_id !== project.namespaceId) {
         throw new TesseraError(
@@ -201,7 +204,10 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
         changes.pathWithNamespace = `${group?.fullPath}/${body.path}`;
       }
       if (body.visibility !== undefined) changes.visibility = body.visibility;
-      if (body.repository_url !== undefined) changes.repositoryUrl = body.repository_url;
+      if (body.repository_url !== undefined && body.repository_url !== project.repositoryUrl) {
+        await checkRepositoryUrl(coordinator.config, body.repository_url, user);
+        changes.repositoryUrl = body.repository_url;
+      }
       if (body.default_branch !== undefined) changes.defaultBranch = body.default_branch;
       if (body.ci_config_path !== undefined) changes.ciConfigPath = body.ci_config_path;
       if (body.build_timeout !== undefined) changes.jobTimeout = body.build_timeout;

@@ -72,6 +72,8 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
       if (runner.contactedAt === null || now - runner.contactedAt >= RUNNER_CONTACT_RESOLUTION_MS) {
         await coordinator.repos.runners.touch(runner.id, now);
       }
+      // GitLab: a paused runner is told at once that there is nothing for it.
+      if (runner.paused) return reply.status(204).send();
       const deadline = Date.now() + coordinator.config.jobRequestWait * 1000;
       // The request stream ends once its body is read; the socket and the response tell whether the client left.
       const gone = () => request.raw.socket?.destroyed === true || reply.raw.destroyed;

@@ -38,7 +38,12 @@ export function renderUserPublic(user: UserRecord, serverUrl: string) {
  * `UserWithAdmin`) and for the user themself (`GET /user`).
  */
 export function renderUserPrivate(user: UserRecord, serverUrl: string) {
-  return { ...renderUserPublic(user, serverUrl), email: user.email, is_admin: user.isAdmin };
+  return {
+    ...renderUserPublic(user, serverUrl),
+    email: user.email,
+    is_admin: user.isAdmin,
+    can_create_group: user.canCreateGroup,
+  };
 }
 
 /** GitLab's personal access token shape, without the token. */
@@ -87,7 +92,9 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
     },
   );
 
-  app.post<{ Body: { username: string; email: string; name: string; admin?: boolean } }>(
+  app.post<{
+    Body: { username: string; email: string; name: string; admin?: boolean; can_create_group?: boolean };
+  }>(
     '/api/v4/users',
     {
       schema: {
@@ -99,6 +106,7 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
             email: { type: 'string', minLength: 3, maxLength: 255, pattern: '^[^@\\s]+@[^@\\s]+$' },
             name: displayName,
             admin: { type: 'boolean' },
+            can_create_group: { type: 'boolean' },
             password: { type: 'string', maxLength: 1024 },
             skip_confirmation: { type: 'boolean' },
           },
@@ -114,6 +122,8 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
           email,
           name,
           isAdmin: admin === true,
+          // GitLab: a new user may create groups as the instance's default says, unless told otherwise.
+          canCreateGroup: request.body.can_create_group ?? coordinator.config.usersCanCreateGroup,
           createdAt: coordinator.clock(),
         });
         return reply.status(201).send(renderUserPrivate(user, coordinator.urls.serverUrl));

@@ -11,6 +11,8 @@ export interface UserRecord {
   isAdmin: boolean;
   state: string;
   createdAt: number;
+  /** Whether the user may create top-level groups (GitLab's `can_create_group`). */
+  canCreateGroup: boolean;
 }
 
 /** A stored personal access token (its hash only). */
@@ -26,7 +28,7 @@ export interface AccessTokenRecord {
 }
 
 function toUser(row: Selectable<UsersTable>): UserRecord {
-  return { ...row, isAdmin: row.isAdmin === 1 };
+  return { ...row, isAdmin: row.isAdmin === 1, canCreateGroup: row.canCreateGroup === 1 };
 }
 
 function toToken(row: Selectable<PersonalAccessTokensTable>): AccessTokenRecord {
@@ -39,10 +41,17 @@ export class UserRepository {
   constructor(private readonly db: Db) {}
 
   /** Creates a user and returns it. */
-  async create(input: Omit<UserRecord, 'id' | 'state'>): Promise<UserRecord> {
+  async create(
+    input: Omit<UserRecord, 'id' | 'state' | 'canCreateGroup'> & { canCreateGroup?: boolean },
+  ): Promise<UserRecord> {
     const row = await this.db
       .insertInto('users')
-      .values({ ...input, isAdmin: input.isAdmin ? 1 : 0, state: 'active' })
+      .values({
+        ...input,
+        isAdmin: input.isAdmin ? 1 : 0,
+        canCreateGroup: input.canCreateGroup === false ? 0 : 1,
+        state: 'active',
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toUser(row);
