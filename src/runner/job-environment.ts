@@ -53,7 +53,8 @@ export async function buildJobEnvironment(options: JobEnvironmentOptions): Promi
   await mkdir(files, { recursive: true, mode: 0o700 });
 
   const view = options.view;
-  const seen = (path: string) => (view === undefined ? path : join(view.jobTempDir, path.slice(options.jobTempDir.length)));
+  const seen = (path: string) =>
+    view === undefined ? path : join(view.jobTempDir, path.slice(options.jobTempDir.length));
   const buildsDir = view?.buildsDir ?? options.buildsDir;
   const projectDir = view?.projectDir ?? options.projectDir;
   const env: Record<string, string> = view?.imageEnvironment

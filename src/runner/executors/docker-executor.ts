@@ -3,7 +3,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { JobImage, JobPayload, JobService, PullPolicy } from '../job-payload.js';
-import { borrowedObjectDirectories } from './sandbox-executor.js';
 import {
   ExecutorPreparationError,
   type ExecutorSession,
@@ -12,6 +11,7 @@ import {
   type JobWorkspace,
   type StepCommand,
 } from './executor.js';
+import { borrowedObjectDirectories } from './sandbox-executor.js';
 
 /** The pull policies of `--docker-pull-policy` and `image:pull_policy`, GitLab's names. */
 export const PULL_POLICIES: readonly PullPolicy[] = ['always', 'if-not-present', 'never'];
@@ -217,7 +217,7 @@ function runCli(
 /** Removes containers (by name or id) now, without waiting for them to stop. */
 function removeContainersNow(cli: DockerCli, names: readonly string[]): Promise<unknown> {
   if (names.length === 0) return Promise.resolve();
-  const args = cli.flavor === 'podman' ? ['rm', '-f', '-t', '0', ...names] : ['rm', '-f', ...names];
+  const args = cli.flavor === 'podman' ? ['rm', '-f', '-t', '0', '--ignore', ...names] : ['rm', '-f', ...names];
   return runCli(cli, args);
 }
 
@@ -446,7 +446,9 @@ export function dockerExecutor(options: DockerExecutorOptions): JobExecutor {
             envFiles.push(envFile);
             const passed = passVariables(env, envFile);
             for (const skipped of passed.skipped) {
-              log(`WARNING: variable ${skipped} has several lines and its name is kept from the container CLI: not passed`);
+              log(
+                `WARNING: variable ${skipped} has several lines and its name is kept from the container CLI: not passed`,
+              );
             }
             return {
               command: cli.command,
