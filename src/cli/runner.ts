@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { TesseraError } from '../errors.js';
 import { RunnerAgent, TESSERA_INSTALL_ROOT } from '../runner/agent.js';
-import { chooseExecutor } from '../runner/executors/create-executor.js';
+import { chooseExecutor, dockerChoice } from '../runner/executors/create-executor.js';
 import { resolveJobUser } from '../runner/job-user.js';
 
 interface RunnerFlags {
@@ -13,11 +13,17 @@ interface RunnerFlags {
   jobUser?: string;
   executor?: string;
   sandboxNetwork?: string;
+  dockerCli?: string;
+  dockerImage?: string;
+  dockerNetwork?: string;
+  dockerPullPolicy?: string;
 }
 
 /**
  * Registers `tessera runner --url URL --token TOKEN [--builds-dir DIR] [--concurrency N]
- * [--executor shell|sandbox] [--sandbox-network host|none] [--shell bash] [--job-user USER]`: runs
+ * [--executor shell|sandbox|docker] [--sandbox-network host|none] [--docker-cli docker|podman]
+ * [--docker-image IMAGE] [--docker-network NAME] [--docker-pull-policy POLICY] [--shell bash]
+ * [--job-user USER]`: runs
  * jobs from a coordinator until SIGINT/SIGTERM (running jobs are killed and reported failed) or
  * SIGQUIT (running jobs are finished first). The token may also come from `TESSERA_RUNNER_TOKEN`,
  * which keeps it out of the process list. The executor defaults to `sandbox` where bubblewrap
@@ -39,6 +45,22 @@ export function registerRunnerCommand(program: Command): void {
     .option(
       '--sandbox-network <mode>',
       "sandbox jobs' network: host or none (env TESSERA_RUNNER_SANDBOX_NETWORK; default host)",
+    )
+    .option(
+      '--docker-cli <cli>',
+      'docker executor: docker or podman (env TESSERA_RUNNER_DOCKER_CLI; default docker)',
+    )
+    .option(
+      '--docker-image <image>',
+      'docker executor: image of jobs that name none (env TESSERA_RUNNER_DOCKER_IMAGE)',
+    )
+    .option(
+      '--docker-network <name>',
+      'docker executor: network every job joins instead of one of its own, e.g. host (env TESSERA_RUNNER_DOCKER_NETWORK)',
+    )
+    .option(
+      '--docker-pull-policy <policy>',
+      'docker executor: always, if-not-present or never, or a comma list tried in order (env TESSERA_RUNNER_DOCKER_PULL_POLICY; default always)',
     )
     .option('--job-user <user>', 'run jobs as this unprivileged user (the runner must run as root)')
     .action(async (flags: RunnerFlags) => {
@@ -67,6 +89,7 @@ export function registerRunnerCommand(program: Command): void {
         name: flags.executor ?? process.env.TESSERA_RUNNER_EXECUTOR,
         sandboxNetwork: flags.sandboxNetwork ?? process.env.TESSERA_RUNNER_SANDBOX_NETWORK,
         installRoot: TESSERA_INSTALL_ROOT,
+        ...dockerChoice(flags),
         ...(jobUser ? { jobUser } : {}),
       });
       if (fallbackReason !== undefined) {

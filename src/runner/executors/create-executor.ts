@@ -28,6 +28,26 @@ export interface ExecutorChoice {
   readonly dockerPullPolicy?: string;
 }
 
+/** The docker executor's flags, each falling back to its `TESSERA_RUNNER_DOCKER_*` variable. */
+export function dockerChoice(flags: {
+  dockerCli?: string;
+  dockerImage?: string;
+  dockerNetwork?: string;
+  dockerPullPolicy?: string;
+}): Pick<ExecutorChoice, 'dockerCli' | 'dockerImage' | 'dockerNetwork' | 'dockerPullPolicy'> {
+  const env = process.env;
+  const cli = flags.dockerCli ?? env.TESSERA_RUNNER_DOCKER_CLI;
+  const image = flags.dockerImage ?? env.TESSERA_RUNNER_DOCKER_IMAGE;
+  const network = flags.dockerNetwork ?? env.TESSERA_RUNNER_DOCKER_NETWORK;
+  const pullPolicy = flags.dockerPullPolicy ?? env.TESSERA_RUNNER_DOCKER_PULL_POLICY;
+  return {
+    ...(cli ? { dockerCli: cli } : {}),
+    ...(image ? { dockerImage: image } : {}),
+    ...(network ? { dockerNetwork: network } : {}),
+    ...(pullPolicy ? { dockerPullPolicy: pullPolicy } : {}),
+  };
+}
+
 /** The executor chosen, and, when the default fell back to `shell`, why. */
 export interface ChosenExecutor {
   readonly executor: JobExecutor;

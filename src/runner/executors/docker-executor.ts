@@ -217,7 +217,8 @@ function runCli(
 /** Removes containers (by name or id) now, without waiting for them to stop. */
 function removeContainersNow(cli: DockerCli, names: readonly string[]): Promise<unknown> {
   if (names.length === 0) return Promise.resolve();
-  const args = cli.flavor === 'podman' ? ['rm', '-f', '-t', '0', '--ignore', ...names] : ['rm', '-f', ...names];
+  const args =
+    cli.flavor === 'podman' ? ['rm', '-f', '-t', '0', '--ignore', ...names] : ['rm', '-f', ...names];
   return runCli(cli, args);
 }
 

@@ -106,3 +106,17 @@ export interface JobExecutor {
   /** Prepares a job whose workspace is ready (checkout prepared, environment built). */
   open(workspace: JobWorkspace): Promise<ExecutorSession>;
 }
+
+/**
+ * The log line that says a job's `image:` and `services:` are not used, for the executors that run
+ * jobs on the runner's host; none when the job names neither.
+ */
+export function ignoredImageLines(job: JobPayload, executor: ExecutorName): string[] {
+  const names = [job.image?.name, ...(job.services ?? []).map((service) => service.name)].filter(
+    (name): name is string => typeof name === 'string' && name !== '',
+  );
+  if (names.length === 0) return [];
+  return [
+    `WARNING: image and services (${names.join(', ')}) are ignored: the ${executor} executor runs jobs on the runner's host (use --executor docker to run them)`,
+  ];
+}

@@ -4,12 +4,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { RunnerAgent } from '../../../src/runner/agent.js';
 import { executeJob } from '../../../src/runner/execute-job.js';
 import { chooseExecutor } from '../../../src/runner/executors/create-executor.js';
 import { runnerLabel, serviceAliases } from '../../../src/runner/executors/docker-executor.js';
 import type { JobExecutor } from '../../../src/runner/executors/executor.js';
 import type { JobPayload } from '../../../src/runner/job-payload.js';
 import type { JobVariable } from '../../../src/runner/job-variable.js';
+import { CoordinatorStandIn } from '../coordinator-stand-in.js';
 import { makeRepository } from '../git-repository.js';
 import { BUSYBOX_OS_ID, ensureBusyboxImage } from './busybox-image.js';
 
@@ -261,10 +263,40 @@ describe('docker executor (podman)', { skip }, () => {
       '300',
     ]);
     assert.notEqual(podman(['ps', '-q', '--filter', `label=${label}`]), '');
-    const removed = await docker().removeLeftovers?.(buildsDir);
-    assert.equal(removed, 2);
+    const coordinator = new CoordinatorStandIn('runner-token-docker-0123456789');
+    await coordinator.listen();
+    const messages: string[] = [];
+    const agent = new RunnerAgent({
+      url: coordinator.url,
+      token: coordinator.runnerToken,
+      buildsDir,
+      executor: docker(),
+      log: (message) => messages.push(message),
+    });
+    try {
+      await agent.start();
+    } finally {
+      await agent.stop('abort');
+      await coordinator.close();
+    }
+    assert.ok(
+      messages.includes('removed 2 container(s) and network(s) left by a previous runner process'),
+      messages.join('\n'),
+    );
     assert.equal(podman(['ps', '-aq', '--filter', `label=${label}`]), '');
     assert.equal(podman(['network', 'ls', '-q', '--filter', `label=${label}`]), '');
+  });
+
+  it('says in the log that the shell executor ignores image and services', async () => {
+    const { outcome, log } = await run(
+      job(['true'], { services: [{ name: 'postgres:16' }] }),
+      chooseExecutor({ name: 'shell' }).executor,
+    );
+    assert.equal(outcome.state, 'success', log);
+    assert.match(
+      log,
+      /WARNING: image and services \(localhost\/tessera-test-busybox:1, postgres:16\) are ignored: the shell executor runs jobs on the runner's host/,
+    );
   });
 });
 
