@@ -442,7 +442,6 @@ export function dockerExecutor(options: DockerExecutorOptions): JobExecutor {
           step: (scriptFile, env): StepCommand => {
             steps += 1;
             const container = `${session}-${basename(scriptFile, '.sh').replace(/[^a-z0-9]+/gi, '-')}-${steps}`;
-            containers.push(container);
             const envFile = join(workspace.jobTempDir, `step-${steps}.env`);
             envFiles.push(envFile);
             const passed = passVariables(env, envFile);
@@ -480,7 +479,10 @@ export function dockerExecutor(options: DockerExecutorOptions): JobExecutor {
               ],
               env: passed.env,
               cwd: workspace.jobRoot,
+              // `--rm` removes a container whose step ends by itself; one whose CLI client is
+              // killed keeps running, so it is removed now and once more when the job closes.
               onTerminate: () => {
+                containers.push(container);
                 void removeContainersNow(cli, [container]);
               },
             };
