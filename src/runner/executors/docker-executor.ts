@@ -398,7 +398,10 @@ export function dockerExecutor(options: DockerExecutorOptions): JobExecutor {
               container,
               ...labels,
               ...(network ? ['--network', network] : []),
-              ...aliases.flatMap((alias) => ['--network-alias', alias]),
+              // The host's network (or none) has no aliases: the host entries below still name the service.
+              ...(network === 'host' || network === 'none'
+                ? []
+                : aliases.flatMap((alias) => ['--network-alias', alias])),
               ...podmanLimits,
               ...passed.args,
               ...entrypointArgs(service.entrypoint).options,

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -65,12 +67,13 @@ function job(script: string[], extra: JobExtras = {}): JobPayload {
   };
 }
 
-function docker(options: { pullPolicy?: string; defaultImage?: string } = {}): JobExecutor {
+function docker(options: { pullPolicy?: string; defaultImage?: string; network?: string } = {}): JobExecutor {
   return chooseExecutor({
     name: 'docker',
     dockerCli: 'podman',
     dockerPullPolicy: options.pullPolicy ?? 'if-not-present',
     ...(options.defaultImage ? { dockerImage: options.defaultImage } : {}),
+    ...(options.network ? { dockerNetwork: options.network } : {}),
   }).executor;
 }
 
@@ -152,6 +155,37 @@ describe('docker executor (podman)', { skip }, () => {
     assert.equal(outcome.state, 'success', log);
     assert.match(log, /^hello from the service$/m);
     assert.deepEqual(leftOf(payload.id), { containers: '', networks: '' });
+  });
+
+  it("joins --docker-network host instead of a network of its own: the host's loopback and the services are reachable", async () => {
+    const server = createServer((_request, response) => response.end('reached the host\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const servicePort = port + 1;
+    try {
+      const payload = job(
+        [
+          `wget -q -O - http://127.0.0.1:${port}/`,
+          `for i in $(seq 1 40); do wget -q -O - http://web:${servicePort}/ && break; sleep 0.25; done`,
+        ],
+        {
+          services: [
+            {
+              name: image,
+              alias: 'web',
+              command: ['httpd', '-f', '-p', `127.0.0.1:${servicePort}`, '-h', '/www'],
+            },
+          ],
+        },
+      );
+      const { outcome, log } = await run(payload, docker({ network: 'host' }));
+      assert.equal(outcome.state, 'success', log);
+      assert.match(log, /^reached the host$/m);
+      assert.match(log, /^hello from the service$/m);
+      assert.deepEqual(leftOf(payload.id), { containers: '', networks: '' });
+    } finally {
+      server.close();
+    }
   });
 
   it('removes the containers and the network on cancel and on timeout', async () => {
