@@ -32,7 +32,9 @@ before(() => {
   sha = makeRepository(repo, { 'README.md': 'hello from the repository\n' });
   writeFileSync(hostOnlyFile, 'only on the host\n');
 });
-after(() => {
+after(async () => {
+  // Whatever a failed test left running (labelled with this run's builds directory).
+  if (!skip) await docker().removeLeftovers?.(buildsDir);
   rmSync(root, { recursive: true, force: true });
 });
 
