@@ -97,7 +97,11 @@ export function registerRunnerCommand(program: Command): void {
           `WARNING: no sandbox (${fallbackReason}); jobs run with the shell executor and can read everything this runner can. Install bubblewrap or pass --executor shell to accept this.`,
         );
       }
-      log(`executor: ${executor.name}${executor.jobUser ? ` (jobs run as ${executor.jobUser.name})` : ''}`);
+      log(
+        `executor: ${executor.name}${executor.detail ? ` (${executor.detail})` : ''}${
+          executor.jobUser ? ` (jobs run as ${executor.jobUser.name})` : ''
+        }`,
+      );
       const agent = new RunnerAgent({
         url: flags.url,
         token,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +70,46 @@ describe('tessera runner', () => {
     const shell = startRunner(['--url', coordinator.url, '--token', 't', '--shell', 'zsh']);
     assert.equal(await shell.exited, 1);
     assert.match(shell.stderr(), /--shell must be bash/);
+    const policy = startRunner([
+      '--url',
+      coordinator.url,
+      '--token',
+      't',
+      '--executor',
+      'docker',
+      '--docker-pull-policy',
+      'sometimes',
+      '--builds-dir',
+      join(root, 'docker-builds'),
+    ]);
+    assert.equal(await policy.exited, 1);
+    assert.match(
+      policy.stderr(),
+      /^ERR_CONFIG_INVALID: --docker-pull-policy must be always, if-not-present or never/,
+    );
+  });
+
+  it('prints the docker executor and its CLI at start', {
+    skip: spawnSync('podman', ['--version']).status === 0 ? false : 'podman is not installed',
+  }, async () => {
+    const run = startRunner([
+      '--url',
+      coordinator.url,
+      '--token',
+      't',
+      '--executor',
+      'docker',
+      '--docker-cli',
+      'podman',
+      '--builds-dir',
+      join(root, 'docker-builds'),
+    ]);
+    for (let i = 0; i < 200 && !/executor: docker/.test(run.stderr()); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    run.child.kill('SIGTERM');
+    await run.exited;
+    assert.match(run.stderr(), /runner: executor: docker \(podman [0-9.]+\)/);
   });
 
   it('runs jobs, and on SIGTERM kills the running job and reports it before exiting', async () => {

@@ -308,6 +308,7 @@ export function dockerExecutor(options: DockerExecutorOptions): JobExecutor {
 
   return {
     name: 'docker',
+    detail: `${cli.flavor} ${cli.version}`,
     checksOutOnHost: true,
     jobView: ({ job }) => containerJobView(job),
     describe: (job: JobPayload) => [

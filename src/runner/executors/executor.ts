@@ -101,6 +101,8 @@ export interface JobExecutor {
    * crashed runner's containers); answers how many things it removed. Never fails.
    */
   removeLeftovers?(buildsDir: string): Promise<number>;
+  /** What the runner prints beside the executor's name at start (`podman 4.3.1`). */
+  readonly detail?: string;
   /** Log lines that say, in the job log's header, how the job runs. */
   describe(job: JobPayload): string[];
   /** Prepares a job whose workspace is ready (checkout prepared, environment built). */
