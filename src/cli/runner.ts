@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { TesseraError } from '../errors.js';
 import { RunnerAgent, TESSERA_INSTALL_ROOT } from '../runner/agent.js';
-import { chooseExecutor } from '../runner/executors/create-executor.js';
+import { chooseExecutor, dockerChoice } from '../runner/executors/create-executor.js';
 import { resolveJobUser } from '../runner/job-user.js';
 
 interface RunnerFlags {
@@ -13,11 +13,17 @@ interface RunnerFlags {
   jobUser?: string;
   executor?: string;
   sandboxNetwork?: string;
+  dockerCli?: string;
+  dockerImage?: string;
+  dockerNetwork?: string;
+  dockerPullPolicy?: string;
 }
 
 /**
  * Registers `tessera runner --url URL --token TOKEN [--builds-dir DIR] [--concurrency N]
- * [--executor shell|sandbox] [--sandbox-network host|none] [--shell bash] [--job-user USER]`: runs
+ * [--executor shell|sandbox|docker] [--sandbox-network host|none] [--docker-cli docker|podman]
+ * [--docker-image IMAGE] [--docker-network NAME] [--docker-pull-policy POLICY] [--shell bash]
+ * [--job-user USER]`: runs
  * jobs from a coordinator until SIGINT/SIGTERM (running jobs are killed and reported failed) or
  * SIGQUIT (running jobs are finished first). The token may also come from `TESSERA_RUNNER_TOKEN`,
  * which keeps it out of the process list. The executor defaults to `sandbox` where bubblewrap
@@ -57,6 +63,22 @@ export function registerRunnerCommand(program: Command): void {
       '--job-user <user>',
       "run jobs as this unprivileged user; the runner must run as root (default: the runner's own user)",
     )
+    .option(
+      '--docker-cli <cli>',
+      'docker executor: docker or podman (env: TESSERA_RUNNER_DOCKER_CLI; default: docker)',
+    )
+    .option(
+      '--docker-image <image>',
+      'docker executor: image of jobs that name none (env: TESSERA_RUNNER_DOCKER_IMAGE)',
+    )
+    .option(
+      '--docker-network <name>',
+      'docker executor: network every job joins instead of one of its own, e.g. host (env: TESSERA_RUNNER_DOCKER_NETWORK)',
+    )
+    .option(
+      '--docker-pull-policy <policy>',
+      'docker executor: always, if-not-present or never, or a comma list tried in order (env: TESSERA_RUNNER_DOCKER_PULL_POLICY; default: always)',
+    )
     .action(async (flags: RunnerFlags) => {
       const token = flags.token ?? process.env.TESSERA_RUNNER_TOKEN;
       if (!token)
@@ -83,6 +105,7 @@ export function registerRunnerCommand(program: Command): void {
         name: flags.executor ?? process.env.TESSERA_RUNNER_EXECUTOR,
         sandboxNetwork: flags.sandboxNetwork ?? process.env.TESSERA_RUNNER_SANDBOX_NETWORK,
         installRoot: TESSERA_INSTALL_ROOT,
+        ...dockerChoice(flags),
         ...(jobUser ? { jobUser } : {}),
       });
       if (fallbackReason !== undefined) {
@@ -90,7 +113,11 @@ export function registerRunnerCommand(program: Command): void {
           `WARNING: no sandbox (${fallbackReason}); jobs run with the shell executor and can read everything this runner can. Install bubblewrap or pass --executor shell to accept this.`,
         );
       }
-      log(`executor: ${executor.name}${executor.jobUser ? ` (jobs run as ${executor.jobUser.name})` : ''}`);
+      log(
+        `executor: ${executor.name}${executor.detail ? ` (${executor.detail})` : ''}${
+          executor.jobUser ? ` (jobs run as ${executor.jobUser.name})` : ''
+        }`,
+      );
       const agent = new RunnerAgent({
         url: flags.url,
         token,

@@ -13,7 +13,7 @@ import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
 import { Keyring, type PendingKeyPairs } from '../keys/keyring.js';
 import { TESSERA_INSTALL_ROOT } from '../runner/agent.js';
 import { embeddedBuildsDir, parseRunnerConcurrency, startEmbeddedRunner } from '../runner/embedded-runner.js';
-import { chooseExecutor } from '../runner/executors/create-executor.js';
+import { chooseExecutor, dockerChoice } from '../runner/executors/create-executor.js';
 import { resolveJobUser } from '../runner/job-user.js';
 import { buildServer } from '../server/build-server.js';
 import { loadPrecompiledValidators } from '../server/load-precompiled-validators.js';
@@ -265,7 +265,7 @@ export function registerServeCommand(program: Command): Command {
     )
     .option(
       '--runner-executor <name>',
-      'embedded runner executor: sandbox or shell (env: TESSERA_RUNNER_EXECUTOR; default: sandbox where bubblewrap works, else shell with a warning)',
+      'embedded runner executor: sandbox, shell or docker (env: TESSERA_RUNNER_EXECUTOR; default: sandbox where bubblewrap works, else shell with a warning; docker takes the TESSERA_RUNNER_DOCKER_* variables)',
     )
     .option(
       '--runner-sandbox-network <mode>',
@@ -283,6 +283,7 @@ export function registerServeCommand(program: Command): Command {
             sandboxNetwork: flags.runnerSandboxNetwork ?? process.env.TESSERA_RUNNER_SANDBOX_NETWORK,
             installRoot: TESSERA_INSTALL_ROOT,
             hiddenPaths: [config.dataDir],
+            ...dockerChoice({}),
             ...(jobUser ? { jobUser } : {}),
           })
         : undefined;

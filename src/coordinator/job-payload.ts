@@ -1,5 +1,6 @@
 import { TesseraError } from '../errors.js';
 import { expandVariables } from '../pipeline/expand-variables.js';
+import type { ImageSpec, ServiceSpec } from '../pipeline/spec.js';
 import type { RunnerRecord } from '../store/repositories/runners.js';
 import { describeAudience, refusedAudience } from './allowed-audience.js';
 import type { Coordinator } from './coordinator.js';
@@ -20,6 +21,22 @@ export interface SecretPayload {
     field: string;
   };
   file: boolean;
+}
+
+/** `image` of the job payload, as GitLab Runner's `common.Image`. */
+export interface ImagePayload {
+  name: string;
+  entrypoint?: string[];
+  pull_policy?: string[];
+  executor_opts?: { docker: { user: string } };
+  ports: [];
+}
+
+/** One entry of `services` in the job payload. */
+export interface ServicePayload extends ImagePayload {
+  alias?: string;
+  command?: string[];
+  variables: Array<{ key: string; value: string; public: true }>;
 }
 
 /** The job as `POST /api/v4/jobs/request` answers it (GitLab's job payload, for what Tessera has). */
@@ -48,14 +65,40 @@ export interface JobPayload {
   runner_info: { timeout: number; runner_session_url: null };
   variables: JobVariable[];
   steps: Array<{ name: string; script: string[]; timeout: number; when: string; allow_failure: boolean }>;
-  image: null;
-  services: [];
+  image: ImagePayload | null;
+  services: ServicePayload[];
   artifacts: [];
   cache: [];
   credentials: [];
   dependencies: [];
   features: { trace_sections: boolean; failure_reasons: string[] };
   secrets: Record<string, SecretPayload>;
+}
+
+/** An `image:` as the runner protocol carries it; its name may use the job's variables (`$IMAGE`). */
+function imagePayload(image: ImageSpec, scope: Readonly<Record<string, string>>): ImagePayload {
+  return {
+    name: expandVariables(image.name, scope),
+    ...(image.entrypoint ? { entrypoint: [...image.entrypoint] } : {}),
+    ...(image.pullPolicy ? { pull_policy: [...image.pullPolicy] } : {}),
+    ...(image.dockerUser
+      ? { executor_opts: { docker: { user: expandVariables(image.dockerUser, scope) } } }
+      : {}),
+    ports: [],
+  };
+}
+
+function servicePayload(service: ServiceSpec, scope: Readonly<Record<string, string>>): ServicePayload {
+  return {
+    ...imagePayload(service, scope),
+    ...(service.alias ? { alias: expandVariables(service.alias, scope) } : {}),
+    ...(service.command ? { command: [...service.command] } : {}),
+    variables: Object.entries(service.variables ?? {}).map(([key, value]) => ({
+      key,
+      value: expandVariables(value, scope),
+      public: true as const,
+    })),
+  };
 }
 
 /** A refusal to hand out a job, with the failure reason the job ends with. */
@@ -244,8 +287,8 @@ export async function buildJobPayload(
       ...secretVariables,
     ],
     steps,
-    image: null,
-    services: [],
+    image: job.spec.image ? imagePayload(job.spec.image, scope) : null,
+    services: (job.spec.services ?? []).map((service) => servicePayload(service, scope)),
     artifacts: [],
     cache: [],
     credentials: [],
@@ -257,6 +300,7 @@ export async function buildJobPayload(
         'runner_system_failure',
         'job_execution_timeout',
         'unknown_failure',
+        'image_pull_failure',
       ],
     },
     secrets: secretsPayload,

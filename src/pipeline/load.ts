@@ -7,6 +7,7 @@ import { type ReadLocalFile, resolveIncludes } from './include.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import { type ParseBudget, parseYaml } from './parse.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
+import { readImage, readServices } from './schema/image.js';
 import { readJob } from './schema/job.js';
 import { type DefaultSpec, readDefault } from './schema/job-settings.js';
 import { checkKeys, readScript, readString, readStringList, readVariables } from './schema/read-value.js';
@@ -323,13 +324,24 @@ function applyLegacyGlobals(root: MapNode, defaults: DefaultSpec, problems: Prob
     const script = readScript(node, key, problems);
     if (script !== null && defaults[field] === undefined) defaults[field] = script;
   }
-  for (const key of ['image', 'services']) {
-    if (root.entries.has(key)) {
-      problems.warn(
-        key,
-        `${key} is ignored: the shell executor runs jobs on the runner host`,
-        keyPosition(root, key),
-      );
-    }
+  const image = root.entries.get('image');
+  if (image !== undefined) {
+    problems.warn(
+      'image',
+      'top-level image is deprecated; move it under default:',
+      keyPosition(root, 'image'),
+    );
+    const value = readImage(image, 'image', problems);
+    if (value !== null && defaults.image === undefined) defaults.image = value;
+  }
+  const services = root.entries.get('services');
+  if (services !== undefined) {
+    problems.warn(
+      'services',
+      'top-level services is deprecated; move it under default:',
+      keyPosition(root, 'services'),
+    );
+    const value = readServices(services, 'services', problems);
+    if (value !== null && defaults.services === undefined) defaults.services = value;
   }
 }

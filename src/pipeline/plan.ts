@@ -4,12 +4,14 @@ import { pipelineInvalid } from './load.js';
 import type {
   EnvironmentSpec,
   IdTokenSpec,
+  ImageSpec,
   JobSpec,
   JobWhen,
   PipelineSpec,
   PolicySpec,
   RuleSpec,
   SecretSpec,
+  ServiceSpec,
 } from './spec.js';
 
 /** A job the pipeline gets, with everything the coordinator stores for it. */
@@ -35,6 +37,10 @@ export interface PlannedJob {
   readonly idTokens: Readonly<Record<string, IdTokenSpec>>;
   readonly secrets: Readonly<Record<string, SecretSpec>>;
   readonly interruptible: boolean;
+  /** `image:`, only when the job (or `default`) names one. */
+  readonly image?: ImageSpec | null;
+  /** `services:`, only when there are any. */
+  readonly services?: readonly ServiceSpec[];
   readonly line: number | null;
 }
 
@@ -91,6 +97,8 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
         idTokens: job.idTokens,
         secrets: job.secrets,
         interruptible: job.interruptible,
+        ...(job.image ? { image: job.image } : {}),
+        ...(job.services?.length ? { services: job.services } : {}),
         line: job.line,
       },
     });

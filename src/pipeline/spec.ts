@@ -68,6 +68,23 @@ export interface EnvironmentSpec {
 }
 
 /** A visible job after `default`, `extends`, `!reference` and anchors were applied. */
+/** `image:` of a job or of `default`: the container image the `docker` executor runs the job in. */
+export interface ImageSpec {
+  readonly name: string;
+  readonly entrypoint?: readonly string[];
+  /** `pull_policy`: always, if-not-present, never; tried in order. */
+  readonly pullPolicy?: readonly string[];
+  /** `docker:user`: the user the job's commands run as in the container. */
+  readonly dockerUser?: string;
+}
+
+/** One `services:` entry: a container started beside the job's, reachable by its aliases. */
+export interface ServiceSpec extends ImageSpec {
+  readonly alias?: string;
+  readonly command?: readonly string[];
+  readonly variables?: Readonly<Record<string, string>>;
+}
+
 export interface JobSpec {
   readonly name: string;
   readonly stage: string;
@@ -93,6 +110,10 @@ export interface JobSpec {
   readonly idTokens: Readonly<Record<string, IdTokenSpec>>;
   readonly secrets: Readonly<Record<string, SecretSpec>>;
   readonly interruptible: boolean;
+  /** `image:` (or `default:image`); absent in specs stored before Tessera read it. */
+  readonly image?: ImageSpec | null;
+  /** `services:` (or `default:services`). */
+  readonly services?: readonly ServiceSpec[];
   /** `null` when the job has no `rules` (then `only`/`except` apply). */
   readonly rules: readonly RuleSpec[] | null;
   readonly only: PolicySpec | null;

@@ -126,6 +126,9 @@ export class RunnerAgent {
     const orphans = await reapOrphanProcessGroups(buildsDir);
     if (orphans > 0)
       this.#log(`killed ${orphans} process group(s) left running by a previous runner process`);
+    const leftovers = (await this.#options.executor?.removeLeftovers?.(buildsDir)) ?? 0;
+    if (leftovers > 0)
+      this.#log(`removed ${leftovers} container(s) and network(s) left by a previous runner process`);
     const concurrency = Math.max(1, Math.floor(this.#options.concurrency ?? 1));
     for (let index = 0; index < concurrency; index += 1) this.#workers.push(this.#work(index));
   }

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isTesseraError } from '../errors.js';
 import { checkout, prepareCheckout, shellCheckout, shellCheckoutFailure } from './checkout.js';
-import type { ExecutorSession, JobExecutor } from './executors/executor.js';
+import { ExecutorPreparationError, type ExecutorSession, type JobExecutor } from './executors/executor.js';
 import { shellExecutor } from './executors/shell-executor.js';
 import { buildJobEnvironment } from './job-environment.js';
 import type { JobOutcome, JobPayload, JobStep } from './job-payload.js';
@@ -159,7 +159,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   };
   // Without a job user the job's shell runs the final `git checkout` itself (one process fewer
   // started by the runner). A job user's shell may not write the checkout the runner prepared as
-  // itself, so the runner checks out.
+  // itself, and a container's image may have no git, so then the runner checks out.
   const checkoutFiles = {
     logFile: join(jobTempDir, 'checkout.log'),
     failedMarker: join(jobTempDir, 'checkout-failed'),
@@ -168,7 +168,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   try {
     await mkdir(buildsDir, { recursive: true });
     line('Getting source from Git repository');
-    if (jobUser) await checkout(checkoutOptions);
+    if (jobUser || executor.checksOutOnHost) await checkout(checkoutOptions);
     else checkoutInShell = await prepareCheckout(checkoutOptions);
 
     if (job.secrets && Object.keys(job.secrets).length > 0) {
@@ -189,6 +189,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       buildsDir,
       jobTempDir,
       extraPath: options.extraPath,
+      ...(executor.jobView ? { view: executor.jobView({ job, buildsDir, projectDir, jobTempDir }) } : {}),
     });
     sink.addValues(environment.maskedValues);
     // Both scripts are written before any job process runs: afterwards the job could have put a
@@ -213,10 +214,21 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       jobTempDir,
       projectDir,
       toolDirs: options.extraPath ?? [],
+      log: line,
+      signal: jobSignal,
     });
   } catch (error) {
     outcome = interrupted();
-    if (outcome === undefined) {
+    if (outcome === undefined && error instanceof ExecutorPreparationError) {
+      line(`ERROR: Job failed: ${error.message}`);
+      // A coordinator that lists its failure reasons gets the older, wider one for a reason it lacks.
+      const accepted = job.features?.failure_reasons;
+      const failureReason =
+        accepted === undefined || accepted.includes(error.failureReason)
+          ? error.failureReason
+          : 'runner_system_failure';
+      outcome = { state: 'failed', failureReason };
+    } else if (outcome === undefined) {
       const what =
         isTesseraError(error) && error.code.startsWith('ERR_RUNNER_SECRET')
           ? 'resolving secrets'

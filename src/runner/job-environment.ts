@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { JobView } from './executors/executor.js';
 import type { JobVariable } from './job-variable.js';
 
 /**
@@ -20,6 +21,11 @@ export interface JobEnvironmentOptions {
   readonly jobTempDir: string;
   /** Directories put in front of {@link MINIMAL_PATH} (the runner's `tessera` shim). */
   readonly extraPath?: readonly string[];
+  /**
+   * Where the job sees its files when not at the host's paths (a container): the environment names
+   * these paths, while files are still written at the host's.
+   */
+  readonly view?: JobView;
 }
 
 /** The environment of a job's shell and the values its log must mask. */
@@ -46,15 +52,22 @@ export async function buildJobEnvironment(options: JobEnvironmentOptions): Promi
   await mkdir(tmp, { recursive: true, mode: 0o700 });
   await mkdir(files, { recursive: true, mode: 0o700 });
 
-  const env: Record<string, string> = {
-    PATH: [...(options.extraPath ?? []), MINIMAL_PATH].join(':'),
-    HOME: home,
-    TMPDIR: tmp,
-    LANG: 'C.UTF-8',
-    CI_SERVER: 'yes',
-    CI_BUILDS_DIR: options.buildsDir,
-    CI_PROJECT_DIR: options.projectDir,
-  };
+  const view = options.view;
+  const seen = (path: string) =>
+    view === undefined ? path : join(view.jobTempDir, path.slice(options.jobTempDir.length));
+  const buildsDir = view?.buildsDir ?? options.buildsDir;
+  const projectDir = view?.projectDir ?? options.projectDir;
+  const env: Record<string, string> = view?.imageEnvironment
+    ? { CI_SERVER: 'yes', CI_BUILDS_DIR: buildsDir, CI_PROJECT_DIR: projectDir }
+    : {
+        PATH: [...(options.extraPath ?? []), MINIMAL_PATH].join(':'),
+        HOME: seen(home),
+        TMPDIR: seen(tmp),
+        LANG: 'C.UTF-8',
+        CI_SERVER: 'yes',
+        CI_BUILDS_DIR: buildsDir,
+        CI_PROJECT_DIR: projectDir,
+      };
   const masked: string[] = [];
   for (const variable of options.variables) {
     // A name bash cannot hold (or one with `=`) would corrupt the environment block; skip it.
@@ -63,13 +76,13 @@ export async function buildJobEnvironment(options: JobEnvironmentOptions): Promi
     if (variable.file) {
       const path = join(files, variable.key);
       await writeFile(path, variable.value, { mode: 0o600 });
-      env[variable.key] = path;
+      env[variable.key] = seen(path);
     } else {
       env[variable.key] = variable.value;
     }
   }
   // The runner owns these: a job variable must not move the checkout or the home directory away.
-  env.CI_PROJECT_DIR = options.projectDir;
-  env.CI_BUILDS_DIR = options.buildsDir;
+  env.CI_PROJECT_DIR = projectDir;
+  env.CI_BUILDS_DIR = buildsDir;
   return { env, maskedValues: masked };
 }

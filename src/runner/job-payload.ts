@@ -11,6 +11,29 @@ export interface JobStep {
   readonly allow_failure?: boolean;
 }
 
+/** A pull policy of GitLab's docker executor, tried in order: `always`, `if-not-present`, `never`. */
+export type PullPolicy = 'always' | 'if-not-present' | 'never';
+
+/** The job's `image:` as GitLab's runner protocol carries it (`common.Image`). */
+export interface JobImage {
+  readonly name: string;
+  /** Replaces the image's entrypoint; `[""]` clears it. */
+  readonly entrypoint?: readonly string[] | null;
+  readonly pull_policy?: readonly PullPolicy[] | null;
+  /** `image:docker:user` of the YAML: the user the job's commands run as in the container. */
+  readonly executor_opts?: { readonly docker?: { readonly user?: string | null } | null } | null;
+}
+
+/** One `services:` entry as GitLab's runner protocol carries it. */
+export interface JobService extends JobImage {
+  /** Host names the service is reachable by, besides those derived from its image name. */
+  readonly alias?: string | null;
+  /** Replaces the image's command (`CMD`). */
+  readonly command?: readonly string[] | null;
+  /** Variables of this service only. */
+  readonly variables?: readonly JobVariable[] | null;
+}
+
 /**
  * A job as `POST /api/v4/jobs/request` hands it to a runner (the subset of GitLab's
  * `JobRequest::Response` that Tessera uses).
@@ -36,6 +59,11 @@ export interface JobPayload {
   /** `timeout`: the job's timeout in seconds. */
   readonly runner_info?: { readonly timeout?: number | null };
   readonly secrets?: Readonly<Record<string, VaultSecretConfig>> | null;
+  /** The container image the job asks for; only the `docker` executor uses it. */
+  readonly image?: JobImage | null;
+  readonly services?: readonly JobService[] | null;
+  /** `failure_reasons`: those the coordinator accepts (others are reported as older ones). */
+  readonly features?: { readonly failure_reasons?: readonly string[] } | null;
 }
 
 /** How a job ended, as the runner reports it (`PUT /api/v4/jobs/:id`). */

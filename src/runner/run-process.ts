@@ -21,6 +21,8 @@ export interface RunProcessOptions {
   readonly gid?: number;
   /** Told the process group id right after the spawn. */
   readonly onSpawn?: (pgid: number) => void;
+  /** Called once when the process is cancelled or times out (a container CLI removes its container). */
+  readonly onTerminate?: () => void;
 }
 
 /** How a process ended. */
@@ -135,15 +137,29 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       killTimer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), grace);
       killTimer.unref();
     };
+    let terminated = false;
+    const terminateStep = () => {
+      if (!terminated) {
+        terminated = true;
+        try {
+          options.onTerminate?.();
+        } catch {
+          // The group is signalled either way.
+        }
+      }
+      terminateGroup();
+    };
     const onAbort = () => {
       // Once the main process has exited, its result stands; only leftovers are still ended.
-      if (!exited) canceled = true;
-      terminateGroup();
+      if (!exited) {
+        canceled = true;
+        terminateStep();
+      } else terminateGroup();
     };
     const timeout = setTimeout(
       () => {
         timedOut = true;
-        terminateGroup();
+        terminateStep();
       },
       Math.max(0, options.timeoutMs),
     );

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,21 +71,62 @@ describe('tessera runner', () => {
     const shell = startRunner(['--url', coordinator.url, '--token', 't', '--shell', 'zsh']);
     assert.equal(await shell.exited, 1);
     assert.match(shell.stderr(), /--shell must be bash/);
+    const policy = startRunner([
+      '--url',
+      coordinator.url,
+      '--token',
+      't',
+      '--executor',
+      'docker',
+      '--docker-pull-policy',
+      'sometimes',
+      '--builds-dir',
+      join(root, 'docker-builds'),
+    ]);
+    assert.equal(await policy.exited, 1);
+    assert.match(
+      policy.stderr(),
+      /^ERR_CONFIG_INVALID: --docker-pull-policy must be always, if-not-present or never/,
+    );
+  });
+
+  it('prints the docker executor and its CLI at start', {
+    skip: spawnSync('podman', ['--version']).status === 0 ? false : 'podman is not installed',
+  }, async () => {
+    const run = startRunner([
+      '--url',
+      coordinator.url,
+      '--token',
+      't',
+      '--executor',
+      'docker',
+      '--docker-cli',
+      'podman',
+      '--builds-dir',
+      join(root, 'docker-builds'),
+    ]);
+    for (let i = 0; i < 200 && !/executor: docker/.test(run.stderr()); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    run.child.kill('SIGTERM');
+    await run.exited;
+    assert.match(run.stderr(), /runner: executor: docker \(podman [0-9.]+\)/);
   });
 
   it('stops at start with exit 1 on a URL ending in /api/v4 or a refused token, instead of retrying for ever', async () => {
     const wrongUrl = startRunner(['--url', `${coordinator.url}/api/v4`, '--token', coordinator.runnerToken]);
     assert.equal(await wrongUrl.exited, 1);
+    // Its last words, after the line that names its executor.
     assert.equal(
-      wrongUrl.stderr(),
+      wrongUrl.stderr().split('\n').at(-2),
       `ERR_RUNNER_URL_INVALID: ${coordinator.url}/api/v4 is not a Tessera coordinator (POST ${coordinator.url}/api/v4/api/v4/runners/verify answered HTTP 404): ` +
-        `give --url the coordinator's base URL without /api/v4: --url ${coordinator.url}\n`,
+        `give --url the coordinator's base URL without /api/v4: --url ${coordinator.url}`,
     );
     const refused = startRunner(['--url', coordinator.url, '--token', 'not-the-runner-token-0123']);
     assert.equal(await refused.exited, 1);
     assert.match(
       refused.stderr(),
-      /^ERR_RUNNER_TOKEN_REFUSED: the coordinator at \S+ refused the runner token \(HTTP 403\)/,
+      /^ERR_RUNNER_TOKEN_REFUSED: the coordinator at \S+ refused the runner token \(HTTP 403\)/m,
     );
     assert.ok(!refused.stderr().includes('not-the-runner-token-0123'));
   });

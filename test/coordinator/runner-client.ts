@@ -10,6 +10,9 @@ export interface TestJobPayload {
   job_info: { name: string; stage: string; project_id: number; project_name: string };
   runner_info: { timeout: number };
   secrets: Record<string, unknown>;
+  image: Record<string, unknown> | null;
+  services: Array<Record<string, unknown>>;
+  features: { failure_reasons: string[] };
 }
 
 /** Registers an instance runner through the API and answers its token. */

@@ -183,6 +183,54 @@ build:
       assert.equal(jobTwo.body.exit_code, 2);
     });
 
+    it("carries image and services into the payload as GitLab's runner protocol", async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': `
+variables:
+  NODE_VERSION: "20"
+default:
+  image: alpine:3.20
+one:
+  image:
+    name: node:$NODE_VERSION
+    entrypoint: [""]
+    pull_policy: if-not-present
+    docker: {user: "1000"}
+  services:
+    - postgres:16
+    - name: redis:7
+      alias: cache
+      command: [redis-server]
+      variables: {REDIS_PORT: "6380"}
+  script: [x]
+`,
+      });
+      const c = await startTestCoordinator(dialect);
+      const p = await setUpProject(c, repo.path);
+      const runnerToken = await registerRunner(c);
+      await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, { token: p.developer.token });
+      const job = await requestJob(c, runnerToken);
+      assert.ok(job);
+      assert.deepEqual(job.image, {
+        name: 'node:20',
+        entrypoint: [''],
+        pull_policy: ['if-not-present'],
+        executor_opts: { docker: { user: '1000' } },
+        ports: [],
+      });
+      assert.deepEqual(job.services, [
+        { name: 'postgres:16', ports: [], variables: [] },
+        {
+          name: 'redis:7',
+          alias: 'cache',
+          command: ['redis-server'],
+          ports: [],
+          variables: [{ key: 'REDIS_PORT', value: '6380', public: true }],
+        },
+      ]);
+      assert.ok(job.features.failure_reasons.includes('image_pull_failure'));
+    });
+
     it("takes the log's last part with the final state, and refuses one that does not start where the log ends", async () => {
       const repo = await makeRepository({ '.gitlab-ci.yml': 'one:\n  script: [x]\n' });
       const c = await startTestCoordinator(dialect);

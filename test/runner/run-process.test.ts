@@ -8,7 +8,10 @@ import { processAlive, runProcess } from '../../src/runner/run-process.js';
 const dir = mkdtempSync(join(tmpdir(), 'tessera-run-process-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(script: string, extra: { timeoutMs?: number; signal?: AbortSignal } = {}) {
+function run(
+  script: string,
+  extra: { timeoutMs?: number; signal?: AbortSignal; onTerminate?: () => void } = {},
+) {
   const output: Buffer[] = [];
   const done = runProcess({
     command: 'bash',
@@ -19,6 +22,7 @@ function run(script: string, extra: { timeoutMs?: number; signal?: AbortSignal }
     timeoutMs: extra.timeoutMs ?? 30_000,
     signal: extra.signal,
     killGraceMs: 300,
+    ...(extra.onTerminate ? { onTerminate: extra.onTerminate } : {}),
   });
   return done.then((result) => ({ ...result, output: Buffer.concat(output).toString() }));
 }
@@ -58,6 +62,20 @@ describe('runProcess', () => {
     assert.equal(result.timedOut, true);
     const pid = Number(await waitForFile(pidFile));
     assert.equal(processAlive(pid), false, 'the background sleep survived the timeout');
+  });
+
+  it('calls onTerminate once on timeout and on cancel, never for a process that ends by itself', async () => {
+    const calls: string[] = [];
+    await run('sleep 1000', { timeoutMs: 300, onTerminate: () => calls.push('timeout') });
+    const controller = new AbortController();
+    const canceled = run('sleep 1000', {
+      signal: controller.signal,
+      onTerminate: () => calls.push('cancel'),
+    });
+    setTimeout(() => controller.abort(), 200);
+    await canceled;
+    await run('sleep 0.1 & exit 0', { onTerminate: () => calls.push('ended') });
+    assert.deepEqual(calls, ['timeout', 'cancel']);
   });
 
   it('kills the group on cancel, also processes that ignore SIGTERM', async () => {

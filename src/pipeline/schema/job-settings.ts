@@ -1,9 +1,10 @@
 import type { ProblemList } from '../config-problem.js';
 import { parseDuration } from '../duration.js';
 import { PIPELINE_LIMITS } from '../limits.js';
-import type { IdTokenSpec } from '../spec.js';
+import type { IdTokenSpec, ImageSpec, ServiceSpec } from '../spec.js';
 import { describeNode, type TreeNode } from '../yaml-tree.js';
 import { readIdTokens } from './id-tokens.js';
+import { readImage, readServices } from './image.js';
 import { checkKeys, readBoolean, readInteger, readScript, readStringList } from './read-value.js';
 
 const RETRY_WHEN = [
@@ -91,6 +92,8 @@ export interface DefaultSpec {
   retry?: { max: number; when: string[] };
   interruptible?: boolean;
   idTokens?: Record<string, IdTokenSpec>;
+  image?: ImageSpec;
+  services?: ServiceSpec[];
 }
 
 const DEFAULT_KEYS = new Set([
@@ -139,13 +142,15 @@ export function readDefault(node: TreeNode, problems: ProblemList): DefaultSpec 
   }
   const idTokens = get('id_tokens');
   if (idTokens !== undefined) spec.idTokens = readIdTokens(idTokens, 'default.id_tokens', problems);
-  for (const key of ['image', 'services']) {
-    if (node.entries.has(key))
-      problems.warn(
-        `default.${key}`,
-        `${key} is ignored: the shell executor runs jobs on the runner host`,
-        node.entries.get(key),
-      );
+  const image = get('image');
+  if (image !== undefined) {
+    const value = readImage(image, 'default.image', problems);
+    if (value !== null) spec.image = value;
+  }
+  const services = get('services');
+  if (services !== undefined) {
+    const value = readServices(services, 'default.services', problems);
+    if (value !== null) spec.services = value;
   }
   return spec;
 }

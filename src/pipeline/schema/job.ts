@@ -6,6 +6,7 @@ import { describeNode, keyPosition, type MapNode, type TreeNode } from '../yaml-
 import { readAllowFailure } from './allow-failure.js';
 import { readEnvironment } from './environment.js';
 import { readIdTokens } from './id-tokens.js';
+import { readImage, readServices } from './image.js';
 import { type DefaultSpec, readRetry, readTimeout } from './job-settings.js';
 import {
   checkKeys,
@@ -85,15 +86,6 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
   checkKeys(job, base, JOB_KEYS, problems, UNSUPPORTED_JOB_KEYS);
   const get = (key: string): TreeNode | undefined => job.entries.get(key);
   const path = (key: string): string => `${base}.${key}`;
-
-  for (const key of ['image', 'services']) {
-    if (job.entries.has(key))
-      problems.warn(
-        path(key),
-        `${key} is ignored: the shell executor runs jobs on the runner host`,
-        keyPosition(job, key),
-      );
-  }
 
   const scriptNode = get('script');
   let script: string[] = [];
@@ -188,6 +180,15 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
       ? (defaults.interruptible ?? false)
       : (readBoolean(interruptibleNode, path('interruptible'), problems) ?? false);
 
+  const imageNode = get('image');
+  const image =
+    imageNode === undefined ? (defaults.image ?? null) : readImage(imageNode, path('image'), problems);
+  const servicesNode = get('services');
+  const services =
+    servicesNode === undefined
+      ? (defaults.services ?? [])
+      : (readServices(servicesNode, path('services'), problems) ?? []);
+
   const secretsNode = get('secrets');
   const secrets = secretsNode === undefined ? {} : readSecrets(secretsNode, path('secrets'), problems);
   const tokenNames = Object.keys(idTokens);
@@ -236,6 +237,8 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
     idTokens,
     secrets,
     interruptible,
+    ...(image ? { image } : {}),
+    ...(services.length > 0 ? { services } : {}),
     rules,
     only,
     except,

@@ -4,7 +4,7 @@ import { chmod, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { JobPayload } from '../job-payload.js';
 import type { JobUser } from '../job-user.js';
-import type { ExecutorSession, JobExecutor, JobWorkspace } from './executor.js';
+import { type ExecutorSession, ignoredImageLines, type JobExecutor, type JobWorkspace } from './executor.js';
 
 /** Whether a sandboxed job shares the host's network (the default: jobs call Vault and clouds). */
 export type SandboxNetwork = 'host' | 'none';
@@ -169,6 +169,7 @@ export function sandboxExecutor(options: SandboxExecutorOptions): JobExecutor {
       `Using bubblewrap for job ${job.id}${job.job_info?.name ? ` (${job.job_info.name})` : ''}: ${
         network === 'none' ? 'no network' : "the host's network"
       }${options.jobUser ? `, as ${options.jobUser.name}` : ''}`,
+      ...ignoredImageLines(job, 'sandbox'),
     ],
     open: async (workspace: JobWorkspace): Promise<ExecutorSession> => {
       if (options.jobUser) {

@@ -1,6 +1,6 @@
 import type { JobPayload } from '../job-payload.js';
 import type { JobUser } from '../job-user.js';
-import type { ExecutorSession, JobExecutor, JobWorkspace } from './executor.js';
+import { type ExecutorSession, ignoredImageLines, type JobExecutor, type JobWorkspace } from './executor.js';
 
 /**
  * The `shell` executor: the job's bash runs on the host, as the runner's user or as `jobUser`.
@@ -15,6 +15,7 @@ export function shellExecutor(jobUser?: JobUser): JobExecutor {
       `Using bash for job ${job.id}${job.job_info?.name ? ` (${job.job_info.name})` : ''}${
         jobUser ? ` as ${jobUser.name}` : ''
       }`,
+      ...ignoredImageLines(job, 'shell'),
     ],
     open: async (workspace: JobWorkspace): Promise<ExecutorSession> => ({
       step: (scriptFile, env) => ({
