@@ -22,8 +22,9 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
 }
 
 /**
- * Brings the schema up to date. Runs at every start-up; Kysely's migrator takes a lock so two
- * coordinators starting against one PostgreSQL database do not both migrate.
+ * Brings the schema up to date (or only up to the migration named `last`: a test of a migration
+ * starts from the store as it was before it). Runs at every start-up; Kysely's migrator takes a
+ * lock so two coordinators starting against one PostgreSQL database do not both migrate.
  *
  * @throws TesseraError `ERR_STORE_MIGRATION` naming the migration that failed.
  */
@@ -31,8 +32,12 @@ export async function migrateToLatest(
   db: Kysely<unknown>,
   dialect: 'sqlite' | 'postgres',
   schema?: string,
+  last?: string,
 ): Promise<void> {
-  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
+  const all = Object.entries(migrations(dialect));
+  const upTo = last === undefined ? all.length : all.findIndex(([name]) => name === last) + 1;
+  if (upTo === 0) throw new TypeError(`no migration named ${last}`);
+  const provider: MigrationProvider = { getMigrations: async () => Object.fromEntries(all.slice(0, upTo)) };
   // With a schema of its own, the migrator must not mistake another schema's bookkeeping for ours.
   const migrator = new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();

@@ -32,6 +32,8 @@ export interface OpenStoreOptions {
   pgSchema?: string;
   /** Connections in the PostgreSQL pool. */
   poolSize?: number;
+  /** Migrate only up to this migration (tests of a migration start from the store before it). */
+  lastMigration?: string;
   /**
    * Prepared SQLite statements kept for reuse (default {@link DEFAULT_STATEMENT_CACHE_CAPACITY});
    * 0 prepares every query anew, as Kysely alone does (the benchmark's baseline).
@@ -105,7 +107,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     options.sqliteStatementCache ?? DEFAULT_STATEMENT_CACHE_CAPACITY,
   );
   const base = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  await migrateToLatest(base as unknown as Kysely<unknown>, 'sqlite');
+  await migrateToLatest(base as unknown as Kysely<unknown>, 'sqlite', undefined, options.lastMigration);
   return makeStore(base, 'sqlite');
 }
 
@@ -146,7 +148,7 @@ async function openPostgres(options: OpenStoreOptions): Promise<Store> {
       }
     }
     if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    await migrateToLatest(base as unknown as Kysely<unknown>, 'postgres', schema);
+    await migrateToLatest(base as unknown as Kysely<unknown>, 'postgres', schema, options.lastMigration);
   } catch (error) {
     await base.destroy();
     throw error;
