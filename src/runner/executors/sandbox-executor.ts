@@ -38,8 +38,39 @@ export interface SandboxExecutorOptions {
 const SYSTEM_DIRECTORIES = ['/usr', '/etc', '/opt'];
 /** Top-level names that are links into `/usr` on merged-usr systems, or directories elsewhere. */
 const SYSTEM_LINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
-/** The parts of a Tessera installation that `tessera id-token` needs. */
-const INSTALL_PARTS = ['bin', 'dist', 'src', 'node_modules', 'package.json', 'tsconfig.json'];
+/**
+ * The parts of a Tessera installation that `tessera id-token` needs: with a built bundle, `bin`
+ * and `dist` (`bin/tessera.js` takes the bundle when it cannot see `src`); from a checkout without
+ * one, the sources and what runs them.
+ */
+function installParts(installRoot: string): string[] {
+  const built = existsSync(join(installRoot, 'dist', 'cli-bundle', 'main.cjs'));
+  return (built ? ['bin', 'dist'] : ['bin', 'src', 'node_modules', 'package.json', 'tsconfig.json']).map(
+    (part) => join(installRoot, part),
+  );
+}
+
+/**
+ * A minimal `/dev`: the character devices programs expect and the links to this process's
+ * descriptors. bubblewrap's `--dev` also mounts a `devpts`, which costs more than the rest of the
+ * sandbox; jobs run without a terminal.
+ */
+const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+const DEVICE_ARGUMENTS = [
+  '--tmpfs',
+  '/dev',
+  ...DEVICES.flatMap((device) => ['--dev-bind', `/dev/${device}`, `/dev/${device}`]),
+  ...['stdin', 'stdout', 'stderr'].flatMap((stream, fd) => [
+    '--symlink',
+    `/proc/self/fd/${fd}`,
+    `/dev/${stream}`,
+  ]),
+  '--symlink',
+  '/proc/self/fd',
+  '/dev/fd',
+  '--dir',
+  '/dev/shm',
+];
 
 function isInside(path: string, directory: string): boolean {
   const inside = relative(directory, path);
@@ -79,9 +110,7 @@ export function borrowedObjectDirectories(projectDir: string): string[] {
 function sandboxMounts(options: SandboxExecutorOptions, workspace: JobWorkspace) {
   const readOnly = [...SYSTEM_DIRECTORIES];
   if (!isInside(process.execPath, '/usr')) readOnly.push(process.execPath);
-  if (options.installRoot !== undefined) {
-    for (const part of INSTALL_PARTS) readOnly.push(join(options.installRoot, part));
-  }
+  if (options.installRoot !== undefined) readOnly.push(...installParts(options.installRoot));
   readOnly.push(...workspace.toolDirs, ...borrowedObjectDirectories(workspace.projectDir));
   return { readOnly, writable: [workspace.jobRoot, workspace.jobTempDir] };
 }
@@ -111,10 +140,10 @@ async function letJobUserReach(path: string, reached: Set<string>): Promise<void
 
 /**
  * The bubblewrap arguments that run `bash scriptFile` for a job: new user, pid, ipc, uts and
- * cgroup namespaces (and network with `none`); the host's system directories read-only; the
+ * mount namespaces (and network with `none`); the host's system directories read-only; the
  * job's build and temporary directories the only writable places besides a private `/tmp`; the
  * repository objects it borrows and the Tessera installation read-only; `/proc` of its own pid
- * namespace, a minimal `/dev`. Nothing else of the host is mounted: not the runner's builds root,
+ * namespace, a minimal `/dev` ({@link DEVICE_ARGUMENTS}). Nothing else of the host is mounted: not the runner's builds root,
  * other jobs' directories, the coordinator's data directory, nor any home directory. bubblewrap
  * dies with the runner, and every process of the job dies with the pid namespace when its main
  * process ends (`setsid` and double forks included).
@@ -124,11 +153,11 @@ export function sandboxArguments(
   workspace: JobWorkspace,
   scriptFile: string,
 ): string[] {
-  const args = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
+  const args = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts'];
   if (options.network === 'none') args.push('--unshare-net');
   args.push('--die-with-parent', '--hostname', `tessera-job-${workspace.job.id}`);
   // First the kernel's file systems and the private /tmp, so that nothing mounted below is covered.
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  args.push('--proc', '/proc', ...DEVICE_ARGUMENTS, '--tmpfs', '/tmp');
   const { readOnly, writable } = sandboxMounts(options, workspace);
   for (const link of SYSTEM_LINKS) {
     let found: ReturnType<typeof lstatSync>;
