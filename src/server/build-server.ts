@@ -23,6 +23,7 @@ import { registerProjectRoutes } from './routes/projects.js';
 import { registerProtectionRoutes } from './routes/protection.js';
 import { registerRunnerProtocolRoutes } from './routes/runner-protocol.js';
 import { registerRunnerRoutes } from './routes/runners.js';
+import { registerTriggerRoutes } from './routes/triggers.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVariableRoutes } from './routes/variables.js';
 import type { ServerContext } from './server-context.js';
@@ -194,6 +195,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerPipelineRoutes(app, context);
     registerJobRoutes(app, context);
     registerAdminRoutes(app, context);
+    registerTriggerRoutes(app, context);
   }
   return { app, coordinator };
 }
