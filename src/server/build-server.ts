@@ -18,6 +18,7 @@ import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
+import { registerPipelineScheduleRoutes } from './routes/pipeline-schedules.js';
 import { registerPipelineRoutes } from './routes/pipelines.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerProtectionRoutes } from './routes/protection.js';
@@ -196,6 +197,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerJobRoutes(app, context);
     registerAdminRoutes(app, context);
     registerTriggerRoutes(app, context);
+    registerPipelineScheduleRoutes(app, context);
   }
   return { app, coordinator };
 }

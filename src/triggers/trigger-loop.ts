@@ -1,0 +1,67 @@
+import type { Coordinator } from '../coordinator/coordinator.js';
+import { fireDueSchedules } from './schedules.js';
+
+/** One unit of background work the loop runs every tick (fire schedules, look at mirrors). */
+export type TriggerTask = (coordinator: Coordinator) => Promise<void>;
+
+/** Where the loop reports what it did and what failed. */
+export interface TriggerLoopLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** A running trigger loop. */
+export interface TriggerLoop {
+  /** Stops ticking and waits for the tick under way. */
+  stop(): Promise<void>;
+  /** Runs one tick now (tests, and after a webhook). */
+  tick(): Promise<void>;
+}
+
+/**
+ * Every `tickMs`, fires the schedules that are due (see `fireDueSchedules`) and runs the extra
+ * tasks (the mirror watcher). One tick at a time per node; several nodes tick side by side, and
+ * the claims in the database keep each schedule and each mirror to one of them.
+ */
+export function startTriggerLoop(
+  coordinator: Coordinator,
+  options: { tickMs: number; log: TriggerLoopLog; tasks?: TriggerTask[] },
+): TriggerLoop {
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  const once = async () => {
+    try {
+      for (const fired of await fireDueSchedules(coordinator)) {
+        if (fired.error === null) options.log.info({ ...fired }, 'pipeline schedule fired');
+        else options.log.error({ ...fired }, 'pipeline schedule fired but no pipeline started');
+      }
+    } catch (error) {
+      options.log.error({ err: error }, 'pipeline schedules: tick failed');
+    }
+    for (const task of options.tasks ?? []) {
+      try {
+        await task(coordinator);
+      } catch (error) {
+        options.log.error({ err: error }, 'trigger task failed');
+      }
+    }
+  };
+  const tick = () => {
+    running ??= once().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+  const timer = setInterval(() => {
+    if (!stopped && !coordinator.stopping) void tick();
+  }, options.tickMs);
+  timer.unref();
+  return {
+    tick,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
