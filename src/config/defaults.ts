@@ -35,6 +35,8 @@ export const CONFIG_DEFAULTS = {
   tokenRateLimit: 120,
   /** Failed authentication attempts allowed per client address per minute. */
   authRateLimit: 60,
+  /** Seconds between two looks (`git ls-remote`) at a pull-mirrored project's repository. */
+  mirrorInterval: 60,
 } as const;
 
 /** The shape of the configuration, as validated and frozen by `loadConfig`. */
@@ -58,4 +60,5 @@ export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
   logLevel: 'TESSERA_LOG_LEVEL',
   tokenRateLimit: 'TESSERA_TOKEN_RATE_LIMIT',
   authRateLimit: 'TESSERA_AUTH_RATE_LIMIT',
+  mirrorInterval: 'TESSERA_MIRROR_INTERVAL',
 };

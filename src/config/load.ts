@@ -18,6 +18,7 @@ const NUMBER_BOUNDS: { readonly [K in Key]?: readonly [number, number] } = {
   jobRequestWait: [0, 120],
   tokenRateLimit: [1, 1_000_000],
   authRateLimit: [1, 1_000_000],
+  mirrorInterval: [1, 86400],
 };
 
 /**

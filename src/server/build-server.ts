@@ -17,6 +17,7 @@ import { registerIdTokenRoutes } from './routes/id-tokens.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
+import { registerMirrorRoutes } from './routes/mirror.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerPipelineScheduleRoutes } from './routes/pipeline-schedules.js';
 import { registerPipelineRoutes } from './routes/pipelines.js';
@@ -198,6 +199,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerAdminRoutes(app, context);
     registerTriggerRoutes(app, context);
     registerPipelineScheduleRoutes(app, context);
+    registerMirrorRoutes(app, context);
   }
   return { app, coordinator };
 }

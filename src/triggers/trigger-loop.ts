@@ -1,5 +1,6 @@
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { fireDueSchedules } from './schedules.js';
+import { watchMirrors } from './update-mirror.js';
 
 /** One unit of background work the loop runs every tick (fire schedules, look at mirrors). */
 export type TriggerTask = (coordinator: Coordinator) => Promise<void>;
@@ -19,8 +20,8 @@ export interface TriggerLoop {
 }
 
 /**
- * Every `tickMs`, fires the schedules that are due (see `fireDueSchedules`) and runs the extra
- * tasks (the mirror watcher). One tick at a time per node; several nodes tick side by side, and
+ * Every `tickMs`, fires the schedules that are due (see `fireDueSchedules`), looks at the mirrors
+ * that are due (see `watchMirrors`) and runs the extra tasks. One tick at a time per node; several nodes tick side by side, and
  * the claims in the database keep each schedule and each mirror to one of them.
  */
 export function startTriggerLoop(
@@ -37,6 +38,19 @@ export function startTriggerLoop(
       }
     } catch (error) {
       options.log.error({ err: error }, 'pipeline schedules: tick failed');
+    }
+    try {
+      await watchMirrors(coordinator, {
+        onUpdate: (projectId, update) => {
+          if (update.error !== null)
+            options.log.error({ projectId, error: update.error }, 'mirror update failed');
+          for (const entry of update.pipelines) {
+            options.log.info({ projectId, ...entry }, 'mirror: ref changed');
+          }
+        },
+      });
+    } catch (error) {
+      options.log.error({ err: error }, 'mirror watcher: tick failed');
     }
     for (const task of options.tasks ?? []) {
       try {

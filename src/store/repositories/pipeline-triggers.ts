@@ -46,9 +46,7 @@ export class PipelineTriggerRepository {
   }
 
   /** The job whose job token hashes to `hash` (`CI_JOB_TOKEN` used as a trigger token). */
-  async findJobByTokenHash(
-    hash: string,
-  ): Promise<
+  async findJobByTokenHash(hash: string): Promise<
     | {
         id: number;
         projectId: number;

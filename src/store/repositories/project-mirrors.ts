@@ -155,11 +155,20 @@ export class ProjectMirrorRepository {
       .execute();
   }
 
-  /** Asks for a look as soon as a node is free (a webhook arrived while another node held the lease). */
-  async requestCheck(projectId: number, now: number): Promise<void> {
+  /** Sets the next look to `at` (a webhook arrived while another node held the lease: as soon as it is free). */
+  async requestCheck(projectId: number, at: number): Promise<void> {
     await this.db
       .updateTable('projectMirrors')
-      .set({ nextCheckAt: now })
+      .set({ nextCheckAt: at })
+      .where('projectId', '=', projectId)
+      .execute();
+  }
+
+  /** Forgets the refs seen (mirroring switched on again, another repository): the next look is a first look. */
+  async resetBaseline(projectId: number, nextCheckAt: number): Promise<void> {
+    await this.db
+      .updateTable('projectMirrors')
+      .set({ knownRefs: null, nextCheckAt })
       .where('projectId', '=', projectId)
       .execute();
   }
