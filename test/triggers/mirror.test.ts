@@ -250,3 +250,50 @@ for (const dialect of testDialects()) {
     });
   });
 }
+
+describe('pull mirroring: a bare repository with the documented post-receive hook', () => {
+  it('a push to the bare repository starts its pipeline through the signed webhook', async () => {
+    const { execFile, execFileSync } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    // Asynchronously: the hook calls the coordinator, which runs in this very process.
+    const push = () => promisify(execFile)('git', ['push', '--quiet', 'origin', 'main'], { cwd: work.path });
+    const { chmod, mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { after } = await import('node:test');
+    const [sqlite] = testDialects();
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-bare-'));
+    after(() => rm(dir, { recursive: true, force: true }));
+    const bare = join(dir, 'app.git');
+    execFileSync('git', ['init', '--bare', '--quiet', '--initial-branch=main', bare]);
+    const work = await makeRepository({ '.gitlab-ci.yml': CONFIG });
+    work.git('remote', 'add', 'origin', bare);
+    const c = await startTestCoordinator(sqlite!, { mirrorInterval: 3600 });
+    const p = await setUpProject(c, bare);
+    await c.api('PUT', `/api/v4/projects/${p.projectId}`, {
+      token: p.maintainer.token,
+      body: { mirror: true, mirror_trigger_builds: true, mirror_webhook_secret: SECRET },
+    });
+    await writeFile(join(dir, 'webhook-secret'), SECRET, { mode: 0o600 });
+    // The hook of docs/triggers.md, with this coordinator's URL and secret file.
+    const hook = `#!/bin/sh
+# Tell Tessera to look at this repository now; never fail the push because of it.
+url=${c.url}/api/v4/projects/${p.projectId}/mirror/pull
+secret=$(cat ${join(dir, 'webhook-secret')}) || exit 0
+body='{"event":"post-receive"}'
+signature=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" -r | cut -d' ' -f1)
+curl -fsS --max-time 10 -X POST -H 'Content-Type: application/json' \\
+  -H "X-Hub-Signature-256: sha256=$signature" --data-binary "$body" "$url" >/dev/null 2>&1 || true
+`;
+    await writeFile(join(bare, 'hooks', 'post-receive'), hook);
+    await chmod(join(bare, 'hooks', 'post-receive'), 0o755);
+    await push();
+    assert.equal((await pipelines(c, p.projectId)).length, 0, 'the first look records the refs');
+    const sha = await work.commit({ 'e.txt': 'e' });
+    await push();
+    const list = await pipelines(c, p.projectId);
+    assert.equal(list.length, 1, 'the push started its pipeline before git push returned');
+    assert.equal(list[0]!.sha, sha);
+    assert.equal(list[0]!.source, 'push');
+  });
+});
