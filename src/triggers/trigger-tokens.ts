@@ -36,6 +36,17 @@ export async function createTrigger(
   return { trigger, token: secret.value };
 }
 
+/**
+ * The one refusal of a trigger call, whatever was wrong (the token, its owner, the project), so
+ * that the answer tells nothing about which projects exist.
+ */
+export function invalidTriggerToken(): TesseraError {
+  return new TesseraError(
+    'ERR_TRIGGER_TOKEN_INVALID',
+    'the token is not a trigger token of this project nor the job token of a running job',
+  );
+}
+
 /** Who a token given to `POST /projects/:id/trigger/pipeline` starts the pipeline as, and with which source. */
 export type TriggerAuthority =
   | { source: 'trigger'; user: UserRecord; trigger: PipelineTriggerRecord }
@@ -55,11 +66,7 @@ export async function resolveTriggerToken(
   project: ProjectRecord,
   token: string,
 ): Promise<TriggerAuthority> {
-  const invalid = () =>
-    new TesseraError(
-      'ERR_TRIGGER_TOKEN_INVALID',
-      'the token is not a trigger token of this project nor the job token of a running job',
-    );
+  const invalid = invalidTriggerToken;
   if (token === '' || token.length > 512) throw invalid();
   const hash = hashSecret(token);
   const repos = coordinator.repos;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeJwt } from 'jose';
 import { makeRepository } from '../coordinator/git-fixture.js';
 import { setUpProject } from '../coordinator/project-fixture.js';
 import { registerRunner, requestJob, updateJob, variable } from '../coordinator/runner-client.js';
@@ -11,6 +12,9 @@ import { testDialects } from '../store/dialects.js';
 const CONFIG = `
 build:
   script: [echo $CI_COMMIT_BEFORE_SHA]
+  id_tokens:
+    ID:
+      aud: relying-party
   rules:
     - if: $CI_PIPELINE_SOURCE == "push"
 release:
@@ -97,6 +101,10 @@ for (const dialect of testDialects()) {
       assert.ok(job);
       assert.equal(variable(job, 'CI_PIPELINE_SOURCE'), 'push');
       assert.equal(variable(job, 'CI_COMMIT_BEFORE_SHA'), before);
+      const claims = decodeJwt(variable(job, 'ID') ?? '');
+      assert.equal(claims.pipeline_source, 'push');
+      assert.equal(claims.user_login, 'maint-app', 'user claims name the mirror user');
+      assert.equal(claims.ref_protected, 'false');
       await updateJob(c, job, { state: 'success' });
       await sleep(2500);
       assert.equal(

@@ -104,6 +104,11 @@ for (const dialect of testDialects()) {
         body: { token, ref: 'main' },
       });
       assert.equal(missing.status, 404);
+      assert.equal(
+        missing.body.error,
+        'ERR_TRIGGER_TOKEN_INVALID',
+        'an unknown project answers like a wrong token',
+      );
       const bad = await c.api('POST', `/api/v4/projects/${p.projectId}/trigger/pipeline`, {
         token: null,
         body: { token, ref: 'main', variables: ['not', 'an', 'object'] },

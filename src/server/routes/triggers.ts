@@ -7,6 +7,7 @@ import type { PipelineTriggerRecord } from '../../store/repositories/pipeline-tr
 import type { ProjectRecord } from '../../store/repositories/projects.js';
 import {
   createTrigger,
+  invalidTriggerToken,
   resolveTriggerToken,
   TRIGGER_TOKEN_PREFIX,
   triggerVariables,
@@ -165,11 +166,11 @@ export function registerTriggerRoutes(app: FastifyInstance, context: ServerConte
         : await coordinator.repos.projects.findByPath(id);
       let authority: Awaited<ReturnType<typeof resolveTriggerToken>>;
       try {
-        if (!project) throw new TesseraError('ERR_TRIGGER_TOKEN_INVALID', 'unknown project');
+        if (!project) throw invalidTriggerToken();
         authority = await resolveTriggerToken(coordinator, project, token);
       } catch (error) {
+        // An unknown project answers as a wrong token does, so private projects cannot be probed.
         recordAuthFailure(context, request);
-        if (!project) throw new TesseraError('ERR_NOT_FOUND', `project ${id} not found`);
         throw error;
       }
       const pipeline = await createPipeline(coordinator, {
