@@ -136,6 +136,7 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 }
 
 interface WallClock {
+  year: number;
   month: number;
   day: number;
   weekday: number;
@@ -147,12 +148,18 @@ function wallClock(time: number, timeZone: string): WallClock {
   const parts: Record<string, string> = {};
   for (const part of formatter(timeZone).formatToParts(time)) parts[part.type] = part.value;
   return {
+    year: Number(parts.year),
     month: Number(parts.month),
     day: Number(parts.day),
     weekday: DAY_NAMES.indexOf((parts.weekday ?? '').slice(0, 3).toLowerCase()),
     hour: Number(parts.hour),
     minute: Number(parts.minute),
   };
+}
+
+/** A wall-clock reading as one comparable number (`YYYYMMDDhhmm`). */
+function wallKey(clock: WallClock): number {
+  return (((clock.year * 100 + clock.month) * 100 + clock.day) * 100 + clock.hour) * 100 + clock.minute;
 }
 
 const MINUTE = 60_000;
@@ -162,13 +169,16 @@ const HORIZON = 5 * 366 * 24 * 60 * MINUTE;
 /**
  * The first minute strictly after `after` (Unix ms) at which `schedule` fires in `timeZone`, read
  * on that zone's wall clock: `0 9 * * *` in `Europe/Berlin` is 09:00 Berlin time in winter and
- * summer alike. A wall-clock time that a daylight-saving change skips does not happen that day.
+ * summer alike. A wall-clock time that a daylight-saving change skips does not happen that day,
+ * and one that it repeats happens once (the first time).
  *
  * @throws TesseraError `ERR_SCHEDULE_CRON_INVALID` when it never fires (`0 0 31 2 *`).
  */
 export function nextCronTime(schedule: CronSchedule, timeZone: string, after: number): number {
   let time = Math.floor(after / MINUTE) * MINUTE + MINUTE;
   const limit = time + HORIZON;
+  // When the clocks go back, an hour of wall-clock times comes twice: fire at the first only.
+  const afterKey = wallKey(wallClock(after, timeZone));
   while (time < limit) {
     const clock = wallClock(time, timeZone);
     const dayOfMonth = schedule.daysOfMonth.has(clock.day);
@@ -178,7 +188,7 @@ export function nextCronTime(schedule: CronSchedule, timeZone: string, after: nu
       time = nextLocalMidnight(time, clock, timeZone);
     } else if (!schedule.hours.has(clock.hour)) {
       time += (60 - clock.minute) * MINUTE;
-    } else if (!schedule.minutes.has(clock.minute)) {
+    } else if (!schedule.minutes.has(clock.minute) || wallKey(clock) <= afterKey) {
       time += MINUTE;
     } else {
       return time;

@@ -32,6 +32,11 @@ describe('cron', () => {
     assert.equal(next('15 0 * * *', 'Europe/Berlin', '2026-03-29T00:30:00Z'), '2026-03-29T22:15:00.000Z');
     // Midnight after a 25-hour day.
     assert.equal(next('0 0 * * *', 'Europe/Berlin', '2026-10-25T10:00:00Z'), '2026-10-25T23:00:00.000Z');
+    // 02:30 comes twice in Berlin on 2026-10-25 (00:30Z and 01:30Z): the schedule fires at the first only.
+    assert.equal(next('30 2 * * *', 'Europe/Berlin', '2026-10-24T12:00:00Z'), '2026-10-25T00:30:00.000Z');
+    assert.equal(next('30 2 * * *', 'Europe/Berlin', '2026-10-25T00:30:00Z'), '2026-10-26T01:30:00.000Z');
+    // Every wall-clock time once: the repeated 02:00-02:59 is not run a second time.
+    assert.equal(next('*/30 * * * *', 'Europe/Berlin', '2026-10-25T00:45:00Z'), '2026-10-25T02:00:00.000Z');
     assert.equal(next('0 1 * * *', 'Asia/Kolkata', '2026-01-01T00:00:00Z'), '2026-01-01T19:30:00.000Z');
   });
 
