@@ -305,3 +305,47 @@ curl -fsS --max-time 10 -X POST -H 'Content-Type: application/json' \\
     assert.equal(list[0]!.source, 'push');
   });
 });
+
+describe('pull mirroring settings', () => {
+  it('only_mirror_protected_branches ignores other branches; mirror_trigger_builds off starts nothing', async () => {
+    const { updateMirror } = await import('../../src/triggers/update-mirror.js');
+    const [sqlite] = testDialects();
+    const repo = await makeRepository({ '.gitlab-ci.yml': CONFIG });
+    const c = await startTestCoordinator(sqlite!, { mirrorInterval: 3600 });
+    const p = await setUpProject(c, repo.path);
+    const coordinator = c.server.coordinator;
+    await c.api('POST', `/api/v4/projects/${p.projectId}/protected_branches`, { body: { name: 'main' } });
+    await c.api('PUT', `/api/v4/projects/${p.projectId}`, {
+      token: p.maintainer.token,
+      body: { mirror: true, mirror_trigger_builds: true, only_mirror_protected_branches: true },
+    });
+    await updateMirror(coordinator, p.projectId);
+    repo.git('checkout', '--quiet', '-b', 'feature');
+    await repo.commit({ 'f.txt': 'f' });
+    assert.deepEqual(
+      (await updateMirror(coordinator, p.projectId)).pipelines,
+      [],
+      'an unprotected branch is not mirrored',
+    );
+    repo.git('checkout', '--quiet', 'main');
+    await repo.commit({ 'm.txt': 'm' });
+    const update = await updateMirror(coordinator, p.projectId);
+    assert.deepEqual(
+      update.pipelines.map((entry) => entry.ref),
+      ['main'],
+    );
+    assert.ok(update.pipelines[0]!.pipelineId !== null, update.pipelines[0]!.error ?? '');
+    const shown = await c.api('GET', `/api/v4/projects/${p.projectId}`, { token: p.maintainer.token });
+    assert.equal(shown.body.only_mirror_protected_branches, true);
+
+    await c.api('PUT', `/api/v4/projects/${p.projectId}`, {
+      token: p.maintainer.token,
+      body: { mirror_trigger_builds: false },
+    });
+    await repo.commit({ 'n.txt': 'n' });
+    const quiet = await updateMirror(coordinator, p.projectId);
+    assert.equal(quiet.claimed, true);
+    assert.deepEqual(quiet.pipelines, []);
+    assert.equal((await pipelines(c, p.projectId)).length, 1);
+  });
+});
