@@ -2,9 +2,6 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import { fireDueSchedules } from './schedules.js';
 import { watchMirrors } from './update-mirror.js';
 
-/** One unit of background work the loop runs every tick (fire schedules, look at mirrors). */
-export type TriggerTask = (coordinator: Coordinator) => Promise<void>;
-
 /** Where the loop reports what it did and what failed. */
 export interface TriggerLoopLog {
   info(fields: Record<string, unknown>, message: string): void;
@@ -15,18 +12,18 @@ export interface TriggerLoopLog {
 export interface TriggerLoop {
   /** Stops ticking and waits for the tick under way. */
   stop(): Promise<void>;
-  /** Runs one tick now (tests, and after a webhook). */
+  /** Runs one tick now, or answers the one under way (tests). */
   tick(): Promise<void>;
 }
 
 /**
- * Every `tickMs`, fires the schedules that are due (see `fireDueSchedules`), looks at the mirrors
- * that are due (see `watchMirrors`) and runs the extra tasks. One tick at a time per node; several nodes tick side by side, and
- * the claims in the database keep each schedule and each mirror to one of them.
+ * Every `tickMs`, fires the schedules that are due (see `fireDueSchedules`) and looks at the
+ * mirrors that are due (see `watchMirrors`). One tick at a time per node; several nodes tick side
+ * by side, and the claims in the database keep each schedule and each mirror to one of them.
  */
 export function startTriggerLoop(
   coordinator: Coordinator,
-  options: { tickMs: number; log: TriggerLoopLog; tasks?: TriggerTask[] },
+  options: { tickMs: number; log: TriggerLoopLog },
 ): TriggerLoop {
   let running: Promise<void> | null = null;
   let stopped = false;
@@ -51,13 +48,6 @@ export function startTriggerLoop(
       });
     } catch (error) {
       options.log.error({ err: error }, 'mirror watcher: tick failed');
-    }
-    for (const task of options.tasks ?? []) {
-      try {
-        await task(coordinator);
-      } catch (error) {
-        options.log.error({ err: error }, 'trigger task failed');
-      }
     }
   };
   const tick = () => {
