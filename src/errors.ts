@@ -99,6 +99,12 @@ export const ERROR_CATALOG = {
   ERR_LOCAL_RUN_NO_REF: 400,
   ERR_LOCAL_RUN_JOB_NOT_FOUND: 400,
   ERR_LOCAL_RUN_VARIABLE_INVALID: 400,
+
+  // pipelines that start themselves: trigger tokens, schedules, pull mirroring
+  ERR_TRIGGER_TOKEN_INVALID: 404,
+  ERR_SCHEDULE_CRON_INVALID: 400,
+  ERR_MIRROR_NOT_ENABLED: 400,
+  ERR_MIRROR_SIGNATURE_INVALID: 401,
 } as const satisfies Record<string, number>;
 
 /** A stable error code; `switch (error.code)` narrows on it. */

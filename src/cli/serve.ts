@@ -19,6 +19,7 @@ import { buildServer } from '../server/build-server.js';
 import { loadPrecompiledValidators } from '../server/load-precompiled-validators.js';
 import { openStore } from '../store/open-store.js';
 import { repositories } from '../store/repositories.js';
+import { startTriggerLoop, type TriggerLoop } from '../triggers/trigger-loop.js';
 import { serveBanner } from './serve-banner.js';
 import { settingHelp } from './setting-help.js';
 
@@ -55,6 +56,11 @@ export interface StartServerOptions {
    * and a `next` key of each lineage before listening (see `Keyring.adopt`).
    */
   generateKeyPairs?: () => PendingKeyPairs;
+  /**
+   * Milliseconds between two looks for due pipeline schedules and mirrors (default 1000); 0 runs
+   * no trigger loop (`tessera run`, which serves no API to create either).
+   */
+  triggerTickMs?: number;
 }
 
 /** A running coordinator. */
@@ -66,6 +72,8 @@ export interface RunningServer {
   /** The API base given to runners and jobs (`CI_SERVER_URL`): the issuer's origin. */
   serverUrl: string;
   coordinator: Coordinator;
+  /** The loop that fires schedules and watches mirrors (none with `triggerTickMs: 0`). */
+  triggerLoop: TriggerLoop | undefined;
   /** Creates an instance runner (for an embedded runner) and answers its id and token. */
   registerRunner(options?: { description?: string; tags?: string[] }): Promise<{ id: number; token: string }>;
   close(): Promise<void>;
@@ -152,7 +160,10 @@ export async function startServer(
         .catch((error: unknown) => app.log.error({ err: error }, 'key maintenance failed'));
     }, options.sweepInterval ?? 5000);
     sweep.unref();
+    const tickMs = options.triggerTickMs ?? (options.api === false ? 0 : 1000);
+    const triggerLoop = tickMs > 0 ? startTriggerLoop(coordinator, { tickMs, log: app.log }) : undefined;
     return {
+      triggerLoop,
       url,
       get issuer() {
         return urls.issuer;
@@ -172,6 +183,7 @@ export async function startServer(
       },
       close: async () => {
         clearInterval(sweep);
+        await triggerLoop?.stop();
         const grace = options.closeGraceMs;
         const cut =
           grace === undefined ? undefined : setTimeout(() => app.server.closeAllConnections(), grace);

@@ -57,6 +57,8 @@ export const CONFIG_DEFAULTS = {
   allowLocalNetwork: false,
   /** Whether users may create top-level groups unless set otherwise per user (GitLab's `can_create_group`). */
   usersCanCreateGroup: true,
+  /** Seconds between two looks (`git ls-remote`) at a pull-mirrored project's repository. */
+  mirrorInterval: 60,
 } as const;
 
 /** The shape of the configuration, as validated and frozen by `loadConfig`. */
@@ -90,4 +92,5 @@ export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
   repositoryAllowHttp: 'TESSERA_REPOSITORY_ALLOW_HTTP',
   allowLocalNetwork: 'TESSERA_ALLOW_LOCAL_NETWORK',
   usersCanCreateGroup: 'TESSERA_USERS_CAN_CREATE_GROUP',
+  mirrorInterval: 'TESSERA_MIRROR_INTERVAL',
 };

@@ -30,6 +30,7 @@ const NUMBER_BOUNDS: { readonly [K in Key]?: readonly [number, number] } = {
   tokenRateLimit: [1, 1_000_000],
   authRateLimit: [1, 1_000_000],
   introspectionRateLimit: [1, 1_000_000],
+  mirrorInterval: [1, 86400],
 };
 
 /**

@@ -136,6 +136,11 @@ export async function createPipeline(
      * remote (`tessera run`, whose repository is the working copy it has just inspected).
      */
     resolvedRef?: ResolvedRef;
+    /**
+     * `CI_COMMIT_BEFORE_SHA` of a push pipeline: the commit the ref pointed at before the push
+     * (zeros for a new branch or tag). Zeros for every other pipeline, as GitLab.
+     */
+    beforeSha?: string;
   },
 ): Promise<PipelineRecord> {
   const { project, user } = input;
@@ -163,6 +168,7 @@ export async function createPipeline(
       `commit ${ref.sha.slice(0, 8)} of ${ref.type} "${ref.name}" has no ${project.ciConfigPath}, or it is not a pipeline configuration (a YAML mapping of keywords and jobs)`,
     );
   if (content === undefined) throw noConfig();
+  const beforeSha = input.beforeSha ?? '0000000000000000000000000000000000000000';
   const loaded = await loadPipeline({
     content,
     file: project.ciConfigPath,
@@ -182,7 +188,7 @@ export async function createPipeline(
     projectVisibility: project.visibility as 'private' | 'internal' | 'public',
     serverUrl: coordinator.urls.serverUrl,
     sha: ref.sha,
-    beforeSha: commit.beforeSha,
+    beforeSha,
     commitMessage: commit.message,
     commitAuthor: commit.author,
     userLogin: user.username,
@@ -239,6 +245,7 @@ export async function createPipeline(
       ciConfigSha: ref.sha,
       variables: plan.variables,
       apiVariables: input.variables ?? {},
+      beforeSha,
       warnings: loaded.warnings.map((warning) => `${warning.path}: ${warning.message}`),
       createdAt: now,
       updatedAt: now,

@@ -115,6 +115,31 @@ export class GitRepositoryReader {
   }
 
   /**
+   * Every branch and tag of the remote (`git ls-remote --heads --tags`), as full ref name to
+   * commit; an annotated tag is peeled to its commit. What the mirror watcher compares.
+   *
+   * @throws TesseraError `ERR_GIT_FAILED` when the repository cannot be read.
+   */
+  async listRefs(repositoryUrl: string): Promise<Map<string, string>> {
+    const remote = await this.#remoteAccess(repositoryUrl);
+    const out = await git(
+      [...remote.config, 'ls-remote', '--heads', '--tags', '--', repositoryUrl],
+      repositoryUrl,
+      remote.location,
+    );
+    const refs = new Map<string, string>();
+    const peeled = new Map<string, string>();
+    for (const line of out.split('\n')) {
+      const [sha, name] = line.split('\t');
+      if (!sha || !name || !/^[0-9a-f]{40,64}$/.test(sha)) continue;
+      if (name.endsWith('^{}')) peeled.set(name.slice(0, -3), sha);
+      else if (isSafeRefName(name.replace(/^refs\/(heads|tags)\//, ''))) refs.set(name, sha);
+    }
+    for (const [name, sha] of peeled) if (refs.has(name)) refs.set(name, sha);
+    return refs;
+  }
+
+  /**
    * Makes the cache of `repositoryUrl`, a local repository, borrow that repository's objects
    * (`objectsDir`) in place through git's alternates, so that {@link fetch} finds its commits there
    * and copies nothing (`tessera run`, whose repository is the working copy). No-op when the cache

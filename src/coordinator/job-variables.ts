@@ -72,6 +72,7 @@ export async function buildJobVariables(
       projectVisibility: project.visibility as 'private' | 'internal' | 'public',
       serverUrl,
       sha: pipeline.sha,
+      beforeSha: pipeline.beforeSha,
       pipelineId: String(pipeline.id),
       configPath: pipeline.ciConfigPath,
       ...(user ? { userLogin: user.username } : {}),

@@ -3,7 +3,7 @@ import { TesseraError } from '../errors.js';
 import { resolveAlgorithm, type SigningAlgorithm } from './algorithms.js';
 import { generateSigningKey, type SigningKeyPair, sealSigningKey } from './generate-signing-key.js';
 import { isPublished, publishedKeys, type RenderedJwks, renderJwks } from './jwks.js';
-import { decryptPrivateKey } from './key-encryption.js';
+import { decryptPrivateKey, encryptPrivateKey } from './key-encryption.js';
 import { createKeyObjectSigner, type Signer } from './signer.js';
 import type { KeyState, SigningKeyRecord, SigningKeyRepository } from './signing-key-record.js';
 
@@ -84,6 +84,19 @@ export class Keyring {
     this.#cachePeriodMs = options.jwksCachePeriod * 1000;
     this.#maxLifetimeMs = options.maxTokenLifetime * 1000;
     this.#refreshMs = (options.refreshInterval ?? 5) * 1000;
+  }
+
+  /**
+   * Seals a secret the coordinator must read back (a mirror's webhook secret) with the
+   * key-encryption key, bound to `purpose` (AES-256-GCM additional data), so the store never holds it in clear.
+   */
+  sealSecret(secret: string, purpose: string): string {
+    return encryptPrivateKey(Buffer.from(secret, 'utf8'), this.#kek, purpose);
+  }
+
+  /** Opens what {@link sealSecret} sealed for the same `purpose`. */
+  openSecret(sealed: string, purpose: string): string {
+    return decryptPrivateKey(sealed, this.#kek, purpose).toString('utf8');
   }
 
   /**

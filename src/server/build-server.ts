@@ -19,12 +19,15 @@ import { registerIdTokenRoutes } from './routes/id-tokens.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
+import { registerMirrorRoutes } from './routes/mirror.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
+import { registerPipelineScheduleRoutes } from './routes/pipeline-schedules.js';
 import { registerPipelineRoutes } from './routes/pipelines.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerProtectionRoutes } from './routes/protection.js';
 import { registerRunnerProtocolRoutes } from './routes/runner-protocol.js';
 import { registerRunnerRoutes } from './routes/runners.js';
+import { registerTriggerRoutes } from './routes/triggers.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVariableRoutes } from './routes/variables.js';
 import type { ServerContext } from './server-context.js';
@@ -220,6 +223,9 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerPipelineRoutes(app, context);
     registerJobRoutes(app, context);
     registerAdminRoutes(app, context);
+    registerTriggerRoutes(app, context);
+    registerPipelineScheduleRoutes(app, context);
+    registerMirrorRoutes(app, context);
   }
   return { app, coordinator };
 }

@@ -7,6 +7,7 @@ import { jobTraceBytesMigration } from './migrations/0004-job-trace-bytes.js';
 import { caseInsensitivePathsMigration } from './migrations/0005-case-insensitive-paths.js';
 import { runnerAccessLevelMigration } from './migrations/0006-runner-access-level.js';
 import { userCanCreateGroupMigration } from './migrations/0007-user-can-create-group.js';
+import { triggersMigration } from './migrations/0008-triggers.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -18,6 +19,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0005-case-insensitive-paths': caseInsensitivePathsMigration,
     '0006-runner-access-level': runnerAccessLevelMigration,
     '0007-user-can-create-group': userCanCreateGroupMigration,
+    '0008-triggers': triggersMigration(dialect),
   };
 }
 

@@ -3,7 +3,10 @@ import { GroupRepository } from './repositories/groups.js';
 import { SqlIssuedTokenRepository } from './repositories/issued-tokens.js';
 import { JobRepository } from './repositories/jobs.js';
 import { MemberRepository } from './repositories/members.js';
+import { PipelineScheduleRepository } from './repositories/pipeline-schedules.js';
+import { PipelineTriggerRepository } from './repositories/pipeline-triggers.js';
 import { PipelineRepository } from './repositories/pipelines.js';
+import { ProjectMirrorRepository } from './repositories/project-mirrors.js';
 import { ProjectRepository } from './repositories/projects.js';
 import { ProtectionRepository } from './repositories/protection.js';
 import { RunnerRepository } from './repositories/runners.js';
@@ -24,6 +27,9 @@ export interface Repositories {
   jobs: JobRepository;
   signingKeys: SqlSigningKeyRepository;
   issuedTokens: SqlIssuedTokenRepository;
+  pipelineTriggers: PipelineTriggerRepository;
+  pipelineSchedules: PipelineScheduleRepository;
+  projectMirrors: ProjectMirrorRepository;
 }
 
 /**
@@ -47,5 +53,8 @@ export function repositories(db: Db): Repositories {
     jobs: new JobRepository(db),
     signingKeys: new SqlSigningKeyRepository(db),
     issuedTokens: new SqlIssuedTokenRepository(db),
+    pipelineTriggers: new PipelineTriggerRepository(db),
+    pipelineSchedules: new PipelineScheduleRepository(db),
+    projectMirrors: new ProjectMirrorRepository(db),
   };
 }

@@ -23,6 +23,11 @@ export interface Database {
   jobTraces: JobTracesTable;
   signingKeys: SigningKeysTable;
   issuedTokens: IssuedTokensTable;
+  pipelineTriggers: PipelineTriggersTable;
+  pipelineSchedules: PipelineSchedulesTable;
+  pipelineScheduleVariables: PipelineScheduleVariablesTable;
+  pipelineScheduleRuns: PipelineScheduleRunsTable;
+  projectMirrors: ProjectMirrorsTable;
 }
 
 /** `users`. */
@@ -187,6 +192,8 @@ export interface PipelinesTable {
   variables: string;
   /** JSON object: the variables given when the pipeline was created through the API. */
   apiVariables: Generated<string>;
+  /** `CI_COMMIT_BEFORE_SHA`: the ref's commit before the push that started a push pipeline, else zeros. */
+  beforeSha: Generated<string>;
   /** JSON array of warnings from loading the config. */
   warnings: string;
   createdAt: number;
@@ -269,4 +276,72 @@ export interface IssuedTokensTable {
   iat: number;
   exp: number;
   issuedVia: string;
+}
+
+/** Pipeline trigger tokens; only the SHA-256 of each token is kept, and its first characters. */
+export interface PipelineTriggersTable {
+  id: Generated<number>;
+  projectId: number;
+  /** The user the triggered pipelines run as. */
+  ownerId: number;
+  description: string;
+  tokenHash: string;
+  /** The first four characters after the `glptt-` prefix (what non-owners are shown). */
+  tokenStart: string;
+  createdAt: number;
+  updatedAt: number;
+  lastUsedAt: number | null;
+}
+
+/** Pipeline schedules. */
+export interface PipelineSchedulesTable {
+  id: Generated<number>;
+  projectId: number;
+  /** The user the scheduled pipelines run as. */
+  ownerId: number;
+  description: string;
+  ref: string;
+  cron: string;
+  cronTimezone: string;
+  active: number;
+  /** When the schedule fires next; the compare-and-set value of the claim that fires it. */
+  nextRunAt: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Variables of a pipeline schedule. */
+export interface PipelineScheduleVariablesTable {
+  id: Generated<number>;
+  scheduleId: number;
+  key: string;
+  value: string;
+  variableType: string;
+}
+
+/** Which pipelines a schedule started. */
+export interface PipelineScheduleRunsTable {
+  scheduleId: number;
+  pipelineId: number;
+}
+
+/** Pull-mirroring state of a project (one row per project that ever had mirroring set). */
+export interface ProjectMirrorsTable {
+  projectId: number;
+  enabled: number;
+  triggerBuilds: number;
+  /** The user mirror pipelines run as. */
+  userId: number;
+  onlyProtectedBranches: number;
+  overwritesDivergedBranches: number;
+  /** The webhook secret sealed with the key-encryption key, or null. */
+  webhookSecret: string | null;
+  /** JSON object `{ "refs/heads/main": sha, … }` last seen on the repository; null before the first look. */
+  knownRefs: string | null;
+  nextCheckAt: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  lastUpdateAt: number | null;
+  lastSuccessfulUpdateAt: number | null;
+  lastError: string | null;
 }

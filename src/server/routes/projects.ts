@@ -11,6 +11,13 @@ import type { ProjectChanges, ProjectRecord } from '../../store/repositories/pro
 import { repositories } from '../../store/repositories.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
 import { DEFAULT_SUB_CLAIM_COMPONENTS, validateSubClaimComponents } from '../../token/subject.js';
+import {
+  applyMirrorSettings,
+  checkMirrorAttributes,
+  MIRROR_PROPERTIES,
+  type MirrorAttributes,
+  renderMirrorAttributes,
+} from '../../triggers/mirror-settings.js';
 import { authenticate, authenticateForProject } from '../authenticate.js';
 import { displayName, iso, pathSegment, projectParams, visibility } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
@@ -58,7 +65,7 @@ const audiences = {
   ],
 } as const;
 
-interface ProjectBody {
+interface ProjectBody extends MirrorAttributes {
   name?: string;
   path?: string;
   namespace_id?: number;
@@ -85,6 +92,7 @@ const projectProperties = {
   ci_id_token_allowed_audiences: audiences,
   ci_id_token_max_lifetime: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 60, maximum: 86400 }] },
   description: { type: 'string', maxLength: 2000 },
+  ...MIRROR_PROPERTIES,
 } as const;
 
 /** Checks a path as GitLab does: `[A-Za-z0-9_.-]`, not ending in `.git` or `.atom`. */
@@ -99,12 +107,14 @@ function checkPath(path: string): void {
 /** `POST /projects`, `GET /projects`, `GET /projects/:id`, `PUT /projects/:id`. */
 export function registerProjectRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
-  const render = async (project: ProjectRecord) =>
-    renderProject(
+  const render = async (project: ProjectRecord) => ({
+    ...renderProject(
       project,
       await coordinator.repos.groups.findById(project.namespaceId),
       coordinator.urls.serverUrl,
-    );
+    ),
+    ...renderMirrorAttributes(await coordinator.repos.projectMirrors.find(project.id)),
+  });
 
   app.post<{ Body: ProjectBody & { name: string; namespace_id: number; repository_url: string } }>(
     '/api/v4/projects',
@@ -120,6 +130,7 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
     async (request, reply) => {
       const user = await authenticate(context, request);
       const body = request.body;
+      await checkMirrorAttributes(coordinator, user, body);
       const { group } = await requireGroup(coordinator, user, body.namespace_id, ACCESS_LEVELS.maintainer);
       const path =
         body.path ??
@@ -149,6 +160,7 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
         tokenMaxLifetime: body.ci_id_token_max_lifetime ?? null,
         jobTimeout: body.build_timeout ?? null,
       });
+      await applyMirrorSettings(coordinator, project, user, body);
       return reply.status(201).send(await render(project));
     },
   );
@@ -183,6 +195,7 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
     async (request) => {
       const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
       const body = request.body;
+      await checkMirrorAttributes(coordinator, user, body);
       if (body.namespace_id !== undefined && body.namespace_id !== project.namespaceId) {
         throw new TesseraError(
           'ERR_VALIDATION',
@@ -222,6 +235,10 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
         const updated = await coordinator.store.transaction((tx) =>
           repositories(tx).projects.update(project.id, changes, coordinator.clock()),
         );
+        await applyMirrorSettings(coordinator, updated, user, body, {
+          repositoryChanged:
+            changes.repositoryUrl !== undefined && changes.repositoryUrl !== project.repositoryUrl,
+        });
         return render(updated);
       } catch (error) {
         if (isUniqueViolation(error)) {

@@ -26,7 +26,9 @@ export class PipelineRepository {
   constructor(private readonly db: Db) {}
 
   /** Creates a pipeline with the next per-project `iid`. Call inside a transaction. */
-  async create(input: Omit<PipelineRecord, 'id' | 'iid'>): Promise<PipelineRecord> {
+  async create(
+    input: Omit<PipelineRecord, 'id' | 'iid' | 'beforeSha'> & { beforeSha?: string },
+  ): Promise<PipelineRecord> {
     // Two pipelines created at once for one project must not both take the same iid (PostgreSQL;
     // SQLite write transactions are serialised already).
     if (!(this.db.getExecutor().adapter instanceof SqliteAdapter)) {
