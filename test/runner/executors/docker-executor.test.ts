@@ -150,7 +150,7 @@ describe('docker executor (podman)', { skip }, () => {
   });
 
   it("starts services on a network of the job's own, reachable by alias, and removes them after", async () => {
-    const payload = job(['for i in $(seq 1 40); do wget -q -O - http://web/ && break; sleep 0.25; done'], {
+    const payload = job(['for i in $(seq 1 120); do wget -q -O - http://web/ && break; sleep 0.25; done'], {
       services: [{ name: image, alias: 'web', command: ['httpd', '-f', '-p', '80', '-h', '/www'] }],
     });
     const { outcome, log } = await run(payload, docker());
@@ -163,12 +163,16 @@ describe('docker executor (podman)', { skip }, () => {
     const server = createServer((_request, response) => response.end('reached the host\n'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const servicePort = port + 1;
+    // A port free on the host a moment ago (the service listens on the host's network).
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const servicePort = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
     try {
       const payload = job(
         [
           `wget -q -O - http://127.0.0.1:${port}/`,
-          `for i in $(seq 1 40); do wget -q -O - http://web:${servicePort}/ && break; sleep 0.25; done`,
+          `for i in $(seq 1 120); do wget -q -O - http://web:${servicePort}/ && break; sleep 0.25; done`,
         ],
         {
           services: [
