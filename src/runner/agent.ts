@@ -110,8 +110,9 @@ export class RunnerAgent {
   }
 
   /**
-   * Verifies the coordinator URL and the runner token (unless `verify` is false), then starts the
-   * workers; resolves once they are polling. An unreachable or failing coordinator is retried with
+   * Ends what a previous runner on the builds directory left running, verifies the coordinator URL
+   * and the runner token (unless `verify` is false), then starts the workers; resolves once they
+   * are polling. An unreachable or failing coordinator is retried with
    * the job requests' backoff until it answers or {@link stop} is called.
    *
    * @throws TesseraError `ERR_RUNNER_TOKEN_REFUSED` or `ERR_RUNNER_URL_INVALID`: a refused token or
@@ -119,7 +120,6 @@ export class RunnerAgent {
    */
   async start(): Promise<void> {
     if (this.#workers.length > 0) throw new TypeError('RunnerAgent already started');
-    if (this.#options.verify !== false) await this.#verify();
     const buildsDir = resolve(this.#options.buildsDir);
     await mkdir(buildsDir, { recursive: true });
     this.#toolsDir = await this.#writeTesseraShim(buildsDir);
@@ -129,6 +129,9 @@ export class RunnerAgent {
     const leftovers = (await this.#options.executor?.removeLeftovers?.(buildsDir)) ?? 0;
     if (leftovers > 0)
       this.#log(`removed ${leftovers} container(s) and network(s) left by a previous runner process`);
+    // After the clean-up: what an earlier runner left running is ended whether or not the
+    // coordinator answers now.
+    if (this.#options.verify !== false) await this.#verify();
     const concurrency = Math.max(1, Math.floor(this.#options.concurrency ?? 1));
     for (let index = 0; index < concurrency; index += 1) this.#workers.push(this.#work(index));
   }

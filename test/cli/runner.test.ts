@@ -207,7 +207,11 @@ describe('tessera runner', () => {
       await first.exited;
       assert.equal(processAlive(pid), true, 'a SIGKILLed runner cannot end its jobs itself');
       second = startRunner(args);
-      await coordinator.waitFor(() => !processAlive(pid), 'the orphaned job processes to be killed', 60_000);
+      await coordinator
+        .waitFor(() => !processAlive(pid), 'the orphaned job processes to be killed', 60_000)
+        .catch((error: Error) => {
+          throw new Error(`${error.message}; the second runner said: ${second?.stderr()}`);
+        });
       await coordinator.waitFor(() => /killed 1 process group/.test(second?.stderr() ?? ''), 'the log line');
     } finally {
       first.child.kill('SIGKILL');
