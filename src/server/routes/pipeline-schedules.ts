@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { TesseraError } from '../../errors.js';
@@ -119,6 +119,17 @@ export function registerPipelineScheduleRoutes(app: FastifyInstance, context: Se
       'ERR_FORBIDDEN',
       'only the owner of the schedule may change it; a maintainer can take ownership first (POST …/take_ownership)',
     );
+  };
+  /** The variable `key` of a schedule the caller owns (PUT and DELETE of one variable). */
+  const findOwnedVariable = async (
+    request: FastifyRequest<{ Params: { id: string; schedule_id: number; key: string } }>,
+  ) => {
+    const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+    const schedule = await findSchedule(project, request.params.schedule_id);
+    requireOwner(user, schedule);
+    const variable = await coordinator.repos.pipelineSchedules.findVariable(schedule.id, request.params.key);
+    if (!variable) throw new TesseraError('ERR_NOT_FOUND', `variable ${request.params.key} not found`);
+    return variable;
   };
 
   app.get<{ Params: { id: string }; Querystring: { scope?: 'active' | 'inactive' } }>(
@@ -320,14 +331,7 @@ export function registerPipelineScheduleRoutes(app: FastifyInstance, context: Se
       },
     },
     async (request) => {
-      const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
-      const schedule = await findSchedule(project, request.params.schedule_id);
-      requireOwner(user, schedule);
-      const variable = await coordinator.repos.pipelineSchedules.findVariable(
-        schedule.id,
-        request.params.key,
-      );
-      if (!variable) throw new TesseraError('ERR_NOT_FOUND', `variable ${request.params.key} not found`);
+      const variable = await findOwnedVariable(request);
       const updated = await coordinator.repos.pipelineSchedules.updateVariable(variable.id, {
         ...(request.body.value === undefined ? {} : { value: request.body.value }),
         ...(request.body.variable_type === undefined ? {} : { variableType: request.body.variable_type }),
@@ -340,14 +344,7 @@ export function registerPipelineScheduleRoutes(app: FastifyInstance, context: Se
     `${base}/:schedule_id/variables/:key`,
     { schema: { params: variableParams } },
     async (request) => {
-      const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
-      const schedule = await findSchedule(project, request.params.schedule_id);
-      requireOwner(user, schedule);
-      const variable = await coordinator.repos.pipelineSchedules.findVariable(
-        schedule.id,
-        request.params.key,
-      );
-      if (!variable) throw new TesseraError('ERR_NOT_FOUND', `variable ${request.params.key} not found`);
+      const variable = await findOwnedVariable(request);
       await coordinator.repos.pipelineSchedules.deleteVariable(variable.id);
       return renderVariable(variable);
     },
