@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import type { JobPayload } from '../../src/runner/job-payload.js';
 import { processAlive } from '../../src/runner/run-process.js';
 import { CoordinatorStandIn } from '../runner/coordinator-stand-in.js';
 import { makeRepository } from '../runner/git-repository.js';
+import { processesWith } from '../runner/processes-with.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'tessera-cli-runner-'));
@@ -259,17 +260,3 @@ describe('tessera runner', () => {
     }
   });
 });
-
-/** Processes on this machine whose command line contains `marker`. */
-function processesWith(marker: string): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').includes(marker);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { findBubblewrap } from '../../../src/runner/executors/sandbox-executor.j
 import type { JobPayload } from '../../../src/runner/job-payload.js';
 import type { JobVariable } from '../../../src/runner/job-variable.js';
 import { makeRepository } from '../git-repository.js';
+import { processesWith } from '../processes-with.js';
 
 const usable =
   'bwrap' in
@@ -81,20 +82,6 @@ async function run(
     ...(options.keep ? { keepBuildDir: true } : {}),
   });
   return { outcome, log: Buffer.concat(chunks).toString() };
-}
-
-/** Processes on the host whose command line contains `marker`. */
-function processesWith(marker: string): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 describe('sandbox executor', { skip }, () => {
