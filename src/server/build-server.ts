@@ -6,6 +6,7 @@ import { Coordinator, type CoordinatorUrls } from '../coordinator/coordinator.js
 import type { Keyring } from '../keys/keyring.js';
 import { registerOidcRoutes } from '../oidc/routes.js';
 import type { Store } from '../store/open-store.js';
+import { registerWebRoutes } from '../web/register-web-routes.js';
 import { compileOnFirstUse } from './compile-on-first-use.js';
 import { installErrorHandler } from './error-handler.js';
 import { type PrecompiledValidators, precompiledValidatorFactory } from './precompiled-validator-factory.js';
@@ -23,6 +24,7 @@ import { registerProjectRoutes } from './routes/projects.js';
 import { registerProtectionRoutes } from './routes/protection.js';
 import { registerRunnerProtocolRoutes } from './routes/runner-protocol.js';
 import { registerRunnerRoutes } from './routes/runners.js';
+import { registerUserPasswordRoutes } from './routes/user-password.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVariableRoutes } from './routes/variables.js';
 import type { ServerContext } from './server-context.js';
@@ -194,6 +196,9 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerPipelineRoutes(app, context);
     registerJobRoutes(app, context);
     registerAdminRoutes(app, context);
+    // The web UI (src/web/) and the password its sign-in checks.
+    registerUserPasswordRoutes(app, context);
+    registerWebRoutes(app, context);
   }
   return { app, coordinator };
 }

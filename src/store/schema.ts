@@ -23,6 +23,8 @@ export interface Database {
   jobTraces: JobTracesTable;
   signingKeys: SigningKeysTable;
   issuedTokens: IssuedTokensTable;
+  userPasswords: UserPasswordsTable;
+  webSessions: WebSessionsTable;
 }
 
 /** `users`. */
@@ -265,4 +267,20 @@ export interface IssuedTokensTable {
   iat: number;
   exp: number;
   issuedVia: string;
+}
+
+/** `user_passwords`: the scrypt hash of a user's web password (see `src/coordinator/password.ts`). */
+export interface UserPasswordsTable {
+  userId: number;
+  passwordHash: string;
+  updatedAt: number;
+}
+
+/** `web_sessions`: a signed-in browser, keyed by the SHA-256 of its cookie value. */
+export interface WebSessionsTable {
+  sessionHash: string;
+  userId: number;
+  csrfToken: string;
+  createdAt: number;
+  expiresAt: number;
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { checkPassword, setUserPassword } from '../../coordinator/password.js';
 import { generateSecret, TOKEN_PREFIXES } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { AccessTokenRecord, UserRecord } from '../../store/repositories/users.js';
@@ -68,7 +69,7 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
     },
   );
 
-  app.post<{ Body: { username: string; email: string; name: string; admin?: boolean } }>(
+  app.post<{ Body: { username: string; email: string; name: string; admin?: boolean; password?: string } }>(
     '/api/v4/users',
     {
       schema: {
@@ -88,7 +89,8 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
     },
     async (request, reply) => {
       await authenticateAdmin(context, request);
-      const { username, email, name, admin } = request.body;
+      const { username, email, name, admin, password } = request.body;
+      if (password !== undefined) checkPassword(password);
       try {
         const user = await coordinator.repos.users.create({
           username,
@@ -97,6 +99,7 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
           isAdmin: admin === true,
           createdAt: coordinator.clock(),
         });
+        if (password !== undefined) await setUserPassword(coordinator, user.id, password);
         return reply.status(201).send(renderUser(user));
       } catch (error) {
         if (isUniqueViolation(error)) throw new TesseraError('ERR_CONFLICT', `username ${username} is taken`);

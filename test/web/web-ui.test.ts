@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { startTestCoordinator } from '../server/harness.js';
+import { testDialects } from '../store/dialects.js';
+import { appendTrace, launchBrowser, setUpWebProject, startPipeline } from './browser-fixture.js';
+
+async function signInAs(page: Page, url: string, login: string, password: string): Promise<void> {
+  await page.goto(`${url}/users/sign_in`);
+  await page.getByLabel('Username or email').fill(login);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((u) => !u.pathname.startsWith('/users/sign_in'));
+}
+
+for (const dialect of testDialects()) {
+  describe(`web UI in Chromium [${dialect.name}]`, { skip: dialect.skip }, () => {
+    it('signs in, shows projects, pipelines, jobs with a live log, cancels and retries, and the audit', async () => {
+      const c = await startTestCoordinator(dialect);
+      const fixture = await setUpWebProject(c);
+      const { pipelineId, job } = await startPipeline(c, fixture);
+      const browser = await launchBrowser();
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      page.on('console', (message) => {
+        // Script errors and CSP violations; the refusals this test provokes on purpose are no error.
+        if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+          pageErrors.push(message.text());
+      });
+
+      // Unauthenticated: sent to sign in, and back to the page asked for afterwards.
+      await page.goto(`${c.url}/acme/app/-/pipelines/${pipelineId}`);
+      assert.equal(new URL(page.url()).pathname, '/users/sign_in');
+      await page.getByLabel('Username or email').fill('dev-app');
+      await page.getByLabel('Password').fill('wrong password');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      assert.match(await page.locator('.flash-alert').innerText(), /Invalid login or password/);
+      await page.getByLabel('Password').fill(fixture.passwords.developer);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${c.url}/acme/app/-/pipelines/${pipelineId}`);
+      const cookies = await context.cookies();
+      const session = cookies.find((cookie) => cookie.name === '_tessera_session');
+      assert.ok(session);
+      assert.equal(session.httpOnly, true);
+      assert.equal(session.sameSite, 'Lax');
+
+      // Pipeline page: stages, needs, status.
+      assert.match(await page.locator('h1').innerText(), new RegExp(`Pipeline #${pipelineId}`));
+      assert.equal(
+        await page.getByRole('region', { name: 'Stage build' }).getByRole('link').innerText(),
+        'build',
+      );
+      assert.match(await page.getByRole('region', { name: 'Stage test' }).innerText(), /needs: build/);
+
+      // Home: the project with its last pipeline's status.
+      await page.goto(`${c.url}/`);
+      assert.match(await page.locator('table').innerText(), /acme\/app\s+.*running/);
+      await page.getByRole('link', { name: 'acme/app' }).click();
+      assert.match(await page.locator('table.pipelines').innerText(), /running/);
+
+      // Job page: the log grows without a reload, with colours and a section.
+      let offset = await appendTrace(
+        c,
+        job,
+        0,
+        '\u001b[0Ksection_start:1700000000:prepare[collapsed=true]\r\u001b[0KPreparing\nhidden detail\n\u001b[0Ksection_end:1700000003:prepare\r\u001b[0K\n\u001b[32;1mfirst line\u001b[0m\n',
+      );
+      await page.goto(`${c.url}/acme/app/-/jobs/${job.id}`);
+      const log = page.locator('#job-log');
+      assert.equal(await log.locator('.term-fg-green.term-bold').innerText(), 'first line');
+      assert.equal(await log.locator('details.log-section[data-section=prepare]').getAttribute('open'), null);
+      assert.equal(await log.locator('.section-duration').innerText(), '00:03');
+      const jobUrl = page.url();
+      offset = await appendTrace(c, job, offset, 'second \u001b[31mred\u001b[0m line\n');
+      await log.getByText('second red line').waitFor({ timeout: 10_000 });
+      assert.equal(await log.locator('.term-fg-red').innerText(), 'red');
+      assert.equal(page.url(), jobUrl, 'no reload');
+      // The job's variables by name only, and its ID token by audience, kid and jti.
+      const variables = await page.locator('.variable-names').innerText();
+      assert.match(variables, /GLOBAL_SETTING/);
+      assert.doesNotMatch(variables, /visible-name-only/);
+
+      // Cancel the running job, then retry it.
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      await page.waitForURL(jobUrl);
+      assert.equal(await page.locator('#job-status').getAttribute('data-status'), 'canceled');
+      await page.getByRole('button', { name: 'Retry' }).click();
+      await page.waitForURL((u) => u.href !== jobUrl);
+      assert.match(await page.locator('#job-status').innerText(), /pending/);
+
+      // A developer may not read the ID-token audit; a maintainer may.
+      const audit = await page.goto(`${c.url}/acme/app/-/id_tokens`);
+      assert.equal(audit?.status(), 403);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(`${c.url}/users/sign_in`);
+      await signInAs(page, c.url, 'maint-app', fixture.passwords.maintainer);
+      await page.goto(`${c.url}/acme/app/-/id_tokens`);
+      assert.match(await page.locator('table.audit').innerText(), /https:\/\/vault\.example\.com/);
+      await page.getByLabel('Audience').fill('no-such-audience');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      assert.equal(await page.locator('table.audit tbody tr').count(), 0);
+
+      assert.deepEqual(pageErrors, []);
+    });
+
+    it('refuses a form without its CSRF token, and hides projects from outsiders (404)', async () => {
+      const c = await startTestCoordinator(dialect);
+      const fixture = await setUpWebProject(c);
+      const { pipelineId } = await startPipeline(c, fixture);
+      const browser = await launchBrowser();
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await signInAs(page, c.url, 'dev-app', fixture.passwords.developer);
+      const cookie = (await context.cookies()).find((x) => x.name === '_tessera_session')!;
+      const forged = await fetch(`${c.url}/acme/app/-/pipelines/${pipelineId}/cancel`, {
+        method: 'POST',
+        headers: {
+          cookie: `_tessera_session=${cookie.value}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'authenticity_token=forged',
+        redirect: 'manual',
+      });
+      assert.equal(forged.status, 403);
+      const pipeline = await c.api('GET', `/api/v4/projects/${fixture.projectId}/pipelines/${pipelineId}`);
+      assert.equal(pipeline.body.status, 'running', 'nothing was canceled');
+      // The page itself carries a CSP without inline scripts.
+      const answer = await page.goto(`${c.url}/acme/app`);
+      const csp = answer?.headers()['content-security-policy'] ?? '';
+      assert.match(csp, /script-src 'self'/);
+      assert.doesNotMatch(csp, /unsafe-inline/);
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await signInAs(page, c.url, 'outsider', fixture.passwords.outsider);
+      for (const path of ['/acme/app', `/acme/app/-/pipelines/${pipelineId}`, '/acme/app/-/id_tokens']) {
+        const refused = await page.goto(`${c.url}${path}`);
+        assert.equal(refused?.status(), 404, path);
+      }
+      assert.doesNotMatch(await page.locator('main').innerText(), /acme\/app/);
+      // A wrong API path still answers the API's JSON 404.
+      const api = await c.api('GET', '/api/v4/nothing');
+      assert.equal(api.body.error, 'ERR_NOT_FOUND');
+    });
+  });
+}
