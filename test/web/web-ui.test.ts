@@ -138,7 +138,8 @@ for (const dialect of testDialects()) {
         const refused = await page.goto(`${c.url}${path}`);
         assert.equal(refused?.status(), 404, path);
       }
-      assert.doesNotMatch(await page.locator('main').innerText(), /acme\/app/);
+      await page.goto(`${c.url}/`);
+      assert.doesNotMatch(await page.locator('main').innerText(), /acme\/app/, 'not listed either');
       // A wrong API path still answers the API's JSON 404.
       const api = await c.api('GET', '/api/v4/nothing');
       assert.equal(api.body.error, 'ERR_NOT_FOUND');
