@@ -115,46 +115,41 @@ function withEnvironmentNamesExpanded(
   return { ...plan, jobs };
 }
 
+/** A pipeline planned for a resolved ref: the loaded configuration and the plan (nothing stored). */
+export interface PlannedAtRef {
+  loaded: Awaited<ReturnType<typeof loadPipeline>>;
+  plan: PipelinePlan;
+}
+
 /**
- * Creates a pipeline for `ref` (`POST /projects/:id/pipeline?ref=`): resolves the ref with git,
- * refuses a protected ref to a user below its level (403 saying why), reads the configuration from
- * the repository at the ref's commit (never from the caller), plans it with the predefined and
- * project variables, refuses deployments to protected environments the user may not deploy to,
- * and stores the pipeline and its jobs with their first states.
+ * Reads the CI configuration at a resolved ref's commit and plans it with the predefined,
+ * project and caller variables, exactly as {@link createPipeline} does before it stores anything.
+ * The claim preview plans with it too, so a preview sees the very jobs a pipeline would get.
+ * Checks no permission: the callers do.
+ *
+ * @throws TesseraError `ERR_GIT_CONFIG_NOT_FOUND` without a configuration file at that commit,
+ *   and the errors of loading and planning it.
  */
-export async function createPipeline(
+export async function planResolvedRef(
   coordinator: Coordinator,
   input: {
     project: ProjectRecord;
     user: UserRecord;
-    ref: string;
+    ref: ResolvedRef;
+    refProtected: boolean;
     source: PipelineSource;
     variables?: Record<string, string>;
-    /**
-     * `ref` as already resolved in the project's repository itself, which spares asking the
-     * remote (`tessera run`, whose repository is the working copy it has just inspected).
-     */
-    resolvedRef?: ResolvedRef;
+    /** A configuration to plan instead of the one at the ref (the claim preview's pasted job). */
+    configContent?: string;
   },
-): Promise<PipelineRecord> {
-  const { project, user } = input;
+): Promise<PlannedAtRef> {
+  const { project, user, ref } = input;
+  const protection = { protected: input.refProtected };
   const git = gitReader(coordinator);
-  const ref =
-    input.resolvedRef?.name === input.ref
-      ? input.resolvedRef
-      : await git.resolveRef(project.repositoryUrl, input.ref);
-  const protection = await refProtection(coordinator.store.db, project.id, ref.type, ref.name);
-  const level = await projectAccessLevel(coordinator, user.id, project);
-  const refusal = protectedRefRefusal(protection, ref.type, ref.name, level, user.isAdmin);
-  if (refusal) throw new TesseraError('ERR_REF_PROTECTED', refusal);
-  if (!user.isAdmin && (level ?? 0) < ACCESS_LEVELS.developer) {
-    throw new TesseraError(
-      'ERR_FORBIDDEN',
-      'running pipelines needs the Developer role or higher on the project',
-    );
-  }
   const cache = await git.fetch(project.repositoryUrl, ref);
-  const { content, commit } = await git.readCommitAndFile(cache, ref.sha, project.ciConfigPath);
+  const read = await git.readCommitAndFile(cache, ref.sha, project.ciConfigPath);
+  const { commit } = read;
+  const content = input.configContent ?? read.content;
   if (content === undefined) {
     throw new TesseraError(
       'ERR_GIT_CONFIG_NOT_FOUND',
@@ -194,6 +189,55 @@ export async function createPipeline(
     project: callerVariables,
     file: project.ciConfigPath,
     warnings: loaded.warnings,
+  });
+  return { loaded, plan };
+}
+
+/**
+ * Creates a pipeline for `ref` (`POST /projects/:id/pipeline?ref=`): resolves the ref with git,
+ * refuses a protected ref to a user below its level (403 saying why), reads the configuration from
+ * the repository at the ref's commit (never from the caller), plans it with the predefined and
+ * project variables, refuses deployments to protected environments the user may not deploy to,
+ * and stores the pipeline and its jobs with their first states.
+ */
+export async function createPipeline(
+  coordinator: Coordinator,
+  input: {
+    project: ProjectRecord;
+    user: UserRecord;
+    ref: string;
+    source: PipelineSource;
+    variables?: Record<string, string>;
+    /**
+     * `ref` as already resolved in the project's repository itself, which spares asking the
+     * remote (`tessera run`, whose repository is the working copy it has just inspected).
+     */
+    resolvedRef?: ResolvedRef;
+  },
+): Promise<PipelineRecord> {
+  const { project, user } = input;
+  const git = gitReader(coordinator);
+  const ref =
+    input.resolvedRef?.name === input.ref
+      ? input.resolvedRef
+      : await git.resolveRef(project.repositoryUrl, input.ref);
+  const protection = await refProtection(coordinator.store.db, project.id, ref.type, ref.name);
+  const level = await projectAccessLevel(coordinator, user.id, project);
+  const refusal = protectedRefRefusal(protection, ref.type, ref.name, level, user.isAdmin);
+  if (refusal) throw new TesseraError('ERR_REF_PROTECTED', refusal);
+  if (!user.isAdmin && (level ?? 0) < ACCESS_LEVELS.developer) {
+    throw new TesseraError(
+      'ERR_FORBIDDEN',
+      'running pipelines needs the Developer role or higher on the project',
+    );
+  }
+  const { loaded, plan } = await planResolvedRef(coordinator, {
+    project,
+    user,
+    ref,
+    refProtected: protection.protected,
+    source: input.source,
+    ...(input.variables ? { variables: input.variables } : {}),
   });
   if (!plan.created || plan.jobs.length === 0) {
     const message = plan.created

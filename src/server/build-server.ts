@@ -14,6 +14,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerIdTokenPreviewRoutes } from './routes/id-token-preview.js';
 import { registerIdTokenRoutes } from './routes/id-tokens.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
@@ -198,6 +199,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerAdminRoutes(app, context);
     // The web UI (src/web/) and the password its sign-in checks.
     registerUserPasswordRoutes(app, context);
+    registerIdTokenPreviewRoutes(app, context);
     registerWebRoutes(app, context);
   }
   return { app, coordinator };

@@ -87,11 +87,56 @@ function scalars(value: unknown): string[] {
   return out;
 }
 
+/** How one bound claim fared against a claim set: matched, or why not. */
+export interface BoundClaimOutcome {
+  name: string;
+  matched: boolean;
+  /** The token's values of the claim (strings), or null when it is missing. */
+  actual: string[] | null;
+  expected: readonly string[];
+  /** Why it did not match ('' when it did): the words {@link checkBoundClaims} throws. */
+  reason: string;
+}
+
 /**
- * Checks every bound claim as Vault's JWT auth does: the claim must be present and one of its
+ * Matches one bound claim as Vault's JWT auth does: the claim must be present and one of its
  * values (a list in the token matches if any element does) must match one of the bound values.
+ * The one implementation behind {@link checkBoundClaims} (verification) and the claim preview.
+ */
+export function matchBoundClaim(
+  claims: Record<string, unknown>,
+  claim: CompiledBoundClaim,
+  type: BoundClaimsType,
+): BoundClaimOutcome {
+  const value = lookup(claims, claim.path);
+  if (value === undefined || value === null) {
+    return {
+      name: claim.name,
+      matched: false,
+      actual: null,
+      expected: claim.values,
+      reason: `bound claim ${JSON.stringify(claim.name)} is missing from the token`,
+    };
+  }
+  const actual = scalars(value);
+  const matched = actual.some((candidate) =>
+    claim.values.some((expected) =>
+      type === 'glob' ? globMatch(expected, candidate) : expected === candidate,
+    ),
+  );
+  return {
+    name: claim.name,
+    matched,
+    actual,
+    expected: claim.values,
+    reason: matched ? '' : `bound claim ${JSON.stringify(claim.name)} does not match`,
+  };
+}
+
+/**
+ * Checks every bound claim with {@link matchBoundClaim}, in order.
  *
- * @throws TesseraError `ERR_VERIFY_BOUND_CLAIM` naming the claim (never its value).
+ * @throws TesseraError `ERR_VERIFY_BOUND_CLAIM` naming the first claim that fails (never its value).
  */
 export function checkBoundClaims(
   claims: Record<string, unknown>,
@@ -99,24 +144,7 @@ export function checkBoundClaims(
   type: BoundClaimsType,
 ): void {
   for (const claim of bound) {
-    const value = lookup(claims, claim.path);
-    if (value === undefined || value === null) {
-      throw new TesseraError(
-        'ERR_VERIFY_BOUND_CLAIM',
-        `bound claim ${JSON.stringify(claim.name)} is missing from the token`,
-      );
-    }
-    const actual = scalars(value);
-    const matched = actual.some((candidate) =>
-      claim.values.some((expected) =>
-        type === 'glob' ? globMatch(expected, candidate) : expected === candidate,
-      ),
-    );
-    if (!matched) {
-      throw new TesseraError(
-        'ERR_VERIFY_BOUND_CLAIM',
-        `bound claim ${JSON.stringify(claim.name)} does not match`,
-      );
-    }
+    const outcome = matchBoundClaim(claims, claim, type);
+    if (!outcome.matched) throw new TesseraError('ERR_VERIFY_BOUND_CLAIM', outcome.reason);
   }
 }

@@ -3,15 +3,18 @@ import { ACCESS_LEVELS } from '../coordinator/access-level.js';
 import { createPipeline } from '../coordinator/create-pipeline.js';
 import { cancelJob, cancelPipeline, playJob, retryJob, retryPipeline } from '../coordinator/job-actions.js';
 import { requireProject } from '../coordinator/permissions.js';
+import { previewClaims } from '../coordinator/preview-claims.js';
 import { signIn, signOut, type WebSession } from '../coordinator/web-session.js';
 import { isTesseraError, TesseraError } from '../errors.js';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { ServerContext } from '../server/server-context.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { UserRecord } from '../store/repositories/users.js';
+import { evaluateVaultRole, parseVaultRole } from '../verify/vault-role.js';
 import { ASSETS } from './assets.js';
 import { jobLogExcerpt, streamJobLog } from './job-log-stream.js';
 import { AdminRunnersPage, AdminUsersPage } from './pages/admin.js';
+import { type ClaimPreviewForm, ClaimPreviewPage } from './pages/claim-preview.js';
 import { HomePage } from './pages/home.js';
 import { type AuditFilter, IdTokensPage, matchesAuditFilter } from './pages/id-tokens.js';
 import { JobPage } from './pages/job.js';
@@ -362,6 +365,24 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
             }),
           );
         }
+        if (rest === 'id_tokens/preview') {
+          if (!canAct) throw new TesseraError('ERR_FORBIDDEN', 'the claim preview needs the Developer role');
+          const form: ClaimPreviewForm = {
+            ref: project.defaultBranch,
+            job: '',
+            aud: '',
+            jobDefinition: '',
+            role: '',
+          };
+          return sendPage(
+            reply,
+            ClaimPreviewPage({
+              frame: { ...frameOf('Claim preview', session), csrfToken: session.csrfToken },
+              project,
+              form,
+            }),
+          );
+        }
         if (rest === 'id_tokens') {
           if (!canSeeTokens)
             throw new TesseraError('ERR_FORBIDDEN', 'the ID-token audit needs the Maintainer role');
@@ -413,6 +434,45 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
         return reply.redirect(`${base}/-/pipelines/${pipeline.id}`, 303);
       }
       await loadProject(user, projectPath, ACCESS_LEVELS.developer);
+      if (rest === 'id_tokens/preview') {
+        const body = request.body ?? {};
+        const form: ClaimPreviewForm = {
+          ref: (body.ref ?? '').trim(),
+          job: (body.job ?? '').trim(),
+          aud: (body.aud ?? '').trim(),
+          jobDefinition: body.job_definition ?? '',
+          role: body.role ?? '',
+        };
+        const frame = { ...frameOf('Claim preview', session), csrfToken: session.csrfToken };
+        try {
+          if (form.ref === '') throw new TesseraError('ERR_VALIDATION', 'name the branch or tag');
+          const role = form.role.trim() === '' ? undefined : parseVaultRole(form.role);
+          const preview = await previewClaims(coordinator, {
+            project,
+            user,
+            ref: form.ref,
+            ...(form.job ? { job: form.job } : {}),
+            ...(form.aud ? { aud: form.aud } : {}),
+            ...(form.jobDefinition.trim() ? { jobDefinition: form.jobDefinition } : {}),
+          });
+          const verdicts = role
+            ? preview.tokens.map((token) =>
+                evaluateVaultRole(token.claims as unknown as Record<string, unknown>, role),
+              )
+            : undefined;
+          return sendPage(
+            reply,
+            ClaimPreviewPage({ frame, project, form, preview, ...(verdicts ? { verdicts } : {}) }),
+          );
+        } catch (error) {
+          if (!isTesseraError(error) || !error.expose || error.code === 'ERR_NOT_FOUND') throw error;
+          return sendPage(
+            reply,
+            ClaimPreviewPage({ frame, project, form, error: error.message }),
+            error.status,
+          );
+        }
+      }
       const match3 = /^pipelines\/(\d{1,10})\/(cancel|retry)$/.exec(rest);
       if (match3) {
         const match = match3;

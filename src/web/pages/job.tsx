@@ -56,7 +56,7 @@ export function JobPage({
           {` ${job.status}`}
         </span>
       </h1>
-      <ProjectNav project={project} canSeeTokens={canSeeTokens} />
+      <ProjectNav project={project} canSeeTokens={canSeeTokens} canPreview={canAct} />
       <dl class="facts">
         <dt>Pipeline</dt>
         <dd>

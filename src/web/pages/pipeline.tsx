@@ -59,7 +59,7 @@ export function PipelinePage({
       <h1>
         Pipeline #{pipeline.id} <StatusBadge status={pipeline.status} />
       </h1>
-      <ProjectNav project={project} canSeeTokens={canSeeTokens} />
+      <ProjectNav project={project} canSeeTokens={canSeeTokens} canPreview={canAct} />
       <dl class="facts">
         <dt>Ref</dt>
         <dd>{pipeline.ref}</dd>

@@ -5,12 +5,21 @@ import { CsrfField, Layout, type PageFrame } from './layout.js';
 import { Age, formatDuration, StatusBadge } from './status-badge.js';
 
 /** Links shared by every page of a project. */
-export function ProjectNav({ project, canSeeTokens }: { project: ProjectRecord; canSeeTokens: boolean }) {
+export function ProjectNav({
+  project,
+  canSeeTokens,
+  canPreview = canSeeTokens,
+}: {
+  project: ProjectRecord;
+  canSeeTokens: boolean;
+  canPreview?: boolean;
+}) {
   const base = `/${project.pathWithNamespace}`;
   return (
     <nav aria-label="Project" class="actions">
       <a href={base}>Pipelines</a>
       {canSeeTokens && <a href={`${base}/-/id_tokens`}>ID tokens</a>}
+      {canPreview && <a href={`${base}/-/id_tokens/preview`}>Claim preview</a>}
     </nav>
   );
 }
@@ -41,7 +50,7 @@ export function ProjectPage({
   return (
     <Layout frame={frame}>
       <h1>{project.pathWithNamespace}</h1>
-      <ProjectNav project={project} canSeeTokens={canSeeTokens} />
+      <ProjectNav project={project} canSeeTokens={canSeeTokens} canPreview={canRun} />
       {canRun && (
         <details class="run-pipeline">
           <summary>Run pipeline</summary>
