@@ -1,10 +1,34 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { decodeToken } from '../../src/verify/decode-token.js';
 import { variable } from '../coordinator/runner-client.js';
 import { testDialects } from '../store/dialects.js';
 import { setUpWebProject, startPipeline } from '../web/browser-fixture.js';
 import { startTestCoordinator } from './harness.js';
+
+const BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
+
+/** Runs the real `tessera` command line; answers its exit status and output. */
+function tessera(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
 
 const PLACEHOLDERS = ['jti', 'iat', 'nbf', 'exp', 'pipeline_id', 'job_id', 'runner_id'];
 
@@ -92,6 +116,41 @@ for (const dialect of testDialects()) {
       assert.match(badRole.body.message, /Vault role: is not JSON/);
       const outsider = await c.api('GET', `${path}?ref=main&job=build`, { token: null });
       assert.equal(outsider.status, 401);
+
+      // The command line: the same answer, and exit status 1 when the role refuses.
+      const dir = await mkdtemp(join(tmpdir(), 'tessera-preview-'));
+      after(() => rm(dir, { recursive: true, force: true }));
+      await writeFile(join(dir, 'good.json'), JSON.stringify({ data: matching }));
+      await writeFile(
+        join(dir, 'bad.json'),
+        JSON.stringify({ ...matching, bound_claims: { ref: 'production' } }),
+      );
+      const args = [
+        'token',
+        'preview',
+        '--server',
+        c.url,
+        '--project',
+        'acme/app',
+        '--ref',
+        'main',
+        '--job',
+        'build',
+      ];
+      const env = { TESSERA_PRIVATE_TOKEN: fixture.developer.token };
+      const good = await tessera([...args, '--vault-role', join(dir, 'good.json')], env);
+      assert.equal(good.code, 0, good.stderr);
+      assert.match(good.stdout, /^ {2}project_path +acme\/app$/m);
+      assert.match(good.stdout, /Vault role: ACCEPTS this token/);
+      const bad = await tessera([...args, '--vault-role', join(dir, 'bad.json')], env);
+      assert.equal(bad.code, 1);
+      assert.match(
+        bad.stdout,
+        /FAIL bound_claims \(glob\) ref: bound claim "ref" does not match \(token: main; role: production\)/,
+      );
+      const noToken = await tessera(args, { TESSERA_PRIVATE_TOKEN: '' });
+      assert.notEqual(noToken.code, 0);
+      assert.match(noToken.stderr, /TESSERA_PRIVATE_TOKEN/);
     });
   });
 }
