@@ -41,6 +41,7 @@ label { display: block; margin: 8px 0 2px; font-weight: 600; }
 .actions { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0; }
 .actions form { margin: 0; }
 .error-message, .flash-alert { color: var(--bad); }
+.flash-notice { color: var(--ok); }
 .muted { color: var(--muted); }
 .status { white-space: nowrap; font-weight: 600; }
 .status-success { color: var(--ok); } .status-failed { color: var(--bad); }

@@ -13,7 +13,7 @@ import type { UserRecord } from '../store/repositories/users.js';
 import { evaluateVaultRole, parseVaultRole } from '../verify/vault-role.js';
 import { ASSETS } from './assets.js';
 import { jobLogExcerpt, streamJobLog } from './job-log-stream.js';
-import { AdminRunnersPage, AdminUsersPage } from './pages/admin.js';
+import { AdminKeysPage, AdminRunnersPage, AdminUsersPage } from './pages/admin.js';
 import { type ClaimPreviewForm, ClaimPreviewPage } from './pages/claim-preview.js';
 import { HomePage } from './pages/home.js';
 import { type AuditFilter, IdTokensPage, matchesAuditFilter } from './pages/id-tokens.js';
@@ -226,6 +226,79 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     const users = await coordinator.repos.users.list();
     return sendPage(reply, AdminUsersPage({ frame: frameOf('Users', session), users }));
   });
+
+  app.get('/admin/keys', async (request, reply) => {
+    const session = await sessionOrSignIn(request, reply);
+    if (!session) return reply;
+    if (!session.user.isAdmin)
+      return sendError(reply, session, new TesseraError('ERR_NOT_FOUND', 'page not found'));
+    const keys = await coordinator.keyring.list();
+    return sendPage(
+      reply,
+      AdminKeysPage({ frame: { ...frameOf('Signing keys', session), csrfToken: session.csrfToken }, keys }),
+    );
+  });
+
+  app.post<{ Params: { '*': string }; Body: FormBody | undefined }>(
+    '/admin/keys/*',
+    async (request, reply) => {
+      const found = await currentSession(coordinator, request);
+      if (!found) return redirectToSignIn(request, reply);
+      const { session } = found;
+      try {
+        if (!session.user.isAdmin) throw new TesseraError('ERR_NOT_FOUND', 'page not found');
+        checkCsrf(session, request.body);
+        const action = request.params['*'];
+        const body = request.body ?? {};
+        let notice: string;
+        if (action === 'rotate') {
+          if (body.confirm !== 'yes')
+            throw new TesseraError('ERR_VALIDATION', 'tick the box to confirm the rotation');
+          const alg = body.alg === 'ES256' ? 'ES256' : 'RS256';
+          const result = await coordinator.keyring.rotate(alg, { force: body.force === 'yes' });
+          request.log.info({ alg, current: result.current, next: result.next }, 'signing key rotated (web)');
+          notice = `Rotated ${alg}: ${result.current} signs now, ${result.next} is next.`;
+        } else {
+          const match = /^([A-Za-z0-9_-]{1,128})\/revoke$/.exec(action);
+          if (!match) throw new TesseraError('ERR_NOT_FOUND', 'page not found');
+          const kid = match[1]!;
+          if (!csrfTokensEqual(kid, body.confirm_kid?.trim()))
+            throw new TesseraError('ERR_VALIDATION', `type the kid ${kid} to confirm revoking it`);
+          await coordinator.keyring.revoke(kid);
+          request.log.warn({ kid }, 'signing key revoked (web)');
+          notice = `Revoked ${kid}: it left the JWKS now.`;
+        }
+        const keys = await coordinator.keyring.list();
+        return sendPage(
+          reply,
+          AdminKeysPage({
+            frame: { ...frameOf('Signing keys', session), csrfToken: session.csrfToken },
+            keys,
+            notice,
+          }),
+        );
+      } catch (error) {
+        // A refused change is shown on the keys page itself, with the keys as they are.
+        if (
+          !session.user.isAdmin ||
+          !isTesseraError(error) ||
+          !error.expose ||
+          error.code === 'ERR_NOT_FOUND'
+        )
+          return sendError(reply, session, error);
+        const keys = await coordinator.keyring.list();
+        return sendPage(
+          reply,
+          AdminKeysPage({
+            frame: { ...frameOf('Signing keys', session), csrfToken: session.csrfToken },
+            keys,
+            alert: error.message,
+          }),
+          error.status,
+        );
+      }
+    },
+  );
 
   /** Splits `group/project/-/rest` into the project path and what follows `/-/`. */
   const splitPath = (path: string) => {

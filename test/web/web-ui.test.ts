@@ -1,9 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { startTestCoordinator } from '../server/harness.js';
 import { testDialects } from '../store/dialects.js';
 import { appendTrace, launchBrowser, setUpWebProject, startPipeline } from './browser-fixture.js';
+
+/** Saves a screenshot into docs/images/ when TESSERA_WEB_SCREENSHOTS is set (see docs/web-ui.md). */
+async function shot(page: Page, name: string): Promise<void> {
+  const dir = process.env.TESSERA_WEB_SCREENSHOTS;
+  if (!dir) return;
+  await page.screenshot({ path: `${dir}/web-${name}.png`, fullPage: false });
+}
+
+/** What a person sees of an element (rendered text: cells apart, hidden parts left out). */
+function text(locator: Locator): Promise<string> {
+  // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what the test checks
+  return locator.innerText();
+}
 
 async function signInAs(page: Page, url: string, login: string, password: string): Promise<void> {
   await page.goto(`${url}/users/sign_in`);
@@ -36,7 +49,7 @@ for (const dialect of testDialects()) {
       await page.getByLabel('Username or email').fill('dev-app');
       await page.getByLabel('Password').fill('wrong password');
       await page.getByRole('button', { name: 'Sign in' }).click();
-      assert.match(await page.locator('.flash-alert').innerText(), /Invalid login or password/);
+      assert.match(await text(page.locator('.flash-alert')), /Invalid login or password/);
       await page.getByLabel('Password').fill(fixture.passwords.developer);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.waitForURL(`${c.url}/acme/app/-/pipelines/${pipelineId}`);
@@ -47,18 +60,15 @@ for (const dialect of testDialects()) {
       assert.equal(session.sameSite, 'Lax');
 
       // Pipeline page: stages, needs, status.
-      assert.match(await page.locator('h1').innerText(), new RegExp(`Pipeline #${pipelineId}`));
-      assert.equal(
-        await page.getByRole('region', { name: 'Stage build' }).getByRole('link').innerText(),
-        'build',
-      );
-      assert.match(await page.getByRole('region', { name: 'Stage test' }).innerText(), /needs: build/);
+      assert.match(await text(page.locator('h1')), new RegExp(`Pipeline #${pipelineId}`));
+      assert.equal(await text(page.getByRole('region', { name: 'Stage build' }).getByRole('link')), 'build');
+      assert.match(await text(page.getByRole('region', { name: 'Stage test' })), /needs: build/);
 
       // Home: the project with its last pipeline's status.
       await page.goto(`${c.url}/`);
-      assert.match(await page.locator('table').innerText(), /acme\/app\s+.*running/);
+      assert.match(await text(page.locator('table')), /acme\/app\s+.*running/);
       await page.getByRole('link', { name: 'acme/app' }).click();
-      assert.match(await page.locator('table.pipelines').innerText(), /running/);
+      assert.match(await text(page.locator('table.pipelines')), /running/);
 
       // Job page: the log grows without a reload, with colours and a section.
       let offset = await appendTrace(
@@ -69,16 +79,16 @@ for (const dialect of testDialects()) {
       );
       await page.goto(`${c.url}/acme/app/-/jobs/${job.id}`);
       const log = page.locator('#job-log');
-      assert.equal(await log.locator('.term-fg-green.term-bold').innerText(), 'first line');
+      assert.equal(await text(log.locator('.term-fg-green.term-bold')), 'first line');
       assert.equal(await log.locator('details.log-section[data-section=prepare]').getAttribute('open'), null);
-      assert.equal(await log.locator('.section-duration').innerText(), '00:03');
+      assert.equal(await text(log.locator('.section-duration')), '00:03');
       const jobUrl = page.url();
       offset = await appendTrace(c, job, offset, 'second \u001b[31mred\u001b[0m line\n');
       await log.getByText('second red line').waitFor({ timeout: 10_000 });
-      assert.equal(await log.locator('.term-fg-red').innerText(), 'red');
+      assert.equal(await text(log.locator('.term-fg-red')), 'red');
       assert.equal(page.url(), jobUrl, 'no reload');
       // The job's variables by name only, and its ID token by audience, kid and jti.
-      const variables = await page.locator('.variable-names').innerText();
+      const variables = await text(page.locator('.variable-names'));
       assert.match(variables, /GLOBAL_SETTING/);
       assert.doesNotMatch(variables, /visible-name-only/);
 
@@ -88,7 +98,7 @@ for (const dialect of testDialects()) {
       assert.equal(await page.locator('#job-status').getAttribute('data-status'), 'canceled');
       await page.getByRole('button', { name: 'Retry' }).click();
       await page.waitForURL((u) => u.href !== jobUrl);
-      assert.match(await page.locator('#job-status').innerText(), /pending/);
+      assert.match(await text(page.locator('#job-status')), /pending/);
 
       // A developer may not read the ID-token audit; a maintainer may.
       const audit = await page.goto(`${c.url}/acme/app/-/id_tokens`);
@@ -97,7 +107,7 @@ for (const dialect of testDialects()) {
       await page.waitForURL(`${c.url}/users/sign_in`);
       await signInAs(page, c.url, 'maint-app', fixture.passwords.maintainer);
       await page.goto(`${c.url}/acme/app/-/id_tokens`);
-      assert.match(await page.locator('table.audit').innerText(), /https:\/\/vault\.example\.com/);
+      assert.match(await text(page.locator('table.audit')), /https:\/\/vault\.example\.com/);
       await page.getByLabel('Audience').fill('no-such-audience');
       await page.getByRole('button', { name: 'Filter' }).click();
       assert.equal(await page.locator('table.audit tbody tr').count(), 0);
@@ -139,10 +149,77 @@ for (const dialect of testDialects()) {
         assert.equal(refused?.status(), 404, path);
       }
       await page.goto(`${c.url}/`);
-      assert.doesNotMatch(await page.locator('main').innerText(), /acme\/app/, 'not listed either');
+      assert.doesNotMatch(await text(page.locator('main')), /acme\/app/, 'not listed either');
       // A wrong API path still answers the API's JSON 404.
       const api = await c.api('GET', '/api/v4/nothing');
       assert.equal(api.body.error, 'ERR_NOT_FOUND');
+    });
+    it('previews claims against a matching and a refusing Vault role, and lets admins see runners, users and keys', async () => {
+      const c = await startTestCoordinator(dialect);
+      const fixture = await setUpWebProject(c);
+      await c.api('PUT', '/api/v4/users/1', { body: { password: 'root-password-1' } });
+      const browser = await launchBrowser();
+      const page = await (await browser.newContext()).newPage();
+      await signInAs(page, c.url, 'dev-app', fixture.passwords.developer);
+      await page.goto(`${c.url}/acme/app`);
+      await page.getByRole('link', { name: 'Claim preview' }).click();
+      await page.getByLabel('Job', { exact: true }).fill('build');
+      const role = {
+        bound_audiences: ['https://vault.example.com'],
+        bound_claims: { project_path: 'acme/*', ref_protected: 'false' },
+        bound_claims_type: 'glob',
+        user_claim: 'user_login',
+      };
+      await page.getByLabel('Vault role JSON (optional)').fill(JSON.stringify({ data: role }));
+      await page.getByRole('button', { name: 'Preview claims' }).click();
+      assert.equal(await text(page.locator('.vault-verdict')), 'The Vault role would accept this token.');
+      assert.match(await text(page.locator('table.claims-table')), /project_path\s+acme\/app/);
+      await shot(page, 'claim-preview');
+      await page
+        .getByLabel('Vault role JSON (optional)')
+        .fill(JSON.stringify({ ...role, bound_claims: { ref: 'release-*' } }));
+      await page.getByRole('button', { name: 'Preview claims' }).click();
+      assert.equal(await text(page.locator('.vault-verdict')), 'The Vault role would refuse this token.');
+      assert.match(
+        await text(page.locator('tr.check-failed')),
+        /ref[\s\S]*main[\s\S]*release-\*[\s\S]*bound claim "ref" does not match/,
+      );
+      // Admin pages are not there for a developer.
+      assert.equal((await page.goto(`${c.url}/admin/keys`))?.status(), 404);
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await signInAs(page, c.url, 'root', 'root-password-1');
+      await page.goto(`${c.url}/admin/runners`);
+      assert.match(await text(page.locator('table')), /offline/);
+      await page.goto(`${c.url}/admin/users`);
+      assert.match(await text(page.locator('table')), /outsider/);
+      await page.goto(`${c.url}/admin/keys`);
+      const before = await c.api('GET', '/api/v4/admin/signing_keys');
+      const current = before.body.find(
+        (key: { state: string; alg: string }) => key.state === 'current' && key.alg === 'RS256',
+      ).kid as string;
+      // Without the confirmation, the server refuses (even if the browser's check is bypassed).
+      const unconfirmed = await page.evaluate(async () => {
+        const form = document.querySelector<HTMLFormElement>('form[action="/admin/keys/rotate"]')!;
+        const data = new URLSearchParams();
+        data.set(
+          'authenticity_token',
+          (form.elements.namedItem('authenticity_token') as HTMLInputElement).value,
+        );
+        return (await fetch('/admin/keys/rotate', { method: 'POST', body: data })).status;
+      });
+      assert.equal(unconfirmed, 400);
+      await page.getByLabel(/The next key starts signing now/).check();
+      // The next key was published just now: the rotation is refused unless forced.
+      await page.getByRole('button', { name: 'Rotate signing key' }).click();
+      assert.match(await text(page.getByRole('alert')), /less than the JWKS cache period/);
+      await page.getByLabel(/The next key starts signing now/).check();
+      await page.getByLabel(/Rotate even if/).check();
+      await page.getByRole('button', { name: 'Rotate signing key' }).click();
+      assert.match(await text(page.locator('[role=status]')), /Rotated RS256/);
+      const after = await c.api('GET', '/api/v4/admin/signing_keys');
+      assert.equal(after.body.find((key: { kid: string }) => key.kid === current).state, 'previous');
+      await shot(page, 'keys');
     });
   });
 }
