@@ -34,7 +34,7 @@ export async function signIn(
   const matches = await verifyPassword(password, stored);
   if (!matches || userId === undefined) return null;
   const user = await coordinator.repos.users.findById(userId);
-  if (!user || user.state !== 'active') return null;
+  if (user?.state !== 'active') return null;
   const now = coordinator.clock();
   const cookieValue = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(32).toString('base64url');
@@ -57,7 +57,7 @@ export async function findWebSession(
   const record = await sessions(coordinator).findSession(hashSecret(cookieValue));
   if (!record || record.expiresAt <= coordinator.clock()) return undefined;
   const user = await coordinator.repos.users.findById(record.userId);
-  if (!user || user.state !== 'active') return undefined;
+  if (user?.state !== 'active') return undefined;
   return { user, csrfToken: record.csrfToken };
 }
 

@@ -48,8 +48,7 @@ function roleError(message: string): TesseraError {
 function stringList(value: unknown, field: string): string[] {
   if (value === undefined || value === null || value === '') return [];
   const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null;
-  if (!list?.every((item) => typeof item === 'string'))
-    throw roleError(`${field} must be a list of strings`);
+  if (!list?.every((item) => typeof item === 'string')) throw roleError(`${field} must be a list of strings`);
   return list.map((item: string) => item.trim()).filter((item: string) => item !== '');
 }
 
