@@ -90,7 +90,7 @@ export function registerIdTokenPreviewRoutes(app: FastifyInstance, context: Serv
           properties: {
             ...previewProperties,
             job_definition: { type: 'string', maxLength: 256 * 1024 },
-            role: { type: ['object', 'string'] },
+            role: { anyOf: [{ type: 'object' }, { type: 'string', maxLength: 64 * 1024 }] },
           },
         },
       },
