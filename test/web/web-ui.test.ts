@@ -63,12 +63,14 @@ for (const dialect of testDialects()) {
       assert.match(await text(page.locator('h1')), new RegExp(`Pipeline #${pipelineId}`));
       assert.equal(await text(page.getByRole('region', { name: 'Stage build' }).getByRole('link')), 'build');
       assert.match(await text(page.getByRole('region', { name: 'Stage test' })), /needs: build/);
+      await shot(page, 'pipeline');
 
       // Home: the project with its last pipeline's status.
       await page.goto(`${c.url}/`);
       assert.match(await text(page.locator('table')), /acme\/app\s+.*running/);
       await page.getByRole('link', { name: 'acme/app' }).click();
       assert.match(await text(page.locator('table.pipelines')), /running/);
+      await shot(page, 'project');
 
       // Job page: the log grows without a reload, with colours and a section.
       let offset = await appendTrace(
@@ -87,6 +89,7 @@ for (const dialect of testDialects()) {
       await log.getByText('second red line').waitFor({ timeout: 10_000 });
       assert.equal(await text(log.locator('.term-fg-red')), 'red');
       assert.equal(page.url(), jobUrl, 'no reload');
+      await shot(page, 'job');
       // The job's variables by name only, and its ID token by audience, kid and jti.
       const variables = await text(page.locator('.variable-names'));
       assert.match(variables, /GLOBAL_SETTING/);
@@ -108,6 +111,7 @@ for (const dialect of testDialects()) {
       await signInAs(page, c.url, 'maint-app', fixture.passwords.maintainer);
       await page.goto(`${c.url}/acme/app/-/id_tokens`);
       assert.match(await text(page.locator('table.audit')), /https:\/\/vault\.example\.com/);
+      await shot(page, 'id-tokens');
       await page.getByLabel('Audience').fill('no-such-audience');
       await page.getByRole('button', { name: 'Filter' }).click();
       assert.equal(await page.locator('table.audit tbody tr').count(), 0);
