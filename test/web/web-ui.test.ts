@@ -225,5 +225,44 @@ for (const dialect of testDialects()) {
       assert.equal(after.body.find((key: { kid: string }) => key.kid === current).state, 'previous');
       await shot(page, 'keys');
     });
+    it('works from the keyboard, fits a phone screen and follows a dark system theme', async () => {
+      const c = await startTestCoordinator(dialect);
+      const fixture = await setUpWebProject(c);
+      const { pipelineId } = await startPipeline(c, fixture);
+      const browser = await launchBrowser();
+      const phone = await browser.newContext({ viewport: { width: 375, height: 740 }, colorScheme: 'dark' });
+      const page = await phone.newPage();
+      await page.goto(`${c.url}/users/sign_in`);
+      // The login field has the focus; type, Tab to the password, Enter submits.
+      await page.keyboard.type('dev-app');
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(fixture.passwords.developer);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`${c.url}/`);
+      // Tab from the top: the skip link first, then on to the project link, followed with Enter.
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+      let reached = false;
+      for (let i = 0; i < 10 && !reached; i++) {
+        await page.keyboard.press('Tab');
+        reached = (await page.evaluate(() => document.activeElement?.textContent)) === 'acme/app';
+      }
+      assert.ok(reached, 'the project link is reachable with Tab');
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`${c.url}/acme/app`);
+      await page.goto(`${c.url}/acme/app/-/pipelines/${pipelineId}`);
+      // Nothing wider than the phone's screen but the tables' own scrolling boxes.
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+      const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      assert.equal(dark, 'rgb(24, 23, 29)');
+      await shot(page, 'phone-dark');
+      const light = await (await browser.newContext({ colorScheme: 'light' })).newPage();
+      await light.goto(`${c.url}/users/sign_in`);
+      assert.equal(
+        await light.evaluate(() => getComputedStyle(document.body).backgroundColor),
+        'rgb(255, 255, 255)',
+      );
+    });
   });
 }
