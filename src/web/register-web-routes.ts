@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACCESS_LEVELS } from '../coordinator/access-level.js';
 import { createPipeline } from '../coordinator/create-pipeline.js';
 import { cancelJob, cancelPipeline, playJob, retryJob, retryPipeline } from '../coordinator/job-actions.js';
-import { requireProject } from '../coordinator/permissions.js';
+import { requireGroup, requireProject } from '../coordinator/permissions.js';
 import { previewClaims } from '../coordinator/preview-claims.js';
 import { signIn, signOut, type WebSession } from '../coordinator/web-session.js';
 import { isTesseraError, TesseraError } from '../errors.js';
@@ -42,6 +42,12 @@ const NOT_WEB = /^(api|oauth|\.well-known|-)(\/|$)|^favicon\.ico$/;
 
 type FormBody = Record<string, string | undefined>;
 
+/**
+ * Route config marking a web page (not the API): the OpenAPI document leaves these out. Exported
+ * so `src/server/routes/openapi.ts` can tell.
+ */
+export const WEB_ROUTE = { webPage: true } as const;
+
 function frameOf(title: string, session: WebSession | undefined): PageFrame {
   return session ? { title, user: session.user, csrfToken: session.csrfToken } : { title };
 }
@@ -56,7 +62,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
   const { coordinator } = context;
 
   for (const [path, asset] of ASSETS) {
-    app.get(path, { logLevel: 'warn' }, async (_request, reply) =>
+    app.get(path, { logLevel: 'warn', config: WEB_ROUTE }, async (_request, reply) =>
       reply
         .header('content-type', asset.type)
         .header('cache-control', 'public, max-age=31536000, immutable')
@@ -125,54 +131,62 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     );
   };
 
-  app.get('/users/sign_in', async (request, reply) => {
+  app.get('/users/sign_in', { config: WEB_ROUTE }, async (request, reply) => {
     if (await currentSession(coordinator, request)) return reply.redirect('/', 302);
     return showSignIn(request, reply, {});
   });
 
-  app.post<{ Body: FormBody | undefined }>('/users/sign_in', async (request, reply) => {
-    const body = request.body ?? {};
-    const cookieToken = readCookies(request).get(SIGN_IN_CSRF_COOKIE);
-    if (!cookieToken || !csrfTokensEqual(cookieToken, body.authenticity_token)) {
-      return showSignIn(request, reply, {
-        alert: 'The sign-in form expired; please try again.',
-        status: 403,
-      });
-    }
-    const limit = context.authLimiter.check(request.ip);
-    if (!limit.allowed) {
-      reply.header('retry-after', String(limit.retryAfter));
-      return showSignIn(request, reply, {
-        alert: 'Too many failed sign-in attempts; try again later.',
-        status: 429,
-      });
-    }
-    const login = body['user[login]'] ?? '';
-    const password = body['user[password]'] ?? '';
-    const signedIn = login && password ? await signIn(coordinator, login, password) : null;
-    if (!signedIn) {
-      context.authLimiter.hit(request.ip);
-      return showSignIn(request, reply, { alert: 'Invalid login or password.', login, status: 401 });
-    }
-    reply.header('set-cookie', [
-      sessionCookie(coordinator, request, signedIn.cookieValue),
-      cookieHeader(coordinator, request, SIGN_IN_CSRF_COOKIE, '', 0),
-    ]);
-    return reply.redirect(safeRedirect(body.redirect_to), 303);
-  });
+  app.post<{ Body: FormBody | undefined }>(
+    '/users/sign_in',
+    { config: WEB_ROUTE },
+    async (request, reply) => {
+      const body = request.body ?? {};
+      const cookieToken = readCookies(request).get(SIGN_IN_CSRF_COOKIE);
+      if (!cookieToken || !csrfTokensEqual(cookieToken, body.authenticity_token)) {
+        return showSignIn(request, reply, {
+          alert: 'The sign-in form expired; please try again.',
+          status: 403,
+        });
+      }
+      const limit = context.authLimiter.check(request.ip);
+      if (!limit.allowed) {
+        reply.header('retry-after', String(limit.retryAfter));
+        return showSignIn(request, reply, {
+          alert: 'Too many failed sign-in attempts; try again later.',
+          status: 429,
+        });
+      }
+      const login = body['user[login]'] ?? '';
+      const password = body['user[password]'] ?? '';
+      const signedIn = login && password ? await signIn(coordinator, login, password) : null;
+      if (!signedIn) {
+        context.authLimiter.hit(request.ip);
+        return showSignIn(request, reply, { alert: 'Invalid login or password.', login, status: 401 });
+      }
+      reply.header('set-cookie', [
+        sessionCookie(coordinator, request, signedIn.cookieValue),
+        cookieHeader(coordinator, request, SIGN_IN_CSRF_COOKIE, '', 0),
+      ]);
+      return reply.redirect(safeRedirect(body.redirect_to), 303);
+    },
+  );
 
-  app.post<{ Body: FormBody | undefined }>('/users/sign_out', async (request, reply) => {
-    const found = await currentSession(coordinator, request);
-    if (!found) return reply.redirect('/users/sign_in', 303);
-    try {
-      checkCsrf(found.session, request.body);
-    } catch (error) {
-      return sendError(reply, found.session, error);
-    }
-    await signOut(coordinator, found.cookieValue);
-    reply.header('set-cookie', cookieHeader(coordinator, request, SESSION_COOKIE, '', 0));
-    return reply.redirect('/users/sign_in', 303);
-  });
+  app.post<{ Body: FormBody | undefined }>(
+    '/users/sign_out',
+    { config: WEB_ROUTE },
+    async (request, reply) => {
+      const found = await currentSession(coordinator, request);
+      if (!found) return reply.redirect('/users/sign_in', 303);
+      try {
+        checkCsrf(found.session, request.body);
+      } catch (error) {
+        return sendError(reply, found.session, error);
+      }
+      await signOut(coordinator, found.cookieValue);
+      reply.header('set-cookie', cookieHeader(coordinator, request, SESSION_COOKIE, '', 0));
+      return reply.redirect('/users/sign_in', 303);
+    },
+  );
 
   /** The projects `user` may read (admins: all), as `GET /projects` lists them. */
   const readableProjects = async (user: UserRecord) => {
@@ -188,7 +202,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     return out;
   };
 
-  app.get('/', async (request, reply) => {
+  app.get('/', { config: WEB_ROUTE }, async (request, reply) => {
     const session = await sessionOrSignIn(request, reply);
     if (!session) return reply;
     const projects = [];
@@ -206,7 +220,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     );
   });
 
-  app.get('/admin/runners', async (request, reply) => {
+  app.get('/admin/runners', { config: WEB_ROUTE }, async (request, reply) => {
     const session = await sessionOrSignIn(request, reply);
     if (!session) return reply;
     if (!session.user.isAdmin)
@@ -218,7 +232,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     );
   });
 
-  app.get('/admin/users', async (request, reply) => {
+  app.get('/admin/users', { config: WEB_ROUTE }, async (request, reply) => {
     const session = await sessionOrSignIn(request, reply);
     if (!session) return reply;
     if (!session.user.isAdmin)
@@ -227,7 +241,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     return sendPage(reply, AdminUsersPage({ frame: frameOf('Users', session), users }));
   });
 
-  app.get('/admin/keys', async (request, reply) => {
+  app.get('/admin/keys', { config: WEB_ROUTE }, async (request, reply) => {
     const session = await sessionOrSignIn(request, reply);
     if (!session) return reply;
     if (!session.user.isAdmin)
@@ -241,6 +255,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
 
   app.post<{ Params: { '*': string }; Body: FormBody | undefined }>(
     '/admin/keys/*',
+    { config: WEB_ROUTE },
     async (request, reply) => {
       const found = await currentSession(coordinator, request);
       if (!found) return redirectToSignIn(request, reply);
@@ -336,6 +351,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
 
   app.get<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>(
     '/*',
+    { config: WEB_ROUTE },
     async (request, reply) => {
       const path = request.params['*'];
       if (NOT_WEB.test(path)) throw new TesseraError('ERR_NOT_FOUND', `route GET /${path} not found`);
@@ -344,6 +360,39 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
       const { user } = session;
       const now = coordinator.clock();
       try {
+        if (path.startsWith('groups/')) {
+          const fullPath = path.slice('groups/'.length).replace(/\/$/, '');
+          const found = await coordinator.repos.groups.findByFullPath(fullPath);
+          if (!found) throw new TesseraError('ERR_NOT_FOUND', `group ${fullPath} not found`);
+          const { group } = await requireGroup(coordinator, user, found.id, 0);
+          const inside = (candidate: string) => candidate.startsWith(`${group.fullPath}/`);
+          const projects = [];
+          for (const project of await readableProjects(user)) {
+            if (!inside(project.pathWithNamespace)) continue;
+            const [last] = await coordinator.repos.pipelines.listByProject(project.id, 1);
+            projects.push({ project, last });
+          }
+          const subgroups = [];
+          for (const candidate of (await coordinator.repos.groups.list()).filter((g) => inside(g.fullPath))) {
+            try {
+              await requireGroup(coordinator, user, candidate.id, 0);
+              subgroups.push(candidate);
+            } catch {
+              // a private subgroup the user is not in: left out
+            }
+          }
+          return sendPage(
+            reply,
+            HomePage({
+              frame: frameOf(group.fullPath, session),
+              heading: group.fullPath,
+              groupsHeading: 'Subgroups',
+              projects,
+              groups: subgroups,
+              now,
+            }),
+          );
+        }
         const { projectPath, rest } = splitPath(path);
         const { project, level } = await loadProject(user, projectPath, 0);
         const canAct = level >= ACCESS_LEVELS.developer;
@@ -479,94 +528,107 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     },
   );
 
-  app.post<{ Params: { '*': string }; Body: FormBody | undefined }>('/*', async (request, reply) => {
-    const path = request.params['*'];
-    if (NOT_WEB.test(path)) throw new TesseraError('ERR_NOT_FOUND', `route POST /${path} not found`);
-    const found = await currentSession(coordinator, request);
-    if (!found) return redirectToSignIn(request, reply);
-    const { session } = found;
-    const { user } = session;
-    try {
-      checkCsrf(session, request.body);
-      const { projectPath, rest } = splitPath(path);
-      const { project } = await loadProject(user, projectPath, 0);
-      const base = `/${project.pathWithNamespace}`;
-      if (rest === 'pipelines') {
-        const ref = (request.body?.ref ?? '').trim();
-        if (ref === '') throw new TesseraError('ERR_VALIDATION', 'name the branch or tag to run');
-        const variables: Record<string, string> = {};
-        for (const line of (request.body?.variables ?? '').split(/\r?\n/)) {
-          if (line.trim() === '') continue;
-          const eq = line.indexOf('=');
-          const key = eq === -1 ? '' : line.slice(0, eq).trim();
-          if (!/^[A-Za-z0-9_]{1,255}$/.test(key))
-            throw new TesseraError('ERR_VALIDATION', `variable line "${line.slice(0, 60)}" is not KEY=value`);
-          variables[key] = line.slice(eq + 1);
-        }
-        const pipeline = await createPipeline(coordinator, { project, user, ref, source: 'web', variables });
-        return reply.redirect(`${base}/-/pipelines/${pipeline.id}`, 303);
-      }
-      await loadProject(user, projectPath, ACCESS_LEVELS.developer);
-      if (rest === 'id_tokens/preview') {
-        const body = request.body ?? {};
-        const form: ClaimPreviewForm = {
-          ref: (body.ref ?? '').trim(),
-          job: (body.job ?? '').trim(),
-          aud: (body.aud ?? '').trim(),
-          jobDefinition: body.job_definition ?? '',
-          role: body.role ?? '',
-        };
-        const frame = { ...frameOf('Claim preview', session), csrfToken: session.csrfToken };
-        try {
-          if (form.ref === '') throw new TesseraError('ERR_VALIDATION', 'name the branch or tag');
-          const role = form.role.trim() === '' ? undefined : parseVaultRole(form.role);
-          const preview = await previewClaims(coordinator, {
+  app.post<{ Params: { '*': string }; Body: FormBody | undefined }>(
+    '/*',
+    { config: WEB_ROUTE },
+    async (request, reply) => {
+      const path = request.params['*'];
+      if (NOT_WEB.test(path)) throw new TesseraError('ERR_NOT_FOUND', `route POST /${path} not found`);
+      const found = await currentSession(coordinator, request);
+      if (!found) return redirectToSignIn(request, reply);
+      const { session } = found;
+      const { user } = session;
+      try {
+        checkCsrf(session, request.body);
+        const { projectPath, rest } = splitPath(path);
+        const { project } = await loadProject(user, projectPath, 0);
+        const base = `/${project.pathWithNamespace}`;
+        if (rest === 'pipelines') {
+          const ref = (request.body?.ref ?? '').trim();
+          if (ref === '') throw new TesseraError('ERR_VALIDATION', 'name the branch or tag to run');
+          const variables: Record<string, string> = {};
+          for (const line of (request.body?.variables ?? '').split(/\r?\n/)) {
+            if (line.trim() === '') continue;
+            const eq = line.indexOf('=');
+            const key = eq === -1 ? '' : line.slice(0, eq).trim();
+            if (!/^[A-Za-z0-9_]{1,255}$/.test(key))
+              throw new TesseraError(
+                'ERR_VALIDATION',
+                `variable line "${line.slice(0, 60)}" is not KEY=value`,
+              );
+            variables[key] = line.slice(eq + 1);
+          }
+          const pipeline = await createPipeline(coordinator, {
             project,
             user,
-            ref: form.ref,
-            ...(form.job ? { job: form.job } : {}),
-            ...(form.aud ? { aud: form.aud } : {}),
-            ...(form.jobDefinition.trim() ? { jobDefinition: form.jobDefinition } : {}),
+            ref,
+            source: 'web',
+            variables,
           });
-          const verdicts = role
-            ? preview.tokens.map((token) =>
-                evaluateVaultRole(token.claims as unknown as Record<string, unknown>, role),
-              )
-            : undefined;
-          return sendPage(
-            reply,
-            ClaimPreviewPage({ frame, project, form, preview, ...(verdicts ? { verdicts } : {}) }),
-          );
-        } catch (error) {
-          if (!isTesseraError(error) || !error.expose || error.code === 'ERR_NOT_FOUND') throw error;
-          return sendPage(
-            reply,
-            ClaimPreviewPage({ frame, project, form, error: error.message }),
-            error.status,
-          );
+          return reply.redirect(`${base}/-/pipelines/${pipeline.id}`, 303);
         }
+        await loadProject(user, projectPath, ACCESS_LEVELS.developer);
+        if (rest === 'id_tokens/preview') {
+          const body = request.body ?? {};
+          const form: ClaimPreviewForm = {
+            ref: (body.ref ?? '').trim(),
+            job: (body.job ?? '').trim(),
+            aud: (body.aud ?? '').trim(),
+            jobDefinition: body.job_definition ?? '',
+            role: body.role ?? '',
+          };
+          const frame = { ...frameOf('Claim preview', session), csrfToken: session.csrfToken };
+          try {
+            if (form.ref === '') throw new TesseraError('ERR_VALIDATION', 'name the branch or tag');
+            const role = form.role.trim() === '' ? undefined : parseVaultRole(form.role);
+            const preview = await previewClaims(coordinator, {
+              project,
+              user,
+              ref: form.ref,
+              ...(form.job ? { job: form.job } : {}),
+              ...(form.aud ? { aud: form.aud } : {}),
+              ...(form.jobDefinition.trim() ? { jobDefinition: form.jobDefinition } : {}),
+            });
+            const verdicts = role
+              ? preview.tokens.map((token) =>
+                  evaluateVaultRole(token.claims as unknown as Record<string, unknown>, role),
+                )
+              : undefined;
+            return sendPage(
+              reply,
+              ClaimPreviewPage({ frame, project, form, preview, ...(verdicts ? { verdicts } : {}) }),
+            );
+          } catch (error) {
+            if (!isTesseraError(error) || !error.expose || error.code === 'ERR_NOT_FOUND') throw error;
+            return sendPage(
+              reply,
+              ClaimPreviewPage({ frame, project, form, error: error.message }),
+              error.status,
+            );
+          }
+        }
+        const match3 = /^pipelines\/(\d{1,10})\/(cancel|retry)$/.exec(rest);
+        if (match3) {
+          const match = match3;
+          const pipeline = await loadPipeline(project, Number(match[1]));
+          if (match[2] === 'cancel') await cancelPipeline(coordinator, pipeline.id);
+          else await retryPipeline(coordinator, project, user, pipeline.id);
+          return reply.redirect(`${base}/-/pipelines/${pipeline.id}`, 303);
+        }
+        const match4 = /^jobs\/(\d{1,10})\/(cancel|retry|play)$/.exec(rest);
+        if (match4) {
+          const match = match4;
+          const job = await loadJob(project, Number(match[1]));
+          let target = job.id;
+          if (match[2] === 'cancel') await cancelJob(coordinator, job);
+          else if (match[2] === 'play') await playJob(coordinator, project, user, job);
+          else target = (await retryJob(coordinator, project, user, job)).id;
+          return reply.redirect(`${base}/-/jobs/${target}`, 303);
+        }
+        throw new TesseraError('ERR_NOT_FOUND', 'page not found');
+      } catch (error) {
+        return sendError(reply, session, error);
       }
-      const match3 = /^pipelines\/(\d{1,10})\/(cancel|retry)$/.exec(rest);
-      if (match3) {
-        const match = match3;
-        const pipeline = await loadPipeline(project, Number(match[1]));
-        if (match[2] === 'cancel') await cancelPipeline(coordinator, pipeline.id);
-        else await retryPipeline(coordinator, project, user, pipeline.id);
-        return reply.redirect(`${base}/-/pipelines/${pipeline.id}`, 303);
-      }
-      const match4 = /^jobs\/(\d{1,10})\/(cancel|retry|play)$/.exec(rest);
-      if (match4) {
-        const match = match4;
-        const job = await loadJob(project, Number(match[1]));
-        let target = job.id;
-        if (match[2] === 'cancel') await cancelJob(coordinator, job);
-        else if (match[2] === 'play') await playJob(coordinator, project, user, job);
-        else target = (await retryJob(coordinator, project, user, job)).id;
-        return reply.redirect(`${base}/-/jobs/${target}`, 303);
-      }
-      throw new TesseraError('ERR_NOT_FOUND', 'page not found');
-    } catch (error) {
-      return sendError(reply, session, error);
-    }
-  });
+    },
+  );
 }

@@ -68,6 +68,9 @@ for (const dialect of testDialects()) {
       // Home: the project with its last pipeline's status.
       await page.goto(`${c.url}/`);
       assert.match(await text(page.locator('table')), /acme\/app\s+.*running/);
+      await page.getByRole('link', { name: 'acme', exact: true }).click();
+      await page.waitForURL(`${c.url}/groups/acme`);
+      assert.match(await text(page.locator('h1')), /^acme$/);
       await page.getByRole('link', { name: 'acme/app' }).click();
       assert.match(await text(page.locator('table.pipelines')), /running/);
       await shot(page, 'project');
@@ -148,7 +151,13 @@ for (const dialect of testDialects()) {
 
       await page.getByRole('button', { name: 'Sign out' }).click();
       await signInAs(page, c.url, 'outsider', fixture.passwords.outsider);
-      for (const path of ['/acme/app', `/acme/app/-/pipelines/${pipelineId}`, '/acme/app/-/id_tokens']) {
+      for (const path of [
+        '/acme/app',
+        `/acme/app/-/pipelines/${pipelineId}`,
+        '/acme/app/-/id_tokens',
+        '/acme/app/-/id_tokens/preview',
+        '/groups/acme',
+      ]) {
         const refused = await page.goto(`${c.url}${path}`);
         assert.equal(refused?.status(), 404, path);
       }

@@ -4,21 +4,28 @@ import type { ProjectRecord } from '../../store/repositories/projects.js';
 import { Layout, type PageFrame } from './layout.js';
 import { Age, StatusBadge } from './status-badge.js';
 
-/** `/`: the projects the user may read, each with its last pipeline, and their groups. */
+/**
+ * `/`: the projects the user may read, each with its last pipeline, and their groups; a group's
+ * page (`/groups/PATH`) is the same list narrowed to the group, with its subgroups.
+ */
 export function HomePage({
   frame,
+  heading = 'Projects',
+  groupsHeading = 'Groups',
   projects,
   groups,
   now,
 }: {
   frame: PageFrame;
+  heading?: string;
+  groupsHeading?: string;
   projects: Array<{ project: ProjectRecord; last: PipelineRecord | undefined }>;
   groups: GroupRecord[];
   now: number;
 }) {
   return (
     <Layout frame={frame}>
-      <h1>Projects</h1>
+      <h1>{heading}</h1>
       {projects.length === 0 ? (
         <p class="muted">No projects yet.</p>
       ) : (
@@ -59,7 +66,7 @@ export function HomePage({
           </table>
         </div>
       )}
-      <h2>Groups</h2>
+      <h2>{groupsHeading}</h2>
       {groups.length === 0 ? (
         <p class="muted">No groups.</p>
       ) : (
