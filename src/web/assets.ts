@@ -166,12 +166,15 @@ const JS = `'use strict';
 })();
 `;
 
-function versioned(name: string, body: string): string {
-  return `/-/web/assets/${name}-${createHash('sha256').update(body).digest('hex').slice(0, 12)}`;
+function versioned(name: string, extension: string, body: string): string {
+  return `/-/web/assets/${name}-${createHash('sha256').update(body).digest('hex').slice(0, 12)}.${extension}`;
 }
 
 /** The stylesheet's and script's URLs: their content hash is in the name, so they are cached for good. */
-export const ASSET_PATHS = { css: versioned('tessera.css', CSS), js: versioned('tessera.js', JS) } as const;
+export const ASSET_PATHS = {
+  css: versioned('tessera', 'css', CSS),
+  js: versioned('tessera', 'js', JS),
+} as const;
 
 /** Every asset by URL, with its content type. */
 export const ASSETS: ReadonlyMap<string, { type: string; body: string }> = new Map([
