@@ -143,6 +143,20 @@ for (const dialect of testDialects()) {
       assert.equal(forged.status, 403);
       const pipeline = await c.api('GET', `/api/v4/projects/${fixture.projectId}/pipelines/${pipelineId}`);
       assert.equal(pipeline.body.status, 'running', 'nothing was canceled');
+      // Run a pipeline from the project page, with a variable, then cancel it from its page.
+      await page.goto(`${c.url}/acme/app`);
+      await page.getByText('Run pipeline', { exact: true }).first().click();
+      await page.getByLabel('Run for branch or tag').fill('main');
+      await page.getByLabel('Variables (one KEY=value per line)').fill('DEPLOY_TARGET=staging');
+      await page.getByRole('button', { name: 'Run pipeline' }).click();
+      await page.waitForURL(/\/acme\/app\/-\/pipelines\/\d+$/);
+      const created = Number(new URL(page.url()).pathname.split('/').pop());
+      assert.notEqual(created, pipelineId);
+      const stored = await c.api('GET', `/api/v4/projects/${fixture.projectId}/pipelines/${created}`);
+      assert.equal(stored.body.source, 'web');
+      await page.getByRole('button', { name: 'Cancel pipeline' }).click();
+      await page.waitForURL(`${c.url}/acme/app/-/pipelines/${created}`);
+      assert.match(await text(page.locator('h1')), /canceled/);
       // The page itself carries a CSP without inline scripts.
       const answer = await page.goto(`${c.url}/acme/app`);
       const csp = answer?.headers()['content-security-policy'] ?? '';
