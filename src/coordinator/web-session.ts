@@ -84,3 +84,8 @@ export async function readJobLogFrom(
 export function jobLogLength(coordinator: Coordinator, jobId: number): Promise<number> {
   return sessions(coordinator).traceLength(jobId);
 }
+
+/** How many bytes of the job's log the runners sent so far (cheap: no log text is read). */
+export async function jobLogBytes(coordinator: Coordinator, jobId: number): Promise<number> {
+  return (await coordinator.repos.jobs.traceState(jobId))?.bytes ?? 0;
+}

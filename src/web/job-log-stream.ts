@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isFinished } from '../coordinator/advance-pipeline.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
-import { jobLogLength, readJobLogFrom } from '../coordinator/web-session.js';
+import { jobLogBytes, jobLogLength, readJobLogFrom } from '../coordinator/web-session.js';
 import { initialAnsiState, parseLogLines } from './log-lines.js';
 import type { JobLogExcerpt } from './pages/job.js';
 
@@ -72,6 +72,7 @@ export async function streamJobLog(
   const state = initialAnsiState();
   let position = offset;
   let lastStatus = '';
+  let lastBytes = -1;
   let closed = false;
   request.raw.on('close', () => {
     closed = true;
@@ -87,6 +88,13 @@ export async function streamJobLog(
         lastStatus = job.status;
         send('status', { status: job.status });
       }
+      // Reading the text from an offset walks the whole log in SQL; do it only when bytes arrived.
+      const bytes = await jobLogBytes(coordinator, jobId);
+      if (bytes === lastBytes && !finished) {
+        await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+        continue;
+      }
+      lastBytes = bytes;
       const { text } = await readJobLogFrom(coordinator, jobId, position);
       const lastNewline = text.lastIndexOf('\n');
       const chunk = finished ? text : lastNewline === -1 ? '' : text.slice(0, lastNewline + 1);
