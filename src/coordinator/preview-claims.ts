@@ -166,7 +166,8 @@ export async function previewClaims(
         issuer: coordinator.urls.issuer,
         context,
         audience: aud,
-        jti: '(assigned when the token is minted)',
+        // A UUID-shaped stand-in: the real jti is a fresh random UUID at minting.
+        jti: '00000000-0000-0000-0000-000000000000',
         iat,
         lifetime,
       }),

@@ -116,7 +116,8 @@ export function evaluateVaultRole(claims: Record<string, unknown>, role: VaultJw
     check: 'role_type',
     claim: '',
     ok: roleType === 'jwt',
-    actual: null,
+    // Not a claim: the token has nothing to show here.
+    actual: [],
     expected: ['jwt'],
     reason: roleType === 'jwt' ? '' : `role_type is "${roleType}": only a "jwt" role logs in with a token`,
   });

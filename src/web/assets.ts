@@ -28,7 +28,7 @@ h1 { font-size: 1.5rem; margin: 0.5rem 0 1rem; word-break: break-word; }
 h2 { font-size: 1.15rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--border); vertical-align: top; }
-.table-scroll { overflow-x: auto; }
+.table-scroll { overflow-x: auto; margin-bottom: 16px; }
 button, input, select, textarea { font: inherit; color: inherit; }
 button, .button { background: var(--panel); border: 1px solid var(--border); border-radius: 4px;
   padding: 4px 12px; cursor: pointer; text-decoration: none; color: var(--fg); display: inline-block; }
@@ -37,7 +37,8 @@ input, textarea, select { background: var(--bg); border: 1px solid var(--border)
   padding: 4px 8px; max-width: 100%; }
 label { display: block; margin: 8px 0 2px; font-weight: 600; }
 .form-card { max-width: 420px; }
-.form-card input { width: 100%; }
+.form-card input:not([type=checkbox]), .form-card textarea, .form-card select { width: 100%; }
+.preview-token { scroll-margin-top: 8px; }
 .actions { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0; }
 .actions form { margin: 0; }
 .error-message, .flash-alert { color: var(--bad); }

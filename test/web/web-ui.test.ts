@@ -201,6 +201,11 @@ for (const dialect of testDialects()) {
       await page.getByRole('button', { name: 'Preview claims' }).click();
       assert.equal(await text(page.locator('.vault-verdict')), 'The Vault role would accept this token.');
       assert.match(await text(page.locator('table.claims-table')), /project_path\s+acme\/app/);
+      await page.locator('.preview-token').first().scrollIntoViewIfNeeded();
+      await page
+        .locator('.preview-token h2')
+        .first()
+        .evaluate((heading) => heading.scrollIntoView());
       await shot(page, 'claim-preview');
       await page
         .getByLabel('Vault role JSON (optional)')

@@ -55,9 +55,9 @@ export function ClaimPreviewPage({
         <label for="preview_aud">Audience (default: the job's id_tokens)</label>
         <input id="preview_aud" name="aud" value={form.aud} />
         <label for="preview_definition">Job definition (optional, instead of the repository's)</label>
-        <textarea id="preview_definition" name="job_definition" rows={4} value={form.jobDefinition} />
+        <textarea id="preview_definition" name="job_definition" rows={3} value={form.jobDefinition} />
         <label for="preview_role">Vault role JSON (optional)</label>
-        <textarea id="preview_role" name="role" rows={6} value={form.role} />
+        <textarea id="preview_role" name="role" rows={4} value={form.role} />
         <p>
           <button type="submit">Preview claims</button>
         </p>
