@@ -91,6 +91,9 @@ for (const dialect of testDialects()) {
       offset = await appendTrace(c, job, offset, 'second \u001b[31mred\u001b[0m line\n');
       await log.getByText('second red line').waitFor({ timeout: 10_000 });
       assert.equal(await text(log.locator('.term-fg-red')), 'red');
+      // Only the new bytes came: nothing shown twice.
+      assert.equal(await log.getByText('first line').count(), 1);
+      assert.equal(await log.locator('.log-line').count(), 4, 'section header, hidden detail, two lines');
       assert.equal(page.url(), jobUrl, 'no reload');
       await shot(page, 'job');
       // The job's variables by name only, and its ID token by audience, kid and jti.
