@@ -45,6 +45,10 @@ await build({
   // code that needs its own files on disk (worker scripts found through __dirname) serves
   // transports, which Tessera never configures.
   external: ['better-sqlite3', 'pg'],
+  // The web UI's pages are TSX rendered with Preact (tsconfig.json says the same; stated here too so
+  // a build from a layout without that tsconfig cannot fall back to React's classic JSX).
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
   minify: true,
   // TesseraError sets `this.name = new.target.name`, and error names reach logs and bug reports.
   keepNames: true,

@@ -4,6 +4,7 @@ import type { SigningAlgorithm } from '../keys/algorithms.js';
 import type { BoundClaims } from '../verify/bound-claims.js';
 import { decodeToken, MAX_TOKEN_LENGTH } from '../verify/decode-token.js';
 import { createVerifier } from '../verify/index.js';
+import { registerTokenPreviewCommand } from './token-preview.js';
 
 /** Longest input read from stdin; anything longer is refused without being read further. */
 const MAX_STDIN_BYTES = MAX_TOKEN_LENGTH + 1024;
@@ -78,10 +79,12 @@ interface VerifyFlags {
 
 /**
  * Registers `tessera token verify` (verify a token against an issuer, print its claims) and
- * `tessera token decode` (print header and claims without verifying them).
+ * `tessera token decode` (print header and claims without verifying them) and `tessera token
+ * preview` (the claims a job's tokens would carry; see `token-preview.ts`).
  */
 export function registerTokenCommand(program: Command): void {
-  const token = program.command('token').description('Verify or decode ID tokens');
+  const token = program.command('token').description('Verify, decode or preview ID tokens');
+  registerTokenPreviewCommand(token);
 
   token
     .command('verify')

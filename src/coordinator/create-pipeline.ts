@@ -22,6 +22,9 @@ import { projectAccessLevel } from './permissions.js';
 import { isMeantAsPipeline } from './pipeline-config-shape.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
 
+/** `CI_COMMIT_BEFORE_SHA` of every pipeline that is not a push (GitLab's zeros). */
+const ZERO_SHA = '0000000000000000000000000000000000000000';
+
 const readers = new WeakMap<Coordinator, GitRepositoryReader>();
 
 /** The coordinator's git reader (one bare cache per repository under `<dataDir>/git-cache`). */
@@ -116,6 +119,90 @@ function withEnvironmentNamesExpanded(
   return { ...plan, jobs };
 }
 
+/** A pipeline planned for a resolved ref: the loaded configuration and the plan (nothing stored). */
+export interface PlannedAtRef {
+  loaded: Awaited<ReturnType<typeof loadPipeline>>;
+  plan: PipelinePlan;
+}
+
+/**
+ * Reads the CI configuration at a resolved ref's commit and plans it with the predefined,
+ * project and caller variables, exactly as {@link createPipeline} does before it stores anything.
+ * The claim preview plans with it too, so a preview sees the very jobs a pipeline would get.
+ * Checks no permission: the callers do.
+ *
+ * @throws TesseraError `ERR_GIT_CONFIG_NOT_FOUND` without a configuration file at that commit,
+ *   and the errors of loading and planning it.
+ */
+export async function planResolvedRef(
+  coordinator: Coordinator,
+  input: {
+    project: ProjectRecord;
+    user: UserRecord;
+    ref: ResolvedRef;
+    refProtected: boolean;
+    source: PipelineSource;
+    variables?: Record<string, string>;
+    /** A configuration to plan instead of the one at the ref (the claim preview's pasted job). */
+    configContent?: string;
+    /** `CI_COMMIT_BEFORE_SHA` (see {@link createPipeline}); zeros when absent. */
+    beforeSha?: string;
+  },
+): Promise<PlannedAtRef> {
+  const { project, user, ref } = input;
+  const protection = { protected: input.refProtected };
+  const git = gitReader(coordinator);
+  const cache = await git.fetch(project.repositoryUrl, ref);
+  const read = await git.readCommitAndFile(cache, ref.sha, project.ciConfigPath);
+  const { commit } = read;
+  const content = input.configContent ?? read.content;
+  // One answer for a missing, unreadable or non-pipeline file: what the file holds stays unsaid.
+  const noConfig = () =>
+    new TesseraError(
+      'ERR_GIT_CONFIG_NOT_FOUND',
+      `commit ${ref.sha.slice(0, 8)} of ${ref.type} "${ref.name}" has no ${project.ciConfigPath}, or it is not a pipeline configuration (a YAML mapping of keywords and jobs)`,
+    );
+  if (content === undefined) throw noConfig();
+  const loaded = await loadPipeline({
+    content,
+    file: project.ciConfigPath,
+    readLocalFile: (path) => git.readFile(cache, ref.sha, path),
+  }).catch((error: unknown) => {
+    if (isTesseraError(error) && !isMeantAsPipeline(content, project.ciConfigPath)) throw noConfig();
+    throw error;
+  });
+  const ruleVariables = buildRuleVariables({
+    ref: ref.name,
+    tag: ref.type === 'tag',
+    source: input.source,
+    defaultBranch: project.defaultBranch,
+    refProtected: protection.protected,
+    projectPath: project.pathWithNamespace,
+    projectId: String(project.id),
+    projectVisibility: project.visibility as 'private' | 'internal' | 'public',
+    serverUrl: coordinator.urls.serverUrl,
+    sha: ref.sha,
+    beforeSha: input.beforeSha ?? ZERO_SHA,
+    commitMessage: commit.message,
+    commitAuthor: commit.author,
+    userLogin: user.username,
+    configPath: project.ciConfigPath,
+  });
+  const projectVariables = await projectVariablesFor(coordinator.store.db, project.id, protection.protected);
+  const callerVariables = {
+    ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
+    ...input.variables,
+  };
+  const planned: PipelinePlan = planPipeline(loaded.spec, { ...ruleVariables, ...callerVariables });
+  const plan = withEnvironmentNamesExpanded(planned, {
+    predefined: ruleVariables,
+    project: callerVariables,
+    file: project.ciConfigPath,
+    warnings: loaded.warnings,
+  });
+  return { loaded, plan };
+}
+
 /**
  * Creates a pipeline for `ref` (`POST /projects/:id/pipeline?ref=`): resolves the ref with git,
  * refuses a protected ref to a user below its level (403 saying why), reads the configuration from
@@ -159,52 +246,14 @@ export async function createPipeline(
       'running pipelines needs the Developer role or higher on the project',
     );
   }
-  const cache = await git.fetch(project.repositoryUrl, ref);
-  const { content, commit } = await git.readCommitAndFile(cache, ref.sha, project.ciConfigPath);
-  // One answer for a missing, unreadable or non-pipeline file: what the file holds stays unsaid.
-  const noConfig = () =>
-    new TesseraError(
-      'ERR_GIT_CONFIG_NOT_FOUND',
-      `commit ${ref.sha.slice(0, 8)} of ${ref.type} "${ref.name}" has no ${project.ciConfigPath}, or it is not a pipeline configuration (a YAML mapping of keywords and jobs)`,
-    );
-  if (content === undefined) throw noConfig();
-  const beforeSha = input.beforeSha ?? '0000000000000000000000000000000000000000';
-  const loaded = await loadPipeline({
-    content,
-    file: project.ciConfigPath,
-    readLocalFile: (path) => git.readFile(cache, ref.sha, path),
-  }).catch((error: unknown) => {
-    if (isTesseraError(error) && !isMeantAsPipeline(content, project.ciConfigPath)) throw noConfig();
-    throw error;
-  });
-  const ruleVariables = buildRuleVariables({
-    ref: ref.name,
-    tag: ref.type === 'tag',
-    source: input.source,
-    defaultBranch: project.defaultBranch,
+  const { loaded, plan } = await planResolvedRef(coordinator, {
+    project,
+    user,
+    ref,
     refProtected: protection.protected,
-    projectPath: project.pathWithNamespace,
-    projectId: String(project.id),
-    projectVisibility: project.visibility as 'private' | 'internal' | 'public',
-    serverUrl: coordinator.urls.serverUrl,
-    sha: ref.sha,
-    beforeSha,
-    commitMessage: commit.message,
-    commitAuthor: commit.author,
-    userLogin: user.username,
-    configPath: project.ciConfigPath,
-  });
-  const projectVariables = await projectVariablesFor(coordinator.store.db, project.id, protection.protected);
-  const callerVariables = {
-    ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
-    ...input.variables,
-  };
-  const planned: PipelinePlan = planPipeline(loaded.spec, { ...ruleVariables, ...callerVariables });
-  const plan = withEnvironmentNamesExpanded(planned, {
-    predefined: ruleVariables,
-    project: callerVariables,
-    file: project.ciConfigPath,
-    warnings: loaded.warnings,
+    source: input.source,
+    ...(input.variables ? { variables: input.variables } : {}),
+    ...(input.beforeSha ? { beforeSha: input.beforeSha } : {}),
   });
   if (!plan.created || plan.jobs.length === 0) {
     const message = plan.created
@@ -245,7 +294,7 @@ export async function createPipeline(
       ciConfigSha: ref.sha,
       variables: plan.variables,
       apiVariables: input.variables ?? {},
-      beforeSha,
+      beforeSha: input.beforeSha ?? ZERO_SHA,
       warnings: loaded.warnings.map((warning) => `${warning.path}: ${warning.message}`),
       createdAt: now,
       updatedAt: now,

@@ -7,6 +7,7 @@ import { hashSecret } from '../coordinator/secret-token.js';
 import type { Keyring } from '../keys/keyring.js';
 import { registerOidcRoutes } from '../oidc/routes.js';
 import type { Store } from '../store/open-store.js';
+import { registerWebRoutes } from '../web/register-web-routes.js';
 import { compileOnFirstUse } from './compile-on-first-use.js';
 import { installErrorHandler } from './error-handler.js';
 import { type PrecompiledValidators, precompiledValidatorFactory } from './precompiled-validator-factory.js';
@@ -15,6 +16,7 @@ import { RequestLogController } from './request-log-controller.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerIdTokenPreviewRoutes } from './routes/id-token-preview.js';
 import { registerIdTokenRoutes } from './routes/id-tokens.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
@@ -28,6 +30,7 @@ import { registerProtectionRoutes } from './routes/protection.js';
 import { registerRunnerProtocolRoutes } from './routes/runner-protocol.js';
 import { registerRunnerRoutes } from './routes/runners.js';
 import { registerTriggerRoutes } from './routes/triggers.js';
+import { registerUserPasswordRoutes } from './routes/user-password.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVariableRoutes } from './routes/variables.js';
 import type { ServerContext } from './server-context.js';
@@ -226,6 +229,10 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerTriggerRoutes(app, context);
     registerPipelineScheduleRoutes(app, context);
     registerMirrorRoutes(app, context);
+    // The web UI (src/web/) and the password its sign-in checks.
+    registerUserPasswordRoutes(app, context);
+    registerIdTokenPreviewRoutes(app, context);
+    registerWebRoutes(app, context);
   }
   return { app, coordinator };
 }

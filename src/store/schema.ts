@@ -28,6 +28,8 @@ export interface Database {
   pipelineScheduleVariables: PipelineScheduleVariablesTable;
   pipelineScheduleRuns: PipelineScheduleRunsTable;
   projectMirrors: ProjectMirrorsTable;
+  userPasswords: UserPasswordsTable;
+  webSessions: WebSessionsTable;
 }
 
 /** `users`. */
@@ -344,4 +346,20 @@ export interface ProjectMirrorsTable {
   lastUpdateAt: number | null;
   lastSuccessfulUpdateAt: number | null;
   lastError: string | null;
+}
+
+/** `user_passwords`: the scrypt hash of a user's web password (see `src/coordinator/password.ts`). */
+export interface UserPasswordsTable {
+  userId: number;
+  passwordHash: string;
+  updatedAt: number;
+}
+
+/** `web_sessions`: a signed-in browser, keyed by the SHA-256 of its cookie value. */
+export interface WebSessionsTable {
+  sessionHash: string;
+  userId: number;
+  csrfToken: string;
+  createdAt: number;
+  expiresAt: number;
 }

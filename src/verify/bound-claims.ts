@@ -87,12 +87,61 @@ function scalars(value: unknown): string[] {
   return out;
 }
 
+/** How one bound claim fared against a claim set: matched, or why not. */
+export interface BoundClaimOutcome {
+  name: string;
+  matched: boolean;
+  /** The token's values of the claim (strings), or null when it is missing. */
+  actual: string[] | null;
+  expected: readonly string[];
+  /** Why it did not match ('' when it did): the words {@link checkBoundClaims} throws. */
+  reason: string;
+}
+
 /**
- * Checks every bound claim as Vault's JWT auth does: the claim must be present and one of its
+ * Matches one bound claim as Vault's JWT auth does: the claim must be present and one of its
  * values (a list in the token matches if any element does) must match one of the bound values.
+ * The one implementation behind {@link checkBoundClaims} (verification) and the claim preview.
+ */
+export function matchBoundClaim(
+  claims: Record<string, unknown>,
+  claim: CompiledBoundClaim,
+  type: BoundClaimsType,
+): BoundClaimOutcome {
+  const value = lookup(claims, claim.path);
+  if (value === undefined || value === null) {
+    return {
+      name: claim.name,
+      matched: false,
+      actual: null,
+      expected: claim.values,
+      reason: `bound claim ${JSON.stringify(claim.name)} is missing from the token`,
+    };
+  }
+  const actual = scalars(value);
+  const matched = actual.some((candidate) =>
+    claim.values.some((expected) =>
+      type === 'glob' ? globMatch(expected, candidate) : expected === candidate,
+    ),
+  );
+  return {
+    name: claim.name,
+    matched,
+    actual,
+    expected: claim.values,
+    reason: matched
+      ? ''
+      : `bound claim ${JSON.stringify(claim.name)} is ${shownValue(value)} in the token, which does not match ${
+          claim.values.length === 1 ? '' : 'any of '
+        }${claim.values.map((expected) => shownValue(expected)).join(', ')}${type === 'glob' ? ' (glob)' : ''}`,
+  };
+}
+
+/**
+ * Checks every bound claim with {@link matchBoundClaim}, in order.
  *
- * @throws TesseraError `ERR_VERIFY_BOUND_CLAIM` naming the claim, its value in the token and the
- *   bound values (claims are not secret: the token holder can decode them).
+ * @throws TesseraError `ERR_VERIFY_BOUND_CLAIM` naming the first claim that fails, its value in the
+ *   token and the bound values (claims are not secret: the token holder can decode them).
  */
 export function checkBoundClaims(
   claims: Record<string, unknown>,
@@ -100,27 +149,8 @@ export function checkBoundClaims(
   type: BoundClaimsType,
 ): void {
   for (const claim of bound) {
-    const value = lookup(claims, claim.path);
-    if (value === undefined || value === null) {
-      throw new TesseraError(
-        'ERR_VERIFY_BOUND_CLAIM',
-        `bound claim ${JSON.stringify(claim.name)} is missing from the token`,
-      );
-    }
-    const actual = scalars(value);
-    const matched = actual.some((candidate) =>
-      claim.values.some((expected) =>
-        type === 'glob' ? globMatch(expected, candidate) : expected === candidate,
-      ),
-    );
-    if (!matched) {
-      throw new TesseraError(
-        'ERR_VERIFY_BOUND_CLAIM',
-        `bound claim ${JSON.stringify(claim.name)} is ${shownValue(value)} in the token, which does not match ${
-          claim.values.length === 1 ? '' : 'any of '
-        }${claim.values.map((expected) => shownValue(expected)).join(', ')}${type === 'glob' ? ' (glob)' : ''}`,
-      );
-    }
+    const outcome = matchBoundClaim(claims, claim, type);
+    if (!outcome.matched) throw new TesseraError('ERR_VERIFY_BOUND_CLAIM', outcome.reason);
   }
 }
 

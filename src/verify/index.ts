@@ -26,6 +26,13 @@ export { isTesseraError, TesseraError } from '../errors.js';
 export type { BoundClaims, BoundClaimsType } from './bound-claims.js';
 export { type DecodedToken, decodeToken } from './decode-token.js';
 export type { FetchLike } from './key-set.js';
+export {
+  evaluateVaultRole,
+  parseVaultRole,
+  type VaultJwtRole,
+  type VaultRoleCheck,
+  type VaultRoleVerdict,
+} from './vault-role.js';
 
 /** Options of {@link createVerifier}. Durations are seconds. */
 export interface VerifierOptions {

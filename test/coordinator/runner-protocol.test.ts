@@ -119,7 +119,7 @@ build:
         [14, 0xc3],
         [15, 0xa9],
       ] as const) {
-        const part = await fetch(`${c.url}/api/v4/jobs/${job.id}/trace`, {
+        const part: Response = await fetch(`${c.url}/api/v4/jobs/${job.id}/trace`, {
           method: 'PATCH',
           headers: {
             'job-token': job.token,

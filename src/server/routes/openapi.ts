@@ -19,6 +19,8 @@ export function registerOpenApiRoute(app: FastifyInstance, _context: ServerConte
       (method) => method !== 'HEAD' && method !== 'OPTIONS',
     );
     if (route.url === '*' || route.url.endsWith('/openapi.json')) return;
+    // The web UI's pages (src/web/) are not part of the API.
+    if ((route.config as { webPage?: boolean } | undefined)?.webPage) return;
     const path = route.url.replace(/:([A-Za-z_]+)/g, '{$1}');
     const schema = (route.schema ?? {}) as {
       params?: { properties?: Record<string, unknown> };

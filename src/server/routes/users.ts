@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { checkPassword, setUserPassword } from '../../coordinator/password.js';
 import { generateSecret, TOKEN_PREFIXES } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { AccessTokenRecord, UserRecord } from '../../store/repositories/users.js';
@@ -93,7 +94,14 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
   );
 
   app.post<{
-    Body: { username: string; email: string; name: string; admin?: boolean; can_create_group?: boolean };
+    Body: {
+      username: string;
+      email: string;
+      name: string;
+      admin?: boolean;
+      can_create_group?: boolean;
+      password?: string;
+    };
   }>(
     '/api/v4/users',
     {
@@ -115,7 +123,8 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
     },
     async (request, reply) => {
       await authenticateAdmin(context, request);
-      const { username, email, name, admin } = request.body;
+      const { username, email, name, admin, password } = request.body;
+      if (password !== undefined) checkPassword(password);
       try {
         const user = await coordinator.repos.users.create({
           username,
@@ -126,6 +135,7 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
           canCreateGroup: request.body.can_create_group ?? coordinator.config.usersCanCreateGroup,
           createdAt: coordinator.clock(),
         });
+        if (password !== undefined) await setUserPassword(coordinator, user.id, password);
         return reply.status(201).send(renderUserPrivate(user, coordinator.urls.serverUrl));
       } catch (error) {
         if (isUniqueViolation(error)) throw new TesseraError('ERR_CONFLICT', `username ${username} is taken`);

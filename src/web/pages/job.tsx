@@ -1,0 +1,157 @@
+import type { PlannedJob } from '../../pipeline/plan.js';
+import type { JobRecord } from '../../store/repositories/jobs.js';
+import type { PipelineRecord } from '../../store/repositories/pipelines.js';
+import type { ProjectRecord } from '../../store/repositories/projects.js';
+import type { IssuedTokenRecord } from '../../token/issued-token-record.js';
+import type { LogLine } from '../log-lines.js';
+import { Layout, type PageFrame } from './layout.js';
+import { LogView } from './log-view.js';
+import { ActionButton } from './pipeline.js';
+import { ProjectNav } from './project.js';
+import { formatDuration } from './status-badge.js';
+
+/** What the job page shows of the log: its lines (the tail of a long log), and where streaming resumes. */
+export interface JobLogExcerpt {
+  lines: LogLine[];
+  offset: number;
+  truncated: boolean;
+}
+
+/**
+ * The job page: status, actions, the log (live while the job runs), the ID tokens issued to it
+ * (audience, kid, expiry, jti: never a token) and its variables' names (never their values).
+ */
+export function JobPage({
+  frame,
+  project,
+  pipeline,
+  job,
+  log,
+  tokens,
+  variableNames,
+  canAct,
+  canSeeTokens,
+  now,
+}: {
+  frame: PageFrame & { csrfToken: string };
+  project: ProjectRecord;
+  pipeline: PipelineRecord;
+  job: JobRecord<PlannedJob>;
+  log: JobLogExcerpt | null;
+  tokens: IssuedTokenRecord[];
+  variableNames: string[];
+  canAct: boolean;
+  canSeeTokens: boolean;
+  now: number;
+}) {
+  const base = `/${project.pathWithNamespace}`;
+  const jobUrl = `${base}/-/jobs/${job.id}`;
+  const live = ['created', 'pending', 'running'].includes(job.status);
+  return (
+    <Layout frame={frame}>
+      <h1>
+        {job.name}{' '}
+        <span id="job-status" class={`status status-${job.status}`} data-status={job.status}>
+          <span aria-hidden="true">●</span>
+          {` ${job.status}`}
+        </span>
+      </h1>
+      <ProjectNav project={project} canSeeTokens={canSeeTokens} canPreview={canAct} />
+      <dl class="facts">
+        <dt>Pipeline</dt>
+        <dd>
+          <a href={`${base}/-/pipelines/${pipeline.id}`}>#{pipeline.id}</a> ({pipeline.ref})
+        </dd>
+        <dt>Stage</dt>
+        <dd>{job.stage}</dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(job.startedAt, job.finishedAt, now) || '–'}</dd>
+        {job.needs !== null && (
+          <>
+            <dt>Needs</dt>
+            <dd>{job.needs.join(', ') || '[]'}</dd>
+          </>
+        )}
+        {job.failureReason && (
+          <>
+            <dt>Failure</dt>
+            <dd>{job.failureReason}</dd>
+          </>
+        )}
+      </dl>
+      {canAct && (
+        <div class="actions">
+          {['created', 'pending', 'running', 'manual'].includes(job.status) && (
+            <ActionButton action={`${jobUrl}/cancel`} label="Cancel" csrfToken={frame.csrfToken} danger />
+          )}
+          {['success', 'failed', 'canceled'].includes(job.status) && !job.retried && (
+            <ActionButton action={`${jobUrl}/retry`} label="Retry" csrfToken={frame.csrfToken} />
+          )}
+          {job.status === 'manual' && (
+            <ActionButton action={`${jobUrl}/play`} label="Run" csrfToken={frame.csrfToken} />
+          )}
+        </div>
+      )}
+      {log ? (
+        <LogView
+          lines={log.lines}
+          streamUrl={live ? `${jobUrl}/log_stream` : null}
+          offset={log.offset}
+          truncated={log.truncated}
+          rawUrl={`${jobUrl}/raw`}
+        />
+      ) : (
+        <p class="muted">Reading this job's log needs the Reporter role.</p>
+      )}
+      <section aria-labelledby="tokens-heading">
+        <h2 id="tokens-heading">ID tokens</h2>
+        {tokens.length === 0 ? (
+          <p class="muted">No ID token was issued to this job.</p>
+        ) : (
+          <div class="table-scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Audience</th>
+                  <th scope="col">kid</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">jti</th>
+                  <th scope="col">Issued</th>
+                </tr>
+              </thead>
+              <tbody>
+                {tokens.map((token) => (
+                  <tr>
+                    <td>{token.aud.join(', ')}</td>
+                    <td>
+                      <code>{token.kid}</code>
+                    </td>
+                    <td>{new Date(token.exp * 1000).toISOString()}</td>
+                    <td>
+                      <code>{token.jti}</code>
+                    </td>
+                    <td>{token.issuedVia}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <section aria-labelledby="variables-heading">
+        <h2 id="variables-heading">Variables</h2>
+        {variableNames.length === 0 ? (
+          <p class="muted">No job variables.</p>
+        ) : (
+          <ul class="variable-names">
+            {variableNames.map((name) => (
+              <li>
+                <code>{name}</code>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </Layout>
+  );
+}

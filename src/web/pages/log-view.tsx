@@ -1,0 +1,114 @@
+import type { ComponentChildren } from 'preact';
+import type { LogLine, LogSpan } from '../log-lines.js';
+
+function Spans({ spans }: { spans: LogSpan[] }) {
+  return (
+    <>{spans.map((span) => (span.classes ? <span class={span.classes}>{span.text}</span> : span.text))}</>
+  );
+}
+
+interface SectionNode {
+  start: Extract<LogLine, { kind: 'section_start' }>;
+  end: Extract<LogLine, { kind: 'section_end' }> | undefined;
+  children: Array<LogLine | SectionNode>;
+}
+
+function isSection(node: LogLine | SectionNode): node is SectionNode {
+  return 'children' in node;
+}
+
+/** Nests lines into sections: a `section_end` closes the innermost open section of its name. */
+function nest(lines: LogLine[]): Array<LogLine | SectionNode> {
+  const root: Array<LogLine | SectionNode> = [];
+  const stack: SectionNode[] = [];
+  const current = () => stack.at(-1)?.children ?? root;
+  for (const line of lines) {
+    if (line.kind === 'section_start') {
+      const node: SectionNode = { start: line, end: undefined, children: [] };
+      current().push(node);
+      stack.push(node);
+    } else if (line.kind === 'section_end') {
+      const at = stack.findLastIndex((node) => node.start.name === line.name);
+      if (at === -1) continue;
+      stack[at]!.end = line;
+      stack.length = at;
+    } else {
+      current().push(line);
+    }
+  }
+  return root;
+}
+
+function sectionDuration(start: number, end: number): string {
+  const seconds = Math.max(0, end - start);
+  return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
+}
+
+function Nodes({ nodes }: { nodes: Array<LogLine | SectionNode> }): ComponentChildren {
+  return nodes.map((node) => {
+    if (isSection(node)) {
+      return (
+        <details
+          class="log-section"
+          data-section={node.start.name}
+          data-start={String(node.start.time)}
+          open={!node.start.collapsed}
+          {...(node.end ? {} : { 'data-unclosed': 'true' })}
+        >
+          <summary class="log-line">
+            <Spans spans={node.start.spans} />
+            <span class="section-duration">
+              {node.end ? sectionDuration(node.start.time, node.end.time) : ''}
+            </span>
+          </summary>
+          <Nodes nodes={node.children} />
+        </details>
+      );
+    }
+    if (node.kind !== 'line') return null;
+    return (
+      <div class="log-line">
+        <Spans spans={node.spans} />
+      </div>
+    );
+  });
+}
+
+/**
+ * A job log as GitLab renders it: ANSI styles as classes, sections as `<details>` (folded when
+ * the marker says `collapsed=true`). While the job runs, the page's script appends what the
+ * stream at `streamUrl` sends from `offset` on, and follows the tail.
+ */
+export function LogView({
+  lines,
+  streamUrl,
+  offset,
+  truncated,
+  rawUrl,
+}: {
+  lines: LogLine[];
+  streamUrl: string | null;
+  offset: number;
+  truncated: boolean;
+  rawUrl: string;
+}) {
+  return (
+    <section aria-labelledby="log-heading">
+      <h2 id="log-heading">Log</h2>
+      {truncated && (
+        <p class="log-truncated">
+          Showing the last part of the log. <a href={rawUrl}>Complete raw log</a>
+        </p>
+      )}
+      <div
+        class="job-log"
+        id="job-log"
+        tabindex={0}
+        role="log"
+        {...(streamUrl ? { 'data-stream-url': streamUrl, 'data-offset': String(offset) } : {})}
+      >
+        <Nodes nodes={nest(lines)} />
+      </div>
+    </section>
+  );
+}
