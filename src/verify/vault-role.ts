@@ -104,7 +104,7 @@ function asStrings(value: unknown): string[] | null {
  * `role` (signature, issuer and times aside): `role_type` is `jwt`, `aud` holds one of
  * `bound_audiences` (and a token with an audience needs bound audiences), `sub` equals
  * `bound_subject`, every `bound_claims` entry matches (through {@link matchBoundClaim}, the
- * matching `tessera/verify` uses), `user_claim` (default `sub`) is a string, and each
+ * matching `tessera-ci/verify` uses), `user_claim` (default `sub`) is a string, and each
  * `claim_mappings` source is a string when present (with Vault's own messages).
  *
  * @throws TesseraError `ERR_VERIFY_OPTIONS` for bound claims Vault itself would refuse to store.
