@@ -91,6 +91,12 @@ export const ERROR_CATALOG = {
   ERR_LOCAL_RUN_NO_REF: 400,
   ERR_LOCAL_RUN_JOB_NOT_FOUND: 400,
   ERR_LOCAL_RUN_VARIABLE_INVALID: 400,
+
+  // artifacts and cache (runner API uploads and downloads, the archive reader, the runner's side)
+  ERR_ARTIFACTS_TOO_LARGE: 413,
+  ERR_ARTIFACTS_UPLOAD_INVALID: 400,
+  ERR_ARTIFACTS_NOT_FOUND: 404,
+  ERR_ARTIFACTS_ARCHIVE_INVALID: 400,
 } as const satisfies Record<string, number>;
 
 /** A stable error code; `switch (error.code)` narrows on it. */

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { expireArtifacts } from '../artifacts/expire-artifacts.js';
 import type { TesseraConfig } from '../config/defaults.js';
 import { type ConfigInput, loadConfig } from '../config/load.js';
 import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
@@ -130,6 +131,9 @@ export async function startServer(
     const sweep = setInterval(() => {
       void expireLeases(coordinator).catch((error: unknown) =>
         app.log.error({ err: error }, 'lease sweep failed'),
+      );
+      void expireArtifacts(coordinator).catch((error: unknown) =>
+        app.log.error({ err: error }, 'artifact sweep failed'),
       );
       void keyring
         .maintain()

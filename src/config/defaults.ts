@@ -35,6 +35,12 @@ export const CONFIG_DEFAULTS = {
   tokenRateLimit: 120,
   /** Failed authentication attempts allowed per client address per minute. */
   authRateLimit: 60,
+  /** Where artifacts live: empty for `<dataDir>/artifacts`, a directory path, or `s3://bucket`. */
+  artifactsStore: '',
+  /** Largest artifact archive in MB (GitLab's `max_artifacts_size`); a project may set a lower one. */
+  maxArtifactsSize: 100,
+  /** How long artifacts are kept when the job says nothing (`artifacts:expire_in`); `never` keeps them. */
+  artifactsExpireIn: '30 days',
 } as const;
 
 /** The shape of the configuration, as validated and frozen by `loadConfig`. */
@@ -58,4 +64,7 @@ export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
   logLevel: 'TESSERA_LOG_LEVEL',
   tokenRateLimit: 'TESSERA_TOKEN_RATE_LIMIT',
   authRateLimit: 'TESSERA_AUTH_RATE_LIMIT',
+  artifactsStore: 'TESSERA_ARTIFACTS_STORE',
+  maxArtifactsSize: 'TESSERA_MAX_ARTIFACTS_SIZE',
+  artifactsExpireIn: 'TESSERA_ARTIFACTS_EXPIRE_IN',
 };

@@ -1,4 +1,5 @@
 import { TesseraError } from '../errors.js';
+import { parseDuration } from '../pipeline/duration.js';
 import { CONFIG_DEFAULTS, CONFIG_ENV, type TesseraConfig } from './defaults.js';
 
 type Key = keyof TesseraConfig;
@@ -18,6 +19,7 @@ const NUMBER_BOUNDS: { readonly [K in Key]?: readonly [number, number] } = {
   jobRequestWait: [0, 120],
   tokenRateLimit: [1, 1_000_000],
   authRateLimit: [1, 1_000_000],
+  maxArtifactsSize: [1, 1024 * 1024],
 };
 
 /**
@@ -60,6 +62,23 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
   if (config.issuer !== '') {
     const problem = issuerProblem(config.issuer);
     if (problem) problems.push(`issuer (TESSERA_ISSUER) ${problem}`);
+  }
+  if (config.artifactsStore.startsWith('s3://')) {
+    problems.push(
+      'artifactsStore (TESSERA_ARTIFACTS_STORE): s3:// stores are not available yet; leave it empty or give a directory',
+    );
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(config.artifactsStore)) {
+    problems.push(
+      'artifactsStore (TESSERA_ARTIFACTS_STORE) must be a directory path, or empty for <dataDir>/artifacts',
+    );
+  }
+  if (
+    config.artifactsExpireIn.toLowerCase() !== 'never' &&
+    parseDuration(config.artifactsExpireIn) === null
+  ) {
+    problems.push(
+      'artifactsExpireIn (TESSERA_ARTIFACTS_EXPIRE_IN) must be a duration such as "30 days", or never',
+    );
   }
   if (config.onDemandDefaultLifetime > config.tokenMaxLifetime) {
     problems.push('onDemandDefaultLifetime must not exceed tokenMaxLifetime');

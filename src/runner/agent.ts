@@ -38,6 +38,8 @@ export interface RunnerAgentOptions {
   readonly executor?: JobExecutor;
   /** See `executeJob`'s option of the same name; default true. */
   readonly recordProcessGroups?: boolean;
+  /** The runner-local cache (`cache:`); default `<buildsDir>/.job-cache`. */
+  readonly cacheDir?: string;
   /** Runner diagnostics (never a token). Default: nothing. */
   readonly log?: (message: string) => void;
 }
@@ -225,6 +227,10 @@ export class RunnerAgent {
         ...(this.#options.recordProcessGroups === false ? { recordProcessGroups: false } : {}),
         // Removed below once the job is reported: the next stage's jobs do not wait for it.
         keepBuildDir: true,
+        jobFiles: {
+          coordinatorUrl: this.#options.url,
+          cacheDir: resolve(this.#options.cacheDir ?? join(this.#options.buildsDir, '.job-cache')),
+        },
       });
     } catch (error) {
       // executeJob handles everything a job can cause; this is a fault of the runner itself.

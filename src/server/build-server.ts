@@ -11,6 +11,7 @@ import { installErrorHandler } from './error-handler.js';
 import { type PrecompiledValidators, precompiledValidatorFactory } from './precompiled-validator-factory.js';
 import { RateLimiter } from './rate-limiter.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerArtifactRunnerRoutes } from './routes/artifacts-runner.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIdTokenRoutes } from './routes/id-tokens.js';
@@ -180,6 +181,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
   if (api) registerOpenApiRoute(app, context);
   registerHealthRoutes(app, context);
   registerRunnerProtocolRoutes(app, context);
+  registerArtifactRunnerRoutes(app, context);
   registerIdTokenRoutes(app, context);
   registerOidcRoutes(app, context);
   if (api) {

@@ -1,6 +1,7 @@
 import type { Db } from './open-store.js';
 import { GroupRepository } from './repositories/groups.js';
 import { SqlIssuedTokenRepository } from './repositories/issued-tokens.js';
+import { JobArtifactRepository } from './repositories/job-artifacts.js';
 import { JobRepository } from './repositories/jobs.js';
 import { MemberRepository } from './repositories/members.js';
 import { PipelineRepository } from './repositories/pipelines.js';
@@ -24,6 +25,7 @@ export interface Repositories {
   jobs: JobRepository;
   signingKeys: SqlSigningKeyRepository;
   issuedTokens: SqlIssuedTokenRepository;
+  jobArtifacts: JobArtifactRepository;
 }
 
 /**
@@ -47,5 +49,6 @@ export function repositories(db: Db): Repositories {
     jobs: new JobRepository(db),
     signingKeys: new SqlSigningKeyRepository(db),
     issuedTokens: new SqlIssuedTokenRepository(db),
+    jobArtifacts: new JobArtifactRepository(db),
   };
 }

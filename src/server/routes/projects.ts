@@ -38,6 +38,7 @@ export function renderProject(project: ProjectRecord, group: GroupRecord | undef
     ci_id_token_sub_claim_components: project.subClaimComponents,
     ci_id_token_allowed_audiences: project.allowedAudiences,
     ci_id_token_max_lifetime: project.tokenMaxLifetime,
+    max_artifacts_size: project.maxArtifactsSize,
     created_at: iso(project.createdAt),
     last_activity_at: iso(project.updatedAt),
     web_url: `${serverUrl}/${project.pathWithNamespace}`,
@@ -66,6 +67,7 @@ interface ProjectBody {
   ci_id_token_sub_claim_components?: string[];
   ci_id_token_allowed_audiences?: string[] | null;
   ci_id_token_max_lifetime?: number | null;
+  max_artifacts_size?: number | null;
 }
 
 const projectProperties = {
@@ -81,6 +83,7 @@ const projectProperties = {
   ci_id_token_allowed_audiences: audiences,
   ci_id_token_max_lifetime: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 60, maximum: 86400 }] },
   description: { type: 'string', maxLength: 2000 },
+  max_artifacts_size: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 1, maximum: 1048576 }] },
 } as const;
 
 /** Checks a path as GitLab does: `[A-Za-z0-9_.-]`, not ending in `.git` or `.atom`. */
@@ -177,8 +180,14 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
     '/api/v4/projects/:id',
     { schema: { params: projectParams, body: { type: 'object', properties: projectProperties } } },
     async (request) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
+      const { project, user } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
       const body = request.body;
+      if (body.max_artifacts_size !== undefined && !user.isAdmin) {
+        throw new TesseraError(
+          'ERR_FORBIDDEN',
+          'only an administrator may set max_artifacts_size (as GitLab)',
+        );
+      }
       if (body.namespace_id !== undefined && body.namespace_id !== project.namespaceId) {
         throw new TesseraError(
           'ERR_VALIDATION',
@@ -208,6 +217,7 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
         changes.allowedAudiences = body.ci_id_token_allowed_audiences;
       if (body.ci_id_token_max_lifetime !== undefined)
         changes.tokenMaxLifetime = body.ci_id_token_max_lifetime;
+      if (body.max_artifacts_size !== undefined) changes.maxArtifactsSize = body.max_artifacts_size;
       try {
         const updated = await coordinator.store.transaction((tx) =>
           repositories(tx).projects.update(project.id, changes, coordinator.clock()),
