@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { TesseraError } from '../errors.js';
@@ -15,6 +15,15 @@ export const ARTIFACT_TYPES: readonly string[] = ['archive', 'metadata', ...REPO
 const ARTIFACT_FORMATS = ['zip', 'gzip', 'raw'];
 /** Room for the multipart framing around the file when comparing Content-Length with the limit. */
 const MULTIPART_OVERHEAD = 64 * 1024;
+
+/** Largest refused body read to its end so that the client gets the 413 (beyond it, the connection closes). */
+const MAX_DRAINED_BYTES = 256 * 1024 * 1024;
+
+async function drain(body: Readable): Promise<void> {
+  for await (const _chunk of body) {
+    // dropped
+  }
+}
 
 /** An upload as `POST /api/v4/jobs/:id/artifacts` receives it. */
 export interface ArtifactUpload {
@@ -90,10 +99,24 @@ export async function receiveArtifact(
     );
   const limit =
     fileType === 'dotenv' ? DOTENV_LIMITS.maxBytes * 4 : await artifactSizeLimit(coordinator, job.projectId);
-  if (upload.contentLength !== undefined && upload.contentLength > limit + MULTIPART_OVERHEAD)
+  if (upload.contentLength !== undefined && upload.contentLength > limit + MULTIPART_OVERHEAD) {
+    // Read and drop the body first (up to a bound): a client still sending when the answer comes
+    // and the connection closes sees a broken pipe, not the 413.
+    if (upload.contentLength <= MAX_DRAINED_BYTES) await drain(upload.body);
     throw tooLarge(limit);
+  }
   const parser = new MultipartFileStream(boundary);
-  const source = pipeline(upload.body, parser, () => undefined);
+  // Not `pipeline`: a refusal part-way (413) must not destroy the request, or the client, still
+  // writing, sees a reset instead of the answer. The rest of the body is read and dropped instead.
+  upload.body.pipe(parser);
+  upload.body.once('error', (error) => parser.destroy(error));
+  parser.once('close', () => {
+    if (!upload.body.readableEnded) {
+      upload.body.unpipe(parser);
+      upload.body.resume();
+    }
+  });
+  const source = parser;
   const store = coordinator.artifactStore;
   const key = `${job.projectId}/${job.id}/${fileType}-${randomUUID()}`;
   const stored = await store.put(key, source, limit);

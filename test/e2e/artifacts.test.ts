@@ -2,50 +2,79 @@
 // and caches between jobs and pipelines, and refuse what must be refused (an escaping link, an
 // upload over the limit, a corrupt archive, expired artifacts, another project's job token).
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { git, makeRepository } from '../runner/git-repository.js';
-import { type Child, Coordinator, startRunner } from './runner-harness.js';
+import { type Child, Coordinator, startRunner, waitFor } from './runner-harness.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-artifacts-'));
-const coordinator = new Coordinator(join(root, 'data'));
-let runner: Child;
+const PG_URL = process.env.TESSERA_TEST_DATABASE_URL ?? '';
 
-async function project(name: string, files: Record<string, string>): Promise<{ id: number; dir: string }> {
-  const dir = join(root, 'repos', name);
-  makeRepository(dir, files);
-  return { id: await coordinator.createProject(name, dir), dir };
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
 }
 
-async function runPipeline(id: number, ref = 'main') {
-  const pipeline = await coordinator.createPipeline(id, ref);
-  await coordinator.waitForPipeline(id, pipeline.id, ['success', 'failed', 'canceled', 'manual']);
-  const jobs = await coordinator.jobs(id, pipeline.id);
-  const traces = new Map<string, string>();
-  for (const job of jobs) traces.set(job.name, await coordinator.trace(id, job.id));
-  return { pipeline, jobs, traces, job: (name: string) => jobs.find((job) => job.name === name)! };
-}
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  const skip =
+    dialect === 'postgres' && PG_URL === ''
+      ? 'TESSERA_TEST_DATABASE_URL is not set; PostgreSQL tests skipped'
+      : false;
+  const database = `tessera_art_${randomBytes(6).toString('hex')}`;
+  const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-artifacts-'));
+  const coordinator = new Coordinator(join(root, 'data'));
+  let runner: Child;
 
-before(async () => {
-  await coordinator.start();
-  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2, [
-    '--executor',
-    'shell',
-  ]);
-});
+  async function project(name: string, files: Record<string, string>): Promise<{ id: number; dir: string }> {
+    const dir = join(root, 'repos', name);
+    makeRepository(dir, files);
+    return { id: await coordinator.createProject(name, dir), dir };
+  }
 
-after(async () => {
-  await runner?.stop();
-  await coordinator.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+  async function runPipeline(id: number, ref = 'main') {
+    const pipeline = await coordinator.createPipeline(id, ref);
+    await coordinator.waitForPipeline(id, pipeline.id, ['success', 'failed', 'canceled', 'manual']);
+    const jobs = await coordinator.jobs(id, pipeline.id);
+    const traces = new Map<string, string>();
+    for (const job of jobs) traces.set(job.name, await coordinator.trace(id, job.id));
+    return { pipeline, jobs, traces, job: (name: string) => jobs.find((job) => job.name === name)! };
+  }
 
-describe('artifacts end to end', () => {
-  it('hands a build job’s artifacts and dotenv variables to later jobs, as dependencies and needs say', async () => {
-    const { id } = await project('flow', {
-      '.gitlab-ci.yml': `
+  before(async () => {
+    if (skip) return;
+    const args: string[] = [];
+    if (dialect === 'postgres') {
+      await admin(`CREATE DATABASE ${database}`);
+      const url = new URL(PG_URL);
+      url.pathname = `/${database}`;
+      args.push('--database', url.href);
+    }
+    await coordinator.start(args);
+    runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2, [
+      '--executor',
+      'shell',
+    ]);
+  });
+
+  after(async () => {
+    await runner?.stop();
+    await coordinator.stop();
+    if (dialect === 'postgres' && !skip) await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  describe(`artifacts end to end (${dialect})`, { skip }, () => {
+    it('hands a build job’s artifacts and dotenv variables to later jobs, as dependencies and needs say', async () => {
+      const { id } = await project('flow', {
+        '.gitlab-ci.yml': `
 stages: [build, test, deploy]
 build:
   stage: build
@@ -86,39 +115,39 @@ deploy:
     - echo "deploy version=$BUILD_VERSION"
     - cat dist/app.txt
 `,
+      });
+      const run = await runPipeline(id);
+      const build = run.traces.get('build')!;
+      assert.equal(run.pipeline && run.job('build').status, 'success', build);
+      assert.match(build, /Uploading artifacts for successful job/);
+      assert.match(build, /dist\/: found \d+ matching artifact files and directories/);
+      assert.match(
+        build,
+        /WARNING: dist\/escape: symbolic link to \/etc\/hostname leaves the build directory; not archived/,
+      );
+      assert.match(build, /WARNING: \.\.\/outside: not in the build directory/);
+      assert.match(build, /Uploading artifacts as "archive" to coordinator\.\.\. 201 Created/);
+      assert.match(build, /Uploading artifacts as "dotenv" to coordinator\.\.\. 201 Created/);
+      const test = run.traces.get('test')!;
+      assert.equal(run.job('test').status, 'success', test);
+      assert.match(test, new RegExp(`Downloading artifacts for build \\(${run.job('build').id}\\)\\.\\.\\.`));
+      assert.match(test, /Downloading artifacts from coordinator\.\.\. ok/);
+      assert.match(test, /^built$/m);
+      assert.match(test, /^nested$/m);
+      assert.match(test, /^no-escape$/m);
+      assert.match(test, /^no-map$/m);
+      assert.match(test, /^version=1\.2\.3$/m);
+      assert.equal(run.job('none').status, 'success', run.traces.get('none'));
+      assert.match(run.traces.get('none')!, /^none-got-nothing version=\[\]$/m);
+      assert.equal(run.job('needs-without').status, 'success', run.traces.get('needs-without'));
+      assert.match(run.traces.get('needs-without')!, /^needs-got-nothing$/m);
+      assert.equal(run.job('deploy').status, 'success', run.traces.get('deploy'));
+      assert.match(run.traces.get('deploy')!, /^deploy version=1\.2\.3$/m);
     });
-    const run = await runPipeline(id);
-    const build = run.traces.get('build')!;
-    assert.equal(run.pipeline && run.job('build').status, 'success', build);
-    assert.match(build, /Uploading artifacts for successful job/);
-    assert.match(build, /dist\/: found \d+ matching artifact files and directories/);
-    assert.match(
-      build,
-      /WARNING: dist\/escape: symbolic link to \/etc\/hostname leaves the build directory; not archived/,
-    );
-    assert.match(build, /WARNING: \.\.\/outside: not in the build directory/);
-    assert.match(build, /Uploading artifacts as "archive" to coordinator\.\.\. 201 Created/);
-    assert.match(build, /Uploading artifacts as "dotenv" to coordinator\.\.\. 201 Created/);
-    const test = run.traces.get('test')!;
-    assert.equal(run.job('test').status, 'success', test);
-    assert.match(test, new RegExp(`Downloading artifacts for build \\(${run.job('build').id}\\)\\.\\.\\.`));
-    assert.match(test, /Downloading artifacts from coordinator\.\.\. ok/);
-    assert.match(test, /^built$/m);
-    assert.match(test, /^nested$/m);
-    assert.match(test, /^no-escape$/m);
-    assert.match(test, /^no-map$/m);
-    assert.match(test, /^version=1\.2\.3$/m);
-    assert.equal(run.job('none').status, 'success', run.traces.get('none'));
-    assert.match(run.traces.get('none')!, /^none-got-nothing version=\[\]$/m);
-    assert.equal(run.job('needs-without').status, 'success', run.traces.get('needs-without'));
-    assert.match(run.traces.get('needs-without')!, /^needs-got-nothing$/m);
-    assert.equal(run.job('deploy').status, 'success', run.traces.get('deploy'));
-    assert.match(run.traces.get('deploy')!, /^deploy version=1\.2\.3$/m);
-  });
 
-  it('restores a cache saved by an earlier pipeline, and keeps protected and unprotected caches apart', async () => {
-    const { id, dir } = await project('cached', {
-      '.gitlab-ci.yml': `
+    it('restores a cache saved by an earlier pipeline, and keeps protected and unprotected caches apart', async () => {
+      const { id, dir } = await project('cached', {
+        '.gitlab-ci.yml': `
 job:
   cache:
     key: deps
@@ -127,57 +156,57 @@ job:
     - if [ -f .deps/from ]; then echo "restored from $(cat .deps/from)"; else echo "cold cache"; fi
     - mkdir -p .deps && echo "$CI_COMMIT_REF_NAME-$CI_PIPELINE_ID" > .deps/from
 `,
+      });
+      git(dir, ['branch', 'feature']);
+      await coordinator.ok('POST', `/projects/${id}/protected_branches`, { name: 'main' });
+      const first = await runPipeline(id);
+      assert.equal(first.job('job').status, 'success', first.traces.get('job'));
+      assert.match(first.traces.get('job')!, /Checking cache for deps-protected\.\.\./);
+      assert.match(first.traces.get('job')!, /^cold cache$/m);
+      assert.match(first.traces.get('job')!, /Creating cache deps-protected\.\.\./);
+      assert.match(first.traces.get('job')!, /Created cache/);
+      const second = await runPipeline(id);
+      assert.match(second.traces.get('job')!, /Successfully extracted cache/);
+      assert.match(second.traces.get('job')!, new RegExp(`^restored from main-${first.pipeline.id}$`, 'm'));
+      // The unprotected branch sees neither, and what it saves does not reach main.
+      const feature = await runPipeline(id, 'feature');
+      assert.match(feature.traces.get('job')!, /Checking cache for deps-non_protected\.\.\./);
+      assert.match(feature.traces.get('job')!, /^cold cache$/m);
+      const third = await runPipeline(id);
+      assert.match(third.traces.get('job')!, new RegExp(`^restored from main-${second.pipeline.id}$`, 'm'));
     });
-    git(dir, ['branch', 'feature']);
-    await coordinator.ok('POST', `/projects/${id}/protected_branches`, { name: 'main' });
-    const first = await runPipeline(id);
-    assert.equal(first.job('job').status, 'success', first.traces.get('job'));
-    assert.match(first.traces.get('job')!, /Checking cache for deps-protected\.\.\./);
-    assert.match(first.traces.get('job')!, /^cold cache$/m);
-    assert.match(first.traces.get('job')!, /Creating cache deps-protected\.\.\./);
-    assert.match(first.traces.get('job')!, /Created cache/);
-    const second = await runPipeline(id);
-    assert.match(second.traces.get('job')!, /Successfully extracted cache/);
-    assert.match(second.traces.get('job')!, new RegExp(`^restored from main-${first.pipeline.id}$`, 'm'));
-    // The unprotected branch sees neither, and what it saves does not reach main.
-    const feature = await runPipeline(id, 'feature');
-    assert.match(feature.traces.get('job')!, /Checking cache for deps-non_protected\.\.\./);
-    assert.match(feature.traces.get('job')!, /^cold cache$/m);
-    const third = await runPipeline(id);
-    assert.match(third.traces.get('job')!, new RegExp(`^restored from main-${second.pipeline.id}$`, 'm'));
-  });
 
-  it('refuses an upload over max_artifacts_size with 413, keeping nothing, and fails the job', async () => {
-    const { id } = await project('big', {
-      '.gitlab-ci.yml': `
+    it('refuses an upload over max_artifacts_size with 413, keeping nothing, and fails the job', async () => {
+      const { id } = await project('big', {
+        '.gitlab-ci.yml': `
 big:
   script:
     - head -c 3000000 /dev/urandom > blob.bin
   artifacts:
     paths: [blob.bin]
 `,
+      });
+      await coordinator.ok('PUT', `/projects/${id}`, { max_artifacts_size: 1 });
+      const run = await runPipeline(id);
+      const trace = run.traces.get('big')!;
+      assert.equal(run.job('big').status, 'failed', trace);
+      assert.match(trace, /ERROR: Uploading artifacts as "archive" to coordinator\.\.\. too large archive/);
+      assert.match(trace, /413/);
+      const stored = join(coordinator.dataDir, 'artifacts', String(id));
+      const left = (() => {
+        try {
+          return readdirSync(stored, { recursive: true });
+        } catch {
+          return [];
+        }
+      })();
+      assert.deepEqual(left, []);
+      assert.deepEqual(readdirSync(join(coordinator.dataDir, 'artifacts', 'tmp')), []);
     });
-    await coordinator.ok('PUT', `/projects/${id}`, { max_artifacts_size: 1 });
-    const run = await runPipeline(id);
-    const trace = run.traces.get('big')!;
-    assert.equal(run.job('big').status, 'failed', trace);
-    assert.match(trace, /ERROR: Uploading artifacts as "archive" to coordinator\.\.\. too large archive/);
-    assert.match(trace, /413/);
-    const stored = join(coordinator.dataDir, 'artifacts', String(id));
-    const left = (() => {
-      try {
-        return readdirSync(stored, { recursive: true });
-      } catch {
-        return [];
-      }
-    })();
-    assert.deepEqual(left, []);
-    assert.deepEqual(readdirSync(join(coordinator.dataDir, 'artifacts', 'tmp')), []);
-  });
 
-  it('fails a job whose dependency’s archive is corrupt, and one whose dependency’s artifacts expired', async () => {
-    const { id } = await project('broken', {
-      '.gitlab-ci.yml': `
+    it('fails a job whose dependency’s archive is corrupt, and one whose dependency’s artifacts expired', async () => {
+      const { id } = await project('broken', {
+        '.gitlab-ci.yml': `
 stages: [build, test]
 build:
   stage: build
@@ -198,51 +227,56 @@ use-expired:
   dependencies: [short]
   script: [cat short.txt]
 `,
+      });
+      const run = await runPipeline(id);
+      const buildId = run.job('build').id;
+      const dir = join(coordinator.dataDir, 'artifacts', String(id), String(buildId));
+      const [file] = readdirSync(dir);
+      writeFileSync(join(dir, file!), 'this is not a zip archive at all');
+      await coordinator.ok('POST', `/projects/${id}/jobs/${run.job('use-corrupt').id}/play`);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await coordinator.ok('POST', `/projects/${id}/jobs/${run.job('use-expired').id}/play`);
+      const corrupt = await coordinator.waitForJob(id, run.pipeline.id, 'use-corrupt', ['success', 'failed']);
+      const expired = await coordinator.waitForJob(id, run.pipeline.id, 'use-expired', ['success', 'failed']);
+      const corruptTrace = await coordinator.trace(id, corrupt.id);
+      assert.equal(corrupt.status, 'failed', corruptTrace);
+      assert.match(
+        corruptTrace,
+        /ERROR: Extracting artifacts of build \(\d+\): the artifacts archive is not a valid zip/,
+      );
+      assert.equal(expired.status, 'failed');
+      assert.equal(expired.failure_reason, 'missing_dependency_failure');
+      // The sweeper (every 5 s) removes the expired bytes; the build's stay.
+      const shortDir = join(coordinator.dataDir, 'artifacts', String(id), String(run.job('short').id));
+      await waitFor(() => (readdirSync(shortDir).length === 0 ? true : undefined), 'the sweeper', 20_000);
+      assert.equal(readdirSync(dir).length, 1);
     });
-    const run = await runPipeline(id);
-    const buildId = run.job('build').id;
-    const dir = join(coordinator.dataDir, 'artifacts', String(id), String(buildId));
-    const [file] = readdirSync(dir);
-    writeFileSync(join(dir, file!), 'this is not a zip archive at all');
-    await coordinator.ok('POST', `/projects/${id}/jobs/${run.job('use-corrupt').id}/play`);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    await coordinator.ok('POST', `/projects/${id}/jobs/${run.job('use-expired').id}/play`);
-    const corrupt = await coordinator.waitForJob(id, run.pipeline.id, 'use-corrupt', ['success', 'failed']);
-    const expired = await coordinator.waitForJob(id, run.pipeline.id, 'use-expired', ['success', 'failed']);
-    const corruptTrace = await coordinator.trace(id, corrupt.id);
-    assert.equal(corrupt.status, 'failed', corruptTrace);
-    assert.match(
-      corruptTrace,
-      /ERROR: Extracting artifacts of build \(\d+\): the artifacts archive is not a valid zip/,
-    );
-    assert.equal(expired.status, 'failed');
-    assert.equal(expired.failure_reason, 'missing_dependency_failure');
-  });
 
-  it('answers 404 to a job token of another project', async () => {
-    const other = await project('other', {
-      '.gitlab-ci.yml': `
+    it('answers 404 to a job token of another project', async () => {
+      const other = await project('other', {
+        '.gitlab-ci.yml': `
 build:
   script: [echo secret > s.txt]
   artifacts: {paths: [s.txt]}
 `,
-    });
-    const otherRun = await runPipeline(other.id);
-    const { id } = await project('prober', {
-      '.gitlab-ci.yml': `
+      });
+      const otherRun = await runPipeline(other.id);
+      const { id } = await project('prober', {
+        '.gitlab-ci.yml': `
 probe:
   script:
     - >
       node -e "fetch(process.env.CI_API_V4_URL + '/jobs/' + process.env.TARGET + '/artifacts', {headers: {'JOB-TOKEN': process.env.CI_JOB_TOKEN}}).then((r) => console.log('status=' + r.status))"
 `,
+      });
+      const pipeline = await coordinator.ok<{ id: number }>('POST', `/projects/${id}/pipeline`, {
+        ref: 'main',
+        variables: [{ key: 'TARGET', value: String(otherRun.job('build').id) }],
+      });
+      await coordinator.waitForPipeline(id, pipeline.id);
+      const probe = await coordinator.job(id, pipeline.id, 'probe');
+      const trace = await coordinator.trace(id, probe.id);
+      assert.match(trace, /^status=404$/m, trace);
     });
-    const pipeline = await coordinator.ok<{ id: number }>('POST', `/projects/${id}/pipeline`, {
-      ref: 'main',
-      variables: [{ key: 'TARGET', value: String(otherRun.job('build').id) }],
-    });
-    await coordinator.waitForPipeline(id, pipeline.id);
-    const probe = await coordinator.job(id, pipeline.id, 'probe');
-    const trace = await coordinator.trace(id, probe.id);
-    assert.match(trace, /^status=404$/m, trace);
   });
-});
+}

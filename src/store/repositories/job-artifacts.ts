@@ -59,7 +59,12 @@ export class JobArtifactRepository {
 
   /** Keeps every file of a job (`POST …/artifacts/keep`). */
   async keep(jobId: number): Promise<void> {
-    await this.db.updateTable('jobArtifacts').set({ expireAt: null }).where('jobId', '=', jobId).execute();
+    await this.db
+      .updateTable('jobArtifacts')
+      .set({ expireAt: null })
+      .where('jobId', '=', jobId)
+      .where('storeKey', '<>', '')
+      .execute();
   }
 
   /** Deletes every file row of a job; answers their store keys. */
@@ -72,25 +77,35 @@ export class JobArtifactRepository {
     return rows.map((row) => row.storeKey);
   }
 
-  /** Deletes up to `limit` rows expired at `now`; answers their store keys. */
-  async deleteExpired(now: number, limit: number): Promise<string[]> {
-    const ids = await this.db
+  /**
+   * Marks up to `limit` files expired at `now` as swept (their store key emptied) and answers the
+   * keys whose bytes to delete. The rows stay, so that a job depending on them learns that its
+   * dependency's artifacts expired (GitLab's `missing_dependency_failure`) rather than that there
+   * were none.
+   */
+  async sweepExpired(now: number, limit: number): Promise<string[]> {
+    const rows = await this.db
       .selectFrom('jobArtifacts')
-      .select('id')
+      .select(['id', 'storeKey'])
       .where('expireAt', 'is not', null)
       .where('expireAt', '<=', now)
+      .where('storeKey', '<>', '')
       .limit(limit)
       .execute();
-    if (ids.length === 0) return [];
-    const rows = await this.db
-      .deleteFrom('jobArtifacts')
+    if (rows.length === 0) return [];
+    const swept = await this.db
+      .updateTable('jobArtifacts')
+      .set({ storeKey: '' })
       .where(
         'id',
         'in',
-        ids.map((row) => row.id),
+        rows.map((row) => row.id),
       )
-      .returning('storeKey')
+      .where('storeKey', '<>', '')
+      .returning('id')
       .execute();
-    return rows.map((row) => row.storeKey);
+    const ids = new Set(swept.map((row) => row.id));
+    // Another node may have swept some of them in between: each key is deleted by one node.
+    return rows.filter((row) => ids.has(row.id)).map((row) => row.storeKey);
   }
 }
