@@ -15,6 +15,7 @@ import { registerArtifactRunnerRoutes } from './routes/artifacts-runner.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIdTokenRoutes } from './routes/id-tokens.js';
+import { registerJobArtifactRoutes } from './routes/job-artifacts.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
@@ -195,6 +196,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerRunnerRoutes(app, context);
     registerPipelineRoutes(app, context);
     registerJobRoutes(app, context);
+    registerJobArtifactRoutes(app, context);
     registerAdminRoutes(app, context);
   }
   return { app, coordinator };

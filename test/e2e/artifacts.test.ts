@@ -143,6 +143,41 @@ deploy:
       assert.match(run.traces.get('needs-without')!, /^needs-got-nothing$/m);
       assert.equal(run.job('deploy').status, 'success', run.traces.get('deploy'));
       assert.match(run.traces.get('deploy')!, /^deploy version=1\.2\.3$/m);
+
+      // The API, with GitLab's paths and shapes.
+      const buildId = run.job('build').id;
+      const get = (path: string) =>
+        fetch(`${coordinator.url}/api/v4/projects/${id}${path}`, {
+          headers: { 'private-token': coordinator.adminToken },
+        });
+      const job = await coordinator.ok<Record<string, unknown>>('GET', `/projects/${id}/jobs/${buildId}`);
+      assert.deepEqual(Object.keys(job.artifacts_file as object), ['filename', 'size']);
+      assert.deepEqual((job.artifacts as { file_type: string }[]).map((file) => file.file_type).sort(), [
+        'archive',
+        'dotenv',
+      ]);
+      assert.match(String(job.artifacts_expire_at), /^\d{4}-\d\d-\d\dT/);
+      const archive = await get(`/jobs/${buildId}/artifacts`);
+      assert.equal(archive.status, 200);
+      assert.equal(archive.headers.get('content-type'), 'application/zip');
+      assert.equal(Buffer.from(await archive.arrayBuffer()).readUInt32LE(0), 0x04034b50);
+      assert.equal(await (await get(`/jobs/${buildId}/artifacts/dist/sub/deep.txt`)).text(), 'nested\n');
+      assert.equal((await get(`/jobs/${buildId}/artifacts/dist/missing.txt`)).status, 404);
+      assert.equal((await get('/jobs/artifacts/main/download?job=build')).status, 200);
+      assert.equal(await (await get('/jobs/artifacts/main/raw/dist/app.txt?job=build')).text(), 'built\n');
+      assert.equal((await get('/jobs/artifacts/nope/download?job=build')).status, 404);
+      const kept = await coordinator.ok<Record<string, unknown>>(
+        'POST',
+        `/projects/${id}/jobs/${buildId}/artifacts/keep`,
+      );
+      assert.equal(kept.artifacts_expire_at, null);
+      assert.equal(
+        (await coordinator.api('DELETE', `/projects/${id}/jobs/${buildId}/artifacts`)).status,
+        204,
+      );
+      assert.equal((await get(`/jobs/${buildId}/artifacts`)).status, 404);
+      const afterDelete = await coordinator.ok<Record<string, unknown>>('GET', `/projects/${id}/jobs/${buildId}`);
+      assert.equal(afterDelete.artifacts_file, undefined);
     });
 
     it('restores a cache saved by an earlier pipeline, and keeps protected and unprotected caches apart', async () => {
