@@ -69,7 +69,9 @@ export class FilesystemArtifactStore implements ArtifactStore {
     if (handle === undefined) return undefined;
     // The size of what is there, not of what was recorded: a damaged store must not hang a download.
     const { size } = await handle.stat();
-    return { stream: handle.createReadStream(), size };
+    // 1 MiB reads: a fourth of the syscalls and event-loop turns of the 64 KiB default, which
+    // Fastify's send path otherwise pays for per chunk (bench/artifacts.bench.ts).
+    return { stream: handle.createReadStream({ highWaterMark: 1024 * 1024 }), size };
   }
 
   async open(key: string): Promise<RandomAccessObject | undefined> {
