@@ -13,10 +13,11 @@ interface RunnerFlags {
   jobUser?: string;
   executor?: string;
   sandboxNetwork?: string;
+  cacheDir?: string;
 }
 
 /**
- * Registers `tessera runner --url URL --token TOKEN [--builds-dir DIR] [--concurrency N]
+ * Registers `tessera runner --url URL --token TOKEN [--builds-dir DIR] [--cache-dir DIR] [--concurrency N]
  * [--executor shell|sandbox] [--sandbox-network host|none] [--shell bash] [--job-user USER]`: runs
  * jobs from a coordinator until SIGINT/SIGTERM (running jobs are killed and reported failed) or
  * SIGQUIT (running jobs are finished first). The token may also come from `TESSERA_RUNNER_TOKEN`,
@@ -31,6 +32,7 @@ export function registerRunnerCommand(program: Command): void {
     .option('--token <token>', 'the runner token from POST /api/v4/user/runners (or TESSERA_RUNNER_TOKEN)')
     .option('--builds-dir <dir>', 'directory for build directories and the repository cache', './builds')
     .option('--concurrency <n>', 'jobs run at once', '1')
+    .option('--cache-dir <dir>', 'the runner-local cache of cache: entries (default <builds-dir>/.job-cache)')
     .option('--shell <shell>', 'the shell that runs job scripts (bash only)', 'bash')
     .option(
       '--executor <name>',
@@ -80,6 +82,7 @@ export function registerRunnerCommand(program: Command): void {
         token,
         buildsDir: flags.buildsDir,
         concurrency: Number(flags.concurrency),
+        ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         executor,
         log,
       });
