@@ -177,6 +177,7 @@ interface ServeFlags {
   issuer?: string;
   database?: string;
   logLevel?: string;
+  artifactsStore?: string;
   embeddedRunner?: boolean;
   runnerConcurrency?: string;
   runnerBuildsDir?: string;
@@ -194,6 +195,7 @@ export function serveOverrides(flags: ServeFlags): ConfigInput {
     issuer: flags.issuer,
     database: flags.database,
     logLevel: flags.logLevel,
+    artifactsStore: flags.artifactsStore,
   };
 }
 
@@ -213,6 +215,7 @@ export function registerServeCommand(program: Command): Command {
     .option('--issuer <url>', 'issuer URL (iss of every token, discovery issuer)')
     .option('--database <url>', 'postgres:// URL; SQLite in the data directory when absent')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--artifacts-store <store>', 'a directory, or s3://bucket[/prefix]; <data-dir>/artifacts when absent')
     .option('--embedded-runner', 'also run jobs in this process (one-machine setup)')
     .option('--runner-concurrency <n>', 'jobs the embedded runner runs at once', '2')
     .option(

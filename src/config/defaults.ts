@@ -35,8 +35,12 @@ export const CONFIG_DEFAULTS = {
   tokenRateLimit: 120,
   /** Failed authentication attempts allowed per client address per minute. */
   authRateLimit: 60,
-  /** Where artifacts live: empty for `<dataDir>/artifacts`, a directory path, or `s3://bucket`. */
+  /** Where artifacts live: empty for `<dataDir>/artifacts`, a directory path, or `s3://bucket[/prefix]`. */
   artifactsStore: '',
+  /** The S3-compatible endpoint of an `s3://` store; empty for AWS (`https://s3.<region>.amazonaws.com`). */
+  artifactsS3Endpoint: '',
+  /** The region an `s3://` store signs its requests for. */
+  artifactsS3Region: 'us-east-1',
   /** Largest artifact archive in MB (GitLab's `max_artifacts_size`); a project may set a lower one. */
   maxArtifactsSize: 100,
   /** How long artifacts are kept when the job says nothing (`artifacts:expire_in`); `never` keeps them. */
@@ -65,6 +69,8 @@ export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
   tokenRateLimit: 'TESSERA_TOKEN_RATE_LIMIT',
   authRateLimit: 'TESSERA_AUTH_RATE_LIMIT',
   artifactsStore: 'TESSERA_ARTIFACTS_STORE',
+  artifactsS3Endpoint: 'TESSERA_ARTIFACTS_S3_ENDPOINT',
+  artifactsS3Region: 'TESSERA_ARTIFACTS_S3_REGION',
   maxArtifactsSize: 'TESSERA_MAX_ARTIFACTS_SIZE',
   artifactsExpireIn: 'TESSERA_ARTIFACTS_EXPIRE_IN',
 };

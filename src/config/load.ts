@@ -1,3 +1,4 @@
+import { parseS3Url } from '../artifacts/s3-artifact-store.js';
 import { TesseraError } from '../errors.js';
 import { parseDuration } from '../pipeline/duration.js';
 import { CONFIG_DEFAULTS, CONFIG_ENV, type TesseraConfig } from './defaults.js';
@@ -64,12 +65,23 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
     if (problem) problems.push(`issuer (TESSERA_ISSUER) ${problem}`);
   }
   if (config.artifactsStore.startsWith('s3://')) {
-    problems.push(
-      'artifactsStore (TESSERA_ARTIFACTS_STORE): s3:// stores are not available yet; leave it empty or give a directory',
-    );
+    if (parseS3Url(config.artifactsStore) === undefined)
+      problems.push(
+        'artifactsStore (TESSERA_ARTIFACTS_STORE) must be s3://bucket or s3://bucket/prefix (a valid bucket name)',
+      );
   } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(config.artifactsStore)) {
     problems.push(
-      'artifactsStore (TESSERA_ARTIFACTS_STORE) must be a directory path, or empty for <dataDir>/artifacts',
+      'artifactsStore (TESSERA_ARTIFACTS_STORE) must be a directory path, s3://bucket, or empty for <dataDir>/artifacts',
+    );
+  }
+  if (config.artifactsS3Endpoint !== '' && !/^https?:\/\/[^/]+\/?$/.test(config.artifactsS3Endpoint)) {
+    problems.push(
+      'artifactsS3Endpoint (TESSERA_ARTIFACTS_S3_ENDPOINT) must be an http(s) URL without a path, such as https://minio.internal:9000',
+    );
+  }
+  if (!/^[a-z0-9-]{1,32}$/.test(config.artifactsS3Region)) {
+    problems.push(
+      'artifactsS3Region (TESSERA_ARTIFACTS_S3_REGION) must be a region name such as eu-central-1',
     );
   }
   if (

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { join, resolve } from 'node:path';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
-import { FilesystemArtifactStore } from '../artifacts/filesystem-artifact-store.js';
+import { createArtifactStore } from '../artifacts/create-artifact-store.js';
 import type { TesseraConfig } from '../config/defaults.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { Store } from '../store/open-store.js';
@@ -69,11 +68,7 @@ export class Coordinator {
 
   /** The artifact store (made on first use, so a coordinator that never sees artifacts makes no directory). */
   get artifactStore(): ArtifactStore {
-    this.#artifactStore ??= new FilesystemArtifactStore(
-      this.config.artifactsStore === ''
-        ? join(resolve(this.config.dataDir), 'artifacts')
-        : resolve(this.config.artifactsStore),
-    );
+    this.#artifactStore ??= createArtifactStore(this.config, process.env);
     return this.#artifactStore;
   }
 
