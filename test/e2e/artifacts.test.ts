@@ -1,27 +1,42 @@
-// End to end: a real `tessera serve` and a real `tessera runner` pass artifacts, dotenv variables
-// and caches between jobs and pipelines, and refuse what must be refused (an escaping link, an
-// upload over the limit, a corrupt archive, expired artifacts, another project's job token).
+// End to end: real `tessera serve` processes and a real `tessera runner` pass artifacts, dotenv
+// variables and caches between jobs and pipelines, and refuse what must be refused (an escaping
+// link, an upload over the limit, a corrupt archive, expired artifacts, another project's job
+// token). Twice: SQLite with the filesystem store; PostgreSQL with two coordinator nodes sharing
+// an S3-compatible store (s3rver), the runner on one node and the API on the other.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import pg from 'pg';
+import S3rver from 's3rver';
+import type { ArtifactStore } from '../../src/artifacts/artifact-store.js';
+import { createArtifactStore } from '../../src/artifacts/create-artifact-store.js';
+import { loadConfig } from '../../src/config/load.js';
 import { git, makeRepository } from '../runner/git-repository.js';
 import { type Child, Coordinator, startRunner, waitFor } from './runner-harness.js';
 
 const PG_URL = process.env.TESSERA_TEST_DATABASE_URL ?? '';
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL });
+async function admin(sql: string, database?: string): Promise<Record<string, unknown>[]> {
+  const url = new URL(PG_URL);
+  if (database) url.pathname = `/${database}`;
+  const client = new pg.Client({ connectionString: url.href });
   await client.connect();
   try {
-    await client.query(sql);
+    return (await client.query(sql)).rows;
   } finally {
     await client.end();
   }
 }
+
+const S3_ENV = {
+  TESSERA_ARTIFACTS_S3_ACCESS_KEY_ID: 'S3RVER',
+  TESSERA_ARTIFACTS_S3_SECRET_ACCESS_KEY: 'S3RVER',
+};
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
   const skip =
@@ -31,7 +46,56 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   const database = `tessera_art_${randomBytes(6).toString('hex')}`;
   const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-artifacts-'));
   const coordinator = new Coordinator(join(root, 'data'));
+  // PostgreSQL: a second node, where the runner works; the API is asked on the first.
+  const runnerNode = dialect === 'postgres' ? new Coordinator(join(root, 'data-b')) : coordinator;
+  const s3 = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: join(root, 's3'),
+    configureBuckets: [{ name: 'ci-artifacts' }],
+  });
+  let s3Store: ArtifactStore | undefined;
   let runner: Child;
+
+  /** The store key of a job's file, read from the database. */
+  async function storeKey(jobId: number, type = 'archive'): Promise<string> {
+    if (dialect === 'postgres') {
+      const rows = await admin(
+        `SELECT store_key FROM job_artifacts WHERE job_id = ${Number(jobId)} AND file_type = '${type}'`,
+        database,
+      );
+      return String(rows[0]?.store_key ?? '');
+    }
+    const db = new Database(join(coordinator.dataDir, 'tessera.db'), { readonly: true });
+    try {
+      const row = db
+        .prepare('SELECT store_key FROM job_artifacts WHERE job_id = ? AND file_type = ?')
+        .get(jobId, type) as { store_key: string } | undefined;
+      return row?.store_key ?? '';
+    } finally {
+      db.close();
+    }
+  }
+
+  async function storedBytes(key: string): Promise<boolean> {
+    if (s3Store) return key !== '' && (await s3Store.get(key)) !== undefined;
+    return key !== '' && existsSync(join(coordinator.dataDir, 'artifacts', key));
+  }
+
+  async function overwrite(key: string, text: string): Promise<void> {
+    if (s3Store) await s3Store.put(key, Readable.from([Buffer.from(text)]), 1024);
+    else writeFileSync(join(coordinator.dataDir, 'artifacts', key), text);
+  }
+
+  /** Upload leftovers: the filesystem store's `tmp/`, or the S3 store's spool directories. */
+  function leftovers(): string[] {
+    const dirs =
+      dialect === 'postgres'
+        ? [join(coordinator.dataDir, 'artifacts-spool'), join(runnerNode.dataDir, 'artifacts-spool')]
+        : [join(coordinator.dataDir, 'artifacts', 'tmp')];
+    return dirs.flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : []));
+  }
 
   async function project(name: string, files: Record<string, string>): Promise<{ id: number; dir: string }> {
     const dir = join(root, 'repos', name);
@@ -50,15 +114,35 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
   before(async () => {
     if (skip) return;
-    const args: string[] = [];
     if (dialect === 'postgres') {
       await admin(`CREATE DATABASE ${database}`);
       const url = new URL(PG_URL);
       url.pathname = `/${database}`;
-      args.push('--database', url.href);
+      const { port } = await s3.run();
+      const endpoint = `http://127.0.0.1:${port}`;
+      const env = {
+        ...S3_ENV,
+        TESSERA_ARTIFACTS_S3_ENDPOINT: endpoint,
+        TESSERA_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      };
+      const args = ['--database', url.href, '--artifacts-store', 's3://ci-artifacts/e2e'];
+      await coordinator.start(args, env);
+      await runnerNode.start(args, env);
+      s3Store = createArtifactStore(
+        loadConfig(
+          {
+            dataDir: join(root, 'probe'),
+            artifactsStore: 's3://ci-artifacts/e2e',
+            artifactsS3Endpoint: endpoint,
+          },
+          {},
+        ),
+        S3_ENV,
+      );
+    } else {
+      await coordinator.start();
     }
-    await coordinator.start(args);
-    runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2, [
+    runner = startRunner(runnerNode, await coordinator.registerRunner(), join(root, 'builds'), 2, [
       '--executor',
       'shell',
     ]);
@@ -67,11 +151,17 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   after(async () => {
     await runner?.stop();
     await coordinator.stop();
-    if (dialect === 'postgres' && !skip) await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    if (dialect === 'postgres' && !skip) {
+      await runnerNode.stop();
+      await s3.close().catch(() => undefined);
+      await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    }
     rmSync(root, { recursive: true, force: true });
   });
 
-  describe(`artifacts end to end (${dialect})`, { skip }, () => {
+  describe(`artifacts end to end (${dialect === 'postgres' ? 'PostgreSQL, two nodes, S3 store' : 'SQLite, filesystem store'})`, {
+    skip,
+  }, () => {
     it('hands a build job’s artifacts and dotenv variables to later jobs, as dependencies and needs say', async () => {
       const { id } = await project('flow', {
         '.gitlab-ci.yml': `
@@ -176,7 +266,10 @@ deploy:
         204,
       );
       assert.equal((await get(`/jobs/${buildId}/artifacts`)).status, 404);
-      const afterDelete = await coordinator.ok<Record<string, unknown>>('GET', `/projects/${id}/jobs/${buildId}`);
+      const afterDelete = await coordinator.ok<Record<string, unknown>>(
+        'GET',
+        `/projects/${id}/jobs/${buildId}`,
+      );
       assert.equal(afterDelete.artifacts_file, undefined);
     });
 
@@ -227,16 +320,8 @@ big:
       assert.equal(run.job('big').status, 'failed', trace);
       assert.match(trace, /ERROR: Uploading artifacts as "archive" to coordinator\.\.\. too large archive/);
       assert.match(trace, /413/);
-      const stored = join(coordinator.dataDir, 'artifacts', String(id));
-      const left = (() => {
-        try {
-          return readdirSync(stored, { recursive: true });
-        } catch {
-          return [];
-        }
-      })();
-      assert.deepEqual(left, []);
-      assert.deepEqual(readdirSync(join(coordinator.dataDir, 'artifacts', 'tmp')), []);
+      assert.equal(await storeKey(run.job('big').id), '', 'no artifact recorded');
+      assert.deepEqual(leftovers(), []);
     });
 
     it('fails a job whose dependency’s archive is corrupt, and one whose dependency’s artifacts expired', async () => {
@@ -250,7 +335,7 @@ build:
 short:
   stage: build
   script: [echo data > short.txt]
-  artifacts: {paths: [short.txt], expire_in: 1 second}
+  artifacts: {paths: [short.txt], expire_in: 3 seconds}
 use-corrupt:
   stage: test
   when: manual
@@ -265,11 +350,13 @@ use-expired:
       });
       const run = await runPipeline(id);
       const buildId = run.job('build').id;
-      const dir = join(coordinator.dataDir, 'artifacts', String(id), String(buildId));
-      const [file] = readdirSync(dir);
-      writeFileSync(join(dir, file!), 'this is not a zip archive at all');
+      const buildKey = await storeKey(buildId);
+      // Read now: once expired, the sweeper (every 5 s) empties the key.
+      const shortKey = await storeKey(run.job('short').id);
+      assert.notEqual(shortKey, '');
+      await overwrite(buildKey, 'this is not a zip archive at all');
       await coordinator.ok('POST', `/projects/${id}/jobs/${run.job('use-corrupt').id}/play`);
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await new Promise((resolve) => setTimeout(resolve, 3500));
       await coordinator.ok('POST', `/projects/${id}/jobs/${run.job('use-expired').id}/play`);
       const corrupt = await coordinator.waitForJob(id, run.pipeline.id, 'use-corrupt', ['success', 'failed']);
       const expired = await coordinator.waitForJob(id, run.pipeline.id, 'use-expired', ['success', 'failed']);
@@ -282,9 +369,8 @@ use-expired:
       assert.equal(expired.status, 'failed');
       assert.equal(expired.failure_reason, 'missing_dependency_failure');
       // The sweeper (every 5 s) removes the expired bytes; the build's stay.
-      const shortDir = join(coordinator.dataDir, 'artifacts', String(id), String(run.job('short').id));
-      await waitFor(() => (readdirSync(shortDir).length === 0 ? true : undefined), 'the sweeper', 20_000);
-      assert.equal(readdirSync(dir).length, 1);
+      await waitFor(async () => ((await storedBytes(shortKey)) ? undefined : true), 'the sweeper', 20_000);
+      assert.equal(await storedBytes(buildKey), true);
     });
 
     it('answers 404 to a job token of another project', async () => {
