@@ -215,7 +215,10 @@ export function registerServeCommand(program: Command): Command {
     .option('--issuer <url>', 'issuer URL (iss of every token, discovery issuer)')
     .option('--database <url>', 'postgres:// URL; SQLite in the data directory when absent')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
-    .option('--artifacts-store <store>', 'a directory, or s3://bucket[/prefix]; <data-dir>/artifacts when absent')
+    .option(
+      '--artifacts-store <store>',
+      'a directory, or s3://bucket[/prefix]; <data-dir>/artifacts when absent',
+    )
     .option('--embedded-runner', 'also run jobs in this process (one-machine setup)')
     .option('--runner-concurrency <n>', 'jobs the embedded runner runs at once', '2')
     .option(

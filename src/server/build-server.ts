@@ -25,6 +25,7 @@ import { registerProjectRoutes } from './routes/projects.js';
 import { registerProtectionRoutes } from './routes/protection.js';
 import { registerRunnerProtocolRoutes } from './routes/runner-protocol.js';
 import { registerRunnerRoutes } from './routes/runners.js';
+import { registerTestReportRoutes } from './routes/test-reports.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVariableRoutes } from './routes/variables.js';
 import type { ServerContext } from './server-context.js';
@@ -197,6 +198,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerPipelineRoutes(app, context);
     registerJobRoutes(app, context);
     registerJobArtifactRoutes(app, context);
+    registerTestReportRoutes(app, context);
     registerAdminRoutes(app, context);
   }
   return { app, coordinator };

@@ -176,11 +176,13 @@ build:
     - ln -s /etc/hostname dist/escape
     - ln -s app.txt dist/alias
     - echo BUILD_VERSION=1.2.3 > build.env
+    - echo '<testsuite><testcase classname="a" name="ok" time="1"/><testcase classname="a" name="bad"><failure message="no"/></testcase></testsuite>' > report.xml
   artifacts:
     paths: [dist/, ../outside]
     exclude: ["dist/**/*.map"]
     reports:
       dotenv: build.env
+      junit: report.xml
 test:
   stage: test
   script:
@@ -245,8 +247,24 @@ deploy:
       assert.deepEqual((job.artifacts as { file_type: string }[]).map((file) => file.file_type).sort(), [
         'archive',
         'dotenv',
+        'junit',
       ]);
       assert.match(String(job.artifacts_expire_at), /^\d{4}-\d\d-\d\dT/);
+      const summary = await coordinator.ok<{
+        total: Record<string, unknown>;
+        test_suites: { name: string }[];
+      }>('GET', `/projects/${id}/pipelines/${run.pipeline.id}/test_report_summary`);
+      assert.deepEqual(
+        [summary.total.count, summary.total.success, summary.total.failed, summary.test_suites[0]?.name],
+        [2, 1, 1, 'build'],
+      );
+      const report = await coordinator.ok<{
+        test_suites: { test_cases: { name: string; status: string }[] }[];
+      }>('GET', `/projects/${id}/pipelines/${run.pipeline.id}/test_report`);
+      assert.deepEqual(
+        report.test_suites[0]?.test_cases.map((testCase) => `${testCase.name}:${testCase.status}`),
+        ['ok:success', 'bad:failed'],
+      );
       const archive = await get(`/jobs/${buildId}/artifacts`);
       assert.equal(archive.status, 200);
       assert.equal(archive.headers.get('content-type'), 'application/zip');
