@@ -294,13 +294,23 @@ deploy:
     it('restores a cache saved by an earlier pipeline, and keeps protected and unprotected caches apart', async () => {
       const { id, dir } = await project('cached', {
         '.gitlab-ci.yml': `
+stages: [build, test]
 job:
+  stage: build
   cache:
     key: deps
     paths: [.deps/]
   script:
     - if [ -f .deps/from ]; then echo "restored from $(cat .deps/from)"; else echo "cold cache"; fi
     - mkdir -p .deps && echo "$CI_COMMIT_REF_NAME-$CI_PIPELINE_ID" > .deps/from
+fallback:
+  stage: test
+  cache: {key: other, fallback_keys: [deps], paths: [.deps/], policy: pull}
+  script: [cat .deps/from]
+by-files:
+  stage: test
+  cache: {key: {files: [.gitlab-ci.yml], prefix: cfg}, paths: [x/]}
+  script: [mkdir -p x, touch x/y]
 `,
       });
       git(dir, ['branch', 'feature']);
@@ -311,6 +321,14 @@ job:
       assert.match(first.traces.get('job')!, /^cold cache$/m);
       assert.match(first.traces.get('job')!, /Creating cache deps-protected\.\.\./);
       assert.match(first.traces.get('job')!, /Created cache/);
+      const fallback = first.traces.get('fallback')!;
+      assert.match(
+        fallback,
+        /Checking cache for other-protected\.\.\.\nWARNING: file does not exist\nChecking cache for deps-protected\.\.\./,
+      );
+      assert.match(fallback, new RegExp(`^main-${first.pipeline.id}$`, 'm'));
+      assert.doesNotMatch(fallback, /Creating cache/, 'policy: pull saves nothing');
+      assert.match(first.traces.get('by-files')!, /Creating cache cfg-[0-9a-f]{40}-protected\.\.\./);
       const second = await runPipeline(id);
       assert.match(second.traces.get('job')!, /Successfully extracted cache/);
       assert.match(second.traces.get('job')!, new RegExp(`^restored from main-${first.pipeline.id}$`, 'm'));
