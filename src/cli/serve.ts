@@ -117,6 +117,8 @@ export async function startServer(
       ...(options.api === false ? { api: false } : {}),
       ...(precompiledValidators ? { precompiledValidators } : {}),
     });
+    // An s3:// store without credentials is a configuration error: say so now, not at the first upload.
+    app.log.info({ artifactStore: coordinator.artifactStore.description }, 'artifact store');
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
