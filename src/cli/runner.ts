@@ -1,4 +1,7 @@
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import { parseS3Url, S3ArtifactStore } from '../artifacts/s3-artifact-store.js';
 import { TesseraError } from '../errors.js';
 import { RunnerAgent, TESSERA_INSTALL_ROOT } from '../runner/agent.js';
 import { chooseExecutor } from '../runner/executors/create-executor.js';
@@ -14,6 +17,7 @@ interface RunnerFlags {
   executor?: string;
   sandboxNetwork?: string;
   cacheDir?: string;
+  cacheS3?: string;
 }
 
 /**
@@ -33,6 +37,10 @@ export function registerRunnerCommand(program: Command): void {
     .option('--builds-dir <dir>', 'directory for build directories and the repository cache', './builds')
     .option('--concurrency <n>', 'jobs run at once', '1')
     .option('--cache-dir <dir>', 'the runner-local cache of cache: entries (default <builds-dir>/.job-cache)')
+    .option(
+      '--cache-s3 <url>',
+      'share the cache with other runners in s3://bucket[/prefix] (TESSERA_CACHE_S3_ENDPOINT, TESSERA_CACHE_S3_REGION, TESSERA_CACHE_S3_ACCESS_KEY_ID, TESSERA_CACHE_S3_SECRET_ACCESS_KEY)',
+    )
     .option('--shell <shell>', 'the shell that runs job scripts (bash only)', 'bash')
     .option(
       '--executor <name>',
@@ -83,6 +91,9 @@ export function registerRunnerCommand(program: Command): void {
         buildsDir: flags.buildsDir,
         concurrency: Number(flags.concurrency),
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+        ...(flags.cacheS3
+          ? { sharedCache: sharedCacheStore(flags.cacheS3, flags.buildsDir, process.env) }
+          : {}),
         executor,
         log,
       });
@@ -102,4 +113,39 @@ export function registerRunnerCommand(program: Command): void {
       await agent.done();
       log('stopped');
     });
+}
+
+/**
+ * The shared cache of `--cache-s3 s3://bucket[/prefix]`: endpoint and region from
+ * `TESSERA_CACHE_S3_ENDPOINT` (default AWS) and `TESSERA_CACHE_S3_REGION` (default `us-east-1`),
+ * credentials from `TESSERA_CACHE_S3_ACCESS_KEY_ID`/`TESSERA_CACHE_S3_SECRET_ACCESS_KEY`, else
+ * `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; never from the command line (the process list).
+ *
+ * @throws TesseraError `ERR_CONFIG_INVALID` for a bad URL or missing credentials.
+ */
+export function sharedCacheStore(url: string, buildsDir: string, env: NodeJS.ProcessEnv): ArtifactStore {
+  const location = parseS3Url(url);
+  if (location === undefined)
+    throw new TesseraError('ERR_CONFIG_INVALID', '--cache-s3 must be s3://bucket or s3://bucket/prefix');
+  const accessKeyId = env.TESSERA_CACHE_S3_ACCESS_KEY_ID ?? env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.TESSERA_CACHE_S3_SECRET_ACCESS_KEY ?? env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey)
+    throw new TesseraError(
+      'ERR_CONFIG_INVALID',
+      '--cache-s3 needs TESSERA_CACHE_S3_ACCESS_KEY_ID and TESSERA_CACHE_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)',
+    );
+  const region = env.TESSERA_CACHE_S3_REGION || 'us-east-1';
+  const sessionToken = env.TESSERA_CACHE_S3_SESSION_TOKEN ?? env.AWS_SESSION_TOKEN;
+  return new S3ArtifactStore(
+    {
+      endpoint: env.TESSERA_CACHE_S3_ENDPOINT || `https://s3.${region}.amazonaws.com`,
+      region,
+      bucket: location.bucket,
+      prefix: location.prefix,
+      accessKeyId,
+      secretAccessKey,
+      ...(sessionToken ? { sessionToken } : {}),
+    },
+    join(resolve(buildsDir), '.cache-spool'),
+  );
 }

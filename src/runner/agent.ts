@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as wait } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { isTesseraError } from '../errors.js';
 import { CoordinatorClient, type JobStateUpdate, type JobUpdateAnswer } from './coordinator-client.js';
 import { executeJob, removeJobDirectories } from './execute-job.js';
@@ -40,6 +41,8 @@ export interface RunnerAgentOptions {
   readonly recordProcessGroups?: boolean;
   /** The runner-local cache (`cache:`); default `<buildsDir>/.job-cache`. */
   readonly cacheDir?: string;
+  /** A cache shared with other runners (`--cache-s3`), used instead of `cacheDir`. */
+  readonly sharedCache?: ArtifactStore;
   /** Runner diagnostics (never a token). Default: nothing. */
   readonly log?: (message: string) => void;
 }
@@ -230,6 +233,7 @@ export class RunnerAgent {
         jobFiles: {
           coordinatorUrl: this.#options.url,
           cacheDir: resolve(this.#options.cacheDir ?? join(this.#options.buildsDir, '.job-cache')),
+          ...(this.#options.sharedCache ? { sharedCache: this.#options.sharedCache } : {}),
         },
       });
     } catch (error) {

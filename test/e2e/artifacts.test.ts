@@ -17,7 +17,7 @@ import type { ArtifactStore } from '../../src/artifacts/artifact-store.js';
 import { createArtifactStore } from '../../src/artifacts/create-artifact-store.js';
 import { loadConfig } from '../../src/config/load.js';
 import { git, makeRepository } from '../runner/git-repository.js';
-import { type Child, Coordinator, startRunner, waitFor } from './runner-harness.js';
+import { type Child, Coordinator, startRunner, startTessera, waitFor } from './runner-harness.js';
 
 const PG_URL = process.env.TESSERA_TEST_DATABASE_URL ?? '';
 
@@ -33,6 +33,10 @@ async function admin(sql: string, database?: string): Promise<Record<string, unk
   }
 }
 
+const S3_ENV_FOR_CACHE = {
+  TESSERA_CACHE_S3_ACCESS_KEY_ID: 'S3RVER',
+  TESSERA_CACHE_S3_SECRET_ACCESS_KEY: 'S3RVER',
+};
 const S3_ENV = {
   TESSERA_ARTIFACTS_S3_ACCESS_KEY_ID: 'S3RVER',
   TESSERA_ARTIFACTS_S3_SECRET_ACCESS_KEY: 'S3RVER',
@@ -56,6 +60,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     configureBuckets: [{ name: 'ci-artifacts' }],
   });
   let s3Store: ArtifactStore | undefined;
+  let s3Endpoint = '';
   let runner: Child;
 
   /** The store key of a job's file, read from the database. */
@@ -120,6 +125,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       url.pathname = `/${database}`;
       const { port } = await s3.run();
       const endpoint = `http://127.0.0.1:${port}`;
+      s3Endpoint = endpoint;
       const env = {
         ...S3_ENV,
         TESSERA_ARTIFACTS_S3_ENDPOINT: endpoint,
@@ -434,6 +440,59 @@ probe:
       const probe = await coordinator.job(id, pipeline.id, 'probe');
       const trace = await coordinator.trace(id, probe.id);
       assert.match(trace, /^status=404$/m, trace);
+    });
+
+    it('shares a cache between runners through S3 (--cache-s3)', {
+      skip: dialect !== 'postgres',
+    }, async () => {
+      // The suite's runner stops: each pipeline below runs on a runner of its own.
+      await runner.stop();
+      const { id } = await project('shared-cache', {
+        '.gitlab-ci.yml': `
+job:
+  cache: {key: shared, paths: [.deps/]}
+  script:
+    - if [ -f .deps/from ]; then echo "restored from $(cat .deps/from)"; else echo "cold cache"; fi
+    - mkdir -p .deps && echo "pipeline-$CI_PIPELINE_ID" > .deps/from
+`,
+      });
+      const runWith = async (name: string) => {
+        const own = startTessera(
+          [
+            'runner',
+            '--url',
+            runnerNode.url,
+            '--builds-dir',
+            join(root, `builds-${name}`),
+            '--executor',
+            'shell',
+            '--cache-s3',
+            's3://ci-artifacts/caches',
+          ],
+          {
+            ...S3_ENV_FOR_CACHE,
+            TESSERA_CACHE_S3_ENDPOINT: s3Endpoint,
+            TESSERA_RUNNER_TOKEN: await coordinator.registerRunner(),
+          },
+        );
+        try {
+          return await runPipeline(id);
+        } finally {
+          await own.stop();
+        }
+      };
+      const first = await runWith('a');
+      assert.match(first.traces.get('job')!, /^cold cache$/m);
+      assert.match(
+        first.traces.get('job')!,
+        /Uploading cache\.zip to s3 .*shared-cache\/shared-non_protected\/cache\.zip/,
+      );
+      const second = await runWith('b');
+      assert.match(second.traces.get('job')!, /Downloading cache from s3 /);
+      assert.match(
+        second.traces.get('job')!,
+        new RegExp(`^restored from pipeline-${first.pipeline.id}$`, 'm'),
+      );
     });
   });
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
+import type { ArtifactStore } from '../../artifacts/artifact-store.js';
 import { extractZip } from '../../artifacts/extract-zip.js';
 import { writeZip, type ZipEntry } from '../../artifacts/zip-writer.js';
 import { isTesseraError } from '../../errors.js';
@@ -21,6 +22,11 @@ export interface JobFilesOptions {
   readonly coordinatorUrl: string;
   /** The runner-local cache: `<cacheDir>/<project path>/<key>/cache.zip`. */
   readonly cacheDir: string;
+  /**
+   * A cache shared by several runners (an S3-compatible bucket, `--cache-s3`): the same
+   * `<project path>/<key>/cache.zip` objects there instead of the local directory.
+   */
+  readonly sharedCache?: ArtifactStore;
 }
 
 /** What the hooks need of the job being run. */
@@ -45,10 +51,18 @@ function safeSegment(text: string): string {
   return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '') || 'project';
 }
 
-function projectCacheDir(context: JobFilesContext): string {
+function projectCacheParts(context: JobFilesContext): string[] {
   const path = context.job.variables.findLast((variable) => variable.key === 'CI_PROJECT_PATH')?.value;
-  const parts = (path ?? context.job.job_info?.project_name ?? 'project').split('/').map(safeSegment);
-  return join(context.cacheDir, ...parts);
+  return (path ?? context.job.job_info?.project_name ?? 'project').split('/').map(safeSegment);
+}
+
+function projectCacheDir(context: JobFilesContext): string {
+  return join(context.cacheDir, ...projectCacheParts(context));
+}
+
+/** The object of `key` in the shared cache. */
+function sharedCacheKey(context: JobFilesContext, key: string): string {
+  return [...projectCacheParts(context), safeSegment(key), 'cache.zip'].join('/');
 }
 
 /** `key: { files }`: GitLab's key, the SHA-1 of the last commit of each file, prefixed (or `default`). */
@@ -103,24 +117,39 @@ export async function restoreJobFiles(context: JobFilesContext): Promise<void> {
       let restored = false;
       for (const key of keys) {
         log(`Checking cache for ${key}...`);
-        const archive = join(projectCacheDir(context), key, 'cache.zip');
-        const exists = await stat(archive)
-          .then((s) => s.isFile())
-          .catch(() => false);
-        if (!exists) {
-          log('WARNING: file does not exist');
-          continue;
-        }
-        log(
-          'No URL provided, cache will not be downloaded from shared cache server. Instead a local version of cache will be extracted.',
-        );
+        let archive = join(projectCacheDir(context), key, 'cache.zip');
+        const shared = context.sharedCache;
         try {
+          if (shared) {
+            const object = sharedCacheKey(context, key);
+            const got = await shared.get(object);
+            if (got === undefined) {
+              log('WARNING: file does not exist');
+              continue;
+            }
+            log(`Downloading cache from ${shared.description}${object}`);
+            archive = join(context.jobTempDir, `cache-${randomUUID()}.zip`);
+            await pipeline(got.stream, createWriteStream(archive, { mode: 0o600 }));
+          } else {
+            const exists = await stat(archive)
+              .then((s) => s.isFile())
+              .catch(() => false);
+            if (!exists) {
+              log('WARNING: file does not exist');
+              continue;
+            }
+            log(
+              'No URL provided, cache will not be downloaded from shared cache server. Instead a local version of cache will be extracted.',
+            );
+          }
           await extractZip(archive, context.projectDir);
           log(`Successfully extracted cache`);
           restored = true;
           break;
         } catch (error) {
-          log(`WARNING: ${isTesseraError(error) ? error.message : 'the cache could not be extracted'}`);
+          log(`WARNING: ${error instanceof Error ? error.message : 'the cache could not be extracted'}`);
+        } finally {
+          if (shared) await rm(archive, { force: true });
         }
       }
       if (!restored) log('Failed to extract cache');
@@ -217,18 +246,25 @@ export async function saveJobFiles(
           variables,
           log,
         );
-        const dir = join(projectCacheDir(context), key);
+        const shared = context.sharedCache;
+        const dir = shared ? context.jobTempDir : join(projectCacheDir(context), key);
         await mkdir(dir, { recursive: true, mode: 0o700 });
         const temp = join(dir, `.cache-${randomUUID()}.zip`);
         try {
           await zipTo(temp, entries);
-          await rename(temp, join(dir, 'cache.zip'));
+          if (shared) {
+            const object = sharedCacheKey(context, key);
+            log(`Uploading cache.zip to ${shared.description}${object}`);
+            await shared.put(object, createReadStream(temp), Number.MAX_SAFE_INTEGER);
+          } else {
+            await rename(temp, join(dir, 'cache.zip'));
+            log(
+              'No URL provided, cache will not be uploaded to shared cache server. Cache will be stored only locally.',
+            );
+          }
         } finally {
           await rm(temp, { force: true });
         }
-        log(
-          'No URL provided, cache will not be uploaded to shared cache server. Cache will be stored only locally.',
-        );
         log('Created cache');
       } catch (error) {
         log(
