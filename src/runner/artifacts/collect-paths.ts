@@ -16,6 +16,28 @@ export interface CollectRequest {
   readonly untracked: boolean;
 }
 
+/**
+ * Git run by the runner in a directory the job had in its hands: the job may have written
+ * `.git/config`, so nothing there may start a program (`core.fsmonitor`, hooks), and no system or
+ * global configuration or variable of the job's is read.
+ */
+export const SAFE_GIT = [
+  '-c',
+  'core.fsmonitor=false',
+  '-c',
+  'core.hooksPath=/dev/null',
+  '-c',
+  'core.untrackedCache=false',
+];
+/** The environment of {@link SAFE_GIT}. */
+export const SAFE_GIT_ENV: NodeJS.ProcessEnv = {
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  LANG: 'C',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_TERMINAL_PROMPT: '0',
+};
+
 /** Most entries one archive may collect (a job with a runaway glob must not exhaust the runner). */
 const MAX_ENTRIES = 200_000;
 
@@ -131,8 +153,9 @@ export async function collectPaths(
   }
   if (request.untracked) {
     const counter = { count: 0 };
-    const listed = await run('git', ['-C', realRoot, 'ls-files', '--others', '-z'], {
+    const listed = await run('git', [...SAFE_GIT, '-C', realRoot, 'ls-files', '--others', '-z'], {
       maxBuffer: 64 * 1024 * 1024,
+      env: SAFE_GIT_ENV,
     })
       .then(({ stdout }) => stdout.split('\0').filter(Boolean))
       .catch(() => [] as string[]);

@@ -11,7 +11,7 @@ import { extractZip } from '../../artifacts/extract-zip.js';
 import { writeZip, type ZipEntry } from '../../artifacts/zip-writer.js';
 import { isTesseraError } from '../../errors.js';
 import type { JobOutcome, JobPayload } from '../job-payload.js';
-import { collectPaths } from './collect-paths.js';
+import { collectPaths, SAFE_GIT, SAFE_GIT_ENV } from './collect-paths.js';
 import { downloadArtifact, uploadArtifact } from './transfer.js';
 
 const run = promisify(execFile);
@@ -75,8 +75,18 @@ async function derivedKey(
   for (const file of files) {
     const { stdout } = await run(
       'git',
-      ['-C', context.projectDir, 'log', '-1', '--format=%H', context.job.git_info.sha, '--', file],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } },
+      [
+        ...SAFE_GIT,
+        '-C',
+        context.projectDir,
+        'log',
+        '-1',
+        '--format=%H',
+        context.job.git_info.sha,
+        '--',
+        file,
+      ],
+      { env: SAFE_GIT_ENV },
     ).catch(() => ({ stdout: '' }));
     if (stdout.trim() !== '') commits.push(stdout.trim());
   }
