@@ -105,6 +105,11 @@ export const ERROR_CATALOG = {
   ERR_SCHEDULE_CRON_INVALID: 400,
   ERR_MIRROR_NOT_ENABLED: 400,
   ERR_MIRROR_SIGNATURE_INVALID: 401,
+  // artifacts and cache (runner API uploads and downloads, the archive reader, the runner's side)
+  ERR_ARTIFACTS_TOO_LARGE: 413,
+  ERR_ARTIFACTS_UPLOAD_INVALID: 400,
+  ERR_ARTIFACTS_NOT_FOUND: 404,
+  ERR_ARTIFACTS_ARCHIVE_INVALID: 400,
 } as const satisfies Record<string, number>;
 
 /** A stable error code; `switch (error.code)` narrows on it. */

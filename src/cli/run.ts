@@ -12,6 +12,7 @@ interface RunFlags {
   job?: string[];
   concurrency?: string;
   executor?: string;
+  artifactsDir?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -56,6 +57,10 @@ export function registerRunCommand(program: Command): void {
     .option('--var <key=value>', 'pipeline variable (repeatable)', collect)
     .option('--job <name>', 'run only this job and what it needs (repeatable)', collect)
     .option('--concurrency <n>', 'jobs run at once (default: CPU count, at least 8)')
+    .option(
+      '--artifacts-dir <dir>',
+      "where the jobs' artifacts are left, one folder per job (default: a new temporary folder)",
+    )
     .option(
       '--executor <name>',
       'sandbox or shell (env TESSERA_RUNNER_EXECUTOR; default: sandbox where bubblewrap works, else shell)',
@@ -125,6 +130,7 @@ export function registerRunCommand(program: Command): void {
           diagnostic,
           signal: interrupt.signal,
           onTempDir: (path) => tempDirs.push(path),
+          ...(flags.artifactsDir === undefined ? {} : { artifactsDir: flags.artifactsDir }),
         });
         process.exitCode = interrupt.signal.aborted ? 130 : code;
       } finally {

@@ -1,4 +1,7 @@
+import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import { parseS3Url, S3ArtifactStore } from '../artifacts/s3-artifact-store.js';
 import { TesseraError } from '../errors.js';
 import { RunnerAgent, TESSERA_INSTALL_ROOT } from '../runner/agent.js';
 import { chooseExecutor, dockerChoice } from '../runner/executors/create-executor.js';
@@ -17,10 +20,12 @@ interface RunnerFlags {
   dockerImage?: string;
   dockerNetwork?: string;
   dockerPullPolicy?: string;
+  cacheDir?: string;
+  cacheS3?: string;
 }
 
 /**
- * Registers `tessera runner --url URL --token TOKEN [--builds-dir DIR] [--concurrency N]
+ * Registers `tessera runner --url URL --token TOKEN [--builds-dir DIR] [--cache-dir DIR] [--cache-s3 URL] [--concurrency N]
  * [--executor shell|sandbox|docker] [--sandbox-network host|none] [--docker-cli docker|podman]
  * [--docker-image IMAGE] [--docker-network NAME] [--docker-pull-policy POLICY] [--shell bash]
  * [--job-user USER]`: runs
@@ -50,6 +55,14 @@ export function registerRunnerCommand(program: Command): void {
     .addOption(new Option('--concurrency <n>', 'jobs run at once, 1 to 999').default('1', '1'))
     .addOption(
       new Option('--shell <shell>', 'the shell that runs job scripts; only bash').default('bash', 'bash'),
+    )
+    .option(
+      '--cache-dir <dir>',
+      'the runner-local cache of cache: entries (default: <builds-dir>/.job-cache)',
+    )
+    .option(
+      '--cache-s3 <url>',
+      'share the cache with other runners in s3://bucket[/prefix] (env: TESSERA_CACHE_S3_ENDPOINT, TESSERA_CACHE_S3_REGION, TESSERA_CACHE_S3_ACCESS_KEY_ID, TESSERA_CACHE_S3_SECRET_ACCESS_KEY)',
     )
     .option(
       '--executor <name>',
@@ -123,6 +136,10 @@ export function registerRunnerCommand(program: Command): void {
         token,
         buildsDir: flags.buildsDir,
         concurrency: Number(flags.concurrency),
+        ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+        ...(flags.cacheS3
+          ? { sharedCache: sharedCacheStore(flags.cacheS3, flags.buildsDir, process.env) }
+          : {}),
         executor,
         log,
       });
@@ -142,4 +159,39 @@ export function registerRunnerCommand(program: Command): void {
       await agent.done();
       log('stopped');
     });
+}
+
+/**
+ * The shared cache of `--cache-s3 s3://bucket[/prefix]`: endpoint and region from
+ * `TESSERA_CACHE_S3_ENDPOINT` (default AWS) and `TESSERA_CACHE_S3_REGION` (default `us-east-1`),
+ * credentials from `TESSERA_CACHE_S3_ACCESS_KEY_ID`/`TESSERA_CACHE_S3_SECRET_ACCESS_KEY`, else
+ * `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; never from the command line (the process list).
+ *
+ * @throws TesseraError `ERR_CONFIG_INVALID` for a bad URL or missing credentials.
+ */
+export function sharedCacheStore(url: string, buildsDir: string, env: NodeJS.ProcessEnv): ArtifactStore {
+  const location = parseS3Url(url);
+  if (location === undefined)
+    throw new TesseraError('ERR_CONFIG_INVALID', '--cache-s3 must be s3://bucket or s3://bucket/prefix');
+  const accessKeyId = env.TESSERA_CACHE_S3_ACCESS_KEY_ID ?? env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.TESSERA_CACHE_S3_SECRET_ACCESS_KEY ?? env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey)
+    throw new TesseraError(
+      'ERR_CONFIG_INVALID',
+      '--cache-s3 needs TESSERA_CACHE_S3_ACCESS_KEY_ID and TESSERA_CACHE_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)',
+    );
+  const region = env.TESSERA_CACHE_S3_REGION || 'us-east-1';
+  const sessionToken = env.TESSERA_CACHE_S3_SESSION_TOKEN ?? env.AWS_SESSION_TOKEN;
+  return new S3ArtifactStore(
+    {
+      endpoint: env.TESSERA_CACHE_S3_ENDPOINT || `https://s3.${region}.amazonaws.com`,
+      region,
+      bucket: location.bucket,
+      prefix: location.prefix,
+      accessKeyId,
+      secretAccessKey,
+      ...(sessionToken ? { sessionToken } : {}),
+    },
+    join(resolve(buildsDir), '.cache-spool'),
+  );
 }

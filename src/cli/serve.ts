@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
+import { expireArtifacts } from '../artifacts/expire-artifacts.js';
 import type { TesseraConfig } from '../config/defaults.js';
 import { type ConfigInput, loadConfig } from '../config/load.js';
 import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
@@ -128,6 +129,8 @@ export async function startServer(
       ...(precompiledValidators ? { precompiledValidators } : {}),
       secrets: operatorSecrets(env),
     });
+    // An s3:// store without credentials is a configuration error: say so now, not at the first upload.
+    app.log.info({ artifactStore: coordinator.artifactStore.description }, 'artifact store');
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (error) {
@@ -154,6 +157,9 @@ export async function startServer(
     const sweep = setInterval(() => {
       void expireLeases(coordinator).catch((error: unknown) =>
         app.log.error({ err: error }, 'lease sweep failed'),
+      );
+      void expireArtifacts(coordinator).catch((error: unknown) =>
+        app.log.error({ err: error }, 'artifact sweep failed'),
       );
       void keyring
         .maintain()
@@ -221,6 +227,7 @@ interface ServeFlags {
   issuer?: string;
   database?: string;
   logLevel?: string;
+  artifactsStore?: string;
   embeddedRunner?: boolean;
   runnerConcurrency?: string;
   runnerBuildsDir?: string;
@@ -238,6 +245,7 @@ export function serveOverrides(flags: ServeFlags): ConfigInput {
     issuer: flags.issuer,
     database: flags.database,
     logLevel: flags.logLevel,
+    artifactsStore: flags.artifactsStore,
   };
 }
 
@@ -262,6 +270,10 @@ export function registerServeCommand(program: Command): Command {
     .option(
       '--log-level <level>',
       `fatal, error, warn, info, debug, trace or silent ${settingHelp('logLevel')}`,
+    )
+    .option(
+      '--artifacts-store <store>',
+      `a directory, or s3://bucket[/prefix] ${settingHelp('artifactsStore')}`,
     )
     .option('--embedded-runner', 'also run jobs in this process (one-machine setup; default: off)')
     .addOption(

@@ -59,6 +59,16 @@ export const CONFIG_DEFAULTS = {
   usersCanCreateGroup: true,
   /** Seconds between two looks (`git ls-remote`) at a pull-mirrored project's repository. */
   mirrorInterval: 60,
+  /** Where artifacts live: empty for `<dataDir>/artifacts`, a directory path, or `s3://bucket[/prefix]`. */
+  artifactsStore: '',
+  /** The S3-compatible endpoint of an `s3://` store; empty for AWS (`https://s3.<region>.amazonaws.com`). */
+  artifactsS3Endpoint: '',
+  /** The region an `s3://` store signs its requests for. */
+  artifactsS3Region: 'us-east-1',
+  /** Largest artifact archive in MB (GitLab's `max_artifacts_size`); a project may set a lower one. */
+  maxArtifactsSize: 100,
+  /** How long artifacts are kept when the job says nothing (`artifacts:expire_in`); `never` keeps them. */
+  artifactsExpireIn: '30 days',
 } as const;
 
 /** The shape of the configuration, as validated and frozen by `loadConfig`. */
@@ -93,4 +103,9 @@ export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
   allowLocalNetwork: 'TESSERA_ALLOW_LOCAL_NETWORK',
   usersCanCreateGroup: 'TESSERA_USERS_CAN_CREATE_GROUP',
   mirrorInterval: 'TESSERA_MIRROR_INTERVAL',
+  artifactsStore: 'TESSERA_ARTIFACTS_STORE',
+  artifactsS3Endpoint: 'TESSERA_ARTIFACTS_S3_ENDPOINT',
+  artifactsS3Region: 'TESSERA_ARTIFACTS_S3_REGION',
+  maxArtifactsSize: 'TESSERA_MAX_ARTIFACTS_SIZE',
+  artifactsExpireIn: 'TESSERA_ARTIFACTS_EXPIRE_IN',
 };

@@ -1,5 +1,7 @@
 import { isAbsolute } from 'node:path';
+import { parseS3Url } from '../artifacts/s3-artifact-store.js';
 import { TesseraError } from '../errors.js';
+import { parseDuration } from '../pipeline/duration.js';
 import { parseAddressList } from './address-list.js';
 import { CONFIG_DEFAULTS, CONFIG_ENV, type TesseraConfig } from './defaults.js';
 
@@ -31,6 +33,7 @@ const NUMBER_BOUNDS: { readonly [K in Key]?: readonly [number, number] } = {
   authRateLimit: [1, 1_000_000],
   introspectionRateLimit: [1, 1_000_000],
   mirrorInterval: [1, 86400],
+  maxArtifactsSize: [1, 1024 * 1024],
 };
 
 /**
@@ -93,6 +96,34 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
         `repositoryAllowLocal (TESSERA_REPOSITORY_ALLOW_LOCAL) must list absolute directories, not "${directory}"`,
       );
     }
+  }
+  if (config.artifactsStore.startsWith('s3://')) {
+    if (parseS3Url(config.artifactsStore) === undefined)
+      problems.push(
+        'artifactsStore (TESSERA_ARTIFACTS_STORE) must be s3://bucket or s3://bucket/prefix (a valid bucket name)',
+      );
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(config.artifactsStore)) {
+    problems.push(
+      'artifactsStore (TESSERA_ARTIFACTS_STORE) must be a directory path, s3://bucket, or empty for <dataDir>/artifacts',
+    );
+  }
+  if (config.artifactsS3Endpoint !== '' && !/^https?:\/\/[^/]+\/?$/.test(config.artifactsS3Endpoint)) {
+    problems.push(
+      'artifactsS3Endpoint (TESSERA_ARTIFACTS_S3_ENDPOINT) must be an http(s) URL without a path, such as https://minio.internal:9000',
+    );
+  }
+  if (!/^[a-z0-9-]{1,32}$/.test(config.artifactsS3Region)) {
+    problems.push(
+      'artifactsS3Region (TESSERA_ARTIFACTS_S3_REGION) must be a region name such as eu-central-1',
+    );
+  }
+  if (
+    config.artifactsExpireIn.toLowerCase() !== 'never' &&
+    parseDuration(config.artifactsExpireIn) === null
+  ) {
+    problems.push(
+      'artifactsExpireIn (TESSERA_ARTIFACTS_EXPIRE_IN) must be a duration such as "30 days", or never',
+    );
   }
   if (config.onDemandDefaultLifetime > config.tokenMaxLifetime) {
     problems.push('onDemandDefaultLifetime must not exceed tokenMaxLifetime');

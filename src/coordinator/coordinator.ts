@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import { createArtifactStore } from '../artifacts/create-artifact-store.js';
 import type { TesseraConfig } from '../config/defaults.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { Store } from '../store/open-store.js';
@@ -23,6 +25,8 @@ export interface CoordinatorOptions {
   keyring: Keyring;
   urls: CoordinatorUrls;
   clock?: () => number;
+  /** Where artifacts live; default from `artifactsStore` (the filesystem under the data directory). */
+  artifactStore?: ArtifactStore;
 }
 
 /**
@@ -43,6 +47,7 @@ export class Coordinator {
   readonly events = new EventEmitter();
   #issuer: { issuer: string; instance: TokenIssuer } | undefined;
   #repos: Repositories | undefined;
+  #artifactStore: ArtifactStore | undefined;
 
   constructor(options: CoordinatorOptions) {
     this.config = options.config;
@@ -50,6 +55,7 @@ export class Coordinator {
     this.keyring = options.keyring;
     this.urls = options.urls;
     this.clock = options.clock ?? Date.now;
+    this.#artifactStore = options.artifactStore;
     // Every long poll listens; the default cap of 10 would warn under ordinary load.
     this.events.setMaxListeners(0);
   }
@@ -58,6 +64,12 @@ export class Coordinator {
   get repos(): Repositories {
     this.#repos ??= repositories(this.store.db);
     return this.#repos;
+  }
+
+  /** The artifact store (made on first use, so a coordinator that never sees artifacts makes no directory). */
+  get artifactStore(): ArtifactStore {
+    this.#artifactStore ??= createArtifactStore(this.config, process.env);
+    return this.#artifactStore;
   }
 
   /** The token issuer for the current issuer URL. */

@@ -1,3 +1,11 @@
+import {
+  type ArtifactPayload,
+  buildArtifactAndCachePayload,
+  buildDependencyPayload,
+  type CachePayload,
+  type DependencyPayload,
+  MissingDependencyError,
+} from '../artifacts/job-payload-artifacts.js';
 import { TesseraError } from '../errors.js';
 import { expandVariables } from '../pipeline/expand-variables.js';
 import type { ImageSpec, ServiceSpec } from '../pipeline/spec.js';
@@ -59,6 +67,8 @@ export interface JobPayload {
     sha: string;
     before_sha: string;
     ref_type: 'branch' | 'tag';
+    /** Whether the ref is protected (GitLab sends it; the runner's cache keys already carry it). */
+    protected: boolean;
     refspecs: string[];
     depth: number;
   };
@@ -67,10 +77,10 @@ export interface JobPayload {
   steps: Array<{ name: string; script: string[]; timeout: number; when: string; allow_failure: boolean }>;
   image: ImagePayload | null;
   services: ServicePayload[];
-  artifacts: [];
-  cache: [];
+  artifacts: ArtifactPayload[];
+  cache: CachePayload[];
   credentials: [];
-  dependencies: [];
+  dependencies: DependencyPayload[];
   features: { trace_sections: boolean; failure_reasons: string[] };
   secrets: Record<string, SecretPayload>;
 }
@@ -139,7 +149,15 @@ export async function buildJobPayload(
         : null;
     if (why) throw new JobPreparationError('protected_environment_failure', why);
   }
-  const variables = await buildJobVariables(coordinator, records, runner, user, now);
+  let inherited: Awaited<ReturnType<typeof buildDependencyPayload>>;
+  try {
+    inherited = await buildDependencyPayload(coordinator, job, secrets.jobToken);
+  } catch (error) {
+    if (error instanceof MissingDependencyError)
+      throw new JobPreparationError('missing_dependency_failure', error.message);
+    throw error;
+  }
+  const variables = await buildJobVariables(coordinator, records, runner, user, now, inherited.dotenv);
   const onDemandUrl = `${coordinator.urls.serverUrl}${ON_DEMAND_PATH}?api-version=1`;
   const secretVariables: JobVariable[] = [
     { key: 'CI_JOB_TOKEN', value: secrets.jobToken, public: false, masked: true },
@@ -149,6 +167,7 @@ export async function buildJobPayload(
     { key: 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', value: secrets.requestToken, public: false, masked: true },
   ];
   const scope = variables.values();
+  const files = buildArtifactAndCachePayload(job.spec, pipeline.refProtected, scope);
   const idTokens = Object.entries(job.spec.idTokens);
   if (idTokens.length > 0) {
     let context: Awaited<ReturnType<typeof buildTokenContext>>;
@@ -278,6 +297,7 @@ export async function buildJobPayload(
       sha: pipeline.sha,
       before_sha: '0000000000000000000000000000000000000000',
       ref_type: pipeline.refType,
+      protected: pipeline.refProtected,
       refspecs: [refspec],
       depth: 0,
     },
@@ -289,10 +309,10 @@ export async function buildJobPayload(
     steps,
     image: job.spec.image ? imagePayload(job.spec.image, scope) : null,
     services: (job.spec.services ?? []).map((service) => servicePayload(service, scope)),
-    artifacts: [],
-    cache: [],
+    artifacts: files.artifacts,
+    cache: files.cache,
     credentials: [],
-    dependencies: [],
+    dependencies: inherited.dependencies,
     features: {
       trace_sections: true,
       failure_reasons: [
@@ -301,6 +321,7 @@ export async function buildJobPayload(
         'job_execution_timeout',
         'unknown_failure',
         'image_pull_failure',
+        'missing_dependency_failure',
       ],
     },
     secrets: secretsPayload,

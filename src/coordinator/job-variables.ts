@@ -49,7 +49,8 @@ export class JobVariables {
  * token, ID tokens), which the caller adds last so nothing can override them: the predefined
  * variables (DESIGN 5, GitLab's names), the YAML global and job variables, the project variables
  * (protected ones only when the pipeline's ref is protected; masked flag kept), then the
- * variables given when the pipeline was created.
+ * variables given when the pipeline was created. `dotenv` (the `reports:dotenv` variables of the
+ * jobs it downloads artifacts from) sits between the YAML and the project variables, as GitLab.
  */
 export async function buildJobVariables(
   coordinator: Coordinator,
@@ -57,6 +58,7 @@ export async function buildJobVariables(
   runner: RunnerRecord,
   user: UserRecord | undefined,
   startedAt: number,
+  dotenv: Readonly<Record<string, string>> = {},
 ): Promise<JobVariables> {
   const { job, pipeline, project } = records;
   const serverUrl = coordinator.urls.serverUrl;
@@ -128,6 +130,8 @@ export async function buildJobVariables(
   variables.setAll(predefined, { public: true, masked: false });
   variables.setAll(pipeline.variables, { public: true, masked: false });
   variables.setAll(job.spec.variables, { public: true, masked: false });
+  // `reports:dotenv` of the jobs it downloads from: above YAML, below project variables (GitLab).
+  variables.setAll(dotenv, { public: true, masked: false });
   for (const variable of await projectVariablesFor(coordinator.store.db, project.id, pipeline.refProtected)) {
     variables.set({
       key: variable.key,

@@ -6,6 +6,7 @@ import type { PlannedJob } from '../pipeline/plan.js';
 import type { JobExecutor } from '../runner/executors/executor.js';
 import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import { createLocalPipeline } from './create-local-pipeline.js';
+import { keepArtifacts } from './keep-artifacts.js';
 import { PipelineView } from './pipeline-view.js';
 import { registerProject } from './register-project.js';
 import type { RunOutput } from './run-output.js';
@@ -36,6 +37,8 @@ export interface LocalRunOptions {
   readonly onTempDir?: (path: string) => void;
   /** Aborted on Ctrl-C: running jobs are killed and everything is cleaned up. */
   readonly signal?: AbortSignal;
+  /** Where the jobs' artifacts are left (`--artifacts-dir`); default a new folder in the temp directory. */
+  readonly artifactsDir?: string;
 }
 
 /**
@@ -169,6 +172,8 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       return 1;
     }
     output.write(summaryTable(outcome.jobs, output));
+    const kept = await keepArtifacts(server.coordinator, pipeline.id, options.artifactsDir);
+    if (kept !== undefined) output.line(`Artifacts of ${kept.jobs.join(', ')}: ${kept.dir}`);
     const seconds = ((Date.now() - began) / 1000).toFixed(1);
     const status = outcome.pipeline.status;
     output.line();

@@ -5,6 +5,8 @@ const UNIT_SECONDS: ReadonlyMap<string, number> = new Map([
   ...['d', 'day', 'days'].map((unit) => [unit, 86_400] as const),
   ...['w', 'wk', 'wks', 'week', 'weeks'].map((unit) => [unit, 604_800] as const),
   ...['mo', 'mos', 'month', 'months'].map((unit) => [unit, 2_592_000] as const),
+  // Only `artifacts:expire_in` reaches years (`timeout` is capped at a month).
+  ...['y', 'yr', 'yrs', 'year', 'years'].map((unit) => [unit, 31_536_000] as const),
 ]);
 
 /**

@@ -14,6 +14,7 @@ export function checkGraph(
 ): void {
   const byName = new Map(jobs.map((job) => [job.name, job]));
   const edges = new Map<string, string[]>();
+  for (const job of jobs) checkDependencies(job, byName, brokenNames, problems);
   for (const job of jobs) {
     if (job.needs === null) continue;
     const valid: string[] = [];
@@ -91,4 +92,38 @@ function findCycle(stuck: readonly string[], edges: ReadonlyMap<string, readonly
   }
   const start = position.get(current) ?? 0;
   return order.slice(start);
+}
+
+/**
+ * `dependencies:` names visible jobs of earlier stages (GitLab: "should be in previous stages"),
+ * and, in a job with `needs`, only jobs it needs (GitLab: "should be part of needs").
+ */
+function checkDependencies(
+  job: JobSpec,
+  byName: ReadonlyMap<string, JobSpec>,
+  brokenNames: ReadonlySet<string>,
+  problems: ProblemList,
+): void {
+  if (job.dependencies === null) return;
+  job.dependencies.forEach((name, index) => {
+    const where = `jobs.${job.name}.dependencies[${index}]`;
+    const target = byName.get(name);
+    const at = { line: job.line };
+    if (target === undefined) {
+      if (!brokenNames.has(name))
+        problems.error(
+          where,
+          `"${name}" is not a job in this configuration; list jobs of earlier stages`,
+          at,
+        );
+    } else if (job.needs !== null && !job.needs.some((need) => need.job === name)) {
+      problems.error(
+        where,
+        `"${name}" should be part of needs: a job with needs can depend only on the jobs it needs`,
+        at,
+      );
+    } else if (job.needs === null && target.stageIndex >= job.stageIndex && job.stageIndex >= 0) {
+      problems.error(where, `"${name}" should be in a previous stage than "${job.stage}"`, at);
+    }
+  });
 }

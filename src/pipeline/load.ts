@@ -7,6 +7,7 @@ import { type ReadLocalFile, resolveIncludes } from './include.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import { type ParseBudget, parseYaml } from './parse.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
+import { readCache } from './schema/cache.js';
 import { readImage, readServices } from './schema/image.js';
 import { readJob } from './schema/job.js';
 import { type DefaultSpec, readDefault } from './schema/job-settings.js';
@@ -167,7 +168,7 @@ async function normaliseAndCheck(
     return null;
   }
 
-  for (const key of ['cache', 'types', 'spec']) {
+  for (const key of ['types', 'spec']) {
     if (root.entries.has(key))
       problems.error(key, `top-level "${key}" is not supported by Tessera`, keyPosition(root, key));
   }
@@ -311,7 +312,7 @@ function readWorkflow(
   return { name, rules };
 }
 
-// Top-level before_script/after_script/image/services are GitLab's deprecated globals.
+// Top-level before_script/after_script/cache/image/services are GitLab's deprecated globals.
 function applyLegacyGlobals(root: MapNode, defaults: DefaultSpec, problems: ProblemList): void {
   const legacy: [string, 'beforeScript' | 'afterScript'][] = [
     ['before_script', 'beforeScript'],
@@ -323,6 +324,16 @@ function applyLegacyGlobals(root: MapNode, defaults: DefaultSpec, problems: Prob
     problems.warn(key, `top-level ${key} is deprecated; move it under default:`, keyPosition(root, key));
     const script = readScript(node, key, problems);
     if (script !== null && defaults[field] === undefined) defaults[field] = script;
+  }
+  const cache = root.entries.get('cache');
+  if (cache !== undefined) {
+    problems.warn(
+      'cache',
+      'top-level cache is deprecated; move it under default:',
+      keyPosition(root, 'cache'),
+    );
+    const caches = readCache(cache, 'cache', problems);
+    if (defaults.cache === undefined) defaults.cache = caches;
   }
   const image = root.entries.get('image');
   if (image !== undefined) {

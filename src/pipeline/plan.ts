@@ -2,6 +2,8 @@ import type { ConfigProblem } from './config-problem.js';
 import { evaluateExpression, type VariableScope } from './expression/evaluate.js';
 import { pipelineInvalid } from './load.js';
 import type {
+  ArtifactsSpec,
+  CacheSpec,
   EnvironmentSpec,
   IdTokenSpec,
   ImageSpec,
@@ -41,6 +43,13 @@ export interface PlannedJob {
   readonly image?: ImageSpec | null;
   /** `services:`, only when there are any. */
   readonly services?: readonly ServiceSpec[];
+  readonly artifacts: ArtifactsSpec | null;
+  readonly cache: readonly CacheSpec[];
+  /**
+   * Jobs whose artifacts this job downloads (from `dependencies`, else from `needs` without
+   * `artifacts: false`), restricted to jobs in this pipeline; `null`: every job of earlier stages.
+   */
+  readonly artifactsFrom: readonly string[] | null;
   readonly line: number | null;
 }
 
@@ -72,7 +81,7 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
       return { created: false, variables: pipelineVariables, jobs: [] };
     pipelineVariables = { ...pipelineVariables, ...rule.variables };
   }
-  const selected: { job: JobSpec; planned: Omit<PlannedJob, 'needs'> }[] = [];
+  const selected: { job: JobSpec; planned: Omit<PlannedJob, 'needs' | 'artifactsFrom'> }[] = [];
   for (const job of spec.jobs) {
     const scope = [pipelineVariables, job.variables, variables];
     const decision = decide(job, scope, variables);
@@ -99,6 +108,8 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
         interruptible: job.interruptible,
         ...(job.image ? { image: job.image } : {}),
         ...(job.services?.length ? { services: job.services } : {}),
+        artifacts: job.artifacts,
+        cache: job.cache,
         line: job.line,
       },
     });
@@ -107,7 +118,13 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
   const present = new Set(selected.map(({ job }) => job.name));
   const errors: ConfigProblem[] = [];
   const jobs = selected.map(({ job, planned }): PlannedJob => {
-    if (job.needs === null) return { ...planned, needs: null };
+    const artifactsFrom =
+      job.dependencies !== null
+        ? job.dependencies.filter((name) => present.has(name))
+        : job.needs === null
+          ? null
+          : job.needs.filter((need) => need.artifacts && present.has(need.job)).map((need) => need.job);
+    if (job.needs === null) return { ...planned, needs: null, artifactsFrom };
     const needs: string[] = [];
     job.needs.forEach((need, index) => {
       if (present.has(need.job)) needs.push(need.job);
@@ -119,7 +136,7 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
         });
       }
     });
-    return { ...planned, needs };
+    return { ...planned, needs, artifactsFrom };
   });
   if (errors.length > 0) throw pipelineInvalid(spec.file, errors, []);
   return { created: true, variables: pipelineVariables, jobs };

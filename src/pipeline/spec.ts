@@ -35,6 +35,8 @@ export interface PolicySpec {
 export interface NeedSpec {
   readonly job: string;
   readonly optional: boolean;
+  /** `artifacts: false` in the need: the job waits for it but does not download its artifacts. */
+  readonly artifacts: boolean;
   readonly line: number | null;
 }
 
@@ -65,6 +67,35 @@ export interface EnvironmentSpec {
   readonly url: string | null;
   readonly deploymentTier: string | null;
   readonly action: 'start' | 'prepare' | 'stop' | 'verify' | 'access';
+}
+
+/** `artifacts:` of a job (or `default:`), as GitLab reads it. */
+export interface ArtifactsSpec {
+  readonly paths: readonly string[];
+  readonly exclude: readonly string[];
+  readonly untracked: boolean;
+  readonly when: 'on_success' | 'on_failure' | 'always';
+  /** As written (`1 week`, `never`); `null` uses the instance default. */
+  readonly expireIn: string | null;
+  /** The archive's name, variables not expanded; `null` is GitLab's default `artifacts`. */
+  readonly name: string | null;
+  readonly exposeAs: string | null;
+  /** Who may download (`all`, `developer`, `maintainer`, `none`); `public: false` is `developer`. */
+  readonly access: 'all' | 'developer' | 'maintainer' | 'none';
+  /** `reports:`: report type to its paths (`dotenv`, `junit`, and every other type GitLab knows). */
+  readonly reports: Readonly<Record<string, readonly string[]>>;
+}
+
+/** One `cache:` entry, as GitLab reads it. */
+export interface CacheSpec {
+  /** A key (variables not expanded), or `{ files, prefix }` computed from the commit. */
+  readonly key: string | { readonly files: readonly string[]; readonly prefix: string | null };
+  readonly paths: readonly string[];
+  readonly untracked: boolean;
+  readonly policy: 'pull' | 'push' | 'pull-push';
+  readonly when: 'on_success' | 'on_failure' | 'always';
+  readonly fallbackKeys: readonly string[];
+  readonly unprotect: boolean;
 }
 
 /** A visible job after `default`, `extends`, `!reference` and anchors were applied. */
@@ -114,6 +145,10 @@ export interface JobSpec {
   readonly image?: ImageSpec | null;
   /** `services:` (or `default:services`). */
   readonly services?: readonly ServiceSpec[];
+  readonly artifacts: ArtifactsSpec | null;
+  readonly cache: readonly CacheSpec[];
+  /** `dependencies:` (jobs whose artifacts to download); `null` when not written. */
+  readonly dependencies: readonly string[] | null;
   /** `null` when the job has no `rules` (then `only`/`except` apply). */
   readonly rules: readonly RuleSpec[] | null;
   readonly only: PolicySpec | null;

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as wait } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { isTesseraError } from '../errors.js';
 import {
   CoordinatorClient,
@@ -43,6 +44,10 @@ export interface RunnerAgentOptions {
   readonly executor?: JobExecutor;
   /** See `executeJob`'s option of the same name; default true. */
   readonly recordProcessGroups?: boolean;
+  /** The runner-local cache (`cache:`); default `<buildsDir>/.job-cache`. */
+  readonly cacheDir?: string;
+  /** A cache shared with other runners (`--cache-s3`), used instead of `cacheDir`. */
+  readonly sharedCache?: ArtifactStore;
   /** Runner diagnostics (never a token). Default: nothing. */
   readonly log?: (message: string) => void;
   /**
@@ -271,6 +276,11 @@ export class RunnerAgent {
         ...(this.#options.recordProcessGroups === false ? { recordProcessGroups: false } : {}),
         // Removed below once the job is reported: the next stage's jobs do not wait for it.
         keepBuildDir: true,
+        jobFiles: {
+          coordinatorUrl: this.#options.url,
+          cacheDir: resolve(this.#options.cacheDir ?? join(this.#options.buildsDir, '.job-cache')),
+          ...(this.#options.sharedCache ? { sharedCache: this.#options.sharedCache } : {}),
+        },
       });
     } catch (error) {
       // executeJob handles everything a job can cause; this is a fault of the runner itself.

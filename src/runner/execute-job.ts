@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isTesseraError } from '../errors.js';
+import { JobFilesError, type JobFilesOptions, restoreJobFiles, saveJobFiles } from './artifacts/job-files.js';
 import { checkout, prepareCheckout, shellCheckout, shellCheckoutFailure } from './checkout.js';
 import { ExecutorPreparationError, type ExecutorSession, type JobExecutor } from './executors/executor.js';
 import { shellExecutor } from './executors/shell-executor.js';
@@ -61,6 +62,8 @@ export interface ExecuteJobOptions {
   readonly runnerDescription?: string;
   /** Clock in milliseconds. */
   readonly clock?: () => number;
+  /** Artifacts and cache (coordinator URL, runner-local cache); without it the job has neither. */
+  readonly jobFiles?: JobFilesOptions;
 }
 
 /**
@@ -192,6 +195,16 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       ...(executor.jobView ? { view: executor.jobView({ job, buildsDir, projectDir, jobTempDir }) } : {}),
     });
     sink.addValues(environment.maskedValues);
+    if (options.jobFiles) {
+      await restoreJobFiles({
+        ...options.jobFiles,
+        job,
+        projectDir,
+        jobTempDir,
+        log: line,
+        signal: jobSignal,
+      });
+    }
     // Both scripts are written before any job process runs: afterwards the job could have put a
     // link where a file is written (the runner may be root, or see what the job must not).
     await writeScriptFile(
@@ -233,8 +246,13 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
         isTesseraError(error) && error.code.startsWith('ERR_RUNNER_SECRET')
           ? 'resolving secrets'
           : 'preparing';
-      line(`ERROR: Job failed (system failure): ${what}: ${errorText(error)}`);
-      outcome = { state: 'failed', failureReason: 'runner_system_failure' };
+      if (error instanceof JobFilesError) {
+        line(error.message);
+        outcome = { state: 'failed', failureReason: 'unknown_failure' };
+      } else {
+        line(`ERROR: Job failed (system failure): ${what}: ${errorText(error)}`);
+        outcome = { state: 'failed', failureReason: 'runner_system_failure' };
+      }
     }
   }
 
@@ -305,6 +323,11 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
     else if (result !== undefined && result.exitCode !== 0) {
       line(`WARNING: after_script failed with exit code ${result.exitCode ?? result.exitSignal}`);
     }
+  }
+
+  if (options.jobFiles && environment !== undefined) {
+    const files = { ...options.jobFiles, job, projectDir, jobTempDir, log: line, signal: cancel };
+    status = await saveJobFiles(files, status, environment.env);
   }
 
   switch (status.state) {

@@ -64,6 +64,43 @@ export interface JobPayload {
   readonly services?: readonly JobService[] | null;
   /** `failure_reasons`: those the coordinator accepts (others are reported as older ones). */
   readonly features?: { readonly failure_reasons?: readonly string[] } | null;
+  /** What to upload after the job (GitLab's `artifacts`: the archive and each report). */
+  readonly artifacts?:
+    | readonly {
+        readonly name?: string;
+        readonly untracked?: boolean;
+        readonly paths?: readonly string[];
+        readonly exclude?: readonly string[];
+        readonly when?: string;
+        readonly artifact_type?: string;
+        readonly artifact_format?: string;
+        readonly expire_in?: string;
+      }[]
+    | null;
+  /** Caches to restore before and save after the job (GitLab's `cache`). */
+  readonly cache?:
+    | readonly {
+        readonly key: string;
+        readonly untracked?: boolean;
+        readonly policy?: string;
+        readonly paths?: readonly string[];
+        readonly when?: string;
+        readonly fallback_keys?: readonly string[];
+        /** Tessera: `key: { files }`, derived by the runner after checkout. */
+        readonly key_files?: readonly string[];
+        readonly key_prefix?: string;
+        readonly key_suffix?: string;
+      }[]
+    | null;
+  /** Jobs whose artifacts to download first (GitLab's `dependencies`). */
+  readonly dependencies?:
+    | readonly {
+        readonly id: number;
+        readonly name: string;
+        readonly token?: string;
+        readonly artifacts_file?: { readonly filename: string; readonly size: number };
+      }[]
+    | null;
 }
 
 /** How a job ended, as the runner reports it (`PUT /api/v4/jobs/:id`). */

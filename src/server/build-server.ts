@@ -14,10 +14,12 @@ import { type PrecompiledValidators, precompiledValidatorFactory } from './preco
 import { RateLimiter } from './rate-limiter.js';
 import { RequestLogController } from './request-log-controller.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerArtifactRunnerRoutes } from './routes/artifacts-runner.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIdTokenPreviewRoutes } from './routes/id-token-preview.js';
 import { registerIdTokenRoutes } from './routes/id-tokens.js';
+import { registerJobArtifactRoutes } from './routes/job-artifacts.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
@@ -29,6 +31,7 @@ import { registerProjectRoutes } from './routes/projects.js';
 import { registerProtectionRoutes } from './routes/protection.js';
 import { registerRunnerProtocolRoutes } from './routes/runner-protocol.js';
 import { registerRunnerRoutes } from './routes/runners.js';
+import { registerTestReportRoutes } from './routes/test-reports.js';
 import { registerTriggerRoutes } from './routes/triggers.js';
 import { registerUserPasswordRoutes } from './routes/user-password.js';
 import { registerUserRoutes } from './routes/users.js';
@@ -212,6 +215,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
   if (api) registerOpenApiRoute(app, context);
   registerHealthRoutes(app, context);
   registerRunnerProtocolRoutes(app, context);
+  registerArtifactRunnerRoutes(app, context);
   registerIdTokenRoutes(app, context);
   registerOidcRoutes(app, context);
   if (api) {
@@ -225,6 +229,8 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerRunnerRoutes(app, context);
     registerPipelineRoutes(app, context);
     registerJobRoutes(app, context);
+    registerJobArtifactRoutes(app, context);
+    registerTestReportRoutes(app, context);
     registerAdminRoutes(app, context);
     registerTriggerRoutes(app, context);
     registerPipelineScheduleRoutes(app, context);

@@ -1,6 +1,7 @@
 import type { Db } from './open-store.js';
 import { GroupRepository } from './repositories/groups.js';
 import { SqlIssuedTokenRepository } from './repositories/issued-tokens.js';
+import { JobArtifactRepository } from './repositories/job-artifacts.js';
 import { JobRepository } from './repositories/jobs.js';
 import { MemberRepository } from './repositories/members.js';
 import { PipelineScheduleRepository } from './repositories/pipeline-schedules.js';
@@ -30,6 +31,7 @@ export interface Repositories {
   pipelineTriggers: PipelineTriggerRepository;
   pipelineSchedules: PipelineScheduleRepository;
   projectMirrors: ProjectMirrorRepository;
+  jobArtifacts: JobArtifactRepository;
 }
 
 /**
@@ -56,5 +58,6 @@ export function repositories(db: Db): Repositories {
     pipelineTriggers: new PipelineTriggerRepository(db),
     pipelineSchedules: new PipelineScheduleRepository(db),
     projectMirrors: new ProjectMirrorRepository(db),
+    jobArtifacts: new JobArtifactRepository(db),
   };
 }

@@ -21,6 +21,7 @@ export interface Database {
   pipelines: PipelinesTable;
   jobs: JobsTable;
   jobTraces: JobTracesTable;
+  jobArtifacts: JobArtifactsTable;
   signingKeys: SigningKeysTable;
   issuedTokens: IssuedTokensTable;
   pipelineTriggers: PipelineTriggersTable;
@@ -89,6 +90,8 @@ export interface ProjectsTable {
   tokenMaxLifetime: number | null;
   /** Default job timeout (seconds) for this project, or null for the instance default. */
   jobTimeout: number | null;
+  /** GitLab's `max_artifacts_size` (MB) for this project, or null for the instance's. */
+  maxArtifactsSize: Generated<number | null>;
   createdAt: number;
   updatedAt: number;
 }
@@ -248,6 +251,27 @@ export interface JobTracesTable {
   bytes: Generated<number>;
   /** Hex of the first bytes of a UTF-8 character whose rest has not arrived yet. */
   pending: Generated<string>;
+}
+
+/** `job_artifacts`: one row per file a job uploaded (its bytes live in the artifact store). */
+export interface JobArtifactsTable {
+  id: Generated<number>;
+  jobId: number;
+  projectId: number;
+  /** GitLab's `artifact_type`: `archive`, `metadata`, or a report type (`junit`, `dotenv`, …). */
+  fileType: string;
+  /** GitLab's `artifact_format`: `zip`, `gzip` or `raw`. */
+  fileFormat: string;
+  fileName: string;
+  size: number;
+  sha256: string;
+  /** Where the bytes live in the artifact store. */
+  storeKey: string;
+  /** JSON object of the variables of a `dotenv` report. */
+  variables: string | null;
+  /** Milliseconds; `null`: kept until deleted. */
+  expireAt: number | null;
+  createdAt: number;
 }
 
 /** Signing keys (see `SigningKeyRecord`). */

@@ -73,7 +73,7 @@ export class Coordinator {
   }
 
   /** Starts `tessera serve` (again on the same port after a restart). */
-  async start(extraArgs: readonly string[] = []): Promise<void> {
+  async start(extraArgs: readonly string[] = [], extraEnv: Record<string, string> = {}): Promise<void> {
     const child = startTessera(
       [
         'serve',
@@ -85,7 +85,7 @@ export class Coordinator {
         String(this.#port),
         ...extraArgs,
       ],
-      { TESSERA_BOOTSTRAP_ADMIN_TOKEN: this.adminToken, TESSERA_KEY_ENCRYPTION_KEY: '' },
+      { TESSERA_BOOTSTRAP_ADMIN_TOKEN: this.adminToken, TESSERA_KEY_ENCRYPTION_KEY: '', ...extraEnv },
     );
     this.child = child;
     const line = await waitFor(() => {

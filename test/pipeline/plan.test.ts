@@ -167,3 +167,49 @@ deploy:
     assert.equal(job.needs, null);
   });
 });
+
+describe('planPipeline: artifacts, cache and dependencies', () => {
+  const config = `
+stages: [build, test, deploy]
+cache: {key: global, paths: [.cache/]}
+build: {stage: build, script: x, artifacts: {paths: [dist/], reports: {dotenv: build.env}}}
+other: {stage: build, script: x, cache: []}
+all: {stage: test, script: x}
+none: {stage: test, script: x, dependencies: []}
+some: {stage: deploy, script: x, dependencies: [build]}
+needs-no-artifacts: {stage: deploy, script: x, needs: [{job: build, artifacts: false}, other]}
+`;
+
+  it('downloads from every earlier job by default, from dependencies or from needs otherwise', async () => {
+    const result = await plan(config);
+    const from = Object.fromEntries(result.jobs.map((job) => [job.name, job.artifactsFrom]));
+    assert.deepEqual(from, {
+      build: null,
+      other: null,
+      all: null,
+      none: [],
+      some: ['build'],
+      'needs-no-artifacts': ['other'],
+    });
+  });
+
+  it('carries artifacts and the top-level cache into each job, and cache: [] turns it off', async () => {
+    const result = await plan(config);
+    const build = result.jobs.find((job) => job.name === 'build')!;
+    assert.deepEqual(build.artifacts?.paths, ['dist/']);
+    assert.deepEqual(build.artifacts?.reports, { dotenv: ['build.env'] });
+    assert.equal(build.artifacts?.when, 'on_success');
+    assert.deepEqual(build.cache, [
+      {
+        key: 'global',
+        paths: ['.cache/'],
+        untracked: false,
+        policy: 'pull-push',
+        when: 'on_success',
+        fallbackKeys: [],
+        unprotect: false,
+      },
+    ]);
+    assert.deepEqual(result.jobs.find((job) => job.name === 'other')!.cache, []);
+  });
+});

@@ -1,8 +1,10 @@
 import type { ProblemList } from '../config-problem.js';
 import { parseDuration } from '../duration.js';
 import { PIPELINE_LIMITS } from '../limits.js';
-import type { IdTokenSpec, ImageSpec, ServiceSpec } from '../spec.js';
+import type { ArtifactsSpec, CacheSpec, IdTokenSpec, ImageSpec, ServiceSpec } from '../spec.js';
 import { describeNode, type TreeNode } from '../yaml-tree.js';
+import { readArtifacts } from './artifacts.js';
+import { readCache } from './cache.js';
 import { readIdTokens } from './id-tokens.js';
 import { readImage, readServices } from './image.js';
 import { checkKeys, readBoolean, readInteger, readScript, readStringList } from './read-value.js';
@@ -94,6 +96,9 @@ export interface DefaultSpec {
   idTokens?: Record<string, IdTokenSpec>;
   image?: ImageSpec;
   services?: ServiceSpec[];
+  /** `null`: `default: artifacts:` written empty. */
+  artifacts?: ArtifactsSpec | null;
+  cache?: CacheSpec[];
 }
 
 const DEFAULT_KEYS = new Set([
@@ -106,8 +111,10 @@ const DEFAULT_KEYS = new Set([
   'retry',
   'interruptible',
   'id_tokens',
+  'artifacts',
+  'cache',
 ]);
-const DEFAULT_UNSUPPORTED = new Set(['artifacts', 'cache', 'hooks', 'identity']);
+const DEFAULT_UNSUPPORTED = new Set(['hooks', 'identity']);
 
 /** Reads `default`. Keys a job sets itself replace the default entirely (no merge), as GitLab. */
 export function readDefault(node: TreeNode, problems: ProblemList): DefaultSpec {
@@ -142,6 +149,10 @@ export function readDefault(node: TreeNode, problems: ProblemList): DefaultSpec 
   }
   const idTokens = get('id_tokens');
   if (idTokens !== undefined) spec.idTokens = readIdTokens(idTokens, 'default.id_tokens', problems);
+  const artifacts = get('artifacts');
+  if (artifacts !== undefined) spec.artifacts = readArtifacts(artifacts, 'default.artifacts', problems);
+  const cache = get('cache');
+  if (cache !== undefined) spec.cache = readCache(cache, 'default.cache', problems);
   const image = get('image');
   if (image !== undefined) {
     const value = readImage(image, 'default.image', problems);

@@ -4,6 +4,8 @@ import { setOwn } from '../set-own.js';
 import type { JobSpec, NeedSpec } from '../spec.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode } from '../yaml-tree.js';
 import { readAllowFailure } from './allow-failure.js';
+import { readArtifacts } from './artifacts.js';
+import { readCache } from './cache.js';
 import { readEnvironment } from './environment.js';
 import { readIdTokens } from './id-tokens.js';
 import { readImage, readServices } from './image.js';
@@ -40,14 +42,14 @@ const JOB_KEYS = new Set([
   'interruptible',
   'image',
   'services',
+  'artifacts',
+  'cache',
+  'dependencies',
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
 const UNSUPPORTED_JOB_KEYS = new Set([
-  'artifacts',
-  'cache',
   'coverage',
-  'dependencies',
   'parallel',
   'trigger',
   'resource_group',
@@ -188,6 +190,21 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
     servicesNode === undefined
       ? (defaults.services ?? [])
       : (readServices(servicesNode, path('services'), problems) ?? []);
+  const artifactsNode = get('artifacts');
+  const artifacts =
+    artifactsNode === undefined
+      ? (defaults.artifacts ?? null)
+      : readArtifacts(artifactsNode, path('artifacts'), problems);
+  const cacheNode = get('cache');
+  const cache =
+    cacheNode === undefined ? (defaults.cache ?? []) : readCache(cacheNode, path('cache'), problems);
+  const dependenciesNode = get('dependencies');
+  const dependencies =
+    dependenciesNode === undefined
+      ? null
+      : dependenciesNode.kind === 'scalar' && dependenciesNode.value === null
+        ? []
+        : readStringList(dependenciesNode, path('dependencies'), problems);
 
   const secretsNode = get('secrets');
   const secrets = secretsNode === undefined ? {} : readSecrets(secretsNode, path('secrets'), problems);
@@ -239,6 +256,9 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
     interruptible,
     ...(image ? { image } : {}),
     ...(services.length > 0 ? { services } : {}),
+    artifacts,
+    cache,
+    dependencies,
     rules,
     only,
     except,
@@ -269,7 +289,7 @@ function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpe
     const where = `${path}[${index}]`;
     if (item.kind === 'scalar') {
       const job = readString(item, where, problems, 'a job name');
-      if (job !== null) needs.push({ job, optional: false, line: item.line });
+      if (job !== null) needs.push({ job, optional: false, artifacts: true, line: item.line });
       return;
     }
     if (item.kind !== 'map') {
@@ -294,9 +314,12 @@ function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpe
       optionalNode === undefined
         ? false
         : (readBoolean(optionalNode, `${where}.optional`, problems) ?? false);
-    const artifacts = item.entries.get('artifacts');
-    if (artifacts !== undefined) readBoolean(artifacts, `${where}.artifacts`, problems);
-    if (job !== null) needs.push({ job, optional, line: item.line });
+    const artifactsNode = item.entries.get('artifacts');
+    const artifacts =
+      artifactsNode === undefined
+        ? true
+        : (readBoolean(artifactsNode, `${where}.artifacts`, problems) ?? true);
+    if (job !== null) needs.push({ job, optional, artifacts, line: item.line });
   });
   const seen = new Set<string>();
   for (const need of needs) {

@@ -22,6 +22,11 @@ export async function renderJob(
   const user = job.userId === null ? undefined : await coordinator.repos.users.findById(job.userId);
   const runner = job.runnerId === null ? undefined : await coordinator.repos.runners.findById(job.runnerId);
   const end = job.finishedAt ?? (job.startedAt !== null ? coordinator.clock() : null);
+  const now = coordinator.clock();
+  const files = (await coordinator.repos.jobArtifacts.listByJob(job.id)).filter(
+    (file) => file.storeKey !== '' && (file.expireAt === null || file.expireAt > now),
+  );
+  const archive = files.find((file) => file.fileType === 'archive');
   return {
     id: job.id,
     name: job.name,
@@ -62,6 +67,15 @@ export async function renderJob(
     runner: runner
       ? { id: runner.id, description: runner.description, runner_type: runner.runnerType }
       : null,
+    // GitLab's artifact fields: the archive, every file (reports too), and when the archive expires.
+    ...(archive ? { artifacts_file: { filename: archive.fileName, size: archive.size } } : {}),
+    artifacts: files.map((file) => ({
+      file_type: file.fileType,
+      size: file.size,
+      filename: file.fileName,
+      file_format: file.fileFormat,
+    })),
+    artifacts_expire_at: archive ? iso(archive.expireAt) : null,
     web_url: `${coordinator.urls.serverUrl}/${project.pathWithNamespace}/-/jobs/${job.id}`,
   };
 }

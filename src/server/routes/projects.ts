@@ -49,6 +49,7 @@ export function renderProject(project: ProjectRecord, group: GroupRecord | undef
     ci_id_token_sub_claim_components: project.subClaimComponents,
     ci_id_token_allowed_audiences: project.allowedAudiences,
     ci_id_token_max_lifetime: project.tokenMaxLifetime,
+    max_artifacts_size: project.maxArtifactsSize,
     created_at: iso(project.createdAt),
     last_activity_at: iso(project.updatedAt),
     web_url: `${serverUrl}/${project.pathWithNamespace}`,
@@ -77,6 +78,7 @@ interface ProjectBody extends MirrorAttributes {
   ci_id_token_sub_claim_components?: string[];
   ci_id_token_allowed_audiences?: string[] | null;
   ci_id_token_max_lifetime?: number | null;
+  max_artifacts_size?: number | null;
 }
 
 const projectProperties = {
@@ -93,6 +95,7 @@ const projectProperties = {
   ci_id_token_max_lifetime: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 60, maximum: 86400 }] },
   description: { type: 'string', maxLength: 2000 },
   ...MIRROR_PROPERTIES,
+  max_artifacts_size: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 1, maximum: 1048576 }] },
 } as const;
 
 /** Checks a path as GitLab does: `[A-Za-z0-9_.-]`, not ending in `.git` or `.atom`. */
@@ -196,6 +199,12 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
       const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
       const body = request.body;
       await checkMirrorAttributes(coordinator, user, body);
+      if (body.max_artifacts_size !== undefined && !user.isAdmin) {
+        throw new TesseraError(
+          'ERR_FORBIDDEN',
+          'only an administrator may set max_artifacts_size (as GitLab)',
+        );
+      }
       if (body.namespace_id !== undefined && body.namespace_id !== project.namespaceId) {
         throw new TesseraError(
           'ERR_VALIDATION',
@@ -231,6 +240,7 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
         changes.allowedAudiences = body.ci_id_token_allowed_audiences;
       if (body.ci_id_token_max_lifetime !== undefined)
         changes.tokenMaxLifetime = body.ci_id_token_max_lifetime;
+      if (body.max_artifacts_size !== undefined) changes.maxArtifactsSize = body.max_artifacts_size;
       try {
         const updated = await coordinator.store.transaction((tx) =>
           repositories(tx).projects.update(project.id, changes, coordinator.clock()),

@@ -164,6 +164,12 @@ export class JobRepository {
     return row && { job: toJob<S>(row), tokenHash: row.tokenHash, requestTokenHash: row.requestTokenHash };
   }
 
+  /** The job whose job token hashes to `hash` (the column is unique, so this is an index lookup). */
+  async findByTokenHash<S>(hash: string): Promise<JobRecord<S> | undefined> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('tokenHash', '=', hash).executeTakeFirst();
+    return row && toJob<S>(row);
+  }
+
   /** The job whose on-demand request token hashes to `hash`. */
   async findByRequestTokenHash<S>(
     hash: string,

@@ -24,6 +24,7 @@ export type ProjectChanges = Partial<
     | 'allowedAudiences'
     | 'tokenMaxLifetime'
     | 'jobTimeout'
+    | 'maxArtifactsSize'
   >
 >;
 
@@ -51,7 +52,9 @@ export class ProjectRepository {
   constructor(private readonly db: Db) {}
 
   /** Creates a project and records its path in the path history. */
-  async create(input: Omit<ProjectRecord, 'id'>): Promise<ProjectRecord> {
+  async create(
+    input: Omit<ProjectRecord, 'id' | 'maxArtifactsSize'> & { maxArtifactsSize?: number | null },
+  ): Promise<ProjectRecord> {
     const row = await this.db
       .insertInto('projects')
       .values({
