@@ -1,3 +1,4 @@
+import { deleteJobArtifacts } from '../artifacts/expire-artifacts.js';
 import { TesseraError } from '../errors.js';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { JobRecord, JobStatus } from '../store/repositories/jobs.js';
@@ -201,5 +202,7 @@ export async function eraseJob(
       'erasing a job needs the maintainer role, or the developer role and being who started the job',
     );
   }
+  // GitLab's erase removes the job's log and its artifacts.
   await coordinator.repos.jobs.deleteTrace(job.id);
+  await deleteJobArtifacts(coordinator, job.id);
 }

@@ -297,6 +297,25 @@ deploy:
       assert.equal(afterDelete.artifacts_file, undefined);
     });
 
+    it("erases a finished job's log and artifacts together, as GitLab's erase does", async () => {
+      const { id } = await project('erased', {
+        '.gitlab-ci.yml': `
+build:
+  script:
+    - echo "erase me" > out.txt
+  artifacts:
+    paths: [out.txt]
+`,
+      });
+      const run = await runPipeline(id);
+      const buildId = run.job('build').id;
+      const archive = `/projects/${id}/jobs/${buildId}/artifacts`;
+      assert.equal((await coordinator.api('GET', archive)).status, 200);
+      assert.equal((await coordinator.api('POST', `/projects/${id}/jobs/${buildId}/erase`)).status, 201);
+      assert.equal((await coordinator.api('GET', archive)).status, 404);
+      assert.equal(await coordinator.trace(id, buildId), '');
+    });
+
     it('restores a cache saved by an earlier pipeline, and keeps protected and unprotected caches apart', async () => {
       const { id, dir } = await project('cached', {
         '.gitlab-ci.yml': `
