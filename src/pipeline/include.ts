@@ -1,8 +1,9 @@
+import { applyHeader, parseConfigFile } from './config-file.js';
 import type { ProblemList } from './config-problem.js';
 import { PIPELINE_LIMITS } from './limits.js';
-import { type ParseBudget, parseYaml } from './parse.js';
+import type { ParseBudget } from './parse.js';
 import type { WorkBudget } from './work-budget.js';
-import { deepMerge, describeNode, type MapNode, type TreeNode } from './yaml-tree.js';
+import { deepMerge, describeNode, keyPosition, type MapNode, type TreeNode } from './yaml-tree.js';
 
 /** Reads a file of the repository by its path from the repository root; `undefined` when absent. */
 export type ReadLocalFile = (path: string) => Promise<string | undefined>;
@@ -35,19 +36,25 @@ export async function resolveIncludes(
 async function expand(config: MapNode, state: IncludeState, depth: number): Promise<MapNode> {
   const include = config.entries.get('include');
   if (include === undefined) return config;
-  const paths = includePaths(include, state.problems);
   let merged: TreeNode | null = null;
-  for (const { path, at } of paths) {
-    if (state.seen.has(path)) continue;
-    state.seen.add(path);
+  for (const { path, inputs, at, where } of includeEntries(include, state.problems)) {
+    // GitLab counts every include, the same file again included, toward its limit.
     state.count += 1;
     if (state.count > PIPELINE_LIMITS.maxIncludes || depth > PIPELINE_LIMITS.maxIncludes) {
-      state.problems.error('include', `more than ${PIPELINE_LIMITS.maxIncludes} included files`, at);
+      state.problems.error(
+        where,
+        `more than ${PIPELINE_LIMITS.maxIncludes} includes (a file included again counts again); merge some files`,
+        at,
+      );
       break;
     }
+    // The same file with other inputs is another configuration, as in GitLab.
+    const key = inputs === null ? path : `${path}\u0000${JSON.stringify(plainValue(inputs))}`;
+    if (state.seen.has(key)) continue;
+    state.seen.add(key);
     if (state.readLocalFile === undefined) {
       state.problems.error(
-        'include',
+        where,
         `cannot read "${path}": include:local needs the repository (tessera ci lint --dir REPO)`,
         at,
       );
@@ -60,13 +67,23 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
       content = undefined;
     }
     if (content === undefined) {
-      state.problems.error('include', `local file "${path}" does not exist in the repository`, at);
+      state.problems.error(where, `local file "${path}" does not exist in the repository`, at);
       continue;
     }
-    const parsed = parseYaml(content, path, state.problems, state.budget);
-    if (parsed === null) continue;
+    const read = parseConfigFile(content, path, state.problems, state.budget);
+    if (read.body === null) continue;
+    let parsed = read.body;
+    if (read.header !== null) {
+      parsed = applyHeader(read.header, parsed, inputs, `${where}.inputs`, at, state.problems);
+    } else if (inputs !== null) {
+      state.problems.error(
+        `${where}.inputs`,
+        `"${path}" takes no inputs: it has no spec:inputs header (spec: { inputs: … } followed by a --- line)`,
+        inputs,
+      );
+    }
     if (parsed.kind !== 'map') {
-      state.problems.error('include', `"${path}" must contain a mapping of keywords and jobs`, at);
+      state.problems.error(where, `"${path}" must contain a mapping of keywords and jobs`, at);
       continue;
     }
     const nested = await expand(parsed, state, depth + 1);
@@ -87,17 +104,27 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
   return result.kind === 'map' ? result : self;
 }
 
-function includePaths(include: TreeNode, problems: ProblemList): { path: string; at: TreeNode }[] {
+interface IncludeEntry {
+  readonly path: string;
+  /** `inputs:` of the entry, `null` when it has none. */
+  readonly inputs: MapNode | null;
+  readonly at: TreeNode;
+  /** `include` or `include[2]`, for messages. */
+  readonly where: string;
+}
+
+function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[] {
   const items = include.kind === 'seq' ? include.items : [include];
-  const paths: { path: string; at: TreeNode }[] = [];
+  const entries: IncludeEntry[] = [];
   items.forEach((item, index) => {
     const where = include.kind === 'seq' ? `include[${index}]` : 'include';
     let path: string | null = null;
+    let inputs: MapNode | null = null;
     if (item.kind === 'scalar' && typeof item.value === 'string') {
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item.value)) {
         problems.error(
           where,
-          'remote includes are not supported; copy the file into the repository and use include:local',
+          'remote includes are not supported yet; copy the file into the repository and use include:local',
           item,
         );
         return;
@@ -105,7 +132,7 @@ function includePaths(include: TreeNode, problems: ProblemList): { path: string;
       path = item.value;
     } else if (item.kind === 'map') {
       for (const key of item.entries.keys()) {
-        if (key === 'local') continue;
+        if (key === 'local' || key === 'inputs') continue;
         const known = [
           'remote',
           'project',
@@ -114,17 +141,26 @@ function includePaths(include: TreeNode, problems: ProblemList): { path: string;
           'template',
           'component',
           'rules',
-          'inputs',
           'integrity',
           'cache',
         ];
         problems.error(
           `${where}.${key}`,
           known.includes(key)
-            ? `include:${key} is not supported; Tessera reads include:local only`
+            ? `include:${key} is not supported yet by Tessera; use include:local (with inputs) for files of this repository`
             : `unknown include keyword "${key}"; write include: { local: path/to/file.yml }`,
-          item,
+          keyPosition(item, key),
         );
+      }
+      const inputsNode = item.entries.get('inputs');
+      if (inputsNode !== undefined) {
+        if (inputsNode.kind === 'map') inputs = inputsNode;
+        else
+          problems.error(
+            `${where}.inputs`,
+            `must be a mapping of input names and values, not ${describeNode(inputsNode)}`,
+            inputsNode,
+          );
       }
       const local = item.entries.get('local');
       if (local === undefined) {
@@ -143,15 +179,33 @@ function includePaths(include: TreeNode, problems: ProblemList): { path: string;
     }
     const normalised = normaliseLocalPath(path);
     if ('error' in normalised) problems.error(where, normalised.error, item);
-    else paths.push({ path: normalised.path, at: item });
+    else entries.push({ path: normalised.path, inputs, at: item, where });
   });
-  return paths;
+  return entries;
+}
+
+function plainValue(node: TreeNode): unknown {
+  switch (node.kind) {
+    case 'scalar':
+      return node.value;
+    case 'seq':
+      return node.items.map(plainValue);
+    case 'map':
+      return [...node.entries].map(([key, value]) => [key, plainValue(value)]);
+    case 'reference':
+      return node.target;
+  }
 }
 
 /** A repository path from an `include:local` value: no `..`, no wildcards, relative to the root. */
 function normaliseLocalPath(raw: string): { path: string } | { error: string } {
   const trimmed = raw.trim().replace(/^\/+/, '');
   if (trimmed === '') return { error: 'the include path is empty' };
+  // GitLab reads include:local paths from the repository root and finds no "./…" file there.
+  if (trimmed.startsWith('./'))
+    return {
+      error: `"${raw}" is not found by GitLab: write the path from the repository root without ./ ("${trimmed.slice(2)}")`,
+    };
   if (/[*?[\]{}]/.test(trimmed))
     return { error: `wildcards in include paths are not supported ("${raw}"); list the files` };
   if (trimmed.includes('\0') || trimmed.split('/').some((segment) => segment === '..')) {

@@ -1,11 +1,12 @@
 import { isTesseraError, TesseraError } from '../errors.js';
+import { applyHeader, parseConfigFile } from './config-file.js';
 import { type ConfigProblem, ProblemList } from './config-problem.js';
 import { resolveExtends } from './extends.js';
 import { deepFreeze } from './freeze.js';
 import { checkGraph } from './graph.js';
 import { type ReadLocalFile, resolveIncludes } from './include.js';
 import { PIPELINE_LIMITS } from './limits.js';
-import { type ParseBudget, parseYaml } from './parse.js';
+import type { ParseBudget } from './parse.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
 import { readJob } from './schema/job.js';
 import { type DefaultSpec, readDefault } from './schema/job-settings.js';
@@ -89,7 +90,11 @@ async function build(
   problems: ProblemList,
 ): Promise<PipelineSpec | null> {
   const budget: ParseBudget = { expandedNodes: 0 };
-  const parsed = parseYaml(input.content, file, problems, budget);
+  const read = parseConfigFile(input.content, file, problems, budget);
+  const parsed =
+    read.header === null || read.body === null
+      ? read.body
+      : applyHeader(read.header, read.body, null, 'spec.inputs', null, problems);
   if (parsed === null) {
     if (!problems.failed)
       problems.error(file, 'the file is empty; define at least one job with a script', null);
@@ -126,7 +131,24 @@ async function normaliseAndCheck(
   work: WorkBudget,
 ): Promise<PipelineSpec | null> {
   const included = await resolveIncludes(parsed, input.readLocalFile, problems, budget, work);
-  if (problems.failed) return null;
+  if (!problems.failed) return checkConfiguration(included, file, problems, work);
+  // An include failed: the rest is still checked so that every error shows at once, leaving out
+  // those a missing file may cause (names, stages and scripts it might have defined).
+  const rest = new ProblemList(file);
+  checkConfiguration(included, file, rest, work);
+  problems.absorb(rest, (problem) => !MAYBE_FROM_MISSING_INCLUDE.test(problem.message));
+  return null;
+}
+
+const MAYBE_FROM_MISSING_INCLUDE =
+  /is not defined|does not exist|is not a job in this configuration|is not declared|is not in stages|^is required|has no jobs|is a hidden job/;
+
+function checkConfiguration(
+  included: MapNode,
+  file: string,
+  problems: ProblemList,
+  work: WorkBudget,
+): PipelineSpec | null {
   const root = resolveReferences(included, problems, work);
 
   const jobs = new Map<string, MapNode>();
@@ -155,9 +177,16 @@ async function normaliseAndCheck(
     return null;
   }
 
-  for (const key of ['cache', 'types', 'spec']) {
+  for (const key of ['cache', 'types']) {
     if (root.entries.has(key))
       problems.error(key, `top-level "${key}" is not supported by Tessera`, keyPosition(root, key));
+  }
+  if (root.entries.has('spec')) {
+    problems.error(
+      'spec',
+      'spec: is a header: put it first, alone in its own YAML document, and separate it from the configuration with a --- line',
+      keyPosition(root, 'spec'),
+    );
   }
   const stages = readStages(root, problems);
   const variablesNode = root.entries.get('variables');

@@ -97,13 +97,14 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
 
   const scriptNode = get('script');
   let script: string[] = [];
-  if (scriptNode === undefined) {
+  // A trigger job has no script in GitLab; its own error names the keyword.
+  if (scriptNode === undefined && !job.entries.has('trigger')) {
     problems.error(
       path('script'),
       'is required: every job needs script (a command or a list of commands)',
       job,
     );
-  } else {
+  } else if (scriptNode !== undefined) {
     script = readScript(scriptNode, path('script'), problems) ?? [];
     if (scriptNode.kind === 'seq' && script.length === 0 && scriptNode.items.length === 0) {
       problems.error(path('script'), 'must not be empty', scriptNode);
