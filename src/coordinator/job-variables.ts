@@ -98,11 +98,12 @@ export async function buildJobVariables(
     CI_RUNNER_ID: String(runner.id),
     CI_RUNNER_DESCRIPTION: runner.description,
     CI_RUNNER_TAGS: JSON.stringify(runner.tagList),
-    CI_NODE_TOTAL: '1',
+    CI_NODE_TOTAL: String(job.spec.parallel?.total ?? 1),
     CI_ID_TOKEN_ISSUER: coordinator.urls.issuer,
   };
   const serverPort = new URL(serverUrl).port;
   predefined.CI_SERVER_PORT = serverPort || (serverUrl.startsWith('https:') ? '443' : '80');
+  if (job.spec.parallel) predefined.CI_NODE_INDEX = String(job.spec.parallel.index);
   if (job.whenCondition === 'manual') predefined.CI_JOB_MANUAL = 'true';
   if (user) {
     predefined.GITLAB_USER_ID = String(user.id);

@@ -10,6 +10,7 @@ import type { ParseBudget } from './parse.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
 import { readJob } from './schema/job.js';
 import { type DefaultSpec, readDefault } from './schema/job-settings.js';
+import { parallelInstances } from './schema/parallel.js';
 import { checkKeys, readScript, readString, readStringList, readVariables } from './schema/read-value.js';
 import { readRules } from './schema/rules.js';
 import type { JobSpec, PipelineSpec, RuleSpec } from './spec.js';
@@ -217,13 +218,38 @@ function checkConfiguration(
   }
   const stageIndex = new Map(stages.map((stage, index) => [stage, index]));
   const specs: JobSpec[] = [];
+  // Name of each job with parallel → the names of the jobs it makes.
+  const parallelGroups = new Map<string, string[]>();
   const broken = new Set<string>();
   let index = 0;
   for (const [name, own] of jobs) {
     if (hidden.has(name)) continue;
     const job = resolved.get(name);
     if (job !== undefined) {
-      specs.push(readJob(name, job, { stages, stageIndex, defaults, problems, index }).spec);
+      const read = readJob(name, job, { stages, stageIndex, defaults, problems, index });
+      if (read.parallel === null) specs.push(read.spec);
+      else {
+        const instances = parallelInstances(
+          name,
+          read.parallel,
+          `jobs.${name}.parallel`,
+          keyPosition(job, 'parallel'),
+          problems,
+        );
+        parallelGroups.set(
+          name,
+          instances.map((instance) => instance.name),
+        );
+        for (const instance of instances) {
+          specs.push({
+            ...read.spec,
+            name: instance.name,
+            // Matrix variables outrank the job's own, as in GitLab.
+            variables: { ...read.spec.variables, ...instance.variables },
+            parallel: { index: instance.index, total: instance.total },
+          });
+        }
+      }
     } else {
       // Its extends failed (already reported): still check what the job says itself, leaving out
       // what a parent might have supplied (script, stage, the tokens its secrets use).
@@ -247,7 +273,16 @@ function checkConfiguration(
       null,
     );
   }
-  checkGraph(specs, hidden, broken, problems);
+  if (specs.length > PIPELINE_LIMITS.maxJobs) {
+    problems.error(
+      file,
+      `parallel makes ${specs.length} jobs; at most ${PIPELINE_LIMITS.maxJobs} are allowed`,
+      null,
+    );
+    return null;
+  }
+  const withNeeds = expandParallelNeeds(specs, parallelGroups);
+  checkGraph(withNeeds, hidden, broken, problems);
   if (problems.failed) return null;
   return deepFreeze({
     stages,
@@ -255,8 +290,23 @@ function checkConfiguration(
     file,
     workflowName: workflow.name,
     workflowRules: workflow.rules,
-    jobs: specs,
+    jobs: withNeeds,
   });
+}
+
+/** `needs` naming a job with `parallel` waits for every job it makes, as in GitLab. */
+function expandParallelNeeds(specs: JobSpec[], groups: ReadonlyMap<string, readonly string[]>): JobSpec[] {
+  if (groups.size === 0) return specs;
+  return specs.map((spec) =>
+    spec.needs === null || !spec.needs.some((need) => groups.has(need.job))
+      ? spec
+      : {
+          ...spec,
+          needs: spec.needs.flatMap((need) =>
+            (groups.get(need.job) ?? [need.job]).map((job) => ({ ...need, job })),
+          ),
+        },
+  );
 }
 
 function readStages(root: MapNode, problems: ProblemList): string[] {

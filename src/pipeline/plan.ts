@@ -35,6 +35,8 @@ export interface PlannedJob {
   readonly idTokens: Readonly<Record<string, IdTokenSpec>>;
   readonly secrets: Readonly<Record<string, SecretSpec>>;
   readonly interruptible: boolean;
+  /** For a job `parallel` made: `CI_NODE_INDEX` and `CI_NODE_TOTAL` (absent in older stored jobs). */
+  readonly parallel?: { readonly index: number; readonly total: number } | null;
   readonly line: number | null;
 }
 
@@ -91,6 +93,7 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
         idTokens: job.idTokens,
         secrets: job.secrets,
         interruptible: job.interruptible,
+        parallel: job.parallel,
         line: job.line,
       },
     });

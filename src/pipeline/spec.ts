@@ -97,6 +97,8 @@ export interface JobSpec {
   readonly rules: readonly RuleSpec[] | null;
   readonly only: PolicySpec | null;
   readonly except: PolicySpec | null;
+  /** For a job `parallel` made: its `CI_NODE_INDEX` (from 1) and `CI_NODE_TOTAL`. */
+  readonly parallel: { readonly index: number; readonly total: number } | null;
   readonly line: number | null;
 }
 

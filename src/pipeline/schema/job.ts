@@ -7,6 +7,7 @@ import { readAllowFailure } from './allow-failure.js';
 import { readEnvironment } from './environment.js';
 import { readIdTokens } from './id-tokens.js';
 import { type DefaultSpec, readRetry, readTimeout } from './job-settings.js';
+import { matrixJobName, type ParallelSpec, readMatrix, readParallel } from './parallel.js';
 import {
   checkKeys,
   readBoolean,
@@ -39,6 +40,7 @@ const JOB_KEYS = new Set([
   'interruptible',
   'image',
   'services',
+  'parallel',
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
@@ -47,7 +49,6 @@ const UNSUPPORTED_JOB_KEYS = new Set([
   'cache',
   'coverage',
   'dependencies',
-  'parallel',
   'trigger',
   'resource_group',
   'release',
@@ -78,7 +79,11 @@ export interface JobContext {
  * builds its {@link JobSpec}, filling in `default`. A job with errors still gets a (partial) spec so
  * that the graph pass can check its `needs`; `ok` says whether any error was recorded for it.
  */
-export function readJob(name: string, job: MapNode, context: JobContext): { spec: JobSpec; ok: boolean } {
+export function readJob(
+  name: string,
+  job: MapNode,
+  context: JobContext,
+): { spec: JobSpec; ok: boolean; parallel: ParallelSpec | null } {
   const { problems, defaults } = context;
   const base = `jobs.${name}`;
   const before = problems.errors.length;
@@ -189,6 +194,9 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
       ? (defaults.interruptible ?? false)
       : (readBoolean(interruptibleNode, path('interruptible'), problems) ?? false);
 
+  const parallelNode = get('parallel');
+  const parallel = parallelNode === undefined ? null : readParallel(parallelNode, path('parallel'), problems);
+
   const secretsNode = get('secrets');
   const secrets = secretsNode === undefined ? {} : readSecrets(secretsNode, path('secrets'), problems);
   const tokenNames = Object.keys(idTokens);
@@ -240,9 +248,10 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
     rules,
     only,
     except,
+    parallel: null,
     line: job.line,
   };
-  return { spec, ok: problems.errors.length === before };
+  return { spec, ok: problems.errors.length === before, parallel };
 }
 
 function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpec[] | null {
@@ -277,9 +286,9 @@ function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpe
     checkKeys(
       item,
       where,
-      new Set(['job', 'optional', 'artifacts']),
+      new Set(['job', 'optional', 'artifacts', 'parallel']),
       problems,
-      new Set(['pipeline', 'project', 'ref', 'parallel']),
+      new Set(['pipeline', 'project', 'ref']),
     );
     const jobNode = item.entries.get('job');
     if (jobNode === undefined) {
@@ -294,7 +303,25 @@ function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpe
         : (readBoolean(optionalNode, `${where}.optional`, problems) ?? false);
     const artifacts = item.entries.get('artifacts');
     if (artifacts !== undefined) readBoolean(artifacts, `${where}.artifacts`, problems);
-    if (job !== null) needs.push({ job, optional, line: item.line });
+    if (job === null) return;
+    const parallel = item.entries.get('parallel');
+    if (parallel === undefined) {
+      needs.push({ job, optional, line: item.line });
+      return;
+    }
+    // needs:parallel:matrix names some jobs of a matrix, by GitLab's names for them.
+    const matrix = parallel.kind === 'map' ? parallel.entries.get('matrix') : undefined;
+    if (parallel.kind !== 'map' || matrix === undefined || parallel.entries.size !== 1) {
+      problems.error(
+        `${where}.parallel`,
+        'must be { matrix: [{ VARIABLE: value }] } naming jobs of the matrix',
+        parallel,
+      );
+      return;
+    }
+    for (const combination of readMatrix(matrix, `${where}.parallel.matrix`, problems) ?? []) {
+      needs.push({ job: matrixJobName(job, combination), optional, line: item.line });
+    }
   });
   const seen = new Set<string>();
   for (const need of needs) {
