@@ -43,6 +43,11 @@ export function readRules(
     problems.error(path, `must be a list of rules (- if: …), not ${describeNode(node)}`, node);
     return null;
   }
+  if (node.items.length === 0 && !options.workflow) {
+    // GitLab refuses an empty rules list ("can't be blank") rather than running the job always.
+    problems.error(path, 'must list at least one rule; remove rules: to run the job on every pipeline', node);
+    return null;
+  }
   const rules: RuleSpec[] = [];
   node.items.forEach((item, index) => {
     const where = `${path}[${index}]`;
