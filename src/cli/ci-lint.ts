@@ -7,7 +7,11 @@ import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
 import { loadPipeline } from '../pipeline/load.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
-import { createDirectoryReader, readConfigFile } from '../pipeline/read-directory-file.js';
+import {
+  createDirectoryLister,
+  createDirectoryReader,
+  readConfigFile,
+} from '../pipeline/read-directory-file.js';
 import { buildRuleVariables, PIPELINE_SOURCES, type PipelineSource } from '../pipeline/rule-variables.js';
 import { setOwn } from '../pipeline/set-own.js';
 
@@ -111,6 +115,7 @@ async function lint(
       content,
       file: basename(displayName),
       readLocalFile: createDirectoryReader(dir),
+      listLocalFiles: createDirectoryLister(dir),
     });
     warnings = loaded.warnings;
     const variables = {

@@ -118,6 +118,7 @@ export async function createPipeline(
     content,
     file: project.ciConfigPath,
     readLocalFile: (path) => git.readFile(cache, ref.sha, path),
+    listLocalFiles: () => git.listFiles(cache, ref.sha),
   });
   const ruleVariables = buildRuleVariables({
     ref: ref.name,

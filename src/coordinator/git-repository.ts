@@ -165,6 +165,12 @@ export class GitRepositoryReader {
     }
   }
 
+  /** Every file path of commit `sha` (for `include:local` wildcards), in git's order. */
+  async listFiles(cache: string, sha: string): Promise<string[]> {
+    const out = await git(['-C', cache, 'ls-tree', '-r', '-z', '--name-only', sha], '');
+    return out.split('\u0000').filter((path) => path !== '');
+  }
+
   /** Message and author of commit `sha`, and its first parent. */
   async commitInfo(cache: string, sha: string): Promise<CommitInfo> {
     return parseCommitInfo(await git(['-C', cache, 'show', '-s', `--format=${COMMIT_FORMAT}`, sha], ''));

@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js';
 import { applyHeader, parseConfigFile } from './config-file.js';
 import type { ProblemList } from './config-problem.js';
 import { PIPELINE_LIMITS } from './limits.js';
@@ -8,8 +9,13 @@ import { deepMerge, describeNode, keyPosition, type MapNode, type TreeNode } fro
 /** Reads a file of the repository by its path from the repository root; `undefined` when absent. */
 export type ReadLocalFile = (path: string) => Promise<string | undefined>;
 
+/** Lists every file of the repository (paths from its root), for `include:local` wildcards. */
+export type ListLocalFiles = () => Promise<readonly string[]>;
+
 interface IncludeState {
   readonly readLocalFile: ReadLocalFile | undefined;
+  readonly listLocalFiles: ListLocalFiles | undefined;
+  files: readonly string[] | null;
   readonly problems: ProblemList;
   readonly budget: ParseBudget;
   readonly work: WorkBudget;
@@ -28,16 +34,68 @@ export async function resolveIncludes(
   problems: ProblemList,
   budget: ParseBudget,
   work: WorkBudget,
+  listLocalFiles?: ListLocalFiles,
 ): Promise<MapNode> {
-  const state: IncludeState = { readLocalFile, problems, budget, work, seen: new Set(), count: 0 };
+  const state: IncludeState = {
+    readLocalFile,
+    listLocalFiles,
+    files: null,
+    problems,
+    budget,
+    work,
+    seen: new Set(),
+    count: 0,
+  };
   return expand(root, state, 0);
+}
+
+/**
+ * The files a wildcard `include:local` names, as GitLab matches them: `**` any characters, `*` any
+ * but `/`, everything else literally, against the whole path; in the repository's path order.
+ */
+async function expandWildcard(entry: IncludeEntry, state: IncludeState): Promise<IncludeEntry[]> {
+  if (state.listLocalFiles === undefined) {
+    state.problems.error(
+      entry.where,
+      `cannot expand "${entry.path}": wildcards in include:local need the repository's file list`,
+      entry.at,
+    );
+    return [];
+  }
+  if (state.files === null) {
+    try {
+      state.files = [...(await state.listLocalFiles())].sort();
+    } catch {
+      state.files = [];
+    }
+  }
+  const pattern = RE2JS.compile(
+    `^${entry.path
+      .split('**')
+      .map((part) => part.split('*').map(RE2JS.quote).join('[^/]*?'))
+      .join('.*?')}$`,
+  );
+  const matches = state.files.filter((file) => /\.ya?ml$/i.test(file) && pattern.matcher(file).matches());
+  if (matches.length === 0) {
+    state.problems.warn(
+      entry.where,
+      `"${entry.path}" matches no .yml or .yaml file of the repository`,
+      entry.at,
+    );
+  }
+  return matches.map((path) => ({ ...entry, path }));
 }
 
 async function expand(config: MapNode, state: IncludeState, depth: number): Promise<MapNode> {
   const include = config.entries.get('include');
   if (include === undefined) return config;
   let merged: TreeNode | null = null;
-  for (const { path, inputs, at, where } of includeEntries(include, state.problems)) {
+  const entries: IncludeEntry[] = [];
+  for (const entry of includeEntries(include, state.problems)) {
+    if (entry.path.includes('*')) entries.push(...(await expandWildcard(entry, state)));
+    else entries.push(entry);
+  }
+  for (const { path, inputs, at, where } of entries) {
     // GitLab counts every include, the same file again included, toward its limit.
     state.count += 1;
     if (state.count > PIPELINE_LIMITS.maxIncludes || depth > PIPELINE_LIMITS.maxIncludes) {
@@ -197,7 +255,7 @@ function plainValue(node: TreeNode): unknown {
   }
 }
 
-/** A repository path from an `include:local` value: no `..`, no wildcards, relative to the root. */
+/** A repository path (or wildcard pattern) from an `include:local` value: no `..`, relative to the root. */
 function normaliseLocalPath(raw: string): { path: string } | { error: string } {
   const trimmed = raw.trim().replace(/^\/+/, '');
   if (trimmed === '') return { error: 'the include path is empty' };
@@ -206,12 +264,11 @@ function normaliseLocalPath(raw: string): { path: string } | { error: string } {
     return {
       error: `"${raw}" is not found by GitLab: write the path from the repository root without ./ ("${trimmed.slice(2)}")`,
     };
-  if (/[*?[\]{}]/.test(trimmed))
-    return { error: `wildcards in include paths are not supported ("${raw}"); list the files` };
   if (trimmed.includes('\0') || trimmed.split('/').some((segment) => segment === '..')) {
     return { error: `"${raw}" leaves the repository; include paths are relative to the repository root` };
   }
-  if (!/\.ya?ml$/i.test(trimmed)) return { error: `"${raw}" must be a .yml or .yaml file` };
+  if (!/\.ya?ml$/i.test(trimmed) && !trimmed.includes('*'))
+    return { error: `"${raw}" must be a .yml or .yaml file` };
   return {
     path: trimmed
       .split('/')

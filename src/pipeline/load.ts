@@ -4,7 +4,7 @@ import { type ConfigProblem, ProblemList } from './config-problem.js';
 import { resolveExtends } from './extends.js';
 import { deepFreeze } from './freeze.js';
 import { checkGraph } from './graph.js';
-import { type ReadLocalFile, resolveIncludes } from './include.js';
+import { type ListLocalFiles, type ReadLocalFile, resolveIncludes } from './include.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
@@ -25,6 +25,8 @@ export interface LoadPipelineInput {
   readonly file?: string;
   /** Reads `include:local` files by repository path; without it, `include` is an error. */
   readonly readLocalFile?: ReadLocalFile;
+  /** Lists the repository's files, for `include:local` wildcards; without it, a wildcard is an error. */
+  readonly listLocalFiles?: ListLocalFiles;
 }
 
 /** A loaded configuration: the frozen spec and the warnings (ignored keywords, deprecated forms). */
@@ -131,7 +133,14 @@ async function normaliseAndCheck(
   budget: ParseBudget,
   work: WorkBudget,
 ): Promise<PipelineSpec | null> {
-  const included = await resolveIncludes(parsed, input.readLocalFile, problems, budget, work);
+  const included = await resolveIncludes(
+    parsed,
+    input.readLocalFile,
+    problems,
+    budget,
+    work,
+    input.listLocalFiles,
+  );
   if (!problems.failed) return checkConfiguration(included, file, problems, work);
   // An include failed: the rest is still checked so that every error shows at once, leaving out
   // those a missing file may cause (names, stages and scripts it might have defined).

@@ -1,6 +1,6 @@
 // End to end: the GitLab dialect through a real `tessera serve` and a real `tessera runner`:
-// parallel: N, parallel:matrix with needs:parallel:matrix, and include:local with inputs into a
-// file with a spec: header.
+// parallel: N, parallel:matrix with needs:parallel:matrix, include:local with inputs into a file
+// with a spec: header, and include:local wildcards over the commit's files.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +34,7 @@ include:
   - local: ci/greet.yml
     inputs:
       who: matrix fan
+  - local: ci/jobs/**.yml
 test:
   parallel: 2
   script: [echo "node $CI_NODE_INDEX of $CI_NODE_TOTAL"]
@@ -54,6 +55,7 @@ report:
             NODE: 22
   script: [echo report]
 `,
+      'ci/jobs/more/extra.yml': 'extra:\n  script: [echo extra from a wildcard]\n',
       'ci/greet.yml': `spec:
   inputs:
     who:
@@ -75,6 +77,7 @@ greet:
     assert.deepEqual(jobs.map((job) => job.name).sort(), [
       'build: [amd64, 22]',
       'build: [arm64, 22]',
+      'extra',
       'greet',
       'report',
       'test 1/2',

@@ -13,7 +13,7 @@ import { isTesseraError } from '../../src/errors.js';
 import type { ConfigProblem } from '../../src/pipeline/config-problem.js';
 import { loadPipeline } from '../../src/pipeline/load.js';
 import { planPipeline } from '../../src/pipeline/plan.js';
-import { createDirectoryReader } from '../../src/pipeline/read-directory-file.js';
+import { createDirectoryLister, createDirectoryReader } from '../../src/pipeline/read-directory-file.js';
 import { buildRuleVariables } from '../../src/pipeline/rule-variables.js';
 
 const directory = fileURLToPath(new URL('./fixtures/dialect/', import.meta.url));
@@ -36,7 +36,12 @@ describe('pipeline dialect corpus', () => {
       path: match[1]!,
       line: match[2] === undefined ? null : Number(match[2]),
     }));
-    const load = () => loadPipeline({ content, readLocalFile: createDirectoryReader(directory) });
+    const load = () =>
+      loadPipeline({
+        content,
+        readLocalFile: createDirectoryReader(directory),
+        listLocalFiles: createDirectoryLister(directory),
+      });
 
     if (expectedErrors.length > 0) {
       it(`refuses ${name} with every expected error`, async () => {
