@@ -159,7 +159,23 @@ function checkConfiguration(
   problems: ProblemList,
   work: WorkBudget,
 ): PipelineSpec | null {
-  const root = resolveReferences(included, problems, work);
+  // GitLab resolves extends before !reference, so a reference sees the keys a job inherits.
+  const ownJobs = new Map<string, MapNode>();
+  for (const [key, value] of included.entries) {
+    if (!isTopLevelKeyword(key) && value.kind === 'map') ownJobs.set(key, value);
+  }
+  if (ownJobs.size > PIPELINE_LIMITS.maxJobs) {
+    problems.error(
+      file,
+      `the configuration defines ${ownJobs.size} jobs; at most ${PIPELINE_LIMITS.maxJobs} are allowed`,
+      null,
+    );
+    return null;
+  }
+  const extended = resolveExtends(ownJobs, problems, work);
+  const withExtends = new Map(included.entries);
+  for (const [name, job] of extended) withExtends.set(name, job);
+  const root = resolveReferences({ ...included, entries: withExtends }, problems, work);
 
   const jobs = new Map<string, MapNode>();
   const hidden = new Set<string>();
@@ -178,15 +194,6 @@ function checkConfiguration(
       );
     }
   }
-  if (jobs.size > PIPELINE_LIMITS.maxJobs) {
-    problems.error(
-      file,
-      `the configuration defines ${jobs.size} jobs; at most ${PIPELINE_LIMITS.maxJobs} are allowed`,
-      null,
-    );
-    return null;
-  }
-
   for (const key of ['cache', 'types']) {
     if (root.entries.has(key))
       problems.error(key, `top-level "${key}" is not supported by Tessera`, keyPosition(root, key));
@@ -209,7 +216,8 @@ function checkConfiguration(
   const defaults = defaultNode === undefined ? {} : readDefault(defaultNode, problems);
   applyLegacyGlobals(root, defaults, problems);
 
-  const resolved = resolveExtends(jobs, problems, work);
+  // Jobs whose extends failed (already reported) are left out here and checked on their own below.
+  const resolved = new Map([...jobs].filter(([name]) => extended.has(name)));
   // extends and !reference share nodes instead of copying them; the schema pass visits every
   // copy, so its work is bounded here like the parse budget.
   let expanded = 0;

@@ -40,7 +40,9 @@ class Resolver {
         const items: TreeNode[] = [];
         node.items.forEach((item, index) => {
           const resolved = this.walk(item, [...path, `[${index}]`], depth);
-          if (item.kind === 'reference' && resolved.kind === 'seq') {
+          // GitLab keeps a referenced list nested inside a script (flattened later, within its
+          // nesting limit); elsewhere (rules, needs, …) the list is spliced in.
+          if (item.kind === 'reference' && resolved.kind === 'seq' && !path.some(isScriptKey)) {
             this.budget.charge(resolved.items.length);
             for (const spliced of resolved.items) items.push(spliced);
           } else items.push(resolved);
@@ -85,6 +87,12 @@ class Resolver {
     this.memo.set(key, resolved);
     return resolved;
   }
+}
+
+const SCRIPT_KEYS = new Set(['script', 'before_script', 'after_script']);
+
+function isScriptKey(part: string): boolean {
+  return SCRIPT_KEYS.has(part);
 }
 
 const referenceMemo = new WeakMap<TreeNode, boolean>();
