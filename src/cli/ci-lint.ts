@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
+import { fileClausesOf } from '../coordinator/plan-files.js';
 import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
 import { loadPipeline } from '../pipeline/load.js';
@@ -128,7 +129,9 @@ async function lint(
       }),
       ...extra,
     };
-    plan = planPipeline(loaded.spec, variables);
+    // rules:exists looks at the directory's files; changes has no base here, so it is true (GitLab's lint).
+    const repositoryPaths = fileClausesOf(loaded.spec).exists ? await createDirectoryLister(dir)() : null;
+    plan = planPipeline(loaded.spec, variables, { changedPaths: new Map(), repositoryPaths });
   } catch (error) {
     if (isTesseraError(error) && error.code === 'ERR_PIPELINE_INVALID') {
       const details = error.details ?? {};

@@ -13,6 +13,7 @@ import type { Coordinator } from './coordinator.js';
 import { guessTier } from './deployment-tier.js';
 import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
 import { projectAccessLevel } from './permissions.js';
+import { planFilesFor } from './plan-files.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
 
 const readers = new WeakMap<Coordinator, GitRepositoryReader>();
@@ -138,11 +139,24 @@ export async function createPipeline(
     configPath: project.ciConfigPath,
   });
   const projectVariables = await projectVariablesFor(coordinator.store.db, project.id, protection.protected);
-  const plan: PipelinePlan = planPipeline(loaded.spec, {
-    ...ruleVariables,
-    ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
-    ...input.variables,
+  const planFiles = await planFilesFor({
+    git,
+    repositoryUrl: project.repositoryUrl,
+    cache,
+    spec: loaded.spec,
+    source: input.source,
+    ref,
+    beforeSha: commit.beforeSha,
   });
+  const plan: PipelinePlan = planPipeline(
+    loaded.spec,
+    {
+      ...ruleVariables,
+      ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
+      ...input.variables,
+    },
+    planFiles,
+  );
   if (!plan.created || plan.jobs.length === 0) {
     const message = plan.created
       ? 'no jobs for this pipeline: the rules leave every job out for this ref'

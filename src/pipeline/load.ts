@@ -13,7 +13,7 @@ import { type DefaultSpec, readDefault } from './schema/job-settings.js';
 import { parallelInstances } from './schema/parallel.js';
 import { checkKeys, readScript, readString, readStringList, readVariables } from './schema/read-value.js';
 import { readRules } from './schema/rules.js';
-import type { JobSpec, PipelineSpec, RuleSpec } from './spec.js';
+import type { JobSpec, NeedSpec, PipelineSpec, RuleSpec } from './spec.js';
 import { WorkBudget, WorkLimitExceeded } from './work-budget.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode, treeSize } from './yaml-tree.js';
 
@@ -314,16 +314,16 @@ function checkConfiguration(
 /** `needs` naming a job with `parallel` waits for every job it makes, as in GitLab. */
 function expandParallelNeeds(specs: JobSpec[], groups: ReadonlyMap<string, readonly string[]>): JobSpec[] {
   if (groups.size === 0) return specs;
-  return specs.map((spec) =>
-    spec.needs === null || !spec.needs.some((need) => groups.has(need.job))
-      ? spec
-      : {
-          ...spec,
-          needs: spec.needs.flatMap((need) =>
-            (groups.get(need.job) ?? [need.job]).map((job) => ({ ...need, job })),
-          ),
-        },
-  );
+  const expand = (needs: readonly NeedSpec[]): NeedSpec[] =>
+    needs.flatMap((need) => (groups.get(need.job) ?? [need.job]).map((job) => ({ ...need, job })));
+  return specs.map((spec) => ({
+    ...spec,
+    needs: spec.needs === null ? null : expand(spec.needs),
+    rules:
+      spec.rules === null
+        ? null
+        : spec.rules.map((rule) => (rule.needs == null ? rule : { ...rule, needs: expand(rule.needs) })),
+  }));
 }
 
 function readStages(root: MapNode, problems: ProblemList): string[] {

@@ -17,6 +17,24 @@ export interface RuleSpec {
   readonly allowFailure: boolean | null;
   readonly allowFailureExitCodes: readonly number[] | null;
   readonly variables: Readonly<Record<string, string>>;
+  /** `changes:` of the rule; `null` (or absent) when not written. */
+  readonly changes?: ChangesSpec | null;
+  /** `exists:` of the rule; `null` (or absent) when not written. */
+  readonly exists?: ExistsSpec | null;
+  /** `needs:` of the rule, which replace the job's when the rule matches; `null` when not written. */
+  readonly needs?: readonly NeedSpec[] | null;
+}
+
+/** `changes:` as globs (variables expanded when the pipeline is planned) and an optional base ref. */
+export interface ChangesSpec {
+  readonly paths: readonly string[];
+  /** `compare_to:`, or `null` for the pipeline's own base (a push's before-sha). */
+  readonly compareTo: string | null;
+}
+
+/** `rules:exists:` as globs over the files of the pipeline's commit. */
+export interface ExistsSpec {
+  readonly paths: readonly string[];
 }
 
 /** One `only`/`except` ref entry: a keyword (`branches`, `tags`, `schedules`, …), a name or a pattern. */
@@ -29,6 +47,8 @@ export type RefPolicy =
 export interface PolicySpec {
   readonly refs: readonly RefPolicy[] | null;
   readonly variables: readonly Expression[] | null;
+  /** `changes:`; `null` (or absent) when not given. */
+  readonly changes?: ChangesSpec | null;
 }
 
 /** One `needs` entry. */

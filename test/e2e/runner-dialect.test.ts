@@ -2,12 +2,13 @@
 // parallel: N, parallel:matrix with needs:parallel:matrix, include:local with inputs into a file
 // with a spec: header, and include:local wildcards over the commit's files.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeRepository } from '../runner/git-repository.js';
-import { type Child, Coordinator, startRunner } from './runner-harness.js';
+import { commitFiles, git, makeRepository } from '../runner/git-repository.js';
+import { type Child, Coordinator, startRunner, TESSERA_BIN } from './runner-harness.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-dialect-'));
 const coordinator = new Coordinator(join(root, 'data'));
@@ -91,5 +92,61 @@ greet:
     assert.match(await log('build: [arm64, 22]'), /\narch=arm64 node=22 index=2\/2\n/);
     assert.match(await log('build: [amd64, 22]'), /\narch=amd64 node=22 index=1\/2\n/);
     assert.match(await log('greet'), /\nhello matrix fan x2\n/);
+  });
+
+  it('decides rules:changes by the pipeline source, compare_to and rules:exists over real commits', async () => {
+    const dir = join(root, 'repos', 'changes');
+    const config = `
+docs:
+  rules:
+    - changes: [docs/**/*]
+  script: [echo docs]
+src:
+  rules:
+    - changes: [src/**/*]
+  script: [echo src]
+src-vs-main:
+  rules:
+    - changes:
+        paths: [src/**/*]
+        compare_to: main
+  script: [echo src changed since main]
+docs-vs-main:
+  rules:
+    - changes:
+        paths: [docs/**/*]
+        compare_to: main
+  script: [echo never]
+has-src:
+  rules:
+    - exists: [src/*.ts]
+  script: [echo exists]
+has-gemfile:
+  rules:
+    - exists: [Gemfile]
+  script: [echo never]
+`;
+    makeRepository(dir, { '.gitlab-ci.yml': config, 'docs/index.md': 'one\n', 'src/app.ts': 'one\n' });
+    git(dir, ['checkout', '--quiet', '-b', 'feature']);
+    commitFiles(dir, { 'src/app.ts': 'two\n' }, 'change src');
+    git(dir, ['checkout', '--quiet', 'main']);
+    commitFiles(dir, { 'docs/index.md': 'two\n' }, 'change docs');
+    const id = await coordinator.createProject('changes', dir);
+
+    // An API pipeline has no push to compare with: plain changes are true (GitLab); compare_to diffs.
+    const feature = await coordinator.createPipeline(id, 'feature');
+    await coordinator.waitForPipeline(id, feature.id);
+    const names = (await coordinator.jobs(id, feature.id)).map((job) => job.name).sort();
+    assert.deepEqual(names, ['docs', 'has-src', 'src', 'src-vs-main']);
+
+    // A push (tessera run) compares with the commit's parent: only docs changed on main.
+    const run = execFileSync(process.execPath, [TESSERA_BIN, 'run'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', TESSERA_LOG_LEVEL: 'warn' },
+    });
+    assert.match(run, /^== docs \(stage test\)$/m);
+    assert.match(run, /^== has-src \(stage test\)$/m);
+    assert.doesNotMatch(run, /^== (src|src-vs-main|docs-vs-main|has-gemfile) /m);
   });
 });

@@ -2,6 +2,8 @@
 // parallel, matrix, …), each saying in comments what it must give:
 //   # job: NAME              the planned jobs, in order (a push pipeline on main)
 //   # var: JOB => KEY=VALUE  a variable of a planned job
+//   # changed: PATH …        the paths the push changed (rules:changes); without it, changes is true
+//   # files: PATH …          the commit's files (rules:exists); without it, exists is true
 //   # error: PATH @ LINE     an error the file must get (then it must be refused)
 //   # error-count: N         exactly N errors
 import assert from 'node:assert/strict';
@@ -72,7 +74,17 @@ describe('pipeline dialect corpus', () => {
 
     it(`loads ${name} and plans the expected jobs`, async () => {
       const { spec } = await load();
-      const plan = planPipeline(spec, buildRuleVariables({ ref: 'main', tag: false, source: 'push' }));
+      const changed = /^# changed:(.*)$/m.exec(content);
+      const files = /^# files:(.*)$/m.exec(content);
+      const words = (text: string) =>
+        text
+          .trim()
+          .split(/\s+/)
+          .filter((word) => word !== '');
+      const plan = planPipeline(spec, buildRuleVariables({ ref: 'main', tag: false, source: 'push' }), {
+        changedPaths: new Map(changed === null ? [] : [['', words(changed[1]!)]]),
+        repositoryPaths: files === null ? null : words(files[1]!),
+      });
       const expectedJobs = [...content.matchAll(/^# job: (.+)$/gm)].map((match) => match[1]!);
       assert.deepEqual(
         plan.jobs.map((job) => job.name),

@@ -254,7 +254,8 @@ export function readJob(
   return { spec, ok: problems.errors.length === before, parallel };
 }
 
-function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpec[] | null {
+/** Reads `needs` (of a job or of a rule): job names, `{ job, optional, parallel: { matrix } }`. */
+export function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpec[] | null {
   if (node.kind !== 'seq') {
     problems.error(
       path,

@@ -5,18 +5,13 @@ import { parseExpression } from '../expression/parse.js';
 import type { JobWhen, PolicySpec, RefPolicy, RuleSpec, RuleWhen } from '../spec.js';
 import { describeNode, keyPosition, type TreeNode } from '../yaml-tree.js';
 import { readAllowFailure } from './allow-failure.js';
+import { readChanges, readExists } from './file-conditions.js';
+import { readNeeds } from './job.js';
 import { checkKeys, readString, readVariables } from './read-value.js';
 
-const JOB_RULE_KEYS = new Set(['if', 'when', 'allow_failure', 'variables']);
-const WORKFLOW_RULE_KEYS = new Set(['if', 'when', 'variables']);
-const UNSUPPORTED_RULE_KEYS = new Set([
-  'changes',
-  'exists',
-  'needs',
-  'interruptible',
-  'start_in',
-  'auto_cancel',
-]);
+const JOB_RULE_KEYS = new Set(['if', 'when', 'allow_failure', 'variables', 'changes', 'exists', 'needs']);
+const WORKFLOW_RULE_KEYS = new Set(['if', 'when', 'variables', 'changes', 'exists']);
+const UNSUPPORTED_RULE_KEYS = new Set(['interruptible', 'start_in', 'auto_cancel']);
 const JOB_RULE_WHEN: readonly RuleWhen[] = ['on_success', 'on_failure', 'always', 'manual', 'never'];
 
 /** Parses one `if:` text, recording the reason when it is not a valid expression. */
@@ -87,7 +82,13 @@ export function readRules(
     const allowFailure =
       failure === undefined ? null : readAllowFailure(failure, `${where}.allow_failure`, problems);
     const variablesNode = item.entries.get('variables');
+    const changesNode = item.entries.get('changes');
+    const existsNode = item.entries.get('exists');
+    const needsNode = item.entries.get('needs');
     rules.push({
+      changes: changesNode === undefined ? null : readChanges(changesNode, `${where}.changes`, problems),
+      exists: existsNode === undefined ? null : readExists(existsNode, `${where}.exists`, problems),
+      needs: needsNode === undefined ? null : readNeeds(needsNode, `${where}.needs`, problems),
       if: expression,
       ifSource: ifNode?.kind === 'scalar' && typeof ifNode.value === 'string' ? ifNode.value : null,
       when,
@@ -130,7 +131,9 @@ export function readPolicy(node: TreeNode, path: string, problems: ProblemList):
     problems.error(path, `must be a list of refs or { refs, variables }, not ${describeNode(node)}`, node);
     return null;
   }
-  checkKeys(node, path, new Set(['refs', 'variables']), problems, new Set(['changes', 'kubernetes']));
+  checkKeys(node, path, new Set(['refs', 'variables', 'changes']), problems, new Set(['kubernetes']));
+  const changesNode = node.entries.get('changes');
+  const changes = changesNode === undefined ? null : readChanges(changesNode, `${path}.changes`, problems);
   let refs: RefPolicy[] | null = null;
   const refsNode = node.entries.get('refs');
   if (refsNode !== undefined) {
@@ -156,7 +159,7 @@ export function readPolicy(node: TreeNode, path: string, problems: ProblemList):
     });
     if (items.length === 0) problems.error(`${path}.variables`, 'must list at least one expression', at);
   }
-  return { refs, variables };
+  return { refs, variables, changes };
 }
 
 function readRefs(items: readonly TreeNode[], path: string, problems: ProblemList): RefPolicy[] {
