@@ -115,12 +115,6 @@ export async function createPipeline(
       `commit ${ref.sha.slice(0, 8)} of ${ref.type} "${ref.name}" has no ${project.ciConfigPath}`,
     );
   }
-  const loaded = await loadPipeline({
-    content,
-    file: project.ciConfigPath,
-    readLocalFile: (path) => git.readFile(cache, ref.sha, path),
-    listLocalFiles: () => git.listFiles(cache, ref.sha),
-  });
   const ruleVariables = buildRuleVariables({
     ref: ref.name,
     tag: ref.type === 'tag',
@@ -139,6 +133,28 @@ export async function createPipeline(
     configPath: project.ciConfigPath,
   });
   const projectVariables = await projectVariablesFor(coordinator.store.db, project.id, protection.protected);
+  const knownVariables = {
+    ...ruleVariables,
+    ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
+    ...input.variables,
+  };
+  const loaded = await loadPipeline({
+    content,
+    file: project.ciConfigPath,
+    readLocalFile: (path) => git.readFile(cache, ref.sha, path),
+    listLocalFiles: () => git.listFiles(cache, ref.sha),
+    // include:rules and expand_vars see the predefined, project and pipeline variables (GitLab),
+    // but no masked one: an input's value lands in scripts and listings.
+    variables: {
+      ...ruleVariables,
+      ...Object.fromEntries(
+        projectVariables
+          .filter((variable) => !variable.masked)
+          .map((variable) => [variable.key, variable.value]),
+      ),
+      ...input.variables,
+    },
+  });
   const planFiles = await planFilesFor({
     git,
     repositoryUrl: project.repositoryUrl,
@@ -148,15 +164,7 @@ export async function createPipeline(
     ref,
     beforeSha: commit.beforeSha,
   });
-  const plan: PipelinePlan = planPipeline(
-    loaded.spec,
-    {
-      ...ruleVariables,
-      ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
-      ...input.variables,
-    },
-    planFiles,
-  );
+  const plan: PipelinePlan = planPipeline(loaded.spec, knownVariables, planFiles);
   if (!plan.created || plan.jobs.length === 0) {
     const message = plan.created
       ? 'no jobs for this pipeline: the rules leave every job out for this ref'

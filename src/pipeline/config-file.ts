@@ -87,7 +87,8 @@ export function headerSpec(header: MapNode, problems: ProblemList): MapNode | nu
 /**
  * Applies a file's `spec:inputs` header to its configuration: checks the `given` inputs (from
  * `include:inputs`, `null` for none) against the declared ones, fills in defaults, and interpolates
- * every `$[[ inputs.… ]]` block. Errors about the given values go on `path`.
+ * every `$[[ inputs.… ]]` block (`expand_vars` sees `variables`). Errors about the given values go
+ * on `path`.
  */
 export function applyHeader(
   header: MapNode,
@@ -96,10 +97,11 @@ export function applyHeader(
   path: string,
   at: SourcePosition | null,
   problems: ProblemList,
+  variables: Readonly<Record<string, string>> = {},
 ): TreeNode {
   const spec = headerSpec(header, problems);
   if (spec === null) return body;
   const definitions = readInputDefinitions(spec, problems);
   const values = resolveInputValues(definitions, given, path, at, problems);
-  return interpolateInputs(body, values, {}, problems);
+  return interpolateInputs(body, values, variables, problems);
 }

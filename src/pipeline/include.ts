@@ -1,8 +1,13 @@
 import { RE2JS } from 're2js';
 import { applyHeader, parseConfigFile } from './config-file.js';
 import type { ProblemList } from './config-problem.js';
+import { expandVariables } from './expand-variables.js';
+import { evaluateExpression } from './expression/evaluate.js';
+import { compileGlob } from './glob.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
+import { readRules } from './schema/rules.js';
+import type { RuleSpec } from './spec.js';
 import type { WorkBudget } from './work-budget.js';
 import { deepMerge, describeNode, keyPosition, type MapNode, type TreeNode } from './yaml-tree.js';
 
@@ -15,6 +20,7 @@ export type ListLocalFiles = () => Promise<readonly string[]>;
 interface IncludeState {
   readonly readLocalFile: ReadLocalFile | undefined;
   readonly listLocalFiles: ListLocalFiles | undefined;
+  readonly variables: Readonly<Record<string, string>>;
   files: readonly string[] | null;
   readonly problems: ProblemList;
   readonly budget: ParseBudget;
@@ -34,11 +40,12 @@ export async function resolveIncludes(
   problems: ProblemList,
   budget: ParseBudget,
   work: WorkBudget,
-  listLocalFiles?: ListLocalFiles,
+  options: IncludeOptions = {},
 ): Promise<MapNode> {
   const state: IncludeState = {
     readLocalFile,
-    listLocalFiles,
+    listLocalFiles: options.listLocalFiles,
+    variables: options.variables ?? {},
     files: null,
     problems,
     budget,
@@ -47,6 +54,46 @@ export async function resolveIncludes(
     count: 0,
   };
   return expand(root, state, 0);
+}
+
+/** Optional inputs of {@link resolveIncludes}. */
+export interface IncludeOptions {
+  /** Lists the repository's files, for wildcards and `include:rules:exists`. */
+  readonly listLocalFiles?: ListLocalFiles | undefined;
+  /** Variables `include:rules:if` sees (predefined and project ones); none when absent. */
+  readonly variables?: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * Whether an include's `rules` let it in, as GitLab: the first rule whose `if` and `exists` hold
+ * decides, and `when: never` leaves the file out; no matching rule leaves it out too. `changes`
+ * has no base while the configuration is read, so it holds.
+ */
+async function includeAllowed(rules: readonly RuleSpec[], state: IncludeState): Promise<boolean> {
+  for (const rule of rules) {
+    if (rule.if !== null && !evaluateExpression(rule.if, state.variables)) continue;
+    if (rule.exists != null) {
+      const files = await repositoryFiles(state);
+      const globs = rule.exists.paths.flatMap((path) => {
+        const glob = compileGlob(expandVariables(path, state.variables).replace(/^\/+/, ''));
+        return 'error' in glob ? [] : [glob];
+      });
+      if (!files.some((file) => globs.some((glob) => glob.matcher(file).matches()))) continue;
+    }
+    return rule.when !== 'never';
+  }
+  return false;
+}
+
+async function repositoryFiles(state: IncludeState): Promise<readonly string[]> {
+  if (state.files === null) {
+    try {
+      state.files = state.listLocalFiles === undefined ? [] : [...(await state.listLocalFiles())].sort();
+    } catch {
+      state.files = [];
+    }
+  }
+  return state.files;
 }
 
 /**
@@ -62,20 +109,14 @@ async function expandWildcard(entry: IncludeEntry, state: IncludeState): Promise
     );
     return [];
   }
-  if (state.files === null) {
-    try {
-      state.files = [...(await state.listLocalFiles())].sort();
-    } catch {
-      state.files = [];
-    }
-  }
+  const files = await repositoryFiles(state);
   const pattern = RE2JS.compile(
     `^${entry.path
       .split('**')
       .map((part) => part.split('*').map(RE2JS.quote).join('[^/]*?'))
       .join('.*?')}$`,
   );
-  const matches = state.files.filter((file) => /\.ya?ml$/i.test(file) && pattern.matcher(file).matches());
+  const matches = files.filter((file) => /\.ya?ml$/i.test(file) && pattern.matcher(file).matches());
   if (matches.length === 0) {
     state.problems.warn(
       entry.where,
@@ -92,6 +133,7 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
   let merged: TreeNode | null = null;
   const entries: IncludeEntry[] = [];
   for (const entry of includeEntries(include, state.problems)) {
+    if (entry.rules !== null && !(await includeAllowed(entry.rules, state))) continue;
     if (entry.path.includes('*')) entries.push(...(await expandWildcard(entry, state)));
     else entries.push(entry);
   }
@@ -132,7 +174,15 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
     if (read.body === null) continue;
     let parsed = read.body;
     if (read.header !== null) {
-      parsed = applyHeader(read.header, parsed, inputs, `${where}.inputs`, at, state.problems);
+      parsed = applyHeader(
+        read.header,
+        parsed,
+        inputs,
+        `${where}.inputs`,
+        at,
+        state.problems,
+        state.variables,
+      );
     } else if (inputs !== null) {
       state.problems.error(
         `${where}.inputs`,
@@ -169,6 +219,8 @@ interface IncludeEntry {
   readonly at: TreeNode;
   /** `include` or `include[2]`, for messages. */
   readonly where: string;
+  /** `rules:` of the entry, `null` when it has none. */
+  readonly rules: readonly RuleSpec[] | null;
 }
 
 function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[] {
@@ -178,6 +230,7 @@ function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[
     const where = include.kind === 'seq' ? `include[${index}]` : 'include';
     let path: string | null = null;
     let inputs: MapNode | null = null;
+    let rules: RuleSpec[] | null = null;
     if (item.kind === 'scalar' && typeof item.value === 'string') {
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item.value)) {
         problems.error(
@@ -190,18 +243,8 @@ function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[
       path = item.value;
     } else if (item.kind === 'map') {
       for (const key of item.entries.keys()) {
-        if (key === 'local' || key === 'inputs') continue;
-        const known = [
-          'remote',
-          'project',
-          'file',
-          'ref',
-          'template',
-          'component',
-          'rules',
-          'integrity',
-          'cache',
-        ];
+        if (key === 'local' || key === 'inputs' || key === 'rules') continue;
+        const known = ['remote', 'project', 'file', 'ref', 'template', 'component', 'integrity', 'cache'];
         problems.error(
           `${where}.${key}`,
           known.includes(key)
@@ -209,6 +252,18 @@ function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[
             : `unknown include keyword "${key}"; write include: { local: path/to/file.yml }`,
           keyPosition(item, key),
         );
+      }
+      const rulesNode = item.entries.get('rules');
+      if (rulesNode !== undefined) {
+        rules = readRules(rulesNode, `${where}.rules`, problems, { workflow: true });
+        for (const [index, rule] of (rules ?? []).entries()) {
+          if (rule.changes != null)
+            problems.warn(
+              `${where}.rules[${index}].changes`,
+              'include:rules:changes has no base while the configuration is read; it always holds',
+              rulesNode,
+            );
+        }
       }
       const inputsNode = item.entries.get('inputs');
       if (inputsNode !== undefined) {
@@ -237,7 +292,7 @@ function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[
     }
     const normalised = normaliseLocalPath(path);
     if ('error' in normalised) problems.error(where, normalised.error, item);
-    else entries.push({ path: normalised.path, inputs, at: item, where });
+    else entries.push({ path: normalised.path, inputs, at: item, where, rules });
   });
   return entries;
 }

@@ -27,6 +27,11 @@ export interface LoadPipelineInput {
   readonly readLocalFile?: ReadLocalFile;
   /** Lists the repository's files, for `include:local` wildcards; without it, a wildcard is an error. */
   readonly listLocalFiles?: ListLocalFiles;
+  /**
+   * Variables known before the configuration is read (predefined and project ones), for
+   * `include:rules` and the `expand_vars` input function; none when absent.
+   */
+  readonly variables?: Readonly<Record<string, string>>;
 }
 
 /** A loaded configuration: the frozen spec and the warnings (ignored keywords, deprecated forms). */
@@ -97,7 +102,7 @@ async function build(
   const parsed =
     read.header === null || read.body === null
       ? read.body
-      : applyHeader(read.header, read.body, null, 'spec.inputs', null, problems);
+      : applyHeader(read.header, read.body, null, 'spec.inputs', null, problems, input.variables);
   if (parsed === null) {
     if (!problems.failed)
       problems.error(file, 'the file is empty; define at least one job with a script', null);
@@ -133,14 +138,10 @@ async function normaliseAndCheck(
   budget: ParseBudget,
   work: WorkBudget,
 ): Promise<PipelineSpec | null> {
-  const included = await resolveIncludes(
-    parsed,
-    input.readLocalFile,
-    problems,
-    budget,
-    work,
-    input.listLocalFiles,
-  );
+  const included = await resolveIncludes(parsed, input.readLocalFile, problems, budget, work, {
+    listLocalFiles: input.listLocalFiles,
+    variables: input.variables,
+  });
   if (!problems.failed) return checkConfiguration(included, file, problems, work);
   // An include failed: the rest is still checked so that every error shows at once, leaving out
   // those a missing file may cause (names, stages and scripts it might have defined).

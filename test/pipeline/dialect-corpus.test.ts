@@ -43,6 +43,7 @@ describe('pipeline dialect corpus', () => {
         content,
         readLocalFile: createDirectoryReader(directory),
         listLocalFiles: createDirectoryLister(directory),
+        variables: buildRuleVariables({ ref: 'main', tag: false, source: 'push' }),
       });
 
     if (expectedErrors.length > 0) {
