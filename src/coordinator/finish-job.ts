@@ -4,6 +4,7 @@ import type { JobRecord } from '../store/repositories/jobs.js';
 import { repositories } from '../store/repositories.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
+import { recordCoverage } from './job-coverage.js';
 
 /** How a running job ended. */
 export interface JobOutcome {
@@ -85,6 +86,7 @@ export async function finishJob(
       leaseExpiresAt: null,
     });
     if (!moved) return { status: (await repos.jobs.findById(jobId))?.status ?? 'missing', queued: false };
+    if (job.spec.coverage) await recordCoverage(tx, job.id, job.spec.coverage);
     if (exitCodes.length > 0)
       await tx
         .updateTable('jobs')

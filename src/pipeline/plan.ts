@@ -43,6 +43,8 @@ export interface PlannedJob {
   readonly interruptible: boolean;
   /** For a job `parallel` made: `CI_NODE_INDEX` and `CI_NODE_TOTAL` (absent in older stored jobs). */
   readonly parallel?: { readonly index: number; readonly total: number } | null;
+  /** `coverage:` pattern (absent in older stored jobs). */
+  readonly coverage?: string | null;
   readonly line: number | null;
 }
 
@@ -111,6 +113,7 @@ export function planPipeline(
         secrets: job.secrets,
         interruptible: job.interruptible,
         parallel: job.parallel,
+        coverage: job.coverage,
         line: job.line,
       },
     });

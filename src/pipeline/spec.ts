@@ -119,6 +119,8 @@ export interface JobSpec {
   readonly except: PolicySpec | null;
   /** For a job `parallel` made: its `CI_NODE_INDEX` (from 1) and `CI_NODE_TOTAL`. */
   readonly parallel: { readonly index: number; readonly total: number } | null;
+  /** `coverage:` as written (`/pattern/flags`), searched in the log when the job ends. */
+  readonly coverage: string | null;
   readonly line: number | null;
 }
 

@@ -4,6 +4,7 @@ import { initialMigration } from './migrations/0001-initial.js';
 import { pipelineRefProtectedMigration } from './migrations/0002-pipeline-ref-protected.js';
 import { pipelineApiVariablesMigration } from './migrations/0003-pipeline-api-variables.js';
 import { jobTraceBytesMigration } from './migrations/0004-job-trace-bytes.js';
+import { jobCoverageMigration } from './migrations/0005-job-coverage.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -12,6 +13,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0002-pipeline-ref-protected': pipelineRefProtectedMigration,
     '0003-pipeline-api-variables': pipelineApiVariablesMigration,
     '0004-job-trace-bytes': jobTraceBytesMigration,
+    '0005-job-coverage': jobCoverageMigration,
   };
 }
 

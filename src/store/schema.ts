@@ -23,6 +23,7 @@ export interface Database {
   jobTraces: JobTracesTable;
   signingKeys: SigningKeysTable;
   issuedTokens: IssuedTokensTable;
+  jobCoverage: JobCoverageTable;
 }
 
 /** `users`. */
@@ -265,4 +266,10 @@ export interface IssuedTokensTable {
   iat: number;
   exp: number;
   issuedVia: string;
+}
+
+/** `job_coverage`: the coverage (a percentage) a job's `coverage:` pattern found in its log. */
+export interface JobCoverageTable {
+  jobId: number;
+  coverage: number;
 }

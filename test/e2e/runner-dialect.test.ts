@@ -149,4 +149,36 @@ has-gemfile:
     assert.match(run, /^== has-src \(stage test\)$/m);
     assert.doesNotMatch(run, /^== (src|src-vs-main|docs-vs-main|has-gemfile) /m);
   });
+
+  it('reads coverage from the log into the job and the pipeline average', async () => {
+    const dir = join(root, 'repos', 'coverage');
+    makeRepository(dir, {
+      '.gitlab-ci.yml': `
+unit:
+  coverage: '/Coverage: \\d+\\.\\d+%/'
+  script:
+    - 'echo "Coverage: 12.00% (an early line)"'
+    - 'echo "Coverage: 81.50%"'
+integration:
+  coverage: '/lines (\\d+)%/'
+  script: [echo "lines 70% of all"]
+plain:
+  script: ['echo "Coverage: 99.00%"']
+`,
+    });
+    const id = await coordinator.createProject('coverage', dir);
+    const pipeline = await coordinator.createPipeline(id);
+    await coordinator.waitForPipeline(id, pipeline.id);
+    const jobs = await coordinator.jobs(id, pipeline.id);
+    const coverageOf = (name: string) =>
+      (jobs.find((job) => job.name === name) as { coverage?: number | null } | undefined)?.coverage;
+    assert.equal(coverageOf('unit'), 81.5);
+    assert.equal(coverageOf('integration'), 70);
+    assert.equal(coverageOf('plain'), null);
+    const detail = await coordinator.ok<{ coverage: string | null }>(
+      'GET',
+      `/projects/${id}/pipelines/${pipeline.id}`,
+    );
+    assert.equal(detail.coverage, '75.75');
+  });
 });

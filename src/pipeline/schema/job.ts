@@ -4,6 +4,7 @@ import { setOwn } from '../set-own.js';
 import type { JobSpec, NeedSpec } from '../spec.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode } from '../yaml-tree.js';
 import { readAllowFailure } from './allow-failure.js';
+import { readCoverage } from './coverage.js';
 import { readEnvironment } from './environment.js';
 import { readIdTokens } from './id-tokens.js';
 import { type DefaultSpec, readRetry, readTimeout } from './job-settings.js';
@@ -41,13 +42,13 @@ const JOB_KEYS = new Set([
   'image',
   'services',
   'parallel',
+  'coverage',
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
 const UNSUPPORTED_JOB_KEYS = new Set([
   'artifacts',
   'cache',
-  'coverage',
   'dependencies',
   'trigger',
   'resource_group',
@@ -194,6 +195,8 @@ export function readJob(
       ? (defaults.interruptible ?? false)
       : (readBoolean(interruptibleNode, path('interruptible'), problems) ?? false);
 
+  const coverageNode = get('coverage');
+  const coverage = coverageNode === undefined ? null : readCoverage(coverageNode, path('coverage'), problems);
   const parallelNode = get('parallel');
   const parallel = parallelNode === undefined ? null : readParallel(parallelNode, path('parallel'), problems);
 
@@ -249,6 +252,7 @@ export function readJob(
     only,
     except,
     parallel: null,
+    coverage,
     line: job.line,
   };
   return { spec, ok: problems.errors.length === before, parallel };
