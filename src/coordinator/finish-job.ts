@@ -14,11 +14,16 @@ export interface JobOutcome {
   failureReason?: string | null;
 }
 
-/** Whether the job's `retry` allows another attempt after `failureReason`. */
-function mayRetry(job: JobRecord<PlannedJob>, failureReason: string): boolean {
+/**
+ * Whether the job's `retry` allows another attempt after `failureReason` and `exitCode`, as GitLab:
+ * a listed reason or a listed exit code; `always` retries any failure unless `exit_codes` narrows it.
+ */
+function mayRetry(job: JobRecord<PlannedJob>, failureReason: string, exitCode: number | null): boolean {
   const retry = job.spec.retry ?? { max: 0, when: [] };
   if (job.attempt >= retry.max) return false;
-  return retry.when.length === 0 || retry.when.includes('always') || retry.when.includes(failureReason);
+  const exitCodes = retry.exitCodes ?? [];
+  if (retry.when.length === 0 || (retry.when.includes('always') && exitCodes.length === 0)) return true;
+  return retry.when.includes(failureReason) || (exitCode !== null && exitCodes.includes(exitCode));
 }
 
 /**
@@ -94,7 +99,7 @@ export async function finishJob(
         .where('id', '=', job.id)
         .execute();
     let queued = false;
-    if (failureReason !== null && !allowFailure && mayRetry(job, failureReason)) {
+    if (failureReason !== null && !allowFailure && mayRetry(job, failureReason, outcome.exitCode ?? null)) {
       await createAttempt(tx, job, 'pending', now, job.userId);
       queued = true;
     }

@@ -126,7 +126,18 @@ export async function buildJobVariables(
   }
   const variables = new JobVariables();
   variables.setAll(predefined, { public: true, masked: false });
-  variables.setAll(pipeline.variables, { public: true, masked: false });
+  // inherit:variables false (or a list) keeps the global YAML variables (or the others) from the job.
+  const inherit = job.spec.inheritVariables ?? true;
+  variables.setAll(
+    inherit === true
+      ? pipeline.variables
+      : Object.fromEntries(
+          Object.entries(pipeline.variables).filter(
+            ([key]) => Array.isArray(inherit) && inherit.includes(key),
+          ),
+        ),
+    { public: true, masked: false },
+  );
   variables.setAll(job.spec.variables, { public: true, masked: false });
   for (const variable of await projectVariablesFor(coordinator.store.db, project.id, pipeline.refProtected)) {
     variables.set({

@@ -35,7 +35,12 @@ export interface PlannedJob {
   /** Job and matching-rule variables (not the global ones, which are on the plan). */
   readonly variables: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number | null;
-  readonly retry: { readonly max: number; readonly when: readonly string[] };
+  readonly retry: {
+    readonly max: number;
+    readonly when: readonly string[];
+    /** `retry:exit_codes`; absent when not written. */
+    readonly exitCodes?: readonly number[];
+  };
   readonly tags: readonly string[];
   readonly environment: EnvironmentSpec | null;
   readonly idTokens: Readonly<Record<string, IdTokenSpec>>;
@@ -45,6 +50,8 @@ export interface PlannedJob {
   readonly parallel?: { readonly index: number; readonly total: number } | null;
   /** `coverage:` pattern (absent in older stored jobs). */
   readonly coverage?: string | null;
+  /** `inherit:variables` (absent in older stored jobs: all). */
+  readonly inheritVariables?: boolean | readonly string[];
   readonly line: number | null;
 }
 
@@ -114,6 +121,7 @@ export function planPipeline(
         interruptible: job.interruptible,
         parallel: job.parallel,
         coverage: job.coverage,
+        inheritVariables: job.inheritVariables,
         line: job.line,
       },
     });

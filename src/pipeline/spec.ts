@@ -107,7 +107,12 @@ export interface JobSpec {
   /** `default`-independent job variables (`default` has no variables in GitLab). */
   readonly variables: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number | null;
-  readonly retry: { readonly max: number; readonly when: readonly string[] };
+  readonly retry: {
+    readonly max: number;
+    readonly when: readonly string[];
+    /** `retry:exit_codes`; absent when not written. */
+    readonly exitCodes?: readonly number[];
+  };
   readonly tags: readonly string[];
   readonly environment: EnvironmentSpec | null;
   readonly idTokens: Readonly<Record<string, IdTokenSpec>>;
@@ -121,6 +126,8 @@ export interface JobSpec {
   readonly parallel: { readonly index: number; readonly total: number } | null;
   /** `coverage:` as written (`/pattern/flags`), searched in the log when the job ends. */
   readonly coverage: string | null;
+  /** `inherit:variables`: whether (or which of) the global variables the job gets. */
+  readonly inheritVariables: boolean | readonly string[];
   readonly line: number | null;
 }
 

@@ -16,7 +16,11 @@ let runner: Child;
 
 before(async () => {
   await coordinator.start();
-  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2);
+  // The shell executor, so that a job can leave a marker file for its retry to find.
+  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2, [
+    '--executor',
+    'shell',
+  ]);
 });
 
 after(async () => {
@@ -180,5 +184,43 @@ plain:
       `/projects/${id}/pipelines/${pipeline.id}`,
     );
     assert.equal(detail.coverage, '75.75');
+  });
+
+  it('retries on retry:exit_codes only, and keeps global variables from a job with inherit:variables false', async () => {
+    const dir = join(root, 'repos', 'retry');
+    const marker = join(root, 'retry-exit-code-marker');
+    makeRepository(dir, {
+      '.gitlab-ci.yml': `
+variables:
+  GLOBAL: from-the-file
+  MARKER: ${marker}
+again:
+  retry: { max: 1, exit_codes: [3] }
+  script:
+    - if [ -e "$MARKER" ]; then echo second; else touch "$MARKER"; exit 3; fi
+once:
+  retry: { max: 1, exit_codes: [3] }
+  script: [exit 4]
+isolated:
+  inherit: { variables: false }
+  script: ['echo "global=\${GLOBAL:-unset}"']
+`,
+    });
+    const id = await coordinator.createProject('retry', dir);
+    const pipeline = await coordinator.createPipeline(id);
+    await coordinator.waitForPipeline(id, pipeline.id);
+    const jobs = await coordinator.jobs(id, pipeline.id, true);
+    const statuses = (name: string) =>
+      jobs
+        .filter((job) => job.name === name)
+        .map((job) => job.status)
+        .sort();
+    const traces = await Promise.all(
+      jobs.filter((job) => job.name === 'again').map((job) => coordinator.trace(id, job.id)),
+    );
+    assert.deepEqual(statuses('again'), ['failed', 'success'], traces.join('\n----\n'));
+    assert.deepEqual(statuses('once'), ['failed']);
+    const isolated = jobs.find((job) => job.name === 'isolated');
+    assert.match(await coordinator.trace(id, isolated?.id ?? 0), /\nglobal=unset\n/);
   });
 });

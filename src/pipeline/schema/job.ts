@@ -7,6 +7,7 @@ import { readAllowFailure } from './allow-failure.js';
 import { readCoverage } from './coverage.js';
 import { readEnvironment } from './environment.js';
 import { readIdTokens } from './id-tokens.js';
+import { inherits, readInherit } from './inherit.js';
 import { type DefaultSpec, readRetry, readTimeout } from './job-settings.js';
 import { matrixJobName, type ParallelSpec, readMatrix, readParallel } from './parallel.js';
 import {
@@ -43,6 +44,7 @@ const JOB_KEYS = new Set([
   'services',
   'parallel',
   'coverage',
+  'inherit',
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
@@ -54,7 +56,6 @@ const UNSUPPORTED_JOB_KEYS = new Set([
   'resource_group',
   'release',
   'pages',
-  'inherit',
   'start_in',
   'manual_confirmation',
   'identity',
@@ -85,8 +86,11 @@ export function readJob(
   job: MapNode,
   context: JobContext,
 ): { spec: JobSpec; ok: boolean; parallel: ParallelSpec | null } {
-  const { problems, defaults } = context;
+  const { problems } = context;
   const base = `jobs.${name}`;
+  const inheritNode = job.entries.get('inherit');
+  const inherit = inheritNode === undefined ? null : readInherit(inheritNode, `${base}.inherit`, problems);
+  const defaults = inherit === null ? context.defaults : inheritedDefaults(context.defaults, inherit.default);
   const before = problems.errors.length;
   checkKeys(job, base, JOB_KEYS, problems, UNSUPPORTED_JOB_KEYS);
   const get = (key: string): TreeNode | undefined => job.entries.get(key);
@@ -253,6 +257,7 @@ export function readJob(
     except,
     parallel: null,
     coverage,
+    inheritVariables: inherit?.variables ?? true,
     line: job.line,
   };
   return { spec, ok: problems.errors.length === before, parallel };
@@ -334,4 +339,25 @@ export function readNeeds(node: TreeNode, path: string, problems: ProblemList): 
     seen.add(need.job);
   }
   return needs;
+}
+
+const DEFAULT_FIELDS: Record<string, keyof DefaultSpec> = {
+  before_script: 'beforeScript',
+  after_script: 'afterScript',
+  tags: 'tags',
+  timeout: 'timeoutSeconds',
+  retry: 'retry',
+  interruptible: 'interruptible',
+  id_tokens: 'idTokens',
+};
+
+/** The `default` keywords `inherit:default` lets the job take. */
+function inheritedDefaults(defaults: DefaultSpec, setting: boolean | readonly string[]): DefaultSpec {
+  if (setting === true) return defaults;
+  const kept: DefaultSpec = {};
+  for (const [keyword, field] of Object.entries(DEFAULT_FIELDS)) {
+    if (inherits(setting, keyword) && defaults[field] !== undefined)
+      Object.assign(kept, { [field]: defaults[field] });
+  }
+  return kept;
 }
