@@ -299,6 +299,7 @@ function checkConfiguration(
     );
     return null;
   }
+  checkStopJobs(specs, problems);
   const withNeeds = expandParallelNeeds(specs, parallelGroups);
   checkGraph(withNeeds, hidden, broken, problems);
   if (problems.failed) return null;
@@ -384,6 +385,26 @@ function applyLegacyGlobals(root: MapNode, defaults: DefaultSpec, problems: Prob
         key,
         `${key} is ignored: the shell executor runs jobs on the runner host`,
         keyPosition(root, key),
+      );
+    }
+  }
+}
+
+/** `environment:on_stop` names a job of the configuration that stops that environment (GitLab). */
+function checkStopJobs(specs: readonly JobSpec[], problems: ProblemList): void {
+  const byName = new Map(specs.map((spec) => [spec.name, spec]));
+  for (const spec of specs) {
+    const onStop = spec.environment?.onStop;
+    if (onStop == null) continue;
+    const target = byName.get(onStop);
+    const path = `jobs.${spec.name}.environment.on_stop`;
+    if (target === undefined) {
+      problems.error(path, `"${onStop}" is not a job in this configuration`, { line: spec.line });
+    } else if (target.environment?.action !== 'stop' || target.environment.name !== spec.environment?.name) {
+      problems.error(
+        path,
+        `"${onStop}" must stop the same environment: give it environment: { name: ${spec.environment?.name}, action: stop }`,
+        { line: target.line },
       );
     }
   }

@@ -85,6 +85,10 @@ export interface EnvironmentSpec {
   readonly url: string | null;
   readonly deploymentTier: string | null;
   readonly action: 'start' | 'prepare' | 'stop' | 'verify' | 'access';
+  /** `on_stop`: the job that stops the environment (absent in older stored jobs). */
+  readonly onStop?: string | null;
+  /** `auto_stop_in` in seconds; `null` for never or not written. */
+  readonly autoStopInSeconds?: number | null;
 }
 
 /** A visible job after `default`, `extends`, `!reference` and anchors were applied. */
