@@ -91,7 +91,15 @@ export function readEnvironment(node: TreeNode, path: string, problems: ProblemL
       );
     autoStopInSeconds = seconds;
   }
-  return { name, url, deploymentTier, action, onStop, autoStopInSeconds };
+  return {
+    name,
+    url,
+    deploymentTier,
+    action,
+    // Only when written, so that environments without them keep their stored shape.
+    ...(onStop === null ? {} : { onStop }),
+    ...(autoStopInSeconds === null ? {} : { autoStopInSeconds }),
+  };
 }
 
 function checkName(name: string, path: string, node: TreeNode, problems: ProblemList): boolean {
