@@ -56,6 +56,9 @@ export async function resolveIncludes(
   return expand(root, state, 0);
 }
 
+/** The keywords of one `include` entry that Tessera reads. */
+export const INCLUDE_KEYWORDS: readonly string[] = ['local', 'inputs', 'rules'];
+
 /** Optional inputs of {@link resolveIncludes}. */
 export interface IncludeOptions {
   /** Lists the repository's files, for wildcards and `include:rules:exists`. */
@@ -243,7 +246,7 @@ function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[
       path = item.value;
     } else if (item.kind === 'map') {
       for (const key of item.entries.keys()) {
-        if (key === 'local' || key === 'inputs' || key === 'rules') continue;
+        if (INCLUDE_KEYWORDS.includes(key)) continue;
         const known = ['remote', 'project', 'file', 'ref', 'template', 'component', 'integrity', 'cache'];
         problems.error(
           `${where}.${key}`,

@@ -117,7 +117,8 @@ export function pathText(path: readonly string[]): string {
   return rest.reduce((text, part) => (part.startsWith('[') ? `${text}${part}` : `${text}.${part}`), head);
 }
 
-const TOP_LEVEL = new Set([
+/** The top-level keywords (anything else at the top is a job); `cache` and `types` are refused. */
+export const TOP_LEVEL = new Set([
   'stages',
   'variables',
   'default',

@@ -115,7 +115,8 @@ export interface DefaultSpec {
   idTokens?: Record<string, IdTokenSpec>;
 }
 
-const DEFAULT_KEYS = new Set([
+/** The keywords `default` takes. */
+export const DEFAULT_KEYS = new Set([
   'before_script',
   'after_script',
   'image',

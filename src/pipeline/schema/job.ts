@@ -21,7 +21,8 @@ import {
 import { readJobWhen, readPolicy, readRules } from './rules.js';
 import { readSecrets } from './secrets.js';
 
-const JOB_KEYS = new Set([
+/** The job keywords the schema reads. */
+export const JOB_KEYS = new Set([
   'stage',
   'script',
   'before_script',
@@ -48,7 +49,7 @@ const JOB_KEYS = new Set([
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
-const UNSUPPORTED_JOB_KEYS = new Set([
+export const UNSUPPORTED_JOB_KEYS = new Set([
   'artifacts',
   'cache',
   'dependencies',

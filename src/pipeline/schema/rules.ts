@@ -9,9 +9,19 @@ import { readChanges, readExists } from './file-conditions.js';
 import { readNeeds } from './job.js';
 import { checkKeys, readString, readVariables } from './read-value.js';
 
-const JOB_RULE_KEYS = new Set(['if', 'when', 'allow_failure', 'variables', 'changes', 'exists', 'needs']);
+/** The keywords of a job's rule. */
+export const JOB_RULE_KEYS = new Set([
+  'if',
+  'when',
+  'allow_failure',
+  'variables',
+  'changes',
+  'exists',
+  'needs',
+]);
 const WORKFLOW_RULE_KEYS = new Set(['if', 'when', 'variables', 'changes', 'exists']);
-const UNSUPPORTED_RULE_KEYS = new Set(['interruptible', 'start_in', 'auto_cancel']);
+/** GitLab rule keywords Tessera refuses by name. */
+export const UNSUPPORTED_RULE_KEYS = new Set(['interruptible', 'start_in', 'auto_cancel']);
 const JOB_RULE_WHEN: readonly RuleWhen[] = ['on_success', 'on_failure', 'always', 'manual', 'never'];
 
 /** Parses one `if:` text, recording the reason when it is not a valid expression. */
