@@ -21,6 +21,7 @@ interface IncludeState {
   readonly readLocalFile: ReadLocalFile | undefined;
   readonly listLocalFiles: ListLocalFiles | undefined;
   readonly variables: Readonly<Record<string, string>>;
+  readonly onInclude: ((path: string) => void) | undefined;
   files: readonly string[] | null;
   readonly problems: ProblemList;
   readonly budget: ParseBudget;
@@ -46,6 +47,7 @@ export async function resolveIncludes(
     readLocalFile,
     listLocalFiles: options.listLocalFiles,
     variables: options.variables ?? {},
+    onInclude: options.onInclude,
     files: null,
     problems,
     budget,
@@ -65,6 +67,8 @@ export interface IncludeOptions {
   readonly listLocalFiles?: ListLocalFiles | undefined;
   /** Variables `include:rules:if` sees (predefined and project ones); none when absent. */
   readonly variables?: Readonly<Record<string, string>> | undefined;
+  /** Told the path of every file merged in, in order (the lint API's `includes`). */
+  readonly onInclude?: ((path: string) => void) | undefined;
 }
 
 /**
@@ -197,6 +201,7 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
       state.problems.error(where, `"${path}" must contain a mapping of keywords and jobs`, at);
       continue;
     }
+    state.onInclude?.(path);
     const nested = await expand(parsed, state, depth + 1);
     merged = merged === null ? nested : deepMerge(merged, nested, (amount) => state.work.charge(amount));
   }

@@ -38,6 +38,10 @@ export interface LoadPipelineInput {
 export interface LoadedPipeline {
   readonly spec: PipelineSpec;
   readonly warnings: ConfigProblem[];
+  /** The files `include` merged in, in the order read. */
+  readonly includes: readonly string[];
+  /** The whole configuration after include, extends and !reference, as plain data (lint's merged_yaml). */
+  readonly merged: Readonly<Record<string, unknown>>;
 }
 
 const DEFAULT_STAGES = ['build', 'test', 'deploy'];
@@ -55,8 +59,9 @@ export async function loadPipeline(input: LoadPipelineInput): Promise<LoadedPipe
   const file = input.file ?? '.gitlab-ci.yml';
   const problems = new ProblemList(file);
   let spec: PipelineSpec | null;
+  const trace: LoadTrace = { includes: [], merged: null };
   try {
-    spec = await build(input, file, problems);
+    spec = await build(input, file, problems, trace);
   } catch (error) {
     if (isTesseraError(error)) throw error;
     if (error instanceof RangeError) {
@@ -72,7 +77,35 @@ export async function loadPipeline(input: LoadPipelineInput): Promise<LoadedPipe
     if (!problems.failed) problems.error(file, 'the configuration could not be read', null);
     throw pipelineInvalid(file, problems.finalErrors(), problems.finalWarnings());
   }
-  return { spec, warnings: problems.finalWarnings() };
+  return {
+    spec,
+    warnings: problems.finalWarnings(),
+    includes: trace.includes,
+    merged: trace.merged === null ? {} : (plainData(trace.merged) as Record<string, unknown>),
+  };
+}
+
+/** What a load saw on the way, for the lint API: the included files and the merged configuration. */
+interface LoadTrace {
+  includes: string[];
+  merged: MapNode | null;
+}
+
+function plainData(node: TreeNode): unknown {
+  switch (node.kind) {
+    case 'scalar':
+      return node.value;
+    case 'seq':
+      return node.items.map(plainData);
+    case 'reference':
+      return { '!reference': node.target };
+    case 'map': {
+      // A null prototype keeps a key named __proto__ a plain entry.
+      const result: Record<string, unknown> = Object.create(null);
+      for (const [key, value] of node.entries) result[key] = plainData(value);
+      return result;
+    }
+  }
 }
 
 /** The error {@link loadPipeline} and {@link planPipeline} throw for an invalid configuration. */
@@ -96,6 +129,7 @@ async function build(
   input: LoadPipelineInput,
   file: string,
   problems: ProblemList,
+  trace: LoadTrace,
 ): Promise<PipelineSpec | null> {
   const budget: ParseBudget = { expandedNodes: 0 };
   const read = parseConfigFile(input.content, file, problems, budget);
@@ -118,7 +152,7 @@ async function build(
   }
   const work = new WorkBudget();
   try {
-    return await normaliseAndCheck(parsed, input, file, problems, budget, work);
+    return await normaliseAndCheck(parsed, input, file, problems, budget, work, trace);
   } catch (error) {
     if (!(error instanceof WorkLimitExceeded)) throw error;
     problems.error(
@@ -137,16 +171,18 @@ async function normaliseAndCheck(
   problems: ProblemList,
   budget: ParseBudget,
   work: WorkBudget,
+  trace: LoadTrace,
 ): Promise<PipelineSpec | null> {
   const included = await resolveIncludes(parsed, input.readLocalFile, problems, budget, work, {
     listLocalFiles: input.listLocalFiles,
     variables: input.variables,
+    onInclude: (path) => trace.includes.push(path),
   });
-  if (!problems.failed) return checkConfiguration(included, file, problems, work);
+  if (!problems.failed) return checkConfiguration(included, file, problems, work, trace);
   // An include failed: the rest is still checked so that every error shows at once, leaving out
   // those a missing file may cause (names, stages and scripts it might have defined).
   const rest = new ProblemList(file);
-  checkConfiguration(included, file, rest, work);
+  checkConfiguration(included, file, rest, work, trace);
   problems.absorb(rest, (problem) => !MAYBE_FROM_MISSING_INCLUDE.test(problem.message));
   return null;
 }
@@ -159,6 +195,7 @@ function checkConfiguration(
   file: string,
   problems: ProblemList,
   work: WorkBudget,
+  trace: LoadTrace,
 ): PipelineSpec | null {
   // GitLab resolves extends before !reference, so a reference sees the keys a job inherits.
   const ownJobs = new Map<string, MapNode>();
@@ -177,6 +214,7 @@ function checkConfiguration(
   const withExtends = new Map(included.entries);
   for (const [name, job] of extended) withExtends.set(name, job);
   const root = resolveReferences({ ...included, entries: withExtends }, problems, work);
+  trace.merged = root;
 
   const jobs = new Map<string, MapNode>();
   const hidden = new Set<string>();

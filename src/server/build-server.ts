@@ -11,6 +11,7 @@ import { installErrorHandler } from './error-handler.js';
 import { type PrecompiledValidators, precompiledValidatorFactory } from './precompiled-validator-factory.js';
 import { RateLimiter } from './rate-limiter.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerCiLintRoutes } from './routes/ci-lint.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIdTokenRoutes } from './routes/id-tokens.js';
@@ -192,6 +193,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerVariableRoutes(app, context);
     registerRunnerRoutes(app, context);
     registerPipelineRoutes(app, context);
+    registerCiLintRoutes(app, context);
     registerJobRoutes(app, context);
     registerAdminRoutes(app, context);
   }

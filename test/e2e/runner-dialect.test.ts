@@ -223,4 +223,70 @@ isolated:
     const isolated = jobs.find((job) => job.name === 'isolated');
     assert.match(await coordinator.trace(id, isolated?.id ?? 0), /\nglobal=unset\n/);
   });
+
+  it('answers the lint API as GitLab: POST with content, GET for the project file, dry_run and include_jobs', async () => {
+    const dir = join(root, 'repos', 'lint');
+    makeRepository(dir, {
+      '.gitlab-ci.yml': `
+include: ci/jobs.yml
+build:
+  script: [make]
+tagged:
+  rules:
+    - if: $CI_COMMIT_TAG
+  script: [echo tag]
+`,
+      'ci/jobs.yml': 'test:\n  parallel: 2\n  script: [make test]\n',
+    });
+    const id = await coordinator.createProject('lint', dir);
+    type Lint = {
+      valid: boolean;
+      errors: string[];
+      warnings: string[];
+      merged_yaml: string | null;
+      includes: { type: string; location: string; context_sha: string }[];
+      jobs?: { name: string; stage: string; script: string[]; when: string }[];
+    };
+
+    const own = await coordinator.ok<Lint>('GET', `/projects/${id}/ci/lint?include_jobs=true`);
+    assert.equal(own.valid, true, JSON.stringify(own));
+    assert.deepEqual(own.errors, []);
+    assert.deepEqual(
+      own.includes.map((include) => [include.type, include.location]),
+      [['local', 'ci/jobs.yml']],
+    );
+    assert.match(own.includes[0]?.context_sha ?? '', /^[0-9a-f]{40}$/);
+    assert.match(own.merged_yaml ?? '', /^test:\n {2}parallel: 2\n/m);
+    // Without dry_run every job of the file (included ones first, as merged); with it, the jobs a
+    // push to main gets.
+    assert.deepEqual(
+      own.jobs?.map((job) => job.name),
+      ['test 1/2', 'test 2/2', 'build', 'tagged'],
+    );
+    const dry = await coordinator.ok<Lint>('GET', `/projects/${id}/ci/lint?include_jobs=true&dry_run=true`);
+    assert.deepEqual(
+      dry.jobs?.map((job) => job.name),
+      ['test 1/2', 'test 2/2', 'build'],
+    );
+
+    const posted = await coordinator.ok<Lint>('POST', `/projects/${id}/ci/lint`, {
+      content: 'include: [ci/jobs.yml, ci/missing.yml]\nbuild:\n  script: [make]\n  when: sometimes\n',
+    });
+    assert.equal(posted.valid, false);
+    assert.equal(posted.merged_yaml, null);
+    assert.equal(posted.errors.length, 2, JSON.stringify(posted.errors));
+    assert.match(posted.errors.join('\n'), /include\[1\]: local file "ci\/missing.yml" does not exist/);
+    assert.match(posted.errors.join('\n'), /jobs\.build\.when: .*\(line 4\)/);
+
+    const header = await coordinator.ok<Lint>('POST', `/projects/${id}/ci/lint`, {
+      content:
+        'spec:\n  inputs:\n    name:\n      default: x\n---\njob-$[[ inputs.name ]]:\n  script: [echo]\n',
+      include_jobs: true,
+    });
+    assert.equal(header.valid, true, JSON.stringify(header));
+    assert.deepEqual(
+      header.jobs?.map((job) => job.name),
+      ['job-x'],
+    );
+  });
 });
