@@ -9,6 +9,7 @@ import type { UserRecord } from '../store/repositories/users.js';
 import { repositories } from '../store/repositories.js';
 import { ACCESS_LEVELS, accessLevelDescription } from './access-level.js';
 import { advancePipeline } from './advance-pipeline.js';
+import { cancelRedundantPipelines } from './cancel-redundant-pipelines.js';
 import type { Coordinator } from './coordinator.js';
 import { guessTier } from './deployment-tier.js';
 import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
@@ -244,5 +245,6 @@ export async function createPipeline(
     return created;
   });
   coordinator.notifyJobs();
+  await cancelRedundantPipelines(coordinator, pipeline);
   return (await coordinator.repos.pipelines.findById(pipeline.id)) ?? pipeline;
 }

@@ -102,6 +102,16 @@ export async function finishJob(
     if (failureReason !== null && !allowFailure && mayRetry(job, failureReason, outcome.exitCode ?? null)) {
       await createAttempt(tx, job, 'pending', now, job.userId);
       queued = true;
+    } else if (failureReason !== null && !allowFailure && job.spec.autoCancel?.onJobFailure === 'all') {
+      // workflow:auto_cancel:on_job_failure: all: the failure cancels the rest of the pipeline.
+      for (const other of await repos.jobs.listStatesByPipeline(job.pipelineId, true)) {
+        if (other.id === job.id) continue;
+        await repos.jobs.transition(other.id, ['created', 'pending', 'running', 'manual'], {
+          status: 'canceled',
+          finishedAt: now,
+          leaseExpiresAt: null,
+        });
+      }
     }
     queued = (await advancePipeline(tx, job.pipelineId, now)) || queued;
     return { status: outcome.status as string, queued };

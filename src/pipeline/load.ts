@@ -13,7 +13,7 @@ import { type DefaultSpec, readDefault } from './schema/job-settings.js';
 import { parallelInstances } from './schema/parallel.js';
 import { checkKeys, readScript, readString, readStringList, readVariables } from './schema/read-value.js';
 import { readRules } from './schema/rules.js';
-import type { JobSpec, NeedSpec, PipelineSpec, RuleSpec } from './spec.js';
+import type { AutoCancelSpec, JobSpec, NeedSpec, PipelineSpec, RuleSpec } from './spec.js';
 import { WorkBudget, WorkLimitExceeded } from './work-budget.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode, treeSize } from './yaml-tree.js';
 
@@ -348,6 +348,7 @@ function checkConfiguration(
     workflowName: workflow.name,
     workflowRules: workflow.rules,
     jobs: withNeeds,
+    ...(workflow.autoCancel === undefined ? {} : { autoCancel: workflow.autoCancel }),
   });
 }
 
@@ -388,20 +389,48 @@ function readStages(root: MapNode, problems: ProblemList): string[] {
 function readWorkflow(
   root: MapNode,
   problems: ProblemList,
-): { name: string | null; rules: RuleSpec[] | null } {
+): { name: string | null; rules: RuleSpec[] | null; autoCancel?: AutoCancelSpec } {
   const node = root.entries.get('workflow');
   if (node === undefined) return { name: null, rules: null };
   if (node.kind !== 'map') {
     problems.error('workflow', `must be a mapping with rules, not ${describeNode(node)}`, node);
     return { name: null, rules: null };
   }
-  checkKeys(node, 'workflow', new Set(['rules', 'name']), problems, new Set(['auto_cancel']));
+  checkKeys(node, 'workflow', new Set(['rules', 'name', 'auto_cancel']), problems);
   const nameNode = node.entries.get('name');
   const name = nameNode === undefined ? null : readString(nameNode, 'workflow.name', problems);
   const rulesNode = node.entries.get('rules');
   const rules =
     rulesNode === undefined ? null : readRules(rulesNode, 'workflow.rules', problems, { workflow: true });
-  return { name, rules };
+  const autoCancelNode = node.entries.get('auto_cancel');
+  const autoCancel =
+    autoCancelNode === undefined
+      ? undefined
+      : readAutoCancel(autoCancelNode, 'workflow.auto_cancel', problems);
+  return { name, rules, ...(autoCancel === undefined ? {} : { autoCancel }) };
+}
+
+/** `workflow:auto_cancel: { on_new_commit, on_job_failure }`, GitLab's defaults for what is left out. */
+function readAutoCancel(node: TreeNode, path: string, problems: ProblemList): AutoCancelSpec | undefined {
+  if (node.kind !== 'map') {
+    problems.error(path, `must be { on_new_commit, on_job_failure }, not ${describeNode(node)}`, node);
+    return undefined;
+  }
+  checkKeys(node, path, new Set(['on_new_commit', 'on_job_failure']), problems);
+  const choice = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
+    const value = node.entries.get(key);
+    if (value === undefined) return fallback;
+    const text = readString(value, `${path}.${key}`, problems);
+    const found = allowed.find((candidate) => candidate === text);
+    if (found !== undefined) return found;
+    if (text !== null)
+      problems.error(`${path}.${key}`, `must be one of ${allowed.join(', ')}, not "${text}"`, value);
+    return fallback;
+  };
+  return {
+    onNewCommit: choice('on_new_commit', ['conservative', 'interruptible', 'none'] as const, 'conservative'),
+    onJobFailure: choice('on_job_failure', ['none', 'all'] as const, 'none'),
+  };
 }
 
 // Top-level before_script/after_script/image/services are GitLab's deprecated globals.

@@ -5,6 +5,7 @@ import { evaluateExpression, type VariableScope } from './expression/evaluate.js
 import { compileGlob } from './glob.js';
 import { pipelineInvalid } from './load.js';
 import type {
+  AutoCancelSpec,
   ChangesSpec,
   EnvironmentSpec,
   ExistsSpec,
@@ -50,6 +51,8 @@ export interface PlannedJob {
   readonly parallel?: { readonly index: number; readonly total: number } | null;
   /** `coverage:` pattern (absent in older stored jobs). */
   readonly coverage?: string | null;
+  /** The pipeline's `workflow:auto_cancel`, kept with each job (absent: GitLab's defaults). */
+  readonly autoCancel?: AutoCancelSpec;
   /** `inherit:variables` (absent in older stored jobs: all). */
   readonly inheritVariables?: boolean | readonly string[];
   readonly line: number | null;
@@ -122,6 +125,7 @@ export function planPipeline(
         parallel: job.parallel,
         coverage: job.coverage,
         inheritVariables: job.inheritVariables,
+        ...(spec.autoCancel === undefined ? {} : { autoCancel: spec.autoCancel }),
         line: job.line,
       },
     });

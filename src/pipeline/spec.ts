@@ -150,6 +150,16 @@ export interface PipelineSpec {
   readonly workflowRules: readonly RuleSpec[] | null;
   /** Visible jobs in file order. */
   readonly jobs: readonly JobSpec[];
+  /** `workflow:auto_cancel`; absent when not written (GitLab's defaults apply). */
+  readonly autoCancel?: AutoCancelSpec;
   /** The configuration file's path, for messages. */
   readonly file: string;
+}
+
+/** `workflow:auto_cancel`, with GitLab's defaults filled in. */
+export interface AutoCancelSpec {
+  /** What a newer pipeline on the same ref cancels of this one. */
+  readonly onNewCommit: 'conservative' | 'interruptible' | 'none';
+  /** `all`: a job that fails (and may not) cancels the rest of the pipeline. */
+  readonly onJobFailure: 'none' | 'all';
 }

@@ -289,4 +289,46 @@ tagged:
       ['job-x'],
     );
   });
+
+  it('auto-cancels an older pipeline of the branch (interruptible jobs), and on_job_failure: all', async () => {
+    const dir = join(root, 'repos', 'auto-cancel');
+    makeRepository(dir, {
+      '.gitlab-ci.yml': `
+workflow:
+  auto_cancel:
+    on_job_failure: all
+slow:
+  interruptible: true
+  script: ['if [ -f STOP ]; then echo quick; else sleep 120; fi']
+`,
+    });
+    const id = await coordinator.createProject('auto-cancel', dir);
+    const first = await coordinator.createPipeline(id);
+    await coordinator.waitForJob(id, first.id, 'slow', ['running']);
+    commitFiles(dir, { STOP: 'now\n' }, 'a newer commit');
+    const second = await coordinator.createPipeline(id);
+    assert.equal((await coordinator.waitForPipeline(id, first.id)).status, 'canceled');
+    assert.equal((await coordinator.job(id, first.id, 'slow')).status, 'canceled');
+    assert.equal((await coordinator.waitForPipeline(id, second.id)).status, 'success');
+
+    commitFiles(
+      dir,
+      {
+        '.gitlab-ci.yml': `
+workflow:
+  auto_cancel:
+    on_job_failure: all
+broken:
+  script: ['sleep 1; exit 1']
+slow:
+  script: [sleep 120]
+`,
+      },
+      'a failing job cancels the rest',
+    );
+    const failing = await coordinator.createPipeline(id);
+    await coordinator.waitForPipeline(id, failing.id, ['failed', 'canceled']);
+    assert.equal((await coordinator.job(id, failing.id, 'broken')).status, 'failed');
+    assert.equal((await coordinator.job(id, failing.id, 'slow')).status, 'canceled');
+  });
 });
