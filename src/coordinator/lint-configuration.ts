@@ -192,15 +192,12 @@ function lintJob(job: JobSpec | null, name: string): LintJob {
 function policyText(policy: PolicySpec | null): { refs: string[] } | null {
   if (policy === null || policy.refs === null) return null;
   return {
-    refs: policy.refs.map((ref) => {
-      switch (ref.kind) {
-        case 'keyword':
-          return ref.keyword;
-        case 'name':
-          return ref.name;
-        case 'pattern':
-          return `/${ref.pattern.source}/${ref.pattern.flags}`;
-      }
-    }),
+    refs: policy.refs.map((ref) =>
+      ref.kind === 'keyword'
+        ? ref.keyword
+        : ref.kind === 'name'
+          ? ref.name
+          : `/${ref.pattern.source}/${ref.pattern.flags}`,
+    ),
   };
 }
