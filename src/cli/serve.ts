@@ -7,6 +7,7 @@ import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { createRunner } from '../coordinator/create-runner.js';
 import { expireLeases } from '../coordinator/expire-leases.js';
+import { promoteScheduledJobs } from '../coordinator/promote-scheduled-jobs.js';
 import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
 import { Keyring, type PendingKeyPairs } from '../keys/keyring.js';
 import { TESSERA_INSTALL_ROOT } from '../runner/agent.js';
@@ -130,6 +131,9 @@ export async function startServer(
     const sweep = setInterval(() => {
       void expireLeases(coordinator).catch((error: unknown) =>
         app.log.error({ err: error }, 'lease sweep failed'),
+      );
+      void promoteScheduledJobs(coordinator).catch((error: unknown) =>
+        app.log.error({ err: error }, 'delayed job sweep failed'),
       );
       void keyring
         .maintain()

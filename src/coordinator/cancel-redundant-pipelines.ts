@@ -6,8 +6,8 @@ import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 
 /** Pipeline states a newer commit may still cancel (GitLab's "alive" ones that Tessera has). */
-const ALIVE = new Set(['created', 'pending', 'running']);
-const UNFINISHED: JobStatus[] = ['created', 'pending', 'running', 'manual'];
+const ALIVE = new Set(['created', 'pending', 'running', 'scheduled']);
+const UNFINISHED: JobStatus[] = ['created', 'pending', 'running', 'manual', 'scheduled'];
 
 /**
  * GitLab's auto-cancel of redundant pipelines: a new pipeline on a branch cancels the older,

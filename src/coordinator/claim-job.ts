@@ -6,6 +6,7 @@ import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 import { finishJob } from './finish-job.js';
 import { buildJobPayload, type JobPayload, JobPreparationError } from './job-payload.js';
+import { promoteScheduledJobs } from './promote-scheduled-jobs.js';
 import { generateSecret, TOKEN_PREFIXES } from './secret-token.js';
 import { loadJobRecords } from './token-context.js';
 
@@ -69,6 +70,7 @@ export async function claimJob(coordinator: Coordinator, runner: RunnerRecord): 
     return groups;
   };
   const refused = new Set<number>();
+  await promoteScheduledJobs(coordinator);
   // Bounded: each round either claims, finds nothing, or lost every candidate to another claimer.
   for (let round = 0; round < 50; round++) {
     const pending = await coordinator.repos.jobs.listPending(CANDIDATES);

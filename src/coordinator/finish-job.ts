@@ -106,7 +106,7 @@ export async function finishJob(
       // workflow:auto_cancel:on_job_failure: all: the failure cancels the rest of the pipeline.
       for (const other of await repos.jobs.listStatesByPipeline(job.pipelineId, true)) {
         if (other.id === job.id) continue;
-        await repos.jobs.transition(other.id, ['created', 'pending', 'running', 'manual'], {
+        await repos.jobs.transition(other.id, ['created', 'pending', 'running', 'manual', 'scheduled'], {
           status: 'canceled',
           finishedAt: now,
           leaseExpiresAt: null,

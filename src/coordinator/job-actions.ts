@@ -11,7 +11,7 @@ import { createAttempt } from './finish-job.js';
 import { projectAccessLevel } from './permissions.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
 
-const CANCELABLE: JobStatus[] = ['created', 'pending', 'running', 'manual'];
+const CANCELABLE: JobStatus[] = ['created', 'pending', 'running', 'manual', 'scheduled'];
 
 /**
  * Checks that `user` may run jobs on the pipeline's ref and, for a deployment, to its environment

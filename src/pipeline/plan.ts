@@ -53,6 +53,8 @@ export interface PlannedJob {
   readonly coverage?: string | null;
   /** The pipeline's `workflow:auto_cancel`, kept with each job (absent: GitLab's defaults). */
   readonly autoCancel?: AutoCancelSpec;
+  /** `start_in` of a delayed job, in seconds (absent in older stored jobs). */
+  readonly startInSeconds?: number | null;
   /** `inherit:variables` (absent in older stored jobs: all). */
   readonly inheritVariables?: boolean | readonly string[];
   readonly line: number | null;
@@ -125,6 +127,7 @@ export function planPipeline(
         parallel: job.parallel,
         coverage: job.coverage,
         inheritVariables: job.inheritVariables,
+        startInSeconds: decision.startInSeconds ?? job.startInSeconds,
         ...(spec.autoCancel === undefined ? {} : { autoCancel: spec.autoCancel }),
         line: job.line,
       },
@@ -226,6 +229,7 @@ class FileClauses {
 
 interface Decision {
   needs?: readonly NeedSpec[] | null;
+  startInSeconds?: number | null;
   when: JobWhen;
   allowFailure: boolean;
   exitCodes: readonly number[];
@@ -248,6 +252,7 @@ function decide(
     const exitCodes = rule.allowFailureExitCodes ?? job.allowFailureExitCodes;
     return {
       needs: rule.needs ?? null,
+      startInSeconds: rule.startInSeconds ?? null,
       when,
       allowFailure: rule.allowFailure ?? job.allowFailure ?? manualDefault,
       exitCodes,

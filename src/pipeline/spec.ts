@@ -1,7 +1,7 @@
 import type { CompiledPattern, Expression } from './expression/ast.js';
 
 /** `when` of a job or rule. `never` only in rules (as GitLab). */
-export type JobWhen = 'on_success' | 'on_failure' | 'always' | 'manual';
+export type JobWhen = 'on_success' | 'on_failure' | 'always' | 'manual' | 'delayed';
 
 /** `when` of a rule: a job `when`, or `never` to leave the job out. */
 export type RuleWhen = JobWhen | 'never';
@@ -17,6 +17,8 @@ export interface RuleSpec {
   readonly allowFailure: boolean | null;
   readonly allowFailureExitCodes: readonly number[] | null;
   readonly variables: Readonly<Record<string, string>>;
+  /** `start_in:` of a `when: delayed` rule, in seconds (absent when not written). */
+  readonly startInSeconds?: number | null;
   /** `changes:` of the rule; `null` (or absent) when not written. */
   readonly changes?: ChangesSpec | null;
   /** `exists:` of the rule; `null` (or absent) when not written. */
@@ -130,6 +132,8 @@ export interface JobSpec {
   readonly parallel: { readonly index: number; readonly total: number } | null;
   /** `coverage:` as written (`/pattern/flags`), searched in the log when the job ends. */
   readonly coverage: string | null;
+  /** `start_in` of a `when: delayed` job, in seconds; `null` when not written. */
+  readonly startInSeconds: number | null;
   /** `inherit:variables`: whether (or which of) the global variables the job gets. */
   readonly inheritVariables: boolean | readonly string[];
   readonly line: number | null;

@@ -2,7 +2,7 @@
 // parallel: N, parallel:matrix with needs:parallel:matrix, include:local with inputs into a file
 // with a spec: header, and include:local wildcards over the commit's files.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,11 +144,13 @@ has-gemfile:
     assert.deepEqual(names, ['docs', 'has-src', 'src', 'src-vs-main']);
 
     // A push (tessera run) compares with the commit's parent: only docs changed on main.
-    const run = execFileSync(process.execPath, [TESSERA_BIN, 'run'], {
+    const result = spawnSync(process.execPath, [TESSERA_BIN, 'run'], {
       cwd: dir,
       encoding: 'utf8',
       env: { ...process.env, NO_COLOR: '1', TESSERA_LOG_LEVEL: 'warn' },
     });
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    const run = result.stdout;
     assert.match(run, /^== docs \(stage test\)$/m);
     assert.match(run, /^== has-src \(stage test\)$/m);
     assert.doesNotMatch(run, /^== (src|src-vs-main|docs-vs-main|has-gemfile) /m);
@@ -330,5 +332,32 @@ slow:
     await coordinator.waitForPipeline(id, failing.id, ['failed', 'canceled']);
     assert.equal((await coordinator.job(id, failing.id, 'broken')).status, 'failed');
     assert.equal((await coordinator.job(id, failing.id, 'slow')).status, 'canceled');
+  });
+
+  it('holds a when: delayed job as scheduled until its start_in, then runs it', async () => {
+    const dir = join(root, 'repos', 'delayed');
+    makeRepository(dir, {
+      '.gitlab-ci.yml': `
+now:
+  script: [echo now]
+later:
+  when: delayed
+  start_in: 2 seconds
+  script: [echo later]
+by-rule:
+  rules:
+    - if: $CI_COMMIT_BRANCH == "main"
+      when: delayed
+      start_in: 1 second
+  script: [echo by rule]
+`,
+    });
+    const id = await coordinator.createProject('delayed', dir);
+    const pipeline = await coordinator.createPipeline(id);
+    assert.equal((await coordinator.job(id, pipeline.id, 'later')).status, 'scheduled');
+    assert.equal((await coordinator.job(id, pipeline.id, 'by-rule')).status, 'scheduled');
+    assert.equal((await coordinator.waitForPipeline(id, pipeline.id)).status, 'success');
+    const later = await coordinator.job(id, pipeline.id, 'later');
+    assert.match(await coordinator.trace(id, later.id), /\nlater\n/);
   });
 });

@@ -18,7 +18,7 @@ import {
   readStringList,
   readVariables,
 } from './read-value.js';
-import { readJobWhen, readPolicy, readRules } from './rules.js';
+import { readJobWhen, readPolicy, readRules, readStartIn } from './rules.js';
 import { readSecrets } from './secrets.js';
 
 /** The job keywords the schema reads. */
@@ -46,6 +46,7 @@ export const JOB_KEYS = new Set([
   'parallel',
   'coverage',
   'inherit',
+  'start_in',
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
@@ -57,7 +58,6 @@ export const UNSUPPORTED_JOB_KEYS = new Set([
   'resource_group',
   'release',
   'pages',
-  'start_in',
   'manual_confirmation',
   'identity',
   'hooks',
@@ -167,6 +167,13 @@ export function readJob(
 
   const whenNode = get('when');
   const when = whenNode === undefined ? null : readJobWhen(whenNode, path('when'), problems);
+  const startInNode = get('start_in');
+  const startInSeconds =
+    startInNode === undefined ? null : readStartIn(startInNode, path('start_in'), problems);
+  if (when === 'delayed' && startInNode === undefined)
+    problems.error(path('start_in'), 'is required with when: delayed: write start_in: 30 minutes', job);
+  if (when !== 'delayed' && startInNode !== undefined && whenNode !== undefined)
+    problems.error(path('start_in'), 'goes with when: delayed only', startInNode);
   const failureNode = get('allow_failure');
   const failure =
     failureNode === undefined ? null : readAllowFailure(failureNode, path('allow_failure'), problems);
@@ -259,6 +266,7 @@ export function readJob(
     parallel: null,
     coverage,
     inheritVariables: inherit?.variables ?? true,
+    startInSeconds,
     line: job.line,
   };
   return { spec, ok: problems.errors.length === before, parallel };

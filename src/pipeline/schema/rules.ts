@@ -1,4 +1,5 @@
 import type { ProblemList } from '../config-problem.js';
+import { parseDuration } from '../duration.js';
 import type { Expression } from '../expression/ast.js';
 import { compilePattern, splitPatternLiteral } from '../expression/compile-pattern.js';
 import { parseExpression } from '../expression/parse.js';
@@ -18,11 +19,19 @@ export const JOB_RULE_KEYS = new Set([
   'changes',
   'exists',
   'needs',
+  'start_in',
 ]);
 const WORKFLOW_RULE_KEYS = new Set(['if', 'when', 'variables', 'changes', 'exists']);
 /** GitLab rule keywords Tessera refuses by name. */
-export const UNSUPPORTED_RULE_KEYS = new Set(['interruptible', 'start_in', 'auto_cancel']);
-const JOB_RULE_WHEN: readonly RuleWhen[] = ['on_success', 'on_failure', 'always', 'manual', 'never'];
+export const UNSUPPORTED_RULE_KEYS = new Set(['interruptible', 'auto_cancel']);
+const JOB_RULE_WHEN: readonly RuleWhen[] = [
+  'on_success',
+  'on_failure',
+  'always',
+  'manual',
+  'delayed',
+  'never',
+];
 
 /** Parses one `if:` text, recording the reason when it is not a valid expression. */
 export function readExpression(node: TreeNode, path: string, problems: ProblemList): Expression | null {
@@ -80,22 +89,25 @@ export function readRules(
       const text = readString(whenNode, `${where}.when`, problems);
       if (text !== null && allowed.includes(text)) when = text as RuleWhen;
       else if (text !== null) {
-        const delayed = text === 'delayed' ? ' (delayed jobs are not supported)' : '';
-        problems.error(
-          `${where}.when`,
-          `must be one of ${allowed.join(', ')}, not "${text}"${delayed}`,
-          whenNode,
-        );
+        problems.error(`${where}.when`, `must be one of ${allowed.join(', ')}, not "${text}"`, whenNode);
       }
     }
     const failure = item.entries.get('allow_failure');
     const allowFailure =
       failure === undefined ? null : readAllowFailure(failure, `${where}.allow_failure`, problems);
     const variablesNode = item.entries.get('variables');
+    const startInNode = item.entries.get('start_in');
+    const startInSeconds =
+      startInNode === undefined ? null : readStartIn(startInNode, `${where}.start_in`, problems);
+    if (when === 'delayed' && startInNode === undefined)
+      problems.error(`${where}.start_in`, 'is required with when: delayed: write start_in: 30 minutes', item);
+    if (when !== 'delayed' && startInNode !== undefined)
+      problems.error(`${where}.start_in`, 'goes with when: delayed only', startInNode);
     const changesNode = item.entries.get('changes');
     const existsNode = item.entries.get('exists');
     const needsNode = item.entries.get('needs');
     rules.push({
+      ...(startInSeconds === null ? {} : { startInSeconds }),
       changes: changesNode === undefined ? null : readChanges(changesNode, `${where}.changes`, problems),
       exists: existsNode === undefined ? null : readExists(existsNode, `${where}.exists`, problems),
       needs: needsNode === undefined ? null : readNeeds(needsNode, `${where}.needs`, problems),
@@ -201,17 +213,38 @@ function readRef(node: TreeNode, path: string, problems: ProblemList): RefPolicy
 export function readJobWhen(node: TreeNode, path: string, problems: ProblemList): JobWhen | null {
   const text = readString(node, path, problems);
   if (text === null) return null;
-  if (text === 'on_success' || text === 'on_failure' || text === 'always' || text === 'manual') return text;
+  if (
+    text === 'on_success' ||
+    text === 'on_failure' ||
+    text === 'always' ||
+    text === 'manual' ||
+    text === 'delayed'
+  )
+    return text;
   if (text === 'never') {
     problems.error(
       path,
       'when: never is only allowed in rules; write rules: [{ when: never }] to disable the job',
       node,
     );
-  } else if (text === 'delayed') {
-    problems.error(path, 'delayed jobs are not supported; use when: manual', node);
   } else {
-    problems.error(path, `must be on_success, on_failure, always or manual, not "${text}"`, node);
+    problems.error(path, `must be on_success, on_failure, always, manual or delayed, not "${text}"`, node);
   }
   return null;
+}
+
+/** GitLab's bound on `start_in`: one week. */
+const MAX_START_IN_SECONDS = 7 * 24 * 3600;
+
+/** `start_in` of a delayed job or rule: a duration from 1 second to 1 week, as GitLab. */
+export function readStartIn(node: TreeNode, path: string, problems: ProblemList): number | null {
+  const seconds =
+    node.kind === 'scalar' && (typeof node.value === 'string' || typeof node.value === 'number')
+      ? parseDuration(node.value)
+      : null;
+  if (seconds === null || seconds < 1 || seconds > MAX_START_IN_SECONDS) {
+    problems.error(path, 'must be a duration from 1 second to 1 week, such as "30 minutes"', node);
+    return null;
+  }
+  return seconds;
 }
