@@ -16,6 +16,7 @@ import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
 import { projectAccessLevel } from './permissions.js';
 import { planFilesFor } from './plan-files.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
+import { attachResourceGroup } from './resource-groups.js';
 
 const readers = new WeakMap<Coordinator, GitRepositoryReader>();
 
@@ -222,7 +223,7 @@ export async function createPipeline(
           createdAt: now,
         });
       }
-      await repos.jobs.create({
+      const stored = await repos.jobs.create({
         pipelineId: created.id,
         projectId: project.id,
         name: job.name,
@@ -240,6 +241,7 @@ export async function createPipeline(
         timeoutSeconds: job.timeoutSeconds ?? defaultTimeout,
         createdAt: now,
       });
+      await attachResourceGroup(tx, project.id, stored.id, job.resourceGroup, now);
     }
     await advancePipeline(tx, created.id, now);
     return created;

@@ -5,6 +5,7 @@ import { repositories } from '../store/repositories.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 import { recordCoverage } from './job-coverage.js';
+import { attachResourceGroup } from './resource-groups.js';
 
 /** How a running job ended. */
 export interface JobOutcome {
@@ -57,6 +58,7 @@ export async function createAttempt(
     timeoutSeconds: job.timeoutSeconds,
     createdAt: now,
   });
+  await attachResourceGroup(db, job.projectId, attempt.id, job.spec.resourceGroup, now);
   if (status === 'pending') await repos.jobs.update(attempt.id, { queuedAt: now });
   return { ...attempt, queuedAt: status === 'pending' ? now : null };
 }
@@ -114,7 +116,8 @@ export async function finishJob(
       }
     }
     queued = (await advancePipeline(tx, job.pipelineId, now)) || queued;
-    return { status: outcome.status as string, queued };
+    // A job of a resource group frees it: the group's next job may now be claimed.
+    return { status: outcome.status as string, queued: queued || Boolean(job.spec.resourceGroup) };
   });
   if (result.queued) coordinator.notifyJobs();
   if (result.status === outcome.status) coordinator.notifyJobFinished();

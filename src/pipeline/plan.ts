@@ -53,6 +53,8 @@ export interface PlannedJob {
   readonly coverage?: string | null;
   /** The pipeline's `workflow:auto_cancel`, kept with each job (absent: GitLab's defaults). */
   readonly autoCancel?: AutoCancelSpec;
+  /** `resource_group` (absent in older stored jobs). */
+  readonly resourceGroup?: string | null;
   /** `start_in` of a delayed job, in seconds (absent in older stored jobs). */
   readonly startInSeconds?: number | null;
   /** `inherit:variables` (absent in older stored jobs: all). */
@@ -128,6 +130,7 @@ export function planPipeline(
         coverage: job.coverage,
         inheritVariables: job.inheritVariables,
         startInSeconds: decision.startInSeconds ?? job.startInSeconds,
+        resourceGroup: job.resourceGroup,
         ...(spec.autoCancel === undefined ? {} : { autoCancel: spec.autoCancel }),
         line: job.line,
       },

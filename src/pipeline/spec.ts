@@ -132,6 +132,8 @@ export interface JobSpec {
   readonly parallel: { readonly index: number; readonly total: number } | null;
   /** `coverage:` as written (`/pattern/flags`), searched in the log when the job ends. */
   readonly coverage: string | null;
+  /** `resource_group`: at most one job of the group runs at a time; `null` when not written. */
+  readonly resourceGroup: string | null;
   /** `start_in` of a `when: delayed` job, in seconds; `null` when not written. */
   readonly startInSeconds: number | null;
   /** `inherit:variables`: whether (or which of) the global variables the job gets. */

@@ -5,6 +5,7 @@ import { pipelineRefProtectedMigration } from './migrations/0002-pipeline-ref-pr
 import { pipelineApiVariablesMigration } from './migrations/0003-pipeline-api-variables.js';
 import { jobTraceBytesMigration } from './migrations/0004-job-trace-bytes.js';
 import { jobCoverageMigration } from './migrations/0005-job-coverage.js';
+import { resourceGroupsMigration } from './migrations/0006-resource-groups.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -14,6 +15,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0003-pipeline-api-variables': pipelineApiVariablesMigration,
     '0004-job-trace-bytes': jobTraceBytesMigration,
     '0005-job-coverage': jobCoverageMigration,
+    '0006-resource-groups': resourceGroupsMigration(dialect),
   };
 }
 

@@ -24,6 +24,8 @@ export interface Database {
   signingKeys: SigningKeysTable;
   issuedTokens: IssuedTokensTable;
   jobCoverage: JobCoverageTable;
+  resourceGroups: ResourceGroupsTable;
+  jobResourceGroups: JobResourceGroupsTable;
 }
 
 /** `users`. */
@@ -272,4 +274,21 @@ export interface IssuedTokensTable {
 export interface JobCoverageTable {
   jobId: number;
   coverage: number;
+}
+
+/** `resource_groups`: GitLab's resource groups of a project. */
+export interface ResourceGroupsTable {
+  id: Generated<number>;
+  projectId: number;
+  key: string;
+  /** `unordered`, `oldest_first` or `newest_first`. */
+  processMode: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** `job_resource_groups`: the resource group of each job that has one. */
+export interface JobResourceGroupsTable {
+  jobId: number;
+  resourceGroupId: number;
 }

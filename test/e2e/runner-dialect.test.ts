@@ -3,7 +3,7 @@
 // with a spec: header, and include:local wildcards over the commit's files.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -144,7 +144,7 @@ has-gemfile:
     assert.deepEqual(names, ['docs', 'has-src', 'src', 'src-vs-main']);
 
     // A push (tessera run) compares with the commit's parent: only docs changed on main.
-    const result = spawnSync(process.execPath, [TESSERA_BIN, 'run'], {
+    const result = spawnSync(process.execPath, [TESSERA_BIN, 'run', '--executor', 'shell'], {
       cwd: dir,
       encoding: 'utf8',
       env: { ...process.env, NO_COLOR: '1', TESSERA_LOG_LEVEL: 'warn' },
@@ -359,5 +359,52 @@ by-rule:
     assert.equal((await coordinator.waitForPipeline(id, pipeline.id)).status, 'success');
     const later = await coordinator.job(id, pipeline.id, 'later');
     assert.match(await coordinator.trace(id, later.id), /\nlater\n/);
+  });
+
+  it("runs one job of a resource_group at a time across pipelines, in the group's process mode", async () => {
+    const dir = join(root, 'repos', 'resource-group');
+    const log = join(root, 'resource-group.log');
+    const gate = join(root, 'resource-group.gate');
+    makeRepository(dir, {
+      '.gitlab-ci.yml': `
+deploy:
+  resource_group: production
+  script:
+    - echo "start $CI_PIPELINE_ID" >> ${log}
+    - while [ ! -f ${gate} ]; do sleep 0.2; done
+    - echo "end $CI_PIPELINE_ID" >> ${log}
+`,
+    });
+    const id = await coordinator.createProject('resource-group', dir);
+    const first = await coordinator.createPipeline(id);
+    await coordinator.waitForJob(id, first.id, 'deploy', ['running']);
+    const second = await coordinator.createPipeline(id);
+    const third = await coordinator.createPipeline(id);
+    const groups = await coordinator.ok<{ key: string; process_mode: string }[]>(
+      'GET',
+      `/projects/${id}/resource_groups`,
+    );
+    assert.deepEqual(
+      groups.map((group) => [group.key, group.process_mode]),
+      [['production', 'unordered']],
+    );
+    const updated = await coordinator.ok<{ process_mode: string }>(
+      'PUT',
+      `/projects/${id}/resource_groups/production`,
+      { process_mode: 'newest_first' },
+    );
+    assert.equal(updated.process_mode, 'newest_first');
+    // The runner has a free slot, yet the group holds the other two back.
+    assert.equal((await coordinator.job(id, second.id, 'deploy')).status, 'pending');
+    writeFileSync(gate, '');
+    for (const pipeline of [first, second, third]) await coordinator.waitForPipeline(id, pipeline.id);
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), [
+      `start ${first.id}`,
+      `end ${first.id}`,
+      `start ${third.id}`,
+      `end ${third.id}`,
+      `start ${second.id}`,
+      `end ${second.id}`,
+    ]);
   });
 });

@@ -47,6 +47,7 @@ export const JOB_KEYS = new Set([
   'coverage',
   'inherit',
   'start_in',
+  'resource_group',
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
@@ -55,7 +56,6 @@ export const UNSUPPORTED_JOB_KEYS = new Set([
   'cache',
   'dependencies',
   'trigger',
-  'resource_group',
   'release',
   'pages',
   'manual_confirmation',
@@ -174,6 +174,15 @@ export function readJob(
     problems.error(path('start_in'), 'is required with when: delayed: write start_in: 30 minutes', job);
   if (when !== 'delayed' && startInNode !== undefined && whenNode !== undefined)
     problems.error(path('start_in'), 'goes with when: delayed only', startInNode);
+  const resourceGroupNode = get('resource_group');
+  const resourceGroup =
+    resourceGroupNode === undefined ? null : readString(resourceGroupNode, path('resource_group'), problems);
+  if (resourceGroup !== null && !/^[A-Za-z0-9_.\-/ ${}]{1,255}$/.test(resourceGroup))
+    problems.error(
+      path('resource_group'),
+      'a resource group is 1 to 255 letters, digits, spaces and - _ . / $ { }',
+      resourceGroupNode,
+    );
   const failureNode = get('allow_failure');
   const failure =
     failureNode === undefined ? null : readAllowFailure(failureNode, path('allow_failure'), problems);
@@ -267,6 +276,7 @@ export function readJob(
     coverage,
     inheritVariables: inherit?.variables ?? true,
     startInSeconds,
+    resourceGroup,
     line: job.line,
   };
   return { spec, ok: problems.errors.length === before, parallel };

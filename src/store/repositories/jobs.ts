@@ -12,7 +12,8 @@ export type JobStatus =
   | 'canceled'
   | 'skipped'
   | 'manual'
-  | 'scheduled';
+  | 'scheduled'
+  | 'waiting_for_resource';
 
 /** How far a job's log has come: bytes received, and a UTF-8 character's first bytes (hex) waiting for the rest. */
 export interface TraceState {
