@@ -12,8 +12,7 @@ export type JobStatus =
   | 'canceled'
   | 'skipped'
   | 'manual'
-  | 'scheduled'
-  | 'waiting_for_resource';
+  | 'scheduled';
 
 /** How far a job's log has come: bytes received, and a UTF-8 character's first bytes (hex) waiting for the rest. */
 export interface TraceState {
