@@ -290,6 +290,21 @@ tagged:
       header.jobs?.map((job) => job.name),
       ['job-x'],
     );
+
+    // tessera ci lint --server --project: a local file whose include exists only in the project.
+    const local = join(root, 'lint-local.yml');
+    writeFileSync(local, 'include: ci/jobs.yml\nlocal-job:\n  script: [echo]\n');
+    const cli = spawnSync(
+      process.execPath,
+      [TESSERA_BIN, 'ci', 'lint', local, '--server', coordinator.url, '--project', String(id), '--json'],
+      { encoding: 'utf8', env: { ...process.env, TESSERA_TOKEN: coordinator.adminToken } },
+    );
+    assert.equal(cli.status, 0, cli.stdout + cli.stderr);
+    const answer = JSON.parse(cli.stdout) as Lint;
+    assert.deepEqual(
+      answer.jobs?.map((job) => job.name),
+      ['test 1/2', 'test 2/2', 'local-job'],
+    );
   });
 
   it('auto-cancels an older pipeline of the branch (interruptible jobs), and on_job_failure: all', async () => {
