@@ -5,6 +5,7 @@ import { repositories } from '../store/repositories.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 import { recordCoverage } from './job-coverage.js';
+import { recordRelease } from './record-release.js';
 import { attachResourceGroup } from './resource-groups.js';
 
 /** How a running job ended. */
@@ -94,6 +95,10 @@ export async function finishJob(
     });
     if (!moved) return { status: (await repos.jobs.findById(jobId))?.status ?? 'missing', queued: false };
     if (job.spec.coverage) await recordCoverage(tx, job.id, job.spec.coverage);
+    if (outcome.status === 'success' && job.spec.release) {
+      const line = await recordRelease(tx, job, now);
+      if (line !== null) await repos.jobs.appendTrace(job.id, `${line}\n`);
+    }
     if (exitCodes.length > 0)
       await tx
         .updateTable('jobs')

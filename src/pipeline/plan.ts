@@ -15,6 +15,7 @@ import type {
   NeedSpec,
   PipelineSpec,
   PolicySpec,
+  ReleaseSpec,
   RuleSpec,
   SecretSpec,
 } from './spec.js';
@@ -53,6 +54,8 @@ export interface PlannedJob {
   readonly coverage?: string | null;
   /** The pipeline's `workflow:auto_cancel`, kept with each job (absent: GitLab's defaults). */
   readonly autoCancel?: AutoCancelSpec;
+  /** `release:` (absent in older stored jobs). */
+  readonly release?: ReleaseSpec | null;
   /** `resource_group` (absent in older stored jobs). */
   readonly resourceGroup?: string | null;
   /** `start_in` of a delayed job, in seconds (absent in older stored jobs). */
@@ -131,6 +134,7 @@ export function planPipeline(
         inheritVariables: job.inheritVariables,
         startInSeconds: decision.startInSeconds ?? job.startInSeconds,
         resourceGroup: job.resourceGroup,
+        release: job.release,
         ...(spec.autoCancel === undefined ? {} : { autoCancel: spec.autoCancel }),
         line: job.line,
       },

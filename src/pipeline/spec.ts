@@ -132,6 +132,8 @@ export interface JobSpec {
   readonly parallel: { readonly index: number; readonly total: number } | null;
   /** `coverage:` as written (`/pattern/flags`), searched in the log when the job ends. */
   readonly coverage: string | null;
+  /** `release:`; `null` when not written. */
+  readonly release: ReleaseSpec | null;
   /** `resource_group`: at most one job of the group runs at a time; `null` when not written. */
   readonly resourceGroup: string | null;
   /** `start_in` of a `when: delayed` job, in seconds; `null` when not written. */
@@ -168,4 +170,21 @@ export interface AutoCancelSpec {
   readonly onNewCommit: 'conservative' | 'interruptible' | 'none';
   /** `all`: a job that fails (and may not) cancels the rest of the pipeline. */
   readonly onJobFailure: 'none' | 'all';
+}
+
+/** `release:` as written; `$VARIABLES` are expanded when the job succeeds and the release is recorded. */
+export interface ReleaseSpec {
+  readonly tagName: string;
+  readonly name: string | null;
+  readonly description: string | null;
+  readonly ref: string | null;
+  readonly releasedAt: string | null;
+  readonly tagMessage: string | null;
+  readonly milestones: readonly string[];
+  readonly links: readonly {
+    readonly name: string;
+    readonly url: string;
+    readonly linkType: string;
+    readonly directAssetPath: string | null;
+  }[];
 }

@@ -22,6 +22,7 @@ import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerPipelineRoutes } from './routes/pipelines.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerProtectionRoutes } from './routes/protection.js';
+import { registerReleaseRoutes } from './routes/releases.js';
 import { registerResourceGroupRoutes } from './routes/resource-groups.js';
 import { registerRunnerProtocolRoutes } from './routes/runner-protocol.js';
 import { registerRunnerRoutes } from './routes/runners.js';
@@ -196,6 +197,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerPipelineRoutes(app, context);
     registerCiLintRoutes(app, context);
     registerResourceGroupRoutes(app, context);
+    registerReleaseRoutes(app, context);
     registerJobRoutes(app, context);
     registerAdminRoutes(app, context);
   }

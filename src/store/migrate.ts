@@ -6,6 +6,7 @@ import { pipelineApiVariablesMigration } from './migrations/0003-pipeline-api-va
 import { jobTraceBytesMigration } from './migrations/0004-job-trace-bytes.js';
 import { jobCoverageMigration } from './migrations/0005-job-coverage.js';
 import { resourceGroupsMigration } from './migrations/0006-resource-groups.js';
+import { releasesMigration } from './migrations/0007-releases.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -16,6 +17,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0004-job-trace-bytes': jobTraceBytesMigration,
     '0005-job-coverage': jobCoverageMigration,
     '0006-resource-groups': resourceGroupsMigration(dialect),
+    '0007-releases': releasesMigration(dialect),
   };
 }
 

@@ -26,6 +26,7 @@ export interface Database {
   jobCoverage: JobCoverageTable;
   resourceGroups: ResourceGroupsTable;
   jobResourceGroups: JobResourceGroupsTable;
+  releases: ReleasesTable;
 }
 
 /** `users`. */
@@ -291,4 +292,23 @@ export interface ResourceGroupsTable {
 export interface JobResourceGroupsTable {
   jobId: number;
   resourceGroupId: number;
+}
+
+/** `releases`: what jobs with `release:` recorded. */
+export interface ReleasesTable {
+  id: Generated<number>;
+  projectId: number;
+  tagName: string;
+  name: string;
+  description: string;
+  /** The commit the release points at. */
+  sha: string;
+  jobId: number;
+  userId: number | null;
+  /** JSON array of `{ name, url, link_type, direct_asset_path }`. */
+  links: string;
+  /** JSON array of milestone titles. */
+  milestones: string;
+  releasedAt: number;
+  createdAt: number;
 }

@@ -422,4 +422,46 @@ deploy:
       `end ${second.id}`,
     ]);
   });
+
+  it('records the release of a successful release: job, with its variables expanded', async () => {
+    const dir = join(root, 'repos', 'release');
+    makeRepository(dir, {
+      '.gitlab-ci.yml': `
+variables:
+  VERSION: "1.2.3"
+release-job:
+  script: [echo releasing]
+  release:
+    tag_name: v$VERSION
+    name: Release $VERSION of $CI_PROJECT_PATH
+    description: Built from $CI_COMMIT_SHA
+    assets:
+      links:
+        - name: tarball
+          url: https://example.com/v$VERSION.tar.gz
+          link_type: package
+`,
+    });
+    const id = await coordinator.createProject('release', dir);
+    const pipeline = await coordinator.createPipeline(id);
+    assert.equal((await coordinator.waitForPipeline(id, pipeline.id)).status, 'success');
+    const job = await coordinator.job(id, pipeline.id, 'release-job');
+    assert.match(await coordinator.trace(id, job.id), /release: recorded release v1\.2\.3/);
+    const releases = await coordinator.ok<
+      {
+        tag_name: string;
+        name: string;
+        description: string;
+        commit: { id: string };
+        assets: { links: { url: string }[] };
+      }[]
+    >('GET', `/projects/${id}/releases`);
+    assert.equal(releases.length, 1);
+    assert.equal(releases[0]?.tag_name, 'v1.2.3');
+    assert.match(releases[0]?.name ?? '', /^Release 1\.2\.3 of \S+release$/);
+    assert.equal(releases[0]?.description, `Built from ${releases[0]?.commit.id}`);
+    assert.equal(releases[0]?.assets.links[0]?.url, 'https://example.com/v1.2.3.tar.gz');
+    const one = await coordinator.ok<{ tag_name: string }>('GET', `/projects/${id}/releases/v1.2.3`);
+    assert.equal(one.tag_name, 'v1.2.3');
+  });
 });

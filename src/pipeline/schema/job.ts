@@ -18,6 +18,7 @@ import {
   readStringList,
   readVariables,
 } from './read-value.js';
+import { readRelease } from './release.js';
 import { readJobWhen, readPolicy, readRules, readStartIn } from './rules.js';
 import { readSecrets } from './secrets.js';
 
@@ -48,6 +49,7 @@ export const JOB_KEYS = new Set([
   'inherit',
   'start_in',
   'resource_group',
+  'release',
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
@@ -56,7 +58,6 @@ export const UNSUPPORTED_JOB_KEYS = new Set([
   'cache',
   'dependencies',
   'trigger',
-  'release',
   'pages',
   'manual_confirmation',
   'identity',
@@ -183,6 +184,8 @@ export function readJob(
       'a resource group is 1 to 255 letters, digits, spaces and - _ . / $ { }',
       resourceGroupNode,
     );
+  const releaseNode = get('release');
+  const release = releaseNode === undefined ? null : readRelease(releaseNode, path('release'), problems);
   const failureNode = get('allow_failure');
   const failure =
     failureNode === undefined ? null : readAllowFailure(failureNode, path('allow_failure'), problems);
@@ -277,6 +280,7 @@ export function readJob(
     inheritVariables: inherit?.variables ?? true,
     startInSeconds,
     resourceGroup,
+    release,
     line: job.line,
   };
   return { spec, ok: problems.errors.length === before, parallel };
