@@ -21,14 +21,18 @@ export async function cancelRedundantPipelines(
   pipeline: PipelineRecord,
 ): Promise<number[]> {
   if (pipeline.refType !== 'branch') return [];
-  const older = (await coordinator.repos.pipelines.listByProject(pipeline.projectId, 100)).filter(
-    (candidate) =>
-      candidate.id < pipeline.id &&
-      candidate.ref === pipeline.ref &&
-      candidate.refType === 'branch' &&
-      candidate.sha !== pipeline.sha &&
-      ALIVE.has(candidate.status),
-  );
+  const older = await coordinator.store.db
+    .selectFrom('pipelines')
+    .select('id')
+    .where('projectId', '=', pipeline.projectId)
+    .where('ref', '=', pipeline.ref)
+    .where('refType', '=', 'branch')
+    .where('id', '<', pipeline.id)
+    .where('sha', '!=', pipeline.sha)
+    .where('status', 'in', [...ALIVE])
+    .orderBy('id', 'desc')
+    .limit(100)
+    .execute();
   const touched: number[] = [];
   for (const candidate of older) {
     const now = coordinator.clock();
