@@ -147,7 +147,15 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
   for (const { path, inputs, at, where } of entries) {
     // GitLab counts every include, the same file again included, toward its limit.
     state.count += 1;
-    if (state.count > PIPELINE_LIMITS.maxIncludes || depth > PIPELINE_LIMITS.maxIncludes) {
+    if (depth >= PIPELINE_LIMITS.maxIncludeDepth) {
+      state.problems.error(
+        where,
+        `includes nest more than ${PIPELINE_LIMITS.maxIncludeDepth} levels deep; include the deeper files from a shallower one`,
+        at,
+      );
+      break;
+    }
+    if (state.count > PIPELINE_LIMITS.maxIncludes) {
       state.problems.error(
         where,
         `more than ${PIPELINE_LIMITS.maxIncludes} includes (a file included again counts again); merge some files`,

@@ -61,4 +61,19 @@ all:
   it('keeps a coverage pattern as written', async () => {
     assert.equal((await job("j:\n  coverage: '/(\\d+)%/'\n  script: [x]\n", 'j')).coverage, '/(\\d+)%/');
   });
+
+  it('refuses includes nested more than 100 levels deep, as GitLab', async () => {
+    const chain = (depth: number) => (path: string) => {
+      const level = Number(/^level-(\d+)\.yml$/.exec(path)?.[1] ?? -1);
+      if (level < 0 || level > depth) return Promise.resolve(undefined);
+      const next = level < depth ? `include: level-${level + 1}.yml\n` : '';
+      return Promise.resolve(`${next}job-${level}:\n  script: [echo]\n`);
+    };
+    const { spec } = await loadPipeline({ content: 'include: level-1.yml\n', readLocalFile: chain(100) });
+    assert.equal(spec.jobs.length, 100);
+    await assert.rejects(
+      loadPipeline({ content: 'include: level-1.yml\n', readLocalFile: chain(101) }),
+      /includes nest more than 100 levels/,
+    );
+  });
 });
