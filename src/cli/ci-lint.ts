@@ -3,11 +3,16 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Command, Option } from 'commander';
+import { fileClausesOf } from '../coordinator/plan-files.js';
 import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
 import { loadPipeline } from '../pipeline/load.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
-import { createDirectoryReader, readConfigFile } from '../pipeline/read-directory-file.js';
+import {
+  createDirectoryLister,
+  createDirectoryReader,
+  readConfigFile,
+} from '../pipeline/read-directory-file.js';
 import { buildRuleVariables, PIPELINE_SOURCES, type PipelineSource } from '../pipeline/rule-variables.js';
 import { setOwn } from '../pipeline/set-own.js';
 
@@ -20,6 +25,8 @@ interface LintOptions {
   source: string;
   var: string[];
   json?: boolean;
+  server?: string;
+  project?: string;
 }
 
 /** What `--json` prints. */
@@ -64,6 +71,11 @@ export function registerCiLintCommand(program: Command): void {
         .default([], 'none'),
     )
     .option('--json', 'print one JSON object')
+    .option(
+      '--server <url>',
+      "lint with a Tessera server's lint API, so includes resolve in the project's repository (token: TESSERA_TOKEN)",
+    )
+    .option('--project <path>', 'the project on --server (group/project or its id)')
     .action(async (file: string | undefined, options: LintOptions, command: Command) => {
       const source = PIPELINE_SOURCES.find((candidate) => candidate === options.source);
       if (source === undefined) {
@@ -78,6 +90,14 @@ export function registerCiLintCommand(program: Command): void {
           return;
         }
         setOwn(extra, match[1]!, match[2]!);
+      }
+      if (options.server !== undefined || options.project !== undefined) {
+        if (options.server === undefined || options.project === undefined) {
+          command.error('error: --server and --project go together', { exitCode: 2 });
+          return;
+        }
+        process.exitCode = await lintOnServer(file, options, options.server, options.project);
+        return;
       }
       const report = await lint(file, options, source, extra);
       process.stdout.write(
@@ -120,6 +140,7 @@ async function lint(
       content,
       file: basename(displayName),
       readLocalFile: createDirectoryReader(dir),
+      listLocalFiles: createDirectoryLister(dir),
     });
     warnings = loaded.warnings;
     const variables = {
@@ -132,7 +153,9 @@ async function lint(
       }),
       ...extra,
     };
-    plan = planPipeline(loaded.spec, variables);
+    // rules:exists looks at the directory's files; changes has no base here, so it is true (GitLab's lint).
+    const repositoryPaths = fileClausesOf(loaded.spec).exists ? await createDirectoryLister(dir)() : null;
+    plan = planPipeline(loaded.spec, variables, { changedPaths: new Map(), repositoryPaths });
   } catch (error) {
     if (isTesseraError(error) && error.code === 'ERR_PIPELINE_INVALID') {
       const details = error.details ?? {};
@@ -239,4 +262,76 @@ async function projectPath(dir: string): Promise<string> {
       ? null
       : /[:/]([^:/]+(?:\/[^/]+)*?\/[^/]+?)(?:\.git)?\/?$/.exec(url.replace(/^[a-z+]+:\/\/[^/]+\//, '/'));
   return match?.[1] ?? `local/${basename(dir)}`;
+}
+
+/** GitLab's lint answer, as `POST /projects/:id/ci/lint` gives it. */
+interface ServerLint {
+  valid: boolean;
+  errors: string[];
+  warnings: string[];
+  jobs?: { name: string; stage: string; when: string }[];
+}
+
+/**
+ * `--server URL --project PATH`: sends the file to the server's lint API (`dry_run` for `--ref`,
+ * `include_jobs`) with the token in `TESSERA_TOKEN`, so includes resolve in the project's
+ * repository, and prints the answer (as it came with `--json`). Answers the exit status.
+ */
+async function lintOnServer(
+  fileArgument: string | undefined,
+  options: LintOptions,
+  server: string,
+  project: string,
+): Promise<number> {
+  const file = await locateFile(fileArgument, options.dir);
+  const content = await readConfigFile(file);
+  if (content === undefined) {
+    process.stderr.write(`error: cannot read ${file}\n`);
+    return 1;
+  }
+  const token = process.env.TESSERA_TOKEN;
+  if (token === undefined || token === '') {
+    process.stderr.write(
+      'error: set TESSERA_TOKEN to an access token of the server (Reporter role or higher)\n',
+    );
+    return 2;
+  }
+  const url = `${server.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(project)}/ci/lint`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'private-token': token, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        content,
+        dry_run: true,
+        include_jobs: true,
+        ...(options.ref === undefined ? {} : { ref: options.ref }),
+      }),
+      signal: AbortSignal.timeout(60_000),
+    });
+  } catch (error) {
+    process.stderr.write(`error: ${url}: ${error instanceof Error ? error.message : 'no answer'}\n`);
+    return 1;
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    process.stderr.write(`error: ${url} answered ${response.status}: ${text.slice(0, 1000)}\n`);
+    return 1;
+  }
+  const answer = JSON.parse(text) as ServerLint;
+  if (options.json === true) {
+    process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    return answer.valid ? 0 : 1;
+  }
+  const name = fileArgument ?? '.gitlab-ci.yml';
+  const out = [...answer.errors, ...answer.warnings.map((warning) => `warning: ${warning}`)];
+  out.push(
+    answer.valid
+      ? `${name} is valid (checked by ${server} in ${project})`
+      : `${name} is invalid: ${answer.errors.length} error${answer.errors.length === 1 ? '' : 's'}`,
+  );
+  for (const job of answer.jobs ?? []) out.push(`  ${job.stage}  ${job.name}  ${job.when}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return answer.valid ? 0 : 1;
 }

@@ -8,6 +8,7 @@ import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { createRunner } from '../coordinator/create-runner.js';
 import { expireLeases } from '../coordinator/expire-leases.js';
+import { promoteScheduledJobs } from '../coordinator/promote-scheduled-jobs.js';
 import { TesseraError } from '../errors.js';
 import { assertKeysOpen } from '../keys/assert-keys-open.js';
 import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
@@ -160,6 +161,9 @@ export async function startServer(
       );
       void expireArtifacts(coordinator).catch((error: unknown) =>
         app.log.error({ err: error }, 'artifact sweep failed'),
+      );
+      void promoteScheduledJobs(coordinator).catch((error: unknown) =>
+        app.log.error({ err: error }, 'delayed job sweep failed'),
       );
       void keyring
         .maintain()

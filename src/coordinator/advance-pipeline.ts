@@ -1,4 +1,5 @@
 import { SqliteAdapter } from 'kysely';
+import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db } from '../store/open-store.js';
 import type { JobState, JobStatus } from '../store/repositories/jobs.js';
 import { repositories } from '../store/repositories.js';
@@ -53,6 +54,8 @@ export function nextStatus(job: CoordinatorJob, jobs: readonly CoordinatorJob[])
       return failed ? 'pending' : 'skipped';
     case 'manual':
       return failed ? 'skipped' : 'manual';
+    case 'delayed':
+      return failed ? 'skipped' : 'scheduled';
     default:
       return failed ? 'skipped' : 'pending';
   }
@@ -64,6 +67,7 @@ export function pipelineStatus(jobs: readonly CoordinatorJob[]): string {
   if (jobs.some((job) => job.status === 'pending')) {
     return jobs.some((job) => job.startedAt !== null) ? 'running' : 'pending';
   }
+  if (jobs.some((job) => job.status === 'scheduled')) return 'scheduled';
   const blocking = jobs.some(isBlockingManual);
   if (jobs.some((job) => job.status === 'created')) return blocking ? 'manual' : 'created';
   if (blocking) return 'manual';
@@ -100,7 +104,10 @@ export async function advancePipeline(db: Db, pipelineId: number, now: number): 
           ? { status: next, queuedAt: now }
           : next === 'skipped'
             ? { status: next, finishedAt: now }
-            : { status: next };
+            : next === 'scheduled'
+              ? // A delayed job is queued at its start_in: queuedAt holds that time until then.
+                { status: next, queuedAt: now + ((await startInOf(db, job.id)) ?? 0) * 1000 }
+              : { status: next };
       if (await repos.jobs.transition(job.id, ['created'], changes)) {
         Object.assign(job, changes);
         changed = true;
@@ -124,4 +131,9 @@ export async function advancePipeline(db: Db, pipelineId: number, now: number): 
     }
   }
   return queued;
+}
+
+async function startInOf(db: Db, jobId: number): Promise<number | null> {
+  const job = await repositories(db).jobs.findById<PlannedJob>(jobId);
+  return job?.spec.startInSeconds ?? null;
 }

@@ -6,6 +6,8 @@ import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 import { finishJob } from './finish-job.js';
 import { buildJobPayload, type JobPayload, JobPreparationError } from './job-payload.js';
+import { promoteScheduledJobs } from './promote-scheduled-jobs.js';
+import { claimableByResourceGroup, resourceGroupFree } from './resource-groups.js';
 import { generateSecret, TOKEN_PREFIXES } from './secret-token.js';
 import { loadJobRecords } from './token-context.js';
 
@@ -85,6 +87,7 @@ export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): 
     return groups;
   };
   const refused = new Set<number>();
+  await promoteScheduledJobs(coordinator);
   // Bounded: each round either claims, finds nothing, or lost every candidate to another claimer.
   for (let round = 0; round < 50; round++) {
     const pending = await coordinator.repos.jobs.listPending(CANDIDATES);
@@ -94,11 +97,13 @@ export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): 
     const current = await coordinator.repos.runners.findById(runner.id);
     if (!current) return null;
     runner = current;
-    const candidates: number[] = [];
+    const eligibleJobs: JobState[] = [];
     for (const job of pending) {
       if (!refused.has(job.id) && (await eligible(runner, job, groupsOf, refProtected)))
-        candidates.push(job.id);
+        eligibleJobs.push(job);
     }
+    // resource_group: a group with a running job holds its other jobs back.
+    const candidates = await claimableByResourceGroup(coordinator.store.db, eligibleJobs);
     if (candidates.length === 0) return null;
     const jobToken = generateSecret(TOKEN_PREFIXES.job);
     const requestToken = generateSecret(TOKEN_PREFIXES.idTokenRequest);
@@ -111,6 +116,10 @@ export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): 
       if (id === undefined) return undefined;
       const job = await repos.jobs.findById<PlannedJob>(id);
       if (!job) return undefined;
+      if (!(await resourceGroupFree(tx, id))) {
+        refused.add(id);
+        return undefined;
+      }
       const timeoutSeconds =
         runner.maximumTimeout === null
           ? job.timeoutSeconds

@@ -15,12 +15,15 @@ import type { UserRecord } from '../store/repositories/users.js';
 import { repositories } from '../store/repositories.js';
 import { ACCESS_LEVELS, accessLevelDescription } from './access-level.js';
 import { advancePipeline } from './advance-pipeline.js';
+import { cancelRedundantPipelines } from './cancel-redundant-pipelines.js';
 import type { Coordinator } from './coordinator.js';
 import { guessTier } from './deployment-tier.js';
 import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
 import { projectAccessLevel } from './permissions.js';
 import { isMeantAsPipeline } from './pipeline-config-shape.js';
+import { planFilesFor } from './plan-files.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
+import { attachResourceGroup } from './resource-groups.js';
 
 /** `CI_COMMIT_BEFORE_SHA` of every pipeline that is not a push (GitLab's zeros). */
 const ZERO_SHA = '0000000000000000000000000000000000000000';
@@ -163,14 +166,6 @@ export async function planResolvedRef(
       `commit ${ref.sha.slice(0, 8)} of ${ref.type} "${ref.name}" has no ${project.ciConfigPath}, or it is not a pipeline configuration (a YAML mapping of keywords and jobs)`,
     );
   if (content === undefined) throw noConfig();
-  const loaded = await loadPipeline({
-    content,
-    file: project.ciConfigPath,
-    readLocalFile: (path) => git.readFile(cache, ref.sha, path),
-  }).catch((error: unknown) => {
-    if (isTesseraError(error) && !isMeantAsPipeline(content, project.ciConfigPath)) throw noConfig();
-    throw error;
-  });
   const ruleVariables = buildRuleVariables({
     ref: ref.name,
     tag: ref.type === 'tag',
@@ -193,7 +188,41 @@ export async function planResolvedRef(
     ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
     ...input.variables,
   };
-  const planned: PipelinePlan = planPipeline(loaded.spec, { ...ruleVariables, ...callerVariables });
+  const loaded = await loadPipeline({
+    content,
+    file: project.ciConfigPath,
+    readLocalFile: (path) => git.readFile(cache, ref.sha, path),
+    listLocalFiles: () => git.listFiles(cache, ref.sha),
+    // include:rules and expand_vars see the predefined, project and pipeline variables (GitLab),
+    // but no masked one: an input's value lands in scripts and listings.
+    variables: {
+      ...ruleVariables,
+      ...Object.fromEntries(
+        projectVariables
+          .filter((variable) => !variable.masked)
+          .map((variable) => [variable.key, variable.value]),
+      ),
+      ...input.variables,
+    },
+  }).catch((error: unknown) => {
+    if (isTesseraError(error) && !isMeantAsPipeline(content, project.ciConfigPath)) throw noConfig();
+    throw error;
+  });
+  // rules:changes compares with the push's before-sha, else the commit's parent.
+  const planFiles = await planFilesFor({
+    git,
+    repositoryUrl: project.repositoryUrl,
+    cache,
+    spec: loaded.spec,
+    source: input.source,
+    ref,
+    beforeSha: input.beforeSha ?? commit.beforeSha,
+  });
+  const planned: PipelinePlan = planPipeline(
+    loaded.spec,
+    { ...ruleVariables, ...callerVariables },
+    planFiles,
+  );
   const plan = withEnvironmentNamesExpanded(planned, {
     predefined: ruleVariables,
     project: callerVariables,
@@ -312,7 +341,7 @@ export async function createPipeline(
           createdAt: now,
         });
       }
-      await repos.jobs.create({
+      const stored = await repos.jobs.create({
         pipelineId: created.id,
         projectId: project.id,
         name: job.name,
@@ -330,10 +359,12 @@ export async function createPipeline(
         timeoutSeconds: job.timeoutSeconds ?? defaultTimeout,
         createdAt: now,
       });
+      await attachResourceGroup(tx, project.id, stored.id, job.resourceGroup, now);
     }
     await advancePipeline(tx, created.id, now);
     return created;
   });
   coordinator.notifyJobs();
+  await cancelRedundantPipelines(coordinator, pipeline);
   return (await coordinator.repos.pipelines.findById(pipeline.id)) ?? pipeline;
 }

@@ -4,6 +4,9 @@ import type { JobRecord } from '../store/repositories/jobs.js';
 import { repositories } from '../store/repositories.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
+import { recordCoverage } from './job-coverage.js';
+import { recordRelease } from './record-release.js';
+import { attachResourceGroup } from './resource-groups.js';
 
 /** How a running job ended. */
 export interface JobOutcome {
@@ -13,11 +16,16 @@ export interface JobOutcome {
   failureReason?: string | null;
 }
 
-/** Whether the job's `retry` allows another attempt after `failureReason`. */
-function mayRetry(job: JobRecord<PlannedJob>, failureReason: string): boolean {
+/**
+ * Whether the job's `retry` allows another attempt after `failureReason` and `exitCode`, as GitLab:
+ * a listed reason or a listed exit code; `always` retries any failure unless `exit_codes` narrows it.
+ */
+function mayRetry(job: JobRecord<PlannedJob>, failureReason: string, exitCode: number | null): boolean {
   const retry = job.spec.retry ?? { max: 0, when: [] };
   if (job.attempt >= retry.max) return false;
-  return retry.when.length === 0 || retry.when.includes('always') || retry.when.includes(failureReason);
+  const exitCodes = retry.exitCodes ?? [];
+  if (retry.when.length === 0 || (retry.when.includes('always') && exitCodes.length === 0)) return true;
+  return retry.when.includes(failureReason) || (exitCode !== null && exitCodes.includes(exitCode));
 }
 
 /**
@@ -51,6 +59,7 @@ export async function createAttempt(
     timeoutSeconds: job.timeoutSeconds,
     createdAt: now,
   });
+  await attachResourceGroup(db, job.projectId, attempt.id, job.spec.resourceGroup, now);
   if (status === 'pending') await repos.jobs.update(attempt.id, { queuedAt: now });
   return { ...attempt, queuedAt: status === 'pending' ? now : null };
 }
@@ -85,6 +94,11 @@ export async function finishJob(
       leaseExpiresAt: null,
     });
     if (!moved) return { status: (await repos.jobs.findById(jobId))?.status ?? 'missing', queued: false };
+    if (job.spec.coverage) await recordCoverage(tx, job.id, job.spec.coverage);
+    if (outcome.status === 'success' && job.spec.release) {
+      const line = await recordRelease(tx, job, now);
+      if (line !== null) await repos.jobs.appendTrace(job.id, `${line}\n`);
+    }
     if (exitCodes.length > 0)
       await tx
         .updateTable('jobs')
@@ -92,12 +106,23 @@ export async function finishJob(
         .where('id', '=', job.id)
         .execute();
     let queued = false;
-    if (failureReason !== null && !allowFailure && mayRetry(job, failureReason)) {
+    if (failureReason !== null && !allowFailure && mayRetry(job, failureReason, outcome.exitCode ?? null)) {
       await createAttempt(tx, job, 'pending', now, job.userId);
       queued = true;
+    } else if (failureReason !== null && !allowFailure && job.spec.autoCancel?.onJobFailure === 'all') {
+      // workflow:auto_cancel:on_job_failure: all: the failure cancels the rest of the pipeline.
+      for (const other of await repos.jobs.listStatesByPipeline(job.pipelineId, true)) {
+        if (other.id === job.id) continue;
+        await repos.jobs.transition(other.id, ['created', 'pending', 'running', 'manual', 'scheduled'], {
+          status: 'canceled',
+          finishedAt: now,
+          leaseExpiresAt: null,
+        });
+      }
     }
     queued = (await advancePipeline(tx, job.pipelineId, now)) || queued;
-    return { status: outcome.status as string, queued };
+    // A job of a resource group frees it: the group's next job may now be claimed.
+    return { status: outcome.status as string, queued: queued || Boolean(job.spec.resourceGroup) };
   });
   if (result.queued) coordinator.notifyJobs();
   if (result.status === outcome.status) coordinator.notifyJobFinished();

@@ -244,6 +244,31 @@ export class GitRepositoryReader {
     });
   }
 
+  /** Every file path of commit `sha` (for `include:local` wildcards), in git's order. */
+  async listFiles(cache: string, sha: string): Promise<string[]> {
+    const out = await git(['-C', cache, 'ls-tree', '-r', '-z', '--name-only', sha], '');
+    return out.split('\u0000').filter((path) => path !== '');
+  }
+
+  /**
+   * The paths that differ between commits `base` and `sha` (a rename counts both paths), for
+   * `rules:changes`; `null` when the cache lacks `base`.
+   */
+  async changedPaths(cache: string, base: string, sha: string): Promise<string[] | null> {
+    if (!/^[0-9a-f]{40,64}$/.test(base) || !(await hasCommit(cache, base))) return null;
+    const out = await git(['-C', cache, 'diff', '--name-only', '-z', '--no-renames', base, sha, '--'], '');
+    return out.split('\u0000').filter((path) => path !== '');
+  }
+
+  /** The best common ancestor of commits `a` and `b` (`rules:changes:compare_to`), or `null`. */
+  async mergeBase(cache: string, a: string, b: string): Promise<string | null> {
+    try {
+      return (await git(['-C', cache, 'merge-base', a, b], '')).trim() || null;
+    } catch {
+      return null;
+    }
+  }
+
   /** Message and author of commit `sha`, and its first parent. */
   async commitInfo(cache: string, sha: string): Promise<CommitInfo> {
     return parseCommitInfo(await git(['-C', cache, 'show', '-s', `--format=${COMMIT_FORMAT}`, sha], ''));

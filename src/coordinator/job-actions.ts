@@ -14,7 +14,7 @@ import { createAttempt } from './finish-job.js';
 import { projectAccessLevel } from './permissions.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
 
-const CANCELABLE: JobStatus[] = ['created', 'pending', 'running', 'manual'];
+const CANCELABLE: JobStatus[] = ['created', 'pending', 'running', 'manual', 'scheduled'];
 
 /**
  * Checks that `user` may change jobs of `pipeline` (cancel, retry, play, erase; `action` names it

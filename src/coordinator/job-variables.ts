@@ -101,11 +101,12 @@ export async function buildJobVariables(
     CI_RUNNER_ID: String(runner.id),
     CI_RUNNER_DESCRIPTION: runner.description,
     CI_RUNNER_TAGS: JSON.stringify(runner.tagList),
-    CI_NODE_TOTAL: '1',
+    CI_NODE_TOTAL: String(job.spec.parallel?.total ?? 1),
     CI_ID_TOKEN_ISSUER: coordinator.urls.issuer,
   };
   const serverPort = new URL(serverUrl).port;
   predefined.CI_SERVER_PORT = serverPort || (serverUrl.startsWith('https:') ? '443' : '80');
+  if (job.spec.parallel) predefined.CI_NODE_INDEX = String(job.spec.parallel.index);
   if (job.whenCondition === 'manual') predefined.CI_JOB_MANUAL = 'true';
   if (user) {
     predefined.GITLAB_USER_ID = String(user.id);
@@ -128,7 +129,18 @@ export async function buildJobVariables(
   }
   const variables = new JobVariables();
   variables.setAll(predefined, { public: true, masked: false });
-  variables.setAll(pipeline.variables, { public: true, masked: false });
+  // inherit:variables false (or a list) keeps the global YAML variables (or the others) from the job.
+  const inherit = job.spec.inheritVariables ?? true;
+  variables.setAll(
+    inherit === true
+      ? pipeline.variables
+      : Object.fromEntries(
+          Object.entries(pipeline.variables).filter(
+            ([key]) => Array.isArray(inherit) && inherit.includes(key),
+          ),
+        ),
+    { public: true, masked: false },
+  );
   variables.setAll(job.spec.variables, { public: true, masked: false });
   // `reports:dotenv` of the jobs it downloads from: above YAML, below project variables (GitLab).
   variables.setAll(dotenv, { public: true, masked: false });

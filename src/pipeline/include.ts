@@ -1,15 +1,29 @@
+import { RE2JS } from 're2js';
 import { isTesseraError } from '../errors.js';
+import { applyHeader, parseConfigFile } from './config-file.js';
 import type { ProblemList } from './config-problem.js';
+import { expandVariables } from './expand-variables.js';
+import { evaluateExpression } from './expression/evaluate.js';
+import { compileGlob } from './glob.js';
 import { PIPELINE_LIMITS } from './limits.js';
-import { type ParseBudget, parseYaml } from './parse.js';
+import type { ParseBudget } from './parse.js';
+import { readRules } from './schema/rules.js';
+import type { RuleSpec } from './spec.js';
 import type { WorkBudget } from './work-budget.js';
-import { deepMerge, describeNode, type MapNode, type TreeNode } from './yaml-tree.js';
+import { deepMerge, describeNode, keyPosition, type MapNode, type TreeNode } from './yaml-tree.js';
 
 /** Reads a file of the repository by its path from the repository root; `undefined` when absent. */
 export type ReadLocalFile = (path: string) => Promise<string | undefined>;
 
+/** Lists every file of the repository (paths from its root), for `include:local` wildcards. */
+export type ListLocalFiles = () => Promise<readonly string[]>;
+
 interface IncludeState {
   readonly readLocalFile: ReadLocalFile | undefined;
+  readonly listLocalFiles: ListLocalFiles | undefined;
+  readonly variables: Readonly<Record<string, string>>;
+  readonly onInclude: ((path: string) => void) | undefined;
+  files: readonly string[] | null;
   readonly problems: ProblemList;
   readonly budget: ParseBudget;
   readonly work: WorkBudget;
@@ -28,27 +42,135 @@ export async function resolveIncludes(
   problems: ProblemList,
   budget: ParseBudget,
   work: WorkBudget,
+  options: IncludeOptions = {},
 ): Promise<MapNode> {
-  const state: IncludeState = { readLocalFile, problems, budget, work, seen: new Set(), count: 0 };
+  const state: IncludeState = {
+    readLocalFile,
+    listLocalFiles: options.listLocalFiles,
+    variables: options.variables ?? {},
+    onInclude: options.onInclude,
+    files: null,
+    problems,
+    budget,
+    work,
+    seen: new Set(),
+    count: 0,
+  };
   return expand(root, state, 0);
+}
+
+/** The keywords of one `include` entry that Tessera reads. */
+export const INCLUDE_KEYWORDS: readonly string[] = ['local', 'inputs', 'rules'];
+
+/** Optional inputs of {@link resolveIncludes}. */
+export interface IncludeOptions {
+  /** Lists the repository's files, for wildcards and `include:rules:exists`. */
+  readonly listLocalFiles?: ListLocalFiles | undefined;
+  /** Variables `include:rules:if` sees (predefined and project ones); none when absent. */
+  readonly variables?: Readonly<Record<string, string>> | undefined;
+  /** Told the path of every file merged in, in order (the lint API's `includes`). */
+  readonly onInclude?: ((path: string) => void) | undefined;
+}
+
+/**
+ * Whether an include's `rules` let it in, as GitLab: the first rule whose `if` and `exists` hold
+ * decides, and `when: never` leaves the file out; no matching rule leaves it out too. `changes`
+ * has no base while the configuration is read, so it holds.
+ */
+async function includeAllowed(rules: readonly RuleSpec[], state: IncludeState): Promise<boolean> {
+  for (const rule of rules) {
+    if (rule.if !== null && !evaluateExpression(rule.if, state.variables)) continue;
+    if (rule.exists != null) {
+      const files = await repositoryFiles(state);
+      const globs = rule.exists.paths.flatMap((path) => {
+        const glob = compileGlob(expandVariables(path, state.variables).replace(/^\/+/, ''));
+        return 'error' in glob ? [] : [glob];
+      });
+      if (!files.some((file) => globs.some((glob) => glob.matcher(file).matches()))) continue;
+    }
+    return rule.when !== 'never';
+  }
+  return false;
+}
+
+async function repositoryFiles(state: IncludeState): Promise<readonly string[]> {
+  if (state.files === null) {
+    try {
+      state.files = state.listLocalFiles === undefined ? [] : [...(await state.listLocalFiles())].sort();
+    } catch {
+      state.files = [];
+    }
+  }
+  return state.files;
+}
+
+/**
+ * The files a wildcard `include:local` names, as GitLab matches them: `**` any characters, `*` any
+ * but `/`, everything else literally, against the whole path; in the repository's path order.
+ */
+async function expandWildcard(entry: IncludeEntry, state: IncludeState): Promise<IncludeEntry[]> {
+  if (state.listLocalFiles === undefined) {
+    state.problems.error(
+      entry.where,
+      `cannot expand "${entry.path}": wildcards in include:local need the repository's file list`,
+      entry.at,
+    );
+    return [];
+  }
+  const files = await repositoryFiles(state);
+  const pattern = RE2JS.compile(
+    `^${entry.path
+      .split('**')
+      .map((part) => part.split('*').map(RE2JS.quote).join('[^/]*?'))
+      .join('.*?')}$`,
+  );
+  const matches = files.filter((file) => /\.ya?ml$/i.test(file) && pattern.matcher(file).matches());
+  if (matches.length === 0) {
+    state.problems.warn(
+      entry.where,
+      `"${entry.path}" matches no .yml or .yaml file of the repository`,
+      entry.at,
+    );
+  }
+  return matches.map((path) => ({ ...entry, path }));
 }
 
 async function expand(config: MapNode, state: IncludeState, depth: number): Promise<MapNode> {
   const include = config.entries.get('include');
   if (include === undefined) return config;
-  const paths = includePaths(include, state.problems);
   let merged: TreeNode | null = null;
-  for (const { path, at } of paths) {
-    if (state.seen.has(path)) continue;
-    state.seen.add(path);
+  const entries: IncludeEntry[] = [];
+  for (const entry of includeEntries(include, state.problems)) {
+    if (entry.rules !== null && !(await includeAllowed(entry.rules, state))) continue;
+    if (entry.path.includes('*')) entries.push(...(await expandWildcard(entry, state)));
+    else entries.push(entry);
+  }
+  for (const { path, inputs, at, where } of entries) {
+    // GitLab counts every include, the same file again included, toward its limit.
     state.count += 1;
-    if (state.count > PIPELINE_LIMITS.maxIncludes || depth > PIPELINE_LIMITS.maxIncludes) {
-      state.problems.error('include', `more than ${PIPELINE_LIMITS.maxIncludes} included files`, at);
+    if (depth >= PIPELINE_LIMITS.maxIncludeDepth) {
+      state.problems.error(
+        where,
+        `includes nest more than ${PIPELINE_LIMITS.maxIncludeDepth} levels deep; include the deeper files from a shallower one`,
+        at,
+      );
       break;
     }
+    if (state.count > PIPELINE_LIMITS.maxIncludes) {
+      state.problems.error(
+        where,
+        `more than ${PIPELINE_LIMITS.maxIncludes} includes (a file included again counts again); merge some files`,
+        at,
+      );
+      break;
+    }
+    // The same file with other inputs is another configuration, as in GitLab.
+    const key = inputs === null ? path : `${path}\u0000${JSON.stringify(plainValue(inputs))}`;
+    if (state.seen.has(key)) continue;
+    state.seen.add(key);
     if (state.readLocalFile === undefined) {
       state.problems.error(
-        'include',
+        where,
         `cannot read "${path}": include:local needs the repository (tessera ci lint --dir REPO)`,
         at,
       );
@@ -66,15 +188,34 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
       content = undefined;
     }
     if (content === undefined) {
-      state.problems.error('include', `local file "${path}" does not exist in the repository`, at);
+      state.problems.error(where, `local file "${path}" does not exist in the repository`, at);
       continue;
     }
-    const parsed = parseYaml(content, path, state.problems, state.budget);
-    if (parsed === null) continue;
+    const read = parseConfigFile(content, path, state.problems, state.budget);
+    if (read.body === null) continue;
+    let parsed = read.body;
+    if (read.header !== null) {
+      parsed = applyHeader(
+        read.header,
+        parsed,
+        inputs,
+        `${where}.inputs`,
+        at,
+        state.problems,
+        state.variables,
+      );
+    } else if (inputs !== null) {
+      state.problems.error(
+        `${where}.inputs`,
+        `"${path}" takes no inputs: it has no spec:inputs header (spec: { inputs: … } followed by a --- line)`,
+        inputs,
+      );
+    }
     if (parsed.kind !== 'map') {
-      state.problems.error('include', `"${path}" must contain a mapping of keywords and jobs`, at);
+      state.problems.error(where, `"${path}" must contain a mapping of keywords and jobs`, at);
       continue;
     }
+    state.onInclude?.(path);
     const nested = await expand(parsed, state, depth + 1);
     merged = merged === null ? nested : deepMerge(merged, nested, (amount) => state.work.charge(amount));
   }
@@ -93,17 +234,30 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
   return result.kind === 'map' ? result : self;
 }
 
-function includePaths(include: TreeNode, problems: ProblemList): { path: string; at: TreeNode }[] {
+interface IncludeEntry {
+  readonly path: string;
+  /** `inputs:` of the entry, `null` when it has none. */
+  readonly inputs: MapNode | null;
+  readonly at: TreeNode;
+  /** `include` or `include[2]`, for messages. */
+  readonly where: string;
+  /** `rules:` of the entry, `null` when it has none. */
+  readonly rules: readonly RuleSpec[] | null;
+}
+
+function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[] {
   const items = include.kind === 'seq' ? include.items : [include];
-  const paths: { path: string; at: TreeNode }[] = [];
+  const entries: IncludeEntry[] = [];
   items.forEach((item, index) => {
     const where = include.kind === 'seq' ? `include[${index}]` : 'include';
     let path: string | null = null;
+    let inputs: MapNode | null = null;
+    let rules: RuleSpec[] | null = null;
     if (item.kind === 'scalar' && typeof item.value === 'string') {
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item.value)) {
         problems.error(
           where,
-          'remote includes are not supported; copy the file into the repository and use include:local',
+          'remote includes are not supported yet; copy the file into the repository and use include:local',
           item,
         );
         return;
@@ -111,26 +265,37 @@ function includePaths(include: TreeNode, problems: ProblemList): { path: string;
       path = item.value;
     } else if (item.kind === 'map') {
       for (const key of item.entries.keys()) {
-        if (key === 'local') continue;
-        const known = [
-          'remote',
-          'project',
-          'file',
-          'ref',
-          'template',
-          'component',
-          'rules',
-          'inputs',
-          'integrity',
-          'cache',
-        ];
+        if (INCLUDE_KEYWORDS.includes(key)) continue;
+        const known = ['remote', 'project', 'file', 'ref', 'template', 'component', 'integrity', 'cache'];
         problems.error(
           `${where}.${key}`,
           known.includes(key)
-            ? `include:${key} is not supported; Tessera reads include:local only`
+            ? `include:${key} is not supported yet by Tessera; use include:local (with inputs) for files of this repository`
             : `unknown include keyword "${key}"; write include: { local: path/to/file.yml }`,
-          item,
+          keyPosition(item, key),
         );
+      }
+      const rulesNode = item.entries.get('rules');
+      if (rulesNode !== undefined) {
+        rules = readRules(rulesNode, `${where}.rules`, problems, { workflow: true });
+        for (const [index, rule] of (rules ?? []).entries()) {
+          if (rule.changes != null)
+            problems.warn(
+              `${where}.rules[${index}].changes`,
+              'include:rules:changes has no base while the configuration is read; it always holds',
+              rulesNode,
+            );
+        }
+      }
+      const inputsNode = item.entries.get('inputs');
+      if (inputsNode !== undefined) {
+        if (inputsNode.kind === 'map') inputs = inputsNode;
+        else
+          problems.error(
+            `${where}.inputs`,
+            `must be a mapping of input names and values, not ${describeNode(inputsNode)}`,
+            inputsNode,
+          );
       }
       const local = item.entries.get('local');
       if (local === undefined) {
@@ -149,21 +314,38 @@ function includePaths(include: TreeNode, problems: ProblemList): { path: string;
     }
     const normalised = normaliseLocalPath(path);
     if ('error' in normalised) problems.error(where, normalised.error, item);
-    else paths.push({ path: normalised.path, at: item });
+    else entries.push({ path: normalised.path, inputs, at: item, where, rules });
   });
-  return paths;
+  return entries;
 }
 
-/** A repository path from an `include:local` value: no `..`, no wildcards, relative to the root. */
+function plainValue(node: TreeNode): unknown {
+  switch (node.kind) {
+    case 'scalar':
+      return node.value;
+    case 'seq':
+      return node.items.map(plainValue);
+    case 'map':
+      return [...node.entries].map(([key, value]) => [key, plainValue(value)]);
+    case 'reference':
+      return node.target;
+  }
+}
+
+/** A repository path (or wildcard pattern) from an `include:local` value: no `..`, relative to the root. */
 function normaliseLocalPath(raw: string): { path: string } | { error: string } {
   const trimmed = raw.trim().replace(/^\/+/, '');
   if (trimmed === '') return { error: 'the include path is empty' };
-  if (/[*?[\]{}]/.test(trimmed))
-    return { error: `wildcards in include paths are not supported ("${raw}"); list the files` };
+  // GitLab reads include:local paths from the repository root and finds no "./…" file there.
+  if (trimmed.startsWith('./'))
+    return {
+      error: `"${raw}" is not found by GitLab: write the path from the repository root without ./ ("${trimmed.slice(2)}")`,
+    };
   if (trimmed.includes('\0') || trimmed.split('/').some((segment) => segment === '..')) {
     return { error: `"${raw}" leaves the repository; include paths are relative to the repository root` };
   }
-  if (!/\.ya?ml$/i.test(trimmed)) return { error: `"${raw}" must be a .yml or .yaml file` };
+  if (!/\.ya?ml$/i.test(trimmed) && !trimmed.includes('*'))
+    return { error: `"${raw}" must be a .yml or .yaml file` };
   return {
     path: trimmed
       .split('/')

@@ -20,6 +20,8 @@ export const PIPELINE_LIMITS = {
   maxKeyLength: 255,
   /** Most files reachable through `include`, as GitLab. */
   maxIncludes: 150,
+  /** Deepest chain of nested includes, as GitLab. */
+  maxIncludeDepth: 100,
   /** Longest `extends` chain, as GitLab. */
   maxExtendsDepth: 11,
   /** Deepest chain of `!reference` tags, as GitLab. */

@@ -1,19 +1,21 @@
 import { isTesseraError, TesseraError } from '../errors.js';
+import { applyHeader, parseConfigFile } from './config-file.js';
 import { type ConfigProblem, ProblemList } from './config-problem.js';
 import { resolveExtends } from './extends.js';
 import { deepFreeze } from './freeze.js';
 import { checkGraph } from './graph.js';
-import { type ReadLocalFile, resolveIncludes } from './include.js';
+import { type ListLocalFiles, type ReadLocalFile, resolveIncludes } from './include.js';
 import { PIPELINE_LIMITS } from './limits.js';
-import { type ParseBudget, parseYaml } from './parse.js';
+import type { ParseBudget } from './parse.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
 import { readCache } from './schema/cache.js';
 import { readImage, readServices } from './schema/image.js';
 import { readJob } from './schema/job.js';
 import { type DefaultSpec, readDefault } from './schema/job-settings.js';
+import { parallelInstances } from './schema/parallel.js';
 import { checkKeys, readScript, readString, readStringList, readVariables } from './schema/read-value.js';
 import { readRules } from './schema/rules.js';
-import type { JobSpec, PipelineSpec, RuleSpec } from './spec.js';
+import type { AutoCancelSpec, JobSpec, NeedSpec, PipelineSpec, RuleSpec } from './spec.js';
 import { measureSpecBytes } from './spec-size.js';
 import { escapeUnsafeCharacters, UNSAFE_NAME_CHARACTERS, unsafeCharacterIn } from './unsafe-characters.js';
 import { WorkBudget, WorkLimitExceeded } from './work-budget.js';
@@ -27,12 +29,23 @@ export interface LoadPipelineInput {
   readonly file?: string;
   /** Reads `include:local` files by repository path; without it, `include` is an error. */
   readonly readLocalFile?: ReadLocalFile;
+  /** Lists the repository's files, for `include:local` wildcards; without it, a wildcard is an error. */
+  readonly listLocalFiles?: ListLocalFiles;
+  /**
+   * Variables known before the configuration is read (predefined and project ones), for
+   * `include:rules` and the `expand_vars` input function; none when absent.
+   */
+  readonly variables?: Readonly<Record<string, string>>;
 }
 
 /** A loaded configuration: the frozen spec and the warnings (ignored keywords, deprecated forms). */
 export interface LoadedPipeline {
   readonly spec: PipelineSpec;
   readonly warnings: ConfigProblem[];
+  /** The files `include` merged in, in the order read. */
+  readonly includes: readonly string[];
+  /** The whole configuration after include, extends and !reference, as plain data (lint's merged_yaml). */
+  readonly merged: Readonly<Record<string, unknown>>;
 }
 
 const DEFAULT_STAGES = ['build', 'test', 'deploy'];
@@ -50,8 +63,9 @@ export async function loadPipeline(input: LoadPipelineInput): Promise<LoadedPipe
   const file = input.file ?? '.gitlab-ci.yml';
   const problems = new ProblemList(file);
   let spec: PipelineSpec | null;
+  const trace: LoadTrace = { includes: [], merged: null };
   try {
-    spec = await build(input, file, problems);
+    spec = await build(input, file, problems, trace);
   } catch (error) {
     if (isTesseraError(error)) throw error;
     if (error instanceof RangeError) {
@@ -67,7 +81,35 @@ export async function loadPipeline(input: LoadPipelineInput): Promise<LoadedPipe
     if (!problems.failed) problems.error(file, 'the configuration could not be read', null);
     throw pipelineInvalid(file, problems.finalErrors(), problems.finalWarnings());
   }
-  return { spec, warnings: problems.finalWarnings() };
+  return {
+    spec,
+    warnings: problems.finalWarnings(),
+    includes: trace.includes,
+    merged: trace.merged === null ? {} : (plainData(trace.merged) as Record<string, unknown>),
+  };
+}
+
+/** What a load saw on the way, for the lint API: the included files and the merged configuration. */
+interface LoadTrace {
+  includes: string[];
+  merged: MapNode | null;
+}
+
+function plainData(node: TreeNode): unknown {
+  switch (node.kind) {
+    case 'scalar':
+      return node.value;
+    case 'seq':
+      return node.items.map(plainData);
+    case 'reference':
+      return { '!reference': node.target };
+    case 'map': {
+      // A null prototype keeps a key named __proto__ a plain entry.
+      const result: Record<string, unknown> = Object.create(null);
+      for (const [key, value] of node.entries) result[key] = plainData(value);
+      return result;
+    }
+  }
 }
 
 /** The error {@link loadPipeline} and {@link planPipeline} throw for an invalid configuration. */
@@ -91,9 +133,14 @@ async function build(
   input: LoadPipelineInput,
   file: string,
   problems: ProblemList,
+  trace: LoadTrace,
 ): Promise<PipelineSpec | null> {
   const budget: ParseBudget = { expandedNodes: 0, aliasBytes: 0 };
-  const parsed = parseYaml(input.content, file, problems, budget);
+  const read = parseConfigFile(input.content, file, problems, budget);
+  const parsed =
+    read.header === null || read.body === null
+      ? read.body
+      : applyHeader(read.header, read.body, null, 'spec.inputs', null, problems, input.variables);
   if (parsed === null) {
     if (!problems.failed)
       problems.error(file, 'the file is empty; define at least one job with a script', null);
@@ -109,7 +156,7 @@ async function build(
   }
   const work = new WorkBudget();
   try {
-    return await normaliseAndCheck(parsed, input, file, problems, budget, work);
+    return await normaliseAndCheck(parsed, input, file, problems, budget, work, trace);
   } catch (error) {
     if (!(error instanceof WorkLimitExceeded)) throw error;
     problems.error(
@@ -128,10 +175,50 @@ async function normaliseAndCheck(
   problems: ProblemList,
   budget: ParseBudget,
   work: WorkBudget,
+  trace: LoadTrace,
 ): Promise<PipelineSpec | null> {
-  const included = await resolveIncludes(parsed, input.readLocalFile, problems, budget, work);
-  if (problems.failed) return null;
-  const root = resolveReferences(included, problems, work);
+  const included = await resolveIncludes(parsed, input.readLocalFile, problems, budget, work, {
+    listLocalFiles: input.listLocalFiles,
+    variables: input.variables,
+    onInclude: (path) => trace.includes.push(path),
+  });
+  if (!problems.failed) return checkConfiguration(included, file, problems, work, trace);
+  // An include failed: the rest is still checked so that every error shows at once, leaving out
+  // those a missing file may cause (names, stages and scripts it might have defined).
+  const rest = new ProblemList(file);
+  checkConfiguration(included, file, rest, work, trace);
+  problems.absorb(rest, (problem) => !MAYBE_FROM_MISSING_INCLUDE.test(problem.message));
+  return null;
+}
+
+const MAYBE_FROM_MISSING_INCLUDE =
+  /is not defined|does not exist|is not a job in this configuration|is not declared|is not in stages|^is required|has no jobs|is a hidden job/;
+
+function checkConfiguration(
+  included: MapNode,
+  file: string,
+  problems: ProblemList,
+  work: WorkBudget,
+  trace: LoadTrace,
+): PipelineSpec | null {
+  // GitLab resolves extends before !reference, so a reference sees the keys a job inherits.
+  const ownJobs = new Map<string, MapNode>();
+  for (const [key, value] of included.entries) {
+    if (!isTopLevelKeyword(key) && value.kind === 'map') ownJobs.set(key, value);
+  }
+  if (ownJobs.size > PIPELINE_LIMITS.maxJobs) {
+    problems.error(
+      file,
+      `the configuration defines ${ownJobs.size} jobs; at most ${PIPELINE_LIMITS.maxJobs} are allowed`,
+      null,
+    );
+    return null;
+  }
+  const extended = resolveExtends(ownJobs, problems, work);
+  const withExtends = new Map(included.entries);
+  for (const [name, job] of extended) withExtends.set(name, job);
+  const root = resolveReferences({ ...included, entries: withExtends }, problems, work);
+  trace.merged = root;
 
   const jobs = new Map<string, MapNode>();
   const hidden = new Set<string>();
@@ -168,9 +255,16 @@ async function normaliseAndCheck(
     return null;
   }
 
-  for (const key of ['types', 'spec']) {
+  for (const key of ['types']) {
     if (root.entries.has(key))
       problems.error(key, `top-level "${key}" is not supported by Tessera`, keyPosition(root, key));
+  }
+  if (root.entries.has('spec')) {
+    problems.error(
+      'spec',
+      'spec: is a header: put it first, alone in its own YAML document, and separate it from the configuration with a --- line',
+      keyPosition(root, 'spec'),
+    );
   }
   const stages = readStages(root, problems);
   const variablesNode = root.entries.get('variables');
@@ -183,7 +277,8 @@ async function normaliseAndCheck(
   const defaults = defaultNode === undefined ? {} : readDefault(defaultNode, problems);
   applyLegacyGlobals(root, defaults, problems);
 
-  const resolved = resolveExtends(jobs, problems, work);
+  // Jobs whose extends failed (already reported) are left out here and checked on their own below.
+  const resolved = new Map([...jobs].filter(([name]) => extended.has(name)));
   // extends and !reference share nodes instead of copying them; the schema pass visits every
   // copy, so its work is bounded here like the parse budget.
   let expanded = 0;
@@ -201,13 +296,38 @@ async function normaliseAndCheck(
   }
   const stageIndex = new Map(stages.map((stage, index) => [stage, index]));
   const specs: JobSpec[] = [];
+  // Name of each job with parallel → the names of the jobs it makes.
+  const parallelGroups = new Map<string, string[]>();
   const broken = new Set<string>();
   let index = 0;
   for (const [name, own] of jobs) {
     if (hidden.has(name)) continue;
     const job = resolved.get(name);
     if (job !== undefined) {
-      specs.push(readJob(name, job, { stages, stageIndex, defaults, problems, index }).spec);
+      const read = readJob(name, job, { stages, stageIndex, defaults, problems, index });
+      if (read.parallel === null) specs.push(read.spec);
+      else {
+        const instances = parallelInstances(
+          name,
+          read.parallel,
+          `jobs.${name}.parallel`,
+          keyPosition(job, 'parallel'),
+          problems,
+        );
+        parallelGroups.set(
+          name,
+          instances.map((instance) => instance.name),
+        );
+        for (const instance of instances) {
+          specs.push({
+            ...read.spec,
+            name: instance.name,
+            // Matrix variables outrank the job's own, as in GitLab.
+            variables: { ...read.spec.variables, ...instance.variables },
+            parallel: { index: instance.index, total: instance.total },
+          });
+        }
+      }
     } else {
       // Its extends failed (already reported): still check what the job says itself, leaving out
       // what a parent might have supplied (script, stage, the tokens its secrets use).
@@ -231,7 +351,17 @@ async function normaliseAndCheck(
       null,
     );
   }
-  checkGraph(specs, hidden, broken, problems);
+  if (specs.length > PIPELINE_LIMITS.maxJobs) {
+    problems.error(
+      file,
+      `parallel makes ${specs.length} jobs; at most ${PIPELINE_LIMITS.maxJobs} are allowed`,
+      null,
+    );
+    return null;
+  }
+  checkStopJobs(specs, problems);
+  const withNeeds = expandParallelNeeds(specs, parallelGroups);
+  checkGraph(withNeeds, hidden, broken, problems);
   if (problems.failed) return null;
   if (!checkSpecSizes(specs, file, problems)) return null;
   return deepFreeze({
@@ -240,7 +370,8 @@ async function normaliseAndCheck(
     file,
     workflowName: workflow.name,
     workflowRules: workflow.rules,
-    jobs: specs,
+    jobs: withNeeds,
+    ...(workflow.autoCancel === undefined ? {} : { autoCancel: workflow.autoCancel }),
   });
 }
 
@@ -274,6 +405,21 @@ function checkSpecSizes(specs: readonly JobSpec[], file: string, problems: Probl
   return true;
 }
 
+/** `needs` naming a job with `parallel` waits for every job it makes, as in GitLab. */
+function expandParallelNeeds(specs: JobSpec[], groups: ReadonlyMap<string, readonly string[]>): JobSpec[] {
+  if (groups.size === 0) return specs;
+  const expand = (needs: readonly NeedSpec[]): NeedSpec[] =>
+    needs.flatMap((need) => (groups.get(need.job) ?? [need.job]).map((job) => ({ ...need, job })));
+  return specs.map((spec) => ({
+    ...spec,
+    needs: spec.needs === null ? null : expand(spec.needs),
+    rules:
+      spec.rules === null
+        ? null
+        : spec.rules.map((rule) => (rule.needs == null ? rule : { ...rule, needs: expand(rule.needs) })),
+  }));
+}
+
 function readStages(root: MapNode, problems: ProblemList): string[] {
   const node = root.entries.get('stages');
   const declared =
@@ -296,20 +442,48 @@ function readStages(root: MapNode, problems: ProblemList): string[] {
 function readWorkflow(
   root: MapNode,
   problems: ProblemList,
-): { name: string | null; rules: RuleSpec[] | null } {
+): { name: string | null; rules: RuleSpec[] | null; autoCancel?: AutoCancelSpec } {
   const node = root.entries.get('workflow');
   if (node === undefined) return { name: null, rules: null };
   if (node.kind !== 'map') {
     problems.error('workflow', `must be a mapping with rules, not ${describeNode(node)}`, node);
     return { name: null, rules: null };
   }
-  checkKeys(node, 'workflow', new Set(['rules', 'name']), problems, new Set(['auto_cancel']));
+  checkKeys(node, 'workflow', new Set(['rules', 'name', 'auto_cancel']), problems);
   const nameNode = node.entries.get('name');
   const name = nameNode === undefined ? null : readString(nameNode, 'workflow.name', problems);
   const rulesNode = node.entries.get('rules');
   const rules =
     rulesNode === undefined ? null : readRules(rulesNode, 'workflow.rules', problems, { workflow: true });
-  return { name, rules };
+  const autoCancelNode = node.entries.get('auto_cancel');
+  const autoCancel =
+    autoCancelNode === undefined
+      ? undefined
+      : readAutoCancel(autoCancelNode, 'workflow.auto_cancel', problems);
+  return { name, rules, ...(autoCancel === undefined ? {} : { autoCancel }) };
+}
+
+/** `workflow:auto_cancel: { on_new_commit, on_job_failure }`, GitLab's defaults for what is left out. */
+function readAutoCancel(node: TreeNode, path: string, problems: ProblemList): AutoCancelSpec | undefined {
+  if (node.kind !== 'map') {
+    problems.error(path, `must be { on_new_commit, on_job_failure }, not ${describeNode(node)}`, node);
+    return undefined;
+  }
+  checkKeys(node, path, new Set(['on_new_commit', 'on_job_failure']), problems);
+  const choice = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
+    const value = node.entries.get(key);
+    if (value === undefined) return fallback;
+    const text = readString(value, `${path}.${key}`, problems);
+    const found = allowed.find((candidate) => candidate === text);
+    if (found !== undefined) return found;
+    if (text !== null)
+      problems.error(`${path}.${key}`, `must be one of ${allowed.join(', ')}, not "${text}"`, value);
+    return fallback;
+  };
+  return {
+    onNewCommit: choice('on_new_commit', ['conservative', 'interruptible', 'none'] as const, 'conservative'),
+    onJobFailure: choice('on_job_failure', ['none', 'all'] as const, 'none'),
+  };
 }
 
 // Top-level before_script/after_script/cache/image/services are GitLab's deprecated globals.
@@ -354,5 +528,25 @@ function applyLegacyGlobals(root: MapNode, defaults: DefaultSpec, problems: Prob
     );
     const value = readServices(services, 'services', problems);
     if (value !== null && defaults.services === undefined) defaults.services = value;
+  }
+}
+
+/** `environment:on_stop` names a job of the configuration that stops that environment (GitLab). */
+function checkStopJobs(specs: readonly JobSpec[], problems: ProblemList): void {
+  const byName = new Map(specs.map((spec) => [spec.name, spec]));
+  for (const spec of specs) {
+    const onStop = spec.environment?.onStop;
+    if (onStop == null) continue;
+    const target = byName.get(onStop);
+    const path = `jobs.${spec.name}.environment.on_stop`;
+    if (target === undefined) {
+      problems.error(path, `"${onStop}" is not a job in this configuration`, { line: spec.line });
+    } else if (target.environment?.action !== 'stop' || target.environment.name !== spec.environment?.name) {
+      problems.error(
+        path,
+        `"${onStop}" must stop the same environment: give it environment: { name: ${spec.environment?.name}, action: stop }`,
+        { line: target.line },
+      );
+    }
   }
 }

@@ -1,16 +1,24 @@
+import type { RE2JS } from 're2js';
 import type { ConfigProblem } from './config-problem.js';
+import { expandVariables } from './expand-variables.js';
 import { evaluateExpression, type VariableScope } from './expression/evaluate.js';
+import { compileGlob } from './glob.js';
 import { pipelineInvalid } from './load.js';
 import type {
   ArtifactsSpec,
+  AutoCancelSpec,
   CacheSpec,
+  ChangesSpec,
   EnvironmentSpec,
+  ExistsSpec,
   IdTokenSpec,
   ImageSpec,
   JobSpec,
   JobWhen,
+  NeedSpec,
   PipelineSpec,
   PolicySpec,
+  ReleaseSpec,
   RuleSpec,
   SecretSpec,
   ServiceSpec,
@@ -33,7 +41,12 @@ export interface PlannedJob {
   /** Job and matching-rule variables (not the global ones, which are on the plan). */
   readonly variables: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number | null;
-  readonly retry: { readonly max: number; readonly when: readonly string[] };
+  readonly retry: {
+    readonly max: number;
+    readonly when: readonly string[];
+    /** `retry:exit_codes`; absent when not written. */
+    readonly exitCodes?: readonly number[];
+  };
   readonly tags: readonly string[];
   readonly environment: EnvironmentSpec | null;
   readonly idTokens: Readonly<Record<string, IdTokenSpec>>;
@@ -50,6 +63,20 @@ export interface PlannedJob {
    * `artifacts: false`), restricted to jobs in this pipeline; `null`: every job of earlier stages.
    */
   readonly artifactsFrom: readonly string[] | null;
+  /** For a job `parallel` made: `CI_NODE_INDEX` and `CI_NODE_TOTAL` (absent in older stored jobs). */
+  readonly parallel?: { readonly index: number; readonly total: number } | null;
+  /** `coverage:` pattern (absent in older stored jobs). */
+  readonly coverage?: string | null;
+  /** The pipeline's `workflow:auto_cancel`, kept with each job (absent: GitLab's defaults). */
+  readonly autoCancel?: AutoCancelSpec;
+  /** `release:` (absent in older stored jobs). */
+  readonly release?: ReleaseSpec | null;
+  /** `resource_group` (absent in older stored jobs). */
+  readonly resourceGroup?: string | null;
+  /** `start_in` of a delayed job, in seconds (absent in older stored jobs). */
+  readonly startInSeconds?: number | null;
+  /** `inherit:variables` (absent in older stored jobs: all). */
+  readonly inheritVariables?: boolean | readonly string[];
   readonly line: number | null;
 }
 
@@ -73,21 +100,32 @@ export interface PipelinePlan {
  * @throws TesseraError `ERR_PIPELINE_INVALID` when a job `needs` a job that rules left out and the
  *   need is not `optional: true` (GitLab refuses such a pipeline too).
  */
-export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<string, string>>): PipelinePlan {
+export function planPipeline(
+  spec: PipelineSpec,
+  variables: Readonly<Record<string, string>>,
+  files: PlanFiles = UNKNOWN_FILES,
+): PipelinePlan {
+  const clauses = new FileClauses(files);
   let pipelineVariables: Record<string, string> = { ...spec.variables };
   if (spec.workflowRules !== null) {
-    const rule = firstMatch(spec.workflowRules, [pipelineVariables, variables]);
+    const rule = firstMatch(spec.workflowRules, [pipelineVariables, variables], clauses);
     if (rule === null || rule.when === 'never')
       return { created: false, variables: pipelineVariables, jobs: [] };
     pipelineVariables = { ...pipelineVariables, ...rule.variables };
   }
-  const selected: { job: JobSpec; planned: Omit<PlannedJob, 'needs' | 'artifactsFrom'> }[] = [];
+  const selected: {
+    job: JobSpec;
+    needs: readonly NeedSpec[] | null;
+    planned: Omit<PlannedJob, 'needs' | 'artifactsFrom'>;
+  }[] = [];
   for (const job of spec.jobs) {
     const scope = [pipelineVariables, job.variables, variables];
-    const decision = decide(job, scope, variables);
+    const decision = decide(job, scope, variables, clauses);
     if (decision === null) continue;
     selected.push({
       job,
+      // rules:needs replace the job's needs when their rule matches (GitLab).
+      needs: decision.needs ?? job.needs,
       planned: {
         name: job.name,
         stage: job.stage,
@@ -110,6 +148,13 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
         ...(job.services?.length ? { services: job.services } : {}),
         artifacts: job.artifacts,
         cache: job.cache,
+        parallel: job.parallel,
+        coverage: job.coverage,
+        inheritVariables: job.inheritVariables,
+        startInSeconds: decision.startInSeconds ?? job.startInSeconds,
+        resourceGroup: job.resourceGroup,
+        release: job.release,
+        ...(spec.autoCancel === undefined ? {} : { autoCancel: spec.autoCancel }),
         line: job.line,
       },
     });
@@ -117,16 +162,16 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
   selected.sort((a, b) => a.job.stageIndex - b.job.stageIndex || a.job.index - b.job.index);
   const present = new Set(selected.map(({ job }) => job.name));
   const errors: ConfigProblem[] = [];
-  const jobs = selected.map(({ job, planned }): PlannedJob => {
+  const jobs = selected.map(({ job, needs: needSpecs, planned }): PlannedJob => {
     const artifactsFrom =
       job.dependencies !== null
         ? job.dependencies.filter((name) => present.has(name))
-        : job.needs === null
+        : needSpecs === null
           ? null
-          : job.needs.filter((need) => need.artifacts && present.has(need.job)).map((need) => need.job);
-    if (job.needs === null) return { ...planned, needs: null, artifactsFrom };
+          : needSpecs.filter((need) => need.artifacts && present.has(need.job)).map((need) => need.job);
+    if (needSpecs === null) return { ...planned, needs: null, artifactsFrom };
     const needs: string[] = [];
-    job.needs.forEach((need, index) => {
+    needSpecs.forEach((need, index) => {
       if (present.has(need.job)) needs.push(need.job);
       else if (!need.optional) {
         errors.push({
@@ -142,14 +187,81 @@ export function planPipeline(spec: PipelineSpec, variables: Readonly<Record<stri
   return { created: true, variables: pipelineVariables, jobs };
 }
 
-function firstMatch(rules: readonly RuleSpec[], scope: VariableScope): RuleSpec | null {
+function firstMatch(rules: readonly RuleSpec[], scope: VariableScope, clauses: FileClauses): RuleSpec | null {
   for (const rule of rules) {
-    if (rule.if === null || evaluateExpression(rule.if, scope)) return rule;
+    if (rule.if !== null && !evaluateExpression(rule.if, scope)) continue;
+    if (rule.changes != null && !clauses.changed(rule.changes, scope)) continue;
+    if (rule.exists != null && !clauses.exists(rule.exists, scope)) continue;
+    return rule;
   }
   return null;
 }
 
+/**
+ * What `rules:changes`, `only/except:changes` and `rules:exists` compare against, worked out by the
+ * caller (git) before planning.
+ */
+export interface PlanFiles {
+  /**
+   * The paths changed, by `compare_to` ref (`''` for the pipeline's own base). `null`, or a ref not
+   * in the map, means there is nothing to compare with, and `changes` is true (GitLab: pipelines
+   * without a push, such as web, API, schedule and tag pipelines, and a branch's first push).
+   */
+  readonly changedPaths: ReadonlyMap<string, readonly string[] | null>;
+  /** Every path of the pipeline's commit; `null` when unknown (then `exists` is true). */
+  readonly repositoryPaths: readonly string[] | null;
+}
+
+const UNKNOWN_FILES: PlanFiles = { changedPaths: new Map(), repositoryPaths: null };
+
+/** GitLab stops comparing `exists` globs after this many path checks and counts the clause true. */
+const MAX_EXISTS_COMPARISONS = 10_000;
+
+/** Evaluates the file clauses of rules and policies, compiling each glob once per plan. */
+class FileClauses {
+  private readonly globs = new Map<string, RE2JS | null>();
+
+  constructor(private readonly files: PlanFiles) {}
+
+  changed(changes: ChangesSpec, scope: VariableScope): boolean {
+    const paths = this.files.changedPaths.get(changes.compareTo ?? '') ?? null;
+    if (paths === null) return true;
+    const globs = this.compile(changes.paths, scope);
+    return paths.some((path) => globs.some((glob) => glob.matcher(path).matches()));
+  }
+
+  exists(exists: ExistsSpec, scope: VariableScope): boolean {
+    const paths = this.files.repositoryPaths;
+    if (paths === null) return true;
+    const globs = this.compile(exists.paths, scope);
+    // Past GitLab's bound on comparisons the clause counts as true, as in GitLab.
+    if (globs.length * paths.length > MAX_EXISTS_COMPARISONS) return true;
+    return paths.some((path) => globs.some((glob) => glob.matcher(path).matches()));
+  }
+
+  private compile(patterns: readonly string[], scope: VariableScope): RE2JS[] {
+    // A null prototype keeps a variable named __proto__ a plain entry.
+    const variables: Record<string, string> = Array.isArray(scope)
+      ? Object.assign(Object.create(null), ...scope)
+      : (scope as Record<string, string>);
+    const compiled: RE2JS[] = [];
+    for (const pattern of patterns) {
+      const text = pattern.includes('$') ? expandVariables(pattern, variables) : pattern;
+      let glob = this.globs.get(text);
+      if (glob === undefined) {
+        const result = compileGlob(text.replace(/^\/+/, ''));
+        glob = 'error' in result ? null : result;
+        this.globs.set(text, glob);
+      }
+      if (glob !== null) compiled.push(glob);
+    }
+    return compiled;
+  }
+}
+
 interface Decision {
+  needs?: readonly NeedSpec[] | null;
+  startInSeconds?: number | null;
   when: JobWhen;
   allowFailure: boolean;
   exitCodes: readonly number[];
@@ -160,9 +272,10 @@ function decide(
   job: JobSpec,
   scope: VariableScope,
   predefined: Readonly<Record<string, string>>,
+  clauses: FileClauses,
 ): Decision | null {
   if (job.rules !== null) {
-    const rule = firstMatch(job.rules, scope);
+    const rule = firstMatch(job.rules, scope, clauses);
     if (rule === null || rule.when === 'never') return null;
     const when = rule.when ?? job.when ?? 'on_success';
     // GitLab: `when: manual` written in a rule defaults to allow_failure false; a job-level
@@ -170,6 +283,8 @@ function decide(
     const manualDefault = rule.when === null && job.when === 'manual';
     const exitCodes = rule.allowFailureExitCodes ?? job.allowFailureExitCodes;
     return {
+      needs: rule.needs ?? null,
+      startInSeconds: rule.startInSeconds ?? null,
       when,
       allowFailure: rule.allowFailure ?? job.allowFailure ?? manualDefault,
       exitCodes,
@@ -183,8 +298,8 @@ function decide(
     ],
     variables: null,
   };
-  if (!policyMatches(only, scope, predefined, 'only')) return null;
-  if (job.except !== null && policyMatches(job.except, scope, predefined, 'except')) return null;
+  if (!policyMatches(only, scope, predefined, 'only', clauses)) return null;
+  if (job.except !== null && policyMatches(job.except, scope, predefined, 'except', clauses)) return null;
   const when = job.when ?? 'on_success';
   return {
     when,
@@ -217,8 +332,10 @@ function policyMatches(
   scope: VariableScope,
   predefined: Readonly<Record<string, string>>,
   mode: 'only' | 'except',
+  clauses: FileClauses,
 ): boolean {
   const checks: boolean[] = [];
+  if (policy.changes != null) checks.push(clauses.changed(policy.changes, scope));
   if (policy.refs !== null) checks.push(policy.refs.some((ref) => refMatches(ref, predefined)));
   if (policy.variables !== null)
     checks.push(policy.variables.some((expression) => evaluateExpression(expression, scope)));

@@ -1,6 +1,6 @@
-import { open, realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { ReadLocalFile } from './include.js';
+import { open, readdir, realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { ListLocalFiles, ReadLocalFile } from './include.js';
 import { PIPELINE_LIMITS } from './limits.js';
 
 /**
@@ -46,4 +46,34 @@ export async function readConfigFile(path: string): Promise<string | undefined> 
   } finally {
     await handle?.close();
   }
+}
+
+/** Most files a directory listing for `include:local` wildcards visits. */
+const MAX_LISTED_FILES = 100_000;
+
+/**
+ * Lists the regular files under `root` (paths from it, `/`-separated) for `include:local`
+ * wildcards, as `git ls-files` would list a working copy: `.git` is left out, symbolic links are
+ * not followed, and the walk stops after {@link MAX_LISTED_FILES} files.
+ */
+export function createDirectoryLister(root: string): ListLocalFiles {
+  return async () => {
+    const files: string[] = [];
+    const pending = [''];
+    while (pending.length > 0 && files.length < MAX_LISTED_FILES) {
+      const directory = pending.pop()!;
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await readdir(join(root, directory), { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const entry of entries) {
+        const path = directory === '' ? entry.name : `${directory}/${entry.name}`;
+        if (entry.isDirectory() && entry.name !== '.git') pending.push(path);
+        else if (entry.isFile()) files.push(path);
+      }
+    }
+    return files.sort();
+  };
 }

@@ -40,7 +40,9 @@ class Resolver {
         const items: TreeNode[] = [];
         node.items.forEach((item, index) => {
           const resolved = this.walk(item, [...path, `[${index}]`], depth);
-          if (item.kind === 'reference' && resolved.kind === 'seq') {
+          // GitLab keeps a referenced list nested inside a script (flattened later, within its
+          // nesting limit); elsewhere (rules, needs, …) the list is spliced in.
+          if (item.kind === 'reference' && resolved.kind === 'seq' && !path.some(isScriptKey)) {
             this.budget.charge(resolved.items.length);
             for (const spliced of resolved.items) items.push(spliced);
           } else items.push(resolved);
@@ -87,6 +89,12 @@ class Resolver {
   }
 }
 
+const SCRIPT_KEYS = new Set(['script', 'before_script', 'after_script']);
+
+function isScriptKey(part: string): boolean {
+  return SCRIPT_KEYS.has(part);
+}
+
 const referenceMemo = new WeakMap<TreeNode, boolean>();
 
 function containsReference(node: TreeNode): boolean {
@@ -109,7 +117,8 @@ export function pathText(path: readonly string[]): string {
   return rest.reduce((text, part) => (part.startsWith('[') ? `${text}${part}` : `${text}.${part}`), head);
 }
 
-const TOP_LEVEL = new Set([
+/** The top-level keywords (anything else at the top is a job); `cache` and `types` are refused. */
+export const TOP_LEVEL = new Set([
   'stages',
   'variables',
   'default',

@@ -1,7 +1,7 @@
 import type { CompiledPattern, Expression } from './expression/ast.js';
 
 /** `when` of a job or rule. `never` only in rules (as GitLab). */
-export type JobWhen = 'on_success' | 'on_failure' | 'always' | 'manual';
+export type JobWhen = 'on_success' | 'on_failure' | 'always' | 'manual' | 'delayed';
 
 /** `when` of a rule: a job `when`, or `never` to leave the job out. */
 export type RuleWhen = JobWhen | 'never';
@@ -17,6 +17,26 @@ export interface RuleSpec {
   readonly allowFailure: boolean | null;
   readonly allowFailureExitCodes: readonly number[] | null;
   readonly variables: Readonly<Record<string, string>>;
+  /** `start_in:` of a `when: delayed` rule, in seconds (absent when not written). */
+  readonly startInSeconds?: number | null;
+  /** `changes:` of the rule; `null` (or absent) when not written. */
+  readonly changes?: ChangesSpec | null;
+  /** `exists:` of the rule; `null` (or absent) when not written. */
+  readonly exists?: ExistsSpec | null;
+  /** `needs:` of the rule, which replace the job's when the rule matches; `null` when not written. */
+  readonly needs?: readonly NeedSpec[] | null;
+}
+
+/** `changes:` as globs (variables expanded when the pipeline is planned) and an optional base ref. */
+export interface ChangesSpec {
+  readonly paths: readonly string[];
+  /** `compare_to:`, or `null` for the pipeline's own base (a push's before-sha). */
+  readonly compareTo: string | null;
+}
+
+/** `rules:exists:` as globs over the files of the pipeline's commit. */
+export interface ExistsSpec {
+  readonly paths: readonly string[];
 }
 
 /** One `only`/`except` ref entry: a keyword (`branches`, `tags`, `schedules`, …), a name or a pattern. */
@@ -29,6 +49,8 @@ export type RefPolicy =
 export interface PolicySpec {
   readonly refs: readonly RefPolicy[] | null;
   readonly variables: readonly Expression[] | null;
+  /** `changes:`; `null` (or absent) when not given. */
+  readonly changes?: ChangesSpec | null;
 }
 
 /** One `needs` entry. */
@@ -67,6 +89,10 @@ export interface EnvironmentSpec {
   readonly url: string | null;
   readonly deploymentTier: string | null;
   readonly action: 'start' | 'prepare' | 'stop' | 'verify' | 'access';
+  /** `on_stop`: the job that stops the environment (absent in older stored jobs). */
+  readonly onStop?: string | null;
+  /** `auto_stop_in` in seconds; `null` for never or not written. */
+  readonly autoStopInSeconds?: number | null;
 }
 
 /** `artifacts:` of a job (or `default:`), as GitLab reads it. */
@@ -135,7 +161,12 @@ export interface JobSpec {
   /** `default`-independent job variables (`default` has no variables in GitLab). */
   readonly variables: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number | null;
-  readonly retry: { readonly max: number; readonly when: readonly string[] };
+  readonly retry: {
+    readonly max: number;
+    readonly when: readonly string[];
+    /** `retry:exit_codes`; absent when not written. */
+    readonly exitCodes?: readonly number[];
+  };
   readonly tags: readonly string[];
   readonly environment: EnvironmentSpec | null;
   readonly idTokens: Readonly<Record<string, IdTokenSpec>>;
@@ -153,6 +184,18 @@ export interface JobSpec {
   readonly rules: readonly RuleSpec[] | null;
   readonly only: PolicySpec | null;
   readonly except: PolicySpec | null;
+  /** For a job `parallel` made: its `CI_NODE_INDEX` (from 1) and `CI_NODE_TOTAL`. */
+  readonly parallel: { readonly index: number; readonly total: number } | null;
+  /** `coverage:` as written (`/pattern/flags`), searched in the log when the job ends. */
+  readonly coverage: string | null;
+  /** `release:`; `null` when not written. */
+  readonly release: ReleaseSpec | null;
+  /** `resource_group`: at most one job of the group runs at a time; `null` when not written. */
+  readonly resourceGroup: string | null;
+  /** `start_in` of a `when: delayed` job, in seconds; `null` when not written. */
+  readonly startInSeconds: number | null;
+  /** `inherit:variables`: whether (or which of) the global variables the job gets. */
+  readonly inheritVariables: boolean | readonly string[];
   readonly line: number | null;
 }
 
@@ -171,6 +214,33 @@ export interface PipelineSpec {
   readonly workflowRules: readonly RuleSpec[] | null;
   /** Visible jobs in file order. */
   readonly jobs: readonly JobSpec[];
+  /** `workflow:auto_cancel`; absent when not written (GitLab's defaults apply). */
+  readonly autoCancel?: AutoCancelSpec;
   /** The configuration file's path, for messages. */
   readonly file: string;
+}
+
+/** `workflow:auto_cancel`, with GitLab's defaults filled in. */
+export interface AutoCancelSpec {
+  /** What a newer pipeline on the same ref cancels of this one. */
+  readonly onNewCommit: 'conservative' | 'interruptible' | 'none';
+  /** `all`: a job that fails (and may not) cancels the rest of the pipeline. */
+  readonly onJobFailure: 'none' | 'all';
+}
+
+/** `release:` as written; `$VARIABLES` are expanded when the job succeeds and the release is recorded. */
+export interface ReleaseSpec {
+  readonly tagName: string;
+  readonly name: string | null;
+  readonly description: string | null;
+  readonly ref: string | null;
+  readonly releasedAt: string | null;
+  readonly tagMessage: string | null;
+  readonly milestones: readonly string[];
+  readonly links: readonly {
+    readonly name: string;
+    readonly url: string;
+    readonly linkType: string;
+    readonly directAssetPath: string | null;
+  }[];
 }

@@ -10,6 +10,9 @@ import { userCanCreateGroupMigration } from './migrations/0007-user-can-create-g
 import { triggersMigration } from './migrations/0008-triggers.js';
 import { webSessionsAndPasswordsMigration } from './migrations/0009-web-sessions-and-passwords.js';
 import { jobArtifactsMigration } from './migrations/0010-job-artifacts.js';
+import { jobCoverageMigration } from './migrations/0011-job-coverage.js';
+import { resourceGroupsMigration } from './migrations/0012-resource-groups.js';
+import { releasesMigration } from './migrations/0013-releases.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -24,6 +27,9 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0008-triggers': triggersMigration(dialect),
     '0009-web-sessions-and-passwords': webSessionsAndPasswordsMigration,
     '0010-job-artifacts': jobArtifactsMigration(dialect),
+    '0011-job-coverage': jobCoverageMigration,
+    '0012-resource-groups': resourceGroupsMigration(dialect),
+    '0013-releases': releasesMigration(dialect),
   };
 }
 

@@ -31,6 +31,10 @@ export interface Database {
   projectMirrors: ProjectMirrorsTable;
   userPasswords: UserPasswordsTable;
   webSessions: WebSessionsTable;
+  jobCoverage: JobCoverageTable;
+  resourceGroups: ResourceGroupsTable;
+  jobResourceGroups: JobResourceGroupsTable;
+  releases: ReleasesTable;
 }
 
 /** `users`. */
@@ -386,4 +390,46 @@ export interface WebSessionsTable {
   csrfToken: string;
   createdAt: number;
   expiresAt: number;
+}
+
+/** `job_coverage`: the coverage (a percentage) a job's `coverage:` pattern found in its log. */
+export interface JobCoverageTable {
+  jobId: number;
+  coverage: number;
+}
+
+/** `resource_groups`: GitLab's resource groups of a project. */
+export interface ResourceGroupsTable {
+  id: Generated<number>;
+  projectId: number;
+  key: string;
+  /** `unordered`, `oldest_first` or `newest_first`. */
+  processMode: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** `job_resource_groups`: the resource group of each job that has one. */
+export interface JobResourceGroupsTable {
+  jobId: number;
+  resourceGroupId: number;
+}
+
+/** `releases`: what jobs with `release:` recorded. */
+export interface ReleasesTable {
+  id: Generated<number>;
+  projectId: number;
+  tagName: string;
+  name: string;
+  description: string;
+  /** The commit the release points at. */
+  sha: string;
+  jobId: number;
+  userId: number | null;
+  /** JSON array of `{ name, url, link_type, direct_asset_path }`. */
+  links: string;
+  /** JSON array of milestone titles. */
+  milestones: string;
+  releasedAt: number;
+  createdAt: number;
 }

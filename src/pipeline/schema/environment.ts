@@ -1,4 +1,5 @@
 import type { ProblemList } from '../config-problem.js';
+import { parseDuration } from '../duration.js';
 import { isEnvironmentName } from '../environment-name.js';
 import type { EnvironmentSpec } from '../spec.js';
 import { describeNode, type TreeNode } from '../yaml-tree.js';
@@ -33,9 +34,9 @@ export function readEnvironment(node: TreeNode, path: string, problems: ProblemL
   checkKeys(
     node,
     path,
-    new Set(['name', 'url', 'deployment_tier', 'action']),
+    new Set(['name', 'url', 'deployment_tier', 'action', 'on_stop', 'auto_stop_in']),
     problems,
-    new Set(['on_stop', 'auto_stop_in', 'kubernetes']),
+    new Set(['kubernetes']),
   );
   const nameNode = node.entries.get('name');
   if (nameNode === undefined) {
@@ -68,7 +69,36 @@ export function readEnvironment(node: TreeNode, path: string, problems: ProblemL
         problems.error(`${path}.action`, `must be one of ${ACTIONS.join(', ')}, not "${text}"`, actionNode);
     } else action = found;
   }
-  return { name, url, deploymentTier, action };
+  const onStopNode = node.entries.get('on_stop');
+  const onStop =
+    onStopNode === undefined ? null : readString(onStopNode, `${path}.on_stop`, problems, 'a job name');
+  const autoStopNode = node.entries.get('auto_stop_in');
+  let autoStopInSeconds: number | null = null;
+  if (autoStopNode !== undefined) {
+    const text = autoStopNode.kind === 'scalar' ? autoStopNode.value : null;
+    const seconds =
+      text === 'never'
+        ? null
+        : typeof text === 'string' || typeof text === 'number'
+          ? parseDuration(text)
+          : null;
+    if (text !== 'never' && seconds === null)
+      problems.error(
+        `${path}.auto_stop_in`,
+        'must be a duration such as "1 week" or "2 days", or never',
+        autoStopNode,
+      );
+    autoStopInSeconds = seconds;
+  }
+  return {
+    name,
+    url,
+    deploymentTier,
+    action,
+    // Only when written, so that environments without them keep their stored shape.
+    ...(onStop === null ? {} : { onStop }),
+    ...(autoStopInSeconds === null ? {} : { autoStopInSeconds }),
+  };
 }
 
 function checkName(name: string, path: string, node: TreeNode, problems: ProblemList): boolean {

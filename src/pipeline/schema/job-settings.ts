@@ -23,14 +23,24 @@ const RETRY_WHEN = [
   'unmet_prerequisites',
   'scheduler_failure',
   'data_integrity_failure',
+  // GitLab 19.0 splits stuck_or_timeout_failure into these.
+  'stuck_pending_with_matching_runners',
+  'stuck_pending_no_matching_runners',
+  'no_updates_running',
+  'no_updates_canceling',
+  'server_timeout_running',
+  'server_timeout_canceling',
 ];
 
-/** `retry`: a number 0–2, or `{ max, when }`; `when` defaults to `always`, as GitLab. */
+/**
+ * `retry`: a number 0–2, or `{ max, when, exit_codes }`; `when` defaults to `always`, as GitLab.
+ * `exit_codes` (0–255) retries on those exit codes; with it, `always` alone no longer retries.
+ */
 export function readRetry(
   node: TreeNode,
   path: string,
   problems: ProblemList,
-): { max: number; when: string[] } | null {
+): { max: number; when: string[]; exitCodes?: number[] } | null {
   if (node.kind === 'scalar' && typeof node.value === 'number') {
     const max = readInteger(node, path, problems, 0, 2);
     return max === null ? null : { max, when: ['always'] };
@@ -39,7 +49,18 @@ export function readRetry(
     problems.error(path, `must be 0, 1, 2 or { max, when }, not ${describeNode(node)}`, node);
     return null;
   }
-  checkKeys(node, path, new Set(['max', 'when']), problems, new Set(['exit_codes']));
+  checkKeys(node, path, new Set(['max', 'when', 'exit_codes']), problems);
+  const exitCodesNode = node.entries.get('exit_codes');
+  let exitCodes: number[] | undefined;
+  if (exitCodesNode !== undefined) {
+    const items = exitCodesNode.kind === 'seq' ? exitCodesNode.items : [exitCodesNode];
+    exitCodes = [];
+    items.forEach((item, index) => {
+      const where = exitCodesNode.kind === 'seq' ? `${path}.exit_codes[${index}]` : `${path}.exit_codes`;
+      const code = readInteger(item, where, problems, 0, 255);
+      if (code !== null) exitCodes?.push(code);
+    });
+  }
   const maxNode = node.entries.get('max');
   const max = maxNode === undefined ? 0 : readInteger(maxNode, `${path}.max`, problems, 0, 2);
   const whenNode = node.entries.get('when');
@@ -57,7 +78,8 @@ export function readRetry(
       else when = list;
     }
   }
-  return max === null ? null : { max, when };
+  if (max === null) return null;
+  return exitCodes === undefined ? { max, when } : { max, when, exitCodes };
 }
 
 /** `timeout`: a human duration (`1h 30m`, `90 minutes`, `3600`), at least 1 second and at most a month. */
@@ -91,7 +113,7 @@ export interface DefaultSpec {
   afterScript?: string[];
   tags?: string[];
   timeoutSeconds?: number;
-  retry?: { max: number; when: string[] };
+  retry?: { max: number; when: string[]; exitCodes?: number[] };
   interruptible?: boolean;
   idTokens?: Record<string, IdTokenSpec>;
   image?: ImageSpec;
@@ -101,7 +123,8 @@ export interface DefaultSpec {
   cache?: CacheSpec[];
 }
 
-const DEFAULT_KEYS = new Set([
+/** The keywords `default` takes. */
+export const DEFAULT_KEYS = new Set([
   'before_script',
   'after_script',
   'image',

@@ -6,10 +6,13 @@ import { describeNode, keyPosition, type MapNode, type TreeNode } from '../yaml-
 import { readAllowFailure } from './allow-failure.js';
 import { readArtifacts } from './artifacts.js';
 import { readCache } from './cache.js';
+import { readCoverage } from './coverage.js';
 import { readEnvironment } from './environment.js';
 import { readIdTokens } from './id-tokens.js';
 import { readImage, readServices } from './image.js';
+import { inherits, readInherit } from './inherit.js';
 import { type DefaultSpec, readRetry, readTimeout } from './job-settings.js';
+import { matrixJobName, type ParallelSpec, readMatrix, readParallel } from './parallel.js';
 import {
   checkKeys,
   readBoolean,
@@ -18,10 +21,12 @@ import {
   readStringList,
   readVariables,
 } from './read-value.js';
-import { readJobWhen, readPolicy, readRules } from './rules.js';
+import { readRelease } from './release.js';
+import { readJobWhen, readPolicy, readRules, readStartIn } from './rules.js';
 import { readSecrets } from './secrets.js';
 
-const JOB_KEYS = new Set([
+/** The job keywords the schema reads. */
+export const JOB_KEYS = new Set([
   'stage',
   'script',
   'before_script',
@@ -45,18 +50,18 @@ const JOB_KEYS = new Set([
   'artifacts',
   'cache',
   'dependencies',
+  'parallel',
+  'coverage',
+  'inherit',
+  'start_in',
+  'resource_group',
+  'release',
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
-const UNSUPPORTED_JOB_KEYS = new Set([
-  'coverage',
-  'parallel',
+export const UNSUPPORTED_JOB_KEYS = new Set([
   'trigger',
-  'resource_group',
-  'release',
   'pages',
-  'inherit',
-  'start_in',
   'manual_confirmation',
   'identity',
   'hooks',
@@ -81,9 +86,16 @@ export interface JobContext {
  * builds its {@link JobSpec}, filling in `default`. A job with errors still gets a (partial) spec so
  * that the graph pass can check its `needs`; `ok` says whether any error was recorded for it.
  */
-export function readJob(name: string, job: MapNode, context: JobContext): { spec: JobSpec; ok: boolean } {
-  const { problems, defaults } = context;
+export function readJob(
+  name: string,
+  job: MapNode,
+  context: JobContext,
+): { spec: JobSpec; ok: boolean; parallel: ParallelSpec | null } {
+  const { problems } = context;
   const base = `jobs.${name}`;
+  const inheritNode = job.entries.get('inherit');
+  const inherit = inheritNode === undefined ? null : readInherit(inheritNode, `${base}.inherit`, problems);
+  const defaults = inherit === null ? context.defaults : inheritedDefaults(context.defaults, inherit.default);
   const before = problems.errors.length;
   checkKeys(job, base, JOB_KEYS, problems, UNSUPPORTED_JOB_KEYS);
   const get = (key: string): TreeNode | undefined => job.entries.get(key);
@@ -91,13 +103,14 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
 
   const scriptNode = get('script');
   let script: string[] = [];
-  if (scriptNode === undefined) {
+  // A trigger job has no script in GitLab; its own error names the keyword.
+  if (scriptNode === undefined && !job.entries.has('trigger')) {
     problems.error(
       path('script'),
       'is required: every job needs script (a command or a list of commands)',
       job,
     );
-  } else {
+  } else if (scriptNode !== undefined) {
     script = readScript(scriptNode, path('script'), problems) ?? [];
     if (scriptNode.kind === 'seq' && script.length === 0 && scriptNode.items.length === 0) {
       problems.error(path('script'), 'must not be empty', scriptNode);
@@ -149,6 +162,24 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
 
   const whenNode = get('when');
   const when = whenNode === undefined ? null : readJobWhen(whenNode, path('when'), problems);
+  const startInNode = get('start_in');
+  const startInSeconds =
+    startInNode === undefined ? null : readStartIn(startInNode, path('start_in'), problems);
+  if (when === 'delayed' && startInNode === undefined)
+    problems.error(path('start_in'), 'is required with when: delayed: write start_in: 30 minutes', job);
+  if (when !== 'delayed' && startInNode !== undefined && whenNode !== undefined)
+    problems.error(path('start_in'), 'goes with when: delayed only', startInNode);
+  const resourceGroupNode = get('resource_group');
+  const resourceGroup =
+    resourceGroupNode === undefined ? null : readString(resourceGroupNode, path('resource_group'), problems);
+  if (resourceGroup !== null && !/^[A-Za-z0-9_.\-/ ${}]{1,255}$/.test(resourceGroup))
+    problems.error(
+      path('resource_group'),
+      'a resource group is 1 to 255 letters, digits, spaces and - _ . / $ { }',
+      resourceGroupNode,
+    );
+  const releaseNode = get('release');
+  const release = releaseNode === undefined ? null : readRelease(releaseNode, path('release'), problems);
   const failureNode = get('allow_failure');
   const failure =
     failureNode === undefined ? null : readAllowFailure(failureNode, path('allow_failure'), problems);
@@ -205,6 +236,10 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
       : dependenciesNode.kind === 'scalar' && dependenciesNode.value === null
         ? []
         : readStringList(dependenciesNode, path('dependencies'), problems);
+  const coverageNode = get('coverage');
+  const coverage = coverageNode === undefined ? null : readCoverage(coverageNode, path('coverage'), problems);
+  const parallelNode = get('parallel');
+  const parallel = parallelNode === undefined ? null : readParallel(parallelNode, path('parallel'), problems);
 
   const secretsNode = get('secrets');
   const secrets = secretsNode === undefined ? {} : readSecrets(secretsNode, path('secrets'), problems);
@@ -262,12 +297,19 @@ export function readJob(name: string, job: MapNode, context: JobContext): { spec
     rules,
     only,
     except,
+    parallel: null,
+    coverage,
+    inheritVariables: inherit?.variables ?? true,
+    startInSeconds,
+    resourceGroup,
+    release,
     line: job.line,
   };
-  return { spec, ok: problems.errors.length === before };
+  return { spec, ok: problems.errors.length === before, parallel };
 }
 
-function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpec[] | null {
+/** Reads `needs` (of a job or of a rule): job names, `{ job, optional, parallel: { matrix } }`. */
+export function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpec[] | null {
   if (node.kind !== 'seq') {
     problems.error(
       path,
@@ -299,9 +341,9 @@ function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpe
     checkKeys(
       item,
       where,
-      new Set(['job', 'optional', 'artifacts']),
+      new Set(['job', 'optional', 'artifacts', 'parallel']),
       problems,
-      new Set(['pipeline', 'project', 'ref', 'parallel']),
+      new Set(['pipeline', 'project', 'ref']),
     );
     const jobNode = item.entries.get('job');
     if (jobNode === undefined) {
@@ -319,7 +361,25 @@ function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpe
       artifactsNode === undefined
         ? true
         : (readBoolean(artifactsNode, `${where}.artifacts`, problems) ?? true);
-    if (job !== null) needs.push({ job, optional, artifacts, line: item.line });
+    if (job === null) return;
+    const parallel = item.entries.get('parallel');
+    if (parallel === undefined) {
+      needs.push({ job, optional, artifacts, line: item.line });
+      return;
+    }
+    // needs:parallel:matrix names some jobs of a matrix, by GitLab's names for them.
+    const matrix = parallel.kind === 'map' ? parallel.entries.get('matrix') : undefined;
+    if (parallel.kind !== 'map' || matrix === undefined || parallel.entries.size !== 1) {
+      problems.error(
+        `${where}.parallel`,
+        'must be { matrix: [{ VARIABLE: value }] } naming jobs of the matrix',
+        parallel,
+      );
+      return;
+    }
+    for (const combination of readMatrix(matrix, `${where}.parallel.matrix`, problems) ?? []) {
+      needs.push({ job: matrixJobName(job, combination), optional, artifacts, line: item.line });
+    }
   });
   const seen = new Set<string>();
   for (const need of needs) {
@@ -327,4 +387,25 @@ function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpe
     seen.add(need.job);
   }
   return needs;
+}
+
+const DEFAULT_FIELDS: Record<string, keyof DefaultSpec> = {
+  before_script: 'beforeScript',
+  after_script: 'afterScript',
+  tags: 'tags',
+  timeout: 'timeoutSeconds',
+  retry: 'retry',
+  interruptible: 'interruptible',
+  id_tokens: 'idTokens',
+};
+
+/** The `default` keywords `inherit:default` lets the job take. */
+function inheritedDefaults(defaults: DefaultSpec, setting: boolean | readonly string[]): DefaultSpec {
+  if (setting === true) return defaults;
+  const kept: DefaultSpec = {};
+  for (const [keyword, field] of Object.entries(DEFAULT_FIELDS)) {
+    if (inherits(setting, keyword) && defaults[field] !== undefined)
+      Object.assign(kept, { [field]: defaults[field] });
+  }
+  return kept;
 }

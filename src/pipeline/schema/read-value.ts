@@ -215,7 +215,7 @@ export function checkKeys(
     if (allowed.has(key)) continue;
     const at = keyPosition(map, key);
     if (unsupported.has(key)) {
-      problems.error(`${path}.${key}`, `"${key}" is a GitLab keyword that Tessera does not support`, at);
+      problems.error(`${path}.${key}`, `"${key}" is a GitLab keyword that Tessera does not support yet`, at);
     } else {
       problems.error(
         `${path}.${key}`,

@@ -1,23 +1,37 @@
 import type { ProblemList } from '../config-problem.js';
+import { parseDuration } from '../duration.js';
 import type { Expression } from '../expression/ast.js';
 import { compilePattern, splitPatternLiteral } from '../expression/compile-pattern.js';
 import { parseExpression } from '../expression/parse.js';
 import type { JobWhen, PolicySpec, RefPolicy, RuleSpec, RuleWhen } from '../spec.js';
 import { describeNode, keyPosition, type TreeNode } from '../yaml-tree.js';
 import { readAllowFailure } from './allow-failure.js';
+import { readChanges, readExists } from './file-conditions.js';
+import { readNeeds } from './job.js';
 import { checkKeys, readString, readVariables } from './read-value.js';
 
-const JOB_RULE_KEYS = new Set(['if', 'when', 'allow_failure', 'variables']);
-const WORKFLOW_RULE_KEYS = new Set(['if', 'when', 'variables']);
-const UNSUPPORTED_RULE_KEYS = new Set([
+/** The keywords of a job's rule. */
+export const JOB_RULE_KEYS = new Set([
+  'if',
+  'when',
+  'allow_failure',
+  'variables',
   'changes',
   'exists',
   'needs',
-  'interruptible',
   'start_in',
-  'auto_cancel',
 ]);
-const JOB_RULE_WHEN: readonly RuleWhen[] = ['on_success', 'on_failure', 'always', 'manual', 'never'];
+const WORKFLOW_RULE_KEYS = new Set(['if', 'when', 'variables', 'changes', 'exists']);
+/** GitLab rule keywords Tessera refuses by name. */
+export const UNSUPPORTED_RULE_KEYS = new Set(['interruptible', 'auto_cancel']);
+const JOB_RULE_WHEN: readonly RuleWhen[] = [
+  'on_success',
+  'on_failure',
+  'always',
+  'manual',
+  'delayed',
+  'never',
+];
 
 /** Parses one `if:` text, recording the reason when it is not a valid expression. */
 export function readExpression(node: TreeNode, path: string, problems: ProblemList): Expression | null {
@@ -41,6 +55,11 @@ export function readRules(
 ): RuleSpec[] | null {
   if (node.kind !== 'seq') {
     problems.error(path, `must be a list of rules (- if: …), not ${describeNode(node)}`, node);
+    return null;
+  }
+  if (node.items.length === 0 && !options.workflow) {
+    // GitLab refuses an empty rules list ("can't be blank") rather than running the job always.
+    problems.error(path, 'must list at least one rule; remove rules: to run the job on every pipeline', node);
     return null;
   }
   const rules: RuleSpec[] = [];
@@ -70,19 +89,28 @@ export function readRules(
       const text = readString(whenNode, `${where}.when`, problems);
       if (text !== null && allowed.includes(text)) when = text as RuleWhen;
       else if (text !== null) {
-        const delayed = text === 'delayed' ? ' (delayed jobs are not supported)' : '';
-        problems.error(
-          `${where}.when`,
-          `must be one of ${allowed.join(', ')}, not "${text}"${delayed}`,
-          whenNode,
-        );
+        problems.error(`${where}.when`, `must be one of ${allowed.join(', ')}, not "${text}"`, whenNode);
       }
     }
     const failure = item.entries.get('allow_failure');
     const allowFailure =
       failure === undefined ? null : readAllowFailure(failure, `${where}.allow_failure`, problems);
     const variablesNode = item.entries.get('variables');
+    const startInNode = item.entries.get('start_in');
+    const startInSeconds =
+      startInNode === undefined ? null : readStartIn(startInNode, `${where}.start_in`, problems);
+    if (when === 'delayed' && startInNode === undefined)
+      problems.error(`${where}.start_in`, 'is required with when: delayed: write start_in: 30 minutes', item);
+    if (when !== 'delayed' && startInNode !== undefined)
+      problems.error(`${where}.start_in`, 'goes with when: delayed only', startInNode);
+    const changesNode = item.entries.get('changes');
+    const existsNode = item.entries.get('exists');
+    const needsNode = item.entries.get('needs');
     rules.push({
+      ...(startInSeconds === null ? {} : { startInSeconds }),
+      changes: changesNode === undefined ? null : readChanges(changesNode, `${where}.changes`, problems),
+      exists: existsNode === undefined ? null : readExists(existsNode, `${where}.exists`, problems),
+      needs: needsNode === undefined ? null : readNeeds(needsNode, `${where}.needs`, problems),
       if: expression,
       ifSource: ifNode?.kind === 'scalar' && typeof ifNode.value === 'string' ? ifNode.value : null,
       when,
@@ -125,7 +153,9 @@ export function readPolicy(node: TreeNode, path: string, problems: ProblemList):
     problems.error(path, `must be a list of refs or { refs, variables }, not ${describeNode(node)}`, node);
     return null;
   }
-  checkKeys(node, path, new Set(['refs', 'variables']), problems, new Set(['changes', 'kubernetes']));
+  checkKeys(node, path, new Set(['refs', 'variables', 'changes']), problems, new Set(['kubernetes']));
+  const changesNode = node.entries.get('changes');
+  const changes = changesNode === undefined ? null : readChanges(changesNode, `${path}.changes`, problems);
   let refs: RefPolicy[] | null = null;
   const refsNode = node.entries.get('refs');
   if (refsNode !== undefined) {
@@ -151,7 +181,7 @@ export function readPolicy(node: TreeNode, path: string, problems: ProblemList):
     });
     if (items.length === 0) problems.error(`${path}.variables`, 'must list at least one expression', at);
   }
-  return { refs, variables };
+  return { refs, variables, changes };
 }
 
 function readRefs(items: readonly TreeNode[], path: string, problems: ProblemList): RefPolicy[] {
@@ -183,17 +213,38 @@ function readRef(node: TreeNode, path: string, problems: ProblemList): RefPolicy
 export function readJobWhen(node: TreeNode, path: string, problems: ProblemList): JobWhen | null {
   const text = readString(node, path, problems);
   if (text === null) return null;
-  if (text === 'on_success' || text === 'on_failure' || text === 'always' || text === 'manual') return text;
+  if (
+    text === 'on_success' ||
+    text === 'on_failure' ||
+    text === 'always' ||
+    text === 'manual' ||
+    text === 'delayed'
+  )
+    return text;
   if (text === 'never') {
     problems.error(
       path,
       'when: never is only allowed in rules; write rules: [{ when: never }] to disable the job',
       node,
     );
-  } else if (text === 'delayed') {
-    problems.error(path, 'delayed jobs are not supported; use when: manual', node);
   } else {
-    problems.error(path, `must be on_success, on_failure, always or manual, not "${text}"`, node);
+    problems.error(path, `must be on_success, on_failure, always, manual or delayed, not "${text}"`, node);
   }
   return null;
+}
+
+/** GitLab's bound on `start_in`: one week. */
+const MAX_START_IN_SECONDS = 7 * 24 * 3600;
+
+/** `start_in` of a delayed job or rule: a duration from 1 second to 1 week, as GitLab. */
+export function readStartIn(node: TreeNode, path: string, problems: ProblemList): number | null {
+  const seconds =
+    node.kind === 'scalar' && (typeof node.value === 'string' || typeof node.value === 'number')
+      ? parseDuration(node.value)
+      : null;
+  if (seconds === null || seconds < 1 || seconds > MAX_START_IN_SECONDS) {
+    problems.error(path, 'must be a duration from 1 second to 1 week, such as "30 minutes"', node);
+    return null;
+  }
+  return seconds;
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { cancelJob, checkMayChangeJob, eraseJob, playJob, retryJob } from '../../coordinator/job-actions.js';
+import { jobCoverage } from '../../coordinator/job-coverage.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
@@ -43,6 +44,7 @@ export async function renderJob(
     duration: job.startedAt !== null && end !== null ? (end - job.startedAt) / 1000 : null,
     failure_reason: job.failureReason ?? undefined,
     exit_code: job.exitCode,
+    coverage: job.spec.coverage ? await jobCoverage(coordinator.store.db, job.id) : null,
     retried: job.retried,
     attempt: job.attempt,
     timeout: job.timeoutSeconds,

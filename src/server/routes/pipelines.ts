@@ -3,6 +3,7 @@ import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { createPipeline } from '../../coordinator/create-pipeline.js';
 import { cancelPipeline, checkMayChangeOnRef, retryPipeline } from '../../coordinator/job-actions.js';
+import { pipelineCoverage } from '../../coordinator/job-coverage.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
@@ -38,6 +39,7 @@ export async function renderPipeline(
       pipeline.startedAt !== null && pipeline.finishedAt !== null
         ? Math.round((pipeline.finishedAt - pipeline.startedAt) / 1000)
         : null,
+    coverage: await pipelineCoverage(coordinator.store.db, pipeline.id),
     warnings: pipeline.warnings,
     web_url: `${coordinator.urls.serverUrl}/${project.pathWithNamespace}/-/pipelines/${pipeline.id}`,
   };

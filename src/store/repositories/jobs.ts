@@ -11,7 +11,8 @@ export type JobStatus =
   | 'failed'
   | 'canceled'
   | 'skipped'
-  | 'manual';
+  | 'manual'
+  | 'scheduled';
 
 /** How far a job's log has come: bytes received, and a UTF-8 character's first bytes (hex) waiting for the rest. */
 export interface TraceState {

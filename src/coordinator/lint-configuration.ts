@@ -1,0 +1,203 @@
+import { stringify } from 'yaml';
+import { isTesseraError } from '../errors.js';
+import type { ConfigProblem } from '../pipeline/config-problem.js';
+import { loadPipeline } from '../pipeline/load.js';
+import { planPipeline } from '../pipeline/plan.js';
+import { buildRuleVariables } from '../pipeline/rule-variables.js';
+import type { JobSpec, PolicySpec } from '../pipeline/spec.js';
+import type { ProjectRecord } from '../store/repositories/projects.js';
+import type { Coordinator } from './coordinator.js';
+import { gitReader, projectVariablesFor } from './create-pipeline.js';
+import { planFilesFor } from './plan-files.js';
+import { refProtection } from './protected-ref.js';
+
+/** Input of {@link lintConfiguration}. */
+export interface LintInput {
+  readonly project: ProjectRecord;
+  /** The configuration to check; absent: the project's own file at `ref`. */
+  readonly content?: string | undefined;
+  /** Branch or tag whose files resolve `include:local` (and whose config is read without `content`). */
+  readonly ref?: string | undefined;
+  /** Plan the pipeline `ref` would get (rules evaluated), as GitLab's `dry_run`. */
+  readonly dryRun: boolean;
+  readonly includeJobs: boolean;
+}
+
+/** One job as GitLab's lint API lists it. */
+export interface LintJob {
+  name: string;
+  stage: string;
+  before_script: readonly string[];
+  script: readonly string[];
+  after_script: readonly string[];
+  tag_list: readonly string[];
+  only: { refs: string[] } | null;
+  except: { refs: string[] } | null;
+  environment: string | null;
+  when: string;
+  allow_failure: boolean;
+  needs: { name: string }[] | null;
+}
+
+/** GitLab's lint answer. */
+export interface LintResult {
+  valid: boolean;
+  errors: string[];
+  warnings: string[];
+  merged_yaml: string | null;
+  includes: {
+    type: 'local';
+    location: string;
+    blob: string;
+    raw: string;
+    extra: Record<string, never>;
+    context_project: string;
+    context_sha: string;
+  }[];
+  jobs?: LintJob[];
+}
+
+/**
+ * Checks a configuration as `POST`/`GET /projects/:id/ci/lint` do: in the project's repository at
+ * `ref` (default branch by default), so includes resolve; with `dryRun`, the pipeline that ref
+ * would get for a push (rules, project variables, `changes`/`exists`). Errors and warnings are
+ * `path: message (line N)` strings. Never throws for a bad configuration.
+ *
+ * @throws TesseraError `ERR_GIT_REF_NOT_FOUND` when `ref` is not a branch or tag, `ERR_GIT_*` on git failures.
+ */
+export async function lintConfiguration(coordinator: Coordinator, input: LintInput): Promise<LintResult> {
+  const { project } = input;
+  const git = gitReader(coordinator);
+  const ref = await git.resolveRef(project.repositoryUrl, input.ref ?? project.defaultBranch);
+  const cache = await git.fetch(project.repositoryUrl, ref);
+  const { content: stored, commit } = await git.readCommitAndFile(cache, ref.sha, project.ciConfigPath);
+  const content = input.content ?? stored;
+  const result: LintResult = { valid: false, errors: [], warnings: [], merged_yaml: null, includes: [] };
+  if (content === undefined) {
+    result.errors.push(`${project.ciConfigPath}: the ${ref.type} "${ref.name}" has no such file`);
+    return result;
+  }
+  const protection = await refProtection(coordinator.store.db, project.id, ref.type, ref.name);
+  const ruleVariables = buildRuleVariables({
+    ref: ref.name,
+    tag: ref.type === 'tag',
+    source: 'push',
+    defaultBranch: project.defaultBranch,
+    refProtected: protection.protected,
+    projectPath: project.pathWithNamespace,
+    projectId: String(project.id),
+    projectVisibility: project.visibility as 'private' | 'internal' | 'public',
+    serverUrl: coordinator.urls.serverUrl,
+    sha: ref.sha,
+    beforeSha: commit.beforeSha,
+    commitMessage: commit.message,
+    commitAuthor: commit.author,
+    configPath: project.ciConfigPath,
+  });
+  const projectVariables = await projectVariablesFor(coordinator.store.db, project.id, protection.protected);
+  try {
+    const loaded = await loadPipeline({
+      content,
+      file: project.ciConfigPath,
+      readLocalFile: (path) => git.readFile(cache, ref.sha, path),
+      listLocalFiles: () => git.listFiles(cache, ref.sha),
+      variables: {
+        ...ruleVariables,
+        ...Object.fromEntries(
+          projectVariables
+            .filter((variable) => !variable.masked)
+            .map((variable) => [variable.key, variable.value]),
+        ),
+      },
+    });
+    result.valid = true;
+    result.warnings = loaded.warnings.map(problemText);
+    result.merged_yaml = stringify(loaded.merged, { aliasDuplicateObjects: false });
+    const base = `${coordinator.urls.serverUrl}/${project.pathWithNamespace}`;
+    result.includes = loaded.includes.map((location) => ({
+      type: 'local',
+      location,
+      blob: `${base}/-/blob/${ref.sha}/${location}`,
+      raw: `${base}/-/raw/${ref.sha}/${location}`,
+      extra: {},
+      context_project: project.pathWithNamespace,
+      context_sha: ref.sha,
+    }));
+    if (input.dryRun) {
+      const files = await planFilesFor({
+        git,
+        repositoryUrl: project.repositoryUrl,
+        cache,
+        spec: loaded.spec,
+        source: 'push',
+        ref,
+        beforeSha: commit.beforeSha,
+      });
+      const plan = planPipeline(
+        loaded.spec,
+        {
+          ...ruleVariables,
+          ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
+        },
+        files,
+      );
+      if (input.includeJobs) {
+        result.jobs = plan.jobs.map((job) => {
+          const spec = loaded.spec.jobs.find((candidate) => candidate.name === job.name);
+          return {
+            ...lintJob(spec ?? null, job.name),
+            when: job.when,
+            allow_failure: job.allowFailure,
+            needs: job.needs === null ? null : job.needs.map((name) => ({ name })),
+          };
+        });
+      }
+    } else if (input.includeJobs) {
+      result.jobs = loaded.spec.jobs.map((job) => lintJob(job, job.name));
+    }
+  } catch (error) {
+    if (!isTesseraError(error) || error.code !== 'ERR_PIPELINE_INVALID') throw error;
+    const details = (error.details ?? {}) as { errors?: ConfigProblem[]; warnings?: ConfigProblem[] };
+    result.valid = false;
+    result.errors = (
+      details.errors ?? [{ path: project.ciConfigPath, message: error.message, line: null }]
+    ).map(problemText);
+    result.warnings = (details.warnings ?? []).map(problemText);
+    if (input.includeJobs) result.jobs = [];
+  }
+  return result;
+}
+
+function problemText(problem: ConfigProblem): string {
+  return `${problem.path}: ${problem.message}${problem.line === null ? '' : ` (line ${problem.line})`}`;
+}
+
+function lintJob(job: JobSpec | null, name: string): LintJob {
+  return {
+    name,
+    stage: job?.stage ?? 'test',
+    before_script: job?.beforeScript ?? [],
+    script: job?.script ?? [],
+    after_script: job?.afterScript ?? [],
+    tag_list: job?.tags ?? [],
+    only: policyText(job?.only ?? null),
+    except: policyText(job?.except ?? null),
+    environment: job?.environment?.name ?? null,
+    when: job?.when ?? 'on_success',
+    allow_failure: job?.allowFailure ?? false,
+    needs: job?.needs == null ? null : job.needs.map((need) => ({ name: need.job })),
+  };
+}
+
+function policyText(policy: PolicySpec | null): { refs: string[] } | null {
+  if (policy === null || policy.refs === null) return null;
+  return {
+    refs: policy.refs.map((ref) =>
+      ref.kind === 'keyword'
+        ? ref.keyword
+        : ref.kind === 'name'
+          ? ref.name
+          : `/${ref.pattern.source}/${ref.pattern.flags}`,
+    ),
+  };
+}

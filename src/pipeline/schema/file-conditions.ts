@@ -1,0 +1,81 @@
+import type { ProblemList } from '../config-problem.js';
+import { compileGlob } from '../glob.js';
+import type { ChangesSpec, ExistsSpec } from '../spec.js';
+import { describeNode, keyPosition, type TreeNode } from '../yaml-tree.js';
+import { checkKeys, readString, readStringList } from './read-value.js';
+
+/** GitLab's bound on the paths of one `changes` or `exists`. */
+const MAX_PATHS = 50;
+
+/**
+ * Reads `changes` of a rule or of `only`/`except`: a list of globs, or `{ paths, compare_to }`.
+ * Globs without variables are compiled here so that a broken one is an error of the file.
+ */
+export function readChanges(node: TreeNode, path: string, problems: ProblemList): ChangesSpec | null {
+  if (node.kind === 'map') {
+    checkKeys(node, path, new Set(['paths', 'compare_to']), problems);
+    const pathsNode = node.entries.get('paths');
+    if (pathsNode === undefined) {
+      problems.error(`${path}.paths`, 'is required: write changes: { paths: [src/**/*] }', node);
+      return null;
+    }
+    const paths = readGlobs(pathsNode, `${path}.paths`, problems);
+    const compareNode = node.entries.get('compare_to');
+    const compareTo =
+      compareNode === undefined ? null : readString(compareNode, `${path}.compare_to`, problems, 'a ref');
+    if (compareTo !== null && compareTo.trim() === '') {
+      problems.error(`${path}.compare_to`, 'must name a branch, a tag or a commit', compareNode);
+      return null;
+    }
+    return paths === null ? null : { paths, compareTo };
+  }
+  const paths = readGlobs(node, path, problems);
+  return paths === null ? null : { paths, compareTo: null };
+}
+
+/** Reads `rules:exists`: a list of globs, or `{ paths }` (other projects are not supported yet). */
+export function readExists(node: TreeNode, path: string, problems: ProblemList): ExistsSpec | null {
+  if (node.kind === 'map') {
+    checkKeys(node, path, new Set(['paths']), problems, new Set(['project', 'ref']));
+    const pathsNode = node.entries.get('paths');
+    if (pathsNode === undefined) {
+      problems.error(
+        `${path}.paths`,
+        'is required: write exists: { paths: [Dockerfile] }',
+        keyPosition(node, 'paths'),
+      );
+      return null;
+    }
+    const paths = readGlobs(pathsNode, `${path}.paths`, problems);
+    return paths === null ? null : { paths };
+  }
+  const paths = readGlobs(node, path, problems);
+  return paths === null ? null : { paths };
+}
+
+function readGlobs(node: TreeNode, path: string, problems: ProblemList): string[] | null {
+  if (node.kind !== 'seq' && !(node.kind === 'scalar' && typeof node.value === 'string')) {
+    problems.error(
+      path,
+      `must be a list of paths or globs such as src/**/*.ts, not ${describeNode(node)}`,
+      node,
+    );
+    return null;
+  }
+  const globs = readStringList(node, path, problems, { allowSingle: true });
+  if (globs === null) return null;
+  if (globs.length > MAX_PATHS) {
+    problems.error(path, `may list at most ${MAX_PATHS} paths, not ${globs.length}`, node);
+    return null;
+  }
+  let ok = true;
+  for (const glob of globs) {
+    if (glob.includes('$')) continue;
+    const compiled = compileGlob(glob);
+    if ('error' in compiled) {
+      problems.error(path, compiled.error, node);
+      ok = false;
+    }
+  }
+  return ok ? globs : null;
+}
