@@ -112,11 +112,20 @@ for (const dialect of testDialects()) {
       const noApi = await userWithScopes(c, 'norepo', ['read_repository']);
       const reader = await userWithScopes(c, 'reader', ['read_api'], { admin: true });
       const openapi = await c.api('GET', '/api/v4/openapi.json', { token: null });
-      // Routes that take no personal access token: the document itself and the job's own endpoint.
-      const other = new Set(['/api/v4/openapi.json', '/api/v4/job/id_token']);
-      const gets = Object.entries(openapi.body.paths as Record<string, Record<string, unknown>>)
+      // Routes that take no personal access token: the document itself and the job-token routes.
+      const other = new Set(['/api/v4/openapi.json', '/api/v4/job/id_token', '/api/v4/jobs/{id}/artifacts']);
+      type Operation = { parameters?: { in: string; name: string; required?: boolean }[] };
+      // Each path with its required query parameters filled, so that only the scope can refuse it.
+      const gets = Object.entries(openapi.body.paths as Record<string, Record<string, Operation>>)
         .filter(([path, methods]) => path.startsWith('/api/v4/') && 'get' in methods && !other.has(path))
-        .map(([path]) => path.replace(/\{key\}/g, 'K').replace(/\{[a-z_]+\}/g, '1'));
+        .map(([path, methods]) => {
+          const query = (methods.get?.parameters ?? [])
+            .filter((parameter) => parameter.in === 'query' && parameter.required)
+            .map((parameter) => `${parameter.name}=x`)
+            .join('&');
+          const filled = path.replace(/\{key\}/g, 'K').replace(/\{[a-z_]+\}/g, '1');
+          return query === '' ? filled : `${filled}?${query}`;
+        });
       assert.ok(gets.length >= 15, `only ${gets.length} GET routes found`);
       for (const path of gets) {
         const refused = await c.api('GET', path, { token: noApi.token });
@@ -126,7 +135,7 @@ for (const dialect of testDialects()) {
         assert.notEqual(read.body?.error, 'insufficient_scope', `${path} with read_api`);
       }
       // Every other method needs `api`: a read_api token gets no further than the body's schema.
-      const runnerProtocol = /^\/api\/v4\/(jobs\/request|jobs\/\{id\}(\/trace)?|runners\/verify)$/;
+      const runnerProtocol = /^\/api\/v4\/(jobs\/request|jobs\/\{id\}(\/trace|\/artifacts)?|runners\/verify)$/;
       let refusedWrites = 0;
       for (const [path, methods] of Object.entries(
         openapi.body.paths as Record<string, Record<string, unknown>>,

@@ -88,7 +88,7 @@ for (const dialect of testDialects()) {
       const failed = refused.body.tokens[0].vault_role.checks.filter((check: { ok: boolean }) => !check.ok);
       assert.deepEqual(
         failed.map((check: { claim: string; reason: string }) => [check.claim, check.reason]),
-        [['ref', 'bound claim "ref" does not match']],
+        [['ref', 'bound claim "ref" is "main" in the token, which does not match "production" (glob)']],
       );
 
       // A pasted job definition instead of the repository's, with an audience given by hand.
@@ -146,7 +146,7 @@ for (const dialect of testDialects()) {
       assert.equal(bad.code, 1);
       assert.match(
         bad.stdout,
-        /FAIL bound_claims \(glob\) ref: bound claim "ref" does not match \(token: main; role: production\)/,
+        /FAIL bound_claims \(glob\) ref: bound claim "ref" is "main" in the token, which does not match "production" \(glob\) \(token: main; role: production\)/,
       );
       const noToken = await tessera(args, { TESSERA_PRIVATE_TOKEN: '' });
       assert.notEqual(noToken.code, 0);

@@ -63,8 +63,11 @@ describe('Vault role evaluation', () => {
     assert.deepEqual(failed, [
       ['aud', 'aud claim does not match any expected audience'],
       ['sub', 'sub claim does not match bound subject'],
-      ['project_path', 'bound claim "project_path" does not match'],
-      ['/nested/deep', 'bound claim "/nested/deep" does not match'],
+      [
+        'project_path',
+        'bound claim "project_path" is "acme/app" in the token, which does not match "acme/*"',
+      ],
+      ['/nested/deep', 'bound claim "/nested/deep" is "x" in the token, which does not match "y"'],
       ['missing', 'bound claim "missing" is missing from the token'],
       ['email', 'claim "email" not found in token'],
       ['groups', "error converting claim 'groups' to string"],

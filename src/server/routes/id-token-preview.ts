@@ -10,7 +10,8 @@ import { projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
 interface PreviewQuery {
-  ref: string;
+  /** Default: the project's default branch. */
+  ref?: string;
   job?: string;
   aud?: string;
   source?: PipelineSource;
@@ -47,7 +48,7 @@ function request(
   return {
     project,
     user,
-    ref: query.ref,
+    ref: query.ref ?? project.defaultBranch,
     ...(query.job !== undefined ? { job: query.job } : {}),
     ...(query.aud !== undefined ? { aud: query.aud } : {}),
     ...(query.job_definition !== undefined ? { jobDefinition: query.job_definition } : {}),
@@ -57,7 +58,7 @@ function request(
 
 /**
  * `GET /projects/:id/id_tokens/preview?ref=&job=&aud=[&source=]`: the claims the job's ID tokens would
- * carry, nothing minted; `POST` with `role` (a Vault JWT role as `vault read -format=json`
+ * carry, nothing minted (`ref` defaults to the project's default branch); `POST` with `role` (a Vault JWT role as `vault read -format=json`
  * prints it) adds, per token, whether that role would accept it and why not. Developers and up,
  * as running the pipeline needs.
  */
@@ -68,7 +69,7 @@ export function registerIdTokenPreviewRoutes(app: FastifyInstance, context: Serv
     {
       schema: {
         params: projectParams,
-        querystring: { type: 'object', required: ['ref'], properties: previewProperties },
+        querystring: { type: 'object', properties: previewProperties },
       },
     },
     async (req) => {
@@ -86,7 +87,6 @@ export function registerIdTokenPreviewRoutes(app: FastifyInstance, context: Serv
         params: projectParams,
         body: {
           type: 'object',
-          required: ['ref'],
           properties: {
             ...previewProperties,
             job_definition: { type: 'string', maxLength: 256 * 1024 },
