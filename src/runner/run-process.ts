@@ -23,6 +23,12 @@ export interface RunProcessOptions {
   readonly onSpawn?: (pgid: number) => void;
   /** Called once when the process is cancelled or times out (a container CLI removes its container). */
   readonly onTerminate?: () => void;
+  /**
+   * Everything the process starts dies with it (it is a sandbox whose pid namespace ends with
+   * it), so there are no leftovers in its process group to look for once it has exited: each
+   * look reads every process's `/proc/<pid>/stat`.
+   */
+  readonly endsWithLeader?: boolean;
 }
 
 /** How a process ended. */
@@ -123,6 +129,8 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
     let closeTimer: NodeJS.Timeout | undefined;
     let settled = false;
     const pgid = child.pid;
+    const leftoversEnded = () =>
+      pgid === undefined || (options.endsWithLeader === true && exited) || !processGroupAlive(pgid);
     if (pgid !== undefined) {
       try {
         options.onSpawn?.(pgid);
@@ -173,7 +181,7 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       // Resolve only once the whole group is gone, so that "the job ended" means "nothing of it runs".
       const giveUpAt = Date.now() + grace + 3000;
       const waitForGroup = () => {
-        if (pgid !== undefined && processGroupAlive(pgid) && Date.now() < giveUpAt) {
+        if (pgid !== undefined && !leftoversEnded() && Date.now() < giveUpAt) {
           terminateGroup();
           setTimeout(waitForGroup, 25);
           return;
@@ -200,7 +208,7 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       exitCode = code;
       exitSignal = signal;
       // Background processes left in the group would keep the pipes open and outlive the job.
-      if (pgid !== undefined && processGroupAlive(pgid)) terminateGroup();
+      if (pgid !== undefined && !leftoversEnded()) terminateGroup();
       // A process that escaped the group may hold the pipes forever: do not wait on it past the grace.
       closeTimer = setTimeout(() => {
         child.stdout.destroy();

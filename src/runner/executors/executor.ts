@@ -68,6 +68,8 @@ export interface StepCommand {
    * a container CLI's client process ending does not end its container.
    */
   readonly onTerminate?: () => void;
+  /** Everything the step starts dies with its main process (see `runProcess`). */
+  readonly endsWithLeader?: boolean;
 }
 
 /** One job's open executor: starts its steps, and releases what it holds at the end. */

@@ -55,7 +55,7 @@ function installParts(installRoot: string): string[] {
  * descriptors. bubblewrap's `--dev` also mounts a `devpts`, which costs more than the rest of the
  * sandbox; jobs run without a terminal.
  */
-const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+const DEVICES = ['null', 'zero', 'random', 'urandom'];
 const DEVICE_ARGUMENTS = [
   '--tmpfs',
   '/dev',
@@ -211,6 +211,8 @@ export function sandboxExecutor(options: SandboxExecutorOptions): JobExecutor {
           args: sandboxArguments({ ...options, network }, workspace, scriptFile),
           env,
           cwd: workspace.jobRoot,
+          // The pid namespace ends with bubblewrap: nothing of the job outlives it.
+          endsWithLeader: true,
           ...(options.jobUser ? { uid: options.jobUser.uid, gid: options.jobUser.gid } : {}),
         }),
         close: async () => undefined,
