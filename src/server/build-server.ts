@@ -17,6 +17,7 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIdTokenRoutes } from './routes/id-tokens.js';
+import { registerInstanceMetadataRoutes } from './routes/instance-metadata.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
@@ -240,6 +241,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerTriggerRoutes(app, context);
     registerPipelineScheduleRoutes(app, context);
     registerMirrorRoutes(app, context);
+    registerInstanceMetadataRoutes(app, context);
   }
   return { app, coordinator };
 }

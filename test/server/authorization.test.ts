@@ -112,8 +112,8 @@ for (const dialect of testDialects()) {
       const noApi = await userWithScopes(c, 'norepo', ['read_repository']);
       const reader = await userWithScopes(c, 'reader', ['read_api'], { admin: true });
       const openapi = await c.api('GET', '/api/v4/openapi.json', { token: null });
-      // Routes that take no personal access token: the document itself and the job's own endpoint.
-      const other = new Set(['/api/v4/openapi.json', '/api/v4/job/id_token']);
+      // Routes that take no personal access token: the document itself and the job's own endpoints.
+      const other = new Set(['/api/v4/openapi.json', '/api/v4/job/id_token', '/api/v4/job']);
       const gets = Object.entries(openapi.body.paths as Record<string, Record<string, unknown>>)
         .filter(([path, methods]) => path.startsWith('/api/v4/') && 'get' in methods && !other.has(path))
         .map(([path]) => path.replace(/\{key\}/g, 'K').replace(/\{[a-z_]+\}/g, '1'));

@@ -1,11 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { createGroup } from '../../coordinator/create-group.js';
-import { groupAccessLevel, requireGroup } from '../../coordinator/permissions.js';
+import { requireGroup } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { GroupRecord } from '../../store/repositories/groups.js';
 import { authenticate } from '../authenticate.js';
-import { displayName, idParams, iso, pathSegment, visibility } from '../schemas.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
+import { accessLevel, displayName, idParams, iso, pathSegment, visibility } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
 /** GitLab's group shape. */
@@ -69,21 +75,51 @@ export function registerGroupRoutes(app: FastifyInstance, context: ServerContext
     },
   );
 
-  app.get('/api/v4/groups', async (request) => {
-    const user = await authenticate(context, request);
-    const groups = await coordinator.repos.groups.list();
-    const visible: GroupRecord[] = [];
-    for (const group of groups) {
-      if (
-        user.isAdmin ||
-        group.visibility !== 'private' ||
-        (await groupAccessLevel(coordinator, user.id, group.id))
-      ) {
-        visible.push(group);
-      }
-    }
-    return visible.map((group) => renderGroup(group, coordinator.urls.serverUrl));
-  });
+  app.get<{
+    Querystring: PaginationQuery & {
+      search?: string;
+      owned?: boolean;
+      min_access_level?: number;
+      order_by?: 'id' | 'name' | 'path';
+      sort?: 'asc' | 'desc';
+    };
+  }>(
+    '/api/v4/groups',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            ...paginationProperties,
+            search: { type: 'string', maxLength: 255 },
+            owned: { type: 'boolean' },
+            min_access_level: accessLevel,
+            order_by: { type: 'string', enum: ['id', 'name', 'path'] },
+            sort: { type: 'string', enum: ['asc', 'desc'] },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = await authenticate(context, request);
+      const query = request.query;
+      const window = pageWindow(query);
+      const minimumLevel = query.owned ? ACCESS_LEVELS.owner : query.min_access_level;
+      const page = await coordinator.repos.groups.page(
+        {
+          ...(user.isAdmin ? {} : { visibleTo: user.id }),
+          ...(minimumLevel === undefined ? {} : { memberOf: { userId: user.id, minimumLevel } }),
+          ...(query.search === undefined ? {} : { search: query.search }),
+          // GitLab orders groups by name unless told.
+          orderBy: query.order_by ?? 'name',
+          sort: query.sort ?? 'asc',
+        },
+        window,
+      );
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return page.items.map((group) => renderGroup(group, coordinator.urls.serverUrl));
+    },
+  );
 
   app.get<{ Params: { id: number } }>(
     '/api/v4/groups/:id',

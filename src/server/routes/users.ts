@@ -4,6 +4,12 @@ import { TesseraError } from '../../errors.js';
 import type { AccessTokenRecord, UserRecord } from '../../store/repositories/users.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
 import { authenticate, authenticateAdmin, authenticateCaller } from '../authenticate.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
 import { displayName, idParams, iso, pathSegment } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { TOKEN_SCOPES } from '../token-scopes.js';
@@ -73,11 +79,55 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
   );
 
   // GitLab lists users to everyone signed in, in the basic shape; admins see the full one.
-  app.get('/api/v4/users', async (request) => {
-    const caller = await authenticate(context, request);
-    const render = caller.isAdmin ? renderUserPrivate : renderUserBasic;
-    return (await coordinator.repos.users.list()).map((user) => render(user, coordinator.urls.serverUrl));
-  });
+  app.get<{
+    Querystring: PaginationQuery & {
+      search?: string;
+      username?: string;
+      active?: boolean;
+      blocked?: boolean;
+      order_by?: 'id' | 'username' | 'name' | 'created_at';
+      sort?: 'asc' | 'desc';
+    };
+  }>(
+    '/api/v4/users',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            ...paginationProperties,
+            search: { type: 'string', maxLength: 255 },
+            username: { type: 'string', maxLength: 255 },
+            active: { type: 'boolean' },
+            blocked: { type: 'boolean' },
+            order_by: { type: 'string', enum: ['id', 'username', 'name', 'created_at'] },
+            sort: { type: 'string', enum: ['asc', 'desc'] },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = await authenticate(context, request);
+      const render = caller.isAdmin ? renderUserPrivate : renderUserBasic;
+      const query = request.query;
+      const window = pageWindow(query);
+      const orderBy = query.order_by ?? 'id';
+      const page = await coordinator.repos.users.page(
+        {
+          ...(query.search === undefined ? {} : { search: query.search }),
+          ...(query.username === undefined ? {} : { username: query.username }),
+          ...(query.active === undefined ? {} : { active: query.active }),
+          ...(query.blocked === undefined ? {} : { blocked: query.blocked }),
+          orderBy: orderBy === 'created_at' ? 'createdAt' : orderBy,
+          // GitLab's default is id desc; Tessera keeps its oldest-first order unless told.
+          sort: query.sort ?? 'asc',
+        },
+        window,
+      );
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return page.items.map((user) => render(user, coordinator.urls.serverUrl));
+    },
+  );
 
   app.get<{ Params: { id: number } }>(
     '/api/v4/users/:id',

@@ -1,5 +1,6 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Db } from '../open-store.js';
+import { containsPattern, type Page, type PageWindow, readPage } from '../page-query.js';
 import type { PersonalAccessTokensTable, UsersTable } from '../schema.js';
 
 /** A stored user. */
@@ -69,6 +70,39 @@ export class UserRepository {
       .where('username', '=', username)
       .executeTakeFirst();
     return row && toUser(row);
+  }
+
+  /** One page of users (GitLab's `GET /users`): `search` in username, name or email, any case. */
+  async page(
+    filter: {
+      search?: string;
+      username?: string;
+      active?: boolean;
+      blocked?: boolean;
+      sort: 'asc' | 'desc';
+      orderBy: 'id' | 'username' | 'name' | 'createdAt';
+    },
+    window: PageWindow,
+  ): Promise<Page<UserRecord>> {
+    let query = this.db.selectFrom('users').selectAll();
+    if (filter.search !== undefined) {
+      const pattern = containsPattern(filter.search);
+      query = query.where((eb) =>
+        eb.or(
+          (['username', 'name', 'email'] as const).map((column) =>
+            eb(sql`lower(${sql.ref(column)})`, 'like', sql`${pattern} escape '\\'`),
+          ),
+        ),
+      );
+    }
+    if (filter.username !== undefined)
+      query = query.where(sql`lower(username)`, '=', filter.username.toLowerCase());
+    if (filter.active) query = query.where('state', '=', 'active');
+    if (filter.blocked) query = query.where('state', '=', 'blocked');
+    query = query.orderBy(filter.orderBy, filter.sort);
+    if (filter.orderBy !== 'id') query = query.orderBy('id', filter.sort);
+    const page = await readPage(query, window);
+    return { items: page.items.map(toUser), total: page.total };
   }
 
   async list(): Promise<UserRecord[]> {
