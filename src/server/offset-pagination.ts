@@ -24,13 +24,25 @@ export function pageWindow(query: PaginationQuery): PageWindow & { page: number;
   return { page, perPage, limit: perPage, offset: (page - 1) * perPage };
 }
 
-/** The request's own URL on `serverUrl` with `changes` applied to its query string. */
+/**
+ * The request's own URL with `changes` applied to its query string, as GitLab builds its `Link`
+ * header from the request: on the host the client called (python-gitlab warns and may lose pages
+ * when a link leaves the base URL it was given), with `serverUrl`'s scheme (a TLS proxy in front
+ * hands Tessera plain HTTP). A Host header that is no host falls back to `serverUrl`.
+ */
 export function linkTo(
   request: FastifyRequest,
   serverUrl: string,
   changes: Readonly<Record<string, string | null>>,
 ): string {
-  const url = new URL(request.url, serverUrl);
+  const configured = new URL(serverUrl);
+  let url: URL;
+  try {
+    url = new URL(request.url, `${configured.protocol}//${request.headers.host ?? configured.host}`);
+  } catch {
+    url = new URL(request.url, serverUrl);
+  }
+  if (url.pathname !== new URL(request.url, 'http://x').pathname) url = new URL(request.url, serverUrl);
   for (const [name, value] of Object.entries(changes)) {
     if (value === null) url.searchParams.delete(name);
     else url.searchParams.set(name, value);
