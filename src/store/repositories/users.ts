@@ -152,6 +152,45 @@ export class UserRepository {
     await this.db.updateTable('personalAccessTokens').set({ revoked: 1 }).where('id', '=', id).execute();
   }
 
+  /** Changes a user's attributes (`PUT /users/:id`, block, unblock). */
+  async update(
+    id: number,
+    changes: Partial<
+      Pick<UserRecord, 'username' | 'email' | 'name' | 'isAdmin' | 'canCreateGroup' | 'state'>
+    >,
+  ): Promise<UserRecord | undefined> {
+    const { isAdmin, canCreateGroup, ...rest } = changes;
+    const row = await this.db
+      .updateTable('users')
+      .set({
+        ...rest,
+        ...(isAdmin === undefined ? {} : { isAdmin: isAdmin ? 1 : 0 }),
+        ...(canCreateGroup === undefined ? {} : { canCreateGroup: canCreateGroup ? 1 : 0 }),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  /** One page of personal access tokens, of one user or of everyone, oldest first. */
+  async pageAccessTokens(
+    filter: { userId?: number; state?: 'active' | 'inactive'; revoked?: boolean; now: number },
+    window: PageWindow,
+  ): Promise<Page<AccessTokenRecord>> {
+    let query = this.db.selectFrom('personalAccessTokens').selectAll();
+    if (filter.userId !== undefined) query = query.where('userId', '=', filter.userId);
+    if (filter.revoked !== undefined) query = query.where('revoked', '=', filter.revoked ? 1 : 0);
+    if (filter.state === 'active')
+      query = query
+        .where('revoked', '=', 0)
+        .where((eb) => eb.or([eb('expiresAt', 'is', null), eb('expiresAt', '>', filter.now)]));
+    if (filter.state === 'inactive')
+      query = query.where((eb) => eb.or([eb('revoked', '=', 1), eb('expiresAt', '<=', filter.now)]));
+    const page = await readPage(query.orderBy('id'), window);
+    return { items: page.items.map(toToken), total: page.total };
+  }
+
   async touchAccessToken(id: number, now: number): Promise<void> {
     await this.db.updateTable('personalAccessTokens').set({ lastUsedAt: now }).where('id', '=', id).execute();
   }
