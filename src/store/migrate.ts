@@ -8,6 +8,7 @@ import { caseInsensitivePathsMigration } from './migrations/0005-case-insensitiv
 import { runnerAccessLevelMigration } from './migrations/0006-runner-access-level.js';
 import { userCanCreateGroupMigration } from './migrations/0007-user-can-create-group.js';
 import { triggersMigration } from './migrations/0008-triggers.js';
+import { pathHistoryOutlivesProjectsMigration } from './migrations/0009-path-history-outlives-projects.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -20,6 +21,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0006-runner-access-level': runnerAccessLevelMigration,
     '0007-user-can-create-group': userCanCreateGroupMigration,
     '0008-triggers': triggersMigration(dialect),
+    '0009-path-history-outlives-projects': pathHistoryOutlivesProjectsMigration(dialect),
   };
 }
 

@@ -89,5 +89,68 @@ for (const dialect of testDialects()) {
       assert.equal((await c.api('GET', '/api/v4/user', { token: self.body.token })).status, 401);
       assert.equal((await c.api('DELETE', `/api/v4/users/${ada.body.id}`)).status, 404);
     });
+
+    it('deletes projects with what goes alongside, keeping their paths burned; changes and deletes groups', async () => {
+      const c = await startTestCoordinator(dialect);
+      const acme = await c.api('POST', '/api/v4/groups', {
+        body: { name: 'Acme', path: 'acme', visibility: 'internal' },
+      });
+      const sub = await c.api('POST', '/api/v4/groups', {
+        body: { name: 'Sub', path: 'sub', parent_id: acme.body.id, visibility: 'internal' },
+      });
+      const project = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'web', namespace_id: acme.body.id, repository_url: '/tmp/none' },
+      });
+      const pid = project.body.id;
+      await c.api('POST', `/api/v4/projects/${pid}/variables`, { body: { key: 'K', value: 'v' } });
+      await c.api('POST', `/api/v4/projects/${pid}/protected_branches`, { body: { name: 'main' } });
+      await c.api('POST', '/api/v4/user/runners', { body: { runner_type: 'project_type', project_id: pid } });
+      await c.api('POST', `/api/v4/projects/${pid}/triggers`, { body: { description: 't' } });
+      const deleted = await c.api('DELETE', `/api/v4/projects/${pid}`);
+      assert.equal(deleted.status, 202, deleted.text);
+      assert.equal((await c.api('GET', `/api/v4/projects/${pid}`)).status, 404);
+      assert.deepEqual((await c.api('GET', '/api/v4/runners')).body, []);
+      // The path is free for a new project, but stays burned for project_path subjects.
+      const again = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'web', namespace_id: acme.body.id, repository_url: '/tmp/none' },
+      });
+      assert.equal(again.status, 201, again.text);
+      assert.equal(
+        await c.server.coordinator.repos.projects.pathHeldByAnother(again.body.id, 'acme/web'),
+        true,
+      );
+
+      // Groups: name and visibility (never wider than the parent, never narrower than what is below).
+      const renamed = await c.api('PUT', `/api/v4/groups/${acme.body.id}`, { body: { name: 'Acme Corp' } });
+      assert.equal(renamed.status, 200, renamed.text);
+      assert.equal(renamed.body.name, 'Acme Corp');
+      const tooWide = await c.api('PUT', `/api/v4/groups/${sub.body.id}`, { body: { visibility: 'public' } });
+      assert.equal(tooWide.status, 400);
+      assert.match(tooWide.body.message, /parent group is internal/);
+      await c.api('PUT', `/api/v4/projects/${again.body.id}`, { body: { visibility: 'internal' } });
+      const tooNarrow = await c.api('PUT', `/api/v4/groups/${acme.body.id}`, {
+        body: { visibility: 'private' },
+      });
+      assert.equal(tooNarrow.status, 400);
+      assert.equal(
+        (await c.api('PUT', `/api/v4/groups/${sub.body.id}`, { body: { visibility: 'private' } })).body
+          .visibility,
+        'private',
+      );
+      const subProject = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'deep', namespace_id: sub.body.id, repository_url: '/tmp/none' },
+      });
+      const gone = await c.api('DELETE', `/api/v4/groups/${acme.body.id}`);
+      assert.equal(gone.status, 202, gone.text);
+      for (const path of [
+        `/api/v4/groups/${acme.body.id}`,
+        `/api/v4/groups/${sub.body.id}`,
+        `/api/v4/projects/${again.body.id}`,
+        `/api/v4/projects/${subProject.body.id}`,
+      ]) {
+        assert.equal((await c.api('GET', path)).status, 404, path);
+      }
+      assert.equal((await c.api('GET', '/api/v4/groups')).body.length, 0);
+    });
   });
 }

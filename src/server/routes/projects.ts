@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { createProject } from '../../coordinator/create-project.js';
+import { deleteProjectIn } from '../../coordinator/delete-project.js';
 import { checkDisplayName } from '../../coordinator/display-name.js';
 import { redactRepositoryUrl } from '../../coordinator/git-repository.js';
 import { requireGroup } from '../../coordinator/permissions.js';
@@ -270,6 +271,17 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
     async (request) => {
       const { project } = await authenticateForProject(context, request, 0);
       return render(project);
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/api/v4/projects/:id',
+    { schema: { params: projectParams } },
+    async (request, reply) => {
+      // GitLab: Owners delete projects; it answers 202 (its deletion runs in the background).
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.owner);
+      await coordinator.store.transaction((tx) => deleteProjectIn(tx, project.id));
+      return reply.status(202).send({ message: '202 Accepted' });
     },
   );
 

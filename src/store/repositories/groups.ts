@@ -60,6 +60,29 @@ export class GroupRepository {
     return readPage(query, window);
   }
 
+  /** Changes a group's name or visibility. */
+  async update(
+    id: number,
+    changes: Partial<Pick<GroupRecord, 'name' | 'visibility'>>,
+  ): Promise<GroupRecord | undefined> {
+    if (Object.keys(changes).length === 0) return this.findById(id);
+    return this.db.updateTable('groups').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  /** The distinct visibilities of the subgroups and projects anywhere below `group`. */
+  async widestVisibilityBelow(group: GroupRecord): Promise<string[]> {
+    const prefix = `${group.fullPath}/`;
+    const below = sql<boolean>`substr(full_path, 1, ${prefix.length}) = ${prefix}`;
+    const groups = await this.db.selectFrom('groups').select('visibility').distinct().where(below).execute();
+    const projects = await this.db
+      .selectFrom('projects')
+      .select('visibility')
+      .distinct()
+      .where(sql<boolean>`substr(path_with_namespace, 1, ${prefix.length}) = ${prefix}`)
+      .execute();
+    return [...groups, ...projects].map((row) => row.visibility);
+  }
+
   async list(): Promise<GroupRecord[]> {
     return this.db.selectFrom('groups').selectAll().orderBy('id').execute();
   }
