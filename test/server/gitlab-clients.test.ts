@@ -64,6 +64,7 @@ for (const dialect of testDialects()) {
         users: 13,
         projects: 23,
         pipelines: 11,
+        projects_after_delete: 22,
       });
       assert.match(summary.version, /-tessera\./);
     });
@@ -159,6 +160,16 @@ for (const dialect of testDialects()) {
       assert.equal(jobs.length, 14);
       await api.Pipelines.remove(projectId, pipelineIds[0] ?? 0);
       assert.equal((await api.Pipelines.all(projectId, { perPage: 100 })).length, 6);
+
+      // Lifecycle deletes: a user, a project (with its pipelines), the group with the rest.
+      await api.Users.block(user.id);
+      await api.Users.unblock(user.id);
+      await api.Users.remove(user.id);
+      assert.equal((await api.Users.all({ perPage: 100 })).length, 11);
+      await api.Projects.remove(projectId);
+      assert.equal((await api.Projects.all({ perPage: 4 })).length, 11);
+      await api.Groups.remove(group.id);
+      assert.deepEqual(await api.Projects.all({ perPage: 4 }), []);
     });
   });
 }
