@@ -167,6 +167,34 @@ for (const dialect of testDialects()) {
       assert.equal((await c.api('GET', '/api/v4/users?search=ADA')).body.length, 1);
     });
 
+    it('filters runners in SQL by contact status as time passes, by tags, and pages them', async () => {
+      let now = Date.parse('2030-01-01T00:00:00Z');
+      const c = await startTestCoordinator(dialect, {}, { clock: () => now });
+      const contacted = await registerRunner(c, { tag_list: ['linux', 'gpu'] });
+      await registerRunner(c, { tag_list: ['linux'] });
+      assert.equal(await requestJob(c, contacted), null, 'no job, but the runner made contact');
+      const statuses = async (status: string) =>
+        (await c.api('GET', `/api/v4/runners/all?status=${status}`)).headers.get('x-total');
+      assert.deepEqual(
+        [await statuses('online'), await statuses('never_contacted'), await statuses('offline')],
+        ['1', '1', '0'],
+      );
+      now += 3 * 60 * 60 * 1000;
+      assert.deepEqual([await statuses('online'), await statuses('offline')], ['0', '1']);
+      now += 8 * 24 * 60 * 60 * 1000;
+      assert.deepEqual(
+        [await statuses('stale'), await statuses('offline'), await statuses('never_contacted')],
+        ['2', '0', '0'],
+      );
+      const tagged = await c.api('GET', '/api/v4/runners/all?tag_list=gpu,linux');
+      assert.equal(tagged.body.length, 1);
+      assert.deepEqual(tagged.body[0].tag_list.sort(), ['gpu', 'linux']);
+      const second = await c.api('GET', '/api/v4/runners/all?tag_list=linux&per_page=1&page=2');
+      assert.equal(second.headers.get('x-total'), '2');
+      assert.equal(second.body.length, 1);
+      assert.equal(links(second.headers.get('link')).prev?.includes('tag_list=linux'), true);
+    });
+
     it('pages and filters pipelines and jobs (scope[], status, ref, sha, username, updated_after)', async () => {
       const c = await startTestCoordinator(dialect);
       const repository = await makeRepository({
