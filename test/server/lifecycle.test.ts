@@ -152,5 +152,48 @@ for (const dialect of testDialects()) {
       }
       assert.equal((await c.api('GET', '/api/v4/groups')).body.length, 0);
     });
+
+    it('changes, stops and deletes environments, unprotects them, and pages every project list', async () => {
+      const c = await startTestCoordinator(dialect);
+      const group = await c.api('POST', '/api/v4/groups', { body: { name: 'Acme', path: 'acme' } });
+      const project = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'web', namespace_id: group.body.id, repository_url: '/tmp/none' },
+      });
+      const base = `/api/v4/projects/${project.body.id}`;
+      const env = await c.api('POST', `${base}/environments`, { body: { name: 'staging' } });
+      const changed = await c.api('PUT', `${base}/environments/${env.body.id}`, {
+        body: { external_url: 'https://staging.example.com', tier: 'testing' },
+      });
+      assert.equal(changed.status, 200, changed.text);
+      assert.equal(changed.body.external_url, 'https://staging.example.com');
+      assert.equal(changed.body.tier, 'testing');
+      const early = await c.api('DELETE', `${base}/environments/${env.body.id}`);
+      assert.equal(early.status, 403);
+      assert.match(early.body.message, /stop it first/);
+      const stopped = await c.api('POST', `${base}/environments/${env.body.id}/stop`);
+      assert.equal(stopped.body.state, 'stopped');
+      assert.equal((await c.api('DELETE', `${base}/environments/${env.body.id}`)).status, 204);
+      assert.equal((await c.api('PUT', `${base}/environments/${env.body.id}`, { body: {} })).status, 404);
+      await c.api('POST', `${base}/protected_environments`, {
+        body: { name: 'production', deploy_access_levels: [{ access_level: 40 }] },
+      });
+      assert.equal((await c.api('DELETE', `${base}/protected_environments/production`)).status, 204);
+      assert.equal((await c.api('DELETE', `${base}/protected_environments/production`)).status, 404);
+
+      for (let i = 0; i < 3; i++) {
+        await c.api('POST', `${base}/variables`, { body: { key: `K${i}`, value: 'v' } });
+        await c.api('POST', `${base}/protected_branches`, { body: { name: `b${i}` } });
+        await c.api('POST', `${base}/protected_tags`, { body: { name: `v${i}*` } });
+        await c.api('POST', `${base}/environments`, { body: { name: `e${i}` } });
+        await c.api('POST', `${base}/triggers`, { body: { description: `t${i}` } });
+      }
+      for (const list of ['variables', 'protected_branches', 'protected_tags', 'environments', 'triggers']) {
+        const page = await c.api('GET', `${base}/${list}?per_page=2&page=2`);
+        assert.equal(page.status, 200, `${list}: ${page.text}`);
+        assert.equal(page.body.length, 1, list);
+        assert.equal(page.headers.get('x-total'), '3', list);
+        assert.equal(page.headers.get('x-prev-page'), '1', list);
+      }
+    });
   });
 }

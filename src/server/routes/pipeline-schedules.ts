@@ -13,6 +13,12 @@ import { repositories } from '../../store/repositories.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
 import { nextScheduleRun, runSchedule } from '../../triggers/schedules.js';
 import { authenticateForProject } from '../authenticate.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderPipeline } from './pipelines.js';
@@ -121,24 +127,28 @@ export function registerPipelineScheduleRoutes(app: FastifyInstance, context: Se
     );
   };
 
-  app.get<{ Params: { id: string }; Querystring: { scope?: 'active' | 'inactive' } }>(
+  app.get<{ Params: { id: string }; Querystring: PaginationQuery & { scope?: 'active' | 'inactive' } }>(
     base,
     {
       schema: {
         params: projectParams,
         querystring: {
           type: 'object',
-          properties: { scope: { type: 'string', enum: ['active', 'inactive'] } },
+          properties: { ...paginationProperties, scope: { type: 'string', enum: ['active', 'inactive'] } },
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const scope = request.query.scope;
-      const schedules = (await coordinator.repos.pipelineSchedules.listByProject(project.id)).filter(
-        (schedule) => scope === undefined || schedule.active === (scope === 'active'),
+      const window = pageWindow(request.query);
+      const page = await coordinator.repos.pipelineSchedules.pageByProject(
+        project.id,
+        scope === undefined ? undefined : scope === 'active',
+        window,
       );
-      return Promise.all(schedules.map((schedule) => renderSchedule(coordinator, schedule)));
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return Promise.all(page.items.map((schedule) => renderSchedule(coordinator, schedule)));
     },
   );
 

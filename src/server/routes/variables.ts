@@ -4,6 +4,12 @@ import { TesseraError } from '../../errors.js';
 import type { VariableRecord } from '../../store/repositories/variables.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
 import { authenticateForProject } from '../authenticate.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
 import { projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -104,12 +110,15 @@ export function registerVariableRoutes(app: FastifyInstance, context: ServerCont
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: PaginationQuery }>(
     '/api/v4/projects/:id/variables',
-    { schema: { params: projectParams } },
-    async (request) => {
+    { schema: { params: projectParams, querystring: { type: 'object', properties: paginationProperties } } },
+    async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
-      return (await coordinator.repos.variables.list(project.id)).map(renderVariable);
+      const window = pageWindow(request.query);
+      const page = await coordinator.repos.variables.page(project.id, window);
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return page.items.map(renderVariable);
     },
   );
 
