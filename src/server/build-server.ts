@@ -9,7 +9,12 @@ import { registerOidcRoutes } from '../oidc/routes.js';
 import type { Store } from '../store/open-store.js';
 import { compileOnFirstUse } from './compile-on-first-use.js';
 import { installErrorHandler } from './error-handler.js';
-import { applyGitLabParamSemantics, parseGitLabParams, parseGitLabQuery } from './gitlab-params.js';
+import {
+  applyGitLabParamSemantics,
+  parseGitLabParams,
+  parseGitLabQuery,
+  parseMultipartParams,
+} from './gitlab-params.js';
 import { type PrecompiledValidators, precompiledValidatorFactory } from './precompiled-validator-factory.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RequestLogController } from './request-log-controller.js';
@@ -174,6 +179,18 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     (_request, body, done) => {
       try {
         done(null, parseGitLabParams(body as string));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
+  // `curl --form` sends multipart/form-data, as GitLab's documentation does throughout.
+  app.addContentTypeParser(
+    'multipart/form-data',
+    { parseAs: 'buffer', bodyLimit: 1024 * 1024 },
+    (request, body, done) => {
+      try {
+        done(null, parseMultipartParams(body as Buffer, String(request.headers['content-type'] ?? '')));
       } catch (error) {
         done(error as Error, undefined);
       }

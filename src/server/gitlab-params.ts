@@ -85,9 +85,55 @@ function normalize(params: GitLabParams, name: string, value: string, depth: num
  * @throws {TesseraError} `ERR_VALIDATION` for a name that is both a value and a list or hash.
  */
 export function parseGitLabParams(text: string): GitLabParams {
+  return nestGitLabParams(new URLSearchParams(text));
+}
+
+/** Nests name–value pairs as {@link parseGitLabParams} does, whatever they were read from. */
+export function nestGitLabParams(pairs: Iterable<readonly [string, string]>): GitLabParams {
   const params: GitLabParams = {};
-  for (const [name, value] of new URLSearchParams(text)) normalize(params, name, value, 0, name);
+  for (const [name, value] of pairs) normalize(params, name, value, 0, name);
   return params;
+}
+
+/** At most this many parts in one multipart body: more is no form a GitLab route takes. */
+const MAX_MULTIPART_PARTS = 1000;
+
+function badMultipart(why: string): TesseraError {
+  return new TesseraError('ERR_VALIDATION', `the multipart/form-data body is malformed: ${why}`);
+}
+
+/**
+ * Reads a `multipart/form-data` body (what `curl --form` sends, as in GitLab's documentation) into
+ * name–value pairs, nested as GitLab nests them (see {@link parseGitLabParams}). A file part
+ * (`--form "value=@file"`) gives its content as the value, as GitLab reads a variable's value from
+ * a file. Values are UTF-8.
+ *
+ * @throws {TesseraError} `ERR_VALIDATION` for a body without the content type's boundary, a part
+ *   without a name, or too many parts.
+ */
+export function parseMultipartParams(body: Buffer, contentType: string): GitLabParams {
+  const boundary = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  const delimiter = boundary?.[1] ?? boundary?.[2];
+  if (!delimiter) throw badMultipart('the Content-Type names no boundary');
+  // latin1 maps every byte to one character, so splitting never cuts a UTF-8 sequence apart.
+  const text = body.toString('latin1');
+  const sections = text.split(`--${delimiter}`);
+  if (sections.length < 2) throw badMultipart('no part starts with the boundary');
+  const pairs: Array<[string, string]> = [];
+  for (const section of sections.slice(1)) {
+    if (section.startsWith('--')) break;
+    if (pairs.length >= MAX_MULTIPART_PARTS) throw badMultipart(`more than ${MAX_MULTIPART_PARTS} parts`);
+    const part = section.replace(/^\r?\n/, '').replace(/\r?\n$/, '');
+    const split = part.search(/\r?\n\r?\n/);
+    if (split === -1) throw badMultipart('a part has no blank line after its headers');
+    const headers = part.slice(0, split);
+    const content = part.slice(split).replace(/^\r?\n\r?\n/, '');
+    const name = /content-disposition:[^\r\n]*?;\s*name="([^"]*)"/i.exec(headers)?.[1];
+    if (name === undefined || name === '') throw badMultipart('a part has no name');
+    const decode = (value: string) => Buffer.from(value, 'latin1').toString('utf8');
+    pairs.push([decode(name), decode(content)]);
+  }
+  return nestGitLabParams(pairs);
 }
 
 /**

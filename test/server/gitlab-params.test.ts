@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isTesseraError } from '../../src/errors.js';
-import { parseGitLabParams } from '../../src/server/gitlab-params.js';
+import { parseGitLabParams, parseMultipartParams } from '../../src/server/gitlab-params.js';
 import { testDialects } from '../store/dialects.js';
 import { startTestCoordinator } from './harness.js';
 
@@ -33,6 +33,40 @@ describe('parseGitLabParams (Rack nesting)', () => {
     const parsed = parseGitLabParams('__proto__[admin]=1&a[__proto__][x]=1');
     assert.equal(({} as Record<string, unknown>).admin, undefined);
     assert.equal(Object.getPrototypeOf(parsed), Object.prototype);
+  });
+});
+
+describe('parseMultipartParams', () => {
+  it('reads curl --form bodies: fields, nested names, UTF-8 and file parts', () => {
+    const body = Buffer.from(
+      [
+        '--XyZ',
+        'Content-Disposition: form-data; name="key"',
+        '',
+        'GREETING',
+        '--XyZ',
+        'Content-Disposition: form-data; name="tag_list[]"',
+        '',
+        'linux',
+        '--XyZ',
+        'Content-Disposition: form-data; name="value"; filename="v.txt"',
+        'Content-Type: text/plain',
+        '',
+        'héllo\r\nworld',
+        '--XyZ--',
+        '',
+      ].join('\r\n'),
+      'utf8',
+    );
+    assert.deepEqual(parseMultipartParams(body, 'multipart/form-data; boundary=XyZ'), {
+      key: 'GREETING',
+      tag_list: ['linux'],
+      value: 'héllo\r\nworld',
+    });
+    assert.throws(
+      () => parseMultipartParams(body, 'multipart/form-data'),
+      (error: unknown) => isTesseraError(error) && error.code === 'ERR_VALIDATION',
+    );
   });
 });
 
@@ -93,6 +127,19 @@ for (const dialect of testDialects()) {
       const wrong = await c.api('PUT', `/api/v4/runners/${created.id}?paused=maybe`);
       assert.equal(wrong.status, 400);
       assert.match(wrong.body.message, /paused/);
+      // multipart/form-data (curl --form), as GitLab's documentation sends it.
+      const form = new FormData();
+      form.append('key', 'MULTI');
+      form.append('value', 'déjà vu');
+      form.append('protected', 'yes');
+      const multipart = await fetch(`${c.url}/api/v4/projects/${project.body.id}/variables`, {
+        method: 'POST',
+        headers: { 'private-token': c.adminToken },
+        body: form,
+      });
+      assert.equal(multipart.status, 201, await multipart.clone().text());
+      const variable = (await multipart.json()) as { key: string; value: string; protected: boolean };
+      assert.deepEqual([variable.key, variable.value, variable.protected], ['MULTI', 'déjà vu', true]);
       const conflict = await fetch(`${c.url}/api/v4/user/runners`, {
         method: 'POST',
         headers: { 'private-token': c.adminToken, 'content-type': 'application/x-www-form-urlencoded' },
