@@ -3,7 +3,7 @@ import { deleteProjectIn } from './delete-project.js';
 
 /**
  * Deletes a group with its subgroups and their projects (each as {@link deleteProjectIn}), their
- * memberships and group runners, as GitLab does; deepest groups first. The groups' paths are
+ * memberships, group runners and variables, as GitLab does; deepest groups first. The groups' paths are
  * free again; the projects' paths stay burned.
  */
 export async function deleteGroup(coordinator: Coordinator, groupId: number): Promise<void> {
@@ -28,6 +28,11 @@ export async function deleteGroup(coordinator: Coordinator, groupId: number): Pr
         .deleteFrom('members')
         .where('sourceType', '=', 'group')
         .where('sourceId', '=', group.id)
+        .execute();
+      await tx
+        .deleteFrom('ciVariables')
+        .where('ownerType', '=', 'group')
+        .where('ownerId', '=', group.id)
         .execute();
       await tx.deleteFrom('groups').where('id', '=', group.id).execute();
     }

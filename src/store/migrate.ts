@@ -9,6 +9,7 @@ import { runnerAccessLevelMigration } from './migrations/0006-runner-access-leve
 import { userCanCreateGroupMigration } from './migrations/0007-user-can-create-group.js';
 import { triggersMigration } from './migrations/0008-triggers.js';
 import { pathHistoryOutlivesProjectsMigration } from './migrations/0009-path-history-outlives-projects.js';
+import { groupAndInstanceVariablesMigration } from './migrations/0010-group-and-instance-variables.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -22,6 +23,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0007-user-can-create-group': userCanCreateGroupMigration,
     '0008-triggers': triggersMigration(dialect),
     '0009-path-history-outlives-projects': pathHistoryOutlivesProjectsMigration(dialect),
+    '0010-group-and-instance-variables': groupAndInstanceVariablesMigration(dialect),
   };
 }
 

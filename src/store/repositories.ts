@@ -1,4 +1,5 @@
 import type { Db } from './open-store.js';
+import { CiVariableRepository } from './repositories/ci-variables.js';
 import { GroupRepository } from './repositories/groups.js';
 import { SqlIssuedTokenRepository } from './repositories/issued-tokens.js';
 import { JobRepository } from './repositories/jobs.js';
@@ -30,6 +31,7 @@ export interface Repositories {
   pipelineTriggers: PipelineTriggerRepository;
   pipelineSchedules: PipelineScheduleRepository;
   projectMirrors: ProjectMirrorRepository;
+  ciVariables: CiVariableRepository;
 }
 
 /**
@@ -56,5 +58,6 @@ export function repositories(db: Db): Repositories {
     pipelineTriggers: new PipelineTriggerRepository(db),
     pipelineSchedules: new PipelineScheduleRepository(db),
     projectMirrors: new ProjectMirrorRepository(db),
+    ciVariables: new CiVariableRepository(db),
   };
 }

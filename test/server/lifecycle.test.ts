@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { makeRepository } from '../coordinator/git-fixture.js';
+import { registerRunner, requestJob, variable } from '../coordinator/runner-client.js';
 import { testDialects } from '../store/dialects.js';
 import { startTestCoordinator } from './harness.js';
 
@@ -194,6 +196,64 @@ for (const dialect of testDialects()) {
         assert.equal(page.headers.get('x-total'), '3', list);
         assert.equal(page.headers.get('x-prev-page'), '1', list);
       }
+    });
+
+    it('keeps group and instance variables, and hands jobs the nearest one of each key', async () => {
+      const c = await startTestCoordinator(dialect);
+      const repository = await makeRepository({ '.gitlab-ci.yml': 'job:\n  script: [echo]\n' });
+      const top = await c.api('POST', '/api/v4/groups', { body: { name: 'Top', path: 'top' } });
+      const sub = await c.api('POST', '/api/v4/groups', {
+        body: { name: 'Sub', path: 'sub', parent_id: top.body.id },
+      });
+      const project = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'app', namespace_id: sub.body.id, repository_url: repository.path },
+      });
+      const set = async (base: string, key: string, value: string) => {
+        const created = await c.api('POST', `${base}/variables`, { body: { key, value } });
+        assert.equal(created.status, 201, created.text);
+      };
+      await set('/api/v4/admin/ci', 'FROM_INSTANCE', 'instance');
+      await set('/api/v4/admin/ci', 'SHADOWED', 'instance');
+      await set(`/api/v4/groups/${top.body.id}`, 'SHADOWED', 'top');
+      await set(`/api/v4/groups/${top.body.id}`, 'NEAREST', 'top');
+      await set(`/api/v4/groups/${sub.body.id}`, 'NEAREST', 'sub');
+      await set(`/api/v4/projects/${project.body.id}`, 'OWN', 'project');
+      const listed = await c.api('GET', `/api/v4/groups/${top.body.id}/variables?per_page=1`);
+      assert.equal(listed.headers.get('x-total'), '2');
+      const changed = await c.api('PUT', '/api/v4/admin/ci/variables/FROM_INSTANCE', {
+        body: { value: 'changed' },
+      });
+      assert.equal(changed.body.value, 'changed');
+      const dev = await c.api('POST', '/api/v4/users', {
+        body: { username: 'dev', email: 'dev@example.com', name: 'Dev' },
+      });
+      const devToken = await c.api('POST', `/api/v4/users/${dev.body.id}/personal_access_tokens`, {
+        body: { name: 't', scopes: ['api'] },
+      });
+      await c.api('POST', `/api/v4/groups/${top.body.id}/members`, {
+        body: { user_id: dev.body.id, access_level: 40 },
+      });
+      assert.equal(
+        (await c.api('GET', `/api/v4/groups/${top.body.id}/variables`, { token: devToken.body.token }))
+          .status,
+        403,
+        'group variables are for Owners',
+      );
+      assert.equal(
+        (await c.api('GET', '/api/v4/admin/ci/variables', { token: devToken.body.token })).status,
+        403,
+      );
+
+      const runnerToken = await registerRunner(c);
+      await c.api('POST', `/api/v4/projects/${project.body.id}/pipeline?ref=main`);
+      const job = await requestJob(c, runnerToken);
+      assert.ok(job);
+      assert.deepEqual(
+        ['FROM_INSTANCE', 'SHADOWED', 'NEAREST', 'OWN'].map((key) => variable(job, key)),
+        ['changed', 'top', 'sub', 'project'],
+      );
+      assert.equal((await c.api('DELETE', `/api/v4/groups/${sub.body.id}/variables/NEAREST`)).status, 204);
+      assert.equal((await c.api('GET', `/api/v4/groups/${sub.body.id}/variables/NEAREST`)).status, 404);
     });
   });
 }
