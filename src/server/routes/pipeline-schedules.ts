@@ -267,15 +267,17 @@ export function registerPipelineScheduleRoutes(app: FastifyInstance, context: Se
     },
   );
 
-  app.get<{ Params: { id: string; schedule_id: number } }>(
+  app.get<{ Params: { id: string; schedule_id: number }; Querystring: PaginationQuery }>(
     `${base}/:schedule_id/pipelines`,
-    { schema: { params: scheduleParams } },
-    async (request) => {
+    { schema: { params: scheduleParams, querystring: { type: 'object', properties: paginationProperties } } },
+    async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const schedule = await findSchedule(project, request.params.schedule_id);
-      const ids = await coordinator.repos.pipelineSchedules.listRunPipelineIds(schedule.id);
+      const window = pageWindow(request.query);
+      const page = await coordinator.repos.pipelineSchedules.pageRunPipelineIds(schedule.id, window);
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
       const out = [];
-      for (const id of ids) {
+      for (const id of page.items) {
         const pipeline = await coordinator.repos.pipelines.findById(id);
         if (pipeline) out.push(await renderPipeline(coordinator, project, pipeline));
       }

@@ -162,6 +162,20 @@ export class PipelineScheduleRepository {
   }
 
   /** Ids of the pipelines the schedule started, newest first. */
+  /** One page of the pipelines a schedule started (that still exist), newest first. */
+  async pageRunPipelineIds(scheduleId: number, window: PageWindow): Promise<Page<number>> {
+    const page = await readPage(
+      this.db
+        .selectFrom('pipelineScheduleRuns')
+        .innerJoin('pipelines', 'pipelines.id', 'pipelineScheduleRuns.pipelineId')
+        .select('pipelineScheduleRuns.pipelineId')
+        .where('pipelineScheduleRuns.scheduleId', '=', scheduleId)
+        .orderBy('pipelineScheduleRuns.pipelineId', 'desc'),
+      window,
+    );
+    return { items: page.items.map((row) => row.pipelineId), total: page.total };
+  }
+
   async listRunPipelineIds(scheduleId: number, limit = 100): Promise<number[]> {
     const rows = await this.db
       .selectFrom('pipelineScheduleRuns')
