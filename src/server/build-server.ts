@@ -18,6 +18,7 @@ import {
 import { type PrecompiledValidators, precompiledValidatorFactory } from './precompiled-validator-factory.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RequestLogController } from './request-log-controller.js';
+import { registerAccessTokenRoutes } from './routes/access-tokens.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -259,6 +260,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerPipelineScheduleRoutes(app, context);
     registerMirrorRoutes(app, context);
     registerInstanceMetadataRoutes(app, context);
+    registerAccessTokenRoutes(app, context);
   }
   return { app, coordinator };
 }

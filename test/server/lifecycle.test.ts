@@ -255,5 +255,72 @@ for (const dialect of testDialects()) {
       assert.equal((await c.api('DELETE', `/api/v4/groups/${sub.body.id}/variables/NEAREST`)).status, 204);
       assert.equal((await c.api('GET', `/api/v4/groups/${sub.body.id}/variables/NEAREST`)).status, 404);
     });
+
+    it('creates project and group access tokens for bot users that reach only their project or group', async () => {
+      const c = await startTestCoordinator(dialect);
+      const group = await c.api('POST', '/api/v4/groups', { body: { name: 'Acme', path: 'acme' } });
+      const other = await c.api('POST', '/api/v4/groups', { body: { name: 'Other', path: 'other' } });
+      const project = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'web', namespace_id: group.body.id, repository_url: '/tmp/none' },
+      });
+      const hidden = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'secret', namespace_id: other.body.id, repository_url: '/tmp/none' },
+      });
+      const base = `/api/v4/projects/${project.body.id}/access_tokens`;
+      const created = await c.api('POST', base, {
+        body: { name: 'deployer', scopes: ['api'], access_level: 30, expires_at: '2999-01-01' },
+      });
+      assert.equal(created.status, 201, created.text);
+      assert.equal(created.body.access_level, 30);
+      assert.match(created.body.token, /^tspat-/);
+      const bot = await c.api('GET', '/api/v4/user', { token: created.body.token });
+      assert.match(bot.body.username, new RegExp(`^project_${project.body.id}_bot_`));
+      assert.equal(
+        (await c.api('GET', `/api/v4/projects/${project.body.id}`, { token: created.body.token })).status,
+        200,
+      );
+      assert.equal(
+        (await c.api('GET', `/api/v4/projects/${hidden.body.id}`, { token: created.body.token })).status,
+        404,
+      );
+      assert.equal(
+        (
+          await c.api('POST', `/api/v4/projects/${project.body.id}/variables`, {
+            token: created.body.token,
+            body: { key: 'K', value: 'v' },
+          })
+        ).status,
+        403,
+        'a developer-level bot is no maintainer',
+      );
+      const listed = await c.api('GET', base);
+      assert.deepEqual(
+        listed.body.map((t: { name: string; access_level: number }) => [t.name, t.access_level]),
+        [['deployer', 30]],
+      );
+      assert.equal(listed.body[0].token, undefined);
+      assert.equal((await c.api('GET', `${base}/${created.body.id}`)).body.name, 'deployer');
+      const rotated = await c.api('POST', `${base}/${created.body.id}/rotate`);
+      assert.equal(rotated.status, 200, rotated.text);
+      assert.equal((await c.api('GET', '/api/v4/user', { token: created.body.token })).status, 401);
+      assert.equal((await c.api('GET', '/api/v4/user', { token: rotated.body.token })).status, 200);
+      assert.equal((await c.api('DELETE', `${base}/${rotated.body.id}`)).status, 204);
+      assert.equal((await c.api('GET', '/api/v4/user', { token: rotated.body.token })).status, 401);
+      // Another project's token id is not found here.
+      const groupToken = await c.api('POST', `/api/v4/groups/${group.body.id}/access_tokens`, {
+        body: { name: 'group-bot', scopes: ['read_api'], access_level: 20 },
+      });
+      assert.equal(groupToken.status, 201, groupToken.text);
+      assert.equal((await c.api('GET', `${base}/${groupToken.body.id}`)).status, 404);
+      assert.equal(
+        (await c.api('GET', `/api/v4/projects/${project.body.id}`, { token: groupToken.body.token })).status,
+        200,
+        "a group bot reaches the group's projects",
+      );
+      assert.equal(
+        (await c.api('GET', `/api/v4/groups/${group.body.id}/access_tokens`)).headers.get('x-total'),
+        '1',
+      );
+    });
   });
 }

@@ -191,6 +191,33 @@ export class UserRepository {
     return { items: page.items.map(toToken), total: page.total };
   }
 
+  /**
+   * One page of the tokens of a project's or group's bot users (GitLab's project and group access
+   * tokens): users named `<prefix>…` that are members of that source, oldest first.
+   */
+  async pageBotAccessTokens(
+    source: { sourceType: 'group' | 'project'; sourceId: number; usernamePrefix: string },
+    window: PageWindow,
+  ): Promise<Page<AccessTokenRecord & { accessLevel: number }>> {
+    const query = this.db
+      .selectFrom('personalAccessTokens')
+      .innerJoin('users', 'users.id', 'personalAccessTokens.userId')
+      .innerJoin('members', 'members.userId', 'users.id')
+      .selectAll('personalAccessTokens')
+      .select('members.accessLevel')
+      .where('members.sourceType', '=', source.sourceType)
+      .where('members.sourceId', '=', source.sourceId)
+      .where(
+        sql<boolean>`substr(users.username, 1, ${source.usernamePrefix.length}) = ${source.usernamePrefix}`,
+      )
+      .orderBy('personalAccessTokens.id');
+    const page = await readPage(query, window);
+    return {
+      items: page.items.map(({ accessLevel, ...row }) => ({ ...toToken(row), accessLevel })),
+      total: page.total,
+    };
+  }
+
   async touchAccessToken(id: number, now: number): Promise<void> {
     await this.db.updateTable('personalAccessTokens').set({ lastUsedAt: now }).where('id', '=', id).execute();
   }
