@@ -21,6 +21,14 @@ export async function expireArtifacts(coordinator: Coordinator): Promise<number>
 /** Removes every artifact file of a job (`DELETE /projects/:id/jobs/:job_id/artifacts`). */
 export async function deleteJobArtifacts(coordinator: Coordinator, jobId: number): Promise<number> {
   const keys = await coordinator.repos.jobArtifacts.deleteByJob(jobId);
-  for (const key of keys) await coordinator.artifactStore.delete(key).catch(() => undefined);
+  await deleteArtifactBytes(coordinator, keys);
   return keys.length;
+}
+
+/**
+ * Deletes the bytes of artifact files whose rows are gone (a job, pipeline or project deleted).
+ * Never fails: bytes a failure leaves behind are unreachable, not wrong.
+ */
+export async function deleteArtifactBytes(coordinator: Coordinator, keys: readonly string[]): Promise<void> {
+  for (const key of keys) await coordinator.artifactStore.delete(key).catch(() => undefined);
 }

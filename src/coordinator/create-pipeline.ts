@@ -40,13 +40,26 @@ export function gitReader(coordinator: Coordinator): GitRepositoryReader {
   return reader;
 }
 
-/** The project variables a pipeline on a ref sees: protected ones only on protected refs. */
+/**
+ * The CI/CD variables a pipeline on a ref sees, protected ones only on protected refs, in GitLab's
+ * order of precedence (a later one with the same key wins): the instance's, then those of the
+ * project's groups from the top-level group down, then the project's own.
+ */
 export async function projectVariablesFor(
   db: Db,
   projectId: number,
   refProtected: boolean,
 ): Promise<Array<{ key: string; value: string; masked: boolean; file: boolean; raw: boolean }>> {
-  const variables = await repositories(db).variables.list(projectId);
+  const repos = repositories(db);
+  const project = await repos.projects.findById(projectId);
+  const lineage = project ? await repos.groups.lineage(project.namespaceId) : [];
+  const depth = new Map(lineage.map((group, index) => [group.id, lineage.length - index]));
+  const inherited = (await repos.ciVariables.listFor([...depth.keys()])).sort(
+    (a, b) =>
+      (a.ownerType === 'instance' ? 0 : (depth.get(a.ownerId) ?? 0)) -
+      (b.ownerType === 'instance' ? 0 : (depth.get(b.ownerId) ?? 0)),
+  );
+  const variables = [...inherited, ...(await repos.variables.list(projectId))];
   return variables
     .filter((variable) => refProtected || !variable.protected)
     .map((variable) => ({

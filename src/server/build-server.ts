@@ -10,9 +10,16 @@ import type { Store } from '../store/open-store.js';
 import { registerWebRoutes } from '../web/register-web-routes.js';
 import { compileOnFirstUse } from './compile-on-first-use.js';
 import { installErrorHandler } from './error-handler.js';
+import {
+  applyGitLabParamSemantics,
+  parseGitLabParams,
+  parseGitLabQuery,
+  parseMultipartParams,
+} from './gitlab-params.js';
 import { type PrecompiledValidators, precompiledValidatorFactory } from './precompiled-validator-factory.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RequestLogController } from './request-log-controller.js';
+import { registerAccessTokenRoutes } from './routes/access-tokens.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerArtifactRunnerRoutes } from './routes/artifacts-runner.js';
 import { registerCiLintRoutes } from './routes/ci-lint.js';
@@ -20,6 +27,7 @@ import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIdTokenPreviewRoutes } from './routes/id-token-preview.js';
 import { registerIdTokenRoutes } from './routes/id-tokens.js';
+import { registerInstanceMetadataRoutes } from './routes/instance-metadata.js';
 import { registerJobArtifactRoutes } from './routes/job-artifacts.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerMemberRoutes } from './routes/members.js';
@@ -36,7 +44,6 @@ import { registerRunnerProtocolRoutes } from './routes/runner-protocol.js';
 import { registerRunnerRoutes } from './routes/runners.js';
 import { registerTestReportRoutes } from './routes/test-reports.js';
 import { registerTriggerRoutes } from './routes/triggers.js';
-import { registerUserPasswordRoutes } from './routes/user-password.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVariableRoutes } from './routes/variables.js';
 import type { ServerContext } from './server-context.js';
@@ -156,6 +163,8 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     bodyLimit: 8 * 1024 * 1024,
     // Long polls hold a request up to jobRequestWait seconds; keep sockets well past that.
     keepAliveTimeout: 75_000,
+    // GitLab's nested parameters (`tag_list[]=a`, `variables[KEY]=v`) in the query string too.
+    routerOptions: { querystringParser: parseGitLabQuery },
     ajv: {
       customOptions: {
         coerceTypes: 'array',
@@ -171,12 +180,29 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     // Without precompiled validators Fastify's default stays in place, untouched.
     ...(buildValidator ? { schemaController: { compilersFactory: { buildValidator } } } : {}),
   }) as unknown as FastifyInstance;
-  // GitLab's API takes form bodies as well as JSON (curl --form); the introspection endpoint needs them.
+  // GitLab's API takes form bodies as well as JSON (curl --form), nested as GitLab nests them; the
+  // introspection endpoint needs them too.
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string', bodyLimit: 1024 * 1024 },
     (_request, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+      try {
+        done(null, parseGitLabParams(body as string));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
+  // `curl --form` sends multipart/form-data, as GitLab's documentation does throughout.
+  app.addContentTypeParser(
+    'multipart/form-data',
+    { parseAs: 'buffer', bodyLimit: 1024 * 1024 },
+    (request, body, done) => {
+      try {
+        done(null, parseMultipartParams(body as Buffer, String(request.headers['content-type'] ?? '')));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
     },
   );
   // An empty body with a JSON content type (curl -X POST -H 'Content-Type: application/json') means "no body".
@@ -192,11 +218,17 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
   // Anything else (a runner's trace chunk without a usual type) arrives as text; schemas decide.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   installErrorHandler(app);
+  app.addHook('preValidation', applyGitLabParamSemantics);
   // Every answer: no MIME sniffing (a job trace or an error must never be run as HTML). And no
   // cache may keep an answer unless its route says so (discovery and JWKS do): many answers carry
   // a secret shown once (a new personal access token, a runner token, a job with its tokens).
+  // JSON answers say exactly `application/json`, as GitLab's do: python-gitlab parses a body only
+  // when its Content-Type is exactly that (JSON is UTF-8 by definition, RFC 8259 §8.1).
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('application/json;'))
+      reply.header('content-type', 'application/json');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
@@ -241,10 +273,11 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerTriggerRoutes(app, context);
     registerPipelineScheduleRoutes(app, context);
     registerMirrorRoutes(app, context);
-    // The web UI (src/web/) and the password its sign-in checks.
-    registerUserPasswordRoutes(app, context);
+    // The web UI (src/web/).
     registerIdTokenPreviewRoutes(app, context);
     registerWebRoutes(app, context);
+    registerInstanceMetadataRoutes(app, context);
+    registerAccessTokenRoutes(app, context);
   }
   return { app, coordinator };
 }

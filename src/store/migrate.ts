@@ -13,6 +13,8 @@ import { jobArtifactsMigration } from './migrations/0010-job-artifacts.js';
 import { jobCoverageMigration } from './migrations/0011-job-coverage.js';
 import { resourceGroupsMigration } from './migrations/0012-resource-groups.js';
 import { releasesMigration } from './migrations/0013-releases.js';
+import { pathHistoryOutlivesProjectsMigration } from './migrations/0014-path-history-outlives-projects.js';
+import { groupAndInstanceVariablesMigration } from './migrations/0015-group-and-instance-variables.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -30,6 +32,8 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0011-job-coverage': jobCoverageMigration,
     '0012-resource-groups': resourceGroupsMigration(dialect),
     '0013-releases': releasesMigration(dialect),
+    '0014-path-history-outlives-projects': pathHistoryOutlivesProjectsMigration(dialect),
+    '0015-group-and-instance-variables': groupAndInstanceVariablesMigration(dialect),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Db } from './open-store.js';
+import { CiVariableRepository } from './repositories/ci-variables.js';
 import { GroupRepository } from './repositories/groups.js';
 import { SqlIssuedTokenRepository } from './repositories/issued-tokens.js';
 import { JobArtifactRepository } from './repositories/job-artifacts.js';
@@ -32,6 +33,7 @@ export interface Repositories {
   pipelineSchedules: PipelineScheduleRepository;
   projectMirrors: ProjectMirrorRepository;
   jobArtifacts: JobArtifactRepository;
+  ciVariables: CiVariableRepository;
 }
 
 /**
@@ -59,5 +61,6 @@ export function repositories(db: Db): Repositories {
     pipelineSchedules: new PipelineScheduleRepository(db),
     projectMirrors: new ProjectMirrorRepository(db),
     jobArtifacts: new JobArtifactRepository(db),
+    ciVariables: new CiVariableRepository(db),
   };
 }

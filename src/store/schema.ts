@@ -35,6 +35,13 @@ export interface Database {
   resourceGroups: ResourceGroupsTable;
   jobResourceGroups: JobResourceGroupsTable;
   releases: ReleasesTable;
+  ciVariables: CiVariablesTable;
+}
+
+/** Group and instance CI/CD variables (`owner_type` `group` with the group's id, or `instance` with 0). */
+export interface CiVariablesTable extends Omit<ProjectVariablesTable, 'projectId'> {
+  ownerType: 'group' | 'instance';
+  ownerId: number;
 }
 
 /** `users`. */

@@ -316,6 +316,31 @@ build:
       assert.equal(await coordinator.trace(id, buildId), '');
     });
 
+    it("deletes the artifacts' bytes with their pipeline and with their project", async () => {
+      const { id } = await project('doomed', {
+        '.gitlab-ci.yml': `
+build:
+  script:
+    - echo "doomed" > out.txt
+  artifacts:
+    paths: [out.txt]
+`,
+      });
+      const first = await runPipeline(id);
+      const second = await runPipeline(id);
+      const firstKey = await storeKey(first.job('build').id);
+      const secondKey = await storeKey(second.job('build').id);
+      assert.ok((await storedBytes(firstKey)) && (await storedBytes(secondKey)));
+      assert.equal(
+        (await coordinator.api('DELETE', `/projects/${id}/pipelines/${first.pipeline.id}`)).status,
+        204,
+      );
+      assert.equal(await storedBytes(firstKey), false, 'the pipeline took its artifacts along');
+      assert.equal(await storedBytes(secondKey), true);
+      assert.equal((await coordinator.api('DELETE', `/projects/${id}`)).status, 202);
+      assert.equal(await storedBytes(secondKey), false, 'the project took its artifacts along');
+    });
+
     it('restores a cache saved by an earlier pipeline, and keeps protected and unprotected caches apart', async () => {
       const { id, dir } = await project('cached', {
         '.gitlab-ci.yml': `

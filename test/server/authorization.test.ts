@@ -113,7 +113,12 @@ for (const dialect of testDialects()) {
       const reader = await userWithScopes(c, 'reader', ['read_api'], { admin: true });
       const openapi = await c.api('GET', '/api/v4/openapi.json', { token: null });
       // Routes that take no personal access token: the document itself and the job-token routes.
-      const other = new Set(['/api/v4/openapi.json', '/api/v4/job/id_token', '/api/v4/jobs/{id}/artifacts']);
+      const other = new Set([
+        '/api/v4/openapi.json',
+        '/api/v4/job/id_token',
+        '/api/v4/jobs/{id}/artifacts',
+        '/api/v4/job',
+      ]);
       type Operation = { parameters?: { in: string; name: string; required?: boolean }[] };
       // Each path with its required query parameters filled, so that only the scope can refuse it.
       const gets = Object.entries(openapi.body.paths as Record<string, Record<string, Operation>>)
@@ -135,7 +140,8 @@ for (const dialect of testDialects()) {
         assert.notEqual(read.body?.error, 'insufficient_scope', `${path} with read_api`);
       }
       // Every other method needs `api`: a read_api token gets no further than the body's schema.
-      const runnerProtocol = /^\/api\/v4\/(jobs\/request|jobs\/\{id\}(\/trace|\/artifacts)?|runners\/verify)$/;
+      const runnerProtocol =
+        /^\/api\/v4\/(jobs\/request|jobs\/\{id\}(\/trace|\/artifacts)?|runners\/verify)$/;
       let refusedWrites = 0;
       for (const [path, methods] of Object.entries(
         openapi.body.paths as Record<string, Record<string, unknown>>,

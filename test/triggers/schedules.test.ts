@@ -134,6 +134,14 @@ for (const dialect of testDialects()) {
       const runs = await a.api('GET', `${base}/${id}/pipelines`, { token: p.developer.token });
       assert.equal(runs.body.length, 3);
       assert.ok(runs.body.every((pipeline: { source: string }) => pipeline.source === 'schedule'));
+      const secondPage = await a.api('GET', `${base}/${id}/pipelines?per_page=2&page=2`, {
+        token: p.developer.token,
+      });
+      assert.equal(secondPage.headers.get('x-total'), '3');
+      assert.deepEqual(
+        secondPage.body.map((pipeline: { id: number }) => pipeline.id),
+        [runs.body[2].id],
+      );
 
       // Switched off: nothing fires, however late it gets.
       const off = await a.api('PUT', `${base}/${id}`, { token: p.maintainer.token, body: { active: false } });

@@ -1,12 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { createGroup } from '../../coordinator/create-group.js';
-import { groupAccessLevel, requireGroup } from '../../coordinator/permissions.js';
+import { deleteGroup } from '../../coordinator/delete-group.js';
+import { requireGroup } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { GroupRecord } from '../../store/repositories/groups.js';
 import { authenticate } from '../authenticate.js';
-import { displayName, idParams, iso, pathSegment, visibility } from '../schemas.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
+import { accessLevel, displayName, idParams, iso, pathSegment, visibility } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
+
+const VISIBILITY_RANK: Readonly<Record<string, number>> = { private: 0, internal: 1, public: 2 };
 
 /** GitLab's group shape. */
 export function renderGroup(group: GroupRecord, serverUrl: string) {
@@ -69,21 +78,115 @@ export function registerGroupRoutes(app: FastifyInstance, context: ServerContext
     },
   );
 
-  app.get('/api/v4/groups', async (request) => {
-    const user = await authenticate(context, request);
-    const groups = await coordinator.repos.groups.list();
-    const visible: GroupRecord[] = [];
-    for (const group of groups) {
-      if (
-        user.isAdmin ||
-        group.visibility !== 'private' ||
-        (await groupAccessLevel(coordinator, user.id, group.id))
-      ) {
-        visible.push(group);
-      }
+  app.get<{
+    Querystring: PaginationQuery & {
+      search?: string;
+      owned?: boolean;
+      min_access_level?: number;
+      order_by?: 'id' | 'name' | 'path';
+      sort?: 'asc' | 'desc';
+    };
+  }>(
+    '/api/v4/groups',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            ...paginationProperties,
+            search: { type: 'string', maxLength: 255 },
+            owned: { type: 'boolean' },
+            min_access_level: accessLevel,
+            order_by: { type: 'string', enum: ['id', 'name', 'path'] },
+            sort: { type: 'string', enum: ['asc', 'desc'] },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = await authenticate(context, request);
+      const query = request.query;
+      const window = pageWindow(query);
+      const minimumLevel = query.owned ? ACCESS_LEVELS.owner : query.min_access_level;
+      const page = await coordinator.repos.groups.page(
+        {
+          ...(user.isAdmin ? {} : { visibleTo: user.id }),
+          ...(minimumLevel === undefined ? {} : { memberOf: { userId: user.id, minimumLevel } }),
+          ...(query.search === undefined ? {} : { search: query.search }),
+          // GitLab orders groups by name unless told.
+          orderBy: query.order_by ?? 'name',
+          sort: query.sort ?? 'asc',
+        },
+        window,
+      );
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return page.items.map((group) => renderGroup(group, coordinator.urls.serverUrl));
+    },
+  );
+
+  app.put<{ Params: { id: number }; Body: { name?: string; visibility?: string; description?: string } }>(
+    '/api/v4/groups/:id',
+    {
+      schema: {
+        params: idParams,
+        body: {
+          type: 'object',
+          properties: { name: displayName, visibility, description: { type: 'string', maxLength: 2000 } },
+        },
+      },
+    },
+    async (request) => {
+      const user = await authenticate(context, request);
+      // GitLab: Owners change a group's settings.
+      const { group } = await requireGroup(coordinator, user, request.params.id, ACCESS_LEVELS.owner);
+      const body = request.body ?? {};
+      if (body.visibility !== undefined) await checkGroupVisibility(group, body.visibility);
+      const changed = await coordinator.repos.groups.update(group.id, {
+        ...(body.name === undefined ? {} : { name: body.name }),
+        ...(body.visibility === undefined ? {} : { visibility: body.visibility }),
+      });
+      return renderGroup(changed ?? group, coordinator.urls.serverUrl);
+    },
+  );
+
+  app.delete<{ Params: { id: number } }>(
+    '/api/v4/groups/:id',
+    { schema: { params: idParams } },
+    async (request, reply) => {
+      const user = await authenticate(context, request);
+      const { group } = await requireGroup(coordinator, user, request.params.id, ACCESS_LEVELS.owner);
+      await deleteGroup(coordinator, group.id);
+      // GitLab answers 202: its deletion runs in the background; Tessera's is done already.
+      return reply.status(202).send({ message: '202 Accepted' });
+    },
+  );
+
+  /**
+   * GitLab's rule: a group is never more visible than its parent, nor less visible than any of its
+   * subgroups or projects.
+   */
+  const checkGroupVisibility = async (group: GroupRecord, wanted: string) => {
+    const rank = (value: string) => VISIBILITY_RANK[value] ?? 0;
+    const parent =
+      group.parentId === null ? undefined : await coordinator.repos.groups.findById(group.parentId);
+    if (parent && rank(wanted) > rank(parent.visibility)) {
+      throw new TesseraError(
+        'ERR_VALIDATION',
+        `body.visibility cannot be ${wanted}: the parent group is ${parent.visibility}`,
+        {
+          details: { field: 'body.visibility' },
+        },
+      );
     }
-    return visible.map((group) => renderGroup(group, coordinator.urls.serverUrl));
-  });
+    const widest = await coordinator.repos.groups.widestVisibilityBelow(group);
+    if (widest.some((value) => rank(value) > rank(wanted))) {
+      throw new TesseraError(
+        'ERR_VALIDATION',
+        `body.visibility cannot be ${wanted}: a subgroup or project of the group is more visible`,
+        { details: { field: 'body.visibility' } },
+      );
+    }
+  };
 
   app.get<{ Params: { id: number } }>(
     '/api/v4/groups/:id',

@@ -3,15 +3,48 @@ import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { cancelJob, checkMayChangeJob, eraseJob, playJob, retryJob } from '../../coordinator/job-actions.js';
 import { jobCoverage } from '../../coordinator/job-coverage.js';
+import { hashSecret } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
-import { authenticateForProject } from '../authenticate.js';
+import { authenticateForProject, recordAuthFailure } from '../authenticate.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderUserPublic } from './users.js';
+
+/** GitLab's job statuses a `scope` / `scope[]` may name. */
+const JOB_SCOPES = [
+  'created',
+  'pending',
+  'running',
+  'failed',
+  'success',
+  'canceled',
+  'skipped',
+  'waiting_for_resource',
+  'manual',
+] as const;
+
+/** GitLab's `scope` of job lists: one status or a list of them (`scope[]=failed&scope[]=success`). */
+export const jobScopeSchema = {
+  anyOf: [
+    { type: 'string', enum: JOB_SCOPES },
+    { type: 'array', maxItems: JOB_SCOPES.length, items: { type: 'string', enum: JOB_SCOPES } },
+  ],
+} as const;
+
+/** The statuses a job list's `scope` names, or undefined for every status. */
+export function jobScopeStatuses(scope: string | string[] | undefined): string[] | undefined {
+  return scope === undefined ? undefined : Array.isArray(scope) ? scope : [scope];
+}
 
 /** GitLab's job shape. */
 export async function renderJob(
@@ -104,18 +137,65 @@ export function registerJobRoutes(app: FastifyInstance, context: ServerContext):
     return { job, pipeline };
   };
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: PaginationQuery & { scope?: string | string[] } }>(
     '/api/v4/projects/:id/jobs',
-    { schema: { params: projectParams } },
-    async (request) => {
+    {
+      schema: {
+        params: projectParams,
+        querystring: { type: 'object', properties: { ...paginationProperties, scope: jobScopeSchema } },
+      },
+    },
+    async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const window = pageWindow(request.query);
+      const statuses = jobScopeStatuses(request.query.scope);
+      const page = await coordinator.repos.jobs.page<PlannedJob>(
+        { projectId: project.id, includeRetried: true, ...(statuses === undefined ? {} : { statuses }) },
+        window,
+      );
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      const pipelines = new Map<number, PipelineRecord>();
       const out = [];
-      for (const pipeline of await coordinator.repos.pipelines.listByProject(project.id, 20)) {
-        for (const job of (await coordinator.repos.jobs.listByPipeline<PlannedJob>(pipeline.id)).reverse()) {
-          out.push(await renderJob(coordinator, project, pipeline, job));
+      for (const job of page.items) {
+        let pipeline = pipelines.get(job.pipelineId);
+        if (pipeline === undefined) {
+          pipeline = await coordinator.repos.pipelines.findById(job.pipelineId);
+          if (pipeline === undefined) continue;
+          pipelines.set(pipeline.id, pipeline);
         }
+        out.push(await renderJob(coordinator, project, pipeline, job));
       }
       return out;
+    },
+  );
+
+  // GitLab's `GET /job`: a running job's own details, for its job token (the JOB-TOKEN header, or
+  // `job_token` in the query string as GitLab also takes it).
+  app.get<{ Querystring: { job_token?: string } }>(
+    '/api/v4/job',
+    {
+      schema: {
+        querystring: { type: 'object', properties: { job_token: { type: 'string', maxLength: 1024 } } },
+      },
+    },
+    async (request) => {
+      const header = request.headers['job-token'];
+      const token = typeof header === 'string' && header !== '' ? header : request.query.job_token;
+      const job =
+        typeof token === 'string' && token !== ''
+          ? await coordinator.repos.jobs.findByTokenHash<PlannedJob>(hashSecret(token))
+          : undefined;
+      if (job === undefined || job.status !== 'running') {
+        recordAuthFailure(context, request);
+        throw new TesseraError(
+          'ERR_JOB_TOKEN_INVALID',
+          'this route needs the job token of a running job (JOB-TOKEN header)',
+        );
+      }
+      const project = await coordinator.repos.projects.findById(job.projectId);
+      const pipeline = await coordinator.repos.pipelines.findById(job.pipelineId);
+      if (!project || !pipeline) throw new TesseraError('ERR_NOT_FOUND', `job ${job.id} not found`);
+      return renderJob(coordinator, project, pipeline, job);
     },
   );
 

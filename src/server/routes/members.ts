@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { checkMemberChange } from '../../coordinator/member-change.js';
 import { requireGroup } from '../../coordinator/permissions.js';
@@ -6,6 +6,12 @@ import { TesseraError } from '../../errors.js';
 import type { MemberRecord } from '../../store/repositories/members.js';
 import type { UserRecord } from '../../store/repositories/users.js';
 import { authenticate, authenticateForProject } from '../authenticate.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
 import { accessLevel, idParams, iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -20,6 +26,8 @@ function renderMember(member: MemberRecord, user: UserRecord) {
     expires_at: null,
   };
 }
+
+const listQuery = { type: 'object', properties: paginationProperties } as const;
 
 const levelBody = {
   type: 'object',
@@ -117,13 +125,29 @@ export function registerMemberRoutes(app: FastifyInstance, context: ServerContex
     await coordinator.repos.members.remove(source.sourceType, source.sourceId, userId);
   };
 
-  const list = async (sourceType: 'group' | 'project', sourceId: number) => {
+  const list = async (
+    request: FastifyRequest<{ Querystring: PaginationQuery }>,
+    reply: FastifyReply,
+    sourceType: 'group' | 'project',
+    sourceId: number,
+  ) => {
+    const window = pageWindow(request.query);
+    const page = await coordinator.repos.members.page(sourceType, sourceId, window);
+    setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
     const out = [];
-    for (const member of await coordinator.repos.members.list(sourceType, sourceId)) {
+    for (const member of page.items) {
       const user = await coordinator.repos.users.findById(member.userId);
       if (user) out.push(renderMember(member, user));
     }
     return out;
+  };
+
+  /** GitLab's `GET …/members/:user_id`: one direct member. */
+  const show = async (sourceType: 'group' | 'project', sourceId: number, userId: number) => {
+    const member = await coordinator.repos.members.find(sourceType, sourceId, userId);
+    const user = member && (await coordinator.repos.users.findById(userId));
+    if (!member || !user) throw new TesseraError('ERR_NOT_FOUND', `user ${userId} is not a direct member`);
+    return renderMember(member, user);
   };
 
   const projectSource = async (
@@ -156,12 +180,21 @@ export function registerMemberRoutes(app: FastifyInstance, context: ServerContex
       reply.status(201).send(await add(await projectSource(request, ACCESS_LEVELS.maintainer), request.body)),
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: PaginationQuery }>(
     '/api/v4/projects/:id/members',
-    { schema: { params: projectParams } },
+    { schema: { params: projectParams, querystring: listQuery } },
+    async (request, reply) => {
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      return list(request, reply, 'project', project.id);
+    },
+  );
+
+  app.get<{ Params: { id: string; user_id: number } }>(
+    '/api/v4/projects/:id/members/:user_id',
+    { schema: { params: memberParams } },
     async (request) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
-      return list('project', project.id);
+      return show('project', project.id, request.params.user_id);
     },
   );
 
@@ -192,13 +225,23 @@ export function registerMemberRoutes(app: FastifyInstance, context: ServerContex
       reply.status(201).send(await add(await groupSource(request, ACCESS_LEVELS.maintainer), request.body)),
   );
 
-  app.get<{ Params: { id: number } }>(
+  app.get<{ Params: { id: number }; Querystring: PaginationQuery }>(
     '/api/v4/groups/:id/members',
-    { schema: { params: idParams } },
+    { schema: { params: idParams, querystring: listQuery } },
+    async (request, reply) => {
+      const user = await authenticate(context, request);
+      const { group } = await requireGroup(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
+      return list(request, reply, 'group', group.id);
+    },
+  );
+
+  app.get<{ Params: { id: number; user_id: number } }>(
+    '/api/v4/groups/:id/members/:user_id',
+    { schema: { params: groupMemberParams } },
     async (request) => {
       const user = await authenticate(context, request);
       const { group } = await requireGroup(coordinator, user, request.params.id, ACCESS_LEVELS.guest);
-      return list('group', group.id);
+      return show('group', group.id, request.params.user_id);
     },
   );
 

@@ -13,6 +13,12 @@ import { repositories } from '../../store/repositories.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
 import { nextScheduleRun, runSchedule } from '../../triggers/schedules.js';
 import { authenticateForProject } from '../authenticate.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderPipeline } from './pipelines.js';
@@ -132,24 +138,28 @@ export function registerPipelineScheduleRoutes(app: FastifyInstance, context: Se
     return variable;
   };
 
-  app.get<{ Params: { id: string }; Querystring: { scope?: 'active' | 'inactive' } }>(
+  app.get<{ Params: { id: string }; Querystring: PaginationQuery & { scope?: 'active' | 'inactive' } }>(
     base,
     {
       schema: {
         params: projectParams,
         querystring: {
           type: 'object',
-          properties: { scope: { type: 'string', enum: ['active', 'inactive'] } },
+          properties: { ...paginationProperties, scope: { type: 'string', enum: ['active', 'inactive'] } },
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const scope = request.query.scope;
-      const schedules = (await coordinator.repos.pipelineSchedules.listByProject(project.id)).filter(
-        (schedule) => scope === undefined || schedule.active === (scope === 'active'),
+      const window = pageWindow(request.query);
+      const page = await coordinator.repos.pipelineSchedules.pageByProject(
+        project.id,
+        scope === undefined ? undefined : scope === 'active',
+        window,
       );
-      return Promise.all(schedules.map((schedule) => renderSchedule(coordinator, schedule)));
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return Promise.all(page.items.map((schedule) => renderSchedule(coordinator, schedule)));
     },
   );
 
@@ -268,15 +278,17 @@ export function registerPipelineScheduleRoutes(app: FastifyInstance, context: Se
     },
   );
 
-  app.get<{ Params: { id: string; schedule_id: number } }>(
+  app.get<{ Params: { id: string; schedule_id: number }; Querystring: PaginationQuery }>(
     `${base}/:schedule_id/pipelines`,
-    { schema: { params: scheduleParams } },
-    async (request) => {
+    { schema: { params: scheduleParams, querystring: { type: 'object', properties: paginationProperties } } },
+    async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const schedule = await findSchedule(project, request.params.schedule_id);
-      const ids = await coordinator.repos.pipelineSchedules.listRunPipelineIds(schedule.id);
+      const window = pageWindow(request.query);
+      const page = await coordinator.repos.pipelineSchedules.pageRunPipelineIds(schedule.id, window);
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
       const out = [];
-      for (const id of ids) {
+      for (const id of page.items) {
         const pipeline = await coordinator.repos.pipelines.findById(id);
         if (pipeline) out.push(await renderPipeline(coordinator, project, pipeline));
       }

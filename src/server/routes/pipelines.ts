@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { createPipeline } from '../../coordinator/create-pipeline.js';
+import { deletePipeline } from '../../coordinator/delete-pipeline.js';
 import { cancelPipeline, checkMayChangeOnRef, retryPipeline } from '../../coordinator/job-actions.js';
 import { pipelineCoverage } from '../../coordinator/job-coverage.js';
 import { TesseraError } from '../../errors.js';
@@ -9,9 +10,15 @@ import type { PlannedJob } from '../../pipeline/plan.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
 import { authenticateForProject } from '../authenticate.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
-import { renderJob } from './jobs.js';
+import { jobScopeSchema, jobScopeStatuses, renderJob } from './jobs.js';
 import { renderUserBasic } from './users.js';
 
 /** GitLab's pipeline shape. */
@@ -50,6 +57,68 @@ const pipelineParams = {
   type: 'object',
   required: ['id', 'pid'],
   properties: { ...projectParams.properties, pid: { type: 'integer', minimum: 1, maximum: 2147483647 } },
+} as const;
+
+/** GitLab's pipeline `scope`: a set of statuses, or branch or tag pipelines. */
+const PIPELINE_SCOPES = {
+  running: { statuses: ['running'] },
+  pending: { statuses: ['pending'] },
+  finished: { statuses: ['success', 'failed', 'canceled', 'skipped'] },
+  branches: { refType: 'branch' },
+  tags: { refType: 'tag' },
+} as const satisfies Record<string, { statuses: readonly string[] } | { refType: 'branch' | 'tag' }>;
+
+const PIPELINE_ORDERS = {
+  id: 'id',
+  status: 'status',
+  ref: 'ref',
+  updated_at: 'updatedAt',
+  user_id: 'userId',
+} as const;
+
+const PIPELINE_STATUSES = [
+  'created',
+  'waiting_for_resource',
+  'preparing',
+  'pending',
+  'running',
+  'success',
+  'failed',
+  'canceled',
+  'skipped',
+  'manual',
+  'scheduled',
+] as const;
+
+/** GitLab's filters of `GET /projects/:id/pipelines`. */
+interface PipelineListQuery extends PaginationQuery {
+  scope?: keyof typeof PIPELINE_SCOPES;
+  status?: string;
+  ref?: string;
+  sha?: string;
+  source?: string;
+  username?: string;
+  updated_after?: string;
+  updated_before?: string;
+  order_by?: keyof typeof PIPELINE_ORDERS;
+  sort?: 'asc' | 'desc';
+}
+
+const pipelineListQuery = {
+  type: 'object',
+  properties: {
+    ...paginationProperties,
+    scope: { type: 'string', enum: Object.keys(PIPELINE_SCOPES) },
+    status: { type: 'string', enum: PIPELINE_STATUSES },
+    ref: refSchema,
+    sha: { type: 'string', minLength: 1, maxLength: 64 },
+    source: { type: 'string', maxLength: 64 },
+    username: { type: 'string', maxLength: 255 },
+    updated_after: { type: 'string', format: 'date-time' },
+    updated_before: { type: 'string', format: 'date-time' },
+    order_by: { type: 'string', enum: Object.keys(PIPELINE_ORDERS) },
+    sort: { type: 'string', enum: ['asc', 'desc'] },
+  },
 } as const;
 
 interface PipelineVariableInput {
@@ -117,32 +186,88 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { ref?: string; status?: string; per_page?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: PipelineListQuery }>(
     '/api/v4/projects/:id/pipelines',
+    { schema: { params: projectParams, querystring: pipelineListQuery } },
+    async (request, reply) => {
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const query = request.query;
+      const window = pageWindow(query);
+      let userId: number | undefined;
+      if (query.username !== undefined)
+        userId = (await coordinator.repos.users.findByUsername(query.username))?.id ?? -1;
+      const scope: { statuses?: readonly string[]; refType?: 'branch' | 'tag' } =
+        query.scope === undefined ? {} : PIPELINE_SCOPES[query.scope];
+      // `scope` and `status` together: the statuses both allow.
+      const statuses =
+        scope.statuses === undefined
+          ? query.status === undefined
+            ? undefined
+            : [query.status]
+          : scope.statuses.filter((status) => query.status === undefined || status === query.status);
+      const page = await coordinator.repos.pipelines.page(
+        {
+          projectId: project.id,
+          ...(statuses === undefined ? {} : { statuses }),
+          ...(scope.refType === undefined ? {} : { refType: scope.refType }),
+          ...(query.ref === undefined ? {} : { ref: query.ref }),
+          ...(query.sha === undefined ? {} : { sha: query.sha }),
+          ...(query.source === undefined ? {} : { source: query.source }),
+          ...(userId === undefined ? {} : { userId }),
+          ...(query.updated_after === undefined ? {} : { updatedAfter: Date.parse(query.updated_after) }),
+          ...(query.updated_before === undefined ? {} : { updatedBefore: Date.parse(query.updated_before) }),
+          orderBy: PIPELINE_ORDERS[query.order_by ?? 'id'],
+          sort: query.sort ?? 'desc',
+        },
+        window,
+      );
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return Promise.all(page.items.map((pipeline) => renderPipeline(coordinator, project, pipeline)));
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { ref?: string } }>(
+    '/api/v4/projects/:id/pipelines/latest',
     {
       schema: {
         params: projectParams,
-        querystring: {
-          type: 'object',
-          properties: {
-            ref: refSchema,
-            status: { type: 'string', maxLength: 32 },
-            per_page: { type: 'integer', minimum: 1, maximum: 100 },
-          },
-        },
+        querystring: { type: 'object', additionalProperties: false, properties: { ref: refSchema } },
       },
     },
     async (request) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
-      const { ref, status, per_page: perPage = 20 } = request.query;
-      const pipelines = (await coordinator.repos.pipelines.listByProject(project.id, 500))
-        .filter(
-          (pipeline) =>
-            (ref === undefined || pipeline.ref === ref) &&
-            (status === undefined || pipeline.status === status),
-        )
-        .slice(0, perPage);
-      return Promise.all(pipelines.map((pipeline) => renderPipeline(coordinator, project, pipeline)));
+      // GitLab: the latest pipeline of the default branch unless `ref` names another.
+      const ref = request.query.ref ?? project.defaultBranch;
+      const pipeline = await coordinator.repos.pipelines.latest(project.id, ref);
+      if (!pipeline) throw new TesseraError('ERR_NOT_FOUND', `no pipeline on ${ref}`);
+      return renderPipeline(coordinator, project, pipeline);
+    },
+  );
+
+  app.delete<{ Params: { id: string; pid: number } }>(
+    '/api/v4/projects/:id/pipelines/:pid',
+    { schema: { params: pipelineParams } },
+    async (request, reply) => {
+      // GitLab: only Owners delete pipelines (the logs and the record go with them).
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.owner);
+      const pipeline = await findPipeline(project, request.params.pid);
+      await deletePipeline(coordinator, pipeline.id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get<{ Params: { id: string; pid: number } }>(
+    '/api/v4/projects/:id/pipelines/:pid/variables',
+    { schema: { params: pipelineParams } },
+    async (request) => {
+      // GitLab shows a pipeline's variables to whoever may see its jobs' details: Developers.
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+      const pipeline = await findPipeline(project, request.params.pid);
+      return Object.entries(pipeline.apiVariables).map(([key, value]) => ({
+        key,
+        value,
+        variable_type: 'env_var',
+      }));
     },
   );
 
@@ -155,22 +280,40 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
     },
   );
 
-  app.get<{ Params: { id: string; pid: number }; Querystring: { include_retried?: boolean } }>(
+  app.get<{
+    Params: { id: string; pid: number };
+    Querystring: PaginationQuery & { include_retried?: boolean; scope?: string | string[] };
+  }>(
     '/api/v4/projects/:id/pipelines/:pid/jobs',
     {
       schema: {
         params: pipelineParams,
-        querystring: { type: 'object', properties: { include_retried: { type: 'boolean' }, scope: {} } },
+        querystring: {
+          type: 'object',
+          properties: {
+            ...paginationProperties,
+            include_retried: { type: 'boolean' },
+            scope: jobScopeSchema,
+          },
+        },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
       const pipeline = await findPipeline(project, request.params.pid);
-      const jobs = await coordinator.repos.jobs.listByPipeline<PlannedJob>(
-        pipeline.id,
-        request.query.include_retried !== true,
+      const window = pageWindow(request.query);
+      const statuses = jobScopeStatuses(request.query.scope);
+      const page = await coordinator.repos.jobs.page<PlannedJob>(
+        {
+          projectId: project.id,
+          pipelineId: pipeline.id,
+          includeRetried: request.query.include_retried === true,
+          ...(statuses === undefined ? {} : { statuses }),
+        },
+        window,
       );
-      return Promise.all(jobs.map((job) => renderJob(coordinator, project, pipeline, job)));
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return Promise.all(page.items.map((job) => renderJob(coordinator, project, pipeline, job)));
     },
   );
 

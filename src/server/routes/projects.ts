@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import { deleteArtifactBytes } from '../../artifacts/expire-artifacts.js';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { createProject } from '../../coordinator/create-project.js';
+import { deleteProjectIn } from '../../coordinator/delete-project.js';
 import { checkDisplayName } from '../../coordinator/display-name.js';
 import { redactRepositoryUrl } from '../../coordinator/git-repository.js';
-import { projectAccessLevel, requireGroup } from '../../coordinator/permissions.js';
+import { requireGroup } from '../../coordinator/permissions.js';
 import { checkRepositoryUrl } from '../../coordinator/repository-url.js';
 import { TesseraError } from '../../errors.js';
 import type { GroupRecord } from '../../store/repositories/groups.js';
@@ -19,7 +21,14 @@ import {
   renderMirrorAttributes,
 } from '../../triggers/mirror-settings.js';
 import { authenticate, authenticateForProject } from '../authenticate.js';
-import { displayName, iso, pathSegment, projectParams, visibility } from '../schemas.js';
+import {
+  linkTo,
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
+import { accessLevel, displayName, iso, pathSegment, projectParams, visibility } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
 /** GitLab's project shape, plus Tessera's token settings. */
@@ -98,6 +107,50 @@ const projectProperties = {
   max_artifacts_size: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 1, maximum: 1048576 }] },
 } as const;
 
+/** GitLab's `order_by` of `GET /projects` and the column behind each. */
+const PROJECT_ORDERS = {
+  id: 'id',
+  name: 'name',
+  path: 'path',
+  created_at: 'createdAt',
+  updated_at: 'updatedAt',
+  // Tessera has no other activity than the project's own changes.
+  last_activity_at: 'updatedAt',
+} as const;
+
+/** GitLab's filters of `GET /projects` that Tessera's projects have. */
+interface ProjectListQuery extends PaginationQuery {
+  search?: string;
+  membership?: boolean;
+  owned?: boolean;
+  min_access_level?: number;
+  visibility?: string;
+  order_by?: keyof typeof PROJECT_ORDERS;
+  sort?: 'asc' | 'desc';
+  pagination?: 'offset' | 'keyset';
+  id_after?: number;
+  id_before?: number;
+}
+
+// Open to other parameters, as Grape is: clients send `simple` or `statistics`, which change only
+// what GitLab adds to each project, never which projects are listed.
+const projectListQuery = {
+  type: 'object',
+  properties: {
+    ...paginationProperties,
+    search: { type: 'string', maxLength: 255 },
+    membership: { type: 'boolean' },
+    owned: { type: 'boolean' },
+    min_access_level: accessLevel,
+    visibility,
+    order_by: { type: 'string', enum: Object.keys(PROJECT_ORDERS) },
+    sort: { type: 'string', enum: ['asc', 'desc'] },
+    pagination: { type: 'string', enum: ['offset', 'keyset'] },
+    id_after: { type: 'integer', minimum: 0, maximum: 2147483647 },
+    id_before: { type: 'integer', minimum: 0, maximum: 2147483647 },
+  },
+} as const;
+
 /** Checks a path as GitLab does: `[A-Za-z0-9_.-]`, not ending in `.git` or `.atom`. */
 function checkPath(path: string): void {
   if (/\.(git|atom)$/.test(path) || path.endsWith('.')) {
@@ -168,20 +221,53 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
     },
   );
 
-  app.get('/api/v4/projects', async (request) => {
-    const user = await authenticate(context, request);
-    const out = [];
-    for (const project of await coordinator.repos.projects.list()) {
-      if (
-        user.isAdmin ||
-        project.visibility !== 'private' ||
-        (await projectAccessLevel(coordinator, user.id, project))
-      ) {
-        out.push(await render(project));
+  app.get<{ Querystring: ProjectListQuery }>(
+    '/api/v4/projects',
+    { schema: { querystring: projectListQuery } },
+    async (request, reply) => {
+      const user = await authenticate(context, request);
+      const query = request.query;
+      const keyset = query.pagination === 'keyset';
+      const orderBy = query.order_by ?? (keyset ? 'id' : 'created_at');
+      if (keyset && orderBy !== 'id') {
+        throw new TesseraError('ERR_VALIDATION', 'query.order_by must be id with pagination=keyset', {
+          details: { field: 'query.order_by' },
+        });
       }
-    }
-    return out;
-  });
+      const sort = query.sort ?? 'desc';
+      const window = pageWindow(query);
+      const minimumLevel = query.owned ? ACCESS_LEVELS.owner : query.min_access_level;
+      const membership = query.membership || query.owned || minimumLevel !== undefined;
+      const page = await coordinator.repos.projects.page(
+        {
+          ...(user.isAdmin ? {} : { visibleTo: user.id }),
+          ...(membership ? { memberOf: { userId: user.id, minimumLevel: minimumLevel ?? 1 } } : {}),
+          ...(query.search === undefined ? {} : { search: query.search }),
+          ...(query.visibility === undefined ? {} : { visibility: query.visibility }),
+          orderBy: PROJECT_ORDERS[orderBy],
+          sort,
+          ...(query.id_after === undefined ? {} : { idAfter: query.id_after }),
+          ...(query.id_before === undefined ? {} : { idBefore: query.id_before }),
+        },
+        keyset ? { limit: window.perPage, offset: 0 } : window,
+      );
+      if (keyset) {
+        // GitLab's keyset pagination: only a `next` link, after the last id of a full page.
+        const last = page.items[page.items.length - 1];
+        if (last !== undefined && page.items.length === window.perPage) {
+          const next =
+            sort === 'asc'
+              ? { id_after: String(last.id), id_before: null }
+              : { id_before: String(last.id), id_after: null };
+          reply.header(
+            'link',
+            `<${linkTo(request, coordinator.urls.serverUrl, { ...next, page: null })}>; rel="next"`,
+          );
+        }
+      } else setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return Promise.all(page.items.map(render));
+    },
+  );
 
   app.get<{ Params: { id: string } }>(
     '/api/v4/projects/:id',
@@ -189,6 +275,18 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
     async (request) => {
       const { project } = await authenticateForProject(context, request, 0);
       return render(project);
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/api/v4/projects/:id',
+    { schema: { params: projectParams } },
+    async (request, reply) => {
+      // GitLab: Owners delete projects; it answers 202 (its deletion runs in the background).
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.owner);
+      const artifactKeys = await coordinator.store.transaction((tx) => deleteProjectIn(tx, project.id));
+      await deleteArtifactBytes(coordinator, artifactKeys);
+      return reply.status(202).send({ message: '202 Accepted' });
     },
   );
 

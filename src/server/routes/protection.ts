@@ -9,6 +9,12 @@ import type {
 } from '../../store/repositories/protection.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
 import { authenticateForProject } from '../authenticate.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -65,6 +71,8 @@ export function renderEnvironment(environment: EnvironmentRecord) {
     created_at: iso(environment.createdAt),
   };
 }
+
+const listQuery = { type: 'object', properties: paginationProperties } as const;
 
 function renderProtectedEnvironment(environment: ProtectedEnvironmentRecord) {
   return {
@@ -128,12 +136,15 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
       },
     );
 
-    app.get<{ Params: { id: string } }>(
+    app.get<{ Params: { id: string }; Querystring: PaginationQuery }>(
       `/api/v4/projects/:id/${collection}`,
-      { schema: { params: projectParams } },
-      async (request) => {
+      { schema: { params: projectParams, querystring: listQuery } },
+      async (request, reply) => {
         const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
-        return (await coordinator.repos.protection.listProtectedRefs(project.id, refType)).map(render);
+        const window = pageWindow(request.query);
+        const page = await coordinator.repos.protection.pageProtectedRefs(project.id, refType, window);
+        setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+        return page.items.map(render);
       },
     );
 
@@ -194,12 +205,15 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: PaginationQuery }>(
     '/api/v4/projects/:id/environments',
-    { schema: { params: projectParams } },
-    async (request) => {
+    { schema: { params: projectParams, querystring: listQuery } },
+    async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
-      return (await coordinator.repos.protection.listEnvironments(project.id)).map(renderEnvironment);
+      const window = pageWindow(request.query);
+      const page = await coordinator.repos.protection.pageEnvironments(project.id, window);
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return page.items.map(renderEnvironment);
     },
   );
 
@@ -245,14 +259,111 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
     },
   );
 
-  app.get<{ Params: { id: string } }>(
-    '/api/v4/projects/:id/protected_environments',
-    { schema: { params: projectParams } },
+  const environmentParams = {
+    type: 'object',
+    required: ['id', 'environment_id'],
+    properties: {
+      ...projectParams.properties,
+      environment_id: { type: 'integer', minimum: 1, maximum: 2147483647 },
+    },
+  } as const;
+  const findEnvironment = async (projectId: number, id: number) => {
+    const environment = await coordinator.repos.protection.findEnvironmentById(projectId, id);
+    if (!environment) throw new TesseraError('ERR_NOT_FOUND', `environment ${id} not found`);
+    return environment;
+  };
+
+  app.put<{
+    Params: { id: string; environment_id: number };
+    Body: { external_url?: string | null; tier?: string };
+  }>(
+    '/api/v4/projects/:id/environments/:environment_id',
+    {
+      schema: {
+        params: environmentParams,
+        body: {
+          type: 'object',
+          properties: {
+            external_url: {
+              anyOf: [{ type: 'null' }, { type: 'string', maxLength: 2048, pattern: '^https?://' }],
+            },
+            tier: { type: 'string', enum: TIERS },
+          },
+        },
+      },
+    },
     async (request) => {
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+      const environment = await findEnvironment(project.id, request.params.environment_id);
+      const body = request.body ?? {};
+      const changed = await coordinator.repos.protection.updateEnvironment(environment.id, {
+        ...(body.external_url === undefined ? {} : { externalUrl: body.external_url }),
+        ...(body.tier === undefined ? {} : { tier: body.tier }),
+      });
+      return renderEnvironment(changed ?? environment);
+    },
+  );
+
+  app.post<{ Params: { id: string; environment_id: number } }>(
+    '/api/v4/projects/:id/environments/:environment_id/stop',
+    { schema: { params: environmentParams } },
+    async (request, reply) => {
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+      const environment = await findEnvironment(project.id, request.params.environment_id);
+      const changed = await coordinator.repos.protection.updateEnvironment(environment.id, {
+        state: 'stopped',
+      });
+      return reply.status(200).send(renderEnvironment(changed ?? environment));
+    },
+  );
+
+  app.delete<{ Params: { id: string; environment_id: number } }>(
+    '/api/v4/projects/:id/environments/:environment_id',
+    { schema: { params: environmentParams } },
+    async (request, reply) => {
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+      const environment = await findEnvironment(project.id, request.params.environment_id);
+      // GitLab deletes only a stopped environment.
+      if (environment.state !== 'stopped') {
+        throw new TesseraError(
+          'ERR_FORBIDDEN',
+          `environment ${environment.name} is ${environment.state}: stop it first (POST …/environments/${environment.id}/stop)`,
+        );
+      }
+      await coordinator.repos.protection.deleteEnvironment(environment.id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete<{ Params: { id: string; name: string } }>(
+    '/api/v4/projects/:id/protected_environments/:name',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          required: ['id', 'name'],
+          properties: { ...projectParams.properties, name: environmentName },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
+      if (!(await coordinator.repos.protection.deleteProtectedEnvironment(project.id, request.params.name))) {
+        throw new TesseraError('ERR_NOT_FOUND', `protected environment ${request.params.name} not found`);
+      }
+      return reply.status(204).send();
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: PaginationQuery }>(
+    '/api/v4/projects/:id/protected_environments',
+    { schema: { params: projectParams, querystring: listQuery } },
+    async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
-      return (await coordinator.repos.protection.listProtectedEnvironments(project.id)).map(
-        renderProtectedEnvironment,
-      );
+      const window = pageWindow(request.query);
+      const page = await coordinator.repos.protection.pageProtectedEnvironments(project.id, window);
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return page.items.map(renderProtectedEnvironment);
     },
   );
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { createRunner } from '../../coordinator/create-runner.js';
 import { deleteRunner } from '../../coordinator/delete-runner.js';
@@ -7,14 +7,17 @@ import { resetRunnerToken } from '../../coordinator/reset-runner-token.js';
 import { authenticateRunner } from '../../coordinator/runner-auth.js';
 import { ownsRunner } from '../../coordinator/runner-permissions.js';
 import { TesseraError } from '../../errors.js';
-import type { RunnerChanges, RunnerRecord } from '../../store/repositories/runners.js';
+import {
+  ONLINE_WITHIN_MS,
+  type RunnerChanges,
+  type RunnerListFilter,
+  type RunnerRecord,
+  STALE_AFTER_MS,
+} from '../../store/repositories/runners.js';
 import { authenticate, authenticateAdmin, recordAuthFailure } from '../authenticate.js';
+import { pageWindow, setPaginationHeaders } from '../offset-pagination.js';
 import { idParams, iso } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
-
-/** GitLab's thresholds: online within two hours, stale after a week without contact. */
-const ONLINE_WITHIN_MS = 2 * 60 * 60 * 1000;
-const STALE_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** GitLab's runner status: `stale` first, then `never_contacted`, `online` or `offline`. */
 function runnerStatus(runner: RunnerRecord, now: number): 'online' | 'offline' | 'stale' | 'never_contacted' {
@@ -145,52 +148,37 @@ function listQuery(scopes: readonly string[]) {
   } as const;
 }
 
-/**
- * One page of `items` with GitLab's pagination headers (`page`, `per_page` up to 100, default 20):
- * `X-Page`, `X-Per-Page`, `X-Total`, `X-Total-Pages`, `X-Next-Page`, `X-Prev-Page`.
- */
-function paginate<T>(reply: FastifyReply, items: T[], query: RunnerFilters): T[] {
-  const page = query.page ?? 1;
-  const perPage = query.per_page ?? 20;
-  const totalPages = Math.max(1, Math.ceil(items.length / perPage));
-  reply
-    .header('x-page', String(page))
-    .header('x-per-page', String(perPage))
-    .header('x-total', String(items.length))
-    .header('x-total-pages', String(totalPages))
-    .header('x-next-page', page < totalPages ? String(page + 1) : '')
-    .header('x-prev-page', page > 1 ? String(Math.min(page - 1, totalPages)) : '');
-  return items.slice((page - 1) * perPage, page * perPage);
-}
+type RunnerType = RunnerRecord['runnerType'];
+type ContactStatus = 'online' | 'offline' | 'stale' | 'never_contacted';
 
-/** Whether `runner` passes GitLab's list filters (`tag_list`: it has every tag named). */
-function matchesFilters(runner: RunnerRecord, filters: RunnerFilters, now: number): boolean {
-  const status = runnerStatus(runner, now);
-  const matches = (word: string): boolean => {
-    switch (word) {
-      case 'active':
-        return !runner.paused;
-      case 'paused':
-        return runner.paused;
-      case 'specific':
-        return runner.runnerType !== 'instance_type';
-      case 'shared':
-        return runner.runnerType === 'instance_type';
-      case 'instance_type':
-      case 'group_type':
-      case 'project_type':
-        return runner.runnerType === word;
-      default:
-        return status === word;
-    }
+/** GitLab's list filters (`scope`, `status`, `type`, `paused`, `tag_list`) as the store's filter. */
+function listFilter(filters: RunnerFilters, now: number): RunnerListFilter {
+  const types = new Set<RunnerType>(['instance_type', 'group_type', 'project_type']);
+  const statuses: ContactStatus[] = [];
+  let paused = filters.paused;
+  const keep = (allowed: RunnerType[]) => {
+    for (const type of [...types]) if (!allowed.includes(type)) types.delete(type);
   };
-  if (filters.scope !== undefined && !matches(filters.scope)) return false;
-  if (filters.status !== undefined && !matches(filters.status)) return false;
-  if (filters.type !== undefined && runner.runnerType !== filters.type) return false;
-  if (filters.paused !== undefined && runner.paused !== filters.paused) return false;
-  if (filters.tag_list !== undefined && !tagsOf(filters.tag_list).every((t) => runner.tagList.includes(t)))
-    return false;
-  return true;
+  for (const word of [filters.scope, filters.status]) {
+    if (word === undefined) continue;
+    if (word === 'active' || word === 'paused') {
+      const wanted = word === 'paused';
+      // `paused=true&scope=active` matches nothing, as both conditions must hold.
+      if (paused !== undefined && paused !== wanted) keep([]);
+      paused = wanted;
+    } else if (word === 'specific') keep(['group_type', 'project_type']);
+    else if (word === 'shared') keep(['instance_type']);
+    else if (word === 'instance_type' || word === 'group_type' || word === 'project_type') keep([word]);
+    else statuses.push(word as ContactStatus);
+  }
+  if (filters.type !== undefined) keep([filters.type]);
+  return {
+    now,
+    types: [...types],
+    ...(paused === undefined ? {} : { paused }),
+    ...(statuses.length === 0 ? {} : { statuses }),
+    ...(filters.tag_list === undefined ? {} : { tags: tagsOf(filters.tag_list) }),
+  };
 }
 
 /**
@@ -311,14 +299,14 @@ export function registerRunnerRoutes(app: FastifyInstance, context: ServerContex
     async (request, reply) => {
       const user = await authenticate(context, request);
       const now = coordinator.clock();
-      const out = [];
-      for (const runner of await coordinator.repos.runners.list()) {
-        // Instance runners belong to administrators, who list them with GET /runners/all (as GitLab).
-        if (runner.runnerType === 'instance_type') continue;
-        if (!matchesFilters(runner, request.query, now)) continue;
-        if (await ownsRunner(coordinator, user, runner)) out.push(renderRunner(runner, now));
-      }
-      return paginate(reply, out, request.query);
+      const filter = listFilter(request.query, now);
+      // Instance runners belong to administrators, who list them with GET /runners/all (as GitLab).
+      filter.types = (filter.types ?? []).filter((type) => type !== 'instance_type');
+      if (!user.isAdmin) filter.ownedBy = user.id;
+      const window = pageWindow(request.query);
+      const page = await coordinator.repos.runners.page(filter, window, coordinator.store.dialect);
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return page.items.map((runner) => renderRunner(runner, now));
     },
   );
 
@@ -328,10 +316,14 @@ export function registerRunnerRoutes(app: FastifyInstance, context: ServerContex
     async (request, reply) => {
       await authenticateAdmin(context, request);
       const now = coordinator.clock();
-      const runners = (await coordinator.repos.runners.list()).filter((runner) =>
-        matchesFilters(runner, request.query, now),
+      const window = pageWindow(request.query);
+      const page = await coordinator.repos.runners.page(
+        listFilter(request.query, now),
+        window,
+        coordinator.store.dialect,
       );
-      return paginate(reply, runners, request.query).map((runner) => renderRunner(runner, now));
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return page.items.map((runner) => renderRunner(runner, now));
     },
   );
 

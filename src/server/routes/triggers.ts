@@ -13,6 +13,12 @@ import {
   triggerVariables,
 } from '../../triggers/trigger-tokens.js';
 import { authenticateForProject, recordAuthFailure } from '../authenticate.js';
+import {
+  type PaginationQuery,
+  pageWindow,
+  paginationProperties,
+  setPaginationHeaders,
+} from '../offset-pagination.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderPipeline } from './pipelines.js';
@@ -62,13 +68,15 @@ export function registerTriggerRoutes(app: FastifyInstance, context: ServerConte
     return trigger;
   };
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: PaginationQuery }>(
     '/api/v4/projects/:id/triggers',
-    { schema: { params: projectParams } },
-    async (request) => {
+    { schema: { params: projectParams, querystring: { type: 'object', properties: paginationProperties } } },
+    async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
-      const triggers = await coordinator.repos.pipelineTriggers.listByProject(project.id);
-      return Promise.all(triggers.map((trigger) => renderTrigger(coordinator, trigger)));
+      const window = pageWindow(request.query);
+      const page = await coordinator.repos.pipelineTriggers.pageByProject(project.id, window);
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return Promise.all(page.items.map((trigger) => renderTrigger(coordinator, trigger)));
     },
   );
 
@@ -125,15 +133,21 @@ export function registerTriggerRoutes(app: FastifyInstance, context: ServerConte
 
   app.post<{
     Params: { id: string };
-    Querystring: Record<string, string>;
+    Querystring: Record<string, unknown>;
     Body: Record<string, unknown> | undefined;
   }>(
     '/api/v4/projects/:id/trigger/pipeline',
     {
       schema: {
         params: projectParams,
-        // `variables[KEY]` names cannot be listed; the handler checks every field it reads.
-        querystring: { type: 'object', additionalProperties: { type: 'string', maxLength: 65536 } },
+        // `variables[KEY]=v` arrives nested (GitLab's forms); the handler checks every field it reads.
+        querystring: {
+          type: 'object',
+          properties: {
+            variables: { type: 'object', additionalProperties: { type: 'string', maxLength: 65536 } },
+          },
+          additionalProperties: { type: 'string', maxLength: 65536 },
+        },
         body: { type: ['object', 'null'] },
       },
     },

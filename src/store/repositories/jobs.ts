@@ -1,5 +1,6 @@
 import { type Selectable, sql } from 'kysely';
 import type { Db } from '../open-store.js';
+import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { JobsTable } from '../schema.js';
 
 /** Every state a job can be in (GitLab's names). */
@@ -188,6 +189,29 @@ export class JobRepository {
     let query = this.db.selectFrom('jobs').selectAll().where('pipelineId', '=', pipelineId);
     if (latestOnly) query = query.where('retried', '=', 0);
     return (await query.orderBy('id').execute()).map((row) => toJob<S>(row));
+  }
+
+  /**
+   * One page of jobs, read in SQL: a project's (`GET /projects/:id/jobs`, every attempt, newest
+   * first) or a pipeline's (`GET …/pipelines/:id/jobs`, oldest first, the latest attempts unless
+   * `includeRetried`), only those in `statuses` when given.
+   */
+  async page<S>(
+    filter: { projectId: number; pipelineId?: number; statuses?: string[]; includeRetried: boolean },
+    window: PageWindow,
+  ): Promise<Page<JobRecord<S>>> {
+    let query = this.db.selectFrom('jobs').selectAll().where('projectId', '=', filter.projectId);
+    if (filter.pipelineId !== undefined) query = query.where('pipelineId', '=', filter.pipelineId);
+    if (!filter.includeRetried) query = query.where('retried', '=', 0);
+    if (filter.statuses !== undefined)
+      // No status at all matches nothing (`IN ()` is not SQL).
+      query =
+        filter.statuses.length === 0
+          ? query.where(sql<boolean>`1 = 0`)
+          : query.where('status', 'in', filter.statuses);
+    query = query.orderBy('id', filter.pipelineId === undefined ? 'desc' : 'asc');
+    const page = await readPage(query, window);
+    return { items: page.items.map((row) => toJob<S>(row)), total: page.total };
   }
 
   /** As {@link listByPipeline}, without reading and parsing each job's spec. */

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../open-store.js';
+import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { MembersTable } from '../schema.js';
 
 /** A stored membership: a role on a group or a project. */
@@ -35,6 +36,23 @@ export class MemberRepository {
       .where('sourceId', '=', sourceId)
       .where('userId', '=', userId)
       .executeTakeFirst();
+  }
+
+  /** One page of the direct members of a group or project, oldest first, read in SQL. */
+  async page(
+    sourceType: 'group' | 'project',
+    sourceId: number,
+    window: PageWindow,
+  ): Promise<Page<MemberRecord>> {
+    return readPage(
+      this.db
+        .selectFrom('members')
+        .selectAll()
+        .where('sourceType', '=', sourceType)
+        .where('sourceId', '=', sourceId)
+        .orderBy('id'),
+      window,
+    );
   }
 
   async list(sourceType: 'group' | 'project', sourceId: number): Promise<MemberRecord[]> {

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../open-store.js';
+import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { PipelineSchedulesTable, PipelineScheduleVariablesTable } from '../schema.js';
 
 /** A stored pipeline schedule. */
@@ -42,6 +43,18 @@ export class PipelineScheduleRepository {
       .where('id', '=', id)
       .executeTakeFirst();
     return row && toSchedule(row);
+  }
+
+  /** One page of a project's schedules, oldest first; only active or inactive ones when `active` is given. */
+  async pageByProject(
+    projectId: number,
+    active: boolean | undefined,
+    window: PageWindow,
+  ): Promise<Page<PipelineScheduleRecord>> {
+    let query = this.db.selectFrom('pipelineSchedules').selectAll().where('projectId', '=', projectId);
+    if (active !== undefined) query = query.where('active', '=', active ? 1 : 0);
+    const page = await readPage(query.orderBy('id'), window);
+    return { items: page.items.map(toSchedule), total: page.total };
   }
 
   async listByProject(projectId: number): Promise<PipelineScheduleRecord[]> {
@@ -149,6 +162,20 @@ export class PipelineScheduleRepository {
   }
 
   /** Ids of the pipelines the schedule started, newest first. */
+  /** One page of the pipelines a schedule started (that still exist), newest first. */
+  async pageRunPipelineIds(scheduleId: number, window: PageWindow): Promise<Page<number>> {
+    const page = await readPage(
+      this.db
+        .selectFrom('pipelineScheduleRuns')
+        .innerJoin('pipelines', 'pipelines.id', 'pipelineScheduleRuns.pipelineId')
+        .select('pipelineScheduleRuns.pipelineId')
+        .where('pipelineScheduleRuns.scheduleId', '=', scheduleId)
+        .orderBy('pipelineScheduleRuns.pipelineId', 'desc'),
+      window,
+    );
+    return { items: page.items.map((row) => row.pipelineId), total: page.total };
+  }
+
   async listRunPipelineIds(scheduleId: number, limit = 100): Promise<number[]> {
     const rows = await this.db
       .selectFrom('pipelineScheduleRuns')

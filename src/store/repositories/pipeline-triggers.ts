@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../open-store.js';
+import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { PipelineTriggersTable } from '../schema.js';
 
 /** A stored trigger token (its hash, never the token). */
@@ -23,6 +24,14 @@ export class PipelineTriggerRepository {
       .selectAll()
       .where('tokenHash', '=', hash)
       .executeTakeFirst();
+  }
+
+  /** One page of a project's trigger tokens, oldest first. */
+  async pageByProject(projectId: number, window: PageWindow): Promise<Page<PipelineTriggerRecord>> {
+    return readPage(
+      this.db.selectFrom('pipelineTriggers').selectAll().where('projectId', '=', projectId).orderBy('id'),
+      window,
+    );
   }
 
   async listByProject(projectId: number): Promise<PipelineTriggerRecord[]> {

@@ -1,6 +1,23 @@
 import { type Selectable, SqliteAdapter, sql } from 'kysely';
 import type { Db } from '../open-store.js';
+import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { PipelinesTable } from '../schema.js';
+
+/** GitLab's filters and orders of a project's pipeline list. */
+export interface PipelineListFilter {
+  projectId: number;
+  statuses?: string[];
+  ref?: string;
+  refType?: 'branch' | 'tag';
+  sha?: string;
+  source?: string;
+  /** The user who started the pipeline (`username`), or -1 for a name no user has. */
+  userId?: number;
+  updatedAfter?: number;
+  updatedBefore?: number;
+  orderBy: 'id' | 'status' | 'ref' | 'updatedAt' | 'userId';
+  sort: 'asc' | 'desc';
+}
 
 /** A stored pipeline. */
 export interface PipelineRecord
@@ -61,6 +78,36 @@ export class PipelineRepository {
 
   async findById(id: number): Promise<PipelineRecord | undefined> {
     const row = await this.db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toPipeline(row);
+  }
+
+  /** One page of a project's pipelines that pass GitLab's filters of `GET /projects/:id/pipelines`. */
+  async page(filter: PipelineListFilter, window: PageWindow): Promise<Page<PipelineRecord>> {
+    let query = this.db.selectFrom('pipelines').selectAll().where('projectId', '=', filter.projectId);
+    if (filter.statuses !== undefined)
+      // No status at all matches nothing (`IN ()` is not SQL).
+      query =
+        filter.statuses.length === 0
+          ? query.where(sql<boolean>`1 = 0`)
+          : query.where('status', 'in', filter.statuses);
+    if (filter.ref !== undefined) query = query.where('ref', '=', filter.ref);
+    if (filter.refType !== undefined) query = query.where('refType', '=', filter.refType);
+    if (filter.sha !== undefined) query = query.where('sha', '=', filter.sha);
+    if (filter.source !== undefined) query = query.where('source', '=', filter.source);
+    if (filter.userId !== undefined) query = query.where('userId', '=', filter.userId);
+    if (filter.updatedAfter !== undefined) query = query.where('updatedAt', '>', filter.updatedAfter);
+    if (filter.updatedBefore !== undefined) query = query.where('updatedAt', '<', filter.updatedBefore);
+    query = query.orderBy(filter.orderBy, filter.sort);
+    if (filter.orderBy !== 'id') query = query.orderBy('id', filter.sort);
+    const page = await readPage(query, window);
+    return { items: page.items.map(toPipeline), total: page.total };
+  }
+
+  /** The project's newest pipeline on `ref` (any ref when absent), or undefined. */
+  async latest(projectId: number, ref?: string): Promise<PipelineRecord | undefined> {
+    let query = this.db.selectFrom('pipelines').selectAll().where('projectId', '=', projectId);
+    if (ref !== undefined) query = query.where('ref', '=', ref);
+    const row = await query.orderBy('id', 'desc').limit(1).executeTakeFirst();
     return row && toPipeline(row);
   }
 

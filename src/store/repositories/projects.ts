@@ -1,6 +1,7 @@
-import type { Selectable } from 'kysely';
+import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
 import type { Db } from '../open-store.js';
-import type { ProjectsTable } from '../schema.js';
+import { containsPattern, type Page, type PageWindow, readPage } from '../page-query.js';
+import type { Database, ProjectsTable } from '../schema.js';
 
 /** A stored project. */
 export interface ProjectRecord
@@ -47,6 +48,52 @@ function toRow(changes: ProjectChanges): Partial<Selectable<ProjectsTable>> {
   };
 }
 
+/** GitLab's filters and orders of `GET /projects`. */
+export interface ProjectListFilter {
+  /** Only projects this user may see (public, internal, or private with a role); all when absent. */
+  visibleTo?: number;
+  /** Only projects where this user has at least `minimumLevel`, directly or through a group. */
+  memberOf?: { userId: number; minimumLevel: number };
+  /** Name or path containing this text, any case. */
+  search?: string;
+  visibility?: string;
+  orderBy: 'id' | 'name' | 'path' | 'createdAt' | 'updatedAt';
+  sort: 'asc' | 'desc';
+  /** Keyset pagination (order by id): only ids after (greater than) or before this one. */
+  idAfter?: number;
+  idBefore?: number;
+}
+
+/**
+ * Whether `userId` has at least `minimumLevel` on the project of the outer row: a project
+ * membership, or one on its group or an ancestor group (whose full path prefixes the project's).
+ */
+function hasRole(eb: ExpressionBuilder<Database, 'projects'>, userId: number, minimumLevel: number) {
+  return eb.or([
+    eb.exists(
+      eb
+        .selectFrom('members')
+        .select('members.id')
+        .where('members.sourceType', '=', 'project')
+        .whereRef('members.sourceId', '=', 'projects.id')
+        .where('members.userId', '=', userId)
+        .where('members.accessLevel', '>=', minimumLevel),
+    ),
+    eb.exists(
+      eb
+        .selectFrom('members')
+        .innerJoin('groups', 'groups.id', 'members.sourceId')
+        .select('members.id')
+        .where('members.sourceType', '=', 'group')
+        .where('members.userId', '=', userId)
+        .where('members.accessLevel', '>=', minimumLevel)
+        .where(
+          sql<boolean>`substr(projects.path_with_namespace, 1, length(groups.full_path) + 1) = groups.full_path || '/'`,
+        ),
+    ),
+  ]);
+}
+
 /** Projects and the history of their paths. */
 export class ProjectRepository {
   constructor(private readonly db: Db) {}
@@ -84,6 +131,32 @@ export class ProjectRepository {
 
   async list(): Promise<ProjectRecord[]> {
     return (await this.db.selectFrom('projects').selectAll().orderBy('id').execute()).map(toProject);
+  }
+
+  /** One page of the projects that pass `filter`, in its order (ties broken by id), read in SQL. */
+  async page(filter: ProjectListFilter, window: PageWindow): Promise<Page<ProjectRecord>> {
+    let query = this.db.selectFrom('projects').selectAll();
+    const { visibleTo, memberOf } = filter;
+    if (visibleTo !== undefined)
+      query = query.where((eb) => eb.or([eb('visibility', '!=', 'private'), hasRole(eb, visibleTo, 1)]));
+    if (memberOf !== undefined)
+      query = query.where((eb) => hasRole(eb, memberOf.userId, memberOf.minimumLevel));
+    if (filter.search !== undefined) {
+      const pattern = containsPattern(filter.search);
+      query = query.where((eb) =>
+        eb.or([
+          eb(sql`lower(name)`, 'like', sql`${pattern} escape '\\'`),
+          eb(sql`lower(path)`, 'like', sql`${pattern} escape '\\'`),
+        ]),
+      );
+    }
+    if (filter.visibility !== undefined) query = query.where('visibility', '=', filter.visibility);
+    if (filter.idAfter !== undefined) query = query.where('id', '>', filter.idAfter);
+    if (filter.idBefore !== undefined) query = query.where('id', '<', filter.idBefore);
+    query = query.orderBy(filter.orderBy, filter.sort);
+    if (filter.orderBy !== 'id') query = query.orderBy('id', filter.sort);
+    const page = await readPage(query, window);
+    return { items: page.items.map(toProject), total: page.total };
   }
 
   /** Applies `changes`; a new path is added to the path history. */

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../open-store.js';
+import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { EnvironmentsTable, ProtectedEnvironmentsTable, ProtectedRefsTable } from '../schema.js';
 
 /** A protected branch or tag pattern. */
@@ -15,6 +16,46 @@ export class ProtectionRepository {
 
   async createProtectedRef(input: Omit<ProtectedRefRecord, 'id'>): Promise<ProtectedRefRecord> {
     return this.db.insertInto('protectedRefs').values(input).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /** One page of a project's protected branches or tags, oldest first. */
+  async pageProtectedRefs(
+    projectId: number,
+    refType: 'branch' | 'tag',
+    window: PageWindow,
+  ): Promise<Page<ProtectedRefRecord>> {
+    return readPage(
+      this.db
+        .selectFrom('protectedRefs')
+        .selectAll()
+        .where('projectId', '=', projectId)
+        .where('refType', '=', refType)
+        .orderBy('id'),
+      window,
+    );
+  }
+
+  /** One page of a project's environments, oldest first. */
+  async pageEnvironments(projectId: number, window: PageWindow): Promise<Page<EnvironmentRecord>> {
+    return readPage(
+      this.db.selectFrom('environments').selectAll().where('projectId', '=', projectId).orderBy('id'),
+      window,
+    );
+  }
+
+  /** One page of a project's protected environments, oldest first. */
+  async pageProtectedEnvironments(
+    projectId: number,
+    window: PageWindow,
+  ): Promise<Page<ProtectedEnvironmentRecord>> {
+    return readPage(
+      this.db
+        .selectFrom('protectedEnvironments')
+        .selectAll()
+        .where('projectId', '=', projectId)
+        .orderBy('id'),
+      window,
+    );
   }
 
   async listProtectedRefs(projectId: number, refType?: 'branch' | 'tag'): Promise<ProtectedRefRecord[]> {
@@ -54,6 +95,35 @@ export class ProtectionRepository {
       .where('projectId', '=', projectId)
       .where('id', '=', id)
       .executeTakeFirst();
+  }
+
+  /** Changes an environment's URL, tier or state; answers it as it is now. */
+  async updateEnvironment(
+    id: number,
+    changes: Partial<Pick<EnvironmentRecord, 'externalUrl' | 'tier' | 'state'>>,
+  ): Promise<EnvironmentRecord | undefined> {
+    if (Object.keys(changes).length === 0)
+      return this.db.selectFrom('environments').selectAll().where('id', '=', id).executeTakeFirst();
+    return this.db
+      .updateTable('environments')
+      .set(changes)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  async deleteEnvironment(id: number): Promise<void> {
+    await this.db.deleteFrom('environments').where('id', '=', id).execute();
+  }
+
+  /** Removes the protection of environment `name`; answers whether there was one. */
+  async deleteProtectedEnvironment(projectId: number, name: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('protectedEnvironments')
+      .where('projectId', '=', projectId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 
   async listEnvironments(projectId: number): Promise<EnvironmentRecord[]> {

@@ -1,9 +1,26 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Db } from '../open-store.js';
+import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { RunnersTable } from '../schema.js';
 
 /** GitLab's runner access levels: `ref_protected` runners run only jobs of protected refs. */
 export type RunnerAccessLevel = 'not_protected' | 'ref_protected';
+
+/** GitLab's thresholds: online within two hours, stale after a week without contact. */
+export const ONLINE_WITHIN_MS = 2 * 60 * 60 * 1000;
+export const STALE_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** What a runner list keeps (every condition must hold). */
+export interface RunnerListFilter {
+  now: number;
+  types?: Array<'instance_type' | 'group_type' | 'project_type'>;
+  paused?: boolean;
+  statuses?: Array<'online' | 'offline' | 'stale' | 'never_contacted'>;
+  /** Runners having every one of these tags. */
+  tags?: string[];
+  /** Only runners this user owns. */
+  ownedBy?: number;
+}
 
 /** A stored runner (its token hash is not part of the record). */
 export interface RunnerRecord
@@ -81,6 +98,62 @@ export class RunnerRepository {
     if (dialect === 'postgres') query = mode === 'claim' ? query.forShare() : query.forUpdate();
     const row = await query.executeTakeFirst();
     return row && toRunner(row);
+  }
+
+  /**
+   * One page of runners passing GitLab's list filters, oldest first, read in SQL. `ownedBy` keeps
+   * the runners that user owns (see `ownsRunner`: Maintainers of a project runner's project,
+   * Owners of a group runner's group or an ancestor, roles inherited down the tree).
+   */
+  async page(
+    filter: RunnerListFilter,
+    window: PageWindow,
+    dialect: 'sqlite' | 'postgres',
+  ): Promise<Page<RunnerRecord>> {
+    let query = this.db.selectFrom('runners').selectAll();
+    if (filter.types !== undefined) query = query.where('runnerType', 'in', filter.types);
+    if (filter.paused !== undefined) query = query.where('paused', '=', filter.paused ? 1 : 0);
+    const { now } = filter;
+    const stale = now - STALE_AFTER_MS;
+    const online = now - ONLINE_WITHIN_MS;
+    for (const status of filter.statuses ?? []) {
+      const notStale = sql<boolean>`coalesce(contacted_at, created_at) >= ${stale}`;
+      query = query.where(
+        status === 'stale'
+          ? sql<boolean>`coalesce(contacted_at, created_at) < ${stale}`
+          : status === 'never_contacted'
+            ? sql<boolean>`${notStale} and contacted_at is null`
+            : status === 'online'
+              ? sql<boolean>`${notStale} and contacted_at > ${online}`
+              : sql<boolean>`${notStale} and contacted_at <= ${online}`,
+      );
+    }
+    for (const tag of filter.tags ?? []) {
+      query = query.where(
+        dialect === 'postgres'
+          ? sql<boolean>`(runners.tag_list::jsonb) @> jsonb_build_array(${tag}::text)`
+          : sql<boolean>`exists (select 1 from json_each(runners.tag_list) where value = ${tag})`,
+      );
+    }
+    if (filter.ownedBy !== undefined) {
+      const userId = filter.ownedBy;
+      query = query.where(sql<boolean>`(
+        (runners.runner_type = 'project_type' and exists (
+          select 1 from projects p where p.id = runners.project_id and (
+            exists (select 1 from members m where m.source_type = 'project' and m.source_id = p.id
+              and m.user_id = ${userId} and m.access_level >= 40)
+            or exists (select 1 from members m join groups a on a.id = m.source_id
+              where m.source_type = 'group' and m.user_id = ${userId} and m.access_level >= 40
+              and substr(p.path_with_namespace, 1, length(a.full_path) + 1) = a.full_path || '/'))))
+        or (runners.runner_type = 'group_type' and exists (
+          select 1 from groups g join members m on m.source_type = 'group' and m.user_id = ${userId}
+            and m.access_level >= 50
+          join groups a on a.id = m.source_id
+          where g.id = runners.group_id
+            and (a.id = g.id or substr(g.full_path, 1, length(a.full_path) + 1) = a.full_path || '/'))))`);
+    }
+    const page = await readPage(query.orderBy('id'), window);
+    return { items: page.items.map(toRunner), total: page.total };
   }
 
   async list(): Promise<RunnerRecord[]> {

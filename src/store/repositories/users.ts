@@ -1,5 +1,6 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Db } from '../open-store.js';
+import { containsPattern, type Page, type PageWindow, readPage } from '../page-query.js';
 import type { PersonalAccessTokensTable, UsersTable } from '../schema.js';
 
 /** A stored user. */
@@ -71,6 +72,39 @@ export class UserRepository {
     return row && toUser(row);
   }
 
+  /** One page of users (GitLab's `GET /users`): `search` in username, name or email, any case. */
+  async page(
+    filter: {
+      search?: string;
+      username?: string;
+      active?: boolean;
+      blocked?: boolean;
+      sort: 'asc' | 'desc';
+      orderBy: 'id' | 'username' | 'name' | 'createdAt';
+    },
+    window: PageWindow,
+  ): Promise<Page<UserRecord>> {
+    let query = this.db.selectFrom('users').selectAll();
+    if (filter.search !== undefined) {
+      const pattern = containsPattern(filter.search);
+      query = query.where((eb) =>
+        eb.or(
+          (['username', 'name', 'email'] as const).map((column) =>
+            eb(sql`lower(${sql.ref(column)})`, 'like', sql`${pattern} escape '\\'`),
+          ),
+        ),
+      );
+    }
+    if (filter.username !== undefined)
+      query = query.where(sql`lower(username)`, '=', filter.username.toLowerCase());
+    if (filter.active) query = query.where('state', '=', 'active');
+    if (filter.blocked) query = query.where('state', '=', 'blocked');
+    query = query.orderBy(filter.orderBy, filter.sort);
+    if (filter.orderBy !== 'id') query = query.orderBy('id', filter.sort);
+    const page = await readPage(query, window);
+    return { items: page.items.map(toUser), total: page.total };
+  }
+
   async list(): Promise<UserRecord[]> {
     return (await this.db.selectFrom('users').selectAll().orderBy('id').execute()).map(toUser);
   }
@@ -116,6 +150,72 @@ export class UserRepository {
   /** Marks a token revoked (for good: a revoked token never authenticates again). */
   async revokeAccessToken(id: number): Promise<void> {
     await this.db.updateTable('personalAccessTokens').set({ revoked: 1 }).where('id', '=', id).execute();
+  }
+
+  /** Changes a user's attributes (`PUT /users/:id`, block, unblock). */
+  async update(
+    id: number,
+    changes: Partial<
+      Pick<UserRecord, 'username' | 'email' | 'name' | 'isAdmin' | 'canCreateGroup' | 'state'>
+    >,
+  ): Promise<UserRecord | undefined> {
+    const { isAdmin, canCreateGroup, ...rest } = changes;
+    const row = await this.db
+      .updateTable('users')
+      .set({
+        ...rest,
+        ...(isAdmin === undefined ? {} : { isAdmin: isAdmin ? 1 : 0 }),
+        ...(canCreateGroup === undefined ? {} : { canCreateGroup: canCreateGroup ? 1 : 0 }),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  /** One page of personal access tokens, of one user or of everyone, oldest first. */
+  async pageAccessTokens(
+    filter: { userId?: number; state?: 'active' | 'inactive'; revoked?: boolean; now: number },
+    window: PageWindow,
+  ): Promise<Page<AccessTokenRecord>> {
+    let query = this.db.selectFrom('personalAccessTokens').selectAll();
+    if (filter.userId !== undefined) query = query.where('userId', '=', filter.userId);
+    if (filter.revoked !== undefined) query = query.where('revoked', '=', filter.revoked ? 1 : 0);
+    if (filter.state === 'active')
+      query = query
+        .where('revoked', '=', 0)
+        .where((eb) => eb.or([eb('expiresAt', 'is', null), eb('expiresAt', '>', filter.now)]));
+    if (filter.state === 'inactive')
+      query = query.where((eb) => eb.or([eb('revoked', '=', 1), eb('expiresAt', '<=', filter.now)]));
+    const page = await readPage(query.orderBy('id'), window);
+    return { items: page.items.map(toToken), total: page.total };
+  }
+
+  /**
+   * One page of the tokens of a project's or group's bot users (GitLab's project and group access
+   * tokens): users named `<prefix>…` that are members of that source, oldest first.
+   */
+  async pageBotAccessTokens(
+    source: { sourceType: 'group' | 'project'; sourceId: number; usernamePrefix: string },
+    window: PageWindow,
+  ): Promise<Page<AccessTokenRecord & { accessLevel: number }>> {
+    const query = this.db
+      .selectFrom('personalAccessTokens')
+      .innerJoin('users', 'users.id', 'personalAccessTokens.userId')
+      .innerJoin('members', 'members.userId', 'users.id')
+      .selectAll('personalAccessTokens')
+      .select('members.accessLevel')
+      .where('members.sourceType', '=', source.sourceType)
+      .where('members.sourceId', '=', source.sourceId)
+      .where(
+        sql<boolean>`substr(users.username, 1, ${source.usernamePrefix.length}) = ${source.usernamePrefix}`,
+      )
+      .orderBy('personalAccessTokens.id');
+    const page = await readPage(query, window);
+    return {
+      items: page.items.map(({ accessLevel, ...row }) => ({ ...toToken(row), accessLevel })),
+      total: page.total,
+    };
   }
 
   async touchAccessToken(id: number, now: number): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../open-store.js';
+import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { ProjectVariablesTable } from '../schema.js';
 
 /** A project CI/CD variable. */
@@ -33,6 +34,15 @@ export class VariableRepository {
       .returningAll()
       .executeTakeFirstOrThrow();
     return toVariable(row);
+  }
+
+  /** One page of a project's variables, oldest first. */
+  async page(projectId: number, window: PageWindow): Promise<Page<VariableRecord>> {
+    const page = await readPage(
+      this.db.selectFrom('projectVariables').selectAll().where('projectId', '=', projectId).orderBy('id'),
+      window,
+    );
+    return { items: page.items.map(toVariable), total: page.total };
   }
 
   async list(projectId: number): Promise<VariableRecord[]> {

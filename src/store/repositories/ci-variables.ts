@@ -1,0 +1,105 @@
+import type { Selectable } from 'kysely';
+import type { Db } from '../open-store.js';
+import { type Page, type PageWindow, readPage } from '../page-query.js';
+import type { CiVariablesTable } from '../schema.js';
+
+/** Who a group or instance variable belongs to: a group, or the whole instance. */
+export interface VariableOwner {
+  ownerType: 'group' | 'instance';
+  /** The group's id, 0 for the instance. */
+  ownerId: number;
+}
+
+/** A group or instance CI/CD variable. */
+export interface CiVariableRecord extends Omit<Selectable<CiVariablesTable>, 'protected' | 'masked' | 'raw'> {
+  protected: boolean;
+  masked: boolean;
+  raw: boolean;
+}
+
+function toVariable(row: Selectable<CiVariablesTable>): CiVariableRecord {
+  return { ...row, protected: row.protected === 1, masked: row.masked === 1, raw: row.raw === 1 };
+}
+
+function flags(input: Partial<Pick<CiVariableRecord, 'protected' | 'masked' | 'raw'>>) {
+  return {
+    ...(input.protected !== undefined ? { protected: input.protected ? 1 : 0 } : {}),
+    ...(input.masked !== undefined ? { masked: input.masked ? 1 : 0 } : {}),
+    ...(input.raw !== undefined ? { raw: input.raw ? 1 : 0 } : {}),
+  };
+}
+
+/** Group and instance CI/CD variables (GitLab's `/groups/:id/variables` and `/admin/ci/variables`). */
+export class CiVariableRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(input: Omit<CiVariableRecord, 'id'>): Promise<CiVariableRecord> {
+    const row = await this.db
+      .insertInto('ciVariables')
+      .values({ ...input, protected: 0, masked: 0, raw: 0, ...flags(input) })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toVariable(row);
+  }
+
+  /** One page of an owner's variables, oldest first. */
+  async page(owner: VariableOwner, window: PageWindow): Promise<Page<CiVariableRecord>> {
+    const page = await readPage(
+      this.db
+        .selectFrom('ciVariables')
+        .selectAll()
+        .where('ownerType', '=', owner.ownerType)
+        .where('ownerId', '=', owner.ownerId)
+        .orderBy('id'),
+      window,
+    );
+    return { items: page.items.map(toVariable), total: page.total };
+  }
+
+  /** The variables of the instance and of `groupIds`, in no particular order. */
+  async listFor(groupIds: readonly number[]): Promise<CiVariableRecord[]> {
+    const rows = await this.db
+      .selectFrom('ciVariables')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb('ownerType', '=', 'instance'),
+          ...(groupIds.length === 0
+            ? []
+            : [eb.and([eb('ownerType', '=', 'group'), eb('ownerId', 'in', groupIds)])]),
+        ]),
+      )
+      .orderBy('id')
+      .execute();
+    return rows.map(toVariable);
+  }
+
+  async find(owner: VariableOwner, key: string): Promise<CiVariableRecord | undefined> {
+    const row = await this.db
+      .selectFrom('ciVariables')
+      .selectAll()
+      .where('ownerType', '=', owner.ownerType)
+      .where('ownerId', '=', owner.ownerId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row && toVariable(row);
+  }
+
+  async update(
+    id: number,
+    changes: Partial<Pick<CiVariableRecord, 'value' | 'protected' | 'masked' | 'raw' | 'variableType'>>,
+  ): Promise<CiVariableRecord> {
+    const { protected: _p, masked: _m, raw: _r, ...rest } = changes;
+    const row = await this.db
+      .updateTable('ciVariables')
+      .set({ ...rest, ...flags(changes) })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toVariable(row);
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.db.deleteFrom('ciVariables').where('id', '=', id).execute();
+  }
+}

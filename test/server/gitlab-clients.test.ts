@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Gitlab } from '@gitbeaker/rest';
+import { makeRepository } from '../coordinator/git-fixture.js';
+import { testDialects } from '../store/dialects.js';
+import { startTestCoordinator } from './harness.js';
+
+const SCENARIO = fileURLToPath(new URL('../fixtures/python-gitlab-scenario.py', import.meta.url));
+const CI_CONFIG = { '.gitlab-ci.yml': 'build:\n  script: [echo build]\ntest:\n  script: [echo test]\n' };
+
+/** A Python that has python-gitlab (Debian's python3-gitlab lives beside /usr/bin/python3), or why not. */
+function findPythonGitlab(): { python: string } | { skip: string } {
+  for (const python of ['/usr/bin/python3', 'python3']) {
+    const probe = spawnSync(python, ['-c', 'import gitlab'], { encoding: 'utf8' });
+    if (probe.status === 0) return { python };
+  }
+  return {
+    skip: "python-gitlab is not installed (`python3 -c 'import gitlab'` fails): apt-get install python3-gitlab",
+  };
+}
+
+/** Runs `script` with `python` and `env`; answers its exit code and output. */
+function runPython(python: string, script: string, env: Record<string, string>) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(python, [script], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const pythonGitlab = findPythonGitlab();
+
+for (const dialect of testDialects()) {
+  describe(`real GitLab clients against Tessera [${dialect.name}]`, { skip: dialect.skip }, () => {
+    it('python-gitlab: every resource, pages beyond the first (get_all, iterators, keyset) and deletes', {
+      skip: 'skip' in pythonGitlab ? pythonGitlab.skip : false,
+    }, async () => {
+      if (!('python' in pythonGitlab)) return;
+      const c = await startTestCoordinator(dialect);
+      const repository = await makeRepository(CI_CONFIG);
+      const run = await runPython(pythonGitlab.python, SCENARIO, {
+        TESSERA_URL: c.url,
+        TESSERA_TOKEN: c.adminToken,
+        TESSERA_REPO: repository.path,
+      });
+      assert.equal(run.code, 0, `python-gitlab scenario failed:\n${run.stderr}`);
+      const summary = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}');
+      assert.deepEqual(summary, {
+        me: 'root',
+        version: summary.version,
+        users: 13,
+        projects: 23,
+        pipelines: 11,
+        projects_after_delete: 22,
+      });
+      assert.match(summary.version, /-tessera\./);
+    });
+
+    it('@gitbeaker/rest: every resource, maxPages and showExpanded pagination, query-string POSTs, deletes', async () => {
+      const c = await startTestCoordinator(dialect);
+      const repository = await makeRepository(CI_CONFIG);
+      const api = new Gitlab({ host: c.url, token: c.adminToken });
+      const me = await api.Users.showCurrentUser();
+      assert.equal(me.username, 'root');
+      const version = await api.Metadata.show();
+      assert.match(version.version, /-tessera\./);
+
+      for (let i = 0; i < 11; i++) {
+        await api.Users.create({ username: `gb-${i}`, email: `gb${i}@example.com`, name: `Gb ${i}` });
+      }
+      const users = await api.Users.all({ perPage: 5, maxPages: 10 });
+      assert.equal(users.length, 12);
+      const firstTwo = await api.Users.all({ perPage: 5, maxPages: 2 });
+      assert.equal(firstTwo.length, 10, 'maxPages stops after two pages');
+
+      const group = await api.Groups.create('Gb Group', 'gb-group');
+      const projectIds: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        // Tessera's own project attribute (the repository it runs from) goes through as GitLab's do.
+        const project = (await api.Projects.create({
+          name: `gb-${i}`,
+          namespaceId: group.id,
+          repositoryUrl: repository.path,
+        } as Parameters<typeof api.Projects.create>[0])) as { id: number };
+        projectIds.push(project.id);
+      }
+      const expanded = await api.Projects.all({
+        perPage: 5,
+        page: 2,
+        showExpanded: true,
+        pagination: 'offset',
+      });
+      assert.equal(expanded.data.length, 5);
+      assert.equal(expanded.paginationInfo.total, 12);
+      assert.equal(expanded.paginationInfo.totalPages, 3);
+      assert.equal(expanded.paginationInfo.next, 3);
+      assert.equal(expanded.paginationInfo.previous, 1);
+      const everyProject = await api.Projects.all({ perPage: 5 });
+      assert.deepEqual(
+        everyProject.map((p) => p.id).sort((a, b) => a - b),
+        projectIds,
+      );
+      const keyset = await api.Projects.all({ pagination: 'keyset', orderBy: 'id', sort: 'asc', perPage: 5 });
+      assert.deepEqual(
+        keyset.map((p) => p.id),
+        projectIds,
+      );
+
+      const projectId = projectIds[0] ?? 0;
+      // gitbeaker sends protect's parameters in the query string of its POST.
+      const branch = await api.ProtectedBranches.protect(projectId, 'main', { pushAccessLevel: 40 });
+      assert.equal(branch.name, 'main');
+      assert.deepEqual(
+        (await api.ProtectedBranches.all(projectId)).map((b) => b.name),
+        ['main'],
+      );
+      await api.ProtectedBranches.unprotect(projectId, 'main');
+      assert.deepEqual(await api.ProtectedBranches.all(projectId), []);
+
+      await api.ProjectVariables.create(projectId, 'GB_KEY', 'one');
+      assert.equal((await api.ProjectVariables.show(projectId, 'GB_KEY')).value, 'one');
+      await api.ProjectVariables.edit(projectId, 'GB_KEY', 'two');
+      assert.equal((await api.ProjectVariables.all(projectId))[0]?.value, 'two');
+      await api.ProjectVariables.remove(projectId, 'GB_KEY');
+      assert.deepEqual(await api.ProjectVariables.all(projectId), []);
+
+      const user = users.find((u) => u.username === 'gb-0');
+      assert.ok(user);
+      await api.ProjectMembers.add(projectId, 30, { userId: user.id });
+      assert.deepEqual(
+        (await api.ProjectMembers.all(projectId)).map((m) => m.username),
+        ['gb-0'],
+      );
+      await api.ProjectMembers.remove(projectId, user.id);
+      assert.deepEqual(await api.ProjectMembers.all(projectId), []);
+
+      const pipelineIds: number[] = [];
+      for (let i = 0; i < 7; i++) pipelineIds.push((await api.Pipelines.create(projectId, 'main')).id);
+      const pipelines = await api.Pipelines.all(projectId, { perPage: 3 });
+      assert.deepEqual(
+        pipelines.map((p) => p.id),
+        [...pipelineIds].reverse(),
+      );
+      const latest = await api.Pipelines.show(projectId, 'latest' as unknown as number);
+      assert.equal(latest.id, pipelineIds[6]);
+      const jobs = await api.Jobs.all(projectId, { perPage: 4, scope: 'pending' });
+      assert.equal(jobs.length, 14);
+      await api.Pipelines.remove(projectId, pipelineIds[0] ?? 0);
+      assert.equal((await api.Pipelines.all(projectId, { perPage: 100 })).length, 6);
+
+      // Lifecycle deletes: a user, a project (with its pipelines), the group with the rest.
+      await api.Users.block(user.id);
+      await api.Users.unblock(user.id);
+      await api.Users.remove(user.id);
+      assert.equal((await api.Users.all({ perPage: 100 })).length, 11);
+      await api.Projects.remove(projectId);
+      assert.equal((await api.Projects.all({ perPage: 4 })).length, 11);
+      await api.Groups.remove(group.id);
+      assert.deepEqual(await api.Projects.all({ perPage: 4 }), []);
+    });
+  });
+}
