@@ -108,5 +108,17 @@ for (const dialect of testDialects()) {
       // A project runner serves its project in queue order.
       assert.equal((await requestJob(c, projectRunner))?.job_info.name, 'busy2');
     });
+
+    it('hands the jobs of a new pipeline to as many waiting polls as there are jobs', async () => {
+      const repo = await makeRepository({ '.gitlab-ci.yml': jobs('job', 3) });
+      const c = await startTestCoordinator(dialect, { jobRequestWait: 3 });
+      const p = await setUpProject(c, repo.path);
+      const runners = await Promise.all([1, 2, 3, 4, 5].map(() => registerRunner(c)));
+      const polls = Promise.all(runners.map((token) => requestJob(c, token)));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, { token: p.developer.token });
+      const names = (await polls).filter((job) => job !== null).map((job) => job!.job_info.name);
+      assert.deepEqual(names.sort(), ['job0', 'job1', 'job2']);
+    });
   });
 }
