@@ -139,7 +139,13 @@ export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): 
       });
       // Not expected while the row is locked (PostgreSQL) or the write lock held (SQLite): look again.
       if (!won) return undefined;
-      await advancePipeline(tx, job.pipelineId, now);
+      // A claim settles no job (only finished jobs do), so the pipeline changes only when this
+      // is its first job to start; otherwise reading all its jobs (and, on PostgreSQL, locking
+      // its row against every other claim of the pipeline) would be wasted.
+      const pipeline = await repos.pipelines.findById(job.pipelineId);
+      if (pipeline?.status !== 'running' || pipeline.startedAt === null) {
+        await advancePipeline(tx, job.pipelineId, now);
+      }
       return { ...job, status: 'running' as const, runnerId: runner.id, startedAt: now, timeoutSeconds };
     });
     // Nothing eligible is pending, or the runner was paused or deleted meanwhile.
