@@ -296,7 +296,19 @@ export class Keyring {
 
   /** The JWKS (`next`, `current` and `previous` keys), rendered once and reused until the published set changes. */
   async jwks(): Promise<RenderedJwks> {
-    const records = publishedKeys(await this.#current(), this.#clock());
+    return this.#rendered(publishedKeys(await this.#current(), this.#clock()));
+  }
+
+  /**
+   * As {@link jwks}, without waiting, when the key records in memory are fresh (the JWKS
+   * endpoint's hot path: no promise per request); undefined when they must be loaded first.
+   */
+  jwksIfLoaded(): RenderedJwks | undefined {
+    if (this.#adopt || !this.#records || this.#clock() - this.#loadedAt >= this.#refreshMs) return undefined;
+    return this.#rendered(publishedKeys(this.#records, this.#clock()));
+  }
+
+  #rendered(records: SigningKeyRecord[]): RenderedJwks {
     const fingerprint = records.map((record) => record.kid).join(',');
     if (this.#jwks?.fingerprint !== fingerprint) {
       this.#jwks = { fingerprint, rendered: renderJwks(records) };
