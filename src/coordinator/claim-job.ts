@@ -84,17 +84,33 @@ export async function lockFirstEligibleJob(
     runner.accessLevel === 'ref_protected'
       ? sql`join pipelines pl on pl.id = j.pipeline_id and pl.ref_protected = 1`
       : sql``;
-  // GitLab's fair usage: a project with many running jobs yields to projects with fewer.
-  const fair = runner.runnerType !== 'project_type';
-  const running = fair
-    ? sql`left join (select project_id, count(*) as running from jobs where status = 'running' group by project_id) r on r.project_id = j.project_id`
-    : sql``;
-  const order = fair ? sql`order by coalesce(r.running, 0), j.id` : sql`order by j.id`;
   const lock = dialect === 'postgres' ? sql`for update of j skip locked` : sql``;
-  const query = sql<{ id: number }>`${prefix}select j.id from jobs j ${protectedOnly} ${running}
-    where ${sql.join(conditions, sql` and `)} ${order} limit 1 ${lock}`;
-  const { rows } = await query.execute(tx);
-  return rows[0] === undefined ? undefined : Number(rows[0].id);
+  const where = sql.join(conditions, sql` and `);
+  const first = async (query: RawBuilder<{ id: number }>) => {
+    const { rows } = await query.execute(tx);
+    return rows[0] === undefined ? undefined : Number(rows[0].id);
+  };
+  if (runner.runnerType === 'project_type') {
+    return first(
+      sql`${prefix}select j.id from jobs j ${protectedOnly} where ${where} order by j.id limit 1 ${lock}`,
+    );
+  }
+  // GitLab's fair usage: a project with many running jobs yields to projects with fewer (ordered
+  // by the project's running jobs, then id). The full order sorts every eligible pending job, so
+  // the common case goes first: the oldest eligible job of a project running nothing, which is
+  // the full order's answer whenever there is one, read along the (status, id) index.
+  const idle = await first(
+    sql`${prefix}select j.id from jobs j ${protectedOnly} where ${where}
+      and j.project_id not in (select project_id from jobs where status = 'running')
+      order by j.id limit 1 ${lock}`,
+  );
+  if (idle !== undefined) return idle;
+  return first(
+    sql`${prefix}select j.id from jobs j ${protectedOnly}
+      left join (select project_id, count(*) as running from jobs where status = 'running' group by project_id) r
+        on r.project_id = j.project_id
+      where ${where} order by coalesce(r.running, 0), j.id limit 1 ${lock}`,
+  );
 }
 
 /**
