@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
@@ -13,6 +14,7 @@ import { TesseraError } from '../errors.js';
 import { assertKeysOpen } from '../keys/assert-keys-open.js';
 import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
 import { Keyring, type PendingKeyPairs } from '../keys/keyring.js';
+import { SigningPool } from '../keys/signing-pool.js';
 import { TESSERA_INSTALL_ROOT } from '../runner/agent.js';
 import { embeddedBuildsDir, parseRunnerConcurrency, startEmbeddedRunner } from '../runner/embedded-runner.js';
 import { chooseExecutor, dockerChoice } from '../runner/executors/create-executor.js';
@@ -47,6 +49,11 @@ export interface StartServerOptions {
    * does when its requests are aborted) would otherwise hold `close()` for a minute.
    */
   closeGraceMs?: number;
+  /**
+   * Worker threads that sign tokens (see `SigningPool`); by default one per core, at most 4, and
+   * none when `api` is false (`tessera run` signs a handful of tokens).
+   */
+  signingThreads?: number;
   /** Compile request validators on each route's first call (`tessera run`: it calls only a few routes). */
   compileSchemasOnFirstUse?: boolean;
   /** `false`: only the routes runners and jobs call (`tessera run`; see `buildServer`'s `api`). */
@@ -100,10 +107,14 @@ export async function startServer(
     ...(options.pgSchema ? { pgSchema: options.pgSchema } : {}),
     ...(options.sqliteTemplate ? { sqliteTemplate: options.sqliteTemplate } : {}),
   });
+  const signingThreads =
+    options.signingThreads ?? (options.api === false ? 0 : Math.min(4, availableParallelism()));
+  const signingPool = signingThreads > 0 ? new SigningPool(signingThreads) : undefined;
   try {
     const kek = await loadKeyEncryptionKey({ env, dataDir: config.dataDir });
     const keyring = new Keyring({
       repository: repositories(store.db).signingKeys,
+      ...(signingPool ? { signingPool } : {}),
       kek: kek.key,
       clock,
       jwksCachePeriod: config.jwksCachePeriod,
@@ -199,10 +210,12 @@ export async function startServer(
           grace === undefined ? undefined : setTimeout(() => app.server.closeAllConnections(), grace);
         await app.close().finally(() => clearTimeout(cut));
         await store.close();
+        await signingPool?.close();
       },
     };
   } catch (error) {
     await store.close();
+    await signingPool?.close();
     throw error;
   }
 }

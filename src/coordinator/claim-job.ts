@@ -1,5 +1,6 @@
+import { type RawBuilder, sql } from 'kysely';
 import type { PlannedJob } from '../pipeline/plan.js';
-import type { JobState } from '../store/repositories/jobs.js';
+import type { Db, StoreDialect } from '../store/open-store.js';
 import type { RunnerRecord } from '../store/repositories/runners.js';
 import { repositories } from '../store/repositories.js';
 import { advancePipeline } from './advance-pipeline.js';
@@ -7,11 +8,9 @@ import type { Coordinator } from './coordinator.js';
 import { finishJob } from './finish-job.js';
 import { buildJobPayload, type JobPayload, JobPreparationError } from './job-payload.js';
 import { promoteScheduledJobs } from './promote-scheduled-jobs.js';
-import { claimableByResourceGroup, resourceGroupFree } from './resource-groups.js';
+import { resourceGroupAllows } from './resource-groups.js';
 import { generateSecret, TOKEN_PREFIXES } from './secret-token.js';
 import { loadJobRecords } from './token-context.js';
-
-const CANDIDATES = 100;
 
 /**
  * Puts a job just claimed back in the queue, when the runner that asked for it hung up before the
@@ -35,24 +34,85 @@ export async function releaseClaim(coordinator: Coordinator, jobId: number): Pro
 }
 
 /**
- * Whether `runner` may take `job`: not paused, its scope (instance, group tree, project), tags,
- * `run_untagged`, and its `access_level` (a `ref_protected` runner takes only jobs of pipelines
- * on protected refs, so a branch anyone may push never reaches a deploy runner).
+ * Locks the first pending job `runner` may take and answers its id, or undefined when there is
+ * none. Eligibility is matched in the query, as GitLab's pending-build queue does, so the first
+ * eligible job is found whatever is queued ahead of it: the runner's scope (a project runner its
+ * project, a group runner its group and every subgroup, an instance runner every project), its
+ * tags (a tagged job needs all its tags on the runner, an untagged one needs `run_untagged`) and
+ * its `access_level` (a `ref_protected` runner takes only jobs of pipelines on protected refs, so
+ * a branch anyone may push never reaches a deploy runner). Instance and group runners follow
+ * GitLab's fair usage: the job of the project with the fewest running jobs first, then the
+ * oldest. Call inside a transaction; on PostgreSQL the row is taken `FOR UPDATE SKIP LOCKED`, so
+ * concurrent claimers on any node pass over each other's rows instead of waiting (on SQLite the
+ * write transaction serialises claimers). `excluded` are jobs this claim already gave up on.
  */
-async function eligible(
+export async function lockFirstEligibleJob(
+  tx: Db,
   runner: RunnerRecord,
-  job: JobState,
-  groupsOf: (projectId: number) => Promise<number[]>,
-  refProtected: (pipelineId: number) => Promise<boolean>,
-): Promise<boolean> {
-  if (runner.paused) return false;
-  if (job.tags.length === 0 ? !runner.runUntagged : !job.tags.every((tag) => runner.tagList.includes(tag)))
-    return false;
-  if (runner.accessLevel === 'ref_protected' && !(await refProtected(job.pipelineId))) return false;
-  if (runner.runnerType === 'project_type') return job.projectId === runner.projectId;
-  if (runner.runnerType === 'group_type')
-    return runner.groupId !== null && (await groupsOf(job.projectId)).includes(runner.groupId);
-  return true;
+  dialect: StoreDialect,
+  excluded: readonly number[] = [],
+): Promise<number | undefined> {
+  if (runner.paused) return undefined;
+  const conditions: RawBuilder<unknown>[] = [sql`j.status = 'pending'`];
+  let prefix = sql``;
+  if (runner.runnerType === 'project_type') {
+    if (runner.projectId === null) return undefined;
+    conditions.push(sql`j.project_id = ${runner.projectId}`);
+  } else if (runner.runnerType === 'group_type') {
+    if (runner.groupId === null) return undefined;
+    prefix = sql`with recursive runner_groups(id) as (
+      select id from groups where id = ${runner.groupId}
+      union all select g.id from groups g join runner_groups rg on g.parent_id = rg.id)
+    `;
+    conditions.push(
+      sql`j.project_id in (select p.id from projects p where p.namespace_id in (select id from runner_groups))`,
+    );
+  }
+  // Tags are JSON arrays, `[]` when there are none (as the jobs repository writes them).
+  const tagMatches: RawBuilder<unknown>[] = [];
+  if (runner.runUntagged) tagMatches.push(sql`j.tags = '[]'`);
+  if (runner.tagList.length > 0) {
+    const tags = JSON.stringify(runner.tagList);
+    tagMatches.push(
+      dialect === 'postgres'
+        ? sql`(j.tags <> '[]' and j.tags::jsonb <@ ${tags}::jsonb)`
+        : sql`(j.tags <> '[]' and not exists (select 1 from json_each(j.tags) t where t.value not in (select value from json_each(${tags}))))`,
+    );
+  }
+  if (tagMatches.length === 0) return undefined;
+  conditions.push(sql`(${sql.join(tagMatches, sql` or `)})`);
+  if (excluded.length > 0) conditions.push(sql`j.id not in (${sql.join([...excluded])})`);
+  const protectedOnly =
+    runner.accessLevel === 'ref_protected'
+      ? sql`join pipelines pl on pl.id = j.pipeline_id and pl.ref_protected = 1`
+      : sql``;
+  const lock = dialect === 'postgres' ? sql`for update of j skip locked` : sql``;
+  const where = sql.join(conditions, sql` and `);
+  const first = async (query: RawBuilder<{ id: number }>) => {
+    const { rows } = await query.execute(tx);
+    return rows[0] === undefined ? undefined : Number(rows[0].id);
+  };
+  if (runner.runnerType === 'project_type') {
+    return first(
+      sql`${prefix}select j.id from jobs j ${protectedOnly} where ${where} order by j.id limit 1 ${lock}`,
+    );
+  }
+  // GitLab's fair usage: a project with many running jobs yields to projects with fewer (ordered
+  // by the project's running jobs, then id). The full order sorts every eligible pending job, so
+  // the common case goes first: the oldest eligible job of a project running nothing, which is
+  // the full order's answer whenever there is one, read along the (status, id) index.
+  const idle = await first(
+    sql`${prefix}select j.id from jobs j ${protectedOnly} where ${where}
+      and j.project_id not in (select project_id from jobs where status = 'running')
+      order by j.id limit 1 ${lock}`,
+  );
+  if (idle !== undefined) return idle;
+  return first(
+    sql`${prefix}select j.id from jobs j ${protectedOnly}
+      left join (select project_id, count(*) as running from jobs where status = 'running' group by project_id) r
+        on r.project_id = j.project_id
+      where ${where} order by coalesce(r.running, 0), j.id limit 1 ${lock}`,
+  );
 }
 
 /**
@@ -65,61 +125,29 @@ async function eligible(
  */
 export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): Promise<JobPayload | null> {
   let runner = asking;
-  const protectedCache = new Map<number, boolean>();
-  const refProtected = async (pipelineId: number) => {
-    let value = protectedCache.get(pipelineId);
-    if (value === undefined) {
-      value = (await coordinator.repos.pipelines.findById(pipelineId))?.refProtected === true;
-      protectedCache.set(pipelineId, value);
-    }
-    return value;
-  };
-  const groupCache = new Map<number, number[]>();
-  const groupsOf = async (projectId: number) => {
-    let groups = groupCache.get(projectId);
-    if (!groups) {
-      const project = await coordinator.repos.projects.findById(projectId);
-      groups = project
-        ? (await coordinator.repos.groups.lineage(project.namespaceId)).map((group) => group.id)
-        : [];
-      groupCache.set(projectId, groups);
-    }
-    return groups;
-  };
-  const refused = new Set<number>();
+  const refused: number[] = [];
   await promoteScheduledJobs(coordinator);
-  // Bounded: each round either claims, finds nothing, or lost every candidate to another claimer.
+  // Bounded: each round either claims, finds nothing, or refuses a job that cannot start now.
   for (let round = 0; round < 50; round++) {
-    const pending = await coordinator.repos.jobs.listPending(CANDIDATES);
-    if (pending.length === 0) return null;
-    // A long poll lasts up to jobRequestWait: a pause, a new access level or a deletion since it
-    // began counts from now on.
-    const current = await coordinator.repos.runners.findById(runner.id);
-    if (!current) return null;
-    runner = current;
-    const eligibleJobs: JobState[] = [];
-    for (const job of pending) {
-      if (!refused.has(job.id) && (await eligible(runner, job, groupsOf, refProtected)))
-        eligibleJobs.push(job);
-    }
-    // resource_group: a group with a running job holds its other jobs back.
-    const candidates = await claimableByResourceGroup(coordinator.store.db, eligibleJobs);
-    if (candidates.length === 0) return null;
     const jobToken = generateSecret(TOKEN_PREFIXES.job);
     const requestToken = generateSecret(TOKEN_PREFIXES.idTokenRequest);
     const now = coordinator.clock();
     const claimed = await coordinator.store.transaction(async (tx) => {
       const repos = repositories(tx);
+      // A long poll lasts up to jobRequestWait: a pause, new tags, a new access level or a
+      // deletion since it began count from now on.
       const locked = await repos.runners.lock(runner.id, 'claim', coordinator.store.dialect);
       if (!locked || locked.paused) return null;
-      const id = await repos.jobs.lockOldestPending(candidates, coordinator.store.dialect);
-      if (id === undefined) return undefined;
-      const job = await repos.jobs.findById<PlannedJob>(id);
-      if (!job) return undefined;
-      if (!(await resourceGroupFree(tx, id))) {
-        refused.add(id);
+      runner = locked;
+      const id = await lockFirstEligibleJob(tx, locked, coordinator.store.dialect, refused);
+      if (id === undefined) return null;
+      // resource_group: one running job per group, the next one in the group's process mode.
+      if (!(await resourceGroupAllows(tx, id))) {
+        refused.push(id);
         return undefined;
       }
+      const job = await repos.jobs.findById<PlannedJob>(id);
+      if (!job) return undefined;
       const timeoutSeconds =
         runner.maximumTimeout === null
           ? job.timeoutSeconds
@@ -133,13 +161,20 @@ export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): 
         timeoutSeconds,
         leaseExpiresAt: now + coordinator.config.leaseTimeout * 1000,
       });
+      // Not expected while the row is locked (PostgreSQL) or the write lock held (SQLite): look again.
       if (!won) return undefined;
-      await advancePipeline(tx, job.pipelineId, now);
+      // A claim settles no job (only finished jobs do), so the pipeline changes only when this
+      // is its first job to start; otherwise reading all its jobs (and, on PostgreSQL, locking
+      // its row against every other claim of the pipeline) would be wasted.
+      const pipeline = await repos.pipelines.findById(job.pipelineId);
+      if (pipeline?.status !== 'running' || pipeline.startedAt === null) {
+        await advancePipeline(tx, job.pipelineId, now);
+      }
       return { ...job, status: 'running' as const, runnerId: runner.id, startedAt: now, timeoutSeconds };
     });
-    // The runner was paused or deleted meanwhile.
+    // Nothing eligible is pending, or the runner was paused or deleted meanwhile.
     if (claimed === null) return null;
-    // Every candidate was taken by someone else between the read and the lock: look again.
+    // A job held back by its resource group, or one lost to another claimer: look again.
     if (!claimed) continue;
     coordinator.counters.jobsClaimed += 1;
     try {
@@ -153,7 +188,7 @@ export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): 
       );
     } catch (error) {
       if (!(error instanceof JobPreparationError)) throw error;
-      refused.add(claimed.id);
+      refused.push(claimed.id);
       await coordinator.repos.jobs.appendTrace(
         claimed.id,
         `ERROR: Job failed before it started: ${error.message}\n`,

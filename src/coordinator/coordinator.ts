@@ -5,6 +5,7 @@ import type { TesseraConfig } from '../config/defaults.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { Store } from '../store/open-store.js';
 import { type Repositories, repositories } from '../store/repositories.js';
+import { BatchedIssuedTokenAudit } from '../token/batched-audit.js';
 import { TokenIssuer } from '../token/issue.js';
 
 /**
@@ -48,6 +49,10 @@ export class Coordinator {
   #issuer: { issuer: string; instance: TokenIssuer } | undefined;
   #repos: Repositories | undefined;
   #artifactStore: ArtifactStore | undefined;
+  /** Audit rows of tokens minted together are written together, each mint waiting for its row. */
+  readonly #audit = new BatchedIssuedTokenAudit((records) =>
+    this.repos.issuedTokens.recordIssuedTokens(records),
+  );
 
   constructor(options: CoordinatorOptions) {
     this.config = options.config;
@@ -80,7 +85,7 @@ export class Coordinator {
         instance: new TokenIssuer({
           issuer: this.urls.issuer,
           keyring: this.keyring,
-          audit: this.repos.issuedTokens,
+          audit: this.#audit,
           clock: this.clock,
           maxLifetime: this.config.tokenMaxLifetime,
         }),

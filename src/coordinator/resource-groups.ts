@@ -28,55 +28,6 @@ export async function attachResourceGroup(
 }
 
 /**
- * The pending `candidates` a runner may claim as far as resource groups go: a job whose group has
- * a running job waits, and of the waiting jobs of one group only the one its process mode picks is
- * offered (`unordered` and `oldest_first`: the oldest pipeline's; `newest_first`: the newest's).
- */
-export async function claimableByResourceGroup(
-  db: Db,
-  candidates: readonly { id: number; pipelineId: number }[],
-): Promise<number[]> {
-  if (candidates.length === 0) return [];
-  const grouped = await db
-    .selectFrom('jobResourceGroups')
-    .innerJoin('resourceGroups', 'resourceGroups.id', 'jobResourceGroups.resourceGroupId')
-    .select(['jobResourceGroups.jobId', 'jobResourceGroups.resourceGroupId', 'resourceGroups.processMode'])
-    .where(
-      'jobResourceGroups.jobId',
-      'in',
-      candidates.map((candidate) => candidate.id),
-    )
-    .execute();
-  if (grouped.length === 0) return candidates.map((candidate) => candidate.id);
-  const groupIds = [...new Set(grouped.map((row) => row.resourceGroupId))];
-  const busy = new Set(
-    (
-      await db
-        .selectFrom('jobResourceGroups')
-        .innerJoin('jobs', 'jobs.id', 'jobResourceGroups.jobId')
-        .select('jobResourceGroups.resourceGroupId')
-        .where('jobResourceGroups.resourceGroupId', 'in', groupIds)
-        .where('jobs.status', '=', 'running')
-        .execute()
-    ).map((row) => row.resourceGroupId),
-  );
-  const groupOf = new Map(grouped.map((row) => [row.jobId, row]));
-  const chosen = new Map<number, { id: number; pipelineId: number }>();
-  for (const candidate of candidates) {
-    const row = groupOf.get(candidate.id);
-    if (row === undefined || busy.has(row.resourceGroupId)) continue;
-    const current = chosen.get(row.resourceGroupId);
-    const newer = current === undefined || candidate.pipelineId > current.pipelineId;
-    const older = current === undefined || candidate.pipelineId < current.pipelineId;
-    if (row.processMode === 'newest_first' ? newer : older) chosen.set(row.resourceGroupId, candidate);
-  }
-  const offered = new Set([...chosen.values()].map((candidate) => candidate.id));
-  return candidates
-    .filter((candidate) => !groupOf.has(candidate.id) || offered.has(candidate.id))
-    .map((candidate) => candidate.id);
-}
-
-/**
  * Inside the claim's transaction: whether job `jobId` may start now, its resource group (if any)
  * having no running job. Locks the group's row on PostgreSQL, so that two coordinators claiming
  * two jobs of one group at the same moment start only one of them.
@@ -105,4 +56,31 @@ export async function resourceGroupFree(db: Db, jobId: number): Promise<boolean>
     .where('jobs.id', '!=', jobId)
     .executeTakeFirst();
   return running === undefined;
+}
+
+/**
+ * Inside the claim's transaction: whether job `jobId` may start now. Its resource group (if any)
+ * must have no running job ({@link resourceGroupFree}), and with `oldest_first` or `newest_first`
+ * it must be the group's waiting job of the oldest or newest pipeline (`unordered`: any of them).
+ */
+export async function resourceGroupAllows(db: Db, jobId: number): Promise<boolean> {
+  if (!(await resourceGroupFree(db, jobId))) return false;
+  const group = await db
+    .selectFrom('jobResourceGroups')
+    .innerJoin('resourceGroups', 'resourceGroups.id', 'jobResourceGroups.resourceGroupId')
+    .select(['resourceGroups.id', 'resourceGroups.processMode'])
+    .where('jobResourceGroups.jobId', '=', jobId)
+    .executeTakeFirst();
+  if (group === undefined || group.processMode === 'unordered') return true;
+  const next = await db
+    .selectFrom('jobResourceGroups')
+    .innerJoin('jobs', 'jobs.id', 'jobResourceGroups.jobId')
+    .select('jobs.id')
+    .where('jobResourceGroups.resourceGroupId', '=', group.id)
+    .where('jobs.status', '=', 'pending')
+    .orderBy('jobs.pipelineId', group.processMode === 'newest_first' ? 'desc' : 'asc')
+    .orderBy('jobs.id')
+    .limit(1)
+    .executeTakeFirst();
+  return next === undefined || next.id === jobId;
 }

@@ -6,6 +6,7 @@ import { isPublished, publishedKeys, type RenderedJwks, renderJwks } from './jwk
 import { decryptPrivateKey, encryptPrivateKey } from './key-encryption.js';
 import { createKeyObjectSigner, type Signer } from './signer.js';
 import type { KeyState, SigningKeyRecord, SigningKeyRepository } from './signing-key-record.js';
+import type { SigningPool } from './signing-pool.js';
 
 /** Options of a {@link Keyring}. Durations are seconds, the clock is milliseconds. */
 export interface KeyringOptions {
@@ -19,6 +20,8 @@ export interface KeyringOptions {
   maxTokenLifetime: number;
   /** Seconds between reloads from the repository when other nodes may change keys (default 5). */
   refreshInterval?: number;
+  /** Worker threads to sign in (a server's); without one, signers sign in the calling thread. */
+  signingPool?: SigningPool;
 }
 
 /** Key pairs generated outside the keyring (see {@link Keyring.adopt}), each with the state it takes. */
@@ -66,6 +69,7 @@ export class Keyring {
   readonly #cachePeriodMs: number;
   readonly #maxLifetimeMs: number;
   readonly #refreshMs: number;
+  readonly #signingPool: SigningPool | undefined;
   #records: SigningKeyRecord[] | null = null;
   #loadedAt = 0;
   #loading: Promise<SigningKeyRecord[]> | null = null;
@@ -84,6 +88,7 @@ export class Keyring {
     this.#cachePeriodMs = options.jwksCachePeriod * 1000;
     this.#maxLifetimeMs = options.maxTokenLifetime * 1000;
     this.#refreshMs = (options.refreshInterval ?? 5) * 1000;
+    this.#signingPool = options.signingPool;
   }
 
   /**
@@ -270,7 +275,10 @@ export class Keyring {
     }
     let signer = this.#signers.get(record.kid);
     if (!signer) {
-      signer = createKeyObjectSigner(record.kid, record.alg, this.#privateKey(record));
+      const privateKey = this.#privateKey(record);
+      signer = this.#signingPool
+        ? this.#signingPool.signer(record.kid, record.alg, privateKey)
+        : createKeyObjectSigner(record.kid, record.alg, privateKey);
       this.#signers.set(record.kid, signer);
     }
     return signer;
@@ -296,7 +304,19 @@ export class Keyring {
 
   /** The JWKS (`next`, `current` and `previous` keys), rendered once and reused until the published set changes. */
   async jwks(): Promise<RenderedJwks> {
-    const records = publishedKeys(await this.#current(), this.#clock());
+    return this.#rendered(publishedKeys(await this.#current(), this.#clock()));
+  }
+
+  /**
+   * As {@link jwks}, without waiting, when the key records in memory are fresh (the JWKS
+   * endpoint's hot path: no promise per request); undefined when they must be loaded first.
+   */
+  jwksIfLoaded(): RenderedJwks | undefined {
+    if (this.#adopt || !this.#records || this.#clock() - this.#loadedAt >= this.#refreshMs) return undefined;
+    return this.#rendered(publishedKeys(this.#records, this.#clock()));
+  }
+
+  #rendered(records: SigningKeyRecord[]): RenderedJwks {
     const fingerprint = records.map((record) => record.kid).join(',');
     if (this.#jwks?.fingerprint !== fingerprint) {
       this.#jwks = { fingerprint, rendered: renderJwks(records) };

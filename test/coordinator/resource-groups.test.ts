@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   attachResourceGroup,
-  claimableByResourceGroup,
+  resourceGroupAllows,
   resourceGroupFree,
 } from '../../src/coordinator/resource-groups.js';
 import { repositories } from '../../src/store/repositories.js';
@@ -13,26 +13,34 @@ import { seedJobs } from '../store/seed-jobs.js';
 
 for (const dialect of testDialects()) {
   describe(`resource groups [${dialect.name}]`, { skip: dialect.skip }, () => {
-    it('offers one job per free group, by process mode, and refuses a second while one runs', async () => {
+    it('lets one job per free group start, the next by process mode, and refuses a second while one runs', async () => {
       const store = await dialect.openStore();
       const [a, b, c, other] = await seedJobs(store, 4);
-      const job = await repositories(store.db).jobs.findById(a!);
+      const repos = repositories(store.db);
+      const job = await repos.jobs.findById(a!);
       const projectId = job!.projectId;
+      // b and c in pipelines of their own, newer than a's.
+      const first = await repos.pipelines.findById(job!.pipelineId);
+      for (const id of [b!, c!]) {
+        const { id: _id, ...copy } = first!;
+        const pipeline = await repos.pipelines.create(copy);
+        await store.db.updateTable('jobs').set({ pipelineId: pipeline.id }).where('id', '=', id).execute();
+      }
       for (const id of [a!, b!, c!]) await attachResourceGroup(store.db, projectId, id, 'production', 1);
       await attachResourceGroup(store.db, projectId, other!, null, 1);
-      // Same pipeline here, so pipeline ids tie; give the jobs distinct ones as the claim sees them.
-      const candidates = [
-        { id: a!, pipelineId: 1 },
-        { id: b!, pipelineId: 2 },
-        { id: c!, pipelineId: 3 },
-        { id: other!, pipelineId: 1 },
-      ];
-      assert.deepEqual(await claimableByResourceGroup(store.db, candidates), [a, other]);
+      const allows = (id: number) => store.transaction((tx) => resourceGroupAllows(tx, id));
+      assert.deepEqual(
+        [await allows(a!), await allows(b!), await allows(c!), await allows(other!)],
+        [true, true, true, true],
+      );
+      await store.db.updateTable('resourceGroups').set({ processMode: 'oldest_first' }).execute();
+      assert.deepEqual([await allows(a!), await allows(b!), await allows(c!)], [true, false, false]);
       await store.db.updateTable('resourceGroups').set({ processMode: 'newest_first' }).execute();
-      assert.deepEqual(await claimableByResourceGroup(store.db, candidates), [c, other]);
+      assert.deepEqual([await allows(a!), await allows(b!), await allows(c!)], [false, false, true]);
 
-      await repositories(store.db).jobs.transition(a!, ['pending'], { status: 'running' });
-      assert.deepEqual(await claimableByResourceGroup(store.db, candidates.slice(1)), [other]);
+      await store.db.updateTable('resourceGroups').set({ processMode: 'unordered' }).execute();
+      await repos.jobs.transition(a!, ['pending'], { status: 'running' });
+      assert.deepEqual([await allows(b!), await allows(c!), await allows(other!)], [false, false, true]);
       assert.equal(await store.transaction((tx) => resourceGroupFree(tx, b!)), false);
       assert.equal(await store.transaction((tx) => resourceGroupFree(tx, other!)), true);
       await repositories(store.db).jobs.transition(a!, ['running'], { status: 'success' });

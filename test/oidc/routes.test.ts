@@ -26,8 +26,18 @@ describe('OIDC routes', () => {
       keys.every((key) => !('d' in key) && !('p' in key)),
       'public members only',
     );
+    assert.equal(jwks.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(jwks.headers.get('content-type'), 'application/json; charset=utf-8');
     const again = await fetch(`${issuer}/oauth/discovery/keys`, { headers: { 'if-none-match': etag } });
     assert.equal(again.status, 304);
+    assert.equal(again.headers.get('etag'), etag);
+    assert.equal(again.headers.get('cache-control'), 'public, max-age=300');
+    assert.equal(again.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(await again.text(), '');
+    const head = await fetch(`${issuer}/oauth/discovery/keys`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('etag'), etag);
+    assert.equal(await head.text(), '');
     const rotated = await c.api('POST', '/api/v4/admin/signing_keys/rotate', {
       body: { alg: 'RS256', force: true },
     });

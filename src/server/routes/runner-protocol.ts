@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { claimJob, releaseClaim } from '../../coordinator/claim-job.js';
 import { finishJob } from '../../coordinator/finish-job.js';
@@ -9,6 +8,7 @@ import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
 import { recordAuthFailure } from '../authenticate.js';
+import { eligibilityKey, JobWaiters } from '../job-waiters.js';
 import { idParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -34,6 +34,12 @@ function sendStatus(reply: FastifyReply, status: string, code = 200) {
  */
 export function registerRunnerProtocolRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
+  const waiters = new JobWaiters();
+  const onJobs = () => (coordinator.stopping ? waiters.wakeAll() : waiters.wakeOnePerKey());
+  coordinator.events.on('jobs', onJobs);
+  app.addHook('onClose', async () => {
+    coordinator.events.off('jobs', onJobs);
+  });
 
   const withAuthLimit = async <T>(request: FastifyRequest, run: () => Promise<T>): Promise<T> => {
     try {
@@ -75,6 +81,7 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
       // GitLab: a paused runner is told at once that there is nothing for it.
       if (runner.paused) return reply.status(204).send();
       const deadline = Date.now() + coordinator.config.jobRequestWait * 1000;
+      const key = eligibilityKey(runner);
       // The request stream ends once its body is read; the socket and the response tell whether the client left.
       const gone = () => request.raw.socket?.destroyed === true || reply.raw.destroyed;
       for (;;) {
@@ -82,6 +89,8 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         if (gone() || coordinator.stopping) return reply.status(204).send();
         const job = await claimJob(coordinator, runner);
         if (job) {
+          // More jobs may be pending for runners like this one.
+          waiters.relay(key);
           if (gone()) {
             await releaseClaim(coordinator, job.id);
             return reply.status(204).send();
@@ -91,16 +100,12 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         }
         const left = deadline - Date.now();
         if (left <= 0) return reply.status(204).send();
-        const abort = new AbortController();
-        const timer = setTimeout(() => abort.abort(), Math.min(left, POLL_INTERVAL_MS));
-        const close = () => abort.abort();
+        const hangUp = new AbortController();
+        const close = () => hangUp.abort();
         reply.raw.once('close', close);
         try {
-          await once(coordinator.events, 'jobs', { signal: abort.signal });
-        } catch {
-          // timer or hang-up: look again
+          await waiters.wait(key, Math.min(left, POLL_INTERVAL_MS), hangUp.signal);
         } finally {
-          clearTimeout(timer);
           reply.raw.off('close', close);
         }
       }

@@ -46,6 +46,13 @@ export class SqlIssuedTokenRepository implements IssuedTokenRepository {
     await this.db.executeQuery({ ...compiled, parameters: Object.values(row) });
   }
 
+  /** Several audit rows in one statement (a batch of tokens minted together). */
+  async recordIssuedTokens(records: readonly IssuedTokenRecord[]): Promise<void> {
+    if (records.length === 1) return this.recordIssuedToken(records[0]!);
+    if (records.length === 0) return;
+    await this.db.insertInto('issuedTokens').values(records.map(toRow)).execute();
+  }
+
   /** The project's issued tokens, newest first. */
   async listByProject(projectId: number, limit = 100): Promise<IssuedTokenRecord[]> {
     const rows = await this.db
