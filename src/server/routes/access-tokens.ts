@@ -13,9 +13,10 @@ import {
   paginationProperties,
   setPaginationHeaders,
 } from '../offset-pagination.js';
-import { accessLevel, displayName, idParams, iso, projectParams } from '../schemas.js';
+import { accessLevel, displayName, idParams, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { TOKEN_SCOPES } from '../token-scopes.js';
+import { renderAccessToken } from './users.js';
 
 /** Where an access token's bot user is a member, and the caller's role there. */
 interface TokenSource {
@@ -31,20 +32,9 @@ interface CreateBody {
   expires_at?: string;
 }
 
-/** GitLab's project/group access token shape, without the token. */
+/** GitLab's project/group access token shape, without the token: a personal one's and its role. */
 function renderBotToken(token: AccessTokenRecord & { accessLevel: number }, now: number) {
-  return {
-    id: token.id,
-    name: token.name,
-    revoked: token.revoked,
-    created_at: iso(token.createdAt),
-    scopes: token.scopes,
-    user_id: token.userId,
-    last_used_at: iso(token.lastUsedAt),
-    active: !token.revoked && (token.expiresAt === null || token.expiresAt > now),
-    expires_at: token.expiresAt === null ? null : new Date(token.expiresAt).toISOString().slice(0, 10),
-    access_level: token.accessLevel,
-  };
+  return { ...renderAccessToken(token, now), access_level: token.accessLevel };
 }
 
 /** GitLab's bot user names: `project_<id>_bot_<random>`, `group_<id>_bot_<random>`. */

@@ -55,7 +55,7 @@ export function renderUserPrivate(user: UserRecord, serverUrl: string) {
 }
 
 /** GitLab's personal access token shape, without the token. */
-function renderAccessToken(token: AccessTokenRecord, now: number) {
+export function renderAccessToken(token: AccessTokenRecord, now: number) {
   return {
     id: token.id,
     name: token.name,
