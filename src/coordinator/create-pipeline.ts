@@ -135,6 +135,26 @@ function withEnvironmentNamesExpanded(
   return { ...plan, jobs };
 }
 
+/**
+ * What `include:rules` and `expand_vars` in inputs see: the predefined, project and pipeline
+ * variables (GitLab), but no masked one, since an input's value lands in scripts and listings.
+ */
+export function variablesForIncludes(
+  predefined: Readonly<Record<string, string>>,
+  projectVariables: readonly { key: string; value: string; masked: boolean }[],
+  pipelineVariables: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  return {
+    ...predefined,
+    ...Object.fromEntries(
+      projectVariables
+        .filter((variable) => !variable.masked)
+        .map((variable) => [variable.key, variable.value]),
+    ),
+    ...pipelineVariables,
+  };
+}
+
 /** A pipeline planned for a resolved ref: the loaded configuration and the plan (nothing stored). */
 export interface PlannedAtRef {
   loaded: Awaited<ReturnType<typeof loadPipeline>>;
@@ -206,17 +226,7 @@ export async function planResolvedRef(
     file: project.ciConfigPath,
     readLocalFile: (path) => git.readFile(cache, ref.sha, path),
     listLocalFiles: () => git.listFiles(cache, ref.sha),
-    // include:rules and expand_vars see the predefined, project and pipeline variables (GitLab),
-    // but no masked one: an input's value lands in scripts and listings.
-    variables: {
-      ...ruleVariables,
-      ...Object.fromEntries(
-        projectVariables
-          .filter((variable) => !variable.masked)
-          .map((variable) => [variable.key, variable.value]),
-      ),
-      ...input.variables,
-    },
+    variables: variablesForIncludes(ruleVariables, projectVariables, input.variables),
   }).catch((error: unknown) => {
     if (isTesseraError(error) && !isMeantAsPipeline(content, project.ciConfigPath)) throw noConfig();
     throw error;

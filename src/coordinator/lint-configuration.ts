@@ -7,7 +7,7 @@ import { buildRuleVariables } from '../pipeline/rule-variables.js';
 import type { JobSpec, PolicySpec } from '../pipeline/spec.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { Coordinator } from './coordinator.js';
-import { gitReader, projectVariablesFor } from './create-pipeline.js';
+import { gitReader, projectVariablesFor, variablesForIncludes } from './create-pipeline.js';
 import { planFilesFor } from './plan-files.js';
 import { refProtection } from './protected-ref.js';
 
@@ -101,14 +101,7 @@ export async function lintConfiguration(coordinator: Coordinator, input: LintInp
       file: project.ciConfigPath,
       readLocalFile: (path) => git.readFile(cache, ref.sha, path),
       listLocalFiles: () => git.listFiles(cache, ref.sha),
-      variables: {
-        ...ruleVariables,
-        ...Object.fromEntries(
-          projectVariables
-            .filter((variable) => !variable.masked)
-            .map((variable) => [variable.key, variable.value]),
-        ),
-      },
+      variables: variablesForIncludes(ruleVariables, projectVariables),
     });
     result.valid = true;
     result.warnings = loaded.warnings.map(problemText);
