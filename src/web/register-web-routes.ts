@@ -42,6 +42,9 @@ const NOT_WEB = /^(api|oauth|\.well-known|-)(\/|$)|^favicon\.ico$/;
 
 type FormBody = Record<string, string | undefined>;
 
+/** The sign-in form's body: GitLab's field names, `user[login]` and `user[password]`, nested by the form parser. */
+type SignInBody = FormBody & { user?: { login?: unknown; password?: unknown } };
+
 /**
  * Route config marking a web page (not the API): the OpenAPI document leaves these out. Exported
  * so `src/server/routes/openapi.ts` can tell.
@@ -136,7 +139,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     return showSignIn(request, reply, {});
   });
 
-  app.post<{ Body: FormBody | undefined }>(
+  app.post<{ Body: SignInBody | undefined }>(
     '/users/sign_in',
     { config: WEB_ROUTE },
     async (request, reply) => {
@@ -156,8 +159,8 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
           status: 429,
         });
       }
-      const login = body['user[login]'] ?? '';
-      const password = body['user[password]'] ?? '';
+      const login = typeof body.user?.login === 'string' ? body.user.login : '';
+      const password = typeof body.user?.password === 'string' ? body.user.password : '';
       const signedIn = login && password ? await signIn(coordinator, login, password) : null;
       if (!signedIn) {
         context.authLimiter.hit(request.ip);
