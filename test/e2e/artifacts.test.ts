@@ -486,6 +486,95 @@ probe:
       assert.match(trace, /^status=404$/m, trace);
     });
 
+    it("reads artifacts through the project API with a running job's CI_JOB_TOKEN, as GitLab allows", async () => {
+      const source = await project('token-source', {
+        '.gitlab-ci.yml': `
+build:
+  script: [echo secret > s.txt]
+  artifacts: {paths: [s.txt]}
+`,
+      });
+      const sourceRun = await runPipeline(source.id);
+      assert.equal(sourceRun.job('build').status, 'success', sourceRun.traces.get('build'));
+      // Each line: label=status:body (\`zip\` for an archive).
+      const probe = `
+const api = process.env.CI_API_V4_URL;
+const token = process.env.CI_JOB_TOKEN;
+const own = '/projects/' + process.env.CI_PROJECT_ID;
+const other = '/projects/' + process.env.SOURCE;
+const get = async (label, path, headers = { 'JOB-TOKEN': token }) => {
+  const r = await fetch(api + path, { headers });
+  const body = r.headers.get('content-type') === 'application/zip' ? 'zip' : (await r.text()).trim().slice(0, 40);
+  console.log(label + '=' + r.status + ':' + (r.status === 200 ? body : ''));
+};
+await get('own-archive', own + '/jobs/' + process.env.BUILD_ID + '/artifacts');
+await get('own-file', own + '/jobs/' + process.env.BUILD_ID + '/artifacts/m.txt?job_token=' + token, {});
+await get('other-download', other + '/jobs/artifacts/main/download?job=build');
+await get('other-raw', other + '/jobs/artifacts/main/raw/s.txt?job=build');
+await get('other-file', other + '/jobs/' + process.env.SOURCE_JOB + '/artifacts/s.txt');
+await get('bad-token', other + '/jobs/artifacts/main/raw/s.txt?job=build', { 'JOB-TOKEN': 'not-a-token' });
+`;
+      const reader = await project('token-reader', {
+        'probe.mjs': probe,
+        '.gitlab-ci.yml': `
+stages: [build, test]
+build:
+  stage: build
+  script: [echo mine > m.txt, echo BUILD_ID=$CI_JOB_ID > ids.env]
+  artifacts: {paths: [m.txt], reports: {dotenv: ids.env}}
+read:
+  stage: test
+  script: [node probe.mjs]
+`,
+      });
+      const variables = [
+        { key: 'SOURCE', value: String(source.id) },
+        { key: 'SOURCE_JOB', value: String(sourceRun.job('build').id) },
+      ];
+      const run = async (token: string) => {
+        const answer = await fetch(`${coordinator.url}/api/v4/projects/${reader.id}/pipeline`, {
+          method: 'POST',
+          headers: { 'private-token': token, 'content-type': 'application/json' },
+          body: JSON.stringify({ ref: 'main', variables }),
+        });
+        assert.equal(answer.status, 201, await answer.clone().text());
+        const pipeline = (await answer.json()) as { id: number };
+        await coordinator.waitForPipeline(reader.id, pipeline.id);
+        const read = await coordinator.job(reader.id, pipeline.id, 'read');
+        return coordinator.trace(reader.id, read.id);
+      };
+      // Started by the admin, who may read the other project: every read succeeds.
+      const byAdmin = await run(coordinator.adminToken);
+      assert.match(byAdmin, /^own-archive=200:zip$/m, byAdmin);
+      assert.match(byAdmin, /^own-file=200:mine$/m, byAdmin);
+      assert.match(byAdmin, /^other-download=200:zip$/m, byAdmin);
+      assert.match(byAdmin, /^other-raw=200:secret$/m, byAdmin);
+      assert.match(byAdmin, /^other-file=200:secret$/m, byAdmin);
+      assert.match(byAdmin, /^bad-token=403:$/m, byAdmin);
+      // Started by a developer of the reader project only: its own artifacts, not the other's.
+      const user = await coordinator.ok<{ id: number }>('POST', '/users', {
+        username: 'token-dev',
+        email: 'token-dev@example.test',
+        name: 'Token Dev',
+        password: 'a-long-password-1234',
+      });
+      const personal = await coordinator.ok<{ token: string }>(
+        'POST',
+        `/users/${user.id}/personal_access_tokens`,
+        {
+          name: 'e2e',
+          scopes: ['api'],
+        },
+      );
+      await coordinator.ok('POST', `/projects/${reader.id}/members`, { user_id: user.id, access_level: 30 });
+      const byDeveloper = await run(personal.token);
+      assert.match(byDeveloper, /^own-archive=200:zip$/m, byDeveloper);
+      assert.match(byDeveloper, /^own-file=200:mine$/m, byDeveloper);
+      assert.match(byDeveloper, /^other-download=404:$/m, byDeveloper);
+      assert.match(byDeveloper, /^other-raw=404:$/m, byDeveloper);
+      assert.match(byDeveloper, /^other-file=404:$/m, byDeveloper);
+    });
+
     it('shares a cache between runners through S3 (--cache-s3)', {
       skip: dialect !== 'postgres',
     }, async () => {
