@@ -2,6 +2,7 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import { expandVariables } from '../pipeline/expand-variables.js';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { JobRecord } from '../store/repositories/jobs.js';
+import { CrossDependencyError, crossDependencies } from './cross-dependencies.js';
 import { artifactDependencies } from './job-dependencies.js';
 
 /** One `artifacts` entry of the job payload (GitLab Runner's `common.Artifact`). */
@@ -113,9 +114,11 @@ export function buildArtifactAndCachePayload(
 
 /**
  * The `dependencies` of a job's payload, and the `reports:dotenv` variables it inherits from
- * them (GitLab passes them to the jobs that download their artifacts).
+ * them (GitLab passes them to the jobs that download their artifacts): jobs of its pipeline, then
+ * the jobs its `needs:project` and `needs:pipeline` entries name (resolved now, at pickup).
  *
- * @throws MissingDependencyError when a dependency uploaded artifacts that have since expired.
+ * @throws MissingDependencyError when a dependency uploaded artifacts that have since expired, or
+ *   a `needs:project`/`needs:pipeline` entry names no successful job the pipeline's user may read.
  */
 export async function buildDependencyPayload(
   coordinator: Coordinator,
@@ -124,7 +127,15 @@ export async function buildDependencyPayload(
 ): Promise<{ dependencies: DependencyPayload[]; dotenv: Record<string, string> }> {
   const dependencies: DependencyPayload[] = [];
   const dotenv: Record<string, string> = {};
-  const sources = await artifactDependencies(coordinator, job);
+  const local = await artifactDependencies(coordinator, job);
+  let cross: Awaited<ReturnType<typeof crossDependencies>>;
+  try {
+    cross = await crossDependencies(coordinator, job);
+  } catch (error) {
+    if (error instanceof CrossDependencyError) throw new MissingDependencyError(error.message);
+    throw error;
+  }
+  const sources = [...local, ...cross.filter((source) => !local.some((other) => other.id === source.id))];
   const files = await coordinator.repos.jobArtifacts.listByJobs(sources.map((source) => source.id));
   const now = coordinator.clock();
   for (const source of sources) {

@@ -24,6 +24,15 @@ import type {
   ServiceSpec,
 } from './spec.js';
 
+/** A `needs:project` or `needs:pipeline` entry of a planned job, its values expanded. */
+export interface PlannedCrossNeed {
+  readonly source: 'project' | 'pipeline';
+  /** The project's full path (or id), or the pipeline's id. */
+  readonly from: string;
+  readonly job: string;
+  readonly ref: string | null;
+}
+
 /** A job the pipeline gets, with everything the coordinator stores for it. */
 export interface PlannedJob {
   readonly name: string;
@@ -63,6 +72,11 @@ export interface PlannedJob {
    * `artifacts: false`), restricted to jobs in this pipeline; `null`: every job of earlier stages.
    */
   readonly artifactsFrom: readonly string[] | null;
+  /**
+   * `needs:project` and `needs:pipeline` entries with `artifacts: true`, variables expanded:
+   * resolved when the job is picked up (absent when there are none).
+   */
+  readonly crossNeeds?: readonly PlannedCrossNeed[];
   /** For a job `parallel` made: `CI_NODE_INDEX` and `CI_NODE_TOTAL` (absent in older stored jobs). */
   readonly parallel?: { readonly index: number; readonly total: number } | null;
   /** `coverage:` pattern (absent in older stored jobs). */
@@ -154,6 +168,7 @@ export function planPipeline(
         startInSeconds: decision.startInSeconds ?? job.startInSeconds,
         resourceGroup: job.resourceGroup,
         release: job.release,
+        ...crossNeedsOf(job, { ...pipelineVariables, ...job.variables, ...decision.variables, ...variables }),
         ...(spec.autoCancel === undefined ? {} : { autoCancel: spec.autoCancel }),
         line: job.line,
       },
@@ -185,6 +200,22 @@ export function planPipeline(
   });
   if (errors.length > 0) throw pipelineInvalid(spec.file, errors, []);
   return { created: true, variables: pipelineVariables, jobs };
+}
+
+/** The `crossNeeds` of a planned job: entries that download artifacts, with variables expanded (GitLab). */
+function crossNeedsOf(
+  job: JobSpec,
+  scope: Readonly<Record<string, string>>,
+): { crossNeeds?: readonly PlannedCrossNeed[] } {
+  const crossNeeds = (job.crossNeeds ?? [])
+    .filter((need) => need.artifacts)
+    .map((need) => ({
+      source: need.source,
+      from: expandVariables(need.from, scope),
+      job: expandVariables(need.job, scope),
+      ref: need.ref === null ? null : expandVariables(need.ref, scope),
+    }));
+  return crossNeeds.length === 0 ? {} : { crossNeeds };
 }
 
 function firstMatch(rules: readonly RuleSpec[], scope: VariableScope, clauses: FileClauses): RuleSpec | null {

@@ -62,6 +62,23 @@ export interface NeedSpec {
   readonly line: number | null;
 }
 
+/**
+ * One `needs` entry naming a job outside this pipeline, for its artifacts: `needs:project`
+ * (`{ project, job, ref }`: the latest successful job of that name on that ref of that project)
+ * or `needs:pipeline` (`{ pipeline, job }`: the job of that name in that pipeline, by id).
+ * Values as written (variables are expanded when the pipeline is planned).
+ */
+export interface CrossNeedSpec {
+  readonly source: 'project' | 'pipeline';
+  /** The project's full path, or the pipeline's id (`$PARENT_PIPELINE_ID`). */
+  readonly from: string;
+  readonly job: string;
+  /** `ref:` of `needs:project`; `null` for `needs:pipeline`. */
+  readonly ref: string | null;
+  readonly artifacts: boolean;
+  readonly line: number | null;
+}
+
 /** An `id_tokens` entry; `aud` stays as written (variables are expanded at pickup). */
 export interface IdTokenSpec {
   readonly aud: string | readonly string[];
@@ -155,6 +172,8 @@ export interface JobSpec {
   readonly allowFailureExitCodes: readonly number[];
   /** `null` when the job has no `needs` (waits for earlier stages). */
   readonly needs: readonly NeedSpec[] | null;
+  /** `needs:project` and `needs:pipeline` entries (absent when there are none): not waited for. */
+  readonly crossNeeds?: readonly CrossNeedSpec[];
   readonly beforeScript: readonly string[];
   readonly script: readonly string[];
   readonly afterScript: readonly string[];

@@ -486,6 +486,182 @@ probe:
       assert.match(trace, /^status=404$/m, trace);
     });
 
+    it("reads artifacts through the project API with a running job's CI_JOB_TOKEN, as GitLab allows", async () => {
+      const source = await project('token-source', {
+        '.gitlab-ci.yml': `
+build:
+  script: [echo secret > s.txt]
+  artifacts: {paths: [s.txt]}
+`,
+      });
+      const sourceRun = await runPipeline(source.id);
+      assert.equal(sourceRun.job('build').status, 'success', sourceRun.traces.get('build'));
+      // Each line: label=status:body (\`zip\` for an archive).
+      const probe = `
+const api = process.env.CI_API_V4_URL;
+const token = process.env.CI_JOB_TOKEN;
+const own = '/projects/' + process.env.CI_PROJECT_ID;
+const other = '/projects/' + process.env.SOURCE;
+const get = async (label, path, headers = { 'JOB-TOKEN': token }) => {
+  const r = await fetch(api + path, { headers });
+  const body = r.headers.get('content-type') === 'application/zip' ? 'zip' : (await r.text()).trim().slice(0, 40);
+  console.log(label + '=' + r.status + ':' + (r.status === 200 ? body : ''));
+};
+await get('own-archive', own + '/jobs/' + process.env.BUILD_ID + '/artifacts');
+await get('own-file', own + '/jobs/' + process.env.BUILD_ID + '/artifacts/m.txt?job_token=' + token, {});
+await get('other-download', other + '/jobs/artifacts/main/download?job=build');
+await get('other-raw', other + '/jobs/artifacts/main/raw/s.txt?job=build');
+await get('other-file', other + '/jobs/' + process.env.SOURCE_JOB + '/artifacts/s.txt');
+await get('bad-token', other + '/jobs/artifacts/main/raw/s.txt?job=build', { 'JOB-TOKEN': 'not-a-token' });
+`;
+      const reader = await project('token-reader', {
+        'probe.mjs': probe,
+        '.gitlab-ci.yml': `
+stages: [build, test]
+build:
+  stage: build
+  script: [echo mine > m.txt, echo BUILD_ID=$CI_JOB_ID > ids.env]
+  artifacts: {paths: [m.txt], reports: {dotenv: ids.env}}
+read:
+  stage: test
+  script: [node probe.mjs]
+`,
+      });
+      const variables = [
+        { key: 'SOURCE', value: String(source.id) },
+        { key: 'SOURCE_JOB', value: String(sourceRun.job('build').id) },
+      ];
+      const run = async (token: string) => {
+        const answer = await fetch(`${coordinator.url}/api/v4/projects/${reader.id}/pipeline`, {
+          method: 'POST',
+          headers: { 'private-token': token, 'content-type': 'application/json' },
+          body: JSON.stringify({ ref: 'main', variables }),
+        });
+        assert.equal(answer.status, 201, await answer.clone().text());
+        const pipeline = (await answer.json()) as { id: number };
+        await coordinator.waitForPipeline(reader.id, pipeline.id);
+        const read = await coordinator.job(reader.id, pipeline.id, 'read');
+        return coordinator.trace(reader.id, read.id);
+      };
+      // Started by the admin, who may read the other project: every read succeeds.
+      const byAdmin = await run(coordinator.adminToken);
+      assert.match(byAdmin, /^own-archive=200:zip$/m, byAdmin);
+      assert.match(byAdmin, /^own-file=200:mine$/m, byAdmin);
+      assert.match(byAdmin, /^other-download=200:zip$/m, byAdmin);
+      assert.match(byAdmin, /^other-raw=200:secret$/m, byAdmin);
+      assert.match(byAdmin, /^other-file=200:secret$/m, byAdmin);
+      assert.match(byAdmin, /^bad-token=403:$/m, byAdmin);
+      // Started by a developer of the reader project only: its own artifacts, not the other's.
+      const user = await coordinator.ok<{ id: number }>('POST', '/users', {
+        username: 'token-dev',
+        email: 'token-dev@example.test',
+        name: 'Token Dev',
+        password: 'a-long-password-1234',
+      });
+      const personal = await coordinator.ok<{ token: string }>(
+        'POST',
+        `/users/${user.id}/personal_access_tokens`,
+        {
+          name: 'e2e',
+          scopes: ['api'],
+        },
+      );
+      await coordinator.ok('POST', `/projects/${reader.id}/members`, { user_id: user.id, access_level: 30 });
+      const byDeveloper = await run(personal.token);
+      assert.match(byDeveloper, /^own-archive=200:zip$/m, byDeveloper);
+      assert.match(byDeveloper, /^own-file=200:mine$/m, byDeveloper);
+      assert.match(byDeveloper, /^other-download=404:$/m, byDeveloper);
+      assert.match(byDeveloper, /^other-raw=404:$/m, byDeveloper);
+      assert.match(byDeveloper, /^other-file=404:$/m, byDeveloper);
+    });
+
+    it('downloads the artifacts needs:project and needs:pipeline name, as the pipeline user may', async () => {
+      const upstream = await project('xneeds-up', {
+        '.gitlab-ci.yml': `
+build:
+  script: [echo from-upstream > lib.txt, echo UP_VERSION=7 > up.env]
+  artifacts: {paths: [lib.txt], reports: {dotenv: up.env}}
+`,
+      });
+      const upstreamRun = await runPipeline(upstream.id);
+      assert.equal(upstreamRun.job('build').status, 'success', upstreamRun.traces.get('build'));
+      const downstream = await project('xneeds-down', {
+        '.gitlab-ci.yml': `
+by-project:
+  needs: [{project: $UPSTREAM, job: build, ref: main, artifacts: true}]
+  script: [cat lib.txt, 'echo "version=$UP_VERSION"']
+by-pipeline:
+  needs: [{pipeline: $PARENT_PIPELINE_ID, job: build}]
+  script: [cat lib.txt]
+without-artifacts:
+  needs: [{project: $UPSTREAM, job: build, ref: main, artifacts: false}]
+  script: ['test ! -e lib.txt && echo got-nothing']
+missing:
+  needs: [{project: $UPSTREAM, job: nope, ref: main}]
+  script: [echo never]
+`,
+      });
+      const variables = [
+        { key: 'UPSTREAM', value: 'xneeds-up-group/xneeds-up' },
+        { key: 'PARENT_PIPELINE_ID', value: String(upstreamRun.pipeline.id) },
+      ];
+      const run = async (token: string) => {
+        const answer = await fetch(`${coordinator.url}/api/v4/projects/${downstream.id}/pipeline`, {
+          method: 'POST',
+          headers: { 'private-token': token, 'content-type': 'application/json' },
+          body: JSON.stringify({ ref: 'main', variables }),
+        });
+        assert.equal(answer.status, 201, await answer.clone().text());
+        const pipeline = (await answer.json()) as { id: number };
+        await coordinator.waitForPipeline(downstream.id, pipeline.id);
+        const jobs = await coordinator.jobs(downstream.id, pipeline.id);
+        const job = (name: string) => jobs.find((candidate) => candidate.name === name)!;
+        const trace = (name: string) => coordinator.trace(downstream.id, job(name).id);
+        return { job, trace };
+      };
+      const byAdmin = await run(coordinator.adminToken);
+      const buildId = upstreamRun.job('build').id;
+      for (const name of ['by-project', 'by-pipeline']) {
+        const trace = await byAdmin.trace(name);
+        assert.equal(byAdmin.job(name).status, 'success', trace);
+        assert.match(trace, new RegExp(`Downloading artifacts for build \\(${buildId}\\)\\.\\.\\.`));
+        assert.match(trace, /^from-upstream$/m);
+      }
+      assert.match(await byAdmin.trace('by-project'), /^version=7$/m);
+      assert.equal(byAdmin.job('without-artifacts').status, 'success');
+      assert.match(await byAdmin.trace('without-artifacts'), /^got-nothing$/m);
+      assert.equal(byAdmin.job('missing').status, 'failed');
+      assert.equal(byAdmin.job('missing').failure_reason, 'missing_dependency_failure');
+      assert.match(
+        await byAdmin.trace('missing'),
+        /ERROR: Job failed before it started: needs:project xneeds-up-group\/xneeds-up job "nope" on ref "main": no successful job/,
+      );
+      // A developer of the downstream project only may not read the upstream one: the same
+      // needs fail, and nothing of the upstream project is downloaded.
+      const user = await coordinator.ok<{ id: number }>('POST', '/users', {
+        username: 'xneeds-dev',
+        email: 'xneeds-dev@example.test',
+        name: 'Needs Dev',
+        password: 'a-long-password-1234',
+      });
+      const personal = await coordinator.ok<{ token: string }>(
+        'POST',
+        `/users/${user.id}/personal_access_tokens`,
+        { name: 'e2e', scopes: ['api'] },
+      );
+      await coordinator.ok('POST', `/projects/${downstream.id}/members`, {
+        user_id: user.id,
+        access_level: 30,
+      });
+      const byDeveloper = await run(personal.token);
+      for (const name of ['by-project', 'by-pipeline']) {
+        const trace = await byDeveloper.trace(name);
+        assert.equal(byDeveloper.job(name).status, 'failed', trace);
+        assert.equal(byDeveloper.job(name).failure_reason, 'missing_dependency_failure');
+        assert.doesNotMatch(trace, /from-upstream/);
+      }
+    });
+
     it('shares a cache between runners through S3 (--cache-s3)', {
       skip: dialect !== 'postgres',
     }, async () => {

@@ -213,3 +213,67 @@ needs-no-artifacts: {stage: deploy, script: x, needs: [{job: build, artifacts: f
     assert.deepEqual(result.jobs.find((job) => job.name === 'other')!.cache, []);
   });
 });
+
+describe('planPipeline: needs:project and needs:pipeline', () => {
+  it('keeps them apart from the jobs it waits for, with variables expanded, and artifacts: false left out', async () => {
+    const result = await plan(
+      `
+variables: {UPSTREAM: acme/lib}
+stages: [build, test]
+build: {stage: build, script: x}
+only-cross:
+  stage: test
+  script: x
+  needs:
+    - {project: $UPSTREAM, job: build, ref: main, artifacts: true}
+    - {pipeline: $PARENT_PIPELINE_ID, job: package}
+    - {project: acme/docs, job: site, ref: main, artifacts: false}
+mixed: {stage: test, script: x, needs: [build, {project: acme/lib, job: build, ref: $CI_COMMIT_REF_NAME}]}
+`,
+      branch('main', { PARENT_PIPELINE_ID: '42' }),
+    );
+    const byName = Object.fromEntries(result.jobs.map((job) => [job.name, job]));
+    // Only cross entries: it still waits for the earlier stages and downloads from them.
+    assert.equal(byName['only-cross']?.needs, null);
+    assert.equal(byName['only-cross']?.artifactsFrom, null);
+    assert.deepEqual(byName['only-cross']?.crossNeeds, [
+      { source: 'project', from: 'acme/lib', job: 'build', ref: 'main' },
+      { source: 'pipeline', from: '42', job: 'package', ref: null },
+    ]);
+    assert.deepEqual(byName.mixed?.needs, ['build']);
+    assert.deepEqual(byName.mixed?.crossNeeds, [
+      { source: 'project', from: 'acme/lib', job: 'build', ref: 'main' },
+    ]);
+    assert.equal(byName.build?.crossNeeds, undefined);
+  });
+
+  it('refuses an entry without its required keys, with both project and pipeline, or inside rules:needs', async () => {
+    for (const [needs, path, message] of [
+      ['[{project: acme/lib, job: build}]', 'jobs.t.needs[0].ref', /is required/],
+      ['[{pipeline: "1"}]', 'jobs.t.needs[0].job', /is required/],
+      ['[{project: acme/lib, pipeline: "1", job: build, ref: main}]', 'jobs.t.needs[0]', /not both/],
+      ['[{pipeline: "1", job: build, ref: main}]', 'jobs.t.needs[0].ref', /./],
+    ] as const) {
+      await assert.rejects(
+        () => plan(`t: {script: x, needs: ${needs}}`),
+        (error: unknown) => {
+          assert.ok(isTesseraError(error), String(error));
+          const errors = error.details?.errors as ConfigProblem[];
+          assert.ok(
+            errors.some((problem) => problem.path === path && message.test(problem.message)),
+            JSON.stringify(errors),
+          );
+          return true;
+        },
+      );
+    }
+    await assert.rejects(
+      () => plan('t: {script: x, rules: [{needs: [{project: acme/lib, job: build, ref: main}]}]}'),
+      (error: unknown) => {
+        assert.ok(isTesseraError(error));
+        assert.match(JSON.stringify(error.details?.errors), /does not support yet/);
+        return true;
+      },
+    );
+  });
+});

@@ -1,7 +1,7 @@
 import type { ProblemList } from '../config-problem.js';
 import { PIPELINE_LIMITS } from '../limits.js';
 import { setOwn } from '../set-own.js';
-import type { JobSpec, NeedSpec } from '../spec.js';
+import type { CrossNeedSpec, JobSpec, NeedSpec } from '../spec.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode } from '../yaml-tree.js';
 import { readAllowFailure } from './allow-failure.js';
 import { readArtifacts } from './artifacts.js';
@@ -185,7 +185,13 @@ export function readJob(
     failureNode === undefined ? null : readAllowFailure(failureNode, path('allow_failure'), problems);
 
   const needsNode = get('needs');
-  const needs = needsNode === undefined ? null : readNeeds(needsNode, path('needs'), problems);
+  const crossNeeds: CrossNeedSpec[] = [];
+  const listedNeeds =
+    needsNode === undefined ? null : readNeeds(needsNode, path('needs'), problems, crossNeeds);
+  // Only needs:project/needs:pipeline entries: the job still waits for its earlier stages (GitLab
+  // schedules by `needs` only for jobs of this pipeline).
+  const needs =
+    listedNeeds !== null && listedNeeds.length === 0 && crossNeeds.length > 0 ? null : listedNeeds;
 
   const timeoutNode = get('timeout');
   const timeoutSeconds =
@@ -278,6 +284,7 @@ export function readJob(
     allowFailure: failure === null ? null : failure.allowFailure,
     allowFailureExitCodes: failure?.exitCodes ?? [],
     needs,
+    ...(crossNeeds.length > 0 ? { crossNeeds } : {}),
     beforeScript,
     script,
     afterScript,
@@ -308,8 +315,18 @@ export function readJob(
   return { spec, ok: problems.errors.length === before, parallel };
 }
 
-/** Reads `needs` (of a job or of a rule): job names, `{ job, optional, parallel: { matrix } }`. */
-export function readNeeds(node: TreeNode, path: string, problems: ProblemList): NeedSpec[] | null {
+/**
+ * Reads `needs` (of a job or of a rule): job names, `{ job, optional, parallel: { matrix } }`, and,
+ * when `cross` is given (a job's own `needs`, not a rule's), `needs:project`
+ * (`{ project, job, ref, artifacts }`) and `needs:pipeline` (`{ pipeline, job, artifacts }`) entries,
+ * which go to `cross` instead of the answer.
+ */
+export function readNeeds(
+  node: TreeNode,
+  path: string,
+  problems: ProblemList,
+  cross?: CrossNeedSpec[],
+): NeedSpec[] | null {
   if (node.kind !== 'seq') {
     problems.error(
       path,
@@ -336,6 +353,11 @@ export function readNeeds(node: TreeNode, path: string, problems: ProblemList): 
     }
     if (item.kind !== 'map') {
       problems.error(where, `must be a job name or { job, optional }, not ${describeNode(item)}`, item);
+      return;
+    }
+    if (cross !== undefined && (item.entries.has('project') || item.entries.has('pipeline'))) {
+      const need = readCrossNeed(item, where, problems);
+      if (need !== null) cross.push(need);
       return;
     }
     checkKeys(
@@ -387,6 +409,47 @@ export function readNeeds(node: TreeNode, path: string, problems: ProblemList): 
     seen.add(need.job);
   }
   return needs;
+}
+
+/** One `needs:project` or `needs:pipeline` entry, as GitLab reads it. */
+function readCrossNeed(item: MapNode, where: string, problems: ProblemList): CrossNeedSpec | null {
+  const source = item.entries.has('project') ? 'project' : 'pipeline';
+  if (source === 'project' && item.entries.has('pipeline')) {
+    problems.error(where, 'names a project or a pipeline, not both', item);
+    return null;
+  }
+  checkKeys(
+    item,
+    where,
+    new Set(source === 'project' ? ['project', 'job', 'ref', 'artifacts'] : ['pipeline', 'job', 'artifacts']),
+    problems,
+  );
+  const required = source === 'project' ? ['project', 'job', 'ref'] : ['pipeline', 'job'];
+  const values = new Map<string, string>();
+  for (const key of required) {
+    const valueNode = item.entries.get(key);
+    if (valueNode === undefined) {
+      problems.error(
+        `${where}.${key}`,
+        source === 'project'
+          ? 'is required: write { project: group/project, job: build, ref: main }'
+          : 'is required: write { pipeline: $PARENT_PIPELINE_ID, job: build }',
+        item,
+      );
+      continue;
+    }
+    const value = readString(valueNode, `${where}.${key}`, problems);
+    if (value !== null && value.trim() === '')
+      problems.error(`${where}.${key}`, 'must not be empty', valueNode);
+    else if (value !== null) values.set(key, value);
+  }
+  const artifactsNode = item.entries.get('artifacts');
+  const artifacts =
+    artifactsNode === undefined ? true : (readBoolean(artifactsNode, `${where}.artifacts`, problems) ?? true);
+  const from = values.get(source);
+  const job = values.get('job');
+  if (from === undefined || job === undefined || (source === 'project' && !values.has('ref'))) return null;
+  return { source, from, job, ref: values.get('ref') ?? null, artifacts, line: item.line };
 }
 
 const DEFAULT_FIELDS: Record<string, keyof DefaultSpec> = {

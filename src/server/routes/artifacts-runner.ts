@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { CrossDependencyError, crossDependencies } from '../../artifacts/cross-dependencies.js';
 import { artifactDependencies } from '../../artifacts/job-dependencies.js';
 import { receiveArtifact } from '../../artifacts/receive-artifact.js';
 import { authenticateJob, extendLease } from '../../coordinator/job-token-auth.js';
@@ -16,7 +17,8 @@ function jobToken(request: FastifyRequest<{ Querystring: { token?: string; job_t
 /**
  * The runner's side of artifacts (GitLab's paths): `POST /jobs/:id/artifacts` takes a multipart
  * upload from the running job (its job token), and `GET /jobs/:id/artifacts` hands the archive
- * to a running job that depends on job `:id` (that job's token).
+ * to a running job that depends on job `:id` (that job's token): a job of its pipeline, or the job
+ * one of its `needs:project`/`needs:pipeline` entries names (resolved again, as the pipeline's user).
  */
 export function registerArtifactRunnerRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
@@ -123,8 +125,19 @@ export function registerArtifactRunnerRoutes(app: FastifyInstance, context: Serv
         `job ${request.params.id} has no artifacts this job may download`,
       );
       const target = await coordinator.repos.jobs.findById(request.params.id);
-      if (target === undefined || target.projectId !== downloader.projectId) throw notFound;
-      const dependencies = await artifactDependencies(coordinator, downloader);
+      if (target === undefined) throw notFound;
+      const local =
+        target.projectId === downloader.projectId && target.pipelineId === downloader.pipelineId
+          ? await artifactDependencies(coordinator, downloader)
+          : [];
+      // A job of another pipeline only when a needs:project/needs:pipeline entry names it now.
+      const dependencies =
+        local.some((dependency) => dependency.id === target.id) || downloader.spec.crossNeeds === undefined
+          ? local
+          : await crossDependencies(coordinator, downloader).catch((error: unknown) => {
+              if (error instanceof CrossDependencyError) return [];
+              throw error;
+            });
       if (!dependencies.some((dependency) => dependency.id === target.id)) throw notFound;
       const record = await coordinator.repos.jobArtifacts.find(target.id, 'archive');
       if (record === undefined || (record.expireAt !== null && record.expireAt <= coordinator.clock()))

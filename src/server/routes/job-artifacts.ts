@@ -1,13 +1,15 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { deleteJobArtifacts } from '../../artifacts/expire-artifacts.js';
 import { openZipEntry, readZipDirectory } from '../../artifacts/zip-reader.js';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
+import { projectAccessLevel } from '../../coordinator/permissions.js';
+import { hashSecret } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { JobArtifactRecord } from '../../store/repositories/job-artifacts.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
-import { authenticateForProject } from '../authenticate.js';
+import { authenticateForProject, recordAuthFailure } from '../authenticate.js';
 import { projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderJob } from './jobs.js';
@@ -22,11 +24,25 @@ const refParams = {
   required: ['id', 'ref_name'],
   properties: { ...projectParams.properties, ref_name: { type: 'string', minLength: 1, maxLength: 255 } },
 } as const;
+const jobTokenQuery = {
+  type: 'object',
+  properties: { job_token: { type: 'string', maxLength: 1024 } },
+} as const;
 const jobQuery = {
   type: 'object',
   required: ['job'],
-  properties: { job: { type: 'string', minLength: 1, maxLength: 255 } },
+  properties: { job: { type: 'string', minLength: 1, maxLength: 255 }, ...jobTokenQuery.properties },
 } as const;
+
+type ReadRequest = FastifyRequest<{ Params: { id: string }; Querystring: { job_token?: string } }>;
+
+/** The job token a request presents: the `JOB-TOKEN` header, or `job_token` in the query (GitLab's forms). */
+function presentedJobToken(request: ReadRequest): string | undefined {
+  const header = request.headers['job-token'];
+  if (typeof header === 'string' && header !== '') return header;
+  const query = request.query?.job_token;
+  return typeof query === 'string' && query !== '' ? query : undefined;
+}
 
 /** The role `artifacts:access` asks for, beside the reporter role that reads the job's log. */
 function accessLevel(job: JobRecord<PlannedJob>): number | null {
@@ -45,7 +61,8 @@ function accessLevel(job: JobRecord<PlannedJob>): number | null {
 /**
  * GitLab's job artifacts API: `GET /projects/:id/jobs/:job_id/artifacts` (the archive),
  * `…/artifacts/*artifact_path` (one file of it), `GET /projects/:id/jobs/artifacts/:ref_name/download?job=`
- * and `…/raw/*artifact_path?job=` (the latest successful job of that name on the ref),
+ * and `…/raw/*artifact_path?job=` (the latest successful job of that name on the ref), with a
+ * personal access token or a running job's `CI_JOB_TOKEN` (`JOB-TOKEN` header or `job_token`),
  * `POST …/artifacts/keep`, `DELETE …/artifacts`. Reading needs what reading the job's log needs
  * (reporter), or more when `artifacts:access` says so.
  */
@@ -70,6 +87,41 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     const needed = accessLevel(job);
     if (needed === null || level < needed)
       throw new TesseraError('ERR_ARTIFACTS_NOT_FOUND', `job ${job.id} has no artifacts you may download`);
+  };
+
+  /**
+   * The project of a read and the role it is read with: a personal access token's user, as every
+   * project route; or a running job's `CI_JOB_TOKEN`, as GitLab allows on these four routes. A job
+   * token reads its own project's artifacts always (at least as a reporter), and another project's
+   * only as far as the user who started its pipeline may (GitLab's job token scope with its default
+   * of allowing: Tessera has no allow-list yet). Anything else is a 404 that says nothing of the project.
+   */
+  const authorizeRead = async (request: ReadRequest): Promise<{ project: ProjectRecord; level: number }> => {
+    const token = presentedJobToken(request);
+    if (token === undefined) return authenticateForProject(context, request, ACCESS_LEVELS.reporter);
+    const job = await coordinator.repos.jobs.findByTokenHash<PlannedJob>(hashSecret(token));
+    if (job === undefined || job.status !== 'running') {
+      recordAuthFailure(context, request);
+      throw new TesseraError('ERR_JOB_TOKEN_INVALID', 'the job token is not the token of a running job');
+    }
+    const id = request.params.id;
+    const project = /^\d+$/.test(id)
+      ? Number(id) <= 2147483647
+        ? await coordinator.repos.projects.findById(Number(id))
+        : undefined
+      : await coordinator.repos.projects.findByPath(id);
+    const notFound = new TesseraError('ERR_NOT_FOUND', `project ${id} not found`);
+    if (project === undefined) throw notFound;
+    const user = job.userId === null ? undefined : await coordinator.repos.users.findById(job.userId);
+    const userLevel =
+      user === undefined || user.state !== 'active'
+        ? 0
+        : user.isAdmin
+          ? ACCESS_LEVELS.owner
+          : ((await projectAccessLevel(coordinator, user.id, project)) ?? 0);
+    if (project.id === job.projectId) return { project, level: Math.max(userLevel, ACCESS_LEVELS.reporter) };
+    if (userLevel < ACCESS_LEVELS.reporter) throw notFound;
+    return { project, level: userLevel };
   };
 
   const loadJob = async (project: ProjectRecord, jobId: number) => {
@@ -129,21 +181,22 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     }
   };
 
-  app.get<{ Params: { id: string; job_id: number } }>(
+  app.get<{ Params: { id: string; job_id: number }; Querystring: { job_token?: string } }>(
     '/api/v4/projects/:id/jobs/:job_id/artifacts',
-    { schema: { params: jobParams } },
+    { schema: { params: jobParams, querystring: jobTokenQuery } },
     async (request, reply) => {
-      const { project, level } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
+      const { project, level } = await authorizeRead(request);
       const job = await loadJob(project, request.params.job_id);
       readable(job, level);
       return sendArchive(reply, await archiveOf(job));
     },
   );
 
-  app.get<{ Params: { id: string; job_id: number; '*': string } }>(
+  app.get<{ Params: { id: string; job_id: number; '*': string }; Querystring: { job_token?: string } }>(
     '/api/v4/projects/:id/jobs/:job_id/artifacts/*',
     {
       schema: {
+        querystring: jobTokenQuery,
         params: {
           ...jobParams,
           properties: { ...jobParams.properties, '*': { type: 'string', minLength: 1, maxLength: 4096 } },
@@ -151,25 +204,28 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
       },
     },
     async (request, reply) => {
-      const { project, level } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
+      const { project, level } = await authorizeRead(request);
       const job = await loadJob(project, request.params.job_id);
       readable(job, level);
       return sendFile(reply, await archiveOf(job), request.params['*']);
     },
   );
 
-  app.get<{ Params: { id: string; ref_name: string }; Querystring: { job: string } }>(
+  app.get<{ Params: { id: string; ref_name: string }; Querystring: { job: string; job_token?: string } }>(
     '/api/v4/projects/:id/jobs/artifacts/:ref_name/download',
     { schema: { params: refParams, querystring: jobQuery } },
     async (request, reply) => {
-      const { project, level } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
+      const { project, level } = await authorizeRead(request);
       const job = await latestOnRef(project, request.params.ref_name, request.query.job);
       readable(job, level);
       return sendArchive(reply, await archiveOf(job));
     },
   );
 
-  app.get<{ Params: { id: string; ref_name: string; '*': string }; Querystring: { job: string } }>(
+  app.get<{
+    Params: { id: string; ref_name: string; '*': string };
+    Querystring: { job: string; job_token?: string };
+  }>(
     '/api/v4/projects/:id/jobs/artifacts/:ref_name/raw/*',
     {
       schema: {
@@ -181,7 +237,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
       },
     },
     async (request, reply) => {
-      const { project, level } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
+      const { project, level } = await authorizeRead(request);
       const job = await latestOnRef(project, request.params.ref_name, request.query.job);
       readable(job, level);
       return sendFile(reply, await archiveOf(job), request.params['*']);
