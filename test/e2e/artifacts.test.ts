@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import S3rver from 's3rver';
@@ -17,7 +18,11 @@ import type { ArtifactStore } from '../../src/artifacts/artifact-store.js';
 import { createArtifactStore } from '../../src/artifacts/create-artifact-store.js';
 import { loadConfig } from '../../src/config/load.js';
 import { git, makeRepository } from '../runner/git-repository.js';
+import { findPythonGitlab, runPython } from '../server/python-gitlab.js';
 import { type Child, Coordinator, startRunner, startTessera, waitFor } from './runner-harness.js';
+
+const PYTHON_ARTIFACTS = fileURLToPath(new URL('../fixtures/python-gitlab-artifacts.py', import.meta.url));
+const pythonGitlab = findPythonGitlab();
 
 const PG_URL = process.env.TESSERA_TEST_DATABASE_URL ?? '';
 
@@ -279,6 +284,16 @@ deploy:
       assert.equal((await get(`/jobs/${buildId}/artifacts/dist/missing.txt`)).status, 404);
       assert.equal((await get('/jobs/artifacts/main/download?job=build')).status, 200);
       assert.equal(await (await get('/jobs/artifacts/main/raw/dist/app.txt?job=build')).text(), 'built\n');
+      // A real GitLab client reads them too (python-gitlab, where Debian's package is installed).
+      if ('python' in pythonGitlab) {
+        const read = await runPython(pythonGitlab.python, PYTHON_ARTIFACTS, {
+          TESSERA_URL: coordinator.url,
+          TESSERA_TOKEN: coordinator.adminToken,
+          TESSERA_PROJECT_ID: String(id),
+          TESSERA_JOB_ID: String(buildId),
+        });
+        assert.equal(read.code, 0, `python-gitlab failed:\n${read.stderr}`);
+      }
       assert.equal((await get('/jobs/artifacts/nope/download?job=build')).status, 404);
       const kept = await coordinator.ok<Record<string, unknown>>(
         'POST',
