@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { downloadJobArchive, mayDownloadArtifacts } from '../artifacts/job-archive.js';
 import { ACCESS_LEVELS } from '../coordinator/access-level.js';
 import { createPipeline } from '../coordinator/create-pipeline.js';
 import { cancelJob, cancelPipeline, playJob, retryJob, retryPipeline } from '../coordinator/job-actions.js';
@@ -156,8 +157,17 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
           status: 429,
         });
       }
-      const login = body['user[login]'] ?? '';
-      const password = body['user[password]'] ?? '';
+      // GitLab's field names; the form parser nests `user[login]` into `user.login`, as GitLab does.
+      const userFields = (request.body as { user?: unknown } | undefined)?.user;
+      const field = (name: 'login' | 'password') => {
+        const value =
+          typeof userFields === 'object' && userFields !== null
+            ? (userFields as Record<string, unknown>)[name]
+            : undefined;
+        return typeof value === 'string' ? value : '';
+      };
+      const login = field('login');
+      const password = field('password');
       const signedIn = login && password ? await signIn(coordinator, login, password) : null;
       if (!signedIn) {
         context.authLimiter.hit(request.ip);
@@ -444,10 +454,12 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
             }),
           );
         }
-        const match2 = /^jobs\/(\d{1,10})(\/raw|\/log_stream)?$/.exec(rest);
+        const match2 = /^jobs\/(\d{1,10})(\/raw|\/log_stream|\/artifacts\/download)?$/.exec(rest);
         if (match2) {
           const match = match2;
           const job = await loadJob(project, Number(match[1]));
+          // GitLab's web path of the archive; the API's access rules, the session's role.
+          if (match[2] === '/artifacts/download') return downloadJobArchive(coordinator, reply, job, level);
           const canReadLog = level >= ACCESS_LEVELS.reporter || project.visibility === 'public';
           if (match[2] === '/raw' || match[2] === '/log_stream') {
             if (!canReadLog)
@@ -481,6 +493,8 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
               log: canReadLog ? await jobLogExcerpt(coordinator, job.id) : null,
               tokens,
               variableNames,
+              artifacts: await coordinator.repos.jobArtifacts.listByJob(job.id),
+              canDownloadArtifacts: mayDownloadArtifacts(job, level),
               canAct,
               canSeeTokens,
               now,

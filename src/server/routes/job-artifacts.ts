@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { deleteJobArtifacts } from '../../artifacts/expire-artifacts.js';
+import { downloadJobArchive, findJobArchive, requireArtifactsReadable } from '../../artifacts/job-archive.js';
 import { openZipEntry, readZipDirectory } from '../../artifacts/zip-reader.js';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { TesseraError } from '../../errors.js';
@@ -28,20 +29,6 @@ const jobQuery = {
   properties: { job: { type: 'string', minLength: 1, maxLength: 255 } },
 } as const;
 
-/** The role `artifacts:access` asks for, beside the reporter role that reads the job's log. */
-function accessLevel(job: JobRecord<PlannedJob>): number | null {
-  switch (job.spec.artifacts?.access ?? 'all') {
-    case 'all':
-      return ACCESS_LEVELS.reporter;
-    case 'developer':
-      return ACCESS_LEVELS.developer;
-    case 'maintainer':
-      return ACCESS_LEVELS.maintainer;
-    default:
-      return null;
-  }
-}
-
 /**
  * GitLab's job artifacts API: `GET /projects/:id/jobs/:job_id/artifacts` (the archive),
  * `…/artifacts/*artifact_path` (one file of it), `GET /projects/:id/jobs/artifacts/:ref_name/download?job=`
@@ -52,25 +39,7 @@ function accessLevel(job: JobRecord<PlannedJob>): number | null {
 export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
 
-  const archiveOf = async (job: JobRecord<PlannedJob>): Promise<JobArtifactRecord> => {
-    const record = await coordinator.repos.jobArtifacts.find(job.id, 'archive');
-    if (
-      record === undefined ||
-      record.storeKey === '' ||
-      (record.expireAt !== null && record.expireAt <= coordinator.clock())
-    )
-      throw new TesseraError(
-        'ERR_ARTIFACTS_NOT_FOUND',
-        `job ${job.id} has no artifacts (none were uploaded, or they expired)`,
-      );
-    return record;
-  };
-
-  const readable = (job: JobRecord<PlannedJob>, level: number): void => {
-    const needed = accessLevel(job);
-    if (needed === null || level < needed)
-      throw new TesseraError('ERR_ARTIFACTS_NOT_FOUND', `job ${job.id} has no artifacts you may download`);
-  };
+  const archiveOf = (job: JobRecord<PlannedJob>) => findJobArchive(coordinator, job);
 
   const loadJob = async (project: ProjectRecord, jobId: number) => {
     const job = await coordinator.repos.jobs.findById<PlannedJob>(jobId);
@@ -90,17 +59,6 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
       'ERR_ARTIFACTS_NOT_FOUND',
       `no successful job "${name}" on ref "${ref}" with artifacts`,
     );
-  };
-
-  const sendArchive = async (reply: FastifyReply, record: JobArtifactRecord) => {
-    const stored = await coordinator.artifactStore.get(record.storeKey);
-    if (stored === undefined)
-      throw new TesseraError('ERR_ARTIFACTS_NOT_FOUND', 'the artifacts are gone from the store');
-    return reply
-      .header('content-type', 'application/zip')
-      .header('content-length', String(stored.size))
-      .header('content-disposition', `attachment; filename="${record.fileName.replace(/["\\\r\n]/g, '_')}"`)
-      .send(stored.stream);
   };
 
   const sendFile = async (reply: FastifyReply, record: JobArtifactRecord, path: string) => {
@@ -135,8 +93,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const job = await loadJob(project, request.params.job_id);
-      readable(job, level);
-      return sendArchive(reply, await archiveOf(job));
+      return downloadJobArchive(coordinator, reply, job, level);
     },
   );
 
@@ -153,7 +110,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const job = await loadJob(project, request.params.job_id);
-      readable(job, level);
+      requireArtifactsReadable(job, level);
       return sendFile(reply, await archiveOf(job), request.params['*']);
     },
   );
@@ -164,8 +121,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const job = await latestOnRef(project, request.params.ref_name, request.query.job);
-      readable(job, level);
-      return sendArchive(reply, await archiveOf(job));
+      return downloadJobArchive(coordinator, reply, job, level);
     },
   );
 
@@ -183,7 +139,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const job = await latestOnRef(project, request.params.ref_name, request.query.job);
-      readable(job, level);
+      requireArtifactsReadable(job, level);
       return sendFile(reply, await archiveOf(job), request.params['*']);
     },
   );
