@@ -143,5 +143,97 @@ for (const dialect of testDialects()) {
       assert.equal(allowed.status(), 200);
       assert.equal(sha256(await allowed.body()), sha256(archive));
     });
+    it('shows a public project read-only to a visitor, and sends them to sign in for any other', async () => {
+      const c = await startTestCoordinator(dialect);
+      const fixture = await setUpWebProject(c);
+      const { pipelineId, job } = await startPipeline(c, fixture);
+      await uploadArchive(c, job, await zipOf('dist/app.txt', 'built\n'));
+      const group = await c.api('PUT', `/api/v4/groups/${fixture.groupId}`, {
+        body: { visibility: 'public' },
+      });
+      assert.equal(group.status, 200, group.text);
+      const made = await c.api('PUT', `/api/v4/projects/${fixture.projectId}`, {
+        body: { visibility: 'public' },
+      });
+      assert.equal(made.status, 200, made.text);
+      const repo = await makeRepository({ '.gitlab-ci.yml': 'build:\n  script: [echo]\n' });
+      for (const [path, visibility] of [
+        ['inner', 'internal'],
+        ['hidden', 'private'],
+      ] as const) {
+        const other = await c.api('POST', '/api/v4/projects', {
+          body: { name: path, path, namespace_id: fixture.groupId, repository_url: repo.path, visibility },
+        });
+        assert.equal(other.status, 201, other.text);
+      }
+      const browser = await launchBrowser();
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+
+      // `/`: the public projects only, and a way to sign in.
+      await page.goto(`${c.url}/`);
+      assert.equal(new URL(page.url()).pathname, '/');
+      const home = await text(page.locator('main'));
+      assert.match(home, /acme\/app/);
+      assert.doesNotMatch(home, /acme\/inner|acme\/hidden/);
+      assert.equal(await page.getByRole('link', { name: 'Sign in' }).getAttribute('href'), '/users/sign_in');
+
+      // The project, pipeline and job pages, without actions, audit or variables.
+      await page.getByRole('link', { name: 'acme/app' }).click();
+      await page.waitForURL(`${c.url}/acme/app`);
+      assert.match(await text(page.locator('table.pipelines')), /running/);
+      assert.equal(await page.getByText('Run pipeline').count(), 0);
+      assert.equal(await page.getByRole('link', { name: 'ID tokens' }).count(), 0);
+      await page.goto(`${c.url}/acme/app/-/pipelines/${pipelineId}`);
+      assert.match(await text(page.locator('h1')), new RegExp(`Pipeline #${pipelineId}`));
+      assert.equal(await page.getByRole('button').count(), 0, 'no action');
+      await page.goto(`${c.url}/acme/app/-/jobs/${job.id}`);
+      assert.equal(await page.locator('#job-status').getAttribute('data-status'), 'running');
+      assert.equal(await page.locator('#job-log').count(), 1, 'the log of a public project');
+      assert.match(await text(page.locator('table.artifacts')), /archive/);
+      assert.equal(await page.getByRole('link', { name: 'Download artifacts' }).count(), 0);
+      assert.equal(await page.getByRole('button').count(), 0, 'no action');
+      const main = await text(page.locator('main'));
+      assert.doesNotMatch(main, /ID tokens|Variables|GLOBAL_SETTING/);
+      assert.deepEqual(pageErrors, []);
+
+      // Anything else asks the visitor to sign in: the audit, a form, an internal, a private or
+      // a missing project alike (nothing says which exist).
+      for (const path of [
+        '/acme/app/-/id_tokens',
+        '/acme/app/-/id_tokens/preview',
+        `/acme/app/-/jobs/${job.id}/artifacts/download`,
+        '/acme/inner',
+        '/acme/hidden',
+        '/acme/missing',
+        '/groups/acme',
+      ]) {
+        const answer = await fetch(`${c.url}${path}`, { redirect: 'manual' });
+        assert.equal(answer.status, 302, path);
+        assert.equal(
+          answer.headers.get('location'),
+          `/users/sign_in?redirect_to=${encodeURIComponent(path)}`,
+        );
+      }
+      const cancel = await fetch(`${c.url}/acme/app/-/jobs/${job.id}/cancel`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'authenticity_token=',
+      });
+      assert.equal(cancel.status, 302);
+      assert.equal(
+        (await c.api('GET', `/api/v4/projects/${fixture.projectId}/jobs/${job.id}`)).body.status,
+        'running',
+      );
+
+      // Signed in, an outsider reads the internal project; the private one stays a 404.
+      await signInAs(page, c.url, 'outsider', fixture.passwords.outsider);
+      assert.equal((await page.goto(`${c.url}/acme/inner`))?.status(), 200);
+      assert.equal((await page.goto(`${c.url}/acme/hidden`))?.status(), 404);
+      assert.equal(await page.getByRole('link', { name: 'Sign in' }).count(), 0);
+    });
   });
 }

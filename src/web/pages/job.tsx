@@ -113,7 +113,8 @@ export function JobPage({
   pipeline: PipelineRecord;
   job: JobRecord<PlannedJob>;
   log: JobLogExcerpt | null;
-  tokens: IssuedTokenRecord[];
+  /** Null below the Developer role (and for a visitor): the section is left out. */
+  tokens: IssuedTokenRecord[] | null;
   /** Null for a visitor who is not signed in: the section is left out. */
   variableNames: string[] | null;
   artifacts: JobArtifactRecord[];
@@ -186,41 +187,43 @@ export function JobPage({
         downloadUrl={canDownloadArtifacts ? `${jobUrl}/artifacts/download` : null}
         now={now}
       />
-      <section aria-labelledby="tokens-heading">
-        <h2 id="tokens-heading">ID tokens</h2>
-        {tokens.length === 0 ? (
-          <p class="muted">No ID token was issued to this job.</p>
-        ) : (
-          <div class="table-scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Audience</th>
-                  <th scope="col">kid</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">jti</th>
-                  <th scope="col">Issued</th>
-                </tr>
-              </thead>
-              <tbody>
-                {tokens.map((token) => (
+      {tokens && (
+        <section aria-labelledby="tokens-heading">
+          <h2 id="tokens-heading">ID tokens</h2>
+          {tokens.length === 0 ? (
+            <p class="muted">No ID token was issued to this job.</p>
+          ) : (
+            <div class="table-scroll">
+              <table>
+                <thead>
                   <tr>
-                    <td>{token.aud.join(', ')}</td>
-                    <td>
-                      <code>{token.kid}</code>
-                    </td>
-                    <td>{new Date(token.exp * 1000).toISOString()}</td>
-                    <td>
-                      <code>{token.jti}</code>
-                    </td>
-                    <td>{token.issuedVia}</td>
+                    <th scope="col">Audience</th>
+                    <th scope="col">kid</th>
+                    <th scope="col">Expires</th>
+                    <th scope="col">jti</th>
+                    <th scope="col">Issued</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </section>
+                </thead>
+                <tbody>
+                  {tokens.map((token) => (
+                    <tr>
+                      <td>{token.aud.join(', ')}</td>
+                      <td>
+                        <code>{token.kid}</code>
+                      </td>
+                      <td>{new Date(token.exp * 1000).toISOString()}</td>
+                      <td>
+                        <code>{token.jti}</code>
+                      </td>
+                      <td>{token.issuedVia}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </section>
+      )}
       {variableNames && (
         <section aria-labelledby="variables-heading">
           <h2 id="variables-heading">Variables</h2>
