@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { downloadJobArchive, mayDownloadArtifacts } from '../artifacts/job-archive.js';
 import { ACCESS_LEVELS } from '../coordinator/access-level.js';
 import { createPipeline } from '../coordinator/create-pipeline.js';
 import { cancelJob, cancelPipeline, playJob, retryJob, retryPipeline } from '../coordinator/job-actions.js';
@@ -52,8 +53,16 @@ type SignInBody = FormBody & { user?: { login?: unknown; password?: unknown } };
 export const WEB_ROUTE = { webPage: true } as const;
 
 function frameOf(title: string, session: WebSession | undefined): PageFrame {
-  return session ? { title, user: session.user, csrfToken: session.csrfToken } : { title };
+  return session ? { title, user: session.user, csrfToken: session.csrfToken } : { title, offerSignIn: true };
 }
+
+/** A page's frame with the CSRF token its forms need ('' for a visitor: they are shown no form). */
+function formFrameOf(title: string, session: WebSession | undefined): PageFrame & { csrfToken: string } {
+  return { ...frameOf(title, session), csrfToken: session?.csrfToken ?? '' };
+}
+
+/** What a visitor who is not signed in may see of a public project: read-only pages and the log. */
+const ANONYMOUS_READABLE = /^(|pipelines|pipelines\/\d{1,10}|jobs\/\d{1,10}(\/raw|\/log_stream)?)$/;
 
 /**
  * The web UI (issue 17): server-rendered pages at GitLab's `web_url` paths, sessions in the
@@ -206,8 +215,30 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
   };
 
   app.get('/', { config: WEB_ROUTE }, async (request, reply) => {
-    const session = await sessionOrSignIn(request, reply);
-    if (!session) return reply;
+    const session = (await currentSession(coordinator, request))?.session;
+    if (!session) {
+      // As GitLab's explore page: a visitor sees the public projects, and a way to sign in.
+      const projects = [];
+      for (const project of await coordinator.repos.projects.list()) {
+        if (project.visibility !== 'public') continue;
+        const [last] = await coordinator.repos.pipelines.listByProject(project.id, 1);
+        projects.push({ project, last });
+      }
+      const groupIds = new Set(projects.map(({ project }) => project.namespaceId));
+      const groups = (await coordinator.repos.groups.list()).filter(
+        (group) => group.visibility === 'public' && groupIds.has(group.id),
+      );
+      return sendPage(
+        reply,
+        HomePage({
+          frame: frameOf('Public projects', undefined),
+          heading: 'Public projects',
+          projects,
+          groups,
+          now: coordinator.clock(),
+        }),
+      );
+    }
     const projects = [];
     for (const project of await readableProjects(session.user)) {
       const [last] = await coordinator.repos.pipelines.listByProject(project.id, 1);
@@ -250,10 +281,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     if (!session.user.isAdmin)
       return sendError(reply, session, new TesseraError('ERR_NOT_FOUND', 'page not found'));
     const keys = await coordinator.keyring.list();
-    return sendPage(
-      reply,
-      AdminKeysPage({ frame: { ...frameOf('Signing keys', session), csrfToken: session.csrfToken }, keys }),
-    );
+    return sendPage(reply, AdminKeysPage({ frame: formFrameOf('Signing keys', session), keys }));
   });
 
   app.post<{ Params: { '*': string }; Body: FormBody | undefined }>(
@@ -290,7 +318,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
         return sendPage(
           reply,
           AdminKeysPage({
-            frame: { ...frameOf('Signing keys', session), csrfToken: session.csrfToken },
+            frame: formFrameOf('Signing keys', session),
             keys,
             notice,
           }),
@@ -308,7 +336,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
         return sendPage(
           reply,
           AdminKeysPage({
-            frame: { ...frameOf('Signing keys', session), csrfToken: session.csrfToken },
+            frame: formFrameOf('Signing keys', session),
             keys,
             alert: error.message,
           }),
@@ -352,16 +380,175 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     return job;
   };
 
+  /**
+   * Answers a project's page (`rest`: what follows `/-/`) for the session's user with role `level`,
+   * or for a visitor (no session, role 0, a public project): then without actions, the ID-token
+   * audit or the job's variables.
+   */
+  const sendProjectPage = async (
+    request: FastifyRequest<{ Querystring: Record<string, string | undefined> }>,
+    reply: FastifyReply,
+    session: WebSession | undefined,
+    project: ProjectRecord,
+    level: number,
+    rest: string,
+    now: number,
+  ) => {
+    const canAct = level >= ACCESS_LEVELS.developer;
+    const canSeeTokens = level >= ACCESS_LEVELS.maintainer;
+    if (rest === '' || rest === 'pipelines') {
+      const page = Math.max(1, Math.min(10_000, Number.parseInt(request.query.page ?? '1', 10) || 1));
+      const all = await coordinator.repos.pipelines.listByProject(project.id, page * PIPELINES_PER_PAGE + 1);
+      const pipelines = all.slice((page - 1) * PIPELINES_PER_PAGE, page * PIPELINES_PER_PAGE);
+      const users = new Map<number, UserRecord>();
+      for (const id of new Set(pipelines.map((p) => p.userId).filter((id): id is number => id !== null))) {
+        const found = await coordinator.repos.users.findById(id);
+        if (found) users.set(id, found);
+      }
+      return sendPage(
+        reply,
+        ProjectPage({
+          frame: formFrameOf(project.pathWithNamespace, session),
+          project,
+          pipelines,
+          users,
+          page,
+          hasNext: all.length > page * PIPELINES_PER_PAGE,
+          canRun: canAct,
+          canSeeTokens,
+          now,
+        }),
+      );
+    }
+    const match1 = /^pipelines\/(\d{1,10})$/.exec(rest);
+    if (match1) {
+      const match = match1;
+      const pipeline = await loadPipeline(project, Number(match[1]));
+      const jobs = await coordinator.repos.jobs.listStatesByPipeline(pipeline.id, true);
+      return sendPage(
+        reply,
+        PipelinePage({
+          frame: formFrameOf(`Pipeline #${pipeline.id}`, session),
+          project,
+          pipeline,
+          jobs,
+          canAct,
+          canSeeTokens,
+          now,
+        }),
+      );
+    }
+    const match2 = /^jobs\/(\d{1,10})(\/raw|\/log_stream|\/artifacts\/download)?$/.exec(rest);
+    if (match2) {
+      const match = match2;
+      const job = await loadJob(project, Number(match[1]));
+      // GitLab's web path of the archive; the API's access rules, the session's role.
+      if (match[2] === '/artifacts/download') return downloadJobArchive(coordinator, reply, job, level);
+      const canReadLog = level >= ACCESS_LEVELS.reporter || project.visibility === 'public';
+      if (match[2] === '/raw' || match[2] === '/log_stream') {
+        if (!canReadLog)
+          throw new TesseraError('ERR_FORBIDDEN', "reading this job's log needs the Reporter role");
+        if (match[2] === '/raw') {
+          return reply
+            .header('content-type', 'text/plain; charset=utf-8')
+            .header('x-content-type-options', 'nosniff')
+            .send(await coordinator.repos.jobs.readTrace(job.id));
+        }
+        const offset = Math.max(0, Number.parseInt(request.query.offset ?? '0', 10) || 0);
+        return streamJobLog(coordinator, request, reply, job.id, offset);
+      }
+      const pipeline = await loadPipeline(project, job.pipelineId);
+      const tokens =
+        canSeeTokens || level >= ACCESS_LEVELS.developer
+          ? (await coordinator.repos.issuedTokens.listByProject(project.id, 1000)).filter(
+              (t) => t.jobId === job.id,
+            )
+          : null;
+      // A visitor sees no variable names (GitLab shows variables to members only).
+      const variableNames = session
+        ? [...new Set([...Object.keys(pipeline.variables), ...Object.keys(job.spec.variables ?? {})])].sort()
+        : null;
+      return sendPage(
+        reply,
+        JobPage({
+          frame: formFrameOf(job.name, session),
+          project,
+          pipeline,
+          job,
+          log: canReadLog ? await jobLogExcerpt(coordinator, job.id) : null,
+          tokens,
+          variableNames,
+          artifacts: await coordinator.repos.jobArtifacts.listByJob(job.id),
+          canDownloadArtifacts: mayDownloadArtifacts(job, level),
+          canAct,
+          canSeeTokens,
+          now,
+        }),
+      );
+    }
+    if (rest === 'id_tokens/preview') {
+      if (!canAct) throw new TesseraError('ERR_FORBIDDEN', 'the claim preview needs the Developer role');
+      const form: ClaimPreviewForm = {
+        ref: project.defaultBranch,
+        job: '',
+        aud: '',
+        jobDefinition: '',
+        role: '',
+      };
+      return sendPage(
+        reply,
+        ClaimPreviewPage({
+          frame: formFrameOf('Claim preview', session),
+          project,
+          form,
+        }),
+      );
+    }
+    if (rest === 'id_tokens') {
+      if (!canSeeTokens)
+        throw new TesseraError('ERR_FORBIDDEN', 'the ID-token audit needs the Maintainer role');
+      const filter: AuditFilter = {};
+      for (const key of ['aud', 'sub', 'kid', 'job', 'via'] as const) {
+        const value = request.query[key];
+        if (value) filter[key] = value.slice(0, 500);
+      }
+      const records = (await coordinator.repos.issuedTokens.listByProject(project.id, 1000)).filter((r) =>
+        matchesAuditFilter(r, filter),
+      );
+      return sendPage(
+        reply,
+        IdTokensPage({ frame: frameOf('ID tokens', session), project, records, filter }),
+      );
+    }
+    throw new TesseraError('ERR_NOT_FOUND', 'page not found');
+  };
+
   app.get<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>(
     '/*',
     { config: WEB_ROUTE },
     async (request, reply) => {
       const path = request.params['*'];
       if (NOT_WEB.test(path)) throw new TesseraError('ERR_NOT_FOUND', `route GET /${path} not found`);
-      const session = await sessionOrSignIn(request, reply);
-      if (!session) return reply;
-      const { user } = session;
+      const session = (await currentSession(coordinator, request))?.session;
       const now = coordinator.clock();
+      if (!session) {
+        // A visitor reads a public project's pages, read-only; anything else (a private or
+        // internal project, one that does not exist, a group, a page needing a role) asks them
+        // to sign in, so the answer does not say whether the project exists.
+        const { projectPath, rest } = splitPath(path);
+        const project =
+          path.startsWith('groups/') || projectPath === '' || /^\d+$/.test(projectPath)
+            ? undefined
+            : await coordinator.repos.projects.findByPath(projectPath);
+        if (project?.visibility !== 'public' || !ANONYMOUS_READABLE.test(rest))
+          return redirectToSignIn(request, reply);
+        try {
+          return await sendProjectPage(request, reply, undefined, project, 0, rest, now);
+        } catch (error) {
+          return sendError(reply, undefined, error);
+        }
+      }
+      const { user } = session;
       try {
         if (path.startsWith('groups/')) {
           const fullPath = path.slice('groups/'.length).replace(/\/$/, '');
@@ -398,133 +585,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
         }
         const { projectPath, rest } = splitPath(path);
         const { project, level } = await loadProject(user, projectPath, 0);
-        const canAct = level >= ACCESS_LEVELS.developer;
-        const canSeeTokens = level >= ACCESS_LEVELS.maintainer;
-        if (rest === '' || rest === 'pipelines') {
-          const page = Math.max(1, Math.min(10_000, Number.parseInt(request.query.page ?? '1', 10) || 1));
-          const all = await coordinator.repos.pipelines.listByProject(
-            project.id,
-            page * PIPELINES_PER_PAGE + 1,
-          );
-          const pipelines = all.slice((page - 1) * PIPELINES_PER_PAGE, page * PIPELINES_PER_PAGE);
-          const users = new Map<number, UserRecord>();
-          for (const id of new Set(
-            pipelines.map((p) => p.userId).filter((id): id is number => id !== null),
-          )) {
-            const found = await coordinator.repos.users.findById(id);
-            if (found) users.set(id, found);
-          }
-          return sendPage(
-            reply,
-            ProjectPage({
-              frame: { ...frameOf(project.pathWithNamespace, session), csrfToken: session.csrfToken },
-              project,
-              pipelines,
-              users,
-              page,
-              hasNext: all.length > page * PIPELINES_PER_PAGE,
-              canRun: canAct,
-              canSeeTokens,
-              now,
-            }),
-          );
-        }
-        const match1 = /^pipelines\/(\d{1,10})$/.exec(rest);
-        if (match1) {
-          const match = match1;
-          const pipeline = await loadPipeline(project, Number(match[1]));
-          const jobs = await coordinator.repos.jobs.listStatesByPipeline(pipeline.id, true);
-          return sendPage(
-            reply,
-            PipelinePage({
-              frame: { ...frameOf(`Pipeline #${pipeline.id}`, session), csrfToken: session.csrfToken },
-              project,
-              pipeline,
-              jobs,
-              canAct,
-              canSeeTokens,
-              now,
-            }),
-          );
-        }
-        const match2 = /^jobs\/(\d{1,10})(\/raw|\/log_stream)?$/.exec(rest);
-        if (match2) {
-          const match = match2;
-          const job = await loadJob(project, Number(match[1]));
-          const canReadLog = level >= ACCESS_LEVELS.reporter || project.visibility === 'public';
-          if (match[2] === '/raw' || match[2] === '/log_stream') {
-            if (!canReadLog)
-              throw new TesseraError('ERR_FORBIDDEN', "reading this job's log needs the Reporter role");
-            if (match[2] === '/raw') {
-              return reply
-                .header('content-type', 'text/plain; charset=utf-8')
-                .header('x-content-type-options', 'nosniff')
-                .send(await coordinator.repos.jobs.readTrace(job.id));
-            }
-            const offset = Math.max(0, Number.parseInt(request.query.offset ?? '0', 10) || 0);
-            return streamJobLog(coordinator, request, reply, job.id, offset);
-          }
-          const pipeline = await loadPipeline(project, job.pipelineId);
-          const tokens =
-            canSeeTokens || level >= ACCESS_LEVELS.developer
-              ? (await coordinator.repos.issuedTokens.listByProject(project.id, 1000)).filter(
-                  (t) => t.jobId === job.id,
-                )
-              : [];
-          const variableNames = [
-            ...new Set([...Object.keys(pipeline.variables), ...Object.keys(job.spec.variables ?? {})]),
-          ].sort();
-          return sendPage(
-            reply,
-            JobPage({
-              frame: { ...frameOf(job.name, session), csrfToken: session.csrfToken },
-              project,
-              pipeline,
-              job,
-              log: canReadLog ? await jobLogExcerpt(coordinator, job.id) : null,
-              tokens,
-              variableNames,
-              canAct,
-              canSeeTokens,
-              now,
-            }),
-          );
-        }
-        if (rest === 'id_tokens/preview') {
-          if (!canAct) throw new TesseraError('ERR_FORBIDDEN', 'the claim preview needs the Developer role');
-          const form: ClaimPreviewForm = {
-            ref: project.defaultBranch,
-            job: '',
-            aud: '',
-            jobDefinition: '',
-            role: '',
-          };
-          return sendPage(
-            reply,
-            ClaimPreviewPage({
-              frame: { ...frameOf('Claim preview', session), csrfToken: session.csrfToken },
-              project,
-              form,
-            }),
-          );
-        }
-        if (rest === 'id_tokens') {
-          if (!canSeeTokens)
-            throw new TesseraError('ERR_FORBIDDEN', 'the ID-token audit needs the Maintainer role');
-          const filter: AuditFilter = {};
-          for (const key of ['aud', 'sub', 'kid', 'job', 'via'] as const) {
-            const value = request.query[key];
-            if (value) filter[key] = value.slice(0, 500);
-          }
-          const records = (await coordinator.repos.issuedTokens.listByProject(project.id, 1000)).filter((r) =>
-            matchesAuditFilter(r, filter),
-          );
-          return sendPage(
-            reply,
-            IdTokensPage({ frame: frameOf('ID tokens', session), project, records, filter }),
-          );
-        }
-        throw new TesseraError('ERR_NOT_FOUND', 'page not found');
+        return await sendProjectPage(request, reply, session, project, level, rest, now);
       } catch (error) {
         return sendError(reply, session, error);
       }
@@ -580,7 +641,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
             jobDefinition: body.job_definition ?? '',
             role: body.role ?? '',
           };
-          const frame = { ...frameOf('Claim preview', session), csrfToken: session.csrfToken };
+          const frame = formFrameOf('Claim preview', session);
           try {
             if (form.ref === '') throw new TesseraError('ERR_VALIDATION', 'name the branch or tag');
             const role = form.role.trim() === '' ? undefined : parseVaultRole(form.role);

@@ -47,9 +47,9 @@ for (const dialect of testDialects()) {
       const other = await c.api('PUT', `/api/v4/users/${ann.body.id}`, {
         body: { password: 'another one', name: 'B' },
       });
+      // GitLab's PUT /users/:id takes the password beside other fields.
       assert.equal(other.status, 200);
       assert.equal(other.body.name, 'B');
-
       const missing = await c.api('PUT', '/api/v4/users/999', { body: { password: 'x'.repeat(9) } });
       assert.equal(missing.status, 404);
       const token = await c.api('POST', `/api/v4/users/${ann.body.id}/personal_access_tokens`, {
@@ -161,8 +161,17 @@ for (const dialect of testDialects()) {
         headers: { cookie: `_tessera_session=${session}` },
         redirect: 'manual',
       });
-      assert.equal(after.status, 302);
-      assert.equal(after.headers.get('location'), '/users/sign_in?redirect_to=%2F');
+      // Signed out, `/` is a visitor's: the public projects and a sign-in link, no session's form.
+      assert.equal(after.status, 200);
+      const visitor = await after.text();
+      assert.match(visitor, /<a class="sign-in-link" href="\/users\/sign_in">Sign in<\/a>/);
+      assert.doesNotMatch(visitor, /sign_out|authenticity_token/);
+      const admin = await fetch(`${c.url}/admin/users`, {
+        headers: { cookie: `_tessera_session=${session}` },
+        redirect: 'manual',
+      });
+      assert.equal(admin.status, 302);
+      assert.equal(admin.headers.get('location'), '/users/sign_in?redirect_to=%2Fadmin%2Fusers');
     });
   });
 }

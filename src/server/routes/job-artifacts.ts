@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { deleteJobArtifacts } from '../../artifacts/expire-artifacts.js';
+import { downloadJobArchive, findJobArchive, requireArtifactsReadable } from '../../artifacts/job-archive.js';
 import { openZipEntry, readZipDirectory } from '../../artifacts/zip-reader.js';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { projectAccessLevel } from '../../coordinator/permissions.js';
@@ -44,20 +45,6 @@ function presentedJobToken(request: ReadRequest): string | undefined {
   return typeof query === 'string' && query !== '' ? query : undefined;
 }
 
-/** The role `artifacts:access` asks for, beside the reporter role that reads the job's log. */
-function accessLevel(job: JobRecord<PlannedJob>): number | null {
-  switch (job.spec.artifacts?.access ?? 'all') {
-    case 'all':
-      return ACCESS_LEVELS.reporter;
-    case 'developer':
-      return ACCESS_LEVELS.developer;
-    case 'maintainer':
-      return ACCESS_LEVELS.maintainer;
-    default:
-      return null;
-  }
-}
-
 /**
  * GitLab's job artifacts API: `GET /projects/:id/jobs/:job_id/artifacts` (the archive),
  * `…/artifacts/*artifact_path` (one file of it), `GET /projects/:id/jobs/artifacts/:ref_name/download?job=`
@@ -69,25 +56,7 @@ function accessLevel(job: JobRecord<PlannedJob>): number | null {
 export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
 
-  const archiveOf = async (job: JobRecord<PlannedJob>): Promise<JobArtifactRecord> => {
-    const record = await coordinator.repos.jobArtifacts.find(job.id, 'archive');
-    if (
-      record === undefined ||
-      record.storeKey === '' ||
-      (record.expireAt !== null && record.expireAt <= coordinator.clock())
-    )
-      throw new TesseraError(
-        'ERR_ARTIFACTS_NOT_FOUND',
-        `job ${job.id} has no artifacts (none were uploaded, or they expired)`,
-      );
-    return record;
-  };
-
-  const readable = (job: JobRecord<PlannedJob>, level: number): void => {
-    const needed = accessLevel(job);
-    if (needed === null || level < needed)
-      throw new TesseraError('ERR_ARTIFACTS_NOT_FOUND', `job ${job.id} has no artifacts you may download`);
-  };
+  const archiveOf = (job: JobRecord<PlannedJob>) => findJobArchive(coordinator, job);
 
   /**
    * The project of a read and the role it is read with: a personal access token's user, as every
@@ -144,17 +113,6 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     );
   };
 
-  const sendArchive = async (reply: FastifyReply, record: JobArtifactRecord) => {
-    const stored = await coordinator.artifactStore.get(record.storeKey);
-    if (stored === undefined)
-      throw new TesseraError('ERR_ARTIFACTS_NOT_FOUND', 'the artifacts are gone from the store');
-    return reply
-      .header('content-type', 'application/zip')
-      .header('content-length', String(stored.size))
-      .header('content-disposition', `attachment; filename="${record.fileName.replace(/["\\\r\n]/g, '_')}"`)
-      .send(stored.stream);
-  };
-
   const sendFile = async (reply: FastifyReply, record: JobArtifactRecord, path: string) => {
     const wanted = path.replace(/^\/+/, '');
     const source = await coordinator.artifactStore.open(record.storeKey);
@@ -187,8 +145,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authorizeRead(request);
       const job = await loadJob(project, request.params.job_id);
-      readable(job, level);
-      return sendArchive(reply, await archiveOf(job));
+      return downloadJobArchive(coordinator, reply, job, level);
     },
   );
 
@@ -206,7 +163,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authorizeRead(request);
       const job = await loadJob(project, request.params.job_id);
-      readable(job, level);
+      requireArtifactsReadable(job, level);
       return sendFile(reply, await archiveOf(job), request.params['*']);
     },
   );
@@ -217,8 +174,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authorizeRead(request);
       const job = await latestOnRef(project, request.params.ref_name, request.query.job);
-      readable(job, level);
-      return sendArchive(reply, await archiveOf(job));
+      return downloadJobArchive(coordinator, reply, job, level);
     },
   );
 
@@ -239,7 +195,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authorizeRead(request);
       const job = await latestOnRef(project, request.params.ref_name, request.query.job);
-      readable(job, level);
+      requireArtifactsReadable(job, level);
       return sendFile(reply, await archiveOf(job), request.params['*']);
     },
   );

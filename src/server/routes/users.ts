@@ -285,11 +285,7 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
           ...(body.admin === undefined ? {} : { isAdmin: body.admin }),
           ...(body.can_create_group === undefined ? {} : { canCreateGroup: body.can_create_group }),
         };
-        // Only a new password: there is no column of the user's own to change.
-        const user =
-          Object.keys(changes).length === 0
-            ? await coordinator.repos.users.findById(request.params.id)
-            : await coordinator.repos.users.update(request.params.id, changes);
+        const user = await coordinator.repos.users.update(request.params.id, changes);
         if (!user) throw new TesseraError('ERR_NOT_FOUND', `user ${request.params.id} not found`);
         if (body.password !== undefined) await setUserPassword(coordinator, user.id, body.password);
         return renderUserPrivate(user, coordinator.urls.serverUrl);

@@ -159,6 +159,8 @@ export class UserRepository {
       Pick<UserRecord, 'username' | 'email' | 'name' | 'isAdmin' | 'canCreateGroup' | 'state'>
     >,
   ): Promise<UserRecord | undefined> {
+    // No column to set (a `PUT /users/:id` of the password alone): an empty SET is invalid SQL.
+    if (Object.values(changes).every((value) => value === undefined)) return this.findById(id);
     const { isAdmin, canCreateGroup, ...rest } = changes;
     const row = await this.db
       .updateTable('users')

@@ -1,4 +1,5 @@
 import type { PlannedJob } from '../../pipeline/plan.js';
+import type { JobArtifactRecord } from '../../store/repositories/job-artifacts.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
@@ -17,6 +18,78 @@ export interface JobLogExcerpt {
   truncated: boolean;
 }
 
+/** A byte count as GitLab's job page writes it (`1.5 KiB`). */
+export function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * The job's artifact files (type, format, size, expiry) and, when the viewer may download it
+ * (`artifacts:access`), a link to the archive.
+ */
+function ArtifactsSection({
+  artifacts,
+  downloadUrl,
+  now,
+}: {
+  artifacts: JobArtifactRecord[];
+  downloadUrl: string | null;
+  now: number;
+}) {
+  // Expired files are gone for the API too (their bytes may still await the sweep).
+  const current = artifacts.filter((file) => file.expireAt === null || file.expireAt > now);
+  const hasArchive = current.some((file) => file.fileType === 'archive' && file.storeKey !== '');
+  return (
+    <section aria-labelledby="artifacts-heading">
+      <h2 id="artifacts-heading">Job artifacts</h2>
+      {current.length === 0 ? (
+        <p class="muted">This job has no artifacts (none were uploaded, or they expired).</p>
+      ) : (
+        <>
+          <div class="table-scroll">
+            <table class="artifacts">
+              <thead>
+                <tr>
+                  <th scope="col">Type</th>
+                  <th scope="col">File</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">Expires</th>
+                </tr>
+              </thead>
+              <tbody>
+                {current.map((file) => (
+                  <tr>
+                    <td>{file.fileType}</td>
+                    <td>
+                      <code>{file.fileName}</code> ({file.fileFormat})
+                    </td>
+                    <td>{formatSize(file.size)}</td>
+                    <td>{file.expireAt === null ? 'never' : new Date(file.expireAt).toISOString()}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {hasArchive && downloadUrl && (
+            <p>
+              <a href={downloadUrl} download>
+                Download artifacts
+              </a>
+            </p>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
 /**
  * The job page: status, actions, the log (live while the job runs), the ID tokens issued to it
  * (audience, kid, expiry, jti: never a token) and its variables' names (never their values).
@@ -29,6 +102,8 @@ export function JobPage({
   log,
   tokens,
   variableNames,
+  artifacts,
+  canDownloadArtifacts,
   canAct,
   canSeeTokens,
   now,
@@ -38,8 +113,12 @@ export function JobPage({
   pipeline: PipelineRecord;
   job: JobRecord<PlannedJob>;
   log: JobLogExcerpt | null;
-  tokens: IssuedTokenRecord[];
-  variableNames: string[];
+  /** Null below the Developer role (and for a visitor): the section is left out. */
+  tokens: IssuedTokenRecord[] | null;
+  /** Null for a visitor who is not signed in: the section is left out. */
+  variableNames: string[] | null;
+  artifacts: JobArtifactRecord[];
+  canDownloadArtifacts: boolean;
   canAct: boolean;
   canSeeTokens: boolean;
   now: number;
@@ -103,55 +182,64 @@ export function JobPage({
       ) : (
         <p class="muted">Reading this job's log needs the Reporter role.</p>
       )}
-      <section aria-labelledby="tokens-heading">
-        <h2 id="tokens-heading">ID tokens</h2>
-        {tokens.length === 0 ? (
-          <p class="muted">No ID token was issued to this job.</p>
-        ) : (
-          <div class="table-scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Audience</th>
-                  <th scope="col">kid</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">jti</th>
-                  <th scope="col">Issued</th>
-                </tr>
-              </thead>
-              <tbody>
-                {tokens.map((token) => (
+      <ArtifactsSection
+        artifacts={artifacts}
+        downloadUrl={canDownloadArtifacts ? `${jobUrl}/artifacts/download` : null}
+        now={now}
+      />
+      {tokens && (
+        <section aria-labelledby="tokens-heading">
+          <h2 id="tokens-heading">ID tokens</h2>
+          {tokens.length === 0 ? (
+            <p class="muted">No ID token was issued to this job.</p>
+          ) : (
+            <div class="table-scroll">
+              <table>
+                <thead>
                   <tr>
-                    <td>{token.aud.join(', ')}</td>
-                    <td>
-                      <code>{token.kid}</code>
-                    </td>
-                    <td>{new Date(token.exp * 1000).toISOString()}</td>
-                    <td>
-                      <code>{token.jti}</code>
-                    </td>
-                    <td>{token.issuedVia}</td>
+                    <th scope="col">Audience</th>
+                    <th scope="col">kid</th>
+                    <th scope="col">Expires</th>
+                    <th scope="col">jti</th>
+                    <th scope="col">Issued</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </section>
-      <section aria-labelledby="variables-heading">
-        <h2 id="variables-heading">Variables</h2>
-        {variableNames.length === 0 ? (
-          <p class="muted">No job variables.</p>
-        ) : (
-          <ul class="variable-names">
-            {variableNames.map((name) => (
-              <li>
-                <code>{name}</code>
-              </li>
-            ))}
-          </ul>
-        )}
-      </section>
+                </thead>
+                <tbody>
+                  {tokens.map((token) => (
+                    <tr>
+                      <td>{token.aud.join(', ')}</td>
+                      <td>
+                        <code>{token.kid}</code>
+                      </td>
+                      <td>{new Date(token.exp * 1000).toISOString()}</td>
+                      <td>
+                        <code>{token.jti}</code>
+                      </td>
+                      <td>{token.issuedVia}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </section>
+      )}
+      {variableNames && (
+        <section aria-labelledby="variables-heading">
+          <h2 id="variables-heading">Variables</h2>
+          {variableNames.length === 0 ? (
+            <p class="muted">No job variables.</p>
+          ) : (
+            <ul class="variable-names">
+              {variableNames.map((name) => (
+                <li>
+                  <code>{name}</code>
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+      )}
     </Layout>
   );
 }

@@ -7,6 +7,8 @@ export interface PageFrame {
   title: string;
   user?: UserRecord;
   csrfToken?: string;
+  /** A visitor who is not signed in: the bar offers "Sign in". */
+  offerSignIn?: boolean;
 }
 
 /** The hidden CSRF field every state-changing form carries (GitLab's field name). */
@@ -43,6 +45,11 @@ export function Layout({ frame, children }: { frame: PageFrame; children: Compon
             {frame.user?.isAdmin && <a href="/admin/users">Users</a>}
             {frame.user?.isAdmin && <a href="/admin/keys">Keys</a>}
           </nav>
+          {frame.offerSignIn && (
+            <a class="sign-in-link" href="/users/sign_in">
+              Sign in
+            </a>
+          )}
           {frame.user && frame.csrfToken && (
             <form method="post" action="/users/sign_out" class="sign-out">
               <CsrfField token={frame.csrfToken} />
