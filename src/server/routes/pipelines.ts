@@ -308,12 +308,69 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
           projectId: project.id,
           pipelineId: pipeline.id,
           includeRetried: request.query.include_retried === true,
+          bridge: false,
           ...(statuses === undefined ? {} : { statuses }),
         },
         window,
       );
       setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
       return Promise.all(page.items.map((job) => renderJob(coordinator, project, pipeline, job)));
+    },
+  );
+
+  // GitLab's bridges: a pipeline's trigger jobs, each with the pipeline it created.
+  app.get<{
+    Params: { id: string; pid: number };
+    Querystring: PaginationQuery & { scope?: string | string[] };
+  }>(
+    '/api/v4/projects/:id/pipelines/:pid/bridges',
+    {
+      schema: {
+        params: pipelineParams,
+        querystring: { type: 'object', properties: { ...paginationProperties, scope: jobScopeSchema } },
+      },
+    },
+    async (request, reply) => {
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const pipeline = await findPipeline(project, request.params.pid);
+      const window = pageWindow(request.query);
+      const statuses = jobScopeStatuses(request.query.scope);
+      const page = await coordinator.repos.jobs.page<PlannedJob>(
+        {
+          projectId: project.id,
+          pipelineId: pipeline.id,
+          includeRetried: false,
+          bridge: true,
+          ...(statuses === undefined ? {} : { statuses }),
+        },
+        window,
+      );
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return Promise.all(
+        page.items.map(async (job) => {
+          const downstream = await coordinator.repos.pipelines.findBySourceJob(job.id);
+          const downstreamProject =
+            downstream && (await coordinator.repos.projects.findById(downstream.projectId));
+          return {
+            ...(await renderJob(coordinator, project, pipeline, job)),
+            downstream_pipeline:
+              downstream && downstreamProject
+                ? {
+                    id: downstream.id,
+                    iid: downstream.iid,
+                    project_id: downstream.projectId,
+                    sha: downstream.sha,
+                    ref: downstream.ref,
+                    status: downstream.status,
+                    source: downstream.source,
+                    created_at: iso(downstream.createdAt),
+                    updated_at: iso(downstream.updatedAt),
+                    web_url: `${coordinator.urls.serverUrl}/${downstreamProject.pathWithNamespace}/-/pipelines/${downstream.id}`,
+                  }
+                : null,
+          };
+        }),
+      );
     },
   );
 
