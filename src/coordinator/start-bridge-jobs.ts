@@ -7,9 +7,16 @@ import { repositories } from '../store/repositories.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 import { createPipeline } from './create-pipeline.js';
+import { projectAccessLevel } from './permissions.js';
 
 /** GitLab nests child pipelines two levels deep (parent → child → grandchild). */
 export const MAX_CHILD_PIPELINE_DEPTH = 2;
+
+/**
+ * How many upstream pipelines a pipeline may have (GitLab bounds a pipeline hierarchy at 1000
+ * pipelines); it stops projects whose bridges trigger each other from running forever.
+ */
+export const MAX_PIPELINE_HIERARCHY_DEPTH = 1000;
 
 /** Pending bridges started per sweep; a later sweep takes the rest. */
 const SWEEP_BATCH = 50;
@@ -67,6 +74,18 @@ export function forwardedVariables(
   }
   if (trigger.forward.pipelineVariables) Object.assign(forwarded, upstream.apiVariables);
   return forwarded;
+}
+
+/** How many pipelines, of any project, lie upstream of `pipeline`. */
+async function hierarchyDepth(coordinator: Coordinator, pipeline: PipelineRecord): Promise<number> {
+  let depth = 0;
+  let current: PipelineRecord | undefined = pipeline;
+  while (current?.sourceJobId != null && depth < MAX_PIPELINE_HIERARCHY_DEPTH) {
+    depth += 1;
+    const bridge: JobRecord | undefined = await coordinator.repos.jobs.findById(current.sourceJobId);
+    current = bridge ? await coordinator.repos.pipelines.findById(bridge.pipelineId) : undefined;
+  }
+  return depth;
 }
 
 /** How many child pipelines deep `pipeline` is (0 for a pipeline no bridge of its project made). */
@@ -148,11 +167,47 @@ async function createDownstream(
       'unknown_failure',
       'the upstream pipeline, its project or its user no longer exists',
     );
-  if (trigger.include === null) {
+  if ((await hierarchyDepth(coordinator, upstream)) >= MAX_PIPELINE_HIERARCHY_DEPTH) {
     throw new BridgeFailure(
-      'invalid_bridge_trigger',
-      'a pipeline of another project (trigger:project) is not supported yet; trigger a child pipeline with trigger:include',
+      'reached_max_pipeline_hierarchy_size',
+      `this pipeline has ${MAX_PIPELINE_HIERARCHY_DEPTH} upstream pipelines already (bridges that trigger each other?)`,
     );
+  }
+  const variables = forwardedVariables(bridge.spec, trigger, upstream);
+  if (trigger.include === null) {
+    const projectPath = trigger.project ?? '';
+    const downstreamProject = await repos.projects.findByPath(projectPath);
+    // A private project the user is no member of reads as missing: its existence is its members'.
+    const hidden =
+      downstreamProject !== undefined &&
+      !user.isAdmin &&
+      downstreamProject.visibility === 'private' &&
+      (await projectAccessLevel(coordinator, user.id, downstreamProject)) === null;
+    if (!downstreamProject || hidden) {
+      throw new BridgeFailure(
+        'downstream_bridge_project_not_found',
+        `no project "${projectPath}" that ${user.username} can see on this instance`,
+      );
+    }
+    const branch = trigger.branch ?? downstreamProject.defaultBranch;
+    try {
+      const pipeline = await createPipeline(coordinator, {
+        project: downstreamProject,
+        user,
+        ref: branch,
+        source: 'pipeline',
+        variables,
+        bridge: { jobId: bridge.id },
+      });
+      return { pipeline };
+    } catch (error) {
+      if (isTesseraError(error) && error.code === 'ERR_FORBIDDEN')
+        throw new BridgeFailure(
+          'insufficient_bridge_permissions',
+          `${user.username} may not run pipelines in "${projectPath}": that needs the Developer role or higher there`,
+        );
+      throw error;
+    }
   }
   if ((await childDepth(coordinator, upstream)) >= MAX_CHILD_PIPELINE_DEPTH) {
     throw new BridgeFailure(
@@ -173,7 +228,7 @@ async function createDownstream(
       sha: upstream.sha,
     },
     source: 'parent_pipeline',
-    variables: forwardedVariables(bridge.spec, trigger, upstream),
+    variables,
     bridge: { jobId: bridge.id, configContent, configFile: trigger.include.join(', ') },
   });
   return { pipeline };

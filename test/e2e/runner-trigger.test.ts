@@ -137,4 +137,105 @@ child-job:
       /Downstream pipeline cannot be created: .*\n.*ci\/missing\.yml/,
     );
   });
+
+  it('runs a pipeline of another project as the upstream user, who must be allowed there', async () => {
+    const downstreamDir = join(root, 'repos', 'downstream');
+    makeRepository(downstreamDir, {
+      '.gitlab-ci.yml': `deployed:\n  script: [echo "source=$CI_PIPELINE_SOURCE project=$CI_PROJECT_PATH who=$GITLAB_USER_LOGIN from=$FROM_UPSTREAM"]\n`,
+    });
+    const downstreamId = await coordinator.createProject('downstream', downstreamDir);
+    const downstreamPath = (
+      await coordinator.ok<{ path_with_namespace: string }>('GET', `/projects/${downstreamId}`)
+    ).path_with_namespace;
+    const upstreamDir = join(root, 'repos', 'upstream');
+    makeRepository(upstreamDir, {
+      '.gitlab-ci.yml': `
+deploy:
+  variables: { FROM_UPSTREAM: hello }
+  trigger: { project: ${downstreamPath}, branch: main, strategy: depend }
+`,
+    });
+    const upstreamId = await coordinator.createProject('upstream', upstreamDir);
+
+    // As an administrator: the downstream pipeline runs, with source pipeline; depend mirrors it.
+    const first = await coordinator.createPipeline(upstreamId);
+    assert.equal((await coordinator.waitForPipeline(upstreamId, first.id)).status, 'success');
+    const [bridge] = await coordinator.ok<Bridge[]>(
+      'GET',
+      `/projects/${upstreamId}/pipelines/${first.id}/bridges`,
+    );
+    assert.equal(bridge?.status, 'success');
+    const downstream = bridge!.downstream_pipeline!;
+    assert.equal(downstream.source, 'pipeline');
+    const deployed = await coordinator.job(downstreamId, downstream.id, 'deployed');
+    assert.match(
+      await coordinator.trace(downstreamId, deployed.id),
+      new RegExp(`\\nsource=pipeline project=${downstreamPath} who=root from=hello\\n`),
+    );
+
+    // A developer of the upstream project only: the bridge fails with GitLab's reason, saying why.
+    const dev = await coordinator.ok<{ id: number }>('POST', '/users', {
+      username: 'dev',
+      email: 'dev@example.com',
+      name: 'Dev',
+      password: 'a-long-enough-password-1',
+    });
+    const { token } = await coordinator.ok<{ token: string }>(
+      'POST',
+      `/users/${dev.id}/personal_access_tokens`,
+      {
+        name: 'e2e',
+        scopes: ['api'],
+      },
+    );
+    await coordinator.ok('POST', `/projects/${upstreamId}/members`, { user_id: dev.id, access_level: 30 });
+    await coordinator.ok('POST', `/projects/${downstreamId}/members`, { user_id: dev.id, access_level: 20 });
+    const created = await fetch(`${coordinator.url}/api/v4/projects/${upstreamId}/pipeline?ref=main`, {
+      method: 'POST',
+      headers: { 'private-token': token },
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const second = (await created.json()) as { id: number };
+    assert.equal((await coordinator.waitForPipeline(upstreamId, second.id)).status, 'failed');
+    const [refused] = await coordinator.ok<Bridge[]>(
+      'GET',
+      `/projects/${upstreamId}/pipelines/${second.id}/bridges`,
+    );
+    assert.equal(refused?.failure_reason, 'insufficient_bridge_permissions');
+    assert.equal(refused?.downstream_pipeline, null);
+    assert.match(
+      await coordinator.trace(upstreamId, refused!.id),
+      new RegExp(`dev may not run pipelines in "${downstreamPath}": that needs the Developer role`),
+    );
+  });
+
+  it('stops child pipelines two levels deep, and names a project that does not exist', async () => {
+    const dir = join(root, 'repos', 'nesting');
+    makeRepository(dir, {
+      '.gitlab-ci.yml': `
+level-1:
+  trigger: { include: ci/level-2.yml, strategy: depend }
+  allow_failure: true
+nowhere:
+  trigger: { project: nobody/nothing }
+  allow_failure: true
+`,
+      'ci/level-2.yml': 'level-2:\n  trigger: { include: ci/level-3.yml, strategy: depend }\n',
+      'ci/level-3.yml': 'level-3:\n  trigger: { include: ci/level-2.yml }\n',
+    });
+    const id = await coordinator.createProject('nesting', dir);
+    const top = await coordinator.createPipeline(id);
+    await coordinator.waitForPipeline(id, top.id);
+    const bridgesOf = (pipelineId: number) =>
+      coordinator.ok<Bridge[]>('GET', `/projects/${id}/pipelines/${pipelineId}/bridges`);
+    const [level1, nowhere] = await bridgesOf(top.id);
+    assert.equal(nowhere?.failure_reason, 'downstream_bridge_project_not_found');
+    assert.match(await coordinator.trace(id, nowhere!.id), /no project "nobody\/nothing"/);
+    const [level2] = await bridgesOf(level1!.downstream_pipeline!.id);
+    const [level3] = await bridgesOf(level2!.downstream_pipeline!.id);
+    assert.equal(level3?.status, 'failed');
+    assert.equal(level3?.failure_reason, 'reached_max_descendant_pipelines_depth');
+    assert.equal(level2?.status, 'failed', 'depend carries the failure up');
+    assert.equal(level1?.status, 'failed');
+  });
 });

@@ -401,6 +401,14 @@ export function readNeeds(node: TreeNode, path: string, problems: ProblemList): 
 function checkBridgeKeys(job: MapNode, base: string, problems: ProblemList): void {
   for (const key of job.entries.keys()) {
     if (BRIDGE_JOB_KEYS.has(key) || !JOB_KEYS.has(key)) continue;
+    if (key === 'parallel') {
+      problems.error(
+        `${base}.parallel`,
+        'parallel on a trigger job is not supported yet',
+        keyPosition(job, key),
+      );
+      continue;
+    }
     problems.error(
       `${base}.${key}`,
       `is not allowed in a trigger job: it starts a pipeline and runs nothing on a runner (its keywords are ${[...BRIDGE_JOB_KEYS].sort().join(', ')})`,

@@ -5,6 +5,7 @@ import { createPipeline } from '../../coordinator/create-pipeline.js';
 import { deletePipeline } from '../../coordinator/delete-pipeline.js';
 import { cancelPipeline, checkMayChangeOnRef, retryPipeline } from '../../coordinator/job-actions.js';
 import { pipelineCoverage } from '../../coordinator/job-coverage.js';
+import { projectAccessLevel } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
@@ -331,7 +332,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
       },
     },
     async (request, reply) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
       const pipeline = await findPipeline(project, request.params.pid);
       const window = pageWindow(request.query);
       const statuses = jobScopeStatuses(request.query.scope);
@@ -351,10 +352,17 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
           const downstream = await coordinator.repos.pipelines.findBySourceJob(job.id);
           const downstreamProject =
             downstream && (await coordinator.repos.projects.findById(downstream.projectId));
+          // Another project's pipeline is shown only to whoever may see that project.
+          const visible =
+            downstreamProject !== undefined &&
+            (downstreamProject.id === project.id ||
+              user.isAdmin ||
+              downstreamProject.visibility !== 'private' ||
+              (await projectAccessLevel(coordinator, user.id, downstreamProject)) !== null);
           return {
             ...(await renderJob(coordinator, project, pipeline, job)),
             downstream_pipeline:
-              downstream && downstreamProject
+              downstream && downstreamProject && visible
                 ? {
                     id: downstream.id,
                     iid: downstream.iid,

@@ -87,6 +87,9 @@ bad-strategy:
   trigger: { include: ci/child.yml, strategy: wait }
 branch-on-child:
   trigger: { include: ci/child.yml, branch: main }
+fanned:
+  trigger: { include: ci/child.yml }
+  parallel: 2
 delayed:
   trigger: { include: ci/child.yml }
   when: delayed
@@ -103,6 +106,7 @@ delayed:
     assert.match(at('jobs.bad-strategy.trigger.strategy'), /must be depend/);
     assert.match(at('jobs.branch-on-child.trigger.branch'), /trigger:project only/);
     assert.match(at('jobs.delayed.when'), /cannot be delayed/);
+    assert.match(at('jobs.fanned.parallel'), /parallel on a trigger job is not supported yet/);
     assert.equal(
       problems.some((problem) => /every job needs script/.test(problem.message)),
       false,
