@@ -90,5 +90,40 @@ later:
         await c.close();
       }
     });
+
+    it('starts a bridge left pending without a signal at the periodic sweep (a restart, another node)', async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': 'later:\n  when: manual\n  trigger: { include: ci/child.yml }\n',
+        'ci/child.yml': 'inner:\n  script: [echo inner]\n',
+      });
+      const first = await startTestCoordinator(dialect);
+      let second: TestCoordinator | undefined;
+      try {
+        const p = await setUpProject(first, repo.path);
+        const created = await first.api('POST', `/api/v4/projects/${p.projectId}/pipeline`, {
+          token: p.developer.token,
+          body: { ref: 'main' },
+        });
+        const bridge = await jobNamed(first, created.body.id, 'later');
+        assert.equal(bridge.status, 'manual');
+        // Pending as a crash would leave it: straight in the store, so no node hears of it.
+        assert.ok(
+          await first.server.coordinator.repos.jobs.transition(bridge.id, ['manual'], { status: 'pending' }),
+        );
+        second = await startTestCoordinator(dialect, {}, { sameStoreAs: first, sweepInterval: 50 });
+        const repos = second.server.coordinator.repos;
+        for (
+          let tries = 0;
+          tries < 400 && (await repos.jobs.findById(bridge.id))?.status !== 'success';
+          tries++
+        )
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        assert.equal((await repos.jobs.findById(bridge.id))?.status, 'success');
+        assert.equal((await repos.pipelines.findBySourceJob(bridge.id))?.source, 'parent_pipeline');
+      } finally {
+        await second?.close();
+        await first.close();
+      }
+    });
   });
 }
