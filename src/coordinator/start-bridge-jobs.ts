@@ -1,4 +1,5 @@
 import { isTesseraError } from '../errors.js';
+import { expandVariables } from '../pipeline/expand-variables.js';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { TriggerSpec } from '../pipeline/schema/trigger.js';
 import type { JobRecord } from '../store/repositories/jobs.js';
@@ -175,7 +176,19 @@ async function createDownstream(
   }
   const variables = forwardedVariables(bridge.spec, trigger, upstream);
   if (trigger.include === null) {
-    const projectPath = trigger.project ?? '';
+    // GitLab expands project and branch with the bridge's variables.
+    const scope: Record<string, string> = {
+      CI_COMMIT_REF_NAME: upstream.ref,
+      ...(upstream.refType === 'tag' ? { CI_COMMIT_TAG: upstream.ref } : { CI_COMMIT_BRANCH: upstream.ref }),
+      CI_COMMIT_SHA: upstream.sha,
+      CI_DEFAULT_BRANCH: project.defaultBranch,
+      CI_PROJECT_PATH: project.pathWithNamespace,
+      CI_PROJECT_NAMESPACE: project.pathWithNamespace.split('/').slice(0, -1).join('/'),
+      ...upstream.variables,
+      ...upstream.apiVariables,
+      ...bridge.spec.variables,
+    };
+    const projectPath = expandVariables(trigger.project ?? '', scope);
     const downstreamProject = await repos.projects.findByPath(projectPath);
     // A private project the user is no member of reads as missing: its existence is its members'.
     const hidden =
@@ -189,7 +202,8 @@ async function createDownstream(
         `no project "${projectPath}" that ${user.username} can see on this instance`,
       );
     }
-    const branch = trigger.branch ?? downstreamProject.defaultBranch;
+    const branch =
+      trigger.branch === null ? downstreamProject.defaultBranch : expandVariables(trigger.branch, scope);
     try {
       const pipeline = await createPipeline(coordinator, {
         project: downstreamProject,
@@ -229,6 +243,7 @@ async function createDownstream(
     },
     source: 'parent_pipeline',
     variables,
+    beforeSha: upstream.beforeSha,
     bridge: { jobId: bridge.id, configContent, configFile: trigger.include.join(', ') },
   });
   return { pipeline };

@@ -150,9 +150,11 @@ child-job:
     const upstreamDir = join(root, 'repos', 'upstream');
     makeRepository(upstreamDir, {
       '.gitlab-ci.yml': `
+variables:
+  TARGET: ${downstreamPath}
 deploy:
   variables: { FROM_UPSTREAM: hello }
-  trigger: { project: ${downstreamPath}, branch: main, strategy: depend }
+  trigger: { project: $TARGET, branch: $CI_DEFAULT_BRANCH, strategy: depend }
 `,
     });
     const upstreamId = await coordinator.createProject('upstream', upstreamDir);

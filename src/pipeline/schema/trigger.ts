@@ -81,7 +81,8 @@ export function readTrigger(node: TreeNode, path: string, problems: ProblemList)
   const include =
     includeNode === undefined ? null : readTriggerInclude(includeNode, `${path}.include`, problems);
   const project = projectNode === undefined ? null : readString(projectNode, `${path}.project`, problems);
-  if (project !== null && !/^[^/\s]+(\/[^/\s]+)+$/.test(project))
+  // A path with $VARIABLES is checked once they are expanded, when the bridge runs.
+  if (project !== null && !project.includes('$') && !/^[^/\s]+(\/[^/\s]+)+$/.test(project))
     problems.error(`${path}.project`, `"${project}" is not a project path: write group/project`, projectNode);
   const branch =
     branchNode === undefined || includeNode !== undefined

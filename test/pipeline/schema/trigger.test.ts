@@ -87,6 +87,10 @@ bad-strategy:
   trigger: { include: ci/child.yml, strategy: wait }
 branch-on-child:
   trigger: { include: ci/child.yml, branch: main }
+bad-path:
+  trigger: { project: lonely }
+variable-path:
+  trigger: { project: $TARGET }
 fanned:
   trigger: { include: ci/child.yml }
   parallel: 2
@@ -107,6 +111,8 @@ delayed:
     assert.match(at('jobs.branch-on-child.trigger.branch'), /trigger:project only/);
     assert.match(at('jobs.delayed.when'), /cannot be delayed/);
     assert.match(at('jobs.fanned.parallel'), /parallel on a trigger job is not supported yet/);
+    assert.match(at('jobs.bad-path.trigger.project'), /"lonely" is not a project path: write group\/project/);
+    assert.equal(at('jobs.variable-path.trigger.project'), 'none', 'expanded when the bridge runs');
     assert.equal(
       problems.some((problem) => /every job needs script/.test(problem.message)),
       false,
