@@ -125,5 +125,38 @@ later:
         await first.close();
       }
     });
+
+    it('cancels the child pipelines when the parent is canceled', async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': 'kid:\n  trigger: { include: ci/child.yml, strategy: depend }\n',
+        'ci/child.yml': 'inner:\n  script: [echo inner]\n',
+      });
+      const c = await startTestCoordinator(dialect);
+      try {
+        const p = await setUpProject(c, repo.path);
+        const created = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline`, {
+          token: p.developer.token,
+          body: { ref: 'main' },
+        });
+        const coordinator = c.server.coordinator;
+        await startBridgeJobs(coordinator);
+        const bridge = await jobNamed(c, created.body.id, 'kid');
+        const child = await coordinator.repos.pipelines.findBySourceJob(bridge.id);
+        assert.equal(child?.status, 'pending');
+        const canceled = await c.api(
+          'POST',
+          `/api/v4/projects/${p.projectId}/pipelines/${created.body.id}/cancel`,
+          {
+            token: p.developer.token,
+          },
+        );
+        assert.equal(canceled.status, 201, canceled.text);
+        assert.equal(canceled.body.status, 'canceled');
+        assert.equal((await coordinator.repos.pipelines.findById(child!.id))?.status, 'canceled');
+        assert.equal((await jobNamed(c, child!.id, 'inner')).status, 'canceled');
+      } finally {
+        await c.close();
+      }
+    });
   });
 }
