@@ -10,6 +10,7 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import { createRunner } from '../coordinator/create-runner.js';
 import { expireLeases } from '../coordinator/expire-leases.js';
 import { promoteScheduledJobs } from '../coordinator/promote-scheduled-jobs.js';
+import { startBridgeJobs } from '../coordinator/start-bridge-jobs.js';
 import { TesseraError } from '../errors.js';
 import { assertKeysOpen } from '../keys/assert-keys-open.js';
 import { loadKeyEncryptionKey } from '../keys/key-encryption.js';
@@ -175,6 +176,10 @@ export async function startServer(
       );
       void promoteScheduledJobs(coordinator).catch((error: unknown) =>
         app.log.error({ err: error }, 'delayed job sweep failed'),
+      );
+      // Bridges left pending by a restart, or made pending on another node, start here too.
+      void startBridgeJobs(coordinator).catch((error: unknown) =>
+        app.log.error({ err: error }, 'bridge job sweep failed'),
       );
       void keyring
         .maintain()

@@ -1,7 +1,7 @@
 import { SqliteAdapter } from 'kysely';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db } from '../store/open-store.js';
-import type { JobState, JobStatus } from '../store/repositories/jobs.js';
+import type { JobChanges, JobState, JobStatus } from '../store/repositories/jobs.js';
 import { repositories } from '../store/repositories.js';
 
 /** A job as the state machine sees it. */
@@ -116,6 +116,7 @@ export async function advancePipeline(db: Db, pipelineId: number, now: number): 
     }
   }
   const pipeline = await repos.pipelines.findById(pipelineId);
+  let upstreamQueued = false;
   if (pipeline) {
     const status = pipelineStatus(jobs);
     const finished = ['success', 'failed', 'canceled', 'skipped'].includes(status);
@@ -129,8 +130,32 @@ export async function advancePipeline(db: Db, pipelineId: number, now: number): 
     ) {
       await repos.pipelines.update(pipelineId, { status, startedAt, finishedAt, updatedAt: now });
     }
+    if (finished && pipeline.sourceJobId !== null)
+      upstreamQueued = await settleDependentBridge(db, pipeline.sourceJobId, status, now);
   }
-  return queued;
+  return queued || upstreamQueued;
+}
+
+/**
+ * `strategy: depend`: the bridge that created a pipeline ends as that pipeline ended (GitLab's
+ * `inherit_status_from_downstream`): success, canceled, or failed for a failed or skipped one;
+ * then its own pipeline moves on. A bridge without it ended when it created the pipeline.
+ */
+async function settleDependentBridge(
+  db: Db,
+  bridgeId: number,
+  downstreamStatus: string,
+  now: number,
+): Promise<boolean> {
+  const repos = repositories(db);
+  const bridge = await repos.jobs.findById<PlannedJob>(bridgeId);
+  if (bridge?.status !== 'running' || bridge.spec.trigger?.strategy !== 'depend') return false;
+  const changes: JobChanges =
+    downstreamStatus === 'success' || downstreamStatus === 'canceled'
+      ? { status: downstreamStatus, finishedAt: now }
+      : { status: 'failed', failureReason: 'unknown_failure', finishedAt: now };
+  if (!(await repos.jobs.transition(bridgeId, ['running'], changes))) return false;
+  return advancePipeline(db, bridge.pipelineId, now);
 }
 
 async function startInOf(db: Db, jobId: number): Promise<number | null> {

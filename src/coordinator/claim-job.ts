@@ -53,7 +53,8 @@ export async function lockFirstEligibleJob(
   excluded: readonly number[] = [],
 ): Promise<number | undefined> {
   if (runner.paused) return undefined;
-  const conditions: RawBuilder<unknown>[] = [sql`j.status = 'pending'`];
+  // A bridge (`trigger:`) job is the coordinator's to run, never a runner's.
+  const conditions: RawBuilder<unknown>[] = [sql`j.status = 'pending'`, sql`j.bridge = 0`];
   let prefix = sql``;
   if (runner.runnerType === 'project_type') {
     if (runner.projectId === null) return undefined;

@@ -7,6 +7,7 @@ import type { Store } from '../store/open-store.js';
 import { type Repositories, repositories } from '../store/repositories.js';
 import { BatchedIssuedTokenAudit } from '../token/batched-audit.js';
 import { TokenIssuer } from '../token/issue.js';
+import { startBridgeJobs } from './start-bridge-jobs.js';
 
 /**
  * The public URLs of the coordinator. Mutable because a server bound to port 0 learns its port
@@ -63,6 +64,11 @@ export class Coordinator {
     this.#artifactStore = options.artifactStore;
     // Every long poll listens; the default cap of 10 would warn under ordinary load.
     this.events.setMaxListeners(0);
+    // A bridge (`trigger:`) job that became pending is the coordinator's own to start. A sweep
+    // that fails (the store closing at shutdown) leaves its bridges pending for the next one.
+    this.events.on('jobs', () => {
+      startBridgeJobs(this).catch(() => undefined);
+    });
   }
 
   /** Repositories on the store (outside any transaction). */

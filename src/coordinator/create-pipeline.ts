@@ -183,6 +183,8 @@ export async function planResolvedRef(
     configContent?: string;
     /** `CI_COMMIT_BEFORE_SHA` (see {@link createPipeline}); zeros when absent. */
     beforeSha?: string;
+    /** The name errors give `configContent` (the project's configuration path when absent). */
+    configFile?: string;
   },
 ): Promise<PlannedAtRef> {
   const { project, user, ref } = input;
@@ -192,6 +194,8 @@ export async function planResolvedRef(
   const read = await git.readCommitAndFile(cache, ref.sha, project.ciConfigPath);
   const { commit } = read;
   const content = input.configContent ?? read.content;
+  const configFile =
+    input.configContent === undefined ? project.ciConfigPath : (input.configFile ?? project.ciConfigPath);
   // One answer for a missing, unreadable or non-pipeline file: what the file holds stays unsaid.
   const noConfig = () =>
     new TesseraError(
@@ -223,12 +227,12 @@ export async function planResolvedRef(
   };
   const loaded = await loadPipeline({
     content,
-    file: project.ciConfigPath,
+    file: configFile,
     readLocalFile: (path) => git.readFile(cache, ref.sha, path),
     listLocalFiles: () => git.listFiles(cache, ref.sha),
     variables: variablesForIncludes(ruleVariables, projectVariables, input.variables),
   }).catch((error: unknown) => {
-    if (isTesseraError(error) && !isMeantAsPipeline(content, project.ciConfigPath)) throw noConfig();
+    if (isTesseraError(error) && !isMeantAsPipeline(content, configFile)) throw noConfig();
     throw error;
   });
   // rules:changes compares with the push's before-sha, else the commit's parent.
@@ -249,7 +253,7 @@ export async function planResolvedRef(
   const plan = withEnvironmentNamesExpanded(planned, {
     predefined: ruleVariables,
     project: callerVariables,
-    file: project.ciConfigPath,
+    file: configFile,
     warnings: loaded.warnings,
   });
   return { loaded, plan };
@@ -280,6 +284,11 @@ export async function createPipeline(
      * (zeros for a new branch or tag). Zeros for every other pipeline, as GitLab.
      */
     beforeSha?: string;
+    /**
+     * A downstream pipeline's: the bridge job that creates it, and its configuration (a child
+     * pipeline's `include:` of local files) in place of the project's configuration file.
+     */
+    bridge?: { jobId: number; configContent?: string; configFile?: string };
   },
 ): Promise<PipelineRecord> {
   const { project, user } = input;
@@ -306,6 +315,12 @@ export async function createPipeline(
     source: input.source,
     ...(input.variables ? { variables: input.variables } : {}),
     ...(input.beforeSha ? { beforeSha: input.beforeSha } : {}),
+    ...(input.bridge?.configContent === undefined
+      ? {}
+      : {
+          configContent: input.bridge.configContent,
+          configFile: input.bridge.configFile ?? project.ciConfigPath,
+        }),
   });
   if (!plan.created || plan.jobs.length === 0) {
     const message = plan.created
@@ -352,6 +367,7 @@ export async function createPipeline(
       updatedAt: now,
       startedAt: null,
       finishedAt: null,
+      sourceJobId: input.bridge?.jobId ?? null,
     });
     for (const job of plan.jobs) {
       if (job.environment && !(await repos.protection.findEnvironment(project.id, job.environment.name))) {
@@ -388,6 +404,7 @@ export async function createPipeline(
     return created;
   });
   coordinator.notifyJobs();
-  await cancelRedundantPipelines(coordinator, pipeline);
+  // A downstream pipeline cancels nothing: its upstream, built for the same push, already did.
+  if (input.bridge === undefined) await cancelRedundantPipelines(coordinator, pipeline);
   return (await coordinator.repos.pipelines.findById(pipeline.id)) ?? pipeline;
 }

@@ -1,6 +1,7 @@
 import { deleteJobArtifacts } from '../artifacts/expire-artifacts.js';
 import { TesseraError } from '../errors.js';
 import type { PlannedJob } from '../pipeline/plan.js';
+import type { Db } from '../store/open-store.js';
 import type { JobRecord, JobStatus } from '../store/repositories/jobs.js';
 import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
@@ -88,17 +89,30 @@ export async function cancelJob(coordinator: Coordinator, job: JobRecord<Planned
 /** Cancels every unfinished job of a pipeline. */
 export async function cancelPipeline(coordinator: Coordinator, pipelineId: number): Promise<void> {
   const now = coordinator.clock();
-  await coordinator.store.transaction(async (tx) => {
-    const repos = repositories(tx);
-    for (const job of await repos.jobs.listByPipeline(pipelineId, true)) {
-      await repos.jobs.transition(job.id, CANCELABLE, {
-        status: 'canceled',
-        finishedAt: now,
-        leaseExpiresAt: null,
-      });
-    }
-    await advancePipeline(tx, pipelineId, now);
-  });
+  await coordinator.store.transaction((tx) => cancelPipelineIn(tx, pipelineId, now));
+}
+
+/** Cancels a pipeline's unfinished jobs, then its child pipelines (GitLab cascades to children). */
+async function cancelPipelineIn(tx: Db, pipelineId: number, now: number): Promise<void> {
+  const repos = repositories(tx);
+  const bridgeIds: number[] = [];
+  for (const job of await repos.jobs.listByPipeline<PlannedJob>(pipelineId, true)) {
+    if (job.spec.trigger) bridgeIds.push(job.id);
+    await repos.jobs.transition(job.id, CANCELABLE, {
+      status: 'canceled',
+      finishedAt: now,
+      leaseExpiresAt: null,
+    });
+  }
+  await advancePipeline(tx, pipelineId, now);
+  if (bridgeIds.length === 0) return;
+  const children = await tx
+    .selectFrom('pipelines')
+    .select('id')
+    .where('sourceJobId', 'in', bridgeIds)
+    .where('source', '=', 'parent_pipeline')
+    .execute();
+  for (const child of children) await cancelPipelineIn(tx, child.id, now);
 }
 
 /**

@@ -4,6 +4,7 @@ import { expandVariables } from './expand-variables.js';
 import { evaluateExpression, type VariableScope } from './expression/evaluate.js';
 import { compileGlob } from './glob.js';
 import { pipelineInvalid } from './load.js';
+import type { TriggerSpec } from './schema/trigger.js';
 import type {
   ArtifactsSpec,
   AutoCancelSpec,
@@ -87,6 +88,8 @@ export interface PlannedJob {
   readonly release?: ReleaseSpec | null;
   /** `resource_group` (absent in older stored jobs). */
   readonly resourceGroup?: string | null;
+  /** `trigger:` of a bridge job, which the coordinator runs itself (absent for other jobs). */
+  readonly trigger?: TriggerSpec | null;
   /** `start_in` of a delayed job, in seconds (absent in older stored jobs). */
   readonly startInSeconds?: number | null;
   /** `inherit:variables` (absent in older stored jobs: all). */
@@ -169,6 +172,7 @@ export function planPipeline(
         resourceGroup: job.resourceGroup,
         release: job.release,
         ...crossNeedsOf(job, { ...pipelineVariables, ...job.variables, ...decision.variables, ...variables }),
+        ...(job.trigger ? { trigger: job.trigger } : {}),
         ...(spec.autoCancel === undefined ? {} : { autoCancel: spec.autoCancel }),
         line: job.line,
       },

@@ -1,4 +1,5 @@
 import type { CompiledPattern, Expression } from './expression/ast.js';
+import type { TriggerSpec } from './schema/trigger.js';
 
 /** `when` of a job or rule. `never` only in rules (as GitLab). */
 export type JobWhen = 'on_success' | 'on_failure' | 'always' | 'manual' | 'delayed';
@@ -211,6 +212,8 @@ export interface JobSpec {
   readonly release: ReleaseSpec | null;
   /** `resource_group`: at most one job of the group runs at a time; `null` when not written. */
   readonly resourceGroup: string | null;
+  /** `trigger:` of a bridge job (absent or `null` for a job a runner runs). */
+  readonly trigger?: TriggerSpec | null;
   /** `start_in` of a `when: delayed` job, in seconds; `null` when not written. */
   readonly startInSeconds: number | null;
   /** `inherit:variables`: whether (or which of) the global variables the job gets. */

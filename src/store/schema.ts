@@ -216,6 +216,8 @@ export interface PipelinesTable {
   updatedAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** The bridge (`trigger:`) job that created this pipeline (a child or multi-project pipeline), else null. */
+  sourceJobId: Generated<number | null>;
 }
 
 /** `jobs`. */
@@ -252,6 +254,8 @@ export interface JobsTable {
   startedAt: number | null;
   finishedAt: number | null;
   leaseExpiresAt: number | null;
+  /** 1 for a bridge (`trigger:`) job, which the coordinator runs and no runner claims. */
+  bridge: Generated<number>;
 }
 
 /** Job logs, one row per job, appended to. */

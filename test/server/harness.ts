@@ -51,6 +51,8 @@ export async function startTestCoordinator(
     env?: Record<string, string>;
     /** Share another coordinator's store (a second node): its location and admin token. */
     sameStoreAs?: TestCoordinator;
+    /** How often the periodic sweeps run (leases, delayed jobs, bridges); default a minute. */
+    sweepInterval?: number;
   } = {},
 ): Promise<TestCoordinator> {
   const location = options.sameStoreAs?.location ?? (await dialect.freshLocation());
@@ -78,7 +80,7 @@ export async function startTestCoordinator(
     notice: () => {},
     ...(location.pgSchema ? { pgSchema: location.pgSchema } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
-    sweepInterval: 60_000,
+    sweepInterval: options.sweepInterval ?? 60_000,
   });
   let closed = false;
   const close = async () => {

@@ -24,6 +24,7 @@ import {
 import { readRelease } from './release.js';
 import { readJobWhen, readPolicy, readRules, readStartIn } from './rules.js';
 import { readSecrets } from './secrets.js';
+import { BRIDGE_JOB_KEYS, readTrigger } from './trigger.js';
 
 /** The job keywords the schema reads. */
 export const JOB_KEYS = new Set([
@@ -56,11 +57,11 @@ export const JOB_KEYS = new Set([
   'start_in',
   'resource_group',
   'release',
+  'trigger',
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
 export const UNSUPPORTED_JOB_KEYS = new Set([
-  'trigger',
   'pages',
   'manual_confirmation',
   'identity',
@@ -98,19 +99,22 @@ export function readJob(
   const defaults = inherit === null ? context.defaults : inheritedDefaults(context.defaults, inherit.default);
   const before = problems.errors.length;
   checkKeys(job, base, JOB_KEYS, problems, UNSUPPORTED_JOB_KEYS);
+  const triggerNode = job.entries.get('trigger');
+  const trigger = triggerNode === undefined ? null : readTrigger(triggerNode, `${base}.trigger`, problems);
+  if (triggerNode !== undefined) checkBridgeKeys(job, base, problems);
   const get = (key: string): TreeNode | undefined => job.entries.get(key);
   const path = (key: string): string => `${base}.${key}`;
 
   const scriptNode = get('script');
   let script: string[] = [];
   // A trigger job has no script in GitLab; its own error names the keyword.
-  if (scriptNode === undefined && !job.entries.has('trigger')) {
+  if (scriptNode === undefined && triggerNode === undefined) {
     problems.error(
       path('script'),
       'is required: every job needs script (a command or a list of commands)',
       job,
     );
-  } else if (scriptNode !== undefined) {
+  } else if (scriptNode !== undefined && triggerNode === undefined) {
     script = readScript(scriptNode, path('script'), problems) ?? [];
     if (scriptNode.kind === 'seq' && script.length === 0 && scriptNode.items.length === 0) {
       problems.error(path('script'), 'must not be empty', scriptNode);
@@ -310,6 +314,7 @@ export function readJob(
     startInSeconds,
     resourceGroup,
     release,
+    ...(trigger ? { trigger } : {}),
     line: job.line,
   };
   return { spec, ok: problems.errors.length === before, parallel };
@@ -450,6 +455,36 @@ function readCrossNeed(item: MapNode, where: string, problems: ProblemList): Cro
   const job = values.get('job');
   if (from === undefined || job === undefined || (source === 'project' && !values.has('ref'))) return null;
   return { source, from, job, ref: values.get('ref') ?? null, artifacts, line: item.line };
+}
+
+/**
+ * A trigger (bridge) job runs nothing on a runner: GitLab allows only the keywords that decide
+ * when it starts its downstream pipeline and what that pipeline gets.
+ */
+function checkBridgeKeys(job: MapNode, base: string, problems: ProblemList): void {
+  for (const key of job.entries.keys()) {
+    if (BRIDGE_JOB_KEYS.has(key) || !JOB_KEYS.has(key)) continue;
+    if (key === 'parallel') {
+      problems.error(
+        `${base}.parallel`,
+        'parallel on a trigger job is not supported yet',
+        keyPosition(job, key),
+      );
+      continue;
+    }
+    problems.error(
+      `${base}.${key}`,
+      `is not allowed in a trigger job: it starts a pipeline and runs nothing on a runner (its keywords are ${[...BRIDGE_JOB_KEYS].sort().join(', ')})`,
+      keyPosition(job, key),
+    );
+  }
+  const when = job.entries.get('when');
+  if (when?.kind === 'scalar' && when.value === 'delayed')
+    problems.error(
+      `${base}.when`,
+      'a trigger job cannot be delayed: use on_success, on_failure, always or manual',
+      when,
+    );
 }
 
 const DEFAULT_FIELDS: Record<string, keyof DefaultSpec> = {

@@ -150,7 +150,13 @@ export function registerJobRoutes(app: FastifyInstance, context: ServerContext):
       const window = pageWindow(request.query);
       const statuses = jobScopeStatuses(request.query.scope);
       const page = await coordinator.repos.jobs.page<PlannedJob>(
-        { projectId: project.id, includeRetried: true, ...(statuses === undefined ? {} : { statuses }) },
+        {
+          projectId: project.id,
+          includeRetried: true,
+          // Bridge (trigger:) jobs are listed apart, as GitLab (…/pipelines/:id/bridges).
+          bridge: false,
+          ...(statuses === undefined ? {} : { statuses }),
+        },
         window,
       );
       setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);

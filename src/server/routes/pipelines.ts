@@ -5,6 +5,7 @@ import { createPipeline } from '../../coordinator/create-pipeline.js';
 import { deletePipeline } from '../../coordinator/delete-pipeline.js';
 import { cancelPipeline, checkMayChangeOnRef, retryPipeline } from '../../coordinator/job-actions.js';
 import { pipelineCoverage } from '../../coordinator/job-coverage.js';
+import { projectAccessLevel } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
@@ -308,12 +309,76 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
           projectId: project.id,
           pipelineId: pipeline.id,
           includeRetried: request.query.include_retried === true,
+          bridge: false,
           ...(statuses === undefined ? {} : { statuses }),
         },
         window,
       );
       setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
       return Promise.all(page.items.map((job) => renderJob(coordinator, project, pipeline, job)));
+    },
+  );
+
+  // GitLab's bridges: a pipeline's trigger jobs, each with the pipeline it created.
+  app.get<{
+    Params: { id: string; pid: number };
+    Querystring: PaginationQuery & { scope?: string | string[] };
+  }>(
+    '/api/v4/projects/:id/pipelines/:pid/bridges',
+    {
+      schema: {
+        params: pipelineParams,
+        querystring: { type: 'object', properties: { ...paginationProperties, scope: jobScopeSchema } },
+      },
+    },
+    async (request, reply) => {
+      const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const pipeline = await findPipeline(project, request.params.pid);
+      const window = pageWindow(request.query);
+      const statuses = jobScopeStatuses(request.query.scope);
+      const page = await coordinator.repos.jobs.page<PlannedJob>(
+        {
+          projectId: project.id,
+          pipelineId: pipeline.id,
+          includeRetried: false,
+          bridge: true,
+          ...(statuses === undefined ? {} : { statuses }),
+        },
+        window,
+      );
+      setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
+      return Promise.all(
+        page.items.map(async (job) => {
+          const downstream = await coordinator.repos.pipelines.findBySourceJob(job.id);
+          const downstreamProject =
+            downstream && (await coordinator.repos.projects.findById(downstream.projectId));
+          // Another project's pipeline is shown only to whoever may see that project.
+          const visible =
+            downstreamProject !== undefined &&
+            (downstreamProject.id === project.id ||
+              user.isAdmin ||
+              downstreamProject.visibility !== 'private' ||
+              (await projectAccessLevel(coordinator, user.id, downstreamProject)) !== null);
+          return {
+            ...(await renderJob(coordinator, project, pipeline, job)),
+            downstream_pipeline:
+              downstream && downstreamProject && visible
+                ? {
+                    id: downstream.id,
+                    iid: downstream.iid,
+                    project_id: downstream.projectId,
+                    sha: downstream.sha,
+                    ref: downstream.ref,
+                    status: downstream.status,
+                    source: downstream.source,
+                    created_at: iso(downstream.createdAt),
+                    updated_at: iso(downstream.updatedAt),
+                    web_url: `${coordinator.urls.serverUrl}/${downstreamProject.pathWithNamespace}/-/pipelines/${downstream.id}`,
+                  }
+                : null,
+          };
+        }),
+      );
     },
   );
 

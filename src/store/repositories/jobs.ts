@@ -25,7 +25,15 @@ export interface TraceState {
 export interface JobRecord<S = unknown>
   extends Omit<
     Selectable<JobsTable>,
-    'status' | 'allowFailure' | 'spec' | 'needs' | 'tags' | 'retried' | 'tokenHash' | 'requestTokenHash'
+    | 'status'
+    | 'allowFailure'
+    | 'spec'
+    | 'needs'
+    | 'tags'
+    | 'retried'
+    | 'tokenHash'
+    | 'requestTokenHash'
+    | 'bridge'
   > {
   status: JobStatus;
   allowFailure: boolean;
@@ -97,7 +105,9 @@ const STATE_COLUMNS = [
   'leaseExpiresAt',
 ] as const satisfies ReadonlyArray<keyof JobsTable>;
 
-function toJobState(row: Omit<Selectable<JobsTable>, 'spec' | 'tokenHash' | 'requestTokenHash'>): JobState {
+function toJobState(
+  row: Omit<Selectable<JobsTable>, 'spec' | 'tokenHash' | 'requestTokenHash' | 'bridge'>,
+): JobState {
   return {
     ...row,
     status: row.status as JobStatus,
@@ -108,8 +118,12 @@ function toJobState(row: Omit<Selectable<JobsTable>, 'spec' | 'tokenHash' | 'req
   };
 }
 
+function isBridgeSpec(spec: unknown): boolean {
+  return typeof spec === 'object' && spec !== null && Boolean((spec as { trigger?: unknown }).trigger);
+}
+
 function toJob<S>(row: Selectable<JobsTable>): JobRecord<S> {
-  const { tokenHash: _t, requestTokenHash: _r, spec, ...rest } = row;
+  const { tokenHash: _t, requestTokenHash: _r, bridge: _b, spec, ...rest } = row;
   return { ...toJobState(rest), spec: JSON.parse(spec) as S };
 }
 
@@ -147,6 +161,8 @@ export class JobRepository {
         needs: input.needs === null ? null : JSON.stringify(input.needs),
         tags: JSON.stringify(input.tags),
         retried: 0,
+        // A job with `trigger:` is a bridge: the coordinator runs it, runners never claim it.
+        bridge: isBridgeSpec(input.spec) ? 1 : 0,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -197,11 +213,19 @@ export class JobRepository {
    * `includeRetried`), only those in `statuses` when given.
    */
   async page<S>(
-    filter: { projectId: number; pipelineId?: number; statuses?: string[]; includeRetried: boolean },
+    filter: {
+      projectId: number;
+      pipelineId?: number;
+      statuses?: string[];
+      includeRetried: boolean;
+      /** Only bridge (`trigger:`) jobs, or only the others (GitLab lists them apart); both when absent. */
+      bridge?: boolean;
+    },
     window: PageWindow,
   ): Promise<Page<JobRecord<S>>> {
     let query = this.db.selectFrom('jobs').selectAll().where('projectId', '=', filter.projectId);
     if (filter.pipelineId !== undefined) query = query.where('pipelineId', '=', filter.pipelineId);
+    if (filter.bridge !== undefined) query = query.where('bridge', '=', filter.bridge ? 1 : 0);
     if (!filter.includeRetried) query = query.where('retried', '=', 0);
     if (filter.statuses !== undefined)
       // No status at all matches nothing (`IN ()` is not SQL).
@@ -219,6 +243,19 @@ export class JobRepository {
     let query = this.db.selectFrom('jobs').select(STATE_COLUMNS).where('pipelineId', '=', pipelineId);
     if (latestOnly) query = query.where('retried', '=', 0);
     return (await query.orderBy('id').execute()).map(toJobState);
+  }
+
+  /** Ids of pending bridge (`trigger:`) jobs, oldest first: the coordinator starts them itself. */
+  async listPendingBridgeIds(limit: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('bridge', '=', 1)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => row.id);
   }
 
   /** Ids of pending jobs, oldest first (candidates for a runner). */

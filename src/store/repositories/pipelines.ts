@@ -44,7 +44,10 @@ export class PipelineRepository {
 
   /** Creates a pipeline with the next per-project `iid`. Call inside a transaction. */
   async create(
-    input: Omit<PipelineRecord, 'id' | 'iid' | 'beforeSha'> & { beforeSha?: string },
+    input: Omit<PipelineRecord, 'id' | 'iid' | 'beforeSha' | 'sourceJobId'> & {
+      beforeSha?: string;
+      sourceJobId?: number | null;
+    },
   ): Promise<PipelineRecord> {
     // Two pipelines created at once for one project must not both take the same iid (PostgreSQL;
     // SQLite write transactions are serialised already).
@@ -74,6 +77,16 @@ export class PipelineRepository {
       .returningAll()
       .executeTakeFirstOrThrow();
     return toPipeline(row);
+  }
+
+  /** The pipeline a bridge job created (its downstream pipeline), if any. */
+  async findBySourceJob(jobId: number): Promise<PipelineRecord | undefined> {
+    const row = await this.db
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('sourceJobId', '=', jobId)
+      .executeTakeFirst();
+    return row && toPipeline(row);
   }
 
   async findById(id: number): Promise<PipelineRecord | undefined> {

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { forwardedVariables } from '../../../src/coordinator/start-bridge-jobs.js';
+import { isTesseraError } from '../../../src/errors.js';
+import { loadPipeline } from '../../../src/pipeline/load.js';
+import { planPipeline } from '../../../src/pipeline/plan.js';
+import { buildRuleVariables } from '../../../src/pipeline/rule-variables.js';
+
+async function plannedJobs(content: string) {
+  const { spec } = await loadPipeline({ content });
+  return planPipeline(spec, buildRuleVariables({ ref: 'main', tag: false, source: 'push' })).jobs;
+}
+
+async function problemsOf(content: string): Promise<Array<{ path: string; message: string }>> {
+  try {
+    await loadPipeline({ content });
+  } catch (error) {
+    if (isTesseraError(error))
+      return (error.details?.errors ?? []) as Array<{ path: string; message: string }>;
+    throw error;
+  }
+  return [];
+}
+
+describe('trigger: (bridge jobs)', () => {
+  it('reads trigger:include as a path, a list and { local } entries, with GitLab forward defaults', async () => {
+    const jobs = await plannedJobs(`
+build:
+  script: [make]
+child-string:
+  trigger:
+    include: ci/child.yml
+child-list:
+  trigger:
+    include: [ci/a.yml, { local: /ci/b.yaml }]
+    strategy: depend
+    forward: { pipeline_variables: true }
+`);
+    const bridge = (name: string) => jobs.find((job) => job.name === name)?.trigger;
+    assert.deepEqual(bridge('child-string'), {
+      include: ['ci/child.yml'],
+      project: null,
+      branch: null,
+      strategy: null,
+      forward: { yamlVariables: true, pipelineVariables: false },
+    });
+    assert.deepEqual(bridge('child-list'), {
+      include: ['ci/a.yml', 'ci/b.yaml'],
+      project: null,
+      branch: null,
+      strategy: 'depend',
+      forward: { yamlVariables: true, pipelineVariables: true },
+    });
+    assert.equal(bridge('build'), undefined);
+    assert.deepEqual(jobs.find((job) => job.name === 'child-string')?.script, []);
+  });
+
+  it('reads the project forms (trigger: group/project and { project, branch })', async () => {
+    const jobs = await plannedJobs(`
+short:
+  trigger: group/other
+long:
+  trigger: { project: group/sub/other, branch: main, strategy: depend }
+`);
+    assert.equal(jobs.find((job) => job.name === 'short')?.trigger?.project, 'group/other');
+    const long = jobs.find((job) => job.name === 'long')?.trigger;
+    assert.deepEqual([long?.project, long?.branch, long?.strategy], ['group/sub/other', 'main', 'depend']);
+  });
+
+  it('refuses what GitLab refuses, each at its own path with what to write', async () => {
+    const problems = await problemsOf(`
+with-script:
+  trigger: { include: ci/child.yml }
+  script: [echo]
+  image: alpine
+both:
+  trigger: { include: ci/child.yml, project: group/other }
+neither:
+  trigger: { strategy: depend }
+too-many:
+  trigger: { include: [a.yml, b.yml, c.yml, d.yml] }
+not-yaml:
+  trigger: { include: ci/child.txt }
+other-project-file:
+  trigger: { include: [{ project: group/other, file: child.yml }] }
+bad-strategy:
+  trigger: { include: ci/child.yml, strategy: wait }
+branch-on-child:
+  trigger: { include: ci/child.yml, branch: main }
+bad-path:
+  trigger: { project: lonely }
+variable-path:
+  trigger: { project: $TARGET }
+fanned:
+  trigger: { include: ci/child.yml }
+  parallel: 2
+delayed:
+  trigger: { include: ci/child.yml }
+  when: delayed
+  start_in: 1 minute
+`);
+    const at = (path: string) => problems.find((problem) => problem.path === path)?.message ?? 'none';
+    assert.match(at('jobs.with-script.script'), /not allowed in a trigger job/);
+    assert.match(at('jobs.with-script.image'), /not allowed in a trigger job/);
+    assert.match(at('jobs.both.trigger'), /both include .* and project/);
+    assert.match(at('jobs.neither.trigger'), /needs include .* or project/);
+    assert.match(at('jobs.too-many.trigger.include'), /at most 3 files, not 4/);
+    assert.match(at('jobs.not-yaml.trigger.include'), /not a YAML file/);
+    assert.match(at('jobs.other-project-file.trigger.include[0].project'), /not supported yet/);
+    assert.match(at('jobs.bad-strategy.trigger.strategy'), /must be depend/);
+    assert.match(at('jobs.branch-on-child.trigger.branch'), /trigger:project only/);
+    assert.match(at('jobs.delayed.when'), /cannot be delayed/);
+    assert.match(at('jobs.fanned.parallel'), /parallel on a trigger job is not supported yet/);
+    assert.match(at('jobs.bad-path.trigger.project'), /"lonely" is not a project path: write group\/project/);
+    assert.equal(at('jobs.variable-path.trigger.project'), 'none', 'expanded when the bridge runs');
+    assert.equal(
+      problems.some((problem) => /every job needs script/.test(problem.message)),
+      false,
+      'no trigger job is told it needs a script',
+    );
+  });
+
+  it('forwards YAML variables (global ones as inherit:variables says) and, when asked, pipeline variables', () => {
+    const upstream = { variables: { GLOBAL: 'g', OTHER: 'o' }, apiVariables: { API: 'a' } };
+    const bridge = { variables: { OWN: 'j' }, inheritVariables: ['GLOBAL'] } as never;
+    const forward = (yamlVariables: boolean, pipelineVariables: boolean) =>
+      forwardedVariables(
+        bridge,
+        {
+          include: ['c.yml'],
+          project: null,
+          branch: null,
+          strategy: null,
+          forward: { yamlVariables, pipelineVariables },
+        },
+        upstream,
+      );
+    assert.deepEqual(forward(true, false), { GLOBAL: 'g', OWN: 'j' });
+    assert.deepEqual(forward(false, true), { API: 'a' });
+    assert.deepEqual(forward(false, false), {});
+  });
+});
