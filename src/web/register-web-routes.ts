@@ -425,6 +425,17 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
       const match = match1;
       const pipeline = await loadPipeline(project, Number(match[1]));
       const jobs = await coordinator.repos.jobs.listStatesByPipeline(pipeline.id, true);
+      // Parent and child pipelines (trigger: jobs): linked when they are of this project; of
+      // another project only their existence shows, as the bridges API hides what the caller may not see.
+      const downstream = await coordinator.repos.pipelines.listBySourceJobs(jobs.map((job) => job.id));
+      const sourceJob =
+        pipeline.sourceJobId === null
+          ? undefined
+          : await coordinator.repos.jobs.findById(pipeline.sourceJobId);
+      const upstream =
+        sourceJob === undefined
+          ? undefined
+          : await coordinator.repos.pipelines.findById(sourceJob.pipelineId);
       return sendPage(
         reply,
         PipelinePage({
@@ -432,6 +443,8 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
           project,
           pipeline,
           jobs,
+          downstream,
+          ...(upstream ? { upstream } : {}),
           canAct,
           canSeeTokens,
           now,

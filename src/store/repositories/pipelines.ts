@@ -89,6 +89,17 @@ export class PipelineRepository {
     return row && toPipeline(row);
   }
 
+  /** The pipelines that bridge jobs `jobIds` created (one query for a whole pipeline page). */
+  async listBySourceJobs(jobIds: readonly number[]): Promise<PipelineRecord[]> {
+    if (jobIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('sourceJobId', 'in', jobIds)
+      .execute();
+    return rows.map(toPipeline);
+  }
+
   async findById(id: number): Promise<PipelineRecord | undefined> {
     const row = await this.db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toPipeline(row);

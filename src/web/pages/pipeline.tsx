@@ -33,6 +33,8 @@ export function PipelinePage({
   project,
   pipeline,
   jobs,
+  downstream = [],
+  upstream,
   canAct,
   canSeeTokens,
   now,
@@ -41,6 +43,10 @@ export function PipelinePage({
   project: ProjectRecord;
   pipeline: PipelineRecord;
   jobs: JobState[];
+  /** Pipelines this pipeline's trigger jobs created. */
+  downstream?: PipelineRecord[];
+  /** The pipeline whose trigger job created this one. */
+  upstream?: PipelineRecord;
   canAct: boolean;
   canSeeTokens: boolean;
   now: number;
@@ -52,6 +58,13 @@ export function PipelinePage({
     list.push(job);
     stages.set(job.stage, list);
   }
+  const childOf = new Map(downstream.map((child) => [child.sourceJobId, child]));
+  const pipelineLink = (other: PipelineRecord) =>
+    other.projectId === project.id ? (
+      <a href={`${base}/-/pipelines/${other.id}`}>pipeline #{other.id}</a>
+    ) : (
+      <span>a pipeline of another project</span>
+    );
   const unfinished = jobs.some((job) => ['created', 'pending', 'running', 'manual'].includes(job.status));
   const retryable = jobs.some((job) => job.status === 'failed' || job.status === 'canceled');
   return (
@@ -75,6 +88,12 @@ export function PipelinePage({
         </dd>
         <dt>Duration</dt>
         <dd>{formatDuration(pipeline.startedAt, pipeline.finishedAt, now) || '–'}</dd>
+        {upstream && (
+          <>
+            <dt>Triggered by</dt>
+            <dd>{pipelineLink(upstream)}</dd>
+          </>
+        )}
       </dl>
       {canAct && (
         <div class="actions">
@@ -104,6 +123,12 @@ export function PipelinePage({
                 <li>
                   <StatusBadge status={job.status} /> <a href={`${base}/-/jobs/${job.id}`}>{job.name}</a>{' '}
                   <span class="muted">{formatDuration(job.startedAt, job.finishedAt, now)}</span>
+                  {childOf.has(job.id) && (
+                    <div class="needs">
+                      downstream: {pipelineLink(childOf.get(job.id) as PipelineRecord)}{' '}
+                      <StatusBadge status={(childOf.get(job.id) as PipelineRecord).status} />
+                    </div>
+                  )}
                   {job.needs !== null && (
                     <div class="needs">needs: {job.needs.length === 0 ? '[]' : job.needs.join(', ')}</div>
                   )}
