@@ -51,6 +51,20 @@ async function effectiveProjectLevel(
 }
 
 /**
+ * The project `:id` names: GitLab accepts a numeric id or the URL-encoded full path (`acme%2Fapi`)
+ * wherever `:id` appears. An id past int32 names no project (rather than a database error).
+ */
+export async function findProjectByIdOrPath(
+  coordinator: Coordinator,
+  id: number | string,
+): Promise<ProjectRecord | undefined> {
+  if (typeof id === 'number' || /^\d+$/.test(id)) {
+    return Number(id) <= 2147483647 ? coordinator.repos.projects.findById(Number(id)) : undefined;
+  }
+  return coordinator.repos.projects.findByPath(id);
+}
+
+/**
  * Loads project `id` for `user` and checks that their role is at least `minimum`.
  *
  * @throws TesseraError `ERR_NOT_FOUND` when the project does not exist or the user may not see it
@@ -62,13 +76,7 @@ export async function requireProject(
   id: number | string,
   minimum: number,
 ): Promise<{ project: ProjectRecord; level: number }> {
-  // GitLab accepts a numeric id or the URL-encoded full path (`acme%2Fapi`) wherever `:id` appears.
-  const project =
-    typeof id === 'number' || /^\d+$/.test(id)
-      ? Number(id) <= 2147483647
-        ? await coordinator.repos.projects.findById(Number(id))
-        : undefined
-      : await coordinator.repos.projects.findByPath(id);
+  const project = await findProjectByIdOrPath(coordinator, id);
   if (!project) throw new TesseraError('ERR_NOT_FOUND', `project ${id} not found`);
   const level = await effectiveProjectLevel(coordinator, user, project);
   if (level === 0 && project.visibility === 'private') {

@@ -3,7 +3,7 @@ import { deleteJobArtifacts } from '../../artifacts/expire-artifacts.js';
 import { downloadJobArchive, findJobArchive, requireArtifactsReadable } from '../../artifacts/job-archive.js';
 import { openZipEntry, readZipDirectory } from '../../artifacts/zip-reader.js';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
-import { projectAccessLevel } from '../../coordinator/permissions.js';
+import { findProjectByIdOrPath, projectAccessLevel } from '../../coordinator/permissions.js';
 import { hashSecret } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
@@ -74,11 +74,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
       throw new TesseraError('ERR_JOB_TOKEN_INVALID', 'the job token is not the token of a running job');
     }
     const id = request.params.id;
-    const project = /^\d+$/.test(id)
-      ? Number(id) <= 2147483647
-        ? await coordinator.repos.projects.findById(Number(id))
-        : undefined
-      : await coordinator.repos.projects.findByPath(id);
+    const project = await findProjectByIdOrPath(coordinator, id);
     const notFound = new TesseraError('ERR_NOT_FOUND', `project ${id} not found`);
     if (project === undefined) throw notFound;
     const user = job.userId === null ? undefined : await coordinator.repos.users.findById(job.userId);

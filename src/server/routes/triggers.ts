@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { createPipeline } from '../../coordinator/create-pipeline.js';
+import { findProjectByIdOrPath } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
 import type { PipelineTriggerRecord } from '../../store/repositories/pipeline-triggers.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
@@ -173,11 +174,7 @@ export function registerTriggerRoutes(app: FastifyInstance, context: ServerConte
       }
       const variables = triggerVariables(query, body);
       const id = request.params.id;
-      const project = /^\d+$/.test(id)
-        ? Number(id) <= 2147483647
-          ? await coordinator.repos.projects.findById(Number(id))
-          : undefined
-        : await coordinator.repos.projects.findByPath(id);
+      const project = await findProjectByIdOrPath(coordinator, id);
       let authority: Awaited<ReturnType<typeof resolveTriggerToken>>;
       try {
         if (!project) throw invalidTriggerToken();
