@@ -264,7 +264,9 @@ for (const dialect of testDialects()) {
       const phone = await browser.newContext({ viewport: { width: 375, height: 740 }, colorScheme: 'dark' });
       const page = await phone.newPage();
       await page.goto(`${c.url}/users/sign_in`);
-      // The login field has the focus; type, Tab to the password, Enter submits.
+      // The login field takes the focus (autofocus; on a loaded machine only once the page has
+      // settled); type, Tab to the password, Enter submits.
+      await page.waitForFunction(() => document.activeElement?.id === 'user_login');
       await page.keyboard.type('dev-app');
       await page.keyboard.press('Tab');
       await page.keyboard.type(fixture.passwords.developer);
