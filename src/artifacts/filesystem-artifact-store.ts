@@ -1,12 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { TesseraError } from '../errors.js';
+import type { Readable } from 'node:stream';
 import type { ArtifactStore, RandomAccessObject, StoredObject } from './artifact-store.js';
 import { openRandomAccessFile } from './random-access-file.js';
+import { spoolUpload } from './spool-upload.js';
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
 
@@ -37,28 +35,15 @@ export class FilesystemArtifactStore implements ArtifactStore {
     const tmpDir = join(this.#root, 'tmp');
     await mkdir(tmpDir, { recursive: true, mode: 0o700 });
     const tmp = join(tmpDir, randomUUID());
-    const hash = createHash('sha256');
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        size += chunk.length;
-        if (size > limit) {
-          done(tooLarge(limit));
-          return;
-        }
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const stored = await spoolUpload(source, tmp, limit);
     try {
-      await pipeline(source, meter, createWriteStream(tmp, { mode: 0o600 }));
       await mkdir(dirname(target), { recursive: true, mode: 0o700 });
       await rename(tmp, target);
     } catch (error) {
       await rm(tmp, { force: true });
       throw error;
     }
-    return { size, sha256: hash.digest('hex') };
+    return stored;
   }
 
   async get(key: string): Promise<{ stream: Readable; size: number } | undefined> {
@@ -81,12 +66,4 @@ export class FilesystemArtifactStore implements ArtifactStore {
   async delete(key: string): Promise<void> {
     await rm(this.#path(key), { force: true });
   }
-}
-
-/** The 413 of an upload over `limit` bytes. */
-export function tooLarge(limit: number): TesseraError {
-  return new TesseraError(
-    'ERR_ARTIFACTS_TOO_LARGE',
-    `the artifacts are larger than the limit of ${Math.floor(limit / (1024 * 1024))} MB (max_artifacts_size)`,
-  );
 }

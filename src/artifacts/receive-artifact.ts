@@ -7,8 +7,8 @@ import { parseDuration } from '../pipeline/duration.js';
 import { REPORT_TYPES } from '../pipeline/schema/artifacts.js';
 import type { JobArtifactRecord } from '../store/repositories/job-artifacts.js';
 import { DOTENV_LIMITS, parseDotenv } from './dotenv.js';
-import { tooLarge } from './filesystem-artifact-store.js';
 import { MultipartFileStream, multipartBoundary } from './multipart-file.js';
+import { tooLarge } from './spool-upload.js';
 
 /** GitLab's `artifact_type` values Tessera takes: the archive, its metadata, every report type. */
 export const ARTIFACT_TYPES: readonly string[] = ['archive', 'metadata', ...REPORT_TYPES];

@@ -1,13 +1,13 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactStore, RandomAccessObject, StoredObject } from './artifact-store.js';
-import { tooLarge } from './filesystem-artifact-store.js';
+import { spoolUpload } from './spool-upload.js';
 
 /** Where and how to reach an S3-compatible bucket. */
 export interface S3Location {
@@ -121,24 +121,10 @@ export class S3ArtifactStore implements ArtifactStore {
   async put(key: string, source: Readable, limit: number): Promise<StoredObject> {
     await mkdir(this.#spoolDir, { recursive: true, mode: 0o700 });
     const spool = join(this.#spoolDir, randomUUID());
-    const hash = createHash('sha256');
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        size += chunk.length;
-        if (size > limit) {
-          done(tooLarge(limit));
-          return;
-        }
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
     try {
-      await pipeline(source, meter, createWriteStream(spool, { mode: 0o600 }));
-      const digest = hash.digest('hex');
+      const { size, sha256: digest } = await spoolUpload(source, spool, limit);
       const response = await this.#send('PUT', key, {
-        file: { path: spool, size: (await stat(spool)).size, sha256: digest },
+        file: { path: spool, size, sha256: digest },
       });
       await this.#expect(response, [200], 'upload');
       response.resume();

@@ -19,6 +19,14 @@ export const TOKEN_SCOPES = [
 /** One of {@link TOKEN_SCOPES}. */
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
+/** The request schema of a new token's `scopes`: one to sixteen of {@link TOKEN_SCOPES}. */
+export const tokenScopesSchema = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 16,
+  items: { type: 'string', enum: TOKEN_SCOPES },
+} as const;
+
 /** GitLab's `error_description` for a token whose scopes do not allow the route (RFC 6750 §3.1). */
 export const INSUFFICIENT_SCOPE_DESCRIPTION =
   'The request requires higher privileges than provided by the access token.';

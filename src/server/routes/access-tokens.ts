@@ -15,7 +15,7 @@ import {
 } from '../offset-pagination.js';
 import { accessLevel, displayName, idParams, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
-import { TOKEN_SCOPES } from '../token-scopes.js';
+import { tokenScopesSchema } from '../token-scopes.js';
 import { renderAccessToken } from './users.js';
 
 /** Where an access token's bot user is a member, and the caller's role there. */
@@ -96,12 +96,7 @@ export function registerAccessTokenRoutes(app: FastifyInstance, context: ServerC
             required: ['name', 'scopes'],
             properties: {
               name: displayName,
-              scopes: {
-                type: 'array',
-                minItems: 1,
-                maxItems: 16,
-                items: { type: 'string', enum: TOKEN_SCOPES },
-              },
+              scopes: tokenScopesSchema,
               access_level: accessLevel,
               expires_at: { type: 'string', format: 'date' },
             },

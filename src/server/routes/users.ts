@@ -14,7 +14,7 @@ import {
 } from '../offset-pagination.js';
 import { displayName, idParams, iso, pathSegment } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
-import { TOKEN_SCOPES } from '../token-scopes.js';
+import { tokenScopesSchema } from '../token-scopes.js';
 
 /**
  * GitLab's `UserBasic`: what anyone signed in may see of a user (the users list, a pipeline's or
@@ -205,12 +205,7 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
           required: ['name', 'scopes'],
           properties: {
             name: displayName,
-            scopes: {
-              type: 'array',
-              minItems: 1,
-              maxItems: 16,
-              items: { type: 'string', enum: TOKEN_SCOPES },
-            },
+            scopes: tokenScopesSchema,
             expires_at: { type: 'string', format: 'date' },
           },
         },

@@ -2,6 +2,7 @@ import type { Selectable } from 'kysely';
 import type { Db } from '../open-store.js';
 import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { CiVariablesTable } from '../schema.js';
+import { variableFlagColumns, withVariableFlags } from './variables.js';
 
 /** Who a group or instance variable belongs to: a group, or the whole instance. */
 export interface VariableOwner {
@@ -17,17 +18,7 @@ export interface CiVariableRecord extends Omit<Selectable<CiVariablesTable>, 'pr
   raw: boolean;
 }
 
-function toVariable(row: Selectable<CiVariablesTable>): CiVariableRecord {
-  return { ...row, protected: row.protected === 1, masked: row.masked === 1, raw: row.raw === 1 };
-}
-
-function flags(input: Partial<Pick<CiVariableRecord, 'protected' | 'masked' | 'raw'>>) {
-  return {
-    ...(input.protected !== undefined ? { protected: input.protected ? 1 : 0 } : {}),
-    ...(input.masked !== undefined ? { masked: input.masked ? 1 : 0 } : {}),
-    ...(input.raw !== undefined ? { raw: input.raw ? 1 : 0 } : {}),
-  };
-}
+const toVariable = (row: Selectable<CiVariablesTable>): CiVariableRecord => withVariableFlags(row);
 
 /** Group and instance CI/CD variables (GitLab's `/groups/:id/variables` and `/admin/ci/variables`). */
 export class CiVariableRepository {
@@ -36,7 +27,7 @@ export class CiVariableRepository {
   async create(input: Omit<CiVariableRecord, 'id'>): Promise<CiVariableRecord> {
     const row = await this.db
       .insertInto('ciVariables')
-      .values({ ...input, protected: 0, masked: 0, raw: 0, ...flags(input) })
+      .values({ ...input, protected: 0, masked: 0, raw: 0, ...variableFlagColumns(input) })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toVariable(row);
@@ -92,7 +83,7 @@ export class CiVariableRepository {
     const { protected: _p, masked: _m, raw: _r, ...rest } = changes;
     const row = await this.db
       .updateTable('ciVariables')
-      .set({ ...rest, ...flags(changes) })
+      .set({ ...rest, ...variableFlagColumns(changes) })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();

@@ -11,11 +11,17 @@ export interface VariableRecord
   raw: boolean;
 }
 
-function toVariable(row: Selectable<ProjectVariablesTable>): VariableRecord {
+/** A variable row with its 0/1 flag columns read as booleans (project, group and instance variables). */
+export function withVariableFlags<Row extends { protected: number; masked: number; raw: number }>(
+  row: Row,
+): Omit<Row, 'protected' | 'masked' | 'raw'> & { protected: boolean; masked: boolean; raw: boolean } {
   return { ...row, protected: row.protected === 1, masked: row.masked === 1, raw: row.raw === 1 };
 }
 
-function flags(input: Partial<Pick<VariableRecord, 'protected' | 'masked' | 'raw'>>) {
+const toVariable = (row: Selectable<ProjectVariablesTable>): VariableRecord => withVariableFlags(row);
+
+/** The flag columns of a variable's changes, as 0/1 (only those given). */
+export function variableFlagColumns(input: Partial<Record<'protected' | 'masked' | 'raw', boolean>>) {
   return {
     ...(input.protected !== undefined ? { protected: input.protected ? 1 : 0 } : {}),
     ...(input.masked !== undefined ? { masked: input.masked ? 1 : 0 } : {}),
@@ -30,7 +36,7 @@ export class VariableRepository {
   async create(input: Omit<VariableRecord, 'id'>): Promise<VariableRecord> {
     const row = await this.db
       .insertInto('projectVariables')
-      .values({ ...input, protected: 0, masked: 0, raw: 0, ...flags(input) })
+      .values({ ...input, protected: 0, masked: 0, raw: 0, ...variableFlagColumns(input) })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toVariable(row);
@@ -72,7 +78,7 @@ export class VariableRepository {
     const { protected: _p, masked: _m, raw: _r, ...rest } = changes;
     const row = await this.db
       .updateTable('projectVariables')
-      .set({ ...rest, ...flags(changes) })
+      .set({ ...rest, ...variableFlagColumns(changes) })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
