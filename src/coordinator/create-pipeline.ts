@@ -19,6 +19,7 @@ import { cancelRedundantPipelines } from './cancel-redundant-pipelines.js';
 import type { Coordinator } from './coordinator.js';
 import { guessTier } from './deployment-tier.js';
 import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
+import { includeSourcesFor } from './include-sources.js';
 import { projectAccessLevel } from './permissions.js';
 import { isMeantAsPipeline } from './pipeline-config-shape.js';
 import { planFilesFor } from './plan-files.js';
@@ -185,6 +186,8 @@ export async function planResolvedRef(
     beforeSha?: string;
     /** The name errors give `configContent` (the project's configuration path when absent). */
     configFile?: string;
+    /** A child pipeline's reader of its parent's artifacts (`trigger:include:artifact`). */
+    readArtifact?: (job: string, path: string) => Promise<string>;
   },
 ): Promise<PlannedAtRef> {
   const { project, user, ref } = input;
@@ -231,6 +234,14 @@ export async function planResolvedRef(
     readLocalFile: (path) => git.readFile(cache, ref.sha, path),
     listLocalFiles: () => git.listFiles(cache, ref.sha),
     variables: variablesForIncludes(ruleVariables, projectVariables, input.variables),
+    // Other projects and components are read with the pipeline user's access, never more.
+    includeSources: includeSourcesFor(
+      coordinator,
+      user,
+      input.readArtifact === undefined ? {} : { readArtifact: input.readArtifact },
+    ),
+    project: project.pathWithNamespace,
+    sha: ref.sha,
   }).catch((error: unknown) => {
     if (isTesseraError(error) && !isMeantAsPipeline(content, configFile)) throw noConfig();
     throw error;
@@ -288,7 +299,13 @@ export async function createPipeline(
      * A downstream pipeline's: the bridge job that creates it, and its configuration (a child
      * pipeline's `include:` of local files) in place of the project's configuration file.
      */
-    bridge?: { jobId: number; configContent?: string; configFile?: string };
+    bridge?: {
+      jobId: number;
+      configContent?: string;
+      configFile?: string;
+      /** Reads files of the parent pipeline's artifacts (`trigger:include:artifact`). */
+      readArtifact?: (job: string, path: string) => Promise<string>;
+    };
   },
 ): Promise<PipelineRecord> {
   const { project, user } = input;
@@ -321,6 +338,7 @@ export async function createPipeline(
           configContent: input.bridge.configContent,
           configFile: input.bridge.configFile ?? project.ciConfigPath,
         }),
+    ...(input.bridge?.readArtifact === undefined ? {} : { readArtifact: input.bridge.readArtifact }),
   });
   if (!plan.created || plan.jobs.length === 0) {
     const message = plan.created

@@ -199,6 +199,44 @@ export class GitRepositoryReader {
     });
   }
 
+  /**
+   * Brings commit `sha` (full hex) of `repositoryUrl` into its cache, for an `include:project` or
+   * component ref that is a commit rather than a branch or tag, and answers the cache directory.
+   *
+   * @throws TesseraError `ERR_GIT_REF_NOT_FOUND` when the remote gives no such commit (git does
+   *   not tell a missing commit from an unreadable remote apart in words it is safe to show).
+   */
+  async fetchCommit(repositoryUrl: string, sha: string): Promise<string> {
+    parseRepositoryUrl(repositoryUrl);
+    if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(sha))
+      throw new TesseraError('ERR_GIT_REF_NOT_FOUND', `"${sha.slice(0, 100)}" is not a full commit SHA`);
+    const cache = this.#cachePath(repositoryUrl);
+    return this.#serialized(cache, async () => {
+      if (!existsSync(join(cache, 'HEAD'))) {
+        await mkdir(cache, { recursive: true, mode: 0o700 });
+        await git(['init', '--bare', '--quiet', cache], '');
+      }
+      if (await hasCommit(cache, sha)) return cache;
+      const remote = await this.#remoteAccess(repositoryUrl);
+      try {
+        await git(
+          [...remote.config, '-C', cache, 'fetch', '--quiet', '--no-tags', '--', repositoryUrl, sha],
+          repositoryUrl,
+          remote.location,
+        );
+      } catch (error) {
+        throw new TesseraError(
+          'ERR_GIT_REF_NOT_FOUND',
+          `the repository has no commit ${sha} (or cannot be read)`,
+          { cause: error },
+        );
+      }
+      if (!(await hasCommit(cache, sha)))
+        throw new TesseraError('ERR_GIT_REF_NOT_FOUND', `the repository has no commit ${sha}`);
+      return cache;
+    });
+  }
+
   #cachePath(repositoryUrl: string): string {
     return join(
       this.#cacheRoot,

@@ -1,19 +1,24 @@
 import { stringify } from 'yaml';
 import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
+import type { IncludedFile } from '../pipeline/include-sources.js';
 import { loadPipeline } from '../pipeline/load.js';
 import { planPipeline } from '../pipeline/plan.js';
 import { buildRuleVariables } from '../pipeline/rule-variables.js';
 import type { JobSpec, PolicySpec } from '../pipeline/spec.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
+import type { UserRecord } from '../store/repositories/users.js';
 import type { Coordinator } from './coordinator.js';
 import { gitReader, projectVariablesFor, variablesForIncludes } from './create-pipeline.js';
+import { includeSourcesFor } from './include-sources.js';
 import { planFilesFor } from './plan-files.js';
 import { refProtection } from './protected-ref.js';
 
 /** Input of {@link lintConfiguration}. */
 export interface LintInput {
   readonly project: ProjectRecord;
+  /** Who asks: `include:project` and `include:component` read what this user may read. */
+  readonly user: UserRecord;
   /** The configuration to check; absent: the project's own file at `ref`. */
   readonly content?: string | undefined;
   /** Branch or tag whose files resolve `include:local` (and whose config is read without `content`). */
@@ -39,21 +44,24 @@ export interface LintJob {
   needs: { name: string }[] | null;
 }
 
+/** One included file as GitLab's lint API lists it (`type`: `local`, `file`, `component`, `artifact`). */
+export interface LintInclude {
+  type: IncludedFile['type'];
+  location: string;
+  blob: string | null;
+  raw: string | null;
+  extra: Readonly<Record<string, string>>;
+  context_project: string | null;
+  context_sha: string | null;
+}
+
 /** GitLab's lint answer. */
 export interface LintResult {
   valid: boolean;
   errors: string[];
   warnings: string[];
   merged_yaml: string | null;
-  includes: {
-    type: 'local';
-    location: string;
-    blob: string;
-    raw: string;
-    extra: Record<string, never>;
-    context_project: string;
-    context_sha: string;
-  }[];
+  includes: LintInclude[];
   jobs?: LintJob[];
 }
 
@@ -102,20 +110,14 @@ export async function lintConfiguration(coordinator: Coordinator, input: LintInp
       readLocalFile: (path) => git.readFile(cache, ref.sha, path),
       listLocalFiles: () => git.listFiles(cache, ref.sha),
       variables: variablesForIncludes(ruleVariables, projectVariables),
+      includeSources: includeSourcesFor(coordinator, input.user),
+      project: project.pathWithNamespace,
+      sha: ref.sha,
     });
     result.valid = true;
     result.warnings = loaded.warnings.map(problemText);
     result.merged_yaml = stringify(loaded.merged, { aliasDuplicateObjects: false });
-    const base = `${coordinator.urls.serverUrl}/${project.pathWithNamespace}`;
-    result.includes = loaded.includes.map((location) => ({
-      type: 'local',
-      location,
-      blob: `${base}/-/blob/${ref.sha}/${location}`,
-      raw: `${base}/-/raw/${ref.sha}/${location}`,
-      extra: {},
-      context_project: project.pathWithNamespace,
-      context_sha: ref.sha,
-    }));
+    result.includes = loaded.includes.map((included) => lintInclude(coordinator.urls.serverUrl, included));
     if (input.dryRun) {
       const files = await planFilesFor({
         git,
@@ -159,6 +161,22 @@ export async function lintConfiguration(coordinator: Coordinator, input: LintInp
     if (input.includeJobs) result.jobs = [];
   }
   return result;
+}
+
+function lintInclude(serverUrl: string, included: IncludedFile): LintInclude {
+  const { source } = included;
+  const link = (kind: 'blob' | 'raw') =>
+    source === null ? null : `${serverUrl}/${source.project}/-/${kind}/${source.sha}/${source.path}`;
+  return {
+    type: included.type,
+    location: included.location,
+    blob: link('blob'),
+    // GitLab gives a component no raw link.
+    raw: included.type === 'component' ? null : link('raw'),
+    extra: included.extra,
+    context_project: included.contextProject,
+    context_sha: included.contextSha,
+  };
 }
 
 function problemText(problem: ConfigProblem): string {

@@ -1,13 +1,15 @@
+import { stringify } from 'yaml';
 import { isTesseraError } from '../errors.js';
 import { expandVariables } from '../pipeline/expand-variables.js';
 import type { PlannedJob } from '../pipeline/plan.js';
-import type { TriggerSpec } from '../pipeline/schema/trigger.js';
+import type { TriggerInclude, TriggerSpec } from '../pipeline/schema/trigger.js';
 import type { JobRecord } from '../store/repositories/jobs.js';
 import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import { repositories } from '../store/repositories.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 import { createPipeline } from './create-pipeline.js';
+import { parentArtifactReader } from './parent-artifact-reader.js';
 import { projectAccessLevel } from './permissions.js';
 
 /** GitLab nests child pipelines two levels deep (parent → child → grandchild). */
@@ -229,7 +231,7 @@ async function createDownstream(
       `child pipelines nest at most ${MAX_CHILD_PIPELINE_DEPTH} levels deep, and this pipeline is already a child's child`,
     );
   }
-  const configContent = `include:\n${trigger.include.map((file) => `  - local: ${JSON.stringify(file)}\n`).join('')}`;
+  const configContent = stringify({ include: trigger.include.map(childInclude) });
   const pipeline = await createPipeline(coordinator, {
     project,
     user,
@@ -244,9 +246,31 @@ async function createDownstream(
     source: 'parent_pipeline',
     variables,
     beforeSha: upstream.beforeSha,
-    bridge: { jobId: bridge.id, configContent, configFile: trigger.include.join(', ') },
+    bridge: {
+      jobId: bridge.id,
+      configContent,
+      configFile: trigger.include.map(describeChildInclude).join(', '),
+      readArtifact: parentArtifactReader(coordinator, upstream.id),
+    },
   });
   return { pipeline };
+}
+
+/** One `trigger:include` entry as the child configuration's `include` entry. */
+function childInclude(file: TriggerInclude): Record<string, unknown> {
+  if (typeof file === 'string') return { local: file };
+  // No ref: the project's default branch, as an include:project without one.
+  if ('project' in file) return file.ref === null ? { project: file.project, file: file.file } : { ...file };
+  return { ...file };
+}
+
+/** How the child's errors name its configuration: the files it is made of. */
+function describeChildInclude(file: TriggerInclude): string {
+  if (typeof file === 'string') return file;
+  if ('project' in file)
+    return `${file.file.join(', ')} of ${file.project}${file.ref === null ? '' : ` at ${file.ref}`}`;
+  if ('artifact' in file) return `${file.artifact} of the artifacts of job ${file.job}`;
+  return file.component;
 }
 
 /** A bridge that cannot start, with GitLab's failure reason. */

@@ -5,6 +5,17 @@ import type { ProblemList } from './config-problem.js';
 import { expandVariables } from './expand-variables.js';
 import { evaluateExpression } from './expression/evaluate.js';
 import { compileGlob } from './glob.js';
+import { type ArtifactTarget, readArtifactEntry, readArtifactInclude } from './include-artifact.js';
+import { type ComponentTarget, readComponentEntry, readComponentInclude } from './include-component.js';
+import { type ProjectTarget, readProjectEntry, readProjectInclude } from './include-project.js';
+import type {
+  IncludeContext,
+  IncludedFile,
+  IncludeRead,
+  IncludeSources,
+  ListLocalFiles,
+  ReadLocalFile,
+} from './include-sources.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
 import { readRules } from './schema/rules.js';
@@ -12,29 +23,34 @@ import type { RuleSpec } from './spec.js';
 import type { WorkBudget } from './work-budget.js';
 import { deepMerge, describeNode, keyPosition, type MapNode, type TreeNode } from './yaml-tree.js';
 
-/** Reads a file of the repository by its path from the repository root; `undefined` when absent. */
-export type ReadLocalFile = (path: string) => Promise<string | undefined>;
+export type { ListLocalFiles, ReadLocalFile } from './include-sources.js';
 
-/** Lists every file of the repository (paths from its root), for `include:local` wildcards. */
-export type ListLocalFiles = () => Promise<readonly string[]>;
-
-interface IncludeState {
-  readonly readLocalFile: ReadLocalFile | undefined;
-  readonly listLocalFiles: ListLocalFiles | undefined;
+/** What one include pass shares across the files it reads. */
+export interface IncludeState {
+  readonly sources: IncludeSources | undefined;
   readonly variables: Readonly<Record<string, string>>;
-  readonly onInclude: ((path: string) => void) | undefined;
-  files: readonly string[] | null;
+  readonly onInclude: ((file: IncludedFile) => void) | undefined;
+  /** The pipeline's own project, whose local files need no project named in messages. */
+  readonly rootProject: string | undefined;
+  /** Each context's file list, read once (wildcards and `rules:exists`). */
+  readonly files: Map<IncludeContext, readonly string[]>;
   readonly problems: ProblemList;
   readonly budget: ParseBudget;
   readonly work: WorkBudget;
   readonly seen: Set<string>;
   count: number;
+  readonly clock: () => number;
+  /** When reading includes must have ended (GitLab's time limit on resolving a configuration). */
+  readonly deadline: number;
+  timedOut: boolean;
 }
 
 /**
- * Include pass: reads every `include:local` file (recursively, each once) and deep-merges them
- * under the including file, as GitLab does: included files in order, then the including file on
- * top, so its own keys win. Remote, project, template and component includes are refused.
+ * Include pass: reads every included file (recursively, each once per context and inputs) and
+ * deep-merges them under the including file, as GitLab does: included files in order, then the
+ * including file on top, so its own keys win. `include:local` reads the repository of the
+ * including file's context; `include:project` and `include:component` read projects of this
+ * instance and `include:artifact` (child pipelines) the parent's artifacts, through `sources`.
  */
 export async function resolveIncludes(
   root: MapNode,
@@ -44,23 +60,45 @@ export async function resolveIncludes(
   work: WorkBudget,
   options: IncludeOptions = {},
 ): Promise<MapNode> {
+  const clock = options.clock ?? Date.now;
   const state: IncludeState = {
-    readLocalFile,
-    listLocalFiles: options.listLocalFiles,
+    sources: options.sources,
     variables: options.variables ?? {},
     onInclude: options.onInclude,
-    files: null,
+    rootProject: options.project,
+    files: new Map(),
     problems,
     budget,
     work,
     seen: new Set(),
     count: 0,
+    clock,
+    deadline: clock() + PIPELINE_LIMITS.maxIncludeMilliseconds,
+    timedOut: false,
   };
-  return expand(root, state, 0);
+  const context: IncludeContext = {
+    readLocalFile,
+    listLocalFiles: options.listLocalFiles,
+    project: options.project,
+    sha: options.sha,
+  };
+  return expand(root, context, state, 0);
 }
 
 /** The keywords of one `include` entry that Tessera reads. */
-export const INCLUDE_KEYWORDS: readonly string[] = ['local', 'inputs', 'rules'];
+export const INCLUDE_KEYWORDS: readonly string[] = [
+  'local',
+  'inputs',
+  'rules',
+  'project',
+  'file',
+  'ref',
+  'component',
+  'template',
+];
+
+/** Keywords of an include entry that only a child pipeline's `trigger:include` gives. */
+const CHILD_INCLUDE_KEYWORDS: readonly string[] = ['artifact', 'job'];
 
 /** Optional inputs of {@link resolveIncludes}. */
 export interface IncludeOptions {
@@ -68,8 +106,15 @@ export interface IncludeOptions {
   readonly listLocalFiles?: ListLocalFiles | undefined;
   /** Variables `include:rules:if` sees (predefined and project ones); none when absent. */
   readonly variables?: Readonly<Record<string, string>> | undefined;
-  /** Told the path of every file merged in, in order (the lint API's `includes`). */
-  readonly onInclude?: ((path: string) => void) | undefined;
+  /** Told every file merged in, in order (the lint API's `includes`). */
+  readonly onInclude?: ((file: IncludedFile) => void) | undefined;
+  /** Projects of this instance and parent artifacts; without it, those includes are errors. */
+  readonly sources?: IncludeSources | undefined;
+  /** The pipeline's project (full path) and commit, for the lint API's links. */
+  readonly project?: string | undefined;
+  readonly sha?: string | undefined;
+  /** Milliseconds now, for the time limit (tests freeze it). */
+  readonly clock?: (() => number) | undefined;
 }
 
 /**
@@ -77,11 +122,15 @@ export interface IncludeOptions {
  * decides, and `when: never` leaves the file out; no matching rule leaves it out too. `changes`
  * has no base while the configuration is read, so it holds.
  */
-async function includeAllowed(rules: readonly RuleSpec[], state: IncludeState): Promise<boolean> {
+async function includeAllowed(
+  rules: readonly RuleSpec[],
+  context: IncludeContext,
+  state: IncludeState,
+): Promise<boolean> {
   for (const rule of rules) {
     if (rule.if !== null && !evaluateExpression(rule.if, state.variables)) continue;
     if (rule.exists != null) {
-      const files = await repositoryFiles(state);
+      const files = await repositoryFiles(context, state);
       const globs = rule.exists.paths.flatMap((path) => {
         const glob = compileGlob(expandVariables(path, state.variables).replace(/^\/+/, ''));
         return 'error' in glob ? [] : [glob];
@@ -93,59 +142,69 @@ async function includeAllowed(rules: readonly RuleSpec[], state: IncludeState): 
   return false;
 }
 
-async function repositoryFiles(state: IncludeState): Promise<readonly string[]> {
-  if (state.files === null) {
+async function repositoryFiles(context: IncludeContext, state: IncludeState): Promise<readonly string[]> {
+  let files = state.files.get(context);
+  if (files === undefined) {
     try {
-      state.files = state.listLocalFiles === undefined ? [] : [...(await state.listLocalFiles())].sort();
+      files = context.listLocalFiles === undefined ? [] : [...(await context.listLocalFiles())].sort();
     } catch {
-      state.files = [];
+      files = [];
     }
+    state.files.set(context, files);
   }
-  return state.files;
+  return files;
 }
 
 /**
  * The files a wildcard `include:local` names, as GitLab matches them: `**` any characters, `*` any
  * but `/`, everything else literally, against the whole path; in the repository's path order.
  */
-async function expandWildcard(entry: IncludeEntry, state: IncludeState): Promise<IncludeEntry[]> {
-  if (state.listLocalFiles === undefined) {
+async function expandWildcard(
+  entry: IncludeEntry,
+  path: string,
+  context: IncludeContext,
+  state: IncludeState,
+): Promise<IncludeEntry[]> {
+  if (context.listLocalFiles === undefined) {
     state.problems.error(
       entry.where,
-      `cannot expand "${entry.path}": wildcards in include:local need the repository's file list`,
+      `cannot expand "${path}": wildcards in include:local need the repository's file list`,
       entry.at,
     );
     return [];
   }
-  const files = await repositoryFiles(state);
+  const files = await repositoryFiles(context, state);
   const pattern = RE2JS.compile(
-    `^${entry.path
+    `^${path
       .split('**')
       .map((part) => part.split('*').map(RE2JS.quote).join('[^/]*?'))
       .join('.*?')}$`,
   );
   const matches = files.filter((file) => /\.ya?ml$/i.test(file) && pattern.matcher(file).matches());
   if (matches.length === 0) {
-    state.problems.warn(
-      entry.where,
-      `"${entry.path}" matches no .yml or .yaml file of the repository`,
-      entry.at,
-    );
+    state.problems.warn(entry.where, `"${path}" matches no .yml or .yaml file of the repository`, entry.at);
   }
-  return matches.map((path) => ({ ...entry, path }));
+  return matches.map((match) => ({ ...entry, target: { kind: 'local', path: match } }));
 }
 
-async function expand(config: MapNode, state: IncludeState, depth: number): Promise<MapNode> {
+async function expand(
+  config: MapNode,
+  context: IncludeContext,
+  state: IncludeState,
+  depth: number,
+): Promise<MapNode> {
   const include = config.entries.get('include');
   if (include === undefined) return config;
   let merged: TreeNode | null = null;
   const entries: IncludeEntry[] = [];
-  for (const entry of includeEntries(include, state.problems)) {
-    if (entry.rules !== null && !(await includeAllowed(entry.rules, state))) continue;
-    if (entry.path.includes('*')) entries.push(...(await expandWildcard(entry, state)));
+  for (const entry of includeEntries(include, state)) {
+    if (entry.rules !== null && !(await includeAllowed(entry.rules, context, state))) continue;
+    if (entry.target.kind === 'local' && entry.target.path.includes('*'))
+      entries.push(...(await expandWildcard(entry, entry.target.path, context, state)));
     else entries.push(entry);
   }
-  for (const { path, inputs, at, where } of entries) {
+  for (const entry of entries) {
+    const { inputs, at, where } = entry;
     // GitLab counts every include, the same file again included, toward its limit.
     state.count += 1;
     if (depth >= PIPELINE_LIMITS.maxIncludeDepth) {
@@ -164,39 +223,30 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
       );
       break;
     }
-    // The same file with other inputs is another configuration, as in GitLab.
-    const key = inputs === null ? path : `${path}\u0000${JSON.stringify(plainValue(inputs))}`;
-    if (state.seen.has(key)) continue;
-    state.seen.add(key);
-    if (state.readLocalFile === undefined) {
+    if (state.timedOut) break;
+    if (state.clock() > state.deadline) {
+      state.timedOut = true;
       state.problems.error(
         where,
-        `cannot read "${path}": include:local needs the repository (tessera ci lint --dir REPO)`,
+        `reading the includes took longer than ${PIPELINE_LIMITS.maxIncludeMilliseconds / 1000} seconds; include fewer files, or files of fewer projects`,
         at,
       );
-      continue;
+      break;
     }
-    let content: string | undefined;
-    try {
-      content = await state.readLocalFile(path);
-    } catch (error) {
-      // A reader that can tell a file too large from a missing one says so in its error.
-      if (isTesseraError(error) && error.code === 'ERR_PIPELINE_INVALID') {
-        state.problems.error('include', error.message, at);
-        continue;
-      }
-      content = undefined;
-    }
-    if (content === undefined) {
-      state.problems.error(where, `local file "${path}" does not exist in the repository`, at);
-      continue;
-    }
-    const read = parseConfigFile(content, path, state.problems, state.budget);
-    if (read.body === null) continue;
-    let parsed = read.body;
-    if (read.header !== null) {
+    // The same file with other inputs is another configuration, as in GitLab; a local path is
+    // another file in another project's context.
+    const identity = `${context.project ?? ''}@${context.sha ?? ''}\u0000${JSON.stringify(entry.target)}`;
+    const key = inputs === null ? identity : `${identity}\u0000${JSON.stringify(plainValue(inputs))}`;
+    if (state.seen.has(key)) continue;
+    state.seen.add(key);
+    const read = await readInclude(entry, context, state);
+    if (read === null) continue;
+    const parsedFile = parseConfigFile(read.content, read.label, state.problems, state.budget);
+    if (parsedFile.body === null) continue;
+    let parsed = parsedFile.body;
+    if (parsedFile.header !== null) {
       parsed = applyHeader(
-        read.header,
+        parsedFile.header,
         parsed,
         inputs,
         `${where}.inputs`,
@@ -207,16 +257,16 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
     } else if (inputs !== null) {
       state.problems.error(
         `${where}.inputs`,
-        `"${path}" takes no inputs: it has no spec:inputs header (spec: { inputs: … } followed by a --- line)`,
+        `"${read.label}" takes no inputs: it has no spec:inputs header (spec: { inputs: … } followed by a --- line)`,
         inputs,
       );
     }
     if (parsed.kind !== 'map') {
-      state.problems.error(where, `"${path}" must contain a mapping of keywords and jobs`, at);
+      state.problems.error(where, `"${read.label}" must contain a mapping of keywords and jobs`, at);
       continue;
     }
-    state.onInclude?.(path);
-    const nested = await expand(parsed, state, depth + 1);
+    state.onInclude?.(read.record);
+    const nested = await expand(parsed, read.context, state, depth + 1);
     merged = merged === null ? nested : deepMerge(merged, nested, (amount) => state.work.charge(amount));
   }
   const own = new Map(config.entries);
@@ -234,8 +284,89 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
   return result.kind === 'map' ? result : self;
 }
 
-interface IncludeEntry {
-  readonly path: string;
+/** Reads the text of one include from where its kind says; `null` after reporting why not. */
+function readInclude(
+  entry: IncludeEntry,
+  context: IncludeContext,
+  state: IncludeState,
+): Promise<IncludeRead | null> {
+  switch (entry.target.kind) {
+    case 'local':
+      return readLocalInclude(entry, entry.target.path, context, state);
+    case 'project':
+      return readProjectInclude(entry.target, entry, context, state);
+    case 'component':
+      return readComponentInclude(entry.target, entry, context, state);
+    case 'artifact':
+      return readArtifactInclude(entry.target, entry, context, state);
+  }
+}
+
+async function readLocalInclude(
+  entry: IncludeEntry,
+  path: string,
+  context: IncludeContext,
+  state: IncludeState,
+): Promise<IncludeRead | null> {
+  const { where, at } = entry;
+  if (context.readLocalFile === undefined) {
+    state.problems.error(
+      where,
+      `cannot read "${path}": include:local needs the repository (tessera ci lint --dir REPO)`,
+      at,
+    );
+    return null;
+  }
+  let content: string | undefined;
+  try {
+    content = await context.readLocalFile(path);
+  } catch (error) {
+    // A reader that can tell a file too large from a missing one says so in its error.
+    if (isTesseraError(error) && error.code === 'ERR_PIPELINE_INVALID') {
+      state.problems.error('include', error.message, at);
+      return null;
+    }
+    content = undefined;
+  }
+  if (content === undefined) {
+    state.problems.error(
+      where,
+      context.project === undefined || context.project === state.rootProject
+        ? `local file "${path}" does not exist in the repository`
+        : `local file "${path}" does not exist in project "${context.project}" (an include:local of a file from another project reads that project)`,
+      at,
+    );
+    return null;
+  }
+  const foreign = context.project !== undefined && context.project !== state.rootProject;
+  return {
+    content,
+    label: foreign ? `${path} of ${context.project}` : path,
+    context,
+    record: {
+      type: 'local',
+      location: path,
+      source:
+        context.project === undefined || context.sha === undefined
+          ? null
+          : { project: context.project, sha: context.sha, path },
+      extra: {},
+      contextProject: context.project ?? null,
+      contextSha: context.sha ?? null,
+    },
+  };
+}
+
+/** What an include entry asks for: a file of this repository, of a project, a component, an artifact. */
+export type IncludeTarget =
+  | { readonly kind: 'local'; readonly path: string }
+  | ProjectTarget
+  | ComponentTarget
+  | ArtifactTarget;
+
+/** One include entry, read. */
+export interface IncludeEntry {
+  readonly target: IncludeTarget;
   /** `inputs:` of the entry, `null` when it has none. */
   readonly inputs: MapNode | null;
   readonly at: TreeNode;
@@ -245,12 +376,12 @@ interface IncludeEntry {
   readonly rules: readonly RuleSpec[] | null;
 }
 
-function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[] {
+function includeEntries(include: TreeNode, state: IncludeState): IncludeEntry[] {
+  const { problems } = state;
   const items = include.kind === 'seq' ? include.items : [include];
   const entries: IncludeEntry[] = [];
   items.forEach((item, index) => {
     const where = include.kind === 'seq' ? `include[${index}]` : 'include';
-    let path: string | null = null;
     let inputs: MapNode | null = null;
     let rules: RuleSpec[] | null = null;
     if (item.kind === 'scalar' && typeof item.value === 'string') {
@@ -262,61 +393,139 @@ function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[
         );
         return;
       }
-      path = item.value;
-    } else if (item.kind === 'map') {
-      for (const key of item.entries.keys()) {
-        if (INCLUDE_KEYWORDS.includes(key)) continue;
-        const known = ['remote', 'project', 'file', 'ref', 'template', 'component', 'integrity', 'cache'];
-        problems.error(
-          `${where}.${key}`,
-          known.includes(key)
-            ? `include:${key} is not supported yet by Tessera; use include:local (with inputs) for files of this repository`
-            : `unknown include keyword "${key}"; write include: { local: path/to/file.yml }`,
-          keyPosition(item, key),
-        );
-      }
-      const rulesNode = item.entries.get('rules');
-      if (rulesNode !== undefined) {
-        rules = readRules(rulesNode, `${where}.rules`, problems, { workflow: true });
-        for (const [index, rule] of (rules ?? []).entries()) {
-          if (rule.changes != null)
-            problems.warn(
-              `${where}.rules[${index}].changes`,
-              'include:rules:changes has no base while the configuration is read; it always holds',
-              rulesNode,
-            );
-        }
-      }
-      const inputsNode = item.entries.get('inputs');
-      if (inputsNode !== undefined) {
-        if (inputsNode.kind === 'map') inputs = inputsNode;
-        else
-          problems.error(
-            `${where}.inputs`,
-            `must be a mapping of input names and values, not ${describeNode(inputsNode)}`,
-            inputsNode,
-          );
-      }
-      const local = item.entries.get('local');
-      if (local === undefined) {
-        if (item.entries.size === 0)
-          problems.error(where, 'write include: { local: path/to/file.yml }', item);
-        return;
-      }
-      if (local.kind !== 'scalar' || typeof local.value !== 'string') {
-        problems.error(`${where}.local`, `must be a file path, not ${describeNode(local)}`, local);
-        return;
-      }
-      path = local.value;
-    } else {
-      problems.error(where, `must be a file path or { local: path }, not ${describeNode(item)}`, item);
+      pushLocal(item.value, item, where, null, null, entries, problems);
       return;
     }
-    const normalised = normaliseLocalPath(path);
-    if ('error' in normalised) problems.error(where, normalised.error, item);
-    else entries.push({ path: normalised.path, inputs, at: item, where, rules });
+    if (item.kind !== 'map') {
+      problems.error(
+        where,
+        `must be a file path, { local: path }, { project, file } or { component }, not ${describeNode(item)}`,
+        item,
+      );
+      return;
+    }
+    for (const key of item.entries.keys()) {
+      if (INCLUDE_KEYWORDS.includes(key) || CHILD_INCLUDE_KEYWORDS.includes(key)) continue;
+      const known = ['remote', 'integrity', 'cache'];
+      problems.error(
+        `${where}.${key}`,
+        known.includes(key)
+          ? `include:${key} is not supported yet by Tessera; copy the file into the repository and use include:local (with inputs)`
+          : `unknown include keyword "${key}"; write include: { local: path/to/file.yml }, { project, file } or { component }`,
+        keyPosition(item, key),
+      );
+    }
+    const rulesNode = item.entries.get('rules');
+    if (rulesNode !== undefined) {
+      rules = readRules(rulesNode, `${where}.rules`, problems, { workflow: true });
+      for (const [index, rule] of (rules ?? []).entries()) {
+        if (rule.changes != null)
+          problems.warn(
+            `${where}.rules[${index}].changes`,
+            'include:rules:changes has no base while the configuration is read; it always holds',
+            rulesNode,
+          );
+      }
+    }
+    const inputsNode = item.entries.get('inputs');
+    if (inputsNode !== undefined) {
+      if (inputsNode.kind === 'map') inputs = inputsNode;
+      else
+        problems.error(
+          `${where}.inputs`,
+          `must be a mapping of input names and values, not ${describeNode(inputsNode)}`,
+          inputsNode,
+        );
+    }
+    const kinds = ['local', 'project', 'component', 'artifact', 'template', 'remote'].filter((key) =>
+      item.entries.has(key),
+    );
+    if (kinds.length > 1) {
+      problems.error(where, `names ${kinds.join(' and ')}: an include entry reads one kind of file`, item);
+      return;
+    }
+    const kind = kinds[0];
+    const context = { where, at: item, inputs, rules };
+    switch (kind) {
+      case undefined:
+        if (item.entries.has('file'))
+          problems.error(
+            where,
+            'file goes with project: write { project: group/project, file: ci/build.yml }',
+            item,
+          );
+        else if (item.entries.size === 0 || !item.entries.has('remote'))
+          problems.error(
+            where,
+            'write include: { local: path/to/file.yml }, { project, file } or { component }',
+            item,
+          );
+        return;
+      case 'local': {
+        const local = item.entries.get('local') as TreeNode;
+        if (local.kind !== 'scalar' || typeof local.value !== 'string') {
+          problems.error(`${where}.local`, `must be a file path, not ${describeNode(local)}`, local);
+          return;
+        }
+        pushLocal(local.value, item, where, inputs, rules, entries, problems);
+        return;
+      }
+      case 'project':
+        for (const target of readProjectEntry(item, where, problems, state.variables))
+          entries.push({ ...context, target });
+        return;
+      case 'component': {
+        const target = readComponentEntry(item, where, problems, state.variables);
+        if (target !== null) entries.push({ ...context, target });
+        return;
+      }
+      case 'artifact': {
+        const target = readArtifactEntry(item, where, problems);
+        if (target !== null) entries.push({ ...context, target });
+        return;
+      }
+      case 'template':
+        refuseTemplate(item, where, problems);
+        return;
+      default:
+        // include:remote: refused above by name.
+        return;
+    }
   });
   return entries;
+}
+
+function pushLocal(
+  raw: string,
+  item: TreeNode,
+  where: string,
+  inputs: MapNode | null,
+  rules: RuleSpec[] | null,
+  entries: IncludeEntry[],
+  problems: ProblemList,
+): void {
+  const normalised = normaliseLocalPath(raw);
+  if ('error' in normalised) problems.error(where, normalised.error, item);
+  else entries.push({ target: { kind: 'local', path: normalised.path }, inputs, at: item, where, rules });
+}
+
+/**
+ * `include:template`: GitLab's own templates are not shipped with Tessera. The answer names the
+ * template and says how to vendor it, which is all a template include needs.
+ */
+function refuseTemplate(item: MapNode, where: string, problems: ProblemList): void {
+  const node = item.entries.get('template') as TreeNode;
+  const name = node.kind === 'scalar' && typeof node.value === 'string' ? node.value.trim() : null;
+  if (name === null || name === '') {
+    problems.error(`${where}.template`, `must be a template name, not ${describeNode(node)}`, node);
+    return;
+  }
+  const file = name.split('/').pop() ?? name;
+  problems.error(
+    `${where}.template`,
+    `GitLab's template "${name}" is not shipped with Tessera: vendor it (copy lib/gitlab/ci/templates/${name} from the GitLab version you follow into this repository, e.g. as ci/templates/${file}) and write include: { local: ci/templates/${file} }`,
+    node,
+  );
 }
 
 function plainValue(node: TreeNode): unknown {

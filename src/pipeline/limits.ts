@@ -22,6 +22,8 @@ export const PIPELINE_LIMITS = {
   maxIncludes: 150,
   /** Deepest chain of nested includes, as GitLab. */
   maxIncludeDepth: 100,
+  /** Longest time reading the includes of one configuration may take, as GitLab (30 s). */
+  maxIncludeMilliseconds: 30_000,
   /** Longest `extends` chain, as GitLab. */
   maxExtendsDepth: 11,
   /** Deepest chain of `!reference` tags, as GitLab. */

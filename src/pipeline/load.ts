@@ -5,6 +5,7 @@ import { resolveExtends } from './extends.js';
 import { deepFreeze } from './freeze.js';
 import { checkGraph } from './graph.js';
 import { type ListLocalFiles, type ReadLocalFile, resolveIncludes } from './include.js';
+import type { IncludedFile, IncludeSources } from './include-sources.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
@@ -36,6 +37,17 @@ export interface LoadPipelineInput {
    * `include:rules` and the `expand_vars` input function; none when absent.
    */
   readonly variables?: Readonly<Record<string, string>>;
+  /**
+   * Projects of this instance (`include:project`, `include:component`) and, for a child
+   * pipeline, the parent's artifacts, read with the pipeline user's access; without it those
+   * includes are errors.
+   */
+  readonly includeSources?: IncludeSources;
+  /** The pipeline's project (full path) and commit: the context of its `include:local` files. */
+  readonly project?: string;
+  readonly sha?: string;
+  /** Milliseconds now, for the time limit on reading includes (tests freeze it). */
+  readonly clock?: () => number;
 }
 
 /** A loaded configuration: the frozen spec and the warnings (ignored keywords, deprecated forms). */
@@ -43,7 +55,7 @@ export interface LoadedPipeline {
   readonly spec: PipelineSpec;
   readonly warnings: ConfigProblem[];
   /** The files `include` merged in, in the order read. */
-  readonly includes: readonly string[];
+  readonly includes: readonly IncludedFile[];
   /** The whole configuration after include, extends and !reference, as plain data (lint's merged_yaml). */
   readonly merged: Readonly<Record<string, unknown>>;
 }
@@ -91,7 +103,7 @@ export async function loadPipeline(input: LoadPipelineInput): Promise<LoadedPipe
 
 /** What a load saw on the way, for the lint API: the included files and the merged configuration. */
 interface LoadTrace {
-  includes: string[];
+  includes: IncludedFile[];
   merged: MapNode | null;
 }
 
@@ -180,7 +192,11 @@ async function normaliseAndCheck(
   const included = await resolveIncludes(parsed, input.readLocalFile, problems, budget, work, {
     listLocalFiles: input.listLocalFiles,
     variables: input.variables,
-    onInclude: (path) => trace.includes.push(path),
+    onInclude: (included) => trace.includes.push(included),
+    sources: input.includeSources,
+    project: input.project,
+    sha: input.sha,
+    clock: input.clock,
   });
   if (!problems.failed) return checkConfiguration(included, file, problems, work, trace);
   // An include failed: the rest is still checked so that every error shows at once, leaving out

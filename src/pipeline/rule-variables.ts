@@ -97,6 +97,8 @@ export function buildRuleVariables(input: RuleVariableInput): Record<string, str
     try {
       const url = new URL(input.serverUrl);
       variables.CI_SERVER_HOST = url.hostname;
+      // GitLab's FQDN carries the port when it is not the protocol's own (what component paths start with).
+      variables.CI_SERVER_FQDN = url.host;
       variables.CI_SERVER_PROTOCOL = url.protocol.replace(':', '');
     } catch {
       // A malformed server URL only loses the derived variables.

@@ -1,11 +1,22 @@
 import type { ProblemList } from '../config-problem.js';
-import { describeNode, type TreeNode } from '../yaml-tree.js';
+import { describeNode, type MapNode, type TreeNode } from '../yaml-tree.js';
 import { checkKeys, readBoolean, readString } from './read-value.js';
+
+/**
+ * One file of a child pipeline's configuration: a path of this commit (a string, also what older
+ * stored jobs hold), files of another project of this instance, a file of an earlier job's
+ * artifacts (a dynamic child pipeline), or a component.
+ */
+export type TriggerInclude =
+  | string
+  | { readonly project: string; readonly ref: string | null; readonly file: readonly string[] }
+  | { readonly artifact: string; readonly job: string }
+  | { readonly component: string };
 
 /** `trigger:` of a bridge job: a child pipeline of this commit or a pipeline of another project. */
 export interface TriggerSpec {
-  /** Child pipeline: the local files (of the same commit) its configuration includes; else null. */
-  readonly include: readonly string[] | null;
+  /** Child pipeline: the files its configuration includes; else null. */
+  readonly include: readonly TriggerInclude[] | null;
   /** Multi-project pipeline: the downstream project's full path; else null. */
   readonly project: string | null;
   /** Multi-project pipeline: the branch to run (the project's default branch when null). */
@@ -39,8 +50,8 @@ const DEFAULT_FORWARD = { yamlVariables: true, pipelineVariables: false } as con
 
 /**
  * Reads `trigger:`: a project path (`trigger: group/project`), `{ project, branch, strategy,
- * forward }`, or `{ include, strategy, forward }` whose include is a local path, a list of them,
- * or `{ local }` entries.
+ * forward }`, or `{ include, strategy, forward }` whose include is a local path or a list of
+ * local paths and `{ local }`, `{ project, ref, file }`, `{ artifact, job }`, `{ component }` entries.
  */
 export function readTrigger(node: TreeNode, path: string, problems: ProblemList): TriggerSpec | null {
   if (node.kind === 'scalar') {
@@ -127,8 +138,11 @@ function readForward(node: TreeNode, path: string, problems: ProblemList): Trigg
   };
 }
 
-/** `trigger:include`: a local path, `{ local }`, or a list of either (at most three). */
-function readTriggerInclude(node: TreeNode, path: string, problems: ProblemList): string[] | null {
+/**
+ * `trigger:include`: at most three of a local path, `{ local }`, `{ project, ref, file }`,
+ * `{ artifact, job }` or `{ component }`.
+ */
+function readTriggerInclude(node: TreeNode, path: string, problems: ProblemList): TriggerInclude[] | null {
   const items = node.kind === 'seq' ? node.items : [node];
   if (items.length === 0) {
     problems.error(path, 'must name at least one file: write include: ci/child.yml', node);
@@ -142,40 +156,99 @@ function readTriggerInclude(node: TreeNode, path: string, problems: ProblemList)
     );
     return null;
   }
-  const files: string[] = [];
+  const files: TriggerInclude[] = [];
   items.forEach((item, index) => {
     const where = node.kind === 'seq' ? `${path}[${index}]` : path;
-    let fileNode: TreeNode | undefined = item;
-    if (item.kind === 'map') {
-      const unsupported = ['project', 'artifact', 'template', 'component', 'remote'].find((key) =>
-        item.entries.has(key),
-      );
-      if (unsupported !== undefined) {
-        problems.error(
-          `${where}.${unsupported}`,
-          `a child pipeline from include:${unsupported} is not supported yet; Tessera reads child pipelines from local files of the same commit (include: ci/child.yml)`,
-          item,
-        );
-        return;
-      }
-      checkKeys(item, where, new Set(['local']), problems);
-      fileNode = item.entries.get('local');
-      if (fileNode === undefined) {
-        problems.error(`${where}.local`, 'is required: write { local: ci/child.yml }', item);
-        return;
-      }
-    }
-    const file = readString(fileNode, where, problems, 'the path of a file of this repository');
-    if (file === null) return;
-    if (!/\.ya?ml$/.test(file)) {
-      problems.error(
-        where,
-        `"${file}" is not a YAML file: a child pipeline's file ends in .yml or .yaml`,
-        fileNode,
-      );
-      return;
-    }
-    files.push(file.replace(/^\/+/, ''));
+    const file =
+      item.kind === 'map'
+        ? readTriggerIncludeEntry(item, where, problems)
+        : readYamlPath(item, where, problems);
+    if (file !== null) files.push(file);
   });
   return files.length === items.length ? files : null;
+}
+
+function readYamlPath(node: TreeNode, where: string, problems: ProblemList): string | null {
+  const file = readString(node, where, problems, 'the path of a file of this repository');
+  if (file === null) return null;
+  if (!/\.ya?ml$/.test(file)) {
+    problems.error(
+      where,
+      `"${file}" is not a YAML file: a child pipeline's file ends in .yml or .yaml`,
+      node,
+    );
+    return null;
+  }
+  return file.replace(/^\/+/, '');
+}
+
+function readTriggerIncludeEntry(item: MapNode, where: string, problems: ProblemList): TriggerInclude | null {
+  for (const key of ['remote', 'template']) {
+    if (!item.entries.has(key)) continue;
+    problems.error(
+      `${where}.${key}`,
+      key === 'remote'
+        ? 'a child pipeline from include:remote is not supported yet; copy the file into the repository and use include: ci/child.yml'
+        : "GitLab's templates are not shipped with Tessera: copy the template into this repository and use include: ci/child.yml",
+      item,
+    );
+    return null;
+  }
+  if (item.entries.has('project')) {
+    checkKeys(item, where, new Set(['project', 'ref', 'file']), problems);
+    const project = readString(item.entries.get('project') as TreeNode, `${where}.project`, problems);
+    const refNode = item.entries.get('ref');
+    const ref = refNode === undefined ? null : readString(refNode, `${where}.ref`, problems);
+    const fileNode = item.entries.get('file');
+    if (fileNode === undefined) {
+      problems.error(
+        `${where}.file`,
+        'is required with project: name the file, e.g. file: ci/child.yml',
+        item,
+      );
+      return null;
+    }
+    const fileNodes = fileNode.kind === 'seq' ? fileNode.items : [fileNode];
+    const file = fileNodes.map((one, index) =>
+      readYamlPath(one, fileNode.kind === 'seq' ? `${where}.file[${index}]` : `${where}.file`, problems),
+    );
+    if (project === null || (refNode !== undefined && ref === null) || file.some((one) => one === null))
+      return null;
+    if (fileNodes.length === 0) {
+      problems.error(`${where}.file`, 'must name at least one file, e.g. file: ci/child.yml', fileNode);
+      return null;
+    }
+    return { project, ref, file: file as string[] };
+  }
+  if (item.entries.has('artifact')) {
+    checkKeys(item, where, new Set(['artifact', 'job']), problems);
+    const artifact = readYamlPath(item.entries.get('artifact') as TreeNode, `${where}.artifact`, problems);
+    const jobNode = item.entries.get('job');
+    if (jobNode === undefined) {
+      problems.error(
+        `${where}.job`,
+        'is required with artifact: name the job of this pipeline whose artifacts hold the file',
+        item,
+      );
+      return null;
+    }
+    const job = readString(jobNode, `${where}.job`, problems);
+    return artifact === null || job === null ? null : { artifact, job };
+  }
+  if (item.entries.has('component')) {
+    checkKeys(item, where, new Set(['component']), problems);
+    const component = readString(item.entries.get('component') as TreeNode, `${where}.component`, problems);
+    return component === null ? null : { component };
+  }
+  checkKeys(item, where, new Set(['local']), problems);
+  const local = item.entries.get('local');
+  if (local === undefined) {
+    problems.error(
+      `${where}.local`,
+      'is required: write { local: ci/child.yml }, { project, file }, { artifact, job } or { component }',
+      item,
+    );
+    return null;
+  }
+  return readYamlPath(local, where, problems);
 }

@@ -41,13 +41,14 @@ export function registerCiLintRoutes(app: FastifyInstance, context: ServerContex
     },
     async (request) => {
       const dryRun = request.body.dry_run === true;
-      const { project } = await authenticateForProject(
+      const { project, user } = await authenticateForProject(
         context,
         request,
         dryRun ? ACCESS_LEVELS.developer : ACCESS_LEVELS.reporter,
       );
       return lintConfiguration(coordinator, {
         project,
+        user,
         content: request.body.content,
         ref: request.body.ref,
         dryRun,
@@ -87,7 +88,7 @@ export function registerCiLintRoutes(app: FastifyInstance, context: ServerContex
     async (request) => {
       const query = request.query;
       const dryRun = query.dry_run === true;
-      const { project } = await authenticateForProject(
+      const { project, user } = await authenticateForProject(
         context,
         request,
         dryRun ? ACCESS_LEVELS.developer : ACCESS_LEVELS.reporter,
@@ -103,6 +104,7 @@ export function registerCiLintRoutes(app: FastifyInstance, context: ServerContex
       }
       return lintConfiguration(coordinator, {
         project,
+        user,
         ref: contentRef ?? dryRunRef,
         dryRun,
         includeJobs: query.include_jobs === true,

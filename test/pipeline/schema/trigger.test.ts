@@ -55,6 +55,24 @@ child-list:
     assert.deepEqual(jobs.find((job) => job.name === 'child-string')?.script, []);
   });
 
+  it('reads child files of another project, of an artifact and a component', async () => {
+    const jobs = await plannedJobs(`
+generate:
+  script: [make]
+child:
+  trigger:
+    include:
+      - { project: acme/templates, ref: v1.0.0, file: /ci/child.yml }
+      - { artifact: generated.yml, job: generate }
+      - { component: example.com/acme/components/build@1.0.0 }
+`);
+    assert.deepEqual(jobs.find((job) => job.name === 'child')?.trigger?.include, [
+      { project: 'acme/templates', ref: 'v1.0.0', file: ['ci/child.yml'] },
+      { artifact: 'generated.yml', job: 'generate' },
+      { component: 'example.com/acme/components/build@1.0.0' },
+    ]);
+  });
+
   it('reads the project forms (trigger: group/project and { project, branch })', async () => {
     const jobs = await plannedJobs(`
 short:
@@ -83,6 +101,10 @@ not-yaml:
   trigger: { include: ci/child.txt }
 other-project-file:
   trigger: { include: [{ project: group/other, file: child.yml }] }
+artifact-without-job:
+  trigger: { include: [{ artifact: generated.yml }] }
+remote-child:
+  trigger: { include: [{ remote: 'https://example.com/child.yml' }] }
 bad-strategy:
   trigger: { include: ci/child.yml, strategy: wait }
 branch-on-child:
@@ -106,7 +128,9 @@ delayed:
     assert.match(at('jobs.neither.trigger'), /needs include .* or project/);
     assert.match(at('jobs.too-many.trigger.include'), /at most 3 files, not 4/);
     assert.match(at('jobs.not-yaml.trigger.include'), /not a YAML file/);
-    assert.match(at('jobs.other-project-file.trigger.include[0].project'), /not supported yet/);
+    assert.equal(at('jobs.other-project-file.trigger.include[0].project'), 'none', 'read from the project');
+    assert.match(at('jobs.artifact-without-job.trigger.include[0].job'), /is required with artifact/);
+    assert.match(at('jobs.remote-child.trigger.include[0].remote'), /not supported yet/);
     assert.match(at('jobs.bad-strategy.trigger.strategy'), /must be depend/);
     assert.match(at('jobs.branch-on-child.trigger.branch'), /trigger:project only/);
     assert.match(at('jobs.delayed.when'), /cannot be delayed/);
