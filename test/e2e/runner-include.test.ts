@@ -1,0 +1,111 @@
+// End to end: a pipeline whose jobs come from another project of the instance (include:project,
+// with a nested include:local read in that project) and from a component (~latest, inputs), and a
+// dynamic child pipeline made from an earlier job's artifact, through a real `tessera serve` and
+// a real `tessera runner`.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { commitFiles, git, makeRepository } from '../runner/git-repository.js';
+import { type Child, Coordinator, startRunner } from './runner-harness.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-include-'));
+const coordinator = new Coordinator(join(root, 'data'));
+let runner: Child;
+
+before(async () => {
+  await coordinator.start();
+  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2, [
+    '--executor',
+    'shell',
+  ]);
+});
+
+after(async () => {
+  await runner?.stop();
+  await coordinator.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const component = (version: string) => `spec:
+  inputs:
+    greeting:
+      default: hello
+---
+greet:
+  script:
+    - echo "component says $[[ inputs.greeting ]] from ${version}"
+`;
+
+describe('runner end to end: include:project, include:component and a dynamic child pipeline', () => {
+  it('runs jobs from another project and a component, and a child pipeline from an artifact', async () => {
+    const templatesDir = join(root, 'repos', 'templates');
+    makeRepository(templatesDir, {
+      'ci/build.yml': `include:
+  - local: ci/common.yml
+from-project:
+  extends: .common
+  script:
+    - echo "project file with FROM_COMMON=$FROM_COMMON"
+`,
+      'ci/common.yml': '.common:\n  variables: { FROM_COMMON: templates-common }\n',
+      'templates/greet.yml': component('v1.0.0'),
+    });
+    git(templatesDir, ['tag', 'v1.0.0']);
+    commitFiles(templatesDir, { 'templates/greet.yml': component('v1.2.0') }, 'v1.2.0');
+    git(templatesDir, ['tag', 'v1.2.0']);
+    commitFiles(templatesDir, { 'templates/greet.yml': component('a pre-release') }, 'rc');
+    git(templatesDir, ['tag', 'v2.0.0-rc.1']);
+    commitFiles(templatesDir, { 'templates/greet.yml': component('main') }, 'unreleased');
+    await coordinator.createProject('templates', templatesDir);
+
+    const appDir = join(root, 'repos', 'app');
+    makeRepository(appDir, {
+      '.gitlab-ci.yml': `include:
+  - project: templates-group/templates
+    file: /ci/build.yml
+  - component: $CI_SERVER_FQDN/templates-group/templates/greet@~latest
+    inputs: { greeting: bonjour }
+stages: [build, test, children]
+generate:
+  stage: build
+  script:
+    - |
+      cat > generated.yml <<'END'
+      dynamic:
+        script:
+          - echo "dynamic child ran in $CI_PIPELINE_SOURCE"
+      END
+  artifacts: { paths: [generated.yml] }
+dynamic-child:
+  stage: children
+  trigger:
+    include: [{ artifact: generated.yml, job: generate }]
+    strategy: depend
+`,
+      // Not what the project file's include:local reads: that one is the templates project's.
+      'ci/common.yml': '.common:\n  variables: { FROM_COMMON: app-common }\n',
+    });
+    const id = await coordinator.createProject('app', appDir);
+    const pipeline = await coordinator.createPipeline(id);
+    const done = await coordinator.waitForPipeline(id, pipeline.id);
+    const bridges = await coordinator.ok<
+      Array<{ name: string; status: string; downstream_pipeline: { id: number } | null }>
+    >('GET', `/projects/${id}/pipelines/${pipeline.id}/bridges`);
+    assert.equal(done.status, 'success', JSON.stringify(bridges));
+
+    const fromProject = await coordinator.job(id, pipeline.id, 'from-project');
+    assert.match(
+      await coordinator.trace(id, fromProject.id),
+      /\nproject file with FROM_COMMON=templates-common\n/,
+    );
+    const greet = await coordinator.job(id, pipeline.id, 'greet');
+    assert.match(await coordinator.trace(id, greet.id), /\ncomponent says bonjour from v1\.2\.0\n/);
+
+    const child = bridges.find((bridge) => bridge.name === 'dynamic-child');
+    assert.equal(child?.status, 'success');
+    const dynamic = await coordinator.job(id, child!.downstream_pipeline!.id, 'dynamic');
+    assert.match(await coordinator.trace(id, dynamic.id), /\ndynamic child ran in parent_pipeline\n/);
+  });
+});
