@@ -3,12 +3,13 @@
 // dynamic child pipeline made from an earlier job's artifact, through a real `tessera serve` and
 // a real `tessera runner`.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { commitFiles, git, makeRepository } from '../runner/git-repository.js';
-import { type Child, Coordinator, startRunner } from './runner-harness.js';
+import { type Child, Coordinator, startRunner, TESSERA_BIN } from './runner-harness.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-include-'));
 const coordinator = new Coordinator(join(root, 'data'));
@@ -107,5 +108,27 @@ dynamic-child:
     assert.equal(child?.status, 'success');
     const dynamic = await coordinator.job(id, child!.downstream_pipeline!.id, 'dynamic');
     assert.match(await coordinator.trace(id, dynamic.id), /\ndynamic child ran in parent_pipeline\n/);
+
+    // tessera ci lint --server --project resolves the same includes, listed with GitLab's types.
+    const local = join(root, 'lint-local.yml');
+    writeFileSync(
+      local,
+      'include:\n  - { project: templates-group/templates, ref: v1.0.0, file: ci/build.yml }\n  - component: $CI_SERVER_FQDN/templates-group/templates/greet@v1.0.0\n',
+    );
+    const cli = spawnSync(
+      process.execPath,
+      [TESSERA_BIN, 'ci', 'lint', local, '--server', coordinator.url, '--project', String(id), '--json'],
+      { encoding: 'utf8', env: { ...process.env, TESSERA_TOKEN: coordinator.adminToken } },
+    );
+    assert.equal(cli.status, 0, cli.stdout + cli.stderr);
+    const answer = JSON.parse(cli.stdout) as { includes: Array<{ type: string; location: string }> };
+    assert.deepEqual(
+      answer.includes.map((included) => [included.type, included.location.replace(/^[^/]+:\d+\//, 'FQDN/')]),
+      [
+        ['file', 'ci/build.yml'],
+        ['local', 'ci/common.yml'],
+        ['component', 'FQDN/templates-group/templates/greet@v1.0.0'],
+      ],
+    );
   });
 });
