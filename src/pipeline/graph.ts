@@ -15,6 +15,7 @@ export function checkGraph(
   const byName = new Map(jobs.map((job) => [job.name, job]));
   const edges = new Map<string, string[]>();
   for (const job of jobs) checkDependencies(job, byName, brokenNames, problems);
+  for (const job of jobs) checkArtifactIncludes(job, byName, brokenNames, problems);
   for (const job of jobs) {
     if (job.needs === null) continue;
     const valid: string[] = [];
@@ -124,6 +125,41 @@ function checkDependencies(
       );
     } else if (job.needs === null && target.stageIndex >= job.stageIndex && job.stageIndex >= 0) {
       problems.error(where, `"${name}" should be in a previous stage than "${job.stage}"`, at);
+    }
+  });
+}
+
+/**
+ * A dynamic child pipeline's `{ artifact, job }` names a visible job that runs before the bridge:
+ * one of its `needs`, or of an earlier stage without them (GitLab refuses the parent pipeline
+ * rather than failing its bridge later).
+ */
+function checkArtifactIncludes(
+  job: JobSpec,
+  byName: ReadonlyMap<string, JobSpec>,
+  brokenNames: ReadonlySet<string>,
+  problems: ProblemList,
+): void {
+  job.trigger?.include?.forEach((file, index) => {
+    if (typeof file === 'string' || !('artifact' in file)) return;
+    const where = `jobs.${job.name}.trigger.include[${index}].job`;
+    const target = byName.get(file.job);
+    const at = { line: job.line };
+    if (target === undefined) {
+      if (!brokenNames.has(file.job))
+        problems.error(
+          where,
+          `"${file.job}" is not a job in this configuration; name the job whose artifacts hold ${file.artifact}`,
+          at,
+        );
+    } else if (job.needs !== null && !job.needs.some((need) => need.job === file.job)) {
+      problems.error(where, `"${file.job}" should be part of needs: the bridge needs its artifacts`, at);
+    } else if (job.needs === null && target.stageIndex >= job.stageIndex && job.stageIndex >= 0) {
+      problems.error(
+        where,
+        `"${file.job}" should be in a previous stage than "${job.stage}": its artifacts must exist when the bridge runs`,
+        at,
+      );
     }
   });
 }

@@ -4,6 +4,7 @@
 // what it names fails saying which project, file or job.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { finishJob } from '../../src/coordinator/finish-job.js';
 import { startBridgeJobs } from '../../src/coordinator/start-bridge-jobs.js';
 import { startTestCoordinator, type TestCoordinator } from '../server/harness.js';
 import { testDialects } from '../store/dialects.js';
@@ -31,6 +32,9 @@ for (const dialect of testDialects()) {
       const secret = await makeRepository({ 'ci/child.yml': 'secret:\n  script: [echo]\n' });
       const app = await makeRepository({
         '.gitlab-ci.yml': `
+generate:
+  stage: build
+  script: [echo no artifacts]
 from-project:
   trigger:
     include:
@@ -63,6 +67,15 @@ from-missing-artifact:
       });
       assert.equal(created.status, 201, created.text);
       const coordinator = c.server.coordinator;
+      // The build stage ends (its job uploads no artifacts), then the bridges run.
+      const generate = await bridgeNamed(c, created.body.id, 'generate');
+      assert.ok(
+        await coordinator.repos.jobs.transition(generate.id, ['pending'], {
+          status: 'running',
+          startedAt: coordinator.clock(),
+        }),
+      );
+      await finishJob(coordinator, generate.id, { status: 'success', exitCode: 0 });
       await startBridgeJobs(coordinator);
 
       const fromProject = await bridgeNamed(c, created.body.id, 'from-project');

@@ -58,6 +58,7 @@ child-list:
   it('reads child files of another project, of an artifact and a component', async () => {
     const jobs = await plannedJobs(`
 generate:
+  stage: build
   script: [make]
 child:
   trigger:
@@ -103,6 +104,14 @@ other-project-file:
   trigger: { include: [{ project: group/other, file: child.yml }] }
 artifact-without-job:
   trigger: { include: [{ artifact: generated.yml }] }
+artifact-of-no-job:
+  trigger: { include: [{ artifact: generated.yml, job: nobody }] }
+artifact-same-stage:
+  trigger: { include: [{ artifact: generated.yml, job: with-script }] }
+artifact-not-needed:
+  stage: deploy
+  needs: []
+  trigger: { include: [{ artifact: generated.yml, job: with-script }] }
 remote-child:
   trigger: { include: [{ remote: 'https://example.com/child.yml' }] }
 bad-strategy:
@@ -130,6 +139,9 @@ delayed:
     assert.match(at('jobs.not-yaml.trigger.include'), /not a YAML file/);
     assert.equal(at('jobs.other-project-file.trigger.include[0].project'), 'none', 'read from the project');
     assert.match(at('jobs.artifact-without-job.trigger.include[0].job'), /is required with artifact/);
+    assert.match(at('jobs.artifact-of-no-job.trigger.include[0].job'), /"nobody" is not a job/);
+    assert.match(at('jobs.artifact-same-stage.trigger.include[0].job'), /should be in a previous stage/);
+    assert.match(at('jobs.artifact-not-needed.trigger.include[0].job'), /should be part of needs/);
     assert.match(at('jobs.remote-child.trigger.include[0].remote'), /not supported yet/);
     assert.match(at('jobs.bad-strategy.trigger.strategy'), /must be depend/);
     assert.match(at('jobs.branch-on-child.trigger.branch'), /trigger:project only/);
