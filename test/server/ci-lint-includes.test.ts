@@ -3,6 +3,7 @@
 // caller's access, components by version (~latest, partial, tag, SHA), nested include:local in the
 // included project, the errors (a private project reads as a missing one), and the limits.
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { makeRepository } from '../coordinator/git-fixture.js';
 import { setUpProject } from '../coordinator/project-fixture.js';
@@ -249,13 +250,15 @@ app:
       assert.match(errors, /include\[10\]\.file: is required/);
     });
 
-    it('counts project files toward the 150 includes, and stops include cycles across projects', async () => {
+    it('bounds project files by size and count, names a failing git read, and stops include cycles across projects', async () => {
       const templates = await makeRepository({
         'ci/job.yml': 'shared:\n  script: [echo]\n',
         // Includes itself through its project: merged once, never looping.
         'ci/loop.yml':
           'include:\n  - { project: acme/templates, file: ci/loop.yml }\nlooped:\n  script: [echo]\n',
+        'ci/huge.yml': `huge:\n  script:\n${'    - echo 0123456789012345678901234567890123456789\n'.repeat(24_000)}`,
       });
+      const gone = await makeRepository({ 'ci/job.yml': 'gone:\n  script: [echo]\n' });
       const app = await makeRepository({ '.gitlab-ci.yml': 'app:\n  script: [echo]\n' });
       const c = await startTestCoordinator(dialect);
       const p = await setUpProject(c, app.path);
@@ -263,6 +266,25 @@ app:
       await c.api('POST', '/api/v4/projects', {
         body: { name: 'templates', path: 'templates', namespace_id: acme, repository_url: templates.path },
       });
+      await c.api('POST', '/api/v4/projects', {
+        body: { name: 'gone', path: 'gone', namespace_id: acme, repository_url: gone.path },
+      });
+      await rm(gone.path, { recursive: true, force: true });
+      const failing = await lint(
+        c,
+        p.projectId,
+        p.developer.token,
+        'include:\n  - { project: acme/templates, file: ci/huge.yml }\n  - { project: acme/gone, ref: v1, file: ci/job.yml }\n',
+      );
+      assert.equal(failing.valid, false);
+      assert.match(
+        failing.errors.join('\n'),
+        /ci\/huge.yml of acme\/templates at main: the file is larger than 1048576 bytes/,
+      );
+      assert.match(
+        failing.errors.join('\n'),
+        /include\[1\]: cannot include "ci\/job.yml": cannot read project "acme\/gone" at "v1": cannot read the repository/,
+      );
       const entry = '  - { project: acme/templates, file: ci/job.yml }\n';
       const many = await lint(c, p.projectId, p.developer.token, `include:\n${entry.repeat(151)}`);
       assert.equal(many.valid, false);
