@@ -260,13 +260,17 @@ async function createDownstream(
 function childInclude(file: TriggerInclude): Record<string, unknown> {
   if (typeof file === 'string') return { local: file };
   // No ref: the project's default branch, as an include:project without one.
-  if ('project' in file) return file.ref === null ? { project: file.project, file: file.file } : { ...file };
+  if ('project' in file && file.ref === null) {
+    const { ref: _none, ...rest } = file;
+    return rest;
+  }
   return { ...file };
 }
 
 /** How the child's errors name its configuration: the files it is made of. */
 function describeChildInclude(file: TriggerInclude): string {
   if (typeof file === 'string') return file;
+  if ('local' in file) return file.local;
   if ('project' in file)
     return `${file.file.join(', ')} of ${file.project}${file.ref === null ? '' : ` at ${file.ref}`}`;
   if ('artifact' in file) return `${file.artifact} of the artifacts of job ${file.job}`;

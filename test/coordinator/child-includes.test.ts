@@ -27,6 +27,7 @@ for (const dialect of testDialects()) {
       const templates = await makeRepository({
         'ci/child.yml': 'include: ci/common.yml\nfrom-template:\n  extends: .common\n  script: [echo]\n',
         'ci/common.yml': '.common:\n  variables: { FROM: templates }\n',
+        'ci/named.yml': 'spec:\n  inputs:\n    name: {}\n---\nchild-$[[ inputs.name ]]:\n  script: [echo]\n',
       });
       templates.git('tag', 'v1.0.0');
       const secret = await makeRepository({ 'ci/child.yml': 'secret:\n  script: [echo]\n' });
@@ -39,6 +40,11 @@ from-project:
   trigger:
     include:
       - { project: acme/templates, ref: v1.0.0, file: /ci/child.yml }
+with-inputs:
+  trigger:
+    include:
+      - { project: acme/templates, file: ci/named.yml, inputs: { name: given } }
+      - { local: ci/local.yml, inputs: { name: local } }
 from-hidden:
   trigger:
     include: [{ project: secret/vault, file: ci/child.yml }]
@@ -46,6 +52,7 @@ from-missing-artifact:
   trigger:
     include: [{ artifact: generated.yml, job: generate }]
 `,
+        'ci/local.yml': 'spec:\n  inputs:\n    name: {}\n---\nlocal-$[[ inputs.name ]]:\n  script: [echo]\n',
       });
       const c = await startTestCoordinator(dialect);
       const p = await setUpProject(c, app.path);
@@ -88,6 +95,15 @@ from-missing-artifact:
       assert.deepEqual(
         childJobs.map((job) => [job.name, job.spec.variables.FROM]),
         [['from-template', 'templates']],
+      );
+
+      // trigger:include entries pass inputs to the files' spec:inputs.
+      const withInputs = await bridgeNamed(c, created.body.id, 'with-inputs');
+      const inputsChild = await coordinator.repos.pipelines.findBySourceJob(withInputs.id);
+      assert.ok(inputsChild, await coordinator.repos.jobs.readTrace(withInputs.id));
+      assert.deepEqual(
+        (await coordinator.repos.jobs.listByPipeline(inputsChild.id)).map((job) => job.name),
+        ['child-given', 'local-local'],
       );
 
       const hidden = await bridgeNamed(c, created.body.id, 'from-hidden');

@@ -9,9 +9,15 @@ import { checkKeys, readBoolean, readString } from './read-value.js';
  */
 export type TriggerInclude =
   | string
-  | { readonly project: string; readonly ref: string | null; readonly file: readonly string[] }
-  | { readonly artifact: string; readonly job: string }
-  | { readonly component: string };
+  | ((
+      | { readonly local: string }
+      | { readonly project: string; readonly ref: string | null; readonly file: readonly string[] }
+      | { readonly artifact: string; readonly job: string }
+      | { readonly component: string }
+    ) & {
+      /** `inputs:` for the file's `spec:inputs` (absent when none are given). */
+      readonly inputs?: Readonly<Record<string, unknown>>;
+    });
 
 /** `trigger:` of a bridge job: a child pipeline of this commit or a pipeline of another project. */
 export interface TriggerSpec {
@@ -195,7 +201,7 @@ function readTriggerIncludeEntry(item: MapNode, where: string, problems: Problem
     return null;
   }
   if (item.entries.has('project')) {
-    checkKeys(item, where, new Set(['project', 'ref', 'file']), problems);
+    checkKeys(item, where, new Set(['project', 'ref', 'file', 'inputs']), problems);
     const project = readString(item.entries.get('project') as TreeNode, `${where}.project`, problems);
     const refNode = item.entries.get('ref');
     const ref = refNode === undefined ? null : readString(refNode, `${where}.ref`, problems);
@@ -218,10 +224,10 @@ function readTriggerIncludeEntry(item: MapNode, where: string, problems: Problem
       problems.error(`${where}.file`, 'must name at least one file, e.g. file: ci/child.yml', fileNode);
       return null;
     }
-    return { project, ref, file: file as string[] };
+    return withInputs({ project, ref, file: file as string[] }, item, where, problems);
   }
   if (item.entries.has('artifact')) {
-    checkKeys(item, where, new Set(['artifact', 'job']), problems);
+    checkKeys(item, where, new Set(['artifact', 'job', 'inputs']), problems);
     const artifact = readYamlPath(item.entries.get('artifact') as TreeNode, `${where}.artifact`, problems);
     const jobNode = item.entries.get('job');
     if (jobNode === undefined) {
@@ -233,14 +239,14 @@ function readTriggerIncludeEntry(item: MapNode, where: string, problems: Problem
       return null;
     }
     const job = readString(jobNode, `${where}.job`, problems);
-    return artifact === null || job === null ? null : { artifact, job };
+    return artifact === null || job === null ? null : withInputs({ artifact, job }, item, where, problems);
   }
   if (item.entries.has('component')) {
-    checkKeys(item, where, new Set(['component']), problems);
+    checkKeys(item, where, new Set(['component', 'inputs']), problems);
     const component = readString(item.entries.get('component') as TreeNode, `${where}.component`, problems);
-    return component === null ? null : { component };
+    return component === null ? null : withInputs({ component }, item, where, problems);
   }
-  checkKeys(item, where, new Set(['local']), problems);
+  checkKeys(item, where, new Set(['local', 'inputs']), problems);
   const local = item.entries.get('local');
   if (local === undefined) {
     problems.error(
@@ -250,5 +256,50 @@ function readTriggerIncludeEntry(item: MapNode, where: string, problems: Problem
     );
     return null;
   }
-  return readYamlPath(local, where, problems);
+  const path = readYamlPath(local, where, problems);
+  if (path === null) return null;
+  return item.entries.has('inputs') ? withInputs({ local: path }, item, where, problems) : path;
+}
+
+/** The entry with the `inputs:` of `item` as plain values, checked later against the file's `spec:inputs`. */
+function withInputs<T extends object>(
+  entry: T,
+  item: MapNode,
+  where: string,
+  problems: ProblemList,
+): (T & { inputs?: Readonly<Record<string, unknown>> }) | null {
+  const node = item.entries.get('inputs');
+  if (node === undefined) return entry;
+  if (node.kind !== 'map') {
+    problems.error(
+      `${where}.inputs`,
+      `must be a mapping of input names and values, not ${describeNode(node)}`,
+      node,
+    );
+    return null;
+  }
+  const inputs = plainValue(node, `${where}.inputs`, problems);
+  return inputs === undefined ? null : { ...entry, inputs: inputs as Record<string, unknown> };
+}
+
+/** A YAML value as plain data; `undefined` (reported) for a `!reference`, which inputs cannot hold. */
+function plainValue(node: TreeNode, path: string, problems: ProblemList): unknown {
+  switch (node.kind) {
+    case 'scalar':
+      return node.value;
+    case 'seq': {
+      const items = node.items.map((item, index) => plainValue(item, `${path}[${index}]`, problems));
+      return items.includes(undefined) ? undefined : items;
+    }
+    case 'map': {
+      const entries = [...node.entries].map(([key, value]) => [
+        key,
+        plainValue(value, `${path}.${key}`, problems),
+      ]);
+      return entries.some(([, value]) => value === undefined) ? undefined : Object.fromEntries(entries);
+    }
+    case 'reference':
+      problems.error(path, 'an input of a child pipeline must be a value, not a !reference', node);
+      return undefined;
+  }
 }

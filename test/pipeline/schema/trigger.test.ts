@@ -65,12 +65,12 @@ child:
     include:
       - { project: acme/templates, ref: v1.0.0, file: /ci/child.yml }
       - { artifact: generated.yml, job: generate }
-      - { component: example.com/acme/components/build@1.0.0 }
+      - { component: example.com/acme/components/build@1.0.0, inputs: { stage: test, list: [a, 1] } }
 `);
     assert.deepEqual(jobs.find((job) => job.name === 'child')?.trigger?.include, [
       { project: 'acme/templates', ref: 'v1.0.0', file: ['ci/child.yml'] },
       { artifact: 'generated.yml', job: 'generate' },
-      { component: 'example.com/acme/components/build@1.0.0' },
+      { component: 'example.com/acme/components/build@1.0.0', inputs: { stage: 'test', list: ['a', 1] } },
     ]);
   });
 
