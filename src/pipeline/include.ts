@@ -454,7 +454,7 @@ function includeEntries(include: TreeNode, state: IncludeState): IncludeEntry[] 
             'file goes with project: write { project: group/project, file: ci/build.yml }',
             item,
           );
-        else if (item.entries.size === 0 || !item.entries.has('remote'))
+        else
           problems.error(
             where,
             'write include: { local: path/to/file.yml }, { project, file } or { component }',
