@@ -226,11 +226,7 @@ async function expand(
     if (state.timedOut) break;
     if (state.clock() > state.deadline) {
       state.timedOut = true;
-      state.problems.error(
-        where,
-        `reading the includes took longer than ${PIPELINE_LIMITS.maxIncludeMilliseconds / 1000} seconds; include fewer files, or files of fewer projects`,
-        at,
-      );
+      state.problems.error(where, timeLimitMessage(), at);
       break;
     }
     // The same file with other inputs is another configuration, as in GitLab; a local path is
@@ -239,7 +235,11 @@ async function expand(
     const key = inputs === null ? identity : `${identity}\u0000${JSON.stringify(plainValue(inputs))}`;
     if (state.seen.has(key)) continue;
     state.seen.add(key);
-    const read = await readInclude(entry, context, state);
+    const read = await withinDeadline(readInclude(entry, context, state), state);
+    if (read === TIMED_OUT) {
+      state.problems.error(where, timeLimitMessage(), at);
+      break;
+    }
     if (read === null) continue;
     const parsedFile = parseConfigFile(read.content, read.label, state.problems, state.budget);
     if (parsedFile.body === null) continue;
@@ -282,6 +282,35 @@ async function expand(
   if (merged === null) return self;
   const result = deepMerge(merged, self, (amount) => state.work.charge(amount));
   return result.kind === 'map' ? result : self;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+function timeLimitMessage(): string {
+  return `reading the includes took longer than ${PIPELINE_LIMITS.maxIncludeMilliseconds / 1000} seconds; include fewer files, or files of fewer projects`;
+}
+
+/**
+ * `read`, or {@link TIMED_OUT} once the time left for includes has passed: one slow git read (each
+ * bounded on its own, but longer than the whole budget) cannot hold the configuration past it.
+ * A read that loses the race ends in the background; its result is dropped.
+ */
+async function withinDeadline<T>(read: Promise<T>, state: IncludeState): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, state.deadline - state.clock()));
+    timer.unref();
+  });
+  try {
+    const result = await Promise.race([read, late]);
+    if (result === TIMED_OUT) {
+      state.timedOut = true;
+      read.catch(() => undefined);
+    }
+    return result;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Reads the text of one include from where its kind says; `null` after reporting why not. */

@@ -63,6 +63,24 @@ job:
   });
 });
 
+describe('the include time limit on one slow read', () => {
+  // The timeout only ends the test if the limit were not kept (it would wait forever).
+  it('gives up on a read that outlasts the time left, instead of waiting for it', {
+    timeout: 60_000,
+  }, async () => {
+    let calls = 0;
+    const errors = await errorsOf({
+      content: 'include: slow.yml\nmain:\n  script: [echo]\n',
+      // A read that never answers, started with 5 ms of the budget left.
+      readLocalFile: () => new Promise<string | undefined>(() => {}),
+      clock: () => (calls++ === 0 ? 0 : PIPELINE_LIMITS.maxIncludeMilliseconds - 5),
+    });
+    assert.deepEqual(errors, [
+      'include: reading the includes took longer than 30 seconds; include fewer files, or files of fewer projects',
+    ]);
+  });
+});
+
 describe('component versions', () => {
   const tags = ['v1.0.0', 'v1.2.0', '1.10.1', 'v2.0.0-rc.1', 'latest', 'v1.2.3+build', 'release-3'];
 
