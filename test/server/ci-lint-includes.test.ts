@@ -146,12 +146,13 @@ for (const dialect of testDialects()) {
         },
       ]);
 
-      // No ref: the default branch; ~latest: the newest released semantic version.
+      // No ref: the default branch; ~latest: the newest released semantic version; $CI_SERVER_HOST
+      // (without the port) names this instance too.
       const latest = await lint(
         c,
         p.projectId,
         dev,
-        `include:\n  - { project: acme/templates, file: ci/build.yml }\n  - component: ${fqdn}/acme/templates/greet@~latest\n`,
+        `include:\n  - { project: acme/templates, file: ci/build.yml }\n  - component: $CI_SERVER_HOST/acme/templates/greet@~latest\n`,
       );
       assert.equal(latest.valid, true, latest.errors.join('\n'));
       assert.deepEqual(latest.jobs?.find((candidate) => candidate.name === 'from-project')?.script, [
