@@ -63,6 +63,16 @@ for (const dialect of testDialects()) {
       await project(store, sub, 'APP');
     });
 
+    it('finds a project by its path whatever the case, as GitLab does', async () => {
+      const store = await dialect.openStore();
+      const acme = await group(store, 'Acme', 'Acme');
+      const app = await project(store, acme, 'App');
+      const projects = repositories(store.db).projects;
+      assert.equal((await projects.findByPath('acme/app'))?.id, app.id);
+      assert.equal((await projects.findByPath('ACME/APP'))?.id, app.id);
+      assert.equal(await projects.findByPath('acme/ap'), undefined);
+    });
+
     it('migrates a store holding case twins: the oldest keeps its path, younger ones become <path>-<id>', async () => {
       const location = await dialect.freshLocation();
       const open = (lastMigration?: string) =>

@@ -120,11 +120,12 @@ export class ProjectRepository {
     return row && toProject(row);
   }
 
+  /** The project at `group/project`, whatever the case of the letters (paths are unique without case, as GitLab's). */
   async findByPath(pathWithNamespace: string): Promise<ProjectRecord | undefined> {
     const row = await this.db
       .selectFrom('projects')
       .selectAll()
-      .where('pathWithNamespace', '=', pathWithNamespace)
+      .where(sql`lower(path_with_namespace)`, '=', pathWithNamespace.toLowerCase())
       .executeTakeFirst();
     return row && toProject(row);
   }
