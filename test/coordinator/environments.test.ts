@@ -270,5 +270,38 @@ for (const dialect of testDialects()) {
       const allowed = await api('POST', `/environments/${guarded.body.id}/stop`, p.maintainer.token);
       assert.equal(allowed.body.state, 'stopped');
     });
+
+    it('stops the environments of a branch that a mirror update finds deleted, as the mirror user', async () => {
+      const repo = await makeRepository({ '.gitlab-ci.yml': CONFIG });
+      const c = await startTestCoordinator(dialect, { mirrorInterval: 3600 });
+      const p = await setUpProject(c, repo.path);
+      const enabled = await c.api('PUT', `/api/v4/projects/${p.projectId}`, {
+        token: p.maintainer.token,
+        body: { mirror: true, mirror_trigger_builds: true },
+      });
+      assert.equal(enabled.status, 200, enabled.text);
+      const { updateMirror } = await import('../../src/triggers/update-mirror.js');
+      const coordinator = c.server.coordinator;
+      await updateMirror(coordinator, p.projectId);
+      repo.git('checkout', '--quiet', '-b', 'feature');
+      await repo.commit({ 'a.txt': 'a' }, 'feature work');
+      repo.git('checkout', '--quiet', 'main');
+      const pushed = await updateMirror(coordinator, p.projectId);
+      const pipelineId = pushed.pipelines.find((entry) => entry.ref === 'feature')?.pipelineId;
+      assert.ok(pipelineId, JSON.stringify(pushed));
+      await runJob(c, (await latestJob(c, pipelineId, 'deploy')).id, 'success');
+      const environment = await coordinator.repos.protection.findEnvironment(p.projectId, 'review/feature');
+      assert.equal(environment?.state, 'available');
+
+      repo.git('branch', '--quiet', '-D', 'feature');
+      const deleted = await updateMirror(coordinator, p.projectId);
+      assert.equal(deleted.error, null);
+      assert.equal(
+        (await coordinator.repos.protection.findEnvironment(p.projectId, 'review/feature'))?.state,
+        'stopping',
+      );
+      const stop = await latestJob(c, pipelineId, 'stop');
+      assert.deepEqual([stop.status, stop.userId], ['pending', p.maintainer.id]);
+    });
   });
 }
