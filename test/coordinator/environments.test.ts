@@ -271,6 +271,29 @@ for (const dialect of testDialects()) {
       assert.equal(allowed.body.state, 'stopped');
     });
 
+    it('keeps the stop time of a deployment without auto_stop_in, and clears it with auto_stop_in: never', async () => {
+      const repo = await makeRepository({ '.gitlab-ci.yml': CONFIG });
+      let now = Date.UTC(2026, 0, 5, 12);
+      const c = await startTestCoordinator(dialect, {}, { clock: () => now });
+      const p = await setUpProject(c, repo.path);
+      const deployWith = async (config: string) => {
+        await repo.commit({ '.gitlab-ci.yml': config });
+        const created = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline`, {
+          token: p.developer.token,
+          body: { ref: 'main' },
+        });
+        assert.equal(created.status, 201, created.text);
+        await runJob(c, (await latestJob(c, created.body.id, 'deploy')).id, 'success');
+        return (await c.server.coordinator.repos.protection.findEnvironment(p.projectId, 'review/main'))
+          ?.autoStopAt;
+      };
+      assert.equal(await deployWith(CONFIG), now + HOUR);
+      const expiry = now + HOUR;
+      now += 60_000;
+      assert.equal(await deployWith(CONFIG.replace('    auto_stop_in: 1 hour\n', '')), expiry);
+      assert.equal(await deployWith(CONFIG.replace('auto_stop_in: 1 hour', 'auto_stop_in: never')), null);
+    });
+
     it('stops the environments of a branch that a mirror update finds deleted, as the mirror user', async () => {
       const repo = await makeRepository({ '.gitlab-ci.yml': CONFIG });
       const c = await startTestCoordinator(dialect, { mirrorInterval: 3600 });
