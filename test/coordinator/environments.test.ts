@@ -98,6 +98,7 @@ for (const dialect of testDialects()) {
         [env.name, env.external_url, env.state],
         ['review/main', 'https://review-main.example.com', 'available'],
       );
+      assert.equal(env.slug, 'review-main', 'the slug is CI_ENVIRONMENT_SLUG');
       // Created by a job with auto_stop_in: GitLab starts the clock at creation too.
       assert.equal(env.auto_stop_at, new Date(now + HOUR).toISOString());
       // Only the start job deploys: no deployment for stop, verify or prepare.
@@ -266,6 +267,17 @@ for (const dialect of testDialects()) {
         'new-review': 'available',
       });
       assert.ok(stale.body.id && fresh.body.id);
+      const stoppedOnes = await api('GET', '/environments?states=stopped');
+      assert.deepEqual(
+        stoppedOnes.body.map((e: { name: string }) => e.name),
+        ['plain', 'old-review'],
+      );
+      const named = await api('GET', '/environments?name=production');
+      assert.deepEqual(
+        named.body.map((e: { id: number }) => e.id),
+        [guarded.body.id],
+      );
+      assert.equal((await api('GET', '/environments?states=gone')).status, 400);
       // A maintainer may stop the protected one.
       const allowed = await api('POST', `/environments/${guarded.body.id}/stop`, p.maintainer.token);
       assert.equal(allowed.body.state, 'stopped');

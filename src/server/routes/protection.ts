@@ -5,6 +5,7 @@ import { guessTier } from '../../coordinator/deployment-tier.js';
 import { stopEnvironment } from '../../coordinator/stop-environment.js';
 import { stopStaleEnvironments } from '../../coordinator/stop-stale-environments.js';
 import { TesseraError } from '../../errors.js';
+import { environmentSlug } from '../../pipeline/environment-name.js';
 import { DeploymentRepository } from '../../store/repositories/deployments.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
 import type {
@@ -69,11 +70,8 @@ export function renderEnvironment(environment: EnvironmentRecord) {
   return {
     id: environment.id,
     name: environment.name,
-    slug: environment.name
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-|-$/g, '')
-      .slice(0, 24),
+    // The same slug as the job's CI_ENVIRONMENT_SLUG.
+    slug: environmentSlug(environment.name),
     external_url: environment.externalUrl,
     state: environment.state,
     tier: environment.tier,
@@ -216,13 +214,29 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: PaginationQuery }>(
+  app.get<{ Params: { id: string }; Querystring: PaginationQuery & { name?: string; states?: string } }>(
     '/api/v4/projects/:id/environments',
-    { schema: { params: projectParams, querystring: listQuery } },
+    {
+      schema: {
+        params: projectParams,
+        querystring: {
+          type: 'object',
+          properties: {
+            ...paginationProperties,
+            name: environmentName,
+            states: { type: 'string', enum: ['available', 'stopping', 'stopped'] },
+          },
+        },
+      },
+    },
     async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const window = pageWindow(request.query);
-      const page = await coordinator.repos.protection.pageEnvironments(project.id, window);
+      const { name, states } = request.query;
+      const page = await coordinator.repos.protection.pageEnvironments(project.id, window, {
+        ...(name === undefined ? {} : { name }),
+        ...(states === undefined ? {} : { states: [states] }),
+      });
       setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
       return page.items.map(renderEnvironment);
     },

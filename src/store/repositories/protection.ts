@@ -35,12 +35,16 @@ export class ProtectionRepository {
     );
   }
 
-  /** One page of a project's environments, oldest first. */
-  async pageEnvironments(projectId: number, window: PageWindow): Promise<Page<EnvironmentRecord>> {
-    return readPage(
-      this.db.selectFrom('environments').selectAll().where('projectId', '=', projectId).orderBy('id'),
-      window,
-    );
+  /** One page of a project's environments, oldest first; only those named `name`, or in `states`, when given. */
+  async pageEnvironments(
+    projectId: number,
+    window: PageWindow,
+    filter: { name?: string; states?: readonly string[] } = {},
+  ): Promise<Page<EnvironmentRecord>> {
+    let query = this.db.selectFrom('environments').selectAll().where('projectId', '=', projectId);
+    if (filter.name !== undefined) query = query.where('name', '=', filter.name);
+    if (filter.states !== undefined) query = query.where('state', 'in', filter.states);
+    return readPage(query.orderBy('id'), window);
   }
 
   /** One page of a project's protected environments, oldest first. */
