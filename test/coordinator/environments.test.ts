@@ -198,6 +198,19 @@ for (const dialect of testDialects()) {
         [deployments.body[0].iid, deployments.body[0].status, deployments.body[0].environment.name],
         [2, 'success', 'review/main'],
       );
+      const byUpdate = await api('GET', '/deployments?order_by=updated_at&sort=desc');
+      assert.deepEqual(
+        byUpdate.body.map((d: { iid: number }) => d.iid),
+        [2, 1],
+      );
+      const recent = await api(
+        'GET',
+        `/deployments?updated_after=${encodeURIComponent(new Date(expiry - HOUR - 1).toISOString())}`,
+      );
+      assert.deepEqual(
+        recent.body.map((d: { iid: number }) => d.iid),
+        [2],
+      );
       const failedOnes = await api('GET', '/deployments?status=failed');
       assert.deepEqual(failedOnes.body, []);
       const byEnvironment = await api('GET', '/deployments?environment=review%2Fmain&status=success');
