@@ -317,6 +317,26 @@ for (const dialect of testDialects()) {
       now += 60_000;
       assert.equal(await deployWith(CONFIG.replace('    auto_stop_in: 1 hour\n', '')), expiry);
       assert.equal(await deployWith(CONFIG.replace('auto_stop_in: 1 hour', 'auto_stop_in: never')), null);
+
+      // Deleting a pipeline deletes its jobs' deployments; deleting the project, every one (admin: owner).
+      const deploymentCount = async () =>
+        (await c.api('GET', `/api/v4/projects/${p.projectId}/deployments`)).body.length;
+      assert.equal(await deploymentCount(), 3);
+      const [latest] = (await c.api('GET', `/api/v4/projects/${p.projectId}/pipelines`)).body;
+      assert.equal(
+        (await c.api('DELETE', `/api/v4/projects/${p.projectId}/pipelines/${latest.id}`)).status,
+        204,
+      );
+      assert.equal(await deploymentCount(), 2);
+      assert.equal((await c.api('DELETE', `/api/v4/projects/${p.projectId}`)).status, 202);
+      assert.equal(
+        await c.server.coordinator.store.db
+          .selectFrom('deployments')
+          .selectAll()
+          .execute()
+          .then((rows) => rows.length),
+        0,
+      );
     });
 
     it('stops the environments of a branch that a mirror update finds deleted, as the mirror user', async () => {
