@@ -5,6 +5,7 @@ import { type Command, Option } from 'commander';
 import { expireArtifacts } from '../artifacts/expire-artifacts.js';
 import type { TesseraConfig } from '../config/defaults.js';
 import { type ConfigInput, loadConfig } from '../config/load.js';
+import { autoStopEnvironments } from '../coordinator/auto-stop-environments.js';
 import { bootstrapAdmin } from '../coordinator/bootstrap-admin.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { createRunner } from '../coordinator/create-runner.js';
@@ -176,6 +177,9 @@ export async function startServer(
       );
       void promoteScheduledJobs(coordinator).catch((error: unknown) =>
         app.log.error({ err: error }, 'delayed job sweep failed'),
+      );
+      void autoStopEnvironments(coordinator).catch((error: unknown) =>
+        app.log.error({ err: error }, 'environment auto-stop sweep failed'),
       );
       // Bridges left pending by a restart, or made pending on another node, start here too.
       void startBridgeJobs(coordinator).catch((error: unknown) =>

@@ -2,6 +2,7 @@ import { isTesseraError, TesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
 import {
   ENVIRONMENT_NAME_RULE,
+  environmentSlug,
   expandEnvironmentName,
   isEnvironmentName,
 } from '../pipeline/environment-name.js';
@@ -24,6 +25,7 @@ import { projectAccessLevel } from './permissions.js';
 import { isMeantAsPipeline } from './pipeline-config-shape.js';
 import { planFilesFor } from './plan-files.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
+import { recordDeployment } from './record-deployment.js';
 import { attachResourceGroup } from './resource-groups.js';
 
 /** `CI_COMMIT_BEFORE_SHA` of every pipeline that is not a push (GitLab's zeros). */
@@ -115,13 +117,27 @@ function withEnvironmentNamesExpanded(
   const errors: ConfigProblem[] = [];
   const jobs = plan.jobs.map((job) => {
     if (job.environment === null) return job;
-    const name = expandEnvironmentName(job.environment.name, {
+    const scope = {
       predefined: context.predefined,
       pipeline: plan.variables,
       job: job.variables,
       project: context.project,
-    });
-    if (name === job.environment.name) return job;
+    };
+    const name = expandEnvironmentName(job.environment.name, scope);
+    // GitLab expands `environment:url` with the job's variables, CI_ENVIRONMENT_SLUG among them.
+    const url =
+      job.environment.url === null
+        ? null
+        : expandEnvironmentName(job.environment.url, {
+            ...scope,
+            predefined: {
+              ...context.predefined,
+              CI_ENVIRONMENT_NAME: name,
+              CI_ENVIRONMENT_SLUG: environmentSlug(name),
+            },
+          });
+    if (name === job.environment.name)
+      return url === job.environment.url ? job : { ...job, environment: { ...job.environment, url } };
     if (!isEnvironmentName(name, { expanded: true })) {
       errors.push({
         path: `jobs.${job.name}.environment`,
@@ -130,7 +146,7 @@ function withEnvironmentNamesExpanded(
       });
       return job;
     }
-    return { ...job, environment: { ...job.environment, name } };
+    return { ...job, environment: { ...job.environment, name, url } };
   });
   if (errors.length > 0) throw pipelineInvalid(context.file, errors, context.warnings);
   return { ...plan, jobs };
@@ -389,6 +405,7 @@ export async function createPipeline(
     });
     for (const job of plan.jobs) {
       if (job.environment && !(await repos.protection.findEnvironment(project.id, job.environment.name))) {
+        const autoStopIn = job.environment.autoStopInSeconds;
         await repos.protection.createEnvironment({
           projectId: project.id,
           name: job.environment.name,
@@ -396,6 +413,8 @@ export async function createPipeline(
           tier: job.environment.deploymentTier ?? guessTier(job.environment.name),
           state: 'available',
           createdAt: now,
+          // GitLab starts the auto-stop clock when a job creates the environment, too.
+          autoStopAt: autoStopIn == null ? null : now + autoStopIn * 1000,
         });
       }
       const stored = await repos.jobs.create({
@@ -417,6 +436,7 @@ export async function createPipeline(
         createdAt: now,
       });
       await attachResourceGroup(tx, project.id, stored.id, job.resourceGroup, now);
+      await recordDeployment(tx, stored, created, now);
     }
     await advancePipeline(tx, created.id, now);
     return created;

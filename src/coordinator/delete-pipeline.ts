@@ -4,7 +4,7 @@ import { artifactKeysOf } from './delete-project.js';
 
 /**
  * Deletes a pipeline (`DELETE /projects/:id/pipelines/:pipeline_id`) with what GitLab deletes
- * alongside: its jobs with their logs and artifacts, and the record that a schedule ran it. The audit of the ID
+ * alongside: its jobs with their logs, artifacts and deployments, and the record that a schedule ran it. The audit of the ID
  * tokens its jobs were issued stays (DESIGN 3.3: a token outlives its job). A job still running
  * loses its token at once: its runner's next update is refused.
  */
@@ -13,6 +13,7 @@ export async function deletePipeline(coordinator: Coordinator, pipelineId: numbe
     const jobIds = tx.selectFrom('jobs').select('id').where('pipelineId', '=', pipelineId);
     const keys = await artifactKeysOf(tx, jobIds);
     await tx.deleteFrom('jobTraces').where('jobId', 'in', jobIds).execute();
+    await tx.deleteFrom('deployments').where('jobId', 'in', jobIds).execute();
     await tx.deleteFrom('jobs').where('pipelineId', '=', pipelineId).execute();
     await tx.deleteFrom('pipelineScheduleRuns').where('pipelineId', '=', pipelineId).execute();
     await tx.deleteFrom('pipelines').where('id', '=', pipelineId).execute();

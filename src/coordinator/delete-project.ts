@@ -3,7 +3,7 @@ import type { Database } from '../store/schema.js';
 
 /**
  * Deletes a project inside `tx` with everything GitLab deletes alongside: its pipelines, jobs and
- * their logs, variables, protected branches, tags and environments, environments, memberships,
+ * their logs, variables, protected branches, tags and environments, environments and their deployments, memberships,
  * project runners, pipeline triggers, schedules and pull-mirror state, resource groups, releases
  * and the jobs' artifacts (their rows here; the caller deletes their bytes from the artifact store
  * once the transaction is committed, with the keys this answers). Two things stay: the audit
@@ -28,6 +28,7 @@ export async function deleteProjectIn(tx: Transaction<Database>, projectId: numb
   await tx.deleteFrom('projectVariables').where('projectId', '=', projectId).execute();
   await tx.deleteFrom('protectedRefs').where('projectId', '=', projectId).execute();
   await tx.deleteFrom('protectedEnvironments').where('projectId', '=', projectId).execute();
+  await tx.deleteFrom('deployments').where('projectId', '=', projectId).execute();
   await tx.deleteFrom('environments').where('projectId', '=', projectId).execute();
   await tx
     .deleteFrom('members')

@@ -5,8 +5,10 @@ import { repositories } from '../store/repositories.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 import { recordCoverage } from './job-coverage.js';
+import { recordDeployment } from './record-deployment.js';
 import { recordRelease } from './record-release.js';
 import { attachResourceGroup } from './resource-groups.js';
+import { settleEnvironment } from './settle-environment.js';
 
 /** How a running job ended. */
 export interface JobOutcome {
@@ -60,6 +62,10 @@ export async function createAttempt(
     createdAt: now,
   });
   await attachResourceGroup(db, job.projectId, attempt.id, job.spec.resourceGroup, now);
+  if (job.spec.environment?.action === 'start') {
+    const pipeline = await repos.pipelines.findById(job.pipelineId);
+    if (pipeline) await recordDeployment(db, attempt, pipeline, now);
+  }
   if (status === 'pending') await repos.jobs.update(attempt.id, { queuedAt: now });
   return { ...attempt, queuedAt: status === 'pending' ? now : null };
 }
@@ -95,6 +101,7 @@ export async function finishJob(
     });
     if (!moved) return { status: (await repos.jobs.findById(jobId))?.status ?? 'missing', queued: false };
     if (job.spec.coverage) await recordCoverage(tx, job.id, job.spec.coverage);
+    if (job.spec.environment) await settleEnvironment(tx, job, outcome.status, now);
     if (outcome.status === 'success' && job.spec.release) {
       const line = await recordRelease(tx, job, now);
       if (line !== null) await repos.jobs.appendTrace(job.id, `${line}\n`);

@@ -1,3 +1,4 @@
+import { environmentSlug } from '../pipeline/environment-name.js';
 import { buildRuleVariables, type PipelineSource } from '../pipeline/rule-variables.js';
 import type { RunnerRecord } from '../store/repositories/runners.js';
 import type { UserRecord } from '../store/repositories/users.js';
@@ -116,11 +117,7 @@ export async function buildJobVariables(
   const environment = job.spec.environment;
   if (environment) {
     predefined.CI_ENVIRONMENT_NAME = environment.name;
-    predefined.CI_ENVIRONMENT_SLUG = environment.name
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .slice(0, 24)
-      .replace(/^-+|-+$/g, '');
+    predefined.CI_ENVIRONMENT_SLUG = environmentSlug(environment.name);
     predefined.CI_ENVIRONMENT_ACTION = environment.action;
     const stored = await coordinator.repos.protection.findEnvironment(project.id, environment.name);
     predefined.CI_ENVIRONMENT_TIER = environment.deploymentTier ?? stored?.tier ?? 'other';

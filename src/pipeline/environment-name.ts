@@ -55,3 +55,12 @@ export function expandEnvironmentName(name: string, scope: EnvironmentNameScope)
   }
   return expandVariables(name, values);
 }
+
+/** `CI_ENVIRONMENT_SLUG`: the name lowercased, other characters as `-`, at most 24 characters. */
+export function environmentSlug(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 24)
+    .replace(/^-+|-+$/g, '');
+}

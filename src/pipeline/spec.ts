@@ -109,7 +109,7 @@ export interface EnvironmentSpec {
   readonly action: 'start' | 'prepare' | 'stop' | 'verify' | 'access';
   /** `on_stop`: the job that stops the environment (absent in older stored jobs). */
   readonly onStop?: string | null;
-  /** `auto_stop_in` in seconds; `null` for never or not written. */
+  /** `auto_stop_in` in seconds; `null` for `never`; absent when not written. */
   readonly autoStopInSeconds?: number | null;
 }
 

@@ -23,6 +23,7 @@ import { registerAccessTokenRoutes } from './routes/access-tokens.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerArtifactRunnerRoutes } from './routes/artifacts-runner.js';
 import { registerCiLintRoutes } from './routes/ci-lint.js';
+import { registerDeploymentRoutes } from './routes/deployments.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIdTokenPreviewRoutes } from './routes/id-token-preview.js';
@@ -260,6 +261,7 @@ export function buildServer(config: TesseraConfig, deps: ServerDeps): BuiltServe
     registerProjectRoutes(app, context);
     registerMemberRoutes(app, context);
     registerProtectionRoutes(app, context);
+    registerDeploymentRoutes(app, context);
     registerVariableRoutes(app, context);
     registerRunnerRoutes(app, context);
     registerPipelineRoutes(app, context);

@@ -36,6 +36,7 @@ export interface Database {
   jobResourceGroups: JobResourceGroupsTable;
   releases: ReleasesTable;
   ciVariables: CiVariablesTable;
+  deployments: DeploymentsTable;
 }
 
 /** Group and instance CI/CD variables (`owner_type` `group` with the group's id, or `instance` with 0). */
@@ -143,8 +144,13 @@ export interface EnvironmentsTable {
   name: string;
   externalUrl: string | null;
   tier: string;
+  /** `available`, `stopping` (its stop jobs run) or `stopped`. */
   state: string;
   createdAt: number;
+  /** When the auto-stop sweep stops it (`auto_stop_in` of the last successful deployment); null: never. */
+  autoStopAt: Generated<number | null>;
+  /** The last change of the environment itself (state, URL, tier); null only before it is written. */
+  updatedAt: Generated<number | null>;
 }
 
 /** Protected environments (by name). */
@@ -442,5 +448,21 @@ export interface ReleasesTable {
   /** JSON array of milestone titles. */
   milestones: string;
   releasedAt: number;
+  createdAt: number;
+}
+
+/**
+ * `deployments`: one per run (attempt) of a job with `environment: { action: start }`. The status is
+ * not stored: it is the job's, read through `job_id` (GitLab syncs its deployment with the job).
+ */
+export interface DeploymentsTable {
+  id: Generated<number>;
+  /** Per-project number, as GitLab's deployment `iid`. */
+  iid: number;
+  projectId: number;
+  environmentId: number;
+  jobId: number;
+  ref: string;
+  sha: string;
   createdAt: number;
 }

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { createPipeline, gitReader } from '../coordinator/create-pipeline.js';
 import { refProtection } from '../coordinator/protected-ref.js';
+import { stopBranchEnvironments } from '../coordinator/stop-branch-environments.js';
 import { TesseraError } from '../errors.js';
 import { mirrorChanges, type RefChange } from './mirror-changes.js';
 
@@ -113,6 +114,20 @@ export async function updateMirror(coordinator: Coordinator, projectId: number):
           entry.error = describe(error);
         }
         pipelines.push(entry);
+      }
+    }
+    // A branch gone from the remote (not merely left out as unprotected) stops its environments.
+    const deletedBranches = Object.keys(mirror.knownRefs ?? {})
+      .filter((fullRef) => fullRef.startsWith('refs/heads/') && !remote.has(fullRef))
+      .map((fullRef) => fullRef.slice('refs/heads/'.length));
+    if (mirror.triggerBuilds && deletedBranches.length > 0) {
+      const user = await repos.users.findById(mirror.userId);
+      if (user?.state === 'active') {
+        for (const branch of deletedBranches) {
+          await stopBranchEnvironments(coordinator, project, user, branch).catch((error: unknown) => {
+            failure = `stopping the environments of deleted branch ${branch}: ${describe(error)}`;
+          });
+        }
       }
     }
   } catch (error) {

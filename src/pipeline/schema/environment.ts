@@ -73,7 +73,8 @@ export function readEnvironment(node: TreeNode, path: string, problems: ProblemL
   const onStop =
     onStopNode === undefined ? null : readString(onStopNode, `${path}.on_stop`, problems, 'a job name');
   const autoStopNode = node.entries.get('auto_stop_in');
-  let autoStopInSeconds: number | null = null;
+  // undefined: not written (the environment keeps its auto-stop time); null: `never` (clears it).
+  let autoStopInSeconds: number | null | undefined;
   if (autoStopNode !== undefined) {
     const text = autoStopNode.kind === 'scalar' ? autoStopNode.value : null;
     const seconds =
@@ -88,7 +89,7 @@ export function readEnvironment(node: TreeNode, path: string, problems: ProblemL
         'must be a duration such as "1 week" or "2 days", or never',
         autoStopNode,
       );
-    autoStopInSeconds = seconds;
+    else autoStopInSeconds = seconds;
   }
   return {
     name,
@@ -97,7 +98,7 @@ export function readEnvironment(node: TreeNode, path: string, problems: ProblemL
     action,
     // Only when written, so that environments without them keep their stored shape.
     ...(onStop === null ? {} : { onStop }),
-    ...(autoStopInSeconds === null ? {} : { autoStopInSeconds }),
+    ...(autoStopInSeconds === undefined ? {} : { autoStopInSeconds }),
   };
 }
 

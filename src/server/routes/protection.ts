@@ -1,12 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS, accessLevelDescription } from '../../coordinator/access-level.js';
+import { environmentRefusal } from '../../coordinator/create-pipeline.js';
 import { guessTier } from '../../coordinator/deployment-tier.js';
+import { stopEnvironment } from '../../coordinator/stop-environment.js';
+import { stopStaleEnvironments } from '../../coordinator/stop-stale-environments.js';
 import { TesseraError } from '../../errors.js';
+import { environmentSlug } from '../../pipeline/environment-name.js';
+import { DeploymentRepository } from '../../store/repositories/deployments.js';
+import type { ProjectRecord } from '../../store/repositories/projects.js';
 import type {
   EnvironmentRecord,
   ProtectedEnvironmentRecord,
   ProtectedRefRecord,
 } from '../../store/repositories/protection.js';
+import type { UserRecord } from '../../store/repositories/users.js';
+import { repositories } from '../../store/repositories.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
 import { authenticateForProject } from '../authenticate.js';
 import {
@@ -17,6 +25,7 @@ import {
 } from '../offset-pagination.js';
 import { iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
+import { renderDeployment } from './deployments.js';
 
 /** 0 = no one, 60 = instance admins only, else a role. */
 const protectionLevel = { type: 'integer', enum: [0, 10, 20, 30, 40, 50, 60] } as const;
@@ -29,6 +38,7 @@ const environmentName = {
   pattern: '^[A-Za-z0-9 _./{}$-]+$',
 } as const;
 const TIERS = ['production', 'staging', 'testing', 'development', 'other'];
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 function levelEntry(id: number, level: number) {
   return {
@@ -60,15 +70,14 @@ export function renderEnvironment(environment: EnvironmentRecord) {
   return {
     id: environment.id,
     name: environment.name,
-    slug: environment.name
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-|-$/g, '')
-      .slice(0, 24),
+    // The same slug as the job's CI_ENVIRONMENT_SLUG.
+    slug: environmentSlug(environment.name),
     external_url: environment.externalUrl,
     state: environment.state,
     tier: environment.tier,
     created_at: iso(environment.createdAt),
+    updated_at: iso(environment.updatedAt ?? environment.createdAt),
+    auto_stop_at: iso(environment.autoStopAt),
   };
 }
 
@@ -205,13 +214,29 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: PaginationQuery }>(
+  app.get<{ Params: { id: string }; Querystring: PaginationQuery & { name?: string; states?: string } }>(
     '/api/v4/projects/:id/environments',
-    { schema: { params: projectParams, querystring: listQuery } },
+    {
+      schema: {
+        params: projectParams,
+        querystring: {
+          type: 'object',
+          properties: {
+            ...paginationProperties,
+            name: environmentName,
+            states: { type: 'string', enum: ['available', 'stopping', 'stopped'] },
+          },
+        },
+      },
+    },
     async (request, reply) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const window = pageWindow(request.query);
-      const page = await coordinator.repos.protection.pageEnvironments(project.id, window);
+      const { name, states } = request.query;
+      const page = await coordinator.repos.protection.pageEnvironments(project.id, window, {
+        ...(name === undefined ? {} : { name }),
+        ...(states === undefined ? {} : { states: [states] }),
+      });
       setPaginationHeaders(request, reply, coordinator.urls.serverUrl, window, page.total);
       return page.items.map(renderEnvironment);
     },
@@ -272,6 +297,11 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
     if (!environment) throw new TesseraError('ERR_NOT_FOUND', `environment ${id} not found`);
     return environment;
   };
+  // GitLab: who may not deploy to a protected environment may not update, stop or delete it either.
+  const checkMayDeploy = async (project: ProjectRecord, user: UserRecord, environment: EnvironmentRecord) => {
+    const why = await environmentRefusal(coordinator, coordinator.store.db, project, user, environment.name);
+    if (why) throw new TesseraError('ERR_ENVIRONMENT_PROTECTED', why);
+  };
 
   app.put<{
     Params: { id: string; environment_id: number };
@@ -293,27 +323,85 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
       },
     },
     async (request) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+      const { project, user } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
       const environment = await findEnvironment(project.id, request.params.environment_id);
+      await checkMayDeploy(project, user, environment);
       const body = request.body ?? {};
-      const changed = await coordinator.repos.protection.updateEnvironment(environment.id, {
+      const changes = {
         ...(body.external_url === undefined ? {} : { externalUrl: body.external_url }),
         ...(body.tier === undefined ? {} : { tier: body.tier }),
-      });
+      };
+      const changed = await coordinator.repos.protection.updateEnvironment(
+        environment.id,
+        Object.keys(changes).length === 0 ? {} : { ...changes, updatedAt: coordinator.clock() },
+      );
       return renderEnvironment(changed ?? environment);
     },
   );
 
-  app.post<{ Params: { id: string; environment_id: number } }>(
-    '/api/v4/projects/:id/environments/:environment_id/stop',
+  app.get<{ Params: { id: string; environment_id: number } }>(
+    '/api/v4/projects/:id/environments/:environment_id',
     { schema: { params: environmentParams } },
-    async (request, reply) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+    async (request) => {
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const environment = await findEnvironment(project.id, request.params.environment_id);
-      const changed = await coordinator.repos.protection.updateEnvironment(environment.id, {
-        state: 'stopped',
+      const last = await new DeploymentRepository(coordinator.store.db).lastSuccessful(environment.id);
+      return {
+        ...renderEnvironment(environment),
+        last_deployment: last ? await renderDeployment(coordinator, project, last) : null,
+      };
+    },
+  );
+
+  app.post<{ Params: { id: string; environment_id: number }; Body: { force?: boolean } | undefined }>(
+    '/api/v4/projects/:id/environments/:environment_id/stop',
+    {
+      schema: {
+        params: environmentParams,
+        body: { type: ['object', 'null'], properties: { force: { type: 'boolean' } } },
+      },
+    },
+    async (request, reply) => {
+      const { project, user } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+      const environment = await findEnvironment(project.id, request.params.environment_id);
+      await checkMayDeploy(project, user, environment);
+      const stop = await stopEnvironment(coordinator, environment, {
+        actor: { user, project },
+        force: request.body?.force === true,
       });
-      return reply.status(200).send(renderEnvironment(changed ?? environment));
+      return reply.status(200).send(renderEnvironment(stop.environment));
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { before: string } }>(
+    '/api/v4/projects/:id/environments/stop_stale',
+    {
+      schema: {
+        params: projectParams,
+        body: {
+          type: 'object',
+          required: ['before'],
+          properties: { before: { type: 'string', minLength: 1, maxLength: 64 } },
+        },
+      },
+    },
+    async (request) => {
+      const { project, user } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+      const before = Date.parse(request.body.before);
+      const now = coordinator.clock();
+      // GitLab's bounds: between 10 years and 1 week ago.
+      if (Number.isNaN(before) || before < now - 10 * 365.25 * DAY_MS || before > now - 7 * DAY_MS) {
+        throw new TesseraError(
+          'ERR_VALIDATION',
+          'before must be an ISO 8601 date (2019-03-15T08:00:00Z) between 10 years and 1 week ago',
+        );
+      }
+      const result = await stopStaleEnvironments(coordinator, project, user, before);
+      return {
+        message: 'Successfully requested stop for all stale environments',
+        stopped: result.stopped,
+        refused: result.refused,
+      };
     },
   );
 
@@ -321,8 +409,9 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
     '/api/v4/projects/:id/environments/:environment_id',
     { schema: { params: environmentParams } },
     async (request, reply) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+      const { project, user } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
       const environment = await findEnvironment(project.id, request.params.environment_id);
+      await checkMayDeploy(project, user, environment);
       // GitLab deletes only a stopped environment.
       if (environment.state !== 'stopped') {
         throw new TesseraError(
@@ -330,7 +419,9 @@ export function registerProtectionRoutes(app: FastifyInstance, context: ServerCo
           `environment ${environment.name} is ${environment.state}: stop it first (POST …/environments/${environment.id}/stop)`,
         );
       }
-      await coordinator.repos.protection.deleteEnvironment(environment.id);
+      await coordinator.store.transaction((tx) =>
+        repositories(tx).protection.deleteEnvironment(environment.id),
+      );
       return reply.status(204).send();
     },
   );

@@ -35,12 +35,16 @@ export class ProtectionRepository {
     );
   }
 
-  /** One page of a project's environments, oldest first. */
-  async pageEnvironments(projectId: number, window: PageWindow): Promise<Page<EnvironmentRecord>> {
-    return readPage(
-      this.db.selectFrom('environments').selectAll().where('projectId', '=', projectId).orderBy('id'),
-      window,
-    );
+  /** One page of a project's environments, oldest first; only those named `name`, or in `states`, when given. */
+  async pageEnvironments(
+    projectId: number,
+    window: PageWindow,
+    filter: { name?: string; states?: readonly string[] } = {},
+  ): Promise<Page<EnvironmentRecord>> {
+    let query = this.db.selectFrom('environments').selectAll().where('projectId', '=', projectId);
+    if (filter.name !== undefined) query = query.where('name', '=', filter.name);
+    if (filter.states !== undefined) query = query.where('state', 'in', filter.states);
+    return readPage(query.orderBy('id'), window);
   }
 
   /** One page of a project's protected environments, oldest first. */
@@ -75,8 +79,15 @@ export class ProtectionRepository {
     return Number(result.numDeletedRows) > 0;
   }
 
-  async createEnvironment(input: Omit<EnvironmentRecord, 'id'>): Promise<EnvironmentRecord> {
-    return this.db.insertInto('environments').values(input).returningAll().executeTakeFirstOrThrow();
+  /** Creates an environment; it was last updated when it was created. */
+  async createEnvironment(
+    input: Omit<EnvironmentRecord, 'id' | 'autoStopAt' | 'updatedAt'> & { autoStopAt?: number | null },
+  ): Promise<EnvironmentRecord> {
+    return this.db
+      .insertInto('environments')
+      .values({ ...input, updatedAt: input.createdAt })
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
 
   async findEnvironment(projectId: number, name: string): Promise<EnvironmentRecord | undefined> {
@@ -97,10 +108,10 @@ export class ProtectionRepository {
       .executeTakeFirst();
   }
 
-  /** Changes an environment's URL, tier or state; answers it as it is now. */
+  /** Changes an environment's URL, tier, state or auto-stop time; answers it as it is now. */
   async updateEnvironment(
     id: number,
-    changes: Partial<Pick<EnvironmentRecord, 'externalUrl' | 'tier' | 'state'>>,
+    changes: Partial<Pick<EnvironmentRecord, 'externalUrl' | 'tier' | 'state' | 'autoStopAt' | 'updatedAt'>>,
   ): Promise<EnvironmentRecord | undefined> {
     if (Object.keys(changes).length === 0)
       return this.db.selectFrom('environments').selectAll().where('id', '=', id).executeTakeFirst();
@@ -112,7 +123,9 @@ export class ProtectionRepository {
       .executeTakeFirst();
   }
 
+  /** Deletes an environment with its deployments (GitLab deletes them alongside). */
   async deleteEnvironment(id: number): Promise<void> {
+    await this.db.deleteFrom('deployments').where('environmentId', '=', id).execute();
     await this.db.deleteFrom('environments').where('id', '=', id).execute();
   }
 
