@@ -23,8 +23,7 @@ export const TIMESTAMP_PREFIX_LENGTH = 32;
 export const RUNNER_STREAM = 0;
 export const SCRIPT_STREAM = 1;
 
-const PREFIX =
-  /^(\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d\.\d{6}Z) ([0-9a-f]{2})([EO])([+ ])/;
+const PREFIX = /^(\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d\.\d{6}Z) ([0-9a-f]{2})([EO])([+ ])/;
 
 /** What a line's prefix says. */
 export interface TimestampPrefix {

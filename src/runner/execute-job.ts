@@ -6,10 +6,10 @@ import { checkout, prepareCheckout, shellCheckout, shellCheckoutFailure } from '
 import { ExecutorPreparationError, type ExecutorSession, type JobExecutor } from './executors/executor.js';
 import { shellExecutor } from './executors/shell-executor.js';
 import { buildJobEnvironment } from './job-environment.js';
+import { JobLog, timestampsEnabled } from './job-log.js';
 import type { JobOutcome, JobPayload, JobStep } from './job-payload.js';
 import { allowTraverse, giveToJobUser } from './job-user.js';
 import type { JobVariable } from './job-variable.js';
-import { JobLog, timestampsEnabled } from './job-log.js';
 import { forgetProcessGroup, recordProcessGroup } from './orphan-process-groups.js';
 import { runProcess } from './run-process.js';
 import { writeScriptFile } from './script-file.js';

@@ -50,10 +50,7 @@ export class JobLog {
         ...(options.clock ? { clock: options.clock } : {}),
       });
       this.#timestampers.push(timestamper);
-      this.#sinks.set(
-        name,
-        new MaskingLogSink(values, (bytes) => timestamper.write(bytes)),
-      );
+      this.#sinks.set(name, new MaskingLogSink(values, (bytes) => timestamper.write(bytes)));
     }
   }
 

@@ -49,7 +49,13 @@ export class LogTimestamper {
   #prefix(at: number): Buffer {
     const ms = Math.floor(at);
     const micros = Math.floor((at - ms) * 1000);
-    const prefix = formatTimestampPrefix(ms, micros, this.#options.stream, this.#options.type, this.#continued);
+    const prefix = formatTimestampPrefix(
+      ms,
+      micros,
+      this.#options.stream,
+      this.#options.type,
+      this.#continued,
+    );
     return Buffer.from(prefix);
   }
 

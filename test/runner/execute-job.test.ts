@@ -172,7 +172,10 @@ describe('executeJob', () => {
     // A carriage return without a newline goes out at once; the rest of the line follows as `+`.
     assert.match(raw, /Z 01O 10%\r\n\S+Z 01O\+100%\n/);
     const times = lines.map((line) => Date.parse(line.slice(0, 27)));
-    assert.ok(times.every((time, i) => i === 0 || time >= (times[i - 1] as number)), 'in order');
+    assert.ok(
+      times.every((time, i) => i === 0 || time >= (times[i - 1] as number)),
+      'in order',
+    );
   });
 
   it('writes no prefix when the job sets FF_TIMESTAMPS to false', async () => {
