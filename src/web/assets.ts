@@ -66,8 +66,14 @@ dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; word-break: break-wor
 .job-log.hide-times .log-line.timed { padding-left: 0; text-indent: 0; }
 .log-bar { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 0 0 8px; color: var(--muted); }
 .log-bar[hidden] { display: none; }
-.log-section > summary { cursor: pointer; list-style-position: inside; }
-.section-duration { float: right; color: #a4a3a8; }
+.log-section > summary { cursor: pointer; display: flex; list-style: none; }
+.log-section > summary::-webkit-details-marker { display: none; }
+.log-section > summary.timed { padding-left: 0; text-indent: 0; }
+.section-marker::before { content: '\\25B8'; display: inline-block; width: 2ch; }
+.log-section[open] > summary .section-marker::before { content: '\\25BE'; }
+.section-title { flex: 1 1 auto; min-width: 0; }
+.section-duration { flex: none; margin-left: 1ch; color: #a4a3a8; }
+.job-log .log-time { flex: none; }
 .term-bold { font-weight: 700; } .term-italic { font-style: italic; } .term-underline { text-decoration: underline; }
 .term-fg-black { color: #4b4b4b; } .term-fg-red { color: #f55; } .term-fg-green { color: #5c5; }
 .term-fg-yellow { color: #dd5; } .term-fg-blue { color: #6af; } .term-fg-magenta { color: #d6d; }
@@ -81,7 +87,10 @@ dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; word-break: break-wor
 .claims { font: 13px/1.4 ui-monospace, monospace; }
 .verdict-ok { color: var(--ok); font-weight: 700; } .verdict-bad { color: var(--bad); font-weight: 700; }
 .pagination { display: flex; gap: 16px; margin: 12px 0; }
-@media (max-width: 600px) { main { padding: 8px; } th, td { padding: 4px; } .hide-narrow { display: none; } }
+@media (max-width: 600px) { main { padding: 8px; } th, td { padding: 4px; } .hide-narrow { display: none; }
+  .table-scroll td.claims { overflow-wrap: anywhere; } .role-checks td { min-width: 6em; }
+  .role-checks td:last-child { min-width: 14em; }
+  table.keys td, table.audit td, table.job-tokens td { white-space: nowrap; } table.keys .actions { flex-wrap: nowrap; align-items: end; } }
 `;
 
 const JS = `'use strict';
@@ -148,7 +157,14 @@ const JS = `'use strict';
           var sum = document.createElement('summary');
           sum.className = 'log-line';
           timed(sum, line.at);
-          spanNodes(line.spans).forEach(function (n) { sum.appendChild(n); });
+          var marker = document.createElement('span');
+          marker.className = 'section-marker';
+          marker.setAttribute('aria-hidden', 'true');
+          sum.appendChild(marker);
+          var title = document.createElement('span');
+          title.className = 'section-title';
+          spanNodes(line.spans).forEach(function (n) { title.appendChild(n); });
+          sum.appendChild(title);
           var dur = document.createElement('span');
           dur.className = 'section-duration';
           sum.appendChild(dur);

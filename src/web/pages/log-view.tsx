@@ -70,7 +70,10 @@ function Nodes({ nodes }: { nodes: Array<LogLine | SectionNode> }): ComponentChi
         >
           <summary class={node.start.at ? 'log-line timed' : 'log-line'}>
             <LineTime at={node.start.at} />
-            <Spans spans={node.start.spans} />
+            <span class="section-marker" aria-hidden="true" />
+            <span class="section-title">
+              <Spans spans={node.start.spans} />
+            </span>
             <span class="section-duration">
               {node.end ? sectionDuration(node.start.time, node.end.time) : ''}
             </span>
