@@ -277,7 +277,10 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       killGraceMs: options.killGraceMs,
       onSpawn: recordGroup('script'),
     })
-      .finally(() => forgetGroup('script'))
+      .finally(() => {
+        sink.endStep();
+        return forgetGroup('script');
+      })
       .catch((error: unknown) => {
         line(`ERROR: cannot start bash: ${errorText(error)}`);
         return undefined;
@@ -327,7 +330,10 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       killGraceMs: options.killGraceMs,
       onSpawn: recordGroup('after'),
     })
-      .finally(() => forgetGroup('after'))
+      .finally(() => {
+        sink.endStep();
+        return forgetGroup('after');
+      })
       .catch(() => undefined);
     if (result?.timedOut) line(`WARNING: after_script timed out after ${afterTimeout} seconds`);
     else if (result !== undefined && result.exitCode !== 0) {

@@ -28,7 +28,7 @@ export interface JobLogOptions {
  */
 export class JobLog {
   readonly #sinks = new Map<JobLogStream, MaskingLogSink>();
-  readonly #timestampers: LogTimestamper[] = [];
+  readonly #timestampers = new Map<JobLogStream, LogTimestamper>();
   readonly #shared: MaskingLogSink | undefined;
 
   constructor(options: JobLogOptions) {
@@ -49,7 +49,7 @@ export class JobLog {
         type,
         ...(options.clock ? { clock: options.clock } : {}),
       });
-      this.#timestampers.push(timestamper);
+      this.#timestampers.set(name, timestamper);
       this.#sinks.set(name, new MaskingLogSink(values, (bytes) => timestamper.write(bytes)));
     }
   }
@@ -71,11 +71,23 @@ export class JobLog {
     for (const sink of this.#sinks.values()) sink.addValues(list);
   }
 
+  /**
+   * Ends a step's output: what the script's streams hold back goes out now, a last line without a
+   * newline with one added (gitlab-runner closes a step's writers so), so that nothing the script
+   * wrote lands after the runner's next messages.
+   */
+  endStep(): void {
+    for (const name of ['stdout', 'stderr'] as const) {
+      this.#sinks.get(name)?.flush();
+      this.#timestampers.get(name)?.end();
+    }
+  }
+
   /** Flushes everything held back (masking complete values only). */
   end(): void {
     this.#shared?.end();
     for (const sink of this.#sinks.values()) sink.end();
-    for (const timestamper of this.#timestampers) timestamper.end();
+    for (const timestamper of this.#timestampers.values()) timestamper.end();
   }
 }
 

@@ -178,6 +178,13 @@ describe('executeJob', () => {
     );
   });
 
+  it("keeps a script's last line without a newline before the runner's next messages", async () => {
+    const { outcome, raw } = await run(job(['printf "no newline at the end"'], { after: ['printf after'] }));
+    assert.equal(outcome.state, 'success', raw);
+    const text = stripTimestampPrefixes(raw);
+    assert.match(text, /\nno newline at the end\nRunning after_script\n[^]*\nafter\nJob succeeded\n$/);
+  });
+
   it('writes no prefix when the job sets FF_TIMESTAMPS to false', async () => {
     const { outcome, raw } = await run(
       job(['echo plain'], { variables: [{ key: 'FF_TIMESTAMPS', value: 'false' }] }),
