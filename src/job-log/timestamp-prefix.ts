@@ -48,21 +48,6 @@ export function parseTimestampPrefix(line: string): TimestampPrefix | null {
   };
 }
 
-/** The prefix for a line written at `epochMs` (+ `micros` below the millisecond) on a stream. */
-export function formatTimestampPrefix(
-  epochMs: number,
-  micros: number,
-  stream: number,
-  type: 'O' | 'E',
-  continued: boolean,
-): string {
-  // toISOString: 2026-12-06T05:27:57.123Z; the runner writes microseconds.
-  const iso = new Date(epochMs).toISOString();
-  const fraction = `${iso.slice(20, 23)}${String(Math.min(999, Math.max(0, micros))).padStart(3, '0')}`;
-  const id = (stream & 0xff).toString(16).padStart(2, '0');
-  return `${iso.slice(0, 19)}.${fraction}Z ${id}${type}${continued ? '+' : ' '}`;
-}
-
 /** One line of a log as a reader sees it: the prefixes taken off, `+` lines joined to theirs. */
 export interface LogicalLine {
   /** The text, without prefixes and without the final `\n`. */

@@ -1,7 +1,6 @@
-import { formatTimestampPrefix } from '../job-log/timestamp-prefix.js';
-
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+const NEWLINE_BYTES = Buffer.from('\n');
 
 /** Bytes held without a newline before they go out as a cut line (gitlab-runner's 8 KiB). */
 const LINE_BUFFER_BYTES = 8 * 1024;
@@ -46,60 +45,61 @@ export class LogTimestamper {
     this.#clock = options.clock ?? preciseNow;
   }
 
-  #prefix(at: number): Buffer {
-    const ms = Math.floor(at);
-    const micros = Math.floor((at - ms) * 1000);
-    const prefix = formatTimestampPrefix(
-      ms,
-      micros,
-      this.#options.stream,
-      this.#options.type,
-      this.#continued,
-    );
-    return Buffer.from(prefix);
+  // The date and time to the second, formatted once per second (a busy job writes many lines in one).
+  #cachedSecond = -1;
+  #cachedSecondText = '';
+
+  #prefix(at: number): string {
+    const second = Math.floor(at / 1000);
+    if (second !== this.#cachedSecond) {
+      this.#cachedSecond = second;
+      this.#cachedSecondText = new Date(second * 1000).toISOString().slice(0, 19);
+    }
+    const micros = Math.min(999_999, Math.floor((at - second * 1000) * 1000));
+    const id = (this.#options.stream & 0xff).toString(16).padStart(2, '0');
+    return `${this.#cachedSecondText}.${String(micros).padStart(6, '0')}Z ${id}${this.#options.type}${
+      this.#continued ? '+' : ' '
+    }`;
   }
 
-  /** Sends the buffered line and `rest` (up to a newline it ends with, or adding one) as one line. */
-  #emit(rest: Buffer, endsLine: boolean): void {
+  /** Queues the buffered line and `rest` (up to a newline it ends with, or adding one) as one line. */
+  #emit(out: Buffer[], rest: Buffer, endsLine: boolean): void {
     const at = this.#buffered > 0 ? this.#lineStartedAt : this.#clock();
-    const parts = [this.#prefix(at), ...this.#buffer, rest];
-    let continues = false;
-    if (!endsLine) {
-      parts.push(Buffer.from('\n'));
-      continues = true;
-    }
+    out.push(Buffer.from(this.#prefix(at)), ...this.#buffer, rest);
+    if (!endsLine) out.push(NEWLINE_BYTES);
     this.#buffer = [];
     this.#buffered = 0;
-    this.#options.output(Buffer.concat(parts));
-    this.#continued = continues;
+    this.#continued = !endsLine;
   }
 
-  /** Takes bytes of the stream. */
+  #send(out: Buffer[]): void {
+    if (out.length > 0) this.#options.output(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+  }
+
+  /** Takes bytes of the stream; every line it completes goes out in one piece of output. */
   write(chunk: Buffer | string): void {
     let bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (bytes.length === 0) return;
+    const out: Buffer[] = [];
     // Every complete line.
     let newline = bytes.indexOf(NEWLINE);
     while (newline !== -1) {
-      this.#emit(bytes.subarray(0, newline + 1), true);
+      this.#emit(out, bytes.subarray(0, newline + 1), true);
       bytes = bytes.subarray(newline + 1);
       newline = bytes.indexOf(NEWLINE);
     }
-    if (bytes.length === 0) return;
-    if (bytes.includes(CARRIAGE_RETURN)) {
-      // A progress update: out now, whole (a cut at the \r would leave its tail for a later, wrong time).
-      const keep = incompleteUtf8Tail(bytes);
-      this.#emit(bytes.subarray(0, bytes.length - keep), false);
-      if (keep > 0) this.#hold(bytes.subarray(bytes.length - keep));
-      return;
+    if (bytes.length > 0) {
+      if (bytes.includes(CARRIAGE_RETURN) || this.#buffered + bytes.length > LINE_BUFFER_BYTES) {
+        // A progress update (out now, whole: a cut at the \r would leave its tail for a later,
+        // wrong time), or a line past the buffer: out as a part, the rest to follow as `+`.
+        const keep = incompleteUtf8Tail(bytes);
+        this.#emit(out, bytes.subarray(0, bytes.length - keep), false);
+        if (keep > 0) this.#hold(bytes.subarray(bytes.length - keep));
+      } else {
+        this.#hold(bytes);
+      }
     }
-    if (this.#buffered + bytes.length > LINE_BUFFER_BYTES) {
-      const keep = incompleteUtf8Tail(bytes);
-      this.#emit(bytes.subarray(0, bytes.length - keep), false);
-      if (keep > 0) this.#hold(bytes.subarray(bytes.length - keep));
-      return;
-    }
-    this.#hold(bytes);
+    this.#send(out);
   }
 
   #hold(bytes: Buffer): void {
@@ -111,7 +111,9 @@ export class LogTimestamper {
   /** Sends a last line without a newline (with one added, as gitlab-runner does). */
   end(): void {
     if (this.#buffered === 0) return;
-    this.#emit(Buffer.from('\n'), true);
+    const out: Buffer[] = [];
+    this.#emit(out, NEWLINE_BYTES, true);
+    this.#send(out);
   }
 }
 
