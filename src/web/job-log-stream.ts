@@ -49,6 +49,26 @@ async function isJobFinished(coordinator: Coordinator, jobId: number): Promise<b
   return !job || isFinished(job.status);
 }
 
+/** How far before its start offset a stream looks for the line a `+` line may continue. */
+const LOOK_BACK_CHARACTERS = 16 * 1024;
+
+/** The complete line that ends at character `offset`, to join a `+` line to (styles start afresh). */
+async function lineBefore(
+  coordinator: Coordinator,
+  jobId: number,
+  offset: number,
+): Promise<{ line: LogicalLine; stateBefore: AnsiState } | undefined> {
+  const from = Math.max(0, offset - LOOK_BACK_CHARACTERS);
+  const { text } = await readJobLogFrom(coordinator, jobId, from);
+  const before = [...text].slice(0, offset - from).join('');
+  if (!before.endsWith('\n')) return undefined;
+  const lines = splitTimestampedLines(before.slice(0, -1));
+  // From the middle of the log, the first line read may be the tail of a longer one.
+  if (from > 0 && lines.length < 2) return undefined;
+  const line = lines.at(-1);
+  return line === undefined ? undefined : { line, stateBefore: initialAnsiState() };
+}
+
 /**
  * Streams a job's log from character `offset` as server-sent events: `lines` events carry parsed
  * lines of new text only (complete lines while the job runs) and the next offset, `status` the
@@ -59,7 +79,8 @@ async function isJobFinished(coordinator: Coordinator, jobId: number): Promise<b
  * new text starts with such a line, the event says `replace: true` and its first line is the whole
  * line again (the part sent before and the rest, parsed together so a carriage return rewrites as
  * in a terminal): the page puts it in place of its last line. Only a line this stream sent can be
- * joined so; one the page came with gets the rest appended (`continues: true`).
+ * joined so, and the line just before `offset` (the page's last, read again at the start); a line
+ * longer than {@link LOOK_BACK_CHARACTERS} gets the rest appended instead (`continues: true`).
  */
 export async function streamJobLog(
   coordinator: Coordinator,
@@ -81,6 +102,7 @@ export async function streamJobLog(
   // The last line sent, unparsed, and the styles before it: a `+` line may still continue it.
   let open: { line: LogicalLine; stateBefore: AnsiState } | undefined;
   let position = offset;
+  if (offset > 0) open = await lineBefore(coordinator, jobId, offset);
   let lastStatus = '';
   let lastBytes = -1;
   let closed = false;

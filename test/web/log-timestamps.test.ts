@@ -33,7 +33,8 @@ for (const dialect of testDialects()) {
         job,
         0,
         stamped('05:27:57.000001', '00O ', 'Running with tessera runner 0.1.0') +
-          stamped('05:27:58.250000', '01O ', '\u001b[32mcompiled\u001b[0m'),
+          stamped('05:27:58.250000', '01O ', '\u001b[32mcompiled\u001b[0m') +
+          stamped('05:27:59.000000', '01O ', 'fetching 50%\r'),
       );
       const browser = await launchBrowser();
       const page = await (await browser.newContext()).newPage();
@@ -43,14 +44,21 @@ for (const dialect of testDialects()) {
       await page.goto(`${c.url}/acme/app/-/jobs/${job.id}`);
       const log = page.locator('#job-log');
       const times = log.locator('time.log-time');
-      assert.deepEqual(await times.allInnerTexts(), ['05:27:57', '05:27:58']);
+      assert.deepEqual(await times.allInnerTexts(), ['05:27:57', '05:27:58', '05:27:59']);
       assert.equal(await times.nth(1).getAttribute('datetime'), '2026-12-06T05:27:58.250000Z');
       assert.equal(await text(log.locator('.term-fg-green')), 'compiled');
       assert.doesNotMatch(await text(log), /Z 0[01]O/, 'the prefix is not part of the text');
       assert.match(await text(page.locator('#log-bar')), /Timestamps in UTC\./);
 
       // Live: new lines come with their times; a progress update's rest ('+') takes its line's place.
-      offset = await appendTrace(c, job, offset, stamped('05:28:01.000000', '01O ', 'downloading 10%\r'));
+      // The rest of the line the page came with, then a new progress line.
+      offset = await appendTrace(
+        c,
+        job,
+        offset,
+        stamped('05:28:00.000000', '01O+', 'fetching 100%') +
+          stamped('05:28:01.000000', '01O ', 'downloading 10%\r'),
+      );
       await log.getByText('downloading 10%').waitFor({ timeout: 10_000 });
       offset = await appendTrace(
         c,
@@ -65,6 +73,7 @@ for (const dialect of testDialects()) {
       assert.deepEqual(lines, [
         '05:27:57Running with tessera runner 0.1.0',
         '05:27:58compiled',
+        '05:28:00fetching 100%',
         '05:28:03downloading 100%',
         '05:28:04a warning',
       ]);
