@@ -23,8 +23,4 @@ const samples = await compare(
   ],
   { rounds: 15, durationMs: 150 },
 );
-report(
-  `job log: 64 KiB writes of ${line.length}-byte lines`,
-  samples,
-  'masked and prefixed (FF_TIMESTAMPS)',
-);
+report(`job log: 64 KiB writes of ${line.length}-byte lines`, samples, 'masked and prefixed (FF_TIMESTAMPS)');

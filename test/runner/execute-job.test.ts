@@ -182,7 +182,7 @@ describe('executeJob', () => {
     const { outcome, raw } = await run(job(['printf "no newline at the end"'], { after: ['printf after'] }));
     assert.equal(outcome.state, 'success', raw);
     const text = stripTimestampPrefixes(raw);
-    assert.match(text, /\nno newline at the end\nRunning after_script\n[^]*\nafter\nJob succeeded\n$/);
+    assert.match(text, /\nno newline at the end\nRunning after_script\n[\s\S]*\nafter\nJob succeeded\n$/);
   });
 
   it('writes no prefix when the job sets FF_TIMESTAMPS to false', async () => {
