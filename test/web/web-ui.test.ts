@@ -107,7 +107,7 @@ for (const dialect of testDialects()) {
       // Only the new bytes came: nothing shown twice.
       assert.equal(await log.getByText('first line').count(), 1);
       assert.equal(await log.locator('.log-line').count(), 4, 'section header, hidden detail, two lines');
-      assert.equal(await log.locator('time.log-time').first().innerText(), '22:13:20');
+      assert.equal(await text(log.locator('time.log-time').first()), '22:13:20');
       assert.equal(page.url(), jobUrl, 'no reload');
       await shot(page, 'job');
       // The job's variables by name only, and its ID token by audience, kid and jti.
