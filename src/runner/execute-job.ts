@@ -64,11 +64,6 @@ export interface ExecuteJobOptions {
   readonly clock?: () => number;
   /** Artifacts and cache (coordinator URL, runner-local cache); without it the job has neither. */
   readonly jobFiles?: JobFilesOptions;
-  /**
-   * Prefix log lines with their time whatever the job's `FF_TIMESTAMPS` says (a runner's own
-   * feature flag setting wins over the job's, as in gitlab-runner); default: the job decides.
-   */
-  readonly timestamps?: boolean;
 }
 
 /**
@@ -120,7 +115,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   const sink = new JobLog({
     maskedValues: maskedFromPayload,
     output: options.onLog,
-    timestamps: options.timestamps ?? timestampsEnabled(job.variables),
+    timestamps: timestampsEnabled(job.variables),
   });
   const line = (text: string) => sink.line(text);
 
