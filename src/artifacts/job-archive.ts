@@ -5,6 +5,7 @@ import { TesseraError } from '../errors.js';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { JobArtifactRecord } from '../store/repositories/job-artifacts.js';
 import type { JobRecord } from '../store/repositories/jobs.js';
+import type { ProjectRecord } from '../store/repositories/projects.js';
 
 /**
  * The role `artifacts:access` asks for to download a job's artifacts (reporter, the role that
@@ -23,18 +24,35 @@ export function artifactsAccessLevel(job: JobRecord<PlannedJob>): number | null 
   }
 }
 
-/** Whether a user with role `level` on the job's project may download its artifacts. */
-export function mayDownloadArtifacts(job: JobRecord<PlannedJob>, level: number): boolean {
+/**
+ * Whether someone with role `level` on the job's project (0: none, or a visitor who is not signed
+ * in) may download its artifacts. GitLab's `Ci::JobArtifactPolicy`: whoever may read the project's
+ * jobs may, unless `artifacts:access` (or `public: false`) asks for a role; so on a `public` project
+ * (whose jobs everyone reads: Tessera has no "public pipelines" switch, GitLab's default is on)
+ * artifacts with `access: all` are everyone's, visitors included. Private and internal projects
+ * need the role always.
+ */
+export function mayDownloadArtifacts(
+  job: JobRecord<PlannedJob>,
+  level: number,
+  project: Pick<ProjectRecord, 'visibility'>,
+): boolean {
   const needed = artifactsAccessLevel(job);
-  return needed !== null && level >= needed;
+  if (needed === null) return false;
+  if (needed === ACCESS_LEVELS.reporter && project.visibility === 'public') return true;
+  return level >= needed;
 }
 
 /**
  * Refuses a user whose role is below what `artifacts:access` asks for: as `ERR_ARTIFACTS_NOT_FOUND`
  * (GitLab answers 404, not saying the artifacts exist).
  */
-export function requireArtifactsReadable(job: JobRecord<PlannedJob>, level: number): void {
-  if (!mayDownloadArtifacts(job, level))
+export function requireArtifactsReadable(
+  job: JobRecord<PlannedJob>,
+  level: number,
+  project: Pick<ProjectRecord, 'visibility'>,
+): void {
+  if (!mayDownloadArtifacts(job, level, project))
     throw new TesseraError('ERR_ARTIFACTS_NOT_FOUND', `job ${job.id} has no artifacts you may download`);
 }
 
@@ -73,7 +91,7 @@ export async function sendJobArchive(
 }
 
 /**
- * Downloads a job's archive for a user with role `level` on its project: the `artifacts:access`
+ * Downloads a job's archive for someone with role `level` on its project: the `artifacts:access`
  * check, the record, the bytes. The API's `GET …/jobs/:job_id/artifacts` and the web page's
  * `…/-/jobs/:id/artifacts/download` both answer with this.
  */
@@ -82,7 +100,8 @@ export async function downloadJobArchive(
   reply: FastifyReply,
   job: JobRecord<PlannedJob>,
   level: number,
+  project: Pick<ProjectRecord, 'visibility'>,
 ): Promise<FastifyReply> {
-  requireArtifactsReadable(job, level);
+  requireArtifactsReadable(job, level, project);
   return sendJobArchive(coordinator, reply, await findJobArchive(coordinator, job));
 }

@@ -1,3 +1,4 @@
+import { stripTimestampPrefixes } from '../job-log/timestamp-prefix.js';
 import { compilePattern, splitPatternLiteral } from '../pipeline/expression/compile-pattern.js';
 import type { Db } from '../store/open-store.js';
 
@@ -7,14 +8,15 @@ const MAX_SCANNED_CHARACTERS = 1024 * 1024;
 /**
  * The coverage a job's `coverage:` pattern finds in its log, as GitLab reads it: lines from the
  * last one up, the last match on the first line that has one (its last capture group when the
- * pattern has groups), and the first number in that text. `null` when nothing matches.
+ * pattern has groups), and the first number in that text. `null` when nothing matches. The
+ * runner's time prefixes (FF_TIMESTAMPS) are taken off first, as GitLab does, so `^` anchors match.
  */
 export function extractCoverage(pattern: string, log: string): number | null {
   const literal = splitPatternLiteral(pattern);
   if (literal === null) return null;
   const compiled = compilePattern(literal.source, literal.flags);
   if ('error' in compiled) return null;
-  const lines = log.slice(-MAX_SCANNED_CHARACTERS).split('\n');
+  const lines = stripTimestampPrefixes(log.slice(-MAX_SCANNED_CHARACTERS)).split('\n');
   for (let index = lines.length - 1; index >= 0; index -= 1) {
     const line = lines[index]!.replace(/\r$/, '');
     const matcher = compiled.regex.matcher(line);

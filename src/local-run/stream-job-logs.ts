@@ -1,3 +1,4 @@
+import { stripTimestampPrefixes } from '../job-log/timestamp-prefix.js';
 import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import { formatDuration, jobStatusLabel } from './job-status-label.js';
 import type { JobView, PipelineView } from './pipeline-view.js';
@@ -119,7 +120,8 @@ export async function streamJobLogs(options: StreamJobLogsOptions): Promise<Pipe
         // Only whole lines while the job runs, so the progress line never splits one.
         const end = finished ? trace.length : trace.lastIndexOf('\n') + 1;
         if (end > head.offset) {
-          const text = trace.slice(head.offset, end);
+          // The terminal shows the text; the runner's time prefixes (FF_TIMESTAMPS) stay in the store.
+          const text = stripTimestampPrefixes(trace.slice(head.offset, end));
           output.write(text.endsWith('\n') ? text : `${text}\n`);
           head.offset = end;
         }

@@ -6,10 +6,10 @@ import { checkout, prepareCheckout, shellCheckout, shellCheckoutFailure } from '
 import { ExecutorPreparationError, type ExecutorSession, type JobExecutor } from './executors/executor.js';
 import { shellExecutor } from './executors/shell-executor.js';
 import { buildJobEnvironment } from './job-environment.js';
+import { JobLog, timestampsEnabled } from './job-log.js';
 import type { JobOutcome, JobPayload, JobStep } from './job-payload.js';
 import { allowTraverse, giveToJobUser } from './job-user.js';
 import type { JobVariable } from './job-variable.js';
-import { MaskingLogSink } from './masking-log-sink.js';
 import { forgetProcessGroup, recordProcessGroup } from './orphan-process-groups.js';
 import { runProcess } from './run-process.js';
 import { writeScriptFile } from './script-file.js';
@@ -100,7 +100,8 @@ function errorText(error: unknown): string {
  * build directory, resolves Vault `secrets:`, runs the `script` step (before_script + script) under
  * the job's timeout, then the `after_script` step (also after a failure, a timeout or a cancel)
  * under its own short timeout, and returns the final state and GitLab failure reason. Every byte of
- * the log passes through a {@link MaskingLogSink}; the build directory is removed at the end.
+ * the log passes through a {@link JobLog} (masked, then prefixed with its time unless the job's
+ * `FF_TIMESTAMPS` is false); the build directory is removed at the end.
  *
  * It never throws for anything a job or its environment can cause: those end as a failed outcome.
  */
@@ -111,8 +112,12 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   const maskedFromPayload = [job.token, ...job.variables.filter((v) => v.masked).map((v) => v.value)];
-  const sink = new MaskingLogSink(maskedFromPayload, options.onLog);
-  const line = (text: string) => sink.write(`${text}\n`);
+  const sink = new JobLog({
+    maskedValues: maskedFromPayload,
+    output: options.onLog,
+    timestamps: timestampsEnabled(job.variables),
+  });
+  const line = (text: string) => sink.line(text);
 
   const scriptStep = stepNamed(job, 'script');
   const afterStep = stepNamed(job, 'after_script');
@@ -261,13 +266,16 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
     line('Executing "step_script" stage of the job script');
     const result = await runProcess({
       ...session.step(join(jobTempDir, 'script.sh'), environment.env),
-      onOutput: (chunk) => sink.write(chunk),
+      onOutput: (chunk, stream) => sink.write(stream, chunk),
       timeoutMs: Math.max(0, deadline - clock()),
       signal: cancel,
       killGraceMs: options.killGraceMs,
       onSpawn: recordGroup('script'),
     })
-      .finally(() => forgetGroup('script'))
+      .finally(() => {
+        sink.endStep();
+        return forgetGroup('script');
+      })
       .catch((error: unknown) => {
         line(`ERROR: cannot start bash: ${errorText(error)}`);
         return undefined;
@@ -310,14 +318,17 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
         ...environment.env,
         CI_JOB_STATUS: status.state,
       }),
-      onOutput: (chunk) => sink.write(chunk),
+      onOutput: (chunk, stream) => sink.write(stream, chunk),
       timeoutMs: afterTimeout * 1000,
       // A job already cancelled still gets its after_script; a cancel during it ends it.
       signal: status.state === 'canceled' ? undefined : cancel,
       killGraceMs: options.killGraceMs,
       onSpawn: recordGroup('after'),
     })
-      .finally(() => forgetGroup('after'))
+      .finally(() => {
+        sink.endStep();
+        return forgetGroup('after');
+      })
       .catch(() => undefined);
     if (result?.timedOut) line(`WARNING: after_script timed out after ${afterTimeout} seconds`);
     else if (result !== undefined && result.exitCode !== 0) {

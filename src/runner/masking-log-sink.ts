@@ -137,6 +137,14 @@ export class MaskingLogSink {
     this.#drain(false);
   }
 
+  /**
+   * Emits everything still held back (masking complete values only), and goes on taking writes:
+   * the end of one process's output, when more output of the same stream may follow later.
+   */
+  flush(): void {
+    if (!this.#ended) this.#drain(true);
+  }
+
   /** Emits everything still held back (masking complete values only) and refuses further writes. */
   end(): void {
     if (this.#ended) return;

@@ -8,8 +8,8 @@ export interface RunProcessOptions {
   readonly cwd: string;
   /** The complete environment; nothing is inherited from the runner. */
   readonly env: Readonly<Record<string, string>>;
-  /** Receives stdout and stderr bytes as they arrive. */
-  readonly onOutput: (chunk: Buffer) => void;
+  /** Receives stdout and stderr bytes as they arrive, and which of the two they came from. */
+  readonly onOutput: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
   /** Kill the process group after this many milliseconds. */
   readonly timeoutMs: number;
   /** Aborting kills the process group (job cancelled). */
@@ -192,8 +192,8 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       waitForGroup();
     };
 
-    child.stdout.on('data', (chunk: Buffer) => options.onOutput(chunk));
-    child.stderr.on('data', (chunk: Buffer) => options.onOutput(chunk));
+    child.stdout.on('data', (chunk: Buffer) => options.onOutput(chunk, 'stdout'));
+    child.stderr.on('data', (chunk: Buffer) => options.onOutput(chunk, 'stderr'));
     child.on('error', (error) => {
       clearTimeout(timeout);
       options.signal?.removeEventListener('abort', onAbort);

@@ -60,8 +60,20 @@ dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; word-break: break-wor
   padding: 8px 12px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap; word-break: break-all;
   max-height: 75vh; overflow-y: auto; }
 .log-line { min-height: 1.45em; }
-.log-section > summary { cursor: pointer; list-style-position: inside; }
-.section-duration { float: right; color: #a4a3a8; }
+.log-line.timed { padding-left: 9ch; text-indent: -9ch; }
+.log-time { display: inline-block; width: 9ch; text-indent: 0; color: #a4a3a8; user-select: none; }
+.job-log.hide-times .log-time { display: none; }
+.job-log.hide-times .log-line.timed { padding-left: 0; text-indent: 0; }
+.log-bar { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 0 0 8px; color: var(--muted); }
+.log-bar[hidden] { display: none; }
+.log-section > summary { cursor: pointer; display: flex; list-style: none; }
+.log-section > summary::-webkit-details-marker { display: none; }
+.log-section > summary.timed { padding-left: 0; text-indent: 0; }
+.section-marker::before { content: '\\25B8'; display: inline-block; width: 2ch; }
+.log-section[open] > summary .section-marker::before { content: '\\25BE'; }
+.section-title { flex: 1 1 auto; min-width: 0; }
+.section-duration { flex: none; margin-left: 1ch; color: #a4a3a8; }
+.job-log .log-time { flex: none; }
 .term-bold { font-weight: 700; } .term-italic { font-style: italic; } .term-underline { text-decoration: underline; }
 .term-fg-black { color: #4b4b4b; } .term-fg-red { color: #f55; } .term-fg-green { color: #5c5; }
 .term-fg-yellow { color: #dd5; } .term-fg-blue { color: #6af; } .term-fg-magenta { color: #d6d; }
@@ -75,7 +87,10 @@ dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; word-break: break-wor
 .claims { font: 13px/1.4 ui-monospace, monospace; }
 .verdict-ok { color: var(--ok); font-weight: 700; } .verdict-bad { color: var(--bad); font-weight: 700; }
 .pagination { display: flex; gap: 16px; margin: 12px 0; }
-@media (max-width: 600px) { main { padding: 8px; } th, td { padding: 4px; } .hide-narrow { display: none; } }
+@media (max-width: 600px) { main { padding: 8px; } th, td { padding: 4px; } .hide-narrow { display: none; }
+  .table-scroll td.claims { overflow-wrap: anywhere; } .role-checks td { min-width: 6em; }
+  .role-checks td:last-child { min-width: 14em; }
+  table.keys td, table.audit td, table.job-tokens td { white-space: nowrap; } table.keys .actions { flex-wrap: nowrap; align-items: end; } }
 `;
 
 const JS = `'use strict';
@@ -94,13 +109,44 @@ const JS = `'use strict';
     return out;
   }
   function pad(n) { return (n < 10 ? '0' : '') + n; }
+  // A line's time as the page renders it (log-view.tsx): HH:MM:SS in UTC, the whole time in datetime.
+  function timed(el, at) {
+    if (!at) return;
+    var t = document.createElement('time');
+    t.className = 'log-time';
+    t.dateTime = at;
+    t.title = at;
+    t.textContent = at.slice(11, 19);
+    el.classList.add('timed');
+    el.appendChild(t);
+    var bar = document.getElementById('log-bar');
+    if (bar) bar.hidden = false;
+  }
   function followLog(log) {
     var stack = Array.prototype.slice.call(log.querySelectorAll('details[data-unclosed]'));
     function parent() { return stack.length ? stack[stack.length - 1] : log; }
     function atBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 40; }
-    function append(lines) {
+    function lastLine() {
+      var p = parent();
+      var last = p.lastElementChild;
+      return last && last.tagName === 'DIV' && last.classList.contains('log-line') ? last : null;
+    }
+    function append(lines, replace, continues) {
       var follow = atBottom();
-      for (var i = 0; i < lines.length; i++) {
+      var start = 0;
+      // The rest of a line the runner cut (a '+' line): the whole line again in place of the last
+      // one, or, for a line the page came with, its rest appended to it.
+      if ((replace || continues) && lines.length && lines[0].kind === 'line' && lastLine()) {
+        var prev = lastLine();
+        if (replace) {
+          while (prev.firstChild) prev.removeChild(prev.firstChild);
+          prev.classList.remove('timed');
+          timed(prev, lines[0].at);
+        }
+        spanNodes(lines[0].spans).forEach(function (n) { prev.appendChild(n); });
+        start = 1;
+      }
+      for (var i = start; i < lines.length; i++) {
         var line = lines[i];
         if (line.kind === 'section_start') {
           var d = document.createElement('details');
@@ -110,7 +156,15 @@ const JS = `'use strict';
           d.open = !line.collapsed;
           var sum = document.createElement('summary');
           sum.className = 'log-line';
-          spanNodes(line.spans).forEach(function (n) { sum.appendChild(n); });
+          timed(sum, line.at);
+          var marker = document.createElement('span');
+          marker.className = 'section-marker';
+          marker.setAttribute('aria-hidden', 'true');
+          sum.appendChild(marker);
+          var title = document.createElement('span');
+          title.className = 'section-title';
+          spanNodes(line.spans).forEach(function (n) { title.appendChild(n); });
+          sum.appendChild(title);
           var dur = document.createElement('span');
           dur.className = 'section-duration';
           sum.appendChild(dur);
@@ -130,6 +184,7 @@ const JS = `'use strict';
         } else {
           var div = document.createElement('div');
           div.className = 'log-line';
+          timed(div, line.at);
           spanNodes(line.spans).forEach(function (n) { div.appendChild(n); });
           parent().appendChild(div);
         }
@@ -141,7 +196,7 @@ const JS = `'use strict';
     source.addEventListener('lines', function (event) {
       var data = JSON.parse(event.data);
       log.dataset.offset = String(data.offset);
-      append(data.lines);
+      append(data.lines, data.replace, data.continues);
     });
     source.addEventListener('status', function (event) {
       var data = JSON.parse(event.data);
@@ -158,6 +213,13 @@ const JS = `'use strict';
     var log = document.getElementById('job-log');
     if (log && log.dataset.streamUrl) followLog(log);
     if (log) log.scrollTop = log.scrollHeight;
+    var toggle = document.getElementById('log-time-toggle');
+    if (log && toggle) {
+      toggle.addEventListener('click', function () {
+        var hidden = log.classList.toggle('hide-times');
+        toggle.setAttribute('aria-pressed', hidden ? 'true' : 'false');
+      });
+    }
     document.querySelectorAll('form[data-confirm]').forEach(function (form) {
       form.addEventListener('submit', function (event) {
         if (!window.confirm(form.dataset.confirm)) event.preventDefault();

@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isFinished } from '../coordinator/advance-pipeline.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { jobLogBytes, jobLogLength, readJobLogFrom } from '../coordinator/web-session.js';
-import { initialAnsiState, parseLogLines } from './log-lines.js';
+import { type LogicalLine, splitTimestampedLines } from '../job-log/timestamp-prefix.js';
+import { type AnsiState, initialAnsiState, parseLogicalLines, parseLogLines } from './log-lines.js';
 import type { JobLogExcerpt } from './pages/job.js';
 
 /** The job page shows at most this many characters of a log at first (the tail); the rest is one link away. */
@@ -48,10 +49,38 @@ async function isJobFinished(coordinator: Coordinator, jobId: number): Promise<b
   return !job || isFinished(job.status);
 }
 
+/** How far before its start offset a stream looks for the line a `+` line may continue. */
+const LOOK_BACK_CHARACTERS = 16 * 1024;
+
+/** The complete line that ends at character `offset`, to join a `+` line to (styles start afresh). */
+async function lineBefore(
+  coordinator: Coordinator,
+  jobId: number,
+  offset: number,
+): Promise<{ line: LogicalLine; stateBefore: AnsiState } | undefined> {
+  const from = Math.max(0, offset - LOOK_BACK_CHARACTERS);
+  const { text } = await readJobLogFrom(coordinator, jobId, from);
+  const before = [...text].slice(0, offset - from).join('');
+  if (!before.endsWith('\n')) return undefined;
+  const lines = splitTimestampedLines(before.slice(0, -1));
+  // From the middle of the log, the first line read may be the tail of a longer one.
+  if (from > 0 && lines.length < 2) return undefined;
+  const line = lines.at(-1);
+  return line === undefined ? undefined : { line, stateBefore: initialAnsiState() };
+}
+
 /**
  * Streams a job's log from character `offset` as server-sent events: `lines` events carry parsed
  * lines of new text only (complete lines while the job runs) and the next offset, `status` the
  * job's status when it changes, `end` once the job finished and everything was sent.
+ *
+ * A runner with FF_TIMESTAMPS sends the rest of a line it cut (a progress update ending in a
+ * carriage return, or 8 KiB without a newline) as a `+` line after the first part went out. When
+ * new text starts with such a line, the event says `replace: true` and its first line is the whole
+ * line again (the part sent before and the rest, parsed together so a carriage return rewrites as
+ * in a terminal): the page puts it in place of its last line. Only a line this stream sent can be
+ * joined so, and the line just before `offset` (the page's last, read again at the start); a line
+ * longer than {@link LOOK_BACK_CHARACTERS} gets the rest appended instead (`continues: true`).
  */
 export async function streamJobLog(
   coordinator: Coordinator,
@@ -70,7 +99,10 @@ export async function streamJobLog(
     'x-accel-buffering': 'no',
   });
   const state = initialAnsiState();
+  // The last line sent, unparsed, and the styles before it: a `+` line may still continue it.
+  let open: { line: LogicalLine; stateBefore: AnsiState } | undefined;
   let position = offset;
+  if (offset > 0) open = await lineBefore(coordinator, jobId, offset);
   let lastStatus = '';
   let lastBytes = -1;
   let closed = false;
@@ -100,7 +132,26 @@ export async function streamJobLog(
       const chunk = finished ? text : lastNewline === -1 ? '' : text.slice(0, lastNewline + 1);
       if (chunk !== '') {
         position += [...chunk].length;
-        send('lines', { offset: position, lines: parseLogLines(chunk.replace(/\n$/, ''), state) });
+        const logical = splitTimestampedLines(chunk.replace(/\n$/, ''));
+        const first = logical[0] as LogicalLine;
+        let replace = false;
+        let continues = false;
+        if (first.continuesEarlier && open !== undefined) {
+          logical[0] = { text: open.line.text + first.text, time: first.time, continuesEarlier: false };
+          Object.assign(state, open.stateBefore);
+          replace = true;
+        } else if (first.continuesEarlier) continues = true;
+        const lines = parseLogicalLines(logical.slice(0, -1), state);
+        const stateBefore = { ...state };
+        const last = logical.at(-1) as LogicalLine;
+        lines.push(...parseLogicalLines([last], state));
+        open = { line: last, stateBefore };
+        send('lines', {
+          offset: position,
+          lines,
+          ...(replace ? { replace: true } : {}),
+          ...(continues ? { continues: true } : {}),
+        });
       }
       if (finished) {
         send('end', { offset: position });

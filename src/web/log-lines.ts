@@ -1,3 +1,5 @@
+import { type LogicalLine, splitTimestampedLines } from '../job-log/timestamp-prefix.js';
+
 /** A run of log text in one style: CSS class names for its foreground, background and weight. */
 export interface LogSpan {
   text: string;
@@ -5,10 +7,20 @@ export interface LogSpan {
   classes: string;
 }
 
-/** One rendered unit of a job log, as the page and the live stream both use it. */
+/**
+ * One rendered unit of a job log, as the page and the live stream both use it. `at` is the time the
+ * runner wrote the line (its FF_TIMESTAMPS prefix, RFC 3339 with microseconds, UTC), when it has one.
+ */
 export type LogLine =
-  | { kind: 'line'; spans: LogSpan[] }
-  | { kind: 'section_start'; name: string; time: number; collapsed: boolean; spans: LogSpan[] }
+  | { kind: 'line'; spans: LogSpan[]; at?: string }
+  | {
+      kind: 'section_start';
+      name: string;
+      time: number;
+      collapsed: boolean;
+      spans: LogSpan[];
+      at?: string;
+    }
   | { kind: 'section_end'; name: string; time: number };
 
 /** The SGR state carried from one escape sequence to the next (and from line to line, as GitLab). */
@@ -110,13 +122,22 @@ const SECTION =
 
 /**
  * Parses complete log lines (the text up to, not including, a final `\n`) into {@link LogLine}s,
- * carrying `state` across lines. GitLab's `section_start`/`section_end` markers become section
+ * carrying `state` across lines. The runner's time prefixes (GitLab Runner's `FF_TIMESTAMPS`) are
+ * taken off and kept as each line's `at`, and a `+` line is joined to the line it continues (see
+ * `src/job-log/timestamp-prefix.ts`). GitLab's `section_start`/`section_end` markers become section
  * lines; `[collapsed=true]` after the name starts a section folded.
  */
 export function parseLogLines(text: string, state: AnsiState): LogLine[] {
   if (text === '') return [];
+  return parseLogicalLines(splitTimestampedLines(text), state);
+}
+
+/** {@link parseLogLines} for lines already split and joined by `splitTimestampedLines`. */
+export function parseLogicalLines(lines: readonly LogicalLine[], state: AnsiState): LogLine[] {
   const out: LogLine[] = [];
-  for (const raw of text.split('\n')) {
+  for (const logical of lines) {
+    const raw = logical.text;
+    const at = logical.time === null ? {} : { at: logical.time };
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     const section = SECTION.exec(line);
     if (section) {
@@ -135,14 +156,15 @@ export function parseLogLines(text: string, state: AnsiState): LogLine[] {
           time: Number(time),
           collapsed: /(^|,)collapsed=true(,|$)/.test(options ?? ''),
           spans: spansOf(rest ?? '', state),
+          ...at,
         });
       } else {
         out.push({ kind: 'section_end', name, time: Number(time) });
-        if (rest) out.push({ kind: 'line', spans: spansOf(rest, state) });
+        if (rest) out.push({ kind: 'line', spans: spansOf(rest, state), ...at });
       }
       continue;
     }
-    out.push({ kind: 'line', spans: spansOf(line, state) });
+    out.push({ kind: 'line', spans: spansOf(line, state), ...at });
   }
   return out;
 }

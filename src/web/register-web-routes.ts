@@ -61,8 +61,12 @@ function formFrameOf(title: string, session: WebSession | undefined): PageFrame 
   return { ...frameOf(title, session), csrfToken: session?.csrfToken ?? '' };
 }
 
-/** What a visitor who is not signed in may see of a public project: read-only pages and the log. */
-const ANONYMOUS_READABLE = /^(|pipelines|pipelines\/\d{1,10}|jobs\/\d{1,10}(\/raw|\/log_stream)?)$/;
+/**
+ * What a visitor who is not signed in may see of a public project: read-only pages, the log, and
+ * the artifacts `artifacts:access` leaves to everyone (see `mayDownloadArtifacts`).
+ */
+const ANONYMOUS_READABLE =
+  /^(|pipelines|pipelines\/\d{1,10}|jobs\/\d{1,10}(\/raw|\/log_stream|\/artifacts\/download)?)$/;
 
 /**
  * The web UI (issue 17): server-rendered pages at GitLab's `web_url` paths, sessions in the
@@ -456,7 +460,8 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
       const match = match2;
       const job = await loadJob(project, Number(match[1]));
       // GitLab's web path of the archive; the API's access rules, the session's role.
-      if (match[2] === '/artifacts/download') return downloadJobArchive(coordinator, reply, job, level);
+      if (match[2] === '/artifacts/download')
+        return downloadJobArchive(coordinator, reply, job, level, project);
       const canReadLog = level >= ACCESS_LEVELS.reporter || project.visibility === 'public';
       if (match[2] === '/raw' || match[2] === '/log_stream') {
         if (!canReadLog)
@@ -492,7 +497,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
           tokens,
           variableNames,
           artifacts: await coordinator.repos.jobArtifacts.listByJob(job.id),
-          canDownloadArtifacts: mayDownloadArtifacts(job, level),
+          canDownloadArtifacts: mayDownloadArtifacts(job, level, project),
           canAct,
           canSeeTokens,
           now,

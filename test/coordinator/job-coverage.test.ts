@@ -25,4 +25,12 @@ describe('extractCoverage (GitLab: last matching line, last match, first number)
   it('honours the flags of the literal', () => {
     assert.equal(extractCoverage('/coverage: \\d+%/i', 'COVERAGE: 42%\n'), 42);
   });
+
+  it("reads lines without the runner's time prefixes, so ^ anchors and numbers of the time do not count", () => {
+    const log =
+      '2026-12-06T05:27:57.123456Z 01O building\n' +
+      '2026-12-06T05:27:58.000001Z 01O TOTAL   120   30   75%\n' +
+      '2026-12-06T05:27:58.000002Z 00O Job succeeded\n';
+    assert.equal(extractCoverage('/^TOTAL.*\\s(\\d+)%$/', log), 75);
+  });
 });

@@ -135,6 +135,8 @@ describe('tessera run', { timeout: 180_000 }, () => {
     assert.match(aLog, /building a\nsecond line of a|building a[\s\S]*second line of a/);
     assert.doesNotMatch(aLog, /building b/);
     assert.match(result.stdout, /^greeting is hello from --var$/m);
+    // The runner's time prefixes (FF_TIMESTAMPS) stay in the store; the terminal gets the text.
+    assert.doesNotMatch(result.stdout, /\d{6}Z [0-9a-f]{2}[OE][ +]/);
     assert.match(result.stdout, /^== lint: failed \(allowed, exit code 3\) in /m);
     assert.match(result.stdout, /^deploying main$/m);
     assert.deepEqual(summaryRow(result.stdout, 'unit')?.slice(0, 3), ['unit', 'test', 'passed']);

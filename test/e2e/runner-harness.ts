@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripTimestampPrefixes } from '../../src/job-log/timestamp-prefix.js';
 
 export const TESSERA_BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
 
@@ -182,7 +183,13 @@ export class Coordinator {
     return found;
   }
 
+  /** A job's log as a reader sees it: the runner's per-line time prefixes (FF_TIMESTAMPS) taken off. */
   async trace(projectId: number, jobId: number): Promise<string> {
+    return stripTimestampPrefixes(await this.rawTrace(projectId, jobId));
+  }
+
+  /** A job's log as the trace API answers it: the bytes the runner sent, prefixes included. */
+  async rawTrace(projectId: number, jobId: number): Promise<string> {
     return (await this.api('GET', `/projects/${projectId}/jobs/${jobId}/trace`)).text;
   }
 

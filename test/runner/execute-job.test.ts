@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { stripTimestampPrefixes } from '../../src/job-log/timestamp-prefix.js';
 import { executeJob, parseGoDuration } from '../../src/runner/execute-job.js';
 import { shellExecutor } from '../../src/runner/executors/shell-executor.js';
 import type { JobPayload } from '../../src/runner/job-payload.js';
@@ -64,7 +65,9 @@ async function run(payload: JobPayload, signal?: AbortSignal) {
     signal,
     killGraceMs: 300,
   });
-  return { outcome, log: Buffer.concat(chunks).toString() };
+  const raw = Buffer.concat(chunks).toString();
+  // What the tests below read is the text; the prefixes (FF_TIMESTAMPS, on by default) have their own test.
+  return { outcome, log: stripTimestampPrefixes(raw), raw };
 }
 
 async function waitForFile(path: string): Promise<string> {
@@ -142,6 +145,53 @@ describe('executeJob', () => {
     assert.match(log, /split: \[MASKED\]/);
     assert.match(log, /\n\[MASKED\]\n/);
     assert.match(log, /not masked: visible-value/);
+  });
+
+  it('prefixes every line with its time and stream as GitLab Runner (FF_TIMESTAMPS), masking intact', async () => {
+    const secret = 'very-secret-value-43';
+    const { outcome, raw } = await run(
+      job(
+        [
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
+          'printf "split: %s" "${MY_SECRET:0:9}"; sleep 0.05; printf "%s\\n" "${MY_SECRET:9}"',
+          'echo "to stderr" >&2',
+          'printf "10%%\\r"; sleep 0.05; printf "100%%\\n"',
+        ],
+        { variables: [{ key: 'MY_SECRET', value: secret, masked: true }] },
+      ),
+    );
+    assert.equal(outcome.state, 'success', raw);
+    assert.ok(!raw.includes(secret), raw);
+    const lines = raw.replace(/\n$/, '').split('\n');
+    const prefix = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z [0-9a-f]{2}[OE][ +]/;
+    for (const line of lines) assert.match(line, prefix, line);
+    assert.match(raw, /^\S+Z 00O Running with tessera runner/);
+    assert.match(raw, /Z 01O split: \[MASKED\]\n/);
+    // The script's stderr is its own stream (the shell executor's bash sends it there).
+    assert.match(raw, /Z 01[OE] to stderr\n/);
+    // A carriage return without a newline goes out at once; the rest of the line follows as `+`.
+    assert.match(raw, /Z 01O 10%\r\n\S+Z 01O\+100%\n/);
+    const times = lines.map((line) => Date.parse(line.slice(0, 27)));
+    assert.ok(
+      times.every((time, i) => i === 0 || time >= (times[i - 1] as number)),
+      'in order',
+    );
+  });
+
+  it("keeps a script's last line without a newline before the runner's next messages", async () => {
+    const { outcome, raw } = await run(job(['printf "no newline at the end"'], { after: ['printf after'] }));
+    assert.equal(outcome.state, 'success', raw);
+    const text = stripTimestampPrefixes(raw);
+    assert.match(text, /\nno newline at the end\nRunning after_script\n[\s\S]*\nafter\nJob succeeded\n$/);
+  });
+
+  it('writes no prefix when the job sets FF_TIMESTAMPS to false', async () => {
+    const { outcome, raw } = await run(
+      job(['echo plain'], { variables: [{ key: 'FF_TIMESTAMPS', value: 'false' }] }),
+    );
+    assert.equal(outcome.state, 'success', raw);
+    assert.match(raw, /^Running with tessera runner/);
+    assert.match(raw, /\nplain\n/);
   });
 
   it('builds the environment from the job variables only', async () => {
@@ -301,7 +351,7 @@ describe('executeJob', () => {
       killGraceMs: 300,
       executor: shellExecutor(nobody),
     });
-    const log = Buffer.concat(chunks).toString();
+    const log = stripTimestampPrefixes(Buffer.concat(chunks).toString());
     assert.equal(outcome.state, 'success', log);
     assert.equal((log.match(new RegExp(`\\n${nobody?.uid}\\n`, 'g')) ?? []).length, 2, log);
     assert.match(log, /hello from the repository|second version/);

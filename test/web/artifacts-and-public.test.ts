@@ -193,7 +193,11 @@ for (const dialect of testDialects()) {
       assert.equal(await page.locator('#job-status').getAttribute('data-status'), 'running');
       assert.equal(await page.locator('#job-log').count(), 1, 'the log of a public project');
       assert.match(await text(page.locator('table.artifacts')), /archive/);
-      assert.equal(await page.getByRole('link', { name: 'Download artifacts' }).count(), 0);
+      // A public project's artifacts (access: all) are everyone's, as GitLab lets visitors download them.
+      assert.equal(await page.getByRole('link', { name: 'Download artifacts' }).count(), 1);
+      const download = await fetch(`${c.url}/acme/app/-/jobs/${job.id}/artifacts/download`);
+      assert.equal(download.status, 200);
+      assert.equal(download.headers.get('content-type'), 'application/zip');
       assert.equal(await page.getByRole('button').count(), 0, 'no action');
       const main = await text(page.locator('main'));
       assert.doesNotMatch(main, /ID tokens|Variables|GLOBAL_SETTING/);
@@ -204,7 +208,7 @@ for (const dialect of testDialects()) {
       for (const path of [
         '/acme/app/-/id_tokens',
         '/acme/app/-/id_tokens/preview',
-        `/acme/app/-/jobs/${job.id}/artifacts/download`,
+        '/acme/inner/-/jobs/1/artifacts/download',
         '/acme/inner',
         '/acme/hidden',
         '/acme/missing',

@@ -75,4 +75,56 @@ describe('job log parsing (GitLab rendering)', () => {
       { kind: 'line', spans: [{ text: 'section_start:not-a-marker', classes: 'term-fg-cyan' }] },
     ]);
   });
+
+  it("takes off the runner's FF_TIMESTAMPS prefixes, keeps each line's time and joins `+` lines", () => {
+    const t = (micros: string, rest: string) => `2026-12-06T05:27:57.${micros}Z ${rest}`;
+    const text = [
+      t('000001', `00O ${ESC}[32mRunning with tessera runner`),
+      t('000002', `00O ${ESC}[0K${'section_start'}:1700000000:prepare[collapsed=true]\r${ESC}[0KPreparing`),
+      t('000003', '01O 10%\r'),
+      t('000004', '01O+100%'),
+      t('000005', `00O ${ESC}[0K${'section_end'}:1700000003:prepare\r${ESC}[0K`),
+      t('000006', '01E on stderr'),
+      'a line from a runner without timestamps',
+    ].join('\n');
+    const lines = parseLogLines(text, initialAnsiState());
+    assert.deepEqual(lines, [
+      {
+        kind: 'line',
+        spans: [{ text: 'Running with tessera runner', classes: 'term-fg-green' }],
+        at: '2026-12-06T05:27:57.000001Z',
+      },
+      {
+        kind: 'section_start',
+        name: 'prepare',
+        time: 1700000000,
+        collapsed: true,
+        spans: [{ text: 'Preparing', classes: 'term-fg-green' }],
+        at: '2026-12-06T05:27:57.000002Z',
+      },
+      // The carriage return rewrote the line; its time is its last part's, as GitLab shows it.
+      {
+        kind: 'line',
+        spans: [{ text: '100%', classes: 'term-fg-green' }],
+        at: '2026-12-06T05:27:57.000004Z',
+      },
+      { kind: 'section_end', name: 'prepare', time: 1700000003 },
+      {
+        kind: 'line',
+        spans: [{ text: 'on stderr', classes: 'term-fg-green' }],
+        at: '2026-12-06T05:27:57.000006Z',
+      },
+      {
+        kind: 'line',
+        spans: [{ text: 'a line from a runner without timestamps', classes: 'term-fg-green' }],
+      },
+    ]);
+  });
+
+  it('leaves text that only looks like a prefix alone', () => {
+    const lines = parseLogLines('2026-12-06T05:27:57Z 01O no microseconds', initialAnsiState());
+    assert.deepEqual(lines, [
+      { kind: 'line', spans: [{ text: '2026-12-06T05:27:57Z 01O no microseconds', classes: '' }] },
+    ]);
+  });
 });

@@ -18,6 +18,15 @@ function text(locator: Locator): Promise<string> {
   return locator.innerText();
 }
 
+/** Prefixes each line as GitLab Runner's FF_TIMESTAMPS does, `second` seconds after 2023-11-14T22:13:20Z. */
+function stamp(text: string, second: number): string {
+  return text.replace(/[^\n]*\n/g, (line) => {
+    const time = new Date(Date.UTC(2023, 10, 14, 22, 13, 20 + second)).toISOString().replace('Z', '000Z');
+    second += 1;
+    return `${time} 01O ${line}`;
+  });
+}
+
 async function signInAs(page: Page, url: string, login: string, password: string): Promise<void> {
   await page.goto(`${url}/users/sign_in`);
   await page.getByLabel('Username or email').fill(login);
@@ -76,11 +85,15 @@ for (const dialect of testDialects()) {
       await shot(page, 'project');
 
       // Job page: the log grows without a reload, with colours and a section.
+      // Lines as a runner writes them with FF_TIMESTAMPS (its default): time, stream, text.
       let offset = await appendTrace(
         c,
         job,
         0,
-        '\u001b[0Ksection_start:1700000000:prepare[collapsed=true]\r\u001b[0KPreparing\nhidden detail\n\u001b[0Ksection_end:1700000003:prepare\r\u001b[0K\n\u001b[32;1mfirst line\u001b[0m\n',
+        stamp(
+          '\u001b[0Ksection_start:1700000000:prepare[collapsed=true]\r\u001b[0KPreparing\nhidden detail\n\u001b[0Ksection_end:1700000003:prepare\r\u001b[0K\n\u001b[32;1mfirst line\u001b[0m\n',
+          0,
+        ),
       );
       await page.goto(`${c.url}/acme/app/-/jobs/${job.id}`);
       const log = page.locator('#job-log');
@@ -88,12 +101,13 @@ for (const dialect of testDialects()) {
       assert.equal(await log.locator('details.log-section[data-section=prepare]').getAttribute('open'), null);
       assert.equal(await text(log.locator('.section-duration')), '00:03');
       const jobUrl = page.url();
-      offset = await appendTrace(c, job, offset, 'second \u001b[31mred\u001b[0m line\n');
+      offset = await appendTrace(c, job, offset, stamp('second \u001b[31mred\u001b[0m line\n', 4));
       await log.getByText('second red line').waitFor({ timeout: 10_000 });
       assert.equal(await text(log.locator('.term-fg-red')), 'red');
       // Only the new bytes came: nothing shown twice.
       assert.equal(await log.getByText('first line').count(), 1);
       assert.equal(await log.locator('.log-line').count(), 4, 'section header, hidden detail, two lines');
+      assert.equal(await text(log.locator('time.log-time').first()), '22:13:20');
       assert.equal(page.url(), jobUrl, 'no reload');
       await shot(page, 'job');
       // The job's variables by name only, and its ID token by audience, kid and jti.

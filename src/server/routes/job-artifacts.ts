@@ -10,7 +10,7 @@ import type { PlannedJob } from '../../pipeline/plan.js';
 import type { JobArtifactRecord } from '../../store/repositories/job-artifacts.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
-import { authenticateForProject, recordAuthFailure } from '../authenticate.js';
+import { authenticateForProject, presentedToken, recordAuthFailure } from '../authenticate.js';
 import { projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderJob } from './jobs.js';
@@ -51,7 +51,8 @@ function presentedJobToken(request: ReadRequest): string | undefined {
  * and `…/raw/*artifact_path?job=` (the latest successful job of that name on the ref), with a
  * personal access token or a running job's `CI_JOB_TOKEN` (`JOB-TOKEN` header or `job_token`),
  * `POST …/artifacts/keep`, `DELETE …/artifacts`. Reading needs what reading the job's log needs
- * (reporter), or more when `artifacts:access` says so.
+ * (reporter), or more when `artifacts:access` says so; a `public` project's artifacts with
+ * `access: all` are everyone's, without a token too (as GitLab).
  */
 export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
@@ -67,7 +68,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
    */
   const authorizeRead = async (request: ReadRequest): Promise<{ project: ProjectRecord; level: number }> => {
     const token = presentedJobToken(request);
-    if (token === undefined) return authenticateForProject(context, request, ACCESS_LEVELS.reporter);
+    if (token === undefined) return authorizePersonRead(request);
     const job = await coordinator.repos.jobs.findByTokenHash<PlannedJob>(hashSecret(token));
     if (job === undefined || job.status !== 'running') {
       recordAuthFailure(context, request);
@@ -87,6 +88,28 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     if (project.id === job.projectId) return { project, level: Math.max(userLevel, ACCESS_LEVELS.reporter) };
     if (userLevel < ACCESS_LEVELS.reporter) throw notFound;
     return { project, level: userLevel };
+  };
+
+  /**
+   * A read by a person: with a personal access token, a reporter (or more) of the project, or
+   * anyone who may see a `public` one; without any token, a `public` project only (GitLab lets
+   * visitors download a public project's artifacts), its role 0. Without a token a private,
+   * internal or missing project is the same 404, so the answer does not say which exist.
+   * Whether the job's `artifacts:access` lets the role through is the route's check.
+   */
+  const authorizePersonRead = async (
+    request: ReadRequest,
+  ): Promise<{ project: ProjectRecord; level: number }> => {
+    const id = request.params.id;
+    const project = await findProjectByIdOrPath(coordinator, id);
+    if (presentedToken(request) === undefined) {
+      if (project?.visibility !== 'public')
+        throw new TesseraError('ERR_NOT_FOUND', `project ${id} not found`);
+      return { project, level: 0 };
+    }
+    const minimum = project?.visibility === 'public' ? 0 : ACCESS_LEVELS.reporter;
+    const { project: found, level } = await authenticateForProject(context, request, minimum);
+    return { project: found, level };
   };
 
   const loadJob = async (project: ProjectRecord, jobId: number) => {
@@ -141,7 +164,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authorizeRead(request);
       const job = await loadJob(project, request.params.job_id);
-      return downloadJobArchive(coordinator, reply, job, level);
+      return downloadJobArchive(coordinator, reply, job, level, project);
     },
   );
 
@@ -159,7 +182,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authorizeRead(request);
       const job = await loadJob(project, request.params.job_id);
-      requireArtifactsReadable(job, level);
+      requireArtifactsReadable(job, level, project);
       return sendFile(reply, await archiveOf(job), request.params['*']);
     },
   );
@@ -170,7 +193,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authorizeRead(request);
       const job = await latestOnRef(project, request.params.ref_name, request.query.job);
-      return downloadJobArchive(coordinator, reply, job, level);
+      return downloadJobArchive(coordinator, reply, job, level, project);
     },
   );
 
@@ -191,7 +214,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     async (request, reply) => {
       const { project, level } = await authorizeRead(request);
       const job = await latestOnRef(project, request.params.ref_name, request.query.job);
-      requireArtifactsReadable(job, level);
+      requireArtifactsReadable(job, level, project);
       return sendFile(reply, await archiveOf(job), request.params['*']);
     },
   );

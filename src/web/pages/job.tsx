@@ -194,7 +194,7 @@ export function JobPage({
             <p class="muted">No ID token was issued to this job.</p>
           ) : (
             <div class="table-scroll">
-              <table>
+              <table class="job-tokens">
                 <thead>
                   <tr>
                     <th scope="col">Audience</th>

@@ -39,6 +39,19 @@ function nest(lines: LogLine[]): Array<LogLine | SectionNode> {
   return root;
 }
 
+/**
+ * The time a line was written, as GitLab shows it: `HH:MM:SS` in UTC (the page says so once), the
+ * whole RFC 3339 time in `datetime` and as the tooltip.
+ */
+function LineTime({ at }: { at: string | undefined }) {
+  if (at === undefined) return null;
+  return (
+    <time class="log-time" datetime={at} title={at}>
+      {at.slice(11, 19)}
+    </time>
+  );
+}
+
 function sectionDuration(start: number, end: number): string {
   const seconds = Math.max(0, end - start);
   return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
@@ -55,8 +68,12 @@ function Nodes({ nodes }: { nodes: Array<LogLine | SectionNode> }): ComponentChi
           open={!node.start.collapsed}
           {...(node.end ? {} : { 'data-unclosed': 'true' })}
         >
-          <summary class="log-line">
-            <Spans spans={node.start.spans} />
+          <summary class={node.start.at ? 'log-line timed' : 'log-line'}>
+            <LineTime at={node.start.at} />
+            <span class="section-marker" aria-hidden="true" />
+            <span class="section-title">
+              <Spans spans={node.start.spans} />
+            </span>
             <span class="section-duration">
               {node.end ? sectionDuration(node.start.time, node.end.time) : ''}
             </span>
@@ -67,7 +84,8 @@ function Nodes({ nodes }: { nodes: Array<LogLine | SectionNode> }): ComponentChi
     }
     if (node.kind !== 'line') return null;
     return (
-      <div class="log-line">
+      <div class={node.at ? 'log-line timed' : 'log-line'}>
+        <LineTime at={node.at} />
         <Spans spans={node.spans} />
       </div>
     );
@@ -76,8 +94,10 @@ function Nodes({ nodes }: { nodes: Array<LogLine | SectionNode> }): ComponentChi
 
 /**
  * A job log as GitLab renders it: ANSI styles as classes, sections as `<details>` (folded when
- * the marker says `collapsed=true`). While the job runs, the page's script appends what the
- * stream at `streamUrl` sends from `offset` on, and follows the tail.
+ * the marker says `collapsed=true`), each line's time (from the runner's FF_TIMESTAMPS prefix) in
+ * a column before it, with "Timestamps in UTC." above and a button that hides or shows them. While
+ * the job runs, the page's script appends what the stream at `streamUrl` sends from `offset` on,
+ * and follows the tail.
  */
 export function LogView({
   lines,
@@ -92,9 +112,17 @@ export function LogView({
   truncated: boolean;
   rawUrl: string;
 }) {
+  const timed = lines.some((line) => line.kind !== 'section_end' && line.at !== undefined);
   return (
     <section aria-labelledby="log-heading">
       <h2 id="log-heading">Log</h2>
+      {/* Hidden until there are times to show (the script shows it when a running job's first arrives). */}
+      <p class="log-bar" id="log-bar" hidden={!timed}>
+        <span>Timestamps in UTC.</span>{' '}
+        <button type="button" id="log-time-toggle" aria-controls="job-log" aria-pressed="false">
+          Hide timestamps
+        </button>
+      </p>
       {truncated && (
         <p class="log-truncated">
           Showing the last part of the log. <a href={rawUrl}>Complete raw log</a>

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { stripTimestampPrefixes } from '../../../src/job-log/timestamp-prefix.js';
 import { RunnerAgent } from '../../../src/runner/agent.js';
 import { executeJob } from '../../../src/runner/execute-job.js';
 import { chooseExecutor } from '../../../src/runner/executors/create-executor.js';
@@ -89,7 +90,7 @@ async function run(payload: JobPayload, executor: JobExecutor, signal?: AbortSig
     killGraceMs: 500,
     ...(signal ? { signal } : {}),
   });
-  return { outcome, log: Buffer.concat(chunks).toString() };
+  return { outcome, log: stripTimestampPrefixes(Buffer.concat(chunks).toString()) };
 }
 
 function podman(args: string[]): string {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { stripTimestampPrefixes } from '../../../src/job-log/timestamp-prefix.js';
 import { TESSERA_INSTALL_ROOT } from '../../../src/runner/agent.js';
 import { executeJob } from '../../../src/runner/execute-job.js';
 import { chooseExecutor } from '../../../src/runner/executors/create-executor.js';
@@ -81,7 +82,7 @@ async function run(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.keep ? { keepBuildDir: true } : {}),
   });
-  return { outcome, log: Buffer.concat(chunks).toString() };
+  return { outcome, log: stripTimestampPrefixes(Buffer.concat(chunks).toString()) };
 }
 
 describe('sandbox executor', { skip }, () => {
