@@ -18,6 +18,7 @@ import { advancePipeline } from './advance-pipeline.js';
 import { cancelRedundantPipelines } from './cancel-redundant-pipelines.js';
 import type { Coordinator } from './coordinator.js';
 import { guessTier } from './deployment-tier.js';
+import { createRemoteIncludeFetcher } from './fetch-remote-include.js';
 import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
 import { projectAccessLevel } from './permissions.js';
 import { isMeantAsPipeline } from './pipeline-config-shape.js';
@@ -230,6 +231,7 @@ export async function planResolvedRef(
     file: configFile,
     readLocalFile: (path) => git.readFile(cache, ref.sha, path),
     listLocalFiles: () => git.listFiles(cache, ref.sha),
+    fetchRemoteFile: createRemoteIncludeFetcher(coordinator.config),
     variables: variablesForIncludes(ruleVariables, projectVariables, input.variables),
   }).catch((error: unknown) => {
     if (isTesseraError(error) && !isMeantAsPipeline(content, configFile)) throw noConfig();

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
+import { looksLikeUrl } from '../pipeline/include-remote.js';
 import { loadPipeline } from '../pipeline/load.js';
 import { planPipeline } from '../pipeline/plan.js';
 import { buildRuleVariables } from '../pipeline/rule-variables.js';
@@ -8,6 +9,7 @@ import type { JobSpec, PolicySpec } from '../pipeline/spec.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { Coordinator } from './coordinator.js';
 import { gitReader, projectVariablesFor, variablesForIncludes } from './create-pipeline.js';
+import { createRemoteIncludeFetcher } from './fetch-remote-include.js';
 import { planFilesFor } from './plan-files.js';
 import { refProtection } from './protected-ref.js';
 
@@ -46,9 +48,10 @@ export interface LintResult {
   warnings: string[];
   merged_yaml: string | null;
   includes: {
-    type: 'local';
+    type: 'local' | 'remote';
     location: string;
-    blob: string;
+    /** `null` for a remote include, which has no blob on this instance. */
+    blob: string | null;
     raw: string;
     extra: Record<string, never>;
     context_project: string;
@@ -101,21 +104,34 @@ export async function lintConfiguration(coordinator: Coordinator, input: LintInp
       file: project.ciConfigPath,
       readLocalFile: (path) => git.readFile(cache, ref.sha, path),
       listLocalFiles: () => git.listFiles(cache, ref.sha),
+      fetchRemoteFile: createRemoteIncludeFetcher(coordinator.config),
       variables: variablesForIncludes(ruleVariables, projectVariables),
     });
     result.valid = true;
     result.warnings = loaded.warnings.map(problemText);
     result.merged_yaml = stringify(loaded.merged, { aliasDuplicateObjects: false });
     const base = `${coordinator.urls.serverUrl}/${project.pathWithNamespace}`;
-    result.includes = loaded.includes.map((location) => ({
-      type: 'local',
-      location,
-      blob: `${base}/-/blob/${ref.sha}/${location}`,
-      raw: `${base}/-/raw/${ref.sha}/${location}`,
-      extra: {},
-      context_project: project.pathWithNamespace,
-      context_sha: ref.sha,
-    }));
+    result.includes = loaded.includes.map((location) =>
+      looksLikeUrl(location)
+        ? {
+            type: 'remote',
+            location,
+            blob: null,
+            raw: location,
+            extra: {},
+            context_project: project.pathWithNamespace,
+            context_sha: ref.sha,
+          }
+        : {
+            type: 'local',
+            location,
+            blob: `${base}/-/blob/${ref.sha}/${location}`,
+            raw: `${base}/-/raw/${ref.sha}/${location}`,
+            extra: {},
+            context_project: project.pathWithNamespace,
+            context_sha: ref.sha,
+          },
+    );
     if (input.dryRun) {
       const files = await planFilesFor({
         git,

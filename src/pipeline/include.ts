@@ -5,6 +5,14 @@ import type { ProblemList } from './config-problem.js';
 import { expandVariables } from './expand-variables.js';
 import { evaluateExpression } from './expression/evaluate.js';
 import { compileGlob } from './glob.js';
+import {
+  type FetchRemoteFile,
+  integrityMismatch,
+  looksLikeUrl,
+  parseIntegrity,
+  parseRemoteLocation,
+  type RemoteLocation,
+} from './include-remote.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
 import { readRules } from './schema/rules.js';
@@ -23,6 +31,7 @@ interface IncludeState {
   readonly listLocalFiles: ListLocalFiles | undefined;
   readonly variables: Readonly<Record<string, string>>;
   readonly onInclude: ((path: string) => void) | undefined;
+  readonly fetchRemoteFile: FetchRemoteFile | undefined;
   files: readonly string[] | null;
   readonly problems: ProblemList;
   readonly budget: ParseBudget;
@@ -34,7 +43,8 @@ interface IncludeState {
 /**
  * Include pass: reads every `include:local` file (recursively, each once) and deep-merges them
  * under the including file, as GitLab does: included files in order, then the including file on
- * top, so its own keys win. Remote, project, template and component includes are refused.
+ * top, so its own keys win. `include:remote` files come through the injected fetcher (see
+ * `include-remote.ts`); project, template and component includes are refused.
  */
 export async function resolveIncludes(
   root: MapNode,
@@ -49,6 +59,7 @@ export async function resolveIncludes(
     listLocalFiles: options.listLocalFiles,
     variables: options.variables ?? {},
     onInclude: options.onInclude,
+    fetchRemoteFile: options.fetchRemoteFile,
     files: null,
     problems,
     budget,
@@ -56,11 +67,11 @@ export async function resolveIncludes(
     seen: new Set(),
     count: 0,
   };
-  return expand(root, state, 0);
+  return expand(root, state, 0, false);
 }
 
 /** The keywords of one `include` entry that Tessera reads. */
-export const INCLUDE_KEYWORDS: readonly string[] = ['local', 'inputs', 'rules'];
+export const INCLUDE_KEYWORDS: readonly string[] = ['local', 'remote', 'integrity', 'inputs', 'rules'];
 
 /** Optional inputs of {@link resolveIncludes}. */
 export interface IncludeOptions {
@@ -70,6 +81,8 @@ export interface IncludeOptions {
   readonly variables?: Readonly<Record<string, string>> | undefined;
   /** Told the path of every file merged in, in order (the lint API's `includes`). */
   readonly onInclude?: ((path: string) => void) | undefined;
+  /** Fetches `include:remote` files (the coordinator's); without it, a remote include is an error. */
+  readonly fetchRemoteFile?: FetchRemoteFile | undefined;
 }
 
 /**
@@ -77,13 +90,17 @@ export interface IncludeOptions {
  * decides, and `when: never` leaves the file out; no matching rule leaves it out too. `changes`
  * has no base while the configuration is read, so it holds.
  */
-async function includeAllowed(rules: readonly RuleSpec[], state: IncludeState): Promise<boolean> {
+async function includeAllowed(
+  rules: readonly RuleSpec[],
+  state: IncludeState,
+  variables: Readonly<Record<string, string>>,
+): Promise<boolean> {
   for (const rule of rules) {
-    if (rule.if !== null && !evaluateExpression(rule.if, state.variables)) continue;
+    if (rule.if !== null && !evaluateExpression(rule.if, variables)) continue;
     if (rule.exists != null) {
       const files = await repositoryFiles(state);
       const globs = rule.exists.paths.flatMap((path) => {
-        const glob = compileGlob(expandVariables(path, state.variables).replace(/^\/+/, ''));
+        const glob = compileGlob(expandVariables(path, variables).replace(/^\/+/, ''));
         return 'error' in glob ? [] : [glob];
       });
       if (!files.some((file) => globs.some((glob) => glob.matcher(file).matches()))) continue;
@@ -135,17 +152,35 @@ async function expandWildcard(entry: IncludeEntry, state: IncludeState): Promise
   return matches.map((path) => ({ ...entry, path }));
 }
 
-async function expand(config: MapNode, state: IncludeState, depth: number): Promise<MapNode> {
+/** `fromRemote`: `config` came through include:remote, whose nested includes GitLab reads without the project's context. */
+async function expand(
+  config: MapNode,
+  state: IncludeState,
+  depth: number,
+  fromRemote: boolean,
+): Promise<MapNode> {
   const include = config.entries.get('include');
   if (include === undefined) return config;
   let merged: TreeNode | null = null;
   const entries: IncludeEntry[] = [];
-  for (const entry of includeEntries(include, state.problems)) {
-    if (entry.rules !== null && !(await includeAllowed(entry.rules, state))) continue;
-    if (entry.path.includes('*')) entries.push(...(await expandWildcard(entry, state)));
+  // GitLab gives the nested includes of a remote file no variables (no context).
+  const variables = fromRemote ? {} : state.variables;
+  for (const entry of includeEntries(include, state.problems, variables)) {
+    if (fromRemote && entry.remote === null) {
+      state.problems.error(
+        entry.where,
+        `include:local "${entry.path}" is not allowed in a file included with include:remote: its nested includes are read without this project, so they may include remote files only`,
+        entry.at,
+      );
+      continue;
+    }
+    if (entry.rules !== null && !(await includeAllowed(entry.rules, state, variables))) continue;
+    if (entry.remote === null && entry.path.includes('*'))
+      entries.push(...(await expandWildcard(entry, state)));
     else entries.push(entry);
   }
-  for (const { path, inputs, at, where } of entries) {
+  for (const entry of entries) {
+    const { path, inputs, at, where } = entry;
     // GitLab counts every include, the same file again included, toward its limit.
     state.count += 1;
     if (depth >= PIPELINE_LIMITS.maxIncludeDepth) {
@@ -165,45 +200,42 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
       break;
     }
     // The same file with other inputs is another configuration, as in GitLab.
-    const key = inputs === null ? path : `${path}\u0000${JSON.stringify(plainValue(inputs))}`;
+    const identity = entry.remote === null ? path : entry.remote.url.href;
+    const key = inputs === null ? identity : `${identity}\u0000${JSON.stringify(plainValue(inputs))}`;
     if (state.seen.has(key)) continue;
     state.seen.add(key);
-    if (state.readLocalFile === undefined) {
+    let content: string | undefined;
+    if (entry.remote !== null) {
+      content = await readRemoteFile(entry, entry.remote, state);
+      if (content === undefined) continue;
+    } else if (state.readLocalFile === undefined) {
       state.problems.error(
         where,
         `cannot read "${path}": include:local needs the repository (tessera ci lint --dir REPO)`,
         at,
       );
       continue;
-    }
-    let content: string | undefined;
-    try {
-      content = await state.readLocalFile(path);
-    } catch (error) {
-      // A reader that can tell a file too large from a missing one says so in its error.
-      if (isTesseraError(error) && error.code === 'ERR_PIPELINE_INVALID') {
-        state.problems.error('include', error.message, at);
+    } else {
+      try {
+        content = await state.readLocalFile(path);
+      } catch (error) {
+        // A reader that can tell a file too large from a missing one says so in its error.
+        if (isTesseraError(error) && error.code === 'ERR_PIPELINE_INVALID') {
+          state.problems.error('include', error.message, at);
+          continue;
+        }
+        content = undefined;
+      }
+      if (content === undefined) {
+        state.problems.error(where, `local file "${path}" does not exist in the repository`, at);
         continue;
       }
-      content = undefined;
-    }
-    if (content === undefined) {
-      state.problems.error(where, `local file "${path}" does not exist in the repository`, at);
-      continue;
     }
     const read = parseConfigFile(content, path, state.problems, state.budget);
     if (read.body === null) continue;
     let parsed = read.body;
     if (read.header !== null) {
-      parsed = applyHeader(
-        read.header,
-        parsed,
-        inputs,
-        `${where}.inputs`,
-        at,
-        state.problems,
-        state.variables,
-      );
+      parsed = applyHeader(read.header, parsed, inputs, `${where}.inputs`, at, state.problems, variables);
     } else if (inputs !== null) {
       state.problems.error(
         `${where}.inputs`,
@@ -216,7 +248,7 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
       continue;
     }
     state.onInclude?.(path);
-    const nested = await expand(parsed, state, depth + 1);
+    const nested = await expand(parsed, state, depth + 1, fromRemote || entry.remote !== null);
     merged = merged === null ? nested : deepMerge(merged, nested, (amount) => state.work.charge(amount));
   }
   const own = new Map(config.entries);
@@ -234,8 +266,49 @@ async function expand(config: MapNode, state: IncludeState, depth: number): Prom
   return result.kind === 'map' ? result : self;
 }
 
+/**
+ * Fetches a remote include's file and checks its `integrity:`; `undefined` (the problem recorded,
+ * naming the URL without its query) when it cannot be used.
+ */
+async function readRemoteFile(
+  entry: IncludeEntry,
+  remote: RemoteLocation,
+  state: IncludeState,
+): Promise<string | undefined> {
+  if (state.fetchRemoteFile === undefined) {
+    state.problems.error(
+      entry.where,
+      `cannot fetch ${remote.display}: include:remote is fetched by the coordinator only; lint through the API (POST /api/v4/projects/:id/ci/lint)`,
+      entry.at,
+    );
+    return undefined;
+  }
+  const fetched = await state.fetchRemoteFile(remote.url);
+  if ('error' in fetched) {
+    state.problems.error(entry.where, `remote file ${remote.display}: ${fetched.error}`, entry.at);
+    return undefined;
+  }
+  if (entry.integrity !== null) {
+    const mismatch = integrityMismatch(fetched.content, entry.integrity);
+    if (mismatch !== null) {
+      state.problems.error(
+        `${entry.where}.integrity`,
+        `remote file ${remote.display}: ${mismatch}`,
+        entry.at,
+      );
+      return undefined;
+    }
+  }
+  return fetched.content;
+}
+
 interface IncludeEntry {
+  /** The repository path, or for a remote include the URL as messages show it. */
   readonly path: string;
+  /** The URL of an `include:remote` entry; `null` for a local one. */
+  readonly remote: RemoteLocation | null;
+  /** `integrity:` of a remote entry: the base64 SHA-256 digest, `null` when absent. */
+  readonly integrity: string | null;
   /** `inputs:` of the entry, `null` when it has none. */
   readonly inputs: MapNode | null;
   readonly at: TreeNode;
@@ -245,7 +318,11 @@ interface IncludeEntry {
   readonly rules: readonly RuleSpec[] | null;
 }
 
-function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[] {
+function includeEntries(
+  include: TreeNode,
+  problems: ProblemList,
+  variables: Readonly<Record<string, string>>,
+): IncludeEntry[] {
   const items = include.kind === 'seq' ? include.items : [include];
   const entries: IncludeEntry[] = [];
   items.forEach((item, index) => {
@@ -254,12 +331,10 @@ function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[
     let inputs: MapNode | null = null;
     let rules: RuleSpec[] | null = null;
     if (item.kind === 'scalar' && typeof item.value === 'string') {
-      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item.value)) {
-        problems.error(
-          where,
-          'remote includes are not supported yet; copy the file into the repository and use include:local',
-          item,
-        );
+      if (looksLikeUrl(item.value)) {
+        const remote = parseRemoteLocation(item.value, variables);
+        if ('error' in remote) problems.error(where, remote.error, item);
+        else entries.push({ path: remote.display, remote, integrity: null, inputs, at: item, where, rules });
         return;
       }
       path = item.value;
@@ -297,6 +372,33 @@ function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[
             inputsNode,
           );
       }
+      const remoteNode = item.entries.get('remote');
+      const integrityNode = item.entries.get('integrity');
+      if (integrityNode !== undefined && remoteNode === undefined)
+        problems.error(`${where}.integrity`, 'goes with include:remote only', integrityNode);
+      if (remoteNode !== undefined) {
+        if (item.entries.has('local')) {
+          problems.error(where, 'names both local and remote: one include entry reads one file', item);
+          return;
+        }
+        if (remoteNode.kind !== 'scalar' || typeof remoteNode.value !== 'string') {
+          problems.error(`${where}.remote`, `must be a URL, not ${describeNode(remoteNode)}`, remoteNode);
+          return;
+        }
+        const remote = parseRemoteLocation(remoteNode.value, variables);
+        let integrity: string | null = null;
+        if (integrityNode !== undefined) {
+          const read = parseIntegrity(integrityNode.kind === 'scalar' ? integrityNode.value : null);
+          if ('error' in read) {
+            problems.error(`${where}.integrity`, read.error, integrityNode);
+            return;
+          }
+          integrity = read.digest;
+        }
+        if ('error' in remote) problems.error(`${where}.remote`, remote.error, remoteNode);
+        else entries.push({ path: remote.display, remote, integrity, inputs, at: item, where, rules });
+        return;
+      }
       const local = item.entries.get('local');
       if (local === undefined) {
         if (item.entries.size === 0)
@@ -314,7 +416,8 @@ function includeEntries(include: TreeNode, problems: ProblemList): IncludeEntry[
     }
     const normalised = normaliseLocalPath(path);
     if ('error' in normalised) problems.error(where, normalised.error, item);
-    else entries.push({ path: normalised.path, inputs, at: item, where, rules });
+    else
+      entries.push({ path: normalised.path, remote: null, integrity: null, inputs, at: item, where, rules });
   });
   return entries;
 }

@@ -5,6 +5,7 @@ import { resolveExtends } from './extends.js';
 import { deepFreeze } from './freeze.js';
 import { checkGraph } from './graph.js';
 import { type ListLocalFiles, type ReadLocalFile, resolveIncludes } from './include.js';
+import type { FetchRemoteFile } from './include-remote.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
@@ -36,6 +37,8 @@ export interface LoadPipelineInput {
    * `include:rules` and the `expand_vars` input function; none when absent.
    */
   readonly variables?: Readonly<Record<string, string>>;
+  /** Fetches `include:remote` files (the coordinator's, with its rules); without it, they are errors. */
+  readonly fetchRemoteFile?: FetchRemoteFile;
 }
 
 /** A loaded configuration: the frozen spec and the warnings (ignored keywords, deprecated forms). */
@@ -181,6 +184,7 @@ async function normaliseAndCheck(
     listLocalFiles: input.listLocalFiles,
     variables: input.variables,
     onInclude: (path) => trace.includes.push(path),
+    fetchRemoteFile: input.fetchRemoteFile,
   });
   if (!problems.failed) return checkConfiguration(included, file, problems, work, trace);
   // An include failed: the rest is still checked so that every error shows at once, leaving out

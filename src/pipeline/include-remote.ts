@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { expandVariables } from './expand-variables.js';
+
+/**
+ * Fetches the text of one `include:remote` file. The pipeline package has no network code: the
+ * coordinator injects a fetcher that applies the instance's rules (host allow-list, HTTPS, time
+ * and size limits, redirects, addresses). It answers `{ error }` (a sentence without the URL,
+ * which the caller adds) for anything it refuses or cannot fetch, and never throws for that.
+ */
+export type FetchRemoteFile = (url: URL) => Promise<{ content: string } | { error: string }>;
+
+/** A checked `include:remote` URL: what is fetched, and how messages show it. */
+export interface RemoteLocation {
+  readonly url: URL;
+  /** The URL as messages and the lint API show it: the query string left out, as it may hold a token. */
+  readonly display: string;
+}
+
+/** `integrity:` as GitLab writes it, a Subresource Integrity SHA-256 digest. */
+const INTEGRITY = /^sha256-([A-Za-z0-9+/]{43}=)$/;
+
+/** Whether an include value is a URL (`https://…`) rather than a repository path. */
+export function looksLikeUrl(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim());
+}
+
+/** The URL without userinfo and query, for messages. */
+export function displayUrl(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}${url.search === '' ? '' : '?…'}`;
+}
+
+/**
+ * Reads an `include:remote` URL as GitLab accepts it: http or https, no credentials (GitLab
+ * supports no authentication with remote includes, and userinfo in a URL would end up in
+ * messages), a `.yml` or `.yaml` file. CI/CD variables in it are expanded from `variables`.
+ */
+export function parseRemoteLocation(
+  raw: string,
+  variables: Readonly<Record<string, string>>,
+): RemoteLocation | { error: string } {
+  const text = expandVariables(raw.trim(), variables);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return {
+      error: `"${text.replace(/\?.*$/s, '?…')}" is not a URL; write include: { remote: https://host/path/file.yml }`,
+    };
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return { error: `${url.protocol.slice(0, -1)}:// is not supported by include:remote; use https://` };
+  if (url.username !== '' || url.password !== '') {
+    return {
+      error: `the include:remote URL for ${url.host} carries credentials; remote includes are fetched without authentication, so remove them (the file must be readable without them)`,
+    };
+  }
+  url.hash = '';
+  const display = displayUrl(url);
+  if (!/\.ya?ml$/i.test(url.pathname))
+    return { error: `${display} must be a .yml or .yaml file, as GitLab requires for include:remote` };
+  return { url, display };
+}
+
+/** Reads `integrity:`: the base64 digest, or an error when it is not `sha256-<base64 digest>`. */
+export function parseIntegrity(value: unknown): { digest: string } | { error: string } {
+  const match = typeof value === 'string' ? INTEGRITY.exec(value.trim()) : null;
+  if (match === null)
+    return {
+      error:
+        'must be sha256- followed by the base64 SHA-256 of the file (openssl dgst -sha256 -binary FILE | base64)',
+    };
+  return { digest: match[1]! };
+}
+
+/**
+ * Checks a fetched file against its `integrity:` digest, as GitLab does (SHA-256 of the file's
+ * bytes, base64). Answers the mismatch message, or `null` when the file matches.
+ */
+export function integrityMismatch(content: string, digest: string): string | null {
+  const actual = createHash('sha256').update(content, 'utf8').digest('base64');
+  if (actual === digest) return null;
+  return `integrity check failed: the file has SHA-256 sha256-${actual}, not the sha256-${digest} that integrity: names; the file changed, or the digest is wrong`;
+}
