@@ -6,6 +6,7 @@ import {
   isEnvironmentName,
 } from '../pipeline/environment-name.js';
 import { loadPipeline, pipelineInvalid } from '../pipeline/load.js';
+import type { PipelineInputValues } from '../pipeline/pipeline-inputs.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
 import { buildRuleVariables, type PipelineSource } from '../pipeline/rule-variables.js';
 import type { Db } from '../store/open-store.js';
@@ -156,6 +157,23 @@ export function variablesForIncludes(
   };
 }
 
+/**
+ * `ERR_PIPELINE_INPUTS_INVALID` naming the first input at fault, when an invalid configuration's
+ * errors are about the given inputs (`inputs.<name>`); `undefined` otherwise.
+ */
+function inputsInvalid(error: TesseraError): TesseraError | undefined {
+  if (error.code !== 'ERR_PIPELINE_INVALID') return undefined;
+  const errors = ((error.details?.errors ?? []) as ConfigProblem[]).filter(
+    (problem) => problem.path === 'inputs' || problem.path.startsWith('inputs.'),
+  );
+  const first = errors[0];
+  if (first === undefined) return undefined;
+  const name = first.path.slice('inputs.'.length);
+  return new TesseraError('ERR_PIPELINE_INPUTS_INVALID', `inputs.${name}: ${first.message}`, {
+    details: { input: name, errors },
+  });
+}
+
 /** A pipeline planned for a resolved ref: the loaded configuration and the plan (nothing stored). */
 export interface PlannedAtRef {
   loaded: Awaited<ReturnType<typeof loadPipeline>>;
@@ -186,6 +204,8 @@ export async function planResolvedRef(
     beforeSha?: string;
     /** The name errors give `configContent` (the project's configuration path when absent). */
     configFile?: string;
+    /** Values for the configuration's `spec:inputs` (see {@link createPipeline}). */
+    inputs?: PipelineInputValues;
   },
 ): Promise<PlannedAtRef> {
   const { project, user, ref } = input;
@@ -233,7 +253,9 @@ export async function planResolvedRef(
     listLocalFiles: () => git.listFiles(cache, ref.sha),
     fetchRemoteFile: createRemoteIncludeFetcher(coordinator.config),
     variables: variablesForIncludes(ruleVariables, projectVariables, input.variables),
+    ...(input.inputs === undefined ? {} : { inputs: input.inputs }),
   }).catch((error: unknown) => {
+    if (isTesseraError(error) && input.inputs !== undefined) throw inputsInvalid(error) ?? error;
     if (isTesseraError(error) && !isMeantAsPipeline(content, configFile)) throw noConfig();
     throw error;
   });
@@ -291,6 +313,11 @@ export async function createPipeline(
      * pipeline's `include:` of local files) in place of the project's configuration file.
      */
     bridge?: { jobId: number; configContent?: string; configFile?: string };
+    /**
+     * Values for the configuration's `spec:inputs` header (GitLab's pipeline inputs): checked
+     * against it (`ERR_PIPELINE_INPUTS_INVALID`), interpolated, never stored as variables.
+     */
+    inputs?: PipelineInputValues;
   },
 ): Promise<PipelineRecord> {
   const { project, user } = input;
@@ -317,6 +344,7 @@ export async function createPipeline(
     source: input.source,
     ...(input.variables ? { variables: input.variables } : {}),
     ...(input.beforeSha ? { beforeSha: input.beforeSha } : {}),
+    ...(input.inputs === undefined ? {} : { inputs: input.inputs }),
     ...(input.bridge?.configContent === undefined
       ? {}
       : {

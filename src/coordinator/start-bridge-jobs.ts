@@ -212,6 +212,7 @@ async function createDownstream(
         source: 'pipeline',
         variables,
         bridge: { jobId: bridge.id },
+        ...(trigger.inputs === undefined ? {} : { inputs: trigger.inputs }),
       });
       return { pipeline };
     } catch (error) {
@@ -229,7 +230,13 @@ async function createDownstream(
       `child pipelines nest at most ${MAX_CHILD_PIPELINE_DEPTH} levels deep, and this pipeline is already a child's child`,
     );
   }
-  const configContent = `include:\n${trigger.include.map((file) => `  - local: ${JSON.stringify(file)}\n`).join('')}`;
+  // Each file's inputs go with its include entry (JSON is YAML), checked against its spec:inputs.
+  const configContent = `include:\n${trigger.include
+    .map((file, index) => {
+      const inputs = trigger.includeInputs?.[index];
+      return `  - local: ${JSON.stringify(file)}\n${inputs == null ? '' : `    inputs: ${JSON.stringify(inputs)}\n`}`;
+    })
+    .join('')}`;
   const pipeline = await createPipeline(coordinator, {
     project,
     user,

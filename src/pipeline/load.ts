@@ -1,13 +1,15 @@
 import { isTesseraError, TesseraError } from '../errors.js';
-import { applyHeader, parseConfigFile } from './config-file.js';
+import { applyHeader, headerSpec, parseConfigFile } from './config-file.js';
 import { type ConfigProblem, ProblemList } from './config-problem.js';
 import { resolveExtends } from './extends.js';
 import { deepFreeze } from './freeze.js';
 import { checkGraph } from './graph.js';
 import { type ListLocalFiles, type ReadLocalFile, resolveIncludes } from './include.js';
 import type { FetchRemoteFile } from './include-remote.js';
+import { readInputDefinitions } from './inputs.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
+import { type PipelineInputValues, pipelineInputsNode } from './pipeline-inputs.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
 import { readCache } from './schema/cache.js';
 import { readImage, readServices } from './schema/image.js';
@@ -39,6 +41,12 @@ export interface LoadPipelineInput {
   readonly variables?: Readonly<Record<string, string>>;
   /** Fetches `include:remote` files (the coordinator's, with its rules); without it, they are errors. */
   readonly fetchRemoteFile?: FetchRemoteFile;
+  /**
+   * Values for the file's own `spec:inputs` (the pipelines API's `inputs`, a trigger's, a bridge's
+   * `trigger:inputs`), checked as `include:inputs` are; errors about them are on `inputs.<name>`.
+   * Absent: every input takes its default.
+   */
+  readonly inputs?: PipelineInputValues;
 }
 
 /** A loaded configuration: the frozen spec and the warnings (ignored keywords, deprecated forms). */
@@ -140,10 +148,19 @@ async function build(
 ): Promise<PipelineSpec | null> {
   const budget: ParseBudget = { expandedNodes: 0, aliasBytes: 0 };
   const read = parseConfigFile(input.content, file, problems, budget);
+  const given = givenInputs(input, read.header, file, problems);
   const parsed =
     read.header === null || read.body === null
       ? read.body
-      : applyHeader(read.header, read.body, null, 'spec.inputs', null, problems, input.variables);
+      : applyHeader(
+          read.header,
+          read.body,
+          given,
+          given === null ? 'spec.inputs' : 'inputs',
+          null,
+          problems,
+          input.variables,
+        );
   if (parsed === null) {
     if (!problems.failed)
       problems.error(file, 'the file is empty; define at least one job with a script', null);
@@ -169,6 +186,39 @@ async function build(
     );
     return null;
   }
+}
+
+/**
+ * The inputs given from outside the file as a tree, or `null` when none were given (or they
+ * cannot be used, the problem recorded on `inputs`).
+ */
+function givenInputs(
+  input: LoadPipelineInput,
+  header: MapNode | null,
+  file: string,
+  problems: ProblemList,
+): MapNode | null {
+  if (input.inputs === undefined) return null;
+  const names = Object.keys(input.inputs);
+  if (header === null) {
+    if (names.length > 0)
+      problems.error(
+        `inputs.${names[0]}`,
+        `${file} takes no inputs: it has no spec:inputs header (spec: { inputs: … } followed by a --- line)`,
+        null,
+      );
+    return null;
+  }
+  // The definitions tell how to read a string given for a number, boolean or array input; their
+  // own mistakes are reported once, by applyHeader.
+  const spec = headerSpec(header, new ProblemList(file));
+  const definitions = spec === null ? new Map() : readInputDefinitions(spec, new ProblemList(file));
+  const node = pipelineInputsNode(input.inputs, definitions, file);
+  if ('error' in node) {
+    problems.error(`inputs.${node.name}`, node.error, null);
+    return null;
+  }
+  return node;
 }
 
 async function normaliseAndCheck(

@@ -23,13 +23,11 @@ const files: Parameters<typeof startIncludeServers>[0] = {
 };
 
 const servers: IncludeServers = await startIncludeServers(files);
-{
-  files['/nested-remote.yml'] =
-    `include:\n  - remote: ${servers.https}/other.yml\nouter:\n  script: [echo o]\n`;
-  files['/redirect-in.yml'] = { redirect: `${servers.https}/ci.yml` };
-  files['/redirect-out.yml'] = { redirect: `${servers.httpsByName}/ci.yml` };
-  files['/redirect-loop.yml'] = { redirect: '/redirect-loop.yml' };
-}
+files['/nested-remote.yml'] =
+  `include:\n  - remote: ${servers.https}/other.yml\nouter:\n  script: [echo o]\n`;
+files['/redirect-in.yml'] = { redirect: `${servers.https}/ci.yml` };
+files['/redirect-out.yml'] = { redirect: `${servers.httpsByName}/ci.yml` };
+files['/redirect-loop.yml'] = { redirect: '/redirect-loop.yml' };
 
 /** Loads `content` with the coordinator's fetcher under the given settings. */
 async function load(

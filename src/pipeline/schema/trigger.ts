@@ -14,6 +14,13 @@ export interface TriggerSpec {
   readonly strategy: 'depend' | null;
   /** `forward:` with GitLab's defaults (YAML variables yes, pipeline variables no). */
   readonly forward: { readonly yamlVariables: boolean; readonly pipelineVariables: boolean };
+  /**
+   * Child pipeline: the `inputs:` of each `include` entry, in the order of `include` (`null` for an
+   * entry without); absent when no entry has any (and in specs stored before inputs existed).
+   */
+  readonly includeInputs?: readonly (Readonly<Record<string, unknown>> | null)[];
+  /** Multi-project pipeline: `trigger:inputs` for the downstream configuration's `spec:inputs`. */
+  readonly inputs?: Readonly<Record<string, unknown>>;
 }
 
 /** GitLab's limit on the configuration files of one child pipeline. */
@@ -56,7 +63,7 @@ export function readTrigger(node: TreeNode, path: string, problems: ProblemList)
     );
     return null;
   }
-  checkKeys(node, path, new Set(['include', 'project', 'branch', 'strategy', 'forward']), problems);
+  checkKeys(node, path, new Set(['include', 'project', 'branch', 'strategy', 'forward', 'inputs']), problems);
   const includeNode = node.entries.get('include');
   const projectNode = node.entries.get('project');
   if (includeNode !== undefined && projectNode !== undefined) {
@@ -78,8 +85,22 @@ export function readTrigger(node: TreeNode, path: string, problems: ProblemList)
       'goes with trigger:project only: a child pipeline runs the same commit',
       branchNode,
     );
+  const inputsNode = node.entries.get('inputs');
+  if (inputsNode !== undefined && includeNode !== undefined)
+    problems.error(
+      `${path}.inputs`,
+      'goes with trigger:project only; give a child pipeline its inputs per file: include: [{ local: ci/child.yml, inputs: { … } }]',
+      inputsNode,
+    );
+  const inputs =
+    inputsNode === undefined || includeNode !== undefined
+      ? undefined
+      : readInputValues(inputsNode, `${path}.inputs`, problems);
+  const includeInputs: (Record<string, unknown> | null)[] = [];
   const include =
-    includeNode === undefined ? null : readTriggerInclude(includeNode, `${path}.include`, problems);
+    includeNode === undefined
+      ? null
+      : readTriggerInclude(includeNode, `${path}.include`, problems, includeInputs);
   const project = projectNode === undefined ? null : readString(projectNode, `${path}.project`, problems);
   // A path with $VARIABLES is checked once they are expanded, when the bridge runs.
   if (project !== null && !project.includes('$') && !/^[^/\s]+(\/[^/\s]+)+$/.test(project))
@@ -103,8 +124,43 @@ export function readTrigger(node: TreeNode, path: string, problems: ProblemList)
   const forwardNode = node.entries.get('forward');
   const forward =
     forwardNode === undefined ? DEFAULT_FORWARD : readForward(forwardNode, `${path}.forward`, problems);
-  if ((include === null && project === null) || forward === null) return null;
-  return { include, project, branch, strategy, forward };
+  if ((include === null && project === null) || forward === null || inputs === null) return null;
+  return {
+    include,
+    project,
+    branch,
+    strategy,
+    forward,
+    ...(includeInputs.some((entry) => entry !== null) ? { includeInputs } : {}),
+    ...(inputs === undefined ? {} : { inputs }),
+  };
+}
+
+/** `inputs:` of a trigger as plain values (checked against the downstream `spec:inputs` when it is read). */
+function readInputValues(
+  node: TreeNode,
+  path: string,
+  problems: ProblemList,
+): Record<string, unknown> | null {
+  if (node.kind !== 'map') {
+    problems.error(path, `must be a mapping of input names and values, not ${describeNode(node)}`, node);
+    return null;
+  }
+  const plain = (value: TreeNode): unknown => {
+    switch (value.kind) {
+      case 'scalar':
+        return value.value;
+      case 'seq':
+        return value.items.map(plain);
+      case 'map':
+        return Object.fromEntries([...value.entries].map(([key, item]) => [key, plain(item)]));
+      case 'reference':
+        return null;
+    }
+  };
+  const values: Record<string, unknown> = {};
+  for (const [name, value] of node.entries) values[name] = plain(value);
+  return values;
 }
 
 function readForward(node: TreeNode, path: string, problems: ProblemList): TriggerSpec['forward'] | null {
@@ -127,8 +183,16 @@ function readForward(node: TreeNode, path: string, problems: ProblemList): Trigg
   };
 }
 
-/** `trigger:include`: a local path, `{ local }`, or a list of either (at most three). */
-function readTriggerInclude(node: TreeNode, path: string, problems: ProblemList): string[] | null {
+/**
+ * `trigger:include`: a local path, `{ local, inputs }`, or a list of either (at most three); each
+ * entry's inputs go to `inputs`, in order.
+ */
+function readTriggerInclude(
+  node: TreeNode,
+  path: string,
+  problems: ProblemList,
+  inputs: (Record<string, unknown> | null)[],
+): string[] | null {
   const items = node.kind === 'seq' ? node.items : [node];
   if (items.length === 0) {
     problems.error(path, 'must name at least one file: write include: ci/child.yml', node);
@@ -146,6 +210,7 @@ function readTriggerInclude(node: TreeNode, path: string, problems: ProblemList)
   items.forEach((item, index) => {
     const where = node.kind === 'seq' ? `${path}[${index}]` : path;
     let fileNode: TreeNode | undefined = item;
+    if (item.kind !== 'map') inputs.push(null);
     if (item.kind === 'map') {
       const unsupported = ['project', 'artifact', 'template', 'component', 'remote'].find((key) =>
         item.entries.has(key),
@@ -158,7 +223,12 @@ function readTriggerInclude(node: TreeNode, path: string, problems: ProblemList)
         );
         return;
       }
-      checkKeys(item, where, new Set(['local']), problems);
+      checkKeys(item, where, new Set(['local', 'inputs']), problems);
+      const inputsNode = item.entries.get('inputs');
+      const values =
+        inputsNode === undefined ? null : readInputValues(inputsNode, `${where}.inputs`, problems);
+      if (inputsNode !== undefined && values === null) return;
+      inputs.push(values);
       fileNode = item.entries.get('local');
       if (fileNode === undefined) {
         problems.error(`${where}.local`, 'is required: write { local: ci/child.yml }', item);
