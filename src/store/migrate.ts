@@ -16,6 +16,7 @@ import { releasesMigration } from './migrations/0013-releases.js';
 import { pathHistoryOutlivesProjectsMigration } from './migrations/0014-path-history-outlives-projects.js';
 import { groupAndInstanceVariablesMigration } from './migrations/0015-group-and-instance-variables.js';
 import { bridgeJobsMigration } from './migrations/0016-bridge-jobs.js';
+import { pipelineScheduleInputsMigration } from './migrations/0017-pipeline-schedule-inputs.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -36,6 +37,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0014-path-history-outlives-projects': pathHistoryOutlivesProjectsMigration(dialect),
     '0015-group-and-instance-variables': groupAndInstanceVariablesMigration(dialect),
     '0016-bridge-jobs': bridgeJobsMigration,
+    '0017-pipeline-schedule-inputs': pipelineScheduleInputsMigration,
   };
 }
 
