@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { ProblemList, SourcePosition } from './config-problem.js';
 import { expandVariables } from './expand-variables.js';
+import { describeNode, type MapNode } from './yaml-tree.js';
 
 /**
  * Fetches the text of one `include:remote` file. The pipeline package has no network code: the
@@ -80,4 +82,80 @@ export function integrityMismatch(content: string, digest: string): string | nul
   const actual = createHash('sha256').update(content, 'utf8').digest('base64');
   if (actual === digest) return null;
   return `integrity check failed: the file has SHA-256 sha256-${actual}, not the sha256-${digest} that integrity: names; the file changed, or the digest is wrong`;
+}
+
+/**
+ * Reads an `include` entry with `remote:` (and `integrity:`); `null` when it is unusable, the
+ * problem recorded under `where`.
+ */
+export function readRemoteEntry(
+  item: MapNode,
+  where: string,
+  problems: ProblemList,
+  variables: Readonly<Record<string, string>>,
+): { remote: RemoteLocation; integrity: string | null } | null {
+  const remoteNode = item.entries.get('remote');
+  const integrityNode = item.entries.get('integrity');
+  if (remoteNode === undefined) {
+    if (integrityNode !== undefined)
+      problems.error(`${where}.integrity`, 'goes with include:remote only', integrityNode);
+    return null;
+  }
+  if (item.entries.has('local')) {
+    problems.error(where, 'names both local and remote: one include entry reads one file', item);
+    return null;
+  }
+  if (remoteNode.kind !== 'scalar' || typeof remoteNode.value !== 'string') {
+    problems.error(`${where}.remote`, `must be a URL, not ${describeNode(remoteNode)}`, remoteNode);
+    return null;
+  }
+  let integrity: string | null = null;
+  if (integrityNode !== undefined) {
+    const read = parseIntegrity(integrityNode.kind === 'scalar' ? integrityNode.value : null);
+    if ('error' in read) {
+      problems.error(`${where}.integrity`, read.error, integrityNode);
+      return null;
+    }
+    integrity = read.digest;
+  }
+  const remote = parseRemoteLocation(remoteNode.value, variables);
+  if ('error' in remote) {
+    problems.error(`${where}.remote`, remote.error, remoteNode);
+    return null;
+  }
+  return { remote, integrity };
+}
+
+/**
+ * Fetches a remote include's file and checks its `integrity:` digest (`null` for none); `undefined`
+ * when it cannot be used, the problem recorded at the entry, naming the URL without its query.
+ */
+export async function fetchRemoteInclude(
+  remote: RemoteLocation,
+  integrity: string | null,
+  fetchRemoteFile: FetchRemoteFile | undefined,
+  entry: { where: string; at: SourcePosition; problems: ProblemList },
+): Promise<string | undefined> {
+  const { where, at, problems } = entry;
+  if (fetchRemoteFile === undefined) {
+    problems.error(
+      where,
+      `cannot fetch ${remote.display}: include:remote is fetched by the coordinator only; lint through the API (POST /api/v4/projects/:id/ci/lint)`,
+      at,
+    );
+    return undefined;
+  }
+  const fetched = await fetchRemoteFile(remote.url);
+  if ('error' in fetched) {
+    problems.error(where, `remote file ${remote.display}: ${fetched.error}`, at);
+    return undefined;
+  }
+  if (integrity !== null) {
+    const mismatch = integrityMismatch(fetched.content, integrity);
+    if (mismatch !== null) {
+      problems.error(`${where}.integrity`, `remote file ${remote.display}: ${mismatch}`, at);
+      return undefined;
+    }
+  }
+  return fetched.content;
 }

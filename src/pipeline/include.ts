@@ -7,11 +7,11 @@ import { evaluateExpression } from './expression/evaluate.js';
 import { compileGlob } from './glob.js';
 import {
   type FetchRemoteFile,
-  integrityMismatch,
+  fetchRemoteInclude,
   looksLikeUrl,
-  parseIntegrity,
   parseRemoteLocation,
   type RemoteLocation,
+  readRemoteEntry,
 } from './include-remote.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
@@ -206,7 +206,11 @@ async function expand(
     state.seen.add(key);
     let content: string | undefined;
     if (entry.remote !== null) {
-      content = await readRemoteFile(entry, entry.remote, state);
+      content = await fetchRemoteInclude(entry.remote, entry.integrity, state.fetchRemoteFile, {
+        where,
+        at,
+        problems: state.problems,
+      });
       if (content === undefined) continue;
     } else if (state.readLocalFile === undefined) {
       state.problems.error(
@@ -226,10 +230,10 @@ async function expand(
         }
         content = undefined;
       }
-      if (content === undefined) {
-        state.problems.error(where, `local file "${path}" does not exist in the repository`, at);
-        continue;
-      }
+    }
+    if (content === undefined) {
+      state.problems.error(where, `local file "${path}" does not exist in the repository`, at);
+      continue;
     }
     const read = parseConfigFile(content, path, state.problems, state.budget);
     if (read.body === null) continue;
@@ -264,42 +268,6 @@ async function expand(
   if (merged === null) return self;
   const result = deepMerge(merged, self, (amount) => state.work.charge(amount));
   return result.kind === 'map' ? result : self;
-}
-
-/**
- * Fetches a remote include's file and checks its `integrity:`; `undefined` (the problem recorded,
- * naming the URL without its query) when it cannot be used.
- */
-async function readRemoteFile(
-  entry: IncludeEntry,
-  remote: RemoteLocation,
-  state: IncludeState,
-): Promise<string | undefined> {
-  if (state.fetchRemoteFile === undefined) {
-    state.problems.error(
-      entry.where,
-      `cannot fetch ${remote.display}: include:remote is fetched by the coordinator only; lint through the API (POST /api/v4/projects/:id/ci/lint)`,
-      entry.at,
-    );
-    return undefined;
-  }
-  const fetched = await state.fetchRemoteFile(remote.url);
-  if ('error' in fetched) {
-    state.problems.error(entry.where, `remote file ${remote.display}: ${fetched.error}`, entry.at);
-    return undefined;
-  }
-  if (entry.integrity !== null) {
-    const mismatch = integrityMismatch(fetched.content, entry.integrity);
-    if (mismatch !== null) {
-      state.problems.error(
-        `${entry.where}.integrity`,
-        `remote file ${remote.display}: ${mismatch}`,
-        entry.at,
-      );
-      return undefined;
-    }
-  }
-  return fetched.content;
 }
 
 interface IncludeEntry {
@@ -372,31 +340,10 @@ function includeEntries(
             inputsNode,
           );
       }
-      const remoteNode = item.entries.get('remote');
-      const integrityNode = item.entries.get('integrity');
-      if (integrityNode !== undefined && remoteNode === undefined)
-        problems.error(`${where}.integrity`, 'goes with include:remote only', integrityNode);
-      if (remoteNode !== undefined) {
-        if (item.entries.has('local')) {
-          problems.error(where, 'names both local and remote: one include entry reads one file', item);
-          return;
-        }
-        if (remoteNode.kind !== 'scalar' || typeof remoteNode.value !== 'string') {
-          problems.error(`${where}.remote`, `must be a URL, not ${describeNode(remoteNode)}`, remoteNode);
-          return;
-        }
-        const remote = parseRemoteLocation(remoteNode.value, variables);
-        let integrity: string | null = null;
-        if (integrityNode !== undefined) {
-          const read = parseIntegrity(integrityNode.kind === 'scalar' ? integrityNode.value : null);
-          if ('error' in read) {
-            problems.error(`${where}.integrity`, read.error, integrityNode);
-            return;
-          }
-          integrity = read.digest;
-        }
-        if ('error' in remote) problems.error(`${where}.remote`, remote.error, remoteNode);
-        else entries.push({ path: remote.display, remote, integrity, inputs, at: item, where, rules });
+      if (item.entries.has('remote') || item.entries.has('integrity')) {
+        const read = readRemoteEntry(item, where, problems, variables);
+        if (read !== null)
+          entries.push({ path: read.remote.display, ...read, inputs, at: item, where, rules });
         return;
       }
       const local = item.entries.get('local');
