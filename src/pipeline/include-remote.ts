@@ -45,9 +45,9 @@ export function parseRemoteLocation(
   try {
     url = new URL(text);
   } catch {
-    return {
-      error: `"${text.replace(/\?.*$/s, '?…')}" is not a URL; write include: { remote: https://host/path/file.yml }`,
-    };
+    // Shown without what may be secret: userinfo and the query string.
+    const shown = text.replace(/\/\/[^/]*@/, '//').replace(/\?.*$/s, '?…');
+    return { error: `"${shown}" is not a URL; write include: { remote: https://host/path/file.yml }` };
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     return { error: `${url.protocol.slice(0, -1)}:// is not supported by include:remote; use https://` };
