@@ -204,6 +204,36 @@ describe('include:remote through the coordinator fetcher', () => {
     assert.equal(loaded.spec.jobs[0]?.stage, 'build');
   });
 
+  it('expands variables in the URL and applies include:rules, as for local files', async () => {
+    const content = `include:\n  - remote: ${servers.https}/$FILE.yml\n    rules:\n      - if: $WANT == "yes"\nown:\n  script: [echo own]\n`;
+    const wanted = await load(content, LOCAL, { variables: { FILE: 'other', WANT: 'yes' } });
+    assert.deepEqual(
+      wanted.spec.jobs.map((job) => job.name),
+      ['other', 'own'],
+    );
+    const before = servers.requests.length;
+    const skipped = await load(content, LOCAL, { variables: { FILE: 'other', WANT: 'no' } });
+    assert.deepEqual(
+      skipped.spec.jobs.map((job) => job.name),
+      ['own'],
+    );
+    assert.equal(servers.requests.length, before, 'a file the rules leave out is not fetched');
+  });
+
+  it('refuses URLs GitLab refuses before fetching anything', async () => {
+    const before = servers.requests.length;
+    for (const [url, message] of [
+      ['ftp://127.0.0.1/ci.yml', /ftp:\/\/ is not supported by include:remote/],
+      [`${servers.https}/ci.json`, /must be a \.yml or \.yaml file/],
+      ['https://[broken/ci.yml?token=s3cr3t', /is not a URL/],
+    ] as const) {
+      const problem = await failure(`include:\n  - remote: "${url}"\n`, LOCAL);
+      assert.match(problem.message, message, url);
+      assert.doesNotMatch(problem.message, /s3cr3t/);
+    }
+    assert.equal(servers.requests.length, before);
+  });
+
   it('counts a remote file included again toward the limit of 150', async () => {
     const entries = Array.from({ length: 151 }, () => `  - ${servers.https}/ci.yml\n`).join('');
     const problem = await failure(`include:\n${entries}`, LOCAL);
