@@ -1,4 +1,5 @@
 import { isTesseraError, TesseraError } from '../errors.js';
+import { warnAboutChildInputs } from './child-inputs.js';
 import { applyHeader, headerSpec, parseConfigFile } from './config-file.js';
 import { type ConfigProblem, ProblemList } from './config-problem.js';
 import { resolveExtends } from './extends.js';
@@ -176,7 +177,10 @@ async function build(
   }
   const work = new WorkBudget();
   try {
-    return await normaliseAndCheck(parsed, input, file, problems, budget, work, trace);
+    const spec = await normaliseAndCheck(parsed, input, file, problems, budget, work, trace);
+    if (spec !== null && input.readLocalFile !== undefined)
+      await warnAboutChildInputs(spec, input.readLocalFile, problems);
+    return spec;
   } catch (error) {
     if (!(error instanceof WorkLimitExceeded)) throw error;
     problems.error(

@@ -57,6 +57,27 @@ describe('trigger:inputs and trigger:include:inputs in the schema', () => {
     );
   });
 
+  it('warns, when the child file is at hand, about inputs that will fail its bridge', async () => {
+    const files: Record<string, string> = { 'ci/child.yml': CHILD };
+    const { warnings } = await loadPipeline({
+      content:
+        'good:\n  trigger:\n    include: [{ local: ci/child.yml, inputs: { who: w } }]\nbad:\n  trigger:\n    include: [{ local: ci/child.yml, inputs: { who: w, count: many } }]\nnone:\n  trigger: { include: ci/child.yml }\n',
+      readLocalFile: async (path) => files[path],
+    });
+    assert.deepEqual(
+      warnings.map((warning) => [warning.path, warning.line]),
+      [
+        ['jobs.bad.trigger.include[0].inputs.count', 4],
+        ['jobs.none.trigger.include[0].inputs.who', 7],
+      ],
+    );
+    assert.match(
+      warnings[0]!.message,
+      /the child pipeline of ci\/child\.yml will not be created: input "count" must be a number/,
+    );
+    assert.match(warnings[1]!.message, /input "who" is required/);
+  });
+
   it('keeps each include entry with its inputs', async () => {
     const { spec } = await loadPipeline({
       content:
