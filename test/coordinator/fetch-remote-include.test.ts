@@ -95,6 +95,19 @@ describe('include:remote through the coordinator fetcher', () => {
     );
   });
 
+  it('never reaches link-local, unspecified or multicast addresses, even for a listed host', async () => {
+    for (const host of ['169.254.169.254', '0.0.0.0', '[::]', '224.0.0.1']) {
+      const problem = await failure(`include: https://${host}/ci.yml\n`, {
+        includeRemoteHosts: host,
+      });
+      assert.match(
+        problem.message,
+        /a link-local, unspecified or multicast address that remote includes never reach/,
+        host,
+      );
+    }
+  });
+
   it('refuses plain http unless the instance allows it', async () => {
     const problem = await failure(`include: ${servers.http}/ci.yml\n`, LOCAL);
     assert.match(problem.message, /plain http:\/\/ is turned off.*TESSERA_INCLUDE_REMOTE_ALLOW_HTTP/);
