@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ProblemList, SourcePosition } from './config-problem.js';
+import { parseDuration } from './duration.js';
 import { expandVariables } from './expand-variables.js';
 import { describeNode, type MapNode } from './yaml-tree.js';
 
@@ -96,10 +97,25 @@ export function readRemoteEntry(
 ): { remote: RemoteLocation; integrity: string | null } | null {
   const remoteNode = item.entries.get('remote');
   const integrityNode = item.entries.get('integrity');
+  const cacheNode = item.entries.get('cache');
   if (remoteNode === undefined) {
-    if (integrityNode !== undefined)
-      problems.error(`${where}.integrity`, 'goes with include:remote only', integrityNode);
+    for (const [key, node] of [
+      ['integrity', integrityNode],
+      ['cache', cacheNode],
+    ] as const) {
+      if (node !== undefined) problems.error(`${where}.${key}`, 'goes with include:remote only', node);
+    }
     return null;
+  }
+  if (cacheNode !== undefined) {
+    const value = cacheNode.kind === 'scalar' ? cacheNode.value : null;
+    if (typeof value === 'boolean' || (typeof value === 'string' && parseDuration(value) !== null))
+      problems.warn(
+        `${where}.cache`,
+        'is accepted and ignored: Tessera fetches a remote file for every pipeline (as GitLab without cache)',
+        cacheNode,
+      );
+    else problems.error(`${where}.cache`, 'must be true, false or a duration such as "1 day"', cacheNode);
   }
   if (item.entries.has('local')) {
     problems.error(where, 'names both local and remote: one include entry reads one file', item);

@@ -71,7 +71,14 @@ export async function resolveIncludes(
 }
 
 /** The keywords of one `include` entry that Tessera reads. */
-export const INCLUDE_KEYWORDS: readonly string[] = ['local', 'remote', 'integrity', 'inputs', 'rules'];
+export const INCLUDE_KEYWORDS: readonly string[] = [
+  'local',
+  'remote',
+  'integrity',
+  'cache',
+  'inputs',
+  'rules',
+];
 
 /** Optional inputs of {@link resolveIncludes}. */
 export interface IncludeOptions {
@@ -340,7 +347,7 @@ function includeEntries(
             inputsNode,
           );
       }
-      if (item.entries.has('remote') || item.entries.has('integrity')) {
+      if (item.entries.has('remote') || item.entries.has('integrity') || item.entries.has('cache')) {
         const read = readRemoteEntry(item, where, problems, variables);
         if (read !== null)
           entries.push({ path: read.remote.display, ...read, inputs, at: item, where, rules });

@@ -233,6 +233,17 @@ describe('include:remote through the coordinator fetcher', () => {
     assert.equal(servers.requests.length, before, 'a file the rules leave out is not fetched');
   });
 
+  it('accepts include:cache with a warning and fetches anyway', async () => {
+    const loaded = await load(`include:\n  - remote: ${servers.https}/ci.yml\n    cache: 1 day\n`, LOCAL);
+    assert.equal(loaded.spec.jobs[0]?.name, 'shared');
+    assert.deepEqual(
+      loaded.warnings.map((warning) => warning.path),
+      ['include[0].cache'],
+    );
+    const problem = await failure(`include:\n  - remote: ${servers.https}/ci.yml\n    cache: often\n`, LOCAL);
+    assert.equal(problem.path, 'include[0].cache');
+  });
+
   it('refuses URLs GitLab refuses before fetching anything', async () => {
     const before = servers.requests.length;
     for (const [url, message] of [
