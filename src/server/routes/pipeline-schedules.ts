@@ -84,7 +84,8 @@ function changedInputs(
   current: Record<string, unknown>,
   given: NonNullable<ScheduleBody['inputs']>,
 ): string | null {
-  const inputs: Record<string, unknown> = { ...current };
+  // A null prototype keeps an input named __proto__ an ordinary entry.
+  const inputs: Record<string, unknown> = Object.assign(Object.create(null), current);
   for (const item of given) {
     if (item.destroy === true || item._destroy === true) delete inputs[item.name];
     else if (item.value === undefined || item.value === null)
