@@ -158,9 +158,8 @@ function readInputValues(
         return null;
     }
   };
-  const values: Record<string, unknown> = {};
-  for (const [name, value] of node.entries) values[name] = plain(value);
-  return values;
+  // fromEntries defines own properties, so an input named __proto__ stays an ordinary entry.
+  return Object.fromEntries([...node.entries].map(([name, value]) => [name, plain(value)]));
 }
 
 function readForward(node: TreeNode, path: string, problems: ProblemList): TriggerSpec['forward'] | null {
