@@ -24,6 +24,7 @@ export const ERROR_CATALOG = {
 
   // pipeline configuration (.gitlab-ci.yml)
   ERR_PIPELINE_INVALID: 400,
+  ERR_PIPELINE_INPUTS_INVALID: 400,
 
   // keys
   ERR_KEYS_ALGORITHM_UNSUPPORTED: 400,

@@ -69,6 +69,17 @@ export const CONFIG_DEFAULTS = {
   maxArtifactsSize: 100,
   /** How long artifacts are kept when the job says nothing (`artifacts:expire_in`); `never` keeps them. */
   artifactsExpireIn: '30 days',
+  /**
+   * Hosts (comma-separated names or IP addresses, matched exactly) that `include:remote` may fetch
+   * from. Empty: every remote include is refused.
+   */
+  includeRemoteHosts: '',
+  /** Whether `include:remote` may fetch plain `http://` URLs (`https://` always may). */
+  includeRemoteAllowHttp: false,
+  /** Seconds all the remote includes of one configuration may take together (GitLab: 10). */
+  includeRemoteTimeout: 10,
+  /** A PEM file of CA certificates `include:remote` trusts besides the system's (an internal CA). */
+  includeRemoteCaFile: '',
 } as const;
 
 /** The shape of the configuration, as validated and frozen by `loadConfig`. */
@@ -108,4 +119,8 @@ export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
   artifactsS3Region: 'TESSERA_ARTIFACTS_S3_REGION',
   maxArtifactsSize: 'TESSERA_MAX_ARTIFACTS_SIZE',
   artifactsExpireIn: 'TESSERA_ARTIFACTS_EXPIRE_IN',
+  includeRemoteHosts: 'TESSERA_INCLUDE_REMOTE_HOSTS',
+  includeRemoteAllowHttp: 'TESSERA_INCLUDE_REMOTE_ALLOW_HTTP',
+  includeRemoteTimeout: 'TESSERA_INCLUDE_REMOTE_TIMEOUT',
+  includeRemoteCaFile: 'TESSERA_INCLUDE_REMOTE_CA_FILE',
 };

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
 import { parseS3Url } from '../artifacts/s3-artifact-store.js';
 import { TesseraError } from '../errors.js';
@@ -34,6 +35,7 @@ const NUMBER_BOUNDS: { readonly [K in Key]?: readonly [number, number] } = {
   introspectionRateLimit: [1, 1_000_000],
   mirrorInterval: [1, 86400],
   maxArtifactsSize: [1, 1024 * 1024],
+  includeRemoteTimeout: [1, 60],
 };
 
 /**
@@ -125,6 +127,16 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
       'artifactsExpireIn (TESSERA_ARTIFACTS_EXPIRE_IN) must be a duration such as "30 days", or never',
     );
   }
+  for (const host of includeRemoteHosts(config)) {
+    if (!isHostName(host)) {
+      problems.push(
+        `includeRemoteHosts (TESSERA_INCLUDE_REMOTE_HOSTS) must list host names or IP addresses (no scheme, port or path), not "${host}"`,
+      );
+    }
+  }
+  if (config.includeRemoteCaFile !== '' && !isAbsolute(config.includeRemoteCaFile)) {
+    problems.push('includeRemoteCaFile (TESSERA_INCLUDE_REMOTE_CA_FILE) must be an absolute path');
+  }
   if (config.onDemandDefaultLifetime > config.tokenMaxLifetime) {
     problems.push('onDemandDefaultLifetime must not exceed tokenMaxLifetime');
   }
@@ -143,6 +155,27 @@ export function localRepositoryDirectories(config: Pick<TesseraConfig, 'reposito
     .map((directory) => directory.trim())
     .filter((directory) => directory !== '')
     .map((directory) => (directory.length > 1 ? directory.replace(/\/+$/, '') : directory));
+}
+
+/** The hosts of `includeRemoteHosts`, lower-cased, IPv6 addresses without brackets. */
+export function includeRemoteHosts(config: Pick<TesseraConfig, 'includeRemoteHosts'>): string[] {
+  return config.includeRemoteHosts
+    .split(',')
+    .map((host) =>
+      host
+        .trim()
+        .toLowerCase()
+        .replace(/^\[(.*)\]$/, '$1'),
+    )
+    .filter((host) => host !== '');
+}
+
+/** A DNS name (letters, digits, hyphens, dots) or an IP address. */
+function isHostName(host: string): boolean {
+  return (
+    isIP(host) !== 0 ||
+    /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/.test(host)
+  );
 }
 
 /** Why a string is not usable as an issuer URL, or undefined when it is. */

@@ -7,6 +7,7 @@ import {
   isEnvironmentName,
 } from '../pipeline/environment-name.js';
 import { loadPipeline, pipelineInvalid } from '../pipeline/load.js';
+import type { PipelineInputValues } from '../pipeline/pipeline-inputs.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
 import { buildRuleVariables, type PipelineSource } from '../pipeline/rule-variables.js';
 import type { Db } from '../store/open-store.js';
@@ -19,6 +20,7 @@ import { advancePipeline } from './advance-pipeline.js';
 import { cancelRedundantPipelines } from './cancel-redundant-pipelines.js';
 import type { Coordinator } from './coordinator.js';
 import { guessTier } from './deployment-tier.js';
+import { createRemoteIncludeFetcher } from './fetch-remote-include.js';
 import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
 import { includeSourcesFor } from './include-sources.js';
 import { projectAccessLevel } from './permissions.js';
@@ -172,6 +174,23 @@ export function variablesForIncludes(
   };
 }
 
+/**
+ * `ERR_PIPELINE_INPUTS_INVALID` naming the first input at fault, when an invalid configuration's
+ * errors are about the given inputs (`inputs.<name>`); `undefined` otherwise.
+ */
+function inputsInvalid(error: TesseraError): TesseraError | undefined {
+  if (error.code !== 'ERR_PIPELINE_INVALID') return undefined;
+  const errors = ((error.details?.errors ?? []) as ConfigProblem[]).filter(
+    (problem) => problem.path === 'inputs' || problem.path.startsWith('inputs.'),
+  );
+  const first = errors[0];
+  if (first === undefined) return undefined;
+  const name = first.path.slice('inputs.'.length);
+  return new TesseraError('ERR_PIPELINE_INPUTS_INVALID', `inputs.${name}: ${first.message}`, {
+    details: { input: name, errors },
+  });
+}
+
 /** A pipeline planned for a resolved ref: the loaded configuration and the plan (nothing stored). */
 export interface PlannedAtRef {
   loaded: Awaited<ReturnType<typeof loadPipeline>>;
@@ -204,6 +223,8 @@ export async function planResolvedRef(
     configFile?: string;
     /** A child pipeline's reader of its parent's artifacts (`trigger:include:artifact`). */
     readArtifact?: (job: string, path: string) => Promise<string>;
+    /** Values for the configuration's `spec:inputs` (see {@link createPipeline}). */
+    inputs?: PipelineInputValues;
   },
 ): Promise<PlannedAtRef> {
   const { project, user, ref } = input;
@@ -249,6 +270,7 @@ export async function planResolvedRef(
     file: configFile,
     readLocalFile: (path) => git.readFile(cache, ref.sha, path),
     listLocalFiles: () => git.listFiles(cache, ref.sha),
+    fetchRemoteFile: createRemoteIncludeFetcher(coordinator.config),
     variables: variablesForIncludes(ruleVariables, projectVariables, input.variables),
     // Other projects and components are read with the pipeline user's access, never more.
     includeSources: includeSourcesFor(
@@ -258,7 +280,9 @@ export async function planResolvedRef(
     ),
     project: project.pathWithNamespace,
     sha: ref.sha,
+    ...(input.inputs === undefined ? {} : { inputs: input.inputs }),
   }).catch((error: unknown) => {
+    if (isTesseraError(error) && input.inputs !== undefined) throw inputsInvalid(error) ?? error;
     if (isTesseraError(error) && !isMeantAsPipeline(content, configFile)) throw noConfig();
     throw error;
   });
@@ -322,6 +346,11 @@ export async function createPipeline(
       /** Reads files of the parent pipeline's artifacts (`trigger:include:artifact`). */
       readArtifact?: (job: string, path: string) => Promise<string>;
     };
+    /**
+     * Values for the configuration's `spec:inputs` header (GitLab's pipeline inputs): checked
+     * against it (`ERR_PIPELINE_INPUTS_INVALID`), interpolated, never stored as variables.
+     */
+    inputs?: PipelineInputValues;
   },
 ): Promise<PipelineRecord> {
   const { project, user } = input;
@@ -348,6 +377,7 @@ export async function createPipeline(
     source: input.source,
     ...(input.variables ? { variables: input.variables } : {}),
     ...(input.beforeSha ? { beforeSha: input.beforeSha } : {}),
+    ...(input.inputs === undefined ? {} : { inputs: input.inputs }),
     ...(input.bridge?.configContent === undefined
       ? {}
       : {

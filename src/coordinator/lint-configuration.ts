@@ -10,6 +10,7 @@ import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { UserRecord } from '../store/repositories/users.js';
 import type { Coordinator } from './coordinator.js';
 import { gitReader, projectVariablesFor, variablesForIncludes } from './create-pipeline.js';
+import { createRemoteIncludeFetcher } from './fetch-remote-include.js';
 import { includeSourcesFor } from './include-sources.js';
 import { planFilesFor } from './plan-files.js';
 import { refProtection } from './protected-ref.js';
@@ -109,6 +110,7 @@ export async function lintConfiguration(coordinator: Coordinator, input: LintInp
       file: project.ciConfigPath,
       readLocalFile: (path) => git.readFile(cache, ref.sha, path),
       listLocalFiles: () => git.listFiles(cache, ref.sha),
+      fetchRemoteFile: createRemoteIncludeFetcher(coordinator.config),
       variables: variablesForIncludes(ruleVariables, projectVariables),
       includeSources: includeSourcesFor(coordinator, input.user),
       project: project.pathWithNamespace,
@@ -171,8 +173,8 @@ function lintInclude(serverUrl: string, included: IncludedFile): LintInclude {
     type: included.type,
     location: included.location,
     blob: link('blob'),
-    // GitLab gives a component no raw link.
-    raw: included.type === 'component' ? null : link('raw'),
+    // GitLab gives a component no raw link; a remote file's is its URL.
+    raw: included.type === 'component' ? null : included.type === 'remote' ? included.location : link('raw'),
     extra: included.extra,
     context_project: included.contextProject,
     context_sha: included.contextSha,

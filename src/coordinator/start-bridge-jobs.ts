@@ -214,6 +214,7 @@ async function createDownstream(
         source: 'pipeline',
         variables,
         bridge: { jobId: bridge.id },
+        ...(trigger.inputs === undefined ? {} : { inputs: trigger.inputs }),
       });
       return { pipeline };
     } catch (error) {

@@ -17,6 +17,8 @@ export interface IncludeContext {
   readonly project?: string | undefined;
   /** The commit, when known (the lint API's `context_sha`). */
   readonly sha?: string | undefined;
+  /** A file fetched with `include:remote`: its own includes may be remote ones only, with no variables. */
+  readonly remote?: true | undefined;
 }
 
 /** A project of this instance opened at one commit, for `include:project` and `include:component`. */
@@ -68,8 +70,8 @@ export interface IncludeSources {
 
 /** One file an `include` merged in, as the lint API lists it (GitLab's `includes` entries). */
 export interface IncludedFile {
-  /** GitLab's `type`: `local`, `file` (an `include:project` file), `component` or `artifact`. */
-  readonly type: 'local' | 'file' | 'component' | 'artifact';
+  /** GitLab's `type`: `local`, `file` (an `include:project` file), `remote`, `component` or `artifact`. */
+  readonly type: 'local' | 'file' | 'remote' | 'component' | 'artifact';
   /** GitLab's `location`: the path, the component address, or the artifact's path. */
   readonly location: string;
   /** Project and commit the file was read from, for its blob and raw links; null: no links. */

@@ -8,6 +8,14 @@ import { compileGlob } from './glob.js';
 import { type ArtifactTarget, readArtifactEntry, readArtifactInclude } from './include-artifact.js';
 import { type ComponentTarget, readComponentEntry, readComponentInclude } from './include-component.js';
 import { type ProjectTarget, readProjectEntry, readProjectInclude } from './include-project.js';
+import {
+  type FetchRemoteFile,
+  fetchRemoteInclude,
+  looksLikeUrl,
+  parseRemoteLocation,
+  type RemoteLocation,
+  readRemoteEntry,
+} from './include-remote.js';
 import type {
   IncludeContext,
   IncludedFile,
@@ -30,6 +38,7 @@ export interface IncludeState {
   readonly sources: IncludeSources | undefined;
   readonly variables: Readonly<Record<string, string>>;
   readonly onInclude: ((file: IncludedFile) => void) | undefined;
+  readonly fetchRemoteFile: FetchRemoteFile | undefined;
   /** The pipeline's own project, whose local files need no project named in messages. */
   readonly rootProject: string | undefined;
   /** Each context's file list, read once (wildcards and `rules:exists`). */
@@ -50,7 +59,8 @@ export interface IncludeState {
  * deep-merges them under the including file, as GitLab does: included files in order, then the
  * including file on top, so its own keys win. `include:local` reads the repository of the
  * including file's context; `include:project` and `include:component` read projects of this
- * instance and `include:artifact` (child pipelines) the parent's artifacts, through `sources`.
+ * instance and `include:artifact` (child pipelines) the parent's artifacts, through `sources`;
+ * `include:remote` files come through the injected fetcher (see `include-remote.ts`).
  */
 export async function resolveIncludes(
   root: MapNode,
@@ -65,6 +75,7 @@ export async function resolveIncludes(
     sources: options.sources,
     variables: options.variables ?? {},
     onInclude: options.onInclude,
+    fetchRemoteFile: options.fetchRemoteFile,
     rootProject: options.project,
     files: new Map(),
     problems,
@@ -95,6 +106,9 @@ export const INCLUDE_KEYWORDS: readonly string[] = [
   'ref',
   'component',
   'template',
+  'remote',
+  'integrity',
+  'cache',
 ];
 
 /** Keywords of an include entry that only a child pipeline's `trigger:include` gives. */
@@ -115,6 +129,8 @@ export interface IncludeOptions {
   readonly sha?: string | undefined;
   /** Milliseconds now, for the time limit (tests freeze it). */
   readonly clock?: (() => number) | undefined;
+  /** Fetches `include:remote` files (the coordinator's); without it, a remote include is an error. */
+  readonly fetchRemoteFile?: FetchRemoteFile | undefined;
 }
 
 /**
@@ -126,13 +142,14 @@ async function includeAllowed(
   rules: readonly RuleSpec[],
   context: IncludeContext,
   state: IncludeState,
+  variables: Readonly<Record<string, string>>,
 ): Promise<boolean> {
   for (const rule of rules) {
-    if (rule.if !== null && !evaluateExpression(rule.if, state.variables)) continue;
+    if (rule.if !== null && !evaluateExpression(rule.if, variables)) continue;
     if (rule.exists != null) {
       const files = await repositoryFiles(context, state);
       const globs = rule.exists.paths.flatMap((path) => {
-        const glob = compileGlob(expandVariables(path, state.variables).replace(/^\/+/, ''));
+        const glob = compileGlob(expandVariables(path, variables).replace(/^\/+/, ''));
         return 'error' in glob ? [] : [glob];
       });
       if (!files.some((file) => globs.some((glob) => glob.matcher(file).matches()))) continue;
@@ -197,8 +214,18 @@ async function expand(
   if (include === undefined) return config;
   let merged: TreeNode | null = null;
   const entries: IncludeEntry[] = [];
-  for (const entry of includeEntries(include, state)) {
-    if (entry.rules !== null && !(await includeAllowed(entry.rules, context, state))) continue;
+  // GitLab reads the includes of a remote file without context: no variables, no project.
+  const variables = context.remote === true ? {} : state.variables;
+  for (const entry of includeEntries(include, state.problems, variables)) {
+    if (context.remote === true && entry.target.kind !== 'remote') {
+      state.problems.error(
+        entry.where,
+        `${entry.target.kind === 'local' ? `include:local "${entry.target.path}"` : `include:${entry.target.kind}`} is not allowed in a file included with include:remote: GitLab reads its nested includes without this project, so they may include remote files only`,
+        entry.at,
+      );
+      continue;
+    }
+    if (entry.rules !== null && !(await includeAllowed(entry.rules, context, state, variables))) continue;
     if (entry.target.kind === 'local' && entry.target.path.includes('*'))
       entries.push(...(await expandWildcard(entry, entry.target.path, context, state)));
     else entries.push(entry);
@@ -252,7 +279,7 @@ async function expand(
         `${where}.inputs`,
         at,
         state.problems,
-        state.variables,
+        variables,
       );
     } else if (inputs !== null) {
       state.problems.error(
@@ -298,8 +325,8 @@ function timeLimitMessage(): string {
 async function withinDeadline<T>(read: Promise<T>, state: IncludeState): Promise<T | typeof TIMED_OUT> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<typeof TIMED_OUT>((resolve) => {
+    // Not unref'd: the wait must keep the process alive until it ends (it is cleared either way).
     timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, state.deadline - state.clock()));
-    timer.unref();
   });
   try {
     const result = await Promise.race([read, late]);
@@ -328,7 +355,37 @@ function readInclude(
       return readComponentInclude(entry.target, entry, context, state);
     case 'artifact':
       return readArtifactInclude(entry.target, entry, context, state);
+    case 'remote':
+      return readRemoteInclude(entry.target, entry, context, state);
   }
+}
+
+/** Reads an `include:remote` file; its own includes get a context without project or variables. */
+async function readRemoteInclude(
+  target: RemoteTarget,
+  entry: IncludeEntry,
+  context: IncludeContext,
+  state: IncludeState,
+): Promise<IncludeRead | null> {
+  const content = await fetchRemoteInclude(target.location, target.integrity, state.fetchRemoteFile, {
+    where: entry.where,
+    at: entry.at,
+    problems: state.problems,
+  });
+  if (content === undefined) return null;
+  return {
+    content,
+    label: target.location.display,
+    context: { readLocalFile: undefined, listLocalFiles: undefined, remote: true },
+    record: {
+      type: 'remote',
+      location: target.location.display,
+      source: null,
+      extra: {},
+      contextProject: context.project ?? null,
+      contextSha: context.sha ?? null,
+    },
+  };
 }
 
 async function readLocalInclude(
@@ -391,7 +448,15 @@ export type IncludeTarget =
   | { readonly kind: 'local'; readonly path: string }
   | ProjectTarget
   | ComponentTarget
-  | ArtifactTarget;
+  | ArtifactTarget
+  | RemoteTarget;
+
+/** An `include:remote` entry: the URL and its `integrity:` digest (`null` when absent). */
+export interface RemoteTarget {
+  readonly kind: 'remote';
+  readonly location: RemoteLocation;
+  readonly integrity: string | null;
+}
 
 /** One include entry, read. */
 export interface IncludeEntry {
@@ -405,8 +470,11 @@ export interface IncludeEntry {
   readonly rules: readonly RuleSpec[] | null;
 }
 
-function includeEntries(include: TreeNode, state: IncludeState): IncludeEntry[] {
-  const { problems } = state;
+function includeEntries(
+  include: TreeNode,
+  problems: ProblemList,
+  variables: Readonly<Record<string, string>>,
+): IncludeEntry[] {
   const items = include.kind === 'seq' ? include.items : [include];
   const entries: IncludeEntry[] = [];
   items.forEach((item, index) => {
@@ -414,12 +482,17 @@ function includeEntries(include: TreeNode, state: IncludeState): IncludeEntry[] 
     let inputs: MapNode | null = null;
     let rules: RuleSpec[] | null = null;
     if (item.kind === 'scalar' && typeof item.value === 'string') {
-      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item.value)) {
-        problems.error(
-          where,
-          'remote includes are not supported yet; copy the file into the repository and use include:local',
-          item,
-        );
+      if (looksLikeUrl(item.value)) {
+        const location = parseRemoteLocation(item.value, variables);
+        if ('error' in location) problems.error(where, location.error, item);
+        else
+          entries.push({
+            target: { kind: 'remote', location, integrity: null },
+            inputs,
+            at: item,
+            where,
+            rules,
+          });
         return;
       }
       pushLocal(item.value, item, where, null, null, entries, problems);
@@ -435,12 +508,9 @@ function includeEntries(include: TreeNode, state: IncludeState): IncludeEntry[] 
     }
     for (const key of item.entries.keys()) {
       if (INCLUDE_KEYWORDS.includes(key) || CHILD_INCLUDE_KEYWORDS.includes(key)) continue;
-      const known = ['remote', 'integrity', 'cache'];
       problems.error(
         `${where}.${key}`,
-        known.includes(key)
-          ? `include:${key} is not supported yet by Tessera; copy the file into the repository and use include:local (with inputs)`
-          : `unknown include keyword "${key}"; write include: { local: path/to/file.yml }, { project, file } or { component }`,
+        `unknown include keyword "${key}"; write include: { local: path/to/file.yml }, { project, file }, { remote } or { component }`,
         keyPosition(item, key),
       );
     }
@@ -477,7 +547,9 @@ function includeEntries(include: TreeNode, state: IncludeState): IncludeEntry[] 
     const context = { where, at: item, inputs, rules };
     switch (kind) {
       case undefined:
-        if (item.entries.has('file'))
+        if (item.entries.has('integrity') || item.entries.has('cache'))
+          readRemoteEntry(item, where, problems, variables);
+        else if (item.entries.has('file'))
           problems.error(
             where,
             'file goes with project: write { project: group/project, file: ci/build.yml }',
@@ -486,7 +558,7 @@ function includeEntries(include: TreeNode, state: IncludeState): IncludeEntry[] 
         else
           problems.error(
             where,
-            'write include: { local: path/to/file.yml }, { project, file } or { component }',
+            'write include: { local: path/to/file.yml }, { project, file }, { remote } or { component }',
             item,
           );
         return;
@@ -500,11 +572,11 @@ function includeEntries(include: TreeNode, state: IncludeState): IncludeEntry[] 
         return;
       }
       case 'project':
-        for (const target of readProjectEntry(item, where, problems, state.variables))
+        for (const target of readProjectEntry(item, where, problems, variables))
           entries.push({ ...context, target });
         return;
       case 'component': {
-        const target = readComponentEntry(item, where, problems, state.variables);
+        const target = readComponentEntry(item, where, problems, variables);
         if (target !== null) entries.push({ ...context, target });
         return;
       }
@@ -516,9 +588,15 @@ function includeEntries(include: TreeNode, state: IncludeState): IncludeEntry[] 
       case 'template':
         refuseTemplate(item, where, problems);
         return;
-      default:
-        // include:remote: refused above by name.
+      case 'remote': {
+        const read = readRemoteEntry(item, where, problems, variables);
+        if (read !== null)
+          entries.push({
+            ...context,
+            target: { kind: 'remote', location: read.remote, integrity: read.integrity },
+          });
         return;
+      }
     }
   });
   return entries;

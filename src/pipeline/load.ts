@@ -1,13 +1,17 @@
 import { isTesseraError, TesseraError } from '../errors.js';
-import { applyHeader, parseConfigFile } from './config-file.js';
+import { warnAboutChildInputs } from './child-inputs.js';
+import { applyHeader, headerSpec, parseConfigFile } from './config-file.js';
 import { type ConfigProblem, ProblemList } from './config-problem.js';
 import { resolveExtends } from './extends.js';
 import { deepFreeze } from './freeze.js';
 import { checkGraph } from './graph.js';
 import { type ListLocalFiles, type ReadLocalFile, resolveIncludes } from './include.js';
+import type { FetchRemoteFile } from './include-remote.js';
 import type { IncludedFile, IncludeSources } from './include-sources.js';
+import { readInputDefinitions } from './inputs.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
+import { type PipelineInputValues, pipelineInputsNode } from './pipeline-inputs.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
 import { readCache } from './schema/cache.js';
 import { readImage, readServices } from './schema/image.js';
@@ -48,6 +52,14 @@ export interface LoadPipelineInput {
   readonly sha?: string;
   /** Milliseconds now, for the time limit on reading includes (tests freeze it). */
   readonly clock?: () => number;
+  /** Fetches `include:remote` files (the coordinator's, with its rules); without it, they are errors. */
+  readonly fetchRemoteFile?: FetchRemoteFile;
+  /**
+   * Values for the file's own `spec:inputs` (the pipelines API's `inputs`, a trigger's, a bridge's
+   * `trigger:inputs`), checked as `include:inputs` are; errors about them are on `inputs.<name>`.
+   * Absent: every input takes its default.
+   */
+  readonly inputs?: PipelineInputValues;
 }
 
 /** A loaded configuration: the frozen spec and the warnings (ignored keywords, deprecated forms). */
@@ -149,10 +161,19 @@ async function build(
 ): Promise<PipelineSpec | null> {
   const budget: ParseBudget = { expandedNodes: 0, aliasBytes: 0 };
   const read = parseConfigFile(input.content, file, problems, budget);
+  const given = givenInputs(input, read.header, file, problems);
   const parsed =
     read.header === null || read.body === null
       ? read.body
-      : applyHeader(read.header, read.body, null, 'spec.inputs', null, problems, input.variables);
+      : applyHeader(
+          read.header,
+          read.body,
+          given,
+          given === null ? 'spec.inputs' : 'inputs',
+          null,
+          problems,
+          input.variables,
+        );
   if (parsed === null) {
     if (!problems.failed)
       problems.error(file, 'the file is empty; define at least one job with a script', null);
@@ -168,7 +189,10 @@ async function build(
   }
   const work = new WorkBudget();
   try {
-    return await normaliseAndCheck(parsed, input, file, problems, budget, work, trace);
+    const spec = await normaliseAndCheck(parsed, input, file, problems, budget, work, trace);
+    if (spec !== null && input.readLocalFile !== undefined)
+      await warnAboutChildInputs(spec, input.readLocalFile, problems);
+    return spec;
   } catch (error) {
     if (!(error instanceof WorkLimitExceeded)) throw error;
     problems.error(
@@ -178,6 +202,39 @@ async function build(
     );
     return null;
   }
+}
+
+/**
+ * The inputs given from outside the file as a tree, or `null` when none were given (or they
+ * cannot be used, the problem recorded on `inputs`).
+ */
+function givenInputs(
+  input: LoadPipelineInput,
+  header: MapNode | null,
+  file: string,
+  problems: ProblemList,
+): MapNode | null {
+  if (input.inputs === undefined) return null;
+  const names = Object.keys(input.inputs);
+  if (header === null) {
+    if (names.length > 0)
+      problems.error(
+        `inputs.${names[0]}`,
+        `${file} takes no inputs: it has no spec:inputs header (spec: { inputs: … } followed by a --- line)`,
+        null,
+      );
+    return null;
+  }
+  // The definitions tell how to read a string given for a number, boolean or array input; their
+  // own mistakes are reported once, by applyHeader.
+  const spec = headerSpec(header, new ProblemList(file));
+  const definitions = spec === null ? new Map() : readInputDefinitions(spec, new ProblemList(file));
+  const node = pipelineInputsNode(input.inputs, definitions, file);
+  if ('error' in node) {
+    problems.error(`inputs.${node.name}`, node.error, null);
+    return null;
+  }
+  return node;
 }
 
 async function normaliseAndCheck(
@@ -197,6 +254,7 @@ async function normaliseAndCheck(
     project: input.project,
     sha: input.sha,
     clock: input.clock,
+    fetchRemoteFile: input.fetchRemoteFile,
   });
   if (!problems.failed) return checkConfiguration(included, file, problems, work, trace);
   // An include failed: the rest is still checked so that every error shows at once, leaving out

@@ -17,6 +17,7 @@ import { pathHistoryOutlivesProjectsMigration } from './migrations/0014-path-his
 import { groupAndInstanceVariablesMigration } from './migrations/0015-group-and-instance-variables.js';
 import { bridgeJobsMigration } from './migrations/0016-bridge-jobs.js';
 import { deploymentsMigration } from './migrations/0017-deployments.js';
+import { pipelineScheduleInputsMigration } from './migrations/0018-pipeline-schedule-inputs.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -38,6 +39,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0015-group-and-instance-variables': groupAndInstanceVariablesMigration(dialect),
     '0016-bridge-jobs': bridgeJobsMigration,
     '0017-deployments': deploymentsMigration(dialect),
+    '0018-pipeline-schedule-inputs': pipelineScheduleInputsMigration,
   };
 }
 

@@ -355,6 +355,8 @@ export interface PipelineSchedulesTable {
   nextRunAt: number;
   createdAt: number;
   updatedAt: number;
+  /** Its pipeline inputs, a JSON object of name → value; `NULL` for none. */
+  inputs: string | null;
 }
 
 /** Variables of a pipeline schedule. */

@@ -26,9 +26,18 @@ export function scheduleRefName(ref: string): string {
   return ref.replace(/^refs\/(heads|tags)\//, '');
 }
 
+/** A schedule's pipeline inputs (name → value), empty when it has none. */
+export function scheduleInputs(schedule: Pick<PipelineScheduleRecord, 'inputs'>): Record<string, unknown> {
+  if (schedule.inputs === null) return {};
+  const parsed: unknown = JSON.parse(schedule.inputs);
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : {};
+}
+
 /**
  * Starts the schedule's pipeline now, as its owner, with source `schedule` and the schedule's
- * variables, and records it among the schedule's pipelines.
+ * variables and inputs, and records it among the schedule's pipelines.
  *
  * @throws TesseraError as `createPipeline` does (the owner's rights, the ref, the configuration).
  */
@@ -55,6 +64,8 @@ export async function runSchedule(
     ref: scheduleRefName(schedule.ref),
     source: 'schedule',
     variables,
+    // A schedule without inputs leaves the configuration's defaults (and its own errors) alone.
+    ...(schedule.inputs === null ? {} : { inputs: scheduleInputs(schedule) }),
   });
   await repos.pipelineSchedules.recordRun(schedule.id, pipeline.id);
   return pipeline;

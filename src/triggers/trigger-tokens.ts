@@ -1,6 +1,7 @@
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { generateSecret, hashesEqual, hashSecret } from '../coordinator/secret-token.js';
 import { TesseraError } from '../errors.js';
+import { MAX_PIPELINE_INPUTS } from '../pipeline/pipeline-inputs.js';
 import type { PipelineTriggerRecord } from '../store/repositories/pipeline-triggers.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { UserRecord } from '../store/repositories/users.js';
@@ -135,6 +136,50 @@ export function triggerVariables(
         details: { field: 'variables' },
       });
     }
+  }
+  return out;
+}
+
+/**
+ * The pipeline inputs of a trigger call (GitLab's `inputs`): `inputs[name]=value` fields of a form
+ * body or query string (strings, read as the input's type later), or an `inputs` object of a JSON
+ * body. `undefined` when none is given.
+ *
+ * @throws TesseraError `ERR_VALIDATION` naming the field to fix.
+ */
+export function triggerInputs(
+  ...sources: Array<Record<string, unknown> | undefined>
+): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  const put = (name: string, value: unknown, field: string) => {
+    if (!/^[A-Za-z0-9_-]{1,255}$/.test(name)) {
+      throw new TesseraError(
+        'ERR_VALIDATION',
+        `${field} must be inputs[name]=value with a name of letters, digits, _ and -`,
+        { details: { field } },
+      );
+    }
+    out ??= Object.create(null) as Record<string, unknown>;
+    out[name] = value;
+  };
+  for (const source of sources) {
+    if (!source) continue;
+    for (const [name, value] of Object.entries(source)) {
+      const bracket = /^inputs\[(.*)\]$/.exec(name);
+      if (bracket) put(bracket[1] ?? '', value, name);
+      else if (name === 'inputs' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        for (const [key, inner] of Object.entries(value)) put(key, inner, `inputs.${key}`);
+      } else if (name === 'inputs' && value !== undefined) {
+        throw new TesseraError('ERR_VALIDATION', 'inputs must be an object of name: value pairs', {
+          details: { field: 'inputs' },
+        });
+      }
+    }
+  }
+  if (out !== undefined && Object.keys(out).length > MAX_PIPELINE_INPUTS) {
+    throw new TesseraError('ERR_VALIDATION', `at most ${MAX_PIPELINE_INPUTS} inputs may be given`, {
+      details: { field: 'inputs' },
+    });
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { addressAllowed, parseAddressList } from '../../src/config/address-list.js';
-import { loadConfig } from '../../src/config/load.js';
+import { includeRemoteHosts, loadConfig } from '../../src/config/load.js';
 import { TesseraError } from '../../src/errors.js';
 
 describe('loadConfig', () => {
@@ -30,6 +30,34 @@ describe('loadConfig', () => {
         return true;
       },
     );
+  });
+
+  it('reads the remote include settings: no host, https only, 10 s by default; refuses hosts that are URLs', () => {
+    const defaults = loadConfig({}, {});
+    assert.deepEqual(
+      [defaults.includeRemoteHosts, defaults.includeRemoteAllowHttp, defaults.includeRemoteTimeout],
+      ['', false, 10],
+    );
+    assert.deepEqual(
+      includeRemoteHosts(
+        loadConfig({}, { TESSERA_INCLUDE_REMOTE_HOSTS: ' GitLab.Example.com, 10.0.0.5,[::1] ' }),
+      ),
+      ['gitlab.example.com', '10.0.0.5', '::1'],
+    );
+    for (const bad of [
+      'https://gitlab.example.com',
+      'gitlab.example.com:443',
+      'host/path',
+      '*.example.com',
+    ]) {
+      assert.throws(
+        () => loadConfig({ includeRemoteHosts: bad }, {}),
+        /includeRemoteHosts \(TESSERA_INCLUDE_REMOTE_HOSTS\) must list host names or IP addresses/,
+        bad,
+      );
+    }
+    assert.throws(() => loadConfig({ includeRemoteTimeout: 61 }, {}), /TESSERA_INCLUDE_REMOTE_TIMEOUT/);
+    assert.throws(() => loadConfig({ includeRemoteCaFile: 'ca.pem' }, {}), /must be an absolute path/);
   });
 
   it('refuses a database URL that is not PostgreSQL', () => {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Gitlab } from '@gitbeaker/rest';
@@ -139,6 +142,53 @@ for (const dialect of testDialects()) {
       assert.equal((await api.Projects.all({ perPage: 4 })).length, 11);
       await api.Groups.remove(group.id);
       assert.deepEqual(await api.Projects.all({ perPage: 4 }), []);
+    });
+
+    it('@gitbeaker/rest and python-gitlab: a pipeline created with inputs (GitLab 17.10+)', async () => {
+      const c = await startTestCoordinator(dialect);
+      const repository = await makeRepository({
+        '.gitlab-ci.yml':
+          'spec:\n  inputs:\n    target: { options: [linux, mac] }\n    jobs: { type: number, default: 1 }\n---\nbuild:\n  script: ["make -j$[[ inputs.jobs ]] $[[ inputs.target ]]"]\n',
+      });
+      const api = new Gitlab({ host: c.url, token: c.adminToken });
+      const group = await api.Groups.create('Inputs', 'inputs');
+      const project = (await api.Projects.create({
+        name: 'in',
+        namespaceId: group.id,
+        repositoryUrl: repository.path,
+      } as Parameters<typeof api.Projects.create>[0])) as { id: number };
+      // gitbeaker 43 spreads the options into the JSON body; its types predate inputs.
+      const options = { inputs: { target: 'mac', jobs: 4 } } as Parameters<typeof api.Pipelines.create>[2];
+      const pipeline = (await api.Pipelines.create(project.id, 'main', options)) as { id: number };
+      const jobs = await c.server.coordinator.repos.jobs.listByPipeline<{ script: string[] }>(pipeline.id);
+      assert.deepEqual(jobs[0]?.spec.script, ['make -j4 mac']);
+      await assert.rejects(
+        api.Pipelines.create(project.id, 'main', {
+          inputs: { target: 'windows' },
+        } as Parameters<typeof api.Pipelines.create>[2]),
+        (error: Error) => error.message === 'ERR_PIPELINE_INPUTS_INVALID',
+      );
+      if (!('python' in pythonGitlab)) return;
+      const script = [
+        'import os, gitlab',
+        "gl = gitlab.Gitlab(os.environ['URL'], private_token=os.environ['TOKEN'])",
+        "project = gl.projects.get(int(os.environ['PROJECT']))",
+        "pipeline = project.pipelines.create({'ref': 'main', 'inputs': {'target': 'linux'}})",
+        'print(pipeline.id)',
+      ].join('\n');
+      const dir = await mkdtemp(join(tmpdir(), 'tessera-pygl-'));
+      await writeFile(join(dir, 'inputs.py'), script);
+      const run = await runPython(pythonGitlab.python, join(dir, 'inputs.py'), {
+        URL: c.url,
+        TOKEN: c.adminToken,
+        PROJECT: String(project.id),
+      });
+      await rm(dir, { recursive: true, force: true });
+      assert.equal(run.code, 0, run.stderr);
+      const made = await c.server.coordinator.repos.jobs.listByPipeline<{ script: string[] }>(
+        Number(run.stdout.trim()),
+      );
+      assert.deepEqual(made[0]?.spec.script, ['make -j1 linux']);
     });
   });
 }

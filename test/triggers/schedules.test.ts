@@ -159,5 +159,63 @@ for (const dialect of testDialects()) {
       assert.equal((await a.api('DELETE', `${base}/${id}`, { token: p.maintainer.token })).status, 204);
       assert.equal((await a.api('GET', `${base}/${id}`, { token: p.developer.token })).status, 404);
     });
+
+    it('keeps inputs (GitLab 17.11), shows them, changes and removes them, and runs with them', async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml':
+          'spec:\n  inputs:\n    target: { options: [nightly, weekly] }\n    shards: { type: number, default: 1 }\n---\nrun:\n  script: ["echo $[[ inputs.target ]] $[[ inputs.shards ]]"]\n',
+      });
+      const c = await startTestCoordinator(dialect);
+      const p = await setUpProject(c, repo.path);
+      const base = `/api/v4/projects/${p.projectId}/pipeline_schedules`;
+      const created = await c.api('POST', base, {
+        token: p.developer.token,
+        body: {
+          description: 'nightly',
+          ref: 'main',
+          cron: '0 1 * * *',
+          inputs: [
+            { name: 'target', value: 'nightly' },
+            { name: 'shards', value: 4 },
+          ],
+        },
+      });
+      assert.equal(created.status, 201, created.text);
+      assert.deepEqual(created.body.inputs, [
+        { name: 'target', value: 'nightly' },
+        { name: 'shards', value: 4 },
+      ]);
+      const id = created.body.id;
+      const script = async () => {
+        assert.equal((await c.api('POST', `${base}/${id}/play`, { token: p.developer.token })).status, 201);
+        const runs = await c.api('GET', `${base}/${id}/pipelines`, { token: p.developer.token });
+        const newest = Math.max(...runs.body.map((pipeline: { id: number }) => pipeline.id));
+        const jobs = await c.server.coordinator.repos.jobs.listByPipeline<{ script: string[] }>(newest);
+        return jobs[0]?.spec.script;
+      };
+      assert.deepEqual(await script(), ['echo nightly 4']);
+
+      const changed = await c.api('PUT', `${base}/${id}`, {
+        token: p.developer.token,
+        body: {
+          inputs: [
+            { name: 'target', value: 'weekly' },
+            { name: 'shards', _destroy: true },
+          ],
+        },
+      });
+      assert.equal(changed.status, 200, changed.text);
+      assert.deepEqual(changed.body.inputs, [{ name: 'target', value: 'weekly' }]);
+      assert.deepEqual(await script(), ['echo weekly 1']);
+
+      await c.api('PUT', `${base}/${id}`, {
+        token: p.developer.token,
+        body: { inputs: [{ name: 'target', value: 'daily' }] },
+      });
+      const refused = await c.api('POST', `${base}/${id}/play`, { token: p.developer.token });
+      assert.equal(refused.status, 400, refused.text);
+      assert.equal(refused.body.error, 'ERR_PIPELINE_INPUTS_INVALID');
+      assert.equal(refused.body.details.input, 'target');
+    });
   });
 }

@@ -31,6 +31,8 @@ export interface TriggerSpec {
   readonly strategy: 'depend' | null;
   /** `forward:` with GitLab's defaults (YAML variables yes, pipeline variables no). */
   readonly forward: { readonly yamlVariables: boolean; readonly pipelineVariables: boolean };
+  /** Multi-project pipeline: `trigger:inputs` for the downstream configuration's `spec:inputs`. */
+  readonly inputs?: Readonly<Record<string, unknown>>;
 }
 
 /** GitLab's limit on the configuration files of one child pipeline. */
@@ -73,7 +75,7 @@ export function readTrigger(node: TreeNode, path: string, problems: ProblemList)
     );
     return null;
   }
-  checkKeys(node, path, new Set(['include', 'project', 'branch', 'strategy', 'forward']), problems);
+  checkKeys(node, path, new Set(['include', 'project', 'branch', 'strategy', 'forward', 'inputs']), problems);
   const includeNode = node.entries.get('include');
   const projectNode = node.entries.get('project');
   if (includeNode !== undefined && projectNode !== undefined) {
@@ -95,6 +97,17 @@ export function readTrigger(node: TreeNode, path: string, problems: ProblemList)
       'goes with trigger:project only: a child pipeline runs the same commit',
       branchNode,
     );
+  const inputsNode = node.entries.get('inputs');
+  if (inputsNode !== undefined && includeNode !== undefined)
+    problems.error(
+      `${path}.inputs`,
+      'goes with trigger:project only; give a child pipeline its inputs per file: include: [{ local: ci/child.yml, inputs: { … } }]',
+      inputsNode,
+    );
+  const inputs =
+    inputsNode === undefined || includeNode !== undefined
+      ? undefined
+      : readInputValues(inputsNode, `${path}.inputs`, problems);
   const include =
     includeNode === undefined ? null : readTriggerInclude(includeNode, `${path}.include`, problems);
   const project = projectNode === undefined ? null : readString(projectNode, `${path}.project`, problems);
@@ -120,8 +133,22 @@ export function readTrigger(node: TreeNode, path: string, problems: ProblemList)
   const forwardNode = node.entries.get('forward');
   const forward =
     forwardNode === undefined ? DEFAULT_FORWARD : readForward(forwardNode, `${path}.forward`, problems);
-  if ((include === null && project === null) || forward === null) return null;
-  return { include, project, branch, strategy, forward };
+  if ((include === null && project === null) || forward === null || inputs === null) return null;
+  return { include, project, branch, strategy, forward, ...(inputs === undefined ? {} : { inputs }) };
+}
+
+/** `inputs:` of a trigger as plain values (checked against the downstream `spec:inputs` when it is read). */
+function readInputValues(
+  node: TreeNode,
+  path: string,
+  problems: ProblemList,
+): Record<string, unknown> | null {
+  if (node.kind !== 'map') {
+    problems.error(path, `must be a mapping of input names and values, not ${describeNode(node)}`, node);
+    return null;
+  }
+  const inputs = plainValue(node, path, problems);
+  return inputs === undefined ? null : (inputs as Record<string, unknown>);
 }
 
 function readForward(node: TreeNode, path: string, problems: ProblemList): TriggerSpec['forward'] | null {
@@ -270,16 +297,8 @@ function withInputs<T extends object>(
 ): (T & { inputs?: Readonly<Record<string, unknown>> }) | null {
   const node = item.entries.get('inputs');
   if (node === undefined) return entry;
-  if (node.kind !== 'map') {
-    problems.error(
-      `${where}.inputs`,
-      `must be a mapping of input names and values, not ${describeNode(node)}`,
-      node,
-    );
-    return null;
-  }
-  const inputs = plainValue(node, `${where}.inputs`, problems);
-  return inputs === undefined ? null : { ...entry, inputs: inputs as Record<string, unknown> };
+  const inputs = readInputValues(node, `${where}.inputs`, problems);
+  return inputs === null ? null : { ...entry, inputs };
 }
 
 /** A YAML value as plain data; `undefined` (reported) for a `!reference`, which inputs cannot hold. */

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { TesseraError } from '../../errors.js';
+import { MAX_PIPELINE_INPUTS } from '../../pipeline/pipeline-inputs.js';
 import type {
   PipelineScheduleChanges,
   PipelineScheduleRecord,
@@ -11,7 +12,7 @@ import type { ProjectRecord } from '../../store/repositories/projects.js';
 import type { UserRecord } from '../../store/repositories/users.js';
 import { repositories } from '../../store/repositories.js';
 import { isUniqueViolation } from '../../store/unique-violation.js';
-import { nextScheduleRun, runSchedule } from '../../triggers/schedules.js';
+import { nextScheduleRun, runSchedule, scheduleInputs } from '../../triggers/schedules.js';
 import { authenticateForProject } from '../authenticate.js';
 import {
   type PaginationQuery,
@@ -44,6 +45,21 @@ const scheduleProperties = {
   cron: { type: 'string', minLength: 1, maxLength: 200 },
   cron_timezone: { type: 'string', minLength: 1, maxLength: 100 },
   active: { type: 'boolean' },
+  // GitLab 17.11: [{name, value}], `destroy` (or `_destroy`) removes one on PUT.
+  inputs: {
+    type: 'array',
+    maxItems: MAX_PIPELINE_INPUTS,
+    items: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,255}$' },
+        value: {},
+        destroy: { type: 'boolean' },
+        _destroy: { type: 'boolean' },
+      },
+    },
+  },
 } as const;
 const variableProperties = {
   key: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_]+$' },
@@ -57,6 +73,32 @@ interface ScheduleBody {
   cron?: string;
   cron_timezone?: string;
   active?: boolean;
+  inputs?: { name: string; value?: unknown; destroy?: boolean; _destroy?: boolean }[];
+}
+
+/**
+ * The inputs a schedule keeps after `given` (`null` for none): each item sets its input, or with
+ * `destroy` removes it. An item without a value that removes nothing is a mistake to say.
+ */
+function changedInputs(
+  current: Record<string, unknown>,
+  given: NonNullable<ScheduleBody['inputs']>,
+): string | null {
+  // A null prototype keeps an input named __proto__ an ordinary entry.
+  const inputs: Record<string, unknown> = Object.assign(Object.create(null), current);
+  for (const item of given) {
+    if (item.destroy === true || item._destroy === true) delete inputs[item.name];
+    else if (item.value === undefined || item.value === null)
+      throw new TesseraError('ERR_VALIDATION', `inputs: "${item.name}" needs a value (or destroy: true)`, {
+        details: { field: 'inputs' },
+      });
+    else inputs[item.name] = item.value;
+  }
+  if (Object.keys(inputs).length > MAX_PIPELINE_INPUTS)
+    throw new TesseraError('ERR_VALIDATION', `a schedule takes at most ${MAX_PIPELINE_INPUTS} inputs`, {
+      details: { field: 'inputs' },
+    });
+  return Object.keys(inputs).length === 0 ? null : JSON.stringify(inputs);
 }
 
 function renderVariable(variable: PipelineScheduleVariableRecord) {
@@ -96,7 +138,10 @@ async function renderSchedule(
         }
       : null,
     ...(withVariables
-      ? { variables: (await repos.pipelineSchedules.listVariables(schedule.id)).map(renderVariable) }
+      ? {
+          variables: (await repos.pipelineSchedules.listVariables(schedule.id)).map(renderVariable),
+          inputs: Object.entries(scheduleInputs(schedule)).map(([name, value]) => ({ name, value })),
+        }
       : {}),
   };
 }
@@ -190,6 +235,7 @@ export function registerPipelineScheduleRoutes(app: FastifyInstance, context: Se
         nextRunAt: nextScheduleRun(body.cron, timeZone, now),
         createdAt: now,
         updatedAt: now,
+        inputs: body.inputs === undefined ? null : changedInputs({}, body.inputs),
       });
       return reply.status(201).send(await renderSchedule(coordinator, schedule, true));
     },
@@ -219,6 +265,7 @@ export function registerPipelineScheduleRoutes(app: FastifyInstance, context: Se
       if (body.cron !== undefined) changes.cron = body.cron.trim();
       if (body.cron_timezone !== undefined) changes.cronTimezone = body.cron_timezone;
       if (body.active !== undefined) changes.active = body.active;
+      if (body.inputs !== undefined) changes.inputs = changedInputs(scheduleInputs(schedule), body.inputs);
       // A new timing, or a schedule switched back on, counts from now (nothing missed is fired).
       if (
         body.cron !== undefined ||

@@ -7,6 +7,7 @@ import { cancelPipeline, checkMayChangeOnRef, retryPipeline } from '../../coordi
 import { pipelineCoverage } from '../../coordinator/job-coverage.js';
 import { projectAccessLevel } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
+import { MAX_PIPELINE_INPUTS } from '../../pipeline/pipeline-inputs.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
@@ -128,7 +129,7 @@ interface PipelineVariableInput {
 }
 
 /**
- * `POST /projects/:id/pipeline?ref=` (or `{ref, variables}` in the body), `GET /projects/:id/pipelines[/:pid]`,
+ * `POST /projects/:id/pipeline?ref=` (or `{ref, variables, inputs}` in the body), `GET /projects/:id/pipelines[/:pid]`,
  * `GET /projects/:id/pipelines/:pid/jobs`, `POST /projects/:id/pipelines/:pid/cancel|retry` (on a
  * protected ref, only for whoever may push to it).
  */
@@ -145,7 +146,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
   app.post<{
     Params: { id: string };
     Querystring: { ref?: string };
-    Body: { ref?: string; variables?: PipelineVariableInput[] } | undefined;
+    Body: { ref?: string; variables?: PipelineVariableInput[]; inputs?: Record<string, unknown> } | undefined;
   }>(
     '/api/v4/projects/:id/pipeline',
     {
@@ -169,6 +170,12 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
                 },
               },
             },
+            // GitLab's pipeline inputs: checked against the configuration's spec:inputs.
+            inputs: {
+              type: 'object',
+              maxProperties: MAX_PIPELINE_INPUTS,
+              propertyNames: { pattern: '^[A-Za-z0-9_-]{1,255}$' },
+            },
           },
         },
       },
@@ -182,7 +189,15 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
         });
       }
       const variables = Object.fromEntries((request.body?.variables ?? []).map((v) => [v.key, v.value]));
-      const pipeline = await createPipeline(coordinator, { project, user, ref, source: 'api', variables });
+      const inputs = request.body?.inputs;
+      const pipeline = await createPipeline(coordinator, {
+        project,
+        user,
+        ref,
+        source: 'api',
+        variables,
+        ...(inputs === undefined ? {} : { inputs }),
+      });
       return reply.status(201).send(await renderPipeline(coordinator, project, pipeline));
     },
   );

@@ -4,6 +4,7 @@ import type { Coordinator } from '../../coordinator/coordinator.js';
 import { createPipeline } from '../../coordinator/create-pipeline.js';
 import { findProjectByIdOrPath } from '../../coordinator/permissions.js';
 import { TesseraError } from '../../errors.js';
+import { MAX_PIPELINE_INPUTS } from '../../pipeline/pipeline-inputs.js';
 import type { PipelineTriggerRecord } from '../../store/repositories/pipeline-triggers.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
 import {
@@ -11,6 +12,7 @@ import {
   invalidTriggerToken,
   resolveTriggerToken,
   TRIGGER_TOKEN_PREFIX,
+  triggerInputs,
   triggerVariables,
 } from '../../triggers/trigger-tokens.js';
 import { authenticateForProject, recordAuthFailure } from '../authenticate.js';
@@ -146,6 +148,7 @@ export function registerTriggerRoutes(app: FastifyInstance, context: ServerConte
           type: 'object',
           properties: {
             variables: { type: 'object', additionalProperties: { type: 'string', maxLength: 65536 } },
+            inputs: { type: 'object', maxProperties: MAX_PIPELINE_INPUTS },
           },
           additionalProperties: { type: 'string', maxLength: 65536 },
         },
@@ -173,6 +176,7 @@ export function registerTriggerRoutes(app: FastifyInstance, context: ServerConte
         });
       }
       const variables = triggerVariables(query, body);
+      const inputs = triggerInputs(query, body);
       const id = request.params.id;
       const project = await findProjectByIdOrPath(coordinator, id);
       let authority: Awaited<ReturnType<typeof resolveTriggerToken>>;
@@ -190,6 +194,7 @@ export function registerTriggerRoutes(app: FastifyInstance, context: ServerConte
         ref,
         source: authority.source,
         variables,
+        ...(inputs === undefined ? {} : { inputs }),
       });
       return reply.status(201).send(await renderPipeline(coordinator, project, pipeline));
     },

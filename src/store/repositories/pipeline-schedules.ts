@@ -15,7 +15,15 @@ export type PipelineScheduleVariableRecord = Selectable<PipelineScheduleVariable
 export type PipelineScheduleChanges = Partial<
   Pick<
     PipelineScheduleRecord,
-    'description' | 'ref' | 'cron' | 'cronTimezone' | 'active' | 'nextRunAt' | 'ownerId' | 'updatedAt'
+    | 'description'
+    | 'ref'
+    | 'cron'
+    | 'cronTimezone'
+    | 'active'
+    | 'nextRunAt'
+    | 'ownerId'
+    | 'updatedAt'
+    | 'inputs'
   >
 >;
 
