@@ -10,16 +10,20 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-/** One contender: a name and one operation (sync or async). */
-export interface Contender {
-  name: string;
-  run: () => unknown;
-}
+/**
+ * One contender: a name and one operation (sync or async), run one after the other; or a name and
+ * `measure`, which keeps several operations in flight itself for about `durationMs` and answers
+ * its own ops/s (concurrent clients, which must not wait for each other between operations).
+ */
+export type Contender =
+  | { name: string; run: () => unknown }
+  | { name: string; measure: (durationMs: number) => Promise<number> };
 
 /** Ops/s of each contender in each round. */
 export type Samples = Record<string, number[]>;
 
 async function round(contender: Contender, durationMs: number): Promise<number> {
+  if ('measure' in contender) return contender.measure(durationMs);
   let operations = 0;
   const started = performance.now();
   let elapsed = 0;
