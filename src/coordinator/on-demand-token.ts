@@ -52,7 +52,7 @@ export async function mintOnDemand(
   // The job's state is read on every request, never cached: a token must stop working the moment
   // its job stops running, on every node.
   const found = await coordinator.repos.jobs.findStateByRequestTokenHash(hash);
-  if (!found || found.status !== 'running') throw invalid();
+  if (found?.status !== 'running') throw invalid();
   const now = coordinator.clock();
   let cache = contexts.get(coordinator);
   if (!cache) {
@@ -62,7 +62,7 @@ export async function mintOnDemand(
   let entry = cache.get(found.id);
   if (!entry || now - entry.at > CONTEXT_TTL_MS || now < entry.at) {
     const job = await coordinator.repos.jobs.findById<PlannedJob>(found.id);
-    if (!job || job.status !== 'running') throw invalid();
+    if (job?.status !== 'running') throw invalid();
     const records = await loadJobRecords(coordinator, job);
     entry = {
       at: now,
