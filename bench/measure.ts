@@ -6,6 +6,7 @@
  * most of the noise of a shared machine.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -93,11 +94,11 @@ export function report(
 /**
  * Starts this benchmark file again as a child process with the argument `serve` (so the server
  * under test has a core of its own), and answers the JSON line the child prints once it listens,
- * with `stop()`, which closes the child's stdin (its signal to shut down) and waits for it to exit.
+ * its process id, and `stop()`, which closes the child's stdin (its signal to shut down) and waits for it to exit.
  */
 export async function startServerChild<T>(
   benchmarkUrl: string,
-): Promise<{ info: T; stop: () => Promise<void> }> {
+): Promise<{ info: T; pid: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(benchmarkUrl), 'serve'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -106,9 +107,39 @@ export async function startServerChild<T>(
   );
   return {
     info: JSON.parse(line) as T,
+    pid: child.pid ?? 0,
     stop: async () => {
       child.stdin.end();
       await new Promise((resolve) => child.on('close', resolve));
     },
   };
 }
+
+/**
+ * CPU time (ms, user and system) each thread of process `pid` has used so far, by thread id, read
+ * from Linux's `/proc` (an empty map elsewhere). The main thread's id is the process id.
+ */
+export function threadCpuTimes(pid: number): Map<number, number> {
+  const times = new Map<number, number>();
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return times;
+  }
+  for (const thread of threads) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): state is the 3rd, utime the 14th, stime the 15th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      times.set(Number(thread), (ticks * 1000) / CLOCK_TICKS_PER_SECOND);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return times;
+}
+
+/** Linux's `USER_HZ`, the unit of `/proc/<pid>/stat` times: 100 on every common architecture. */
+const CLOCK_TICKS_PER_SECOND = 100;
