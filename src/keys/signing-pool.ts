@@ -122,7 +122,8 @@ export class SigningPool {
         return new Promise<Uint8Array>((resolve, reject) => {
           this.#pending.set(id, { resolve, reject, entry: target });
           target.inFlight += 1;
-          target.queue.push({ id, kid, hash: spec.hash, data });
+          // A copy: the input goes out at the end of the turn, and the caller may reuse its buffer before.
+          target.queue.push({ id, kid, hash: spec.hash, data: new Uint8Array(data) });
           if (!this.#flushScheduled) {
             this.#flushScheduled = true;
             setImmediate(() => this.#flush());
