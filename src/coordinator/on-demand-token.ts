@@ -4,13 +4,15 @@ import type { PlannedJob } from '../pipeline/plan.js';
 import type { JobTokenContext } from '../token/job-token-context.js';
 import { describeAudience, refusedAudience } from './allowed-audience.js';
 import type { Coordinator } from './coordinator.js';
-import { hashesEqual, hashSecret } from './secret-token.js';
+import { hashSecret } from './secret-token.js';
 import { buildTokenContext, lifetimeCap, loadJobRecords } from './token-context.js';
 
 /** One on-demand mint request, as the endpoint received it. */
 export interface OnDemandRequest {
   /** The request token (`Authorization: Bearer`). */
   requestToken: string | undefined;
+  /** `hashSecret(requestToken)` when the caller has it already (the route hashes it for its rate limit). */
+  requestTokenHash?: string;
   audience: string;
   /** Seconds; the instance's `onDemandDefaultLifetime` when absent. */
   lifetime?: number;
@@ -46,18 +48,21 @@ export async function mintOnDemand(
       'the request token is unknown or its job is no longer running',
     );
   if (!request.requestToken) throw invalid();
-  const hash = hashSecret(request.requestToken);
-  const found = await coordinator.repos.jobs.findByRequestTokenHash<PlannedJob>(hash);
-  if (!found || !hashesEqual(found.storedHash, hash) || found.job.status !== 'running') throw invalid();
-  const job = found.job;
+  const hash = request.requestTokenHash ?? hashSecret(request.requestToken);
+  // The job's state is read on every request, never cached: a token must stop working the moment
+  // its job stops running, on every node.
+  const found = await coordinator.repos.jobs.findStateByRequestTokenHash(hash);
+  if (found?.status !== 'running') throw invalid();
   const now = coordinator.clock();
   let cache = contexts.get(coordinator);
   if (!cache) {
     cache = new Map();
     contexts.set(coordinator, cache);
   }
-  let entry = cache.get(job.id);
+  let entry = cache.get(found.id);
   if (!entry || now - entry.at > CONTEXT_TTL_MS || now < entry.at) {
+    const job = await coordinator.repos.jobs.findById<PlannedJob>(found.id);
+    if (job?.status !== 'running') throw invalid();
     const records = await loadJobRecords(coordinator, job);
     entry = {
       at: now,
@@ -95,5 +100,5 @@ export async function mintOnDemand(
     issuedVia: 'on-demand',
   });
   coordinator.counters.tokensIssued['on-demand'] += 1;
-  return { token: issued.token, jobId: job.id, jti: issued.jti };
+  return { token: issued.token, jobId: found.id, jti: issued.jti };
 }

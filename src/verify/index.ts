@@ -102,6 +102,21 @@ function seconds(value: number | undefined, fallback: number, name: string): num
   return value;
 }
 
+/** The expected audience in a refusal message. */
+function expectedAudienceText(audiences: readonly string[]): string {
+  return audiences.length === 1 ? shownValue(audiences[0]) : `any of ${shownValue(audiences)}`;
+}
+
+/** A NumericDate in a refusal message: ISO 8601 and the number the token carries. */
+function timeText(time: number): string {
+  return `${new Date(time * 1000).toISOString()} (${time})`;
+}
+
+/** The verifier's clock and leeway in a refusal message about a time claim. */
+function clockNoteText(now: number, leeway: number): string {
+  return `it is now ${timeText(now)}, leeway ${leeway} s`;
+}
+
 interface CheckedHeader {
   alg: SigningAlgorithm;
   kid: string;
@@ -234,35 +249,38 @@ export function createVerifier(options: VerifierOptions): Verifier {
         `iss ${shownValue(iss)} is not the expected issuer ${shownValue(issuer)} (they must match byte for byte)`,
       );
     }
-    const expectedAudience =
-      audiences.length === 1 ? shownValue(audiences[0]) : `any of ${shownValue(audiences)}`;
+    // The messages are built only for a refusal: verifying is the hot path.
     if (aud === undefined) {
-      throw new TesseraError('ERR_VERIFY_AUDIENCE', `aud is missing (expected ${expectedAudience})`);
+      throw new TesseraError(
+        'ERR_VERIFY_AUDIENCE',
+        `aud is missing (expected ${expectedAudienceText(audiences)})`,
+      );
     }
     const matches =
       typeof aud === 'string' ? audiences.includes(aud) : aud.some((a) => audiences.includes(a as string));
     if (!matches) {
       throw new TesseraError(
         'ERR_VERIFY_AUDIENCE',
-        `aud ${shownValue(aud)} does not contain the expected audience ${expectedAudience}`,
+        `aud ${shownValue(aud)} does not contain the expected audience ${expectedAudienceText(audiences)}`,
       );
     }
     const now = Math.floor(clock() / 1000);
-    const at = (time: number) => `${new Date(time * 1000).toISOString()} (${time})`;
-    const clockNote = `it is now ${at(now)}, leeway ${leeway} s`;
     if (exp <= now - leeway) {
-      throw new TesseraError('ERR_VERIFY_EXPIRED', `the token expired at exp ${at(exp)}; ${clockNote}`);
+      throw new TesseraError(
+        'ERR_VERIFY_EXPIRED',
+        `the token expired at exp ${timeText(exp)}; ${clockNoteText(now, leeway)}`,
+      );
     }
     if (nbf !== undefined && nbf > now + leeway) {
       throw new TesseraError(
         'ERR_VERIFY_NOT_YET_VALID',
-        `the token is not valid before nbf ${at(nbf)}; ${clockNote}`,
+        `the token is not valid before nbf ${timeText(nbf)}; ${clockNoteText(now, leeway)}`,
       );
     }
     if (iat !== undefined && iat > now + leeway) {
       throw new TesseraError(
         'ERR_VERIFY_ISSUED_IN_FUTURE',
-        `the token was issued in the future, at iat ${at(iat)}; ${clockNote} (check both clocks)`,
+        `the token was issued in the future, at iat ${timeText(iat)}; ${clockNoteText(now, leeway)} (check both clocks)`,
       );
     }
     if (bound.length > 0) checkBoundClaims(claims, bound, boundClaimsType);

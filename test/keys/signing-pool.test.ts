@@ -37,6 +37,24 @@ describe('signing pool', () => {
     }
   });
 
+  it('signs each input as it was when sign() was called, though the caller reuses its buffer at once', async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pool = new SigningPool(1);
+    try {
+      const signer = pool.signer('kid', 'RS256', rsa.privateKey);
+      const buffer = Buffer.from('header.payload-0');
+      const first = signer.sign(buffer);
+      buffer.write('header.payload-1');
+      const second = signer.sign(buffer);
+      buffer.fill(0);
+      const publicKey = createPublicKey(rsa.privateKey);
+      assert.ok(verify('sha256', Buffer.from('header.payload-0'), publicKey, await first));
+      assert.ok(verify('sha256', Buffer.from('header.payload-1'), publicKey, await second));
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('signs in the calling thread when it has no workers', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const signer = new SigningPool(0).signer('kid', 'RS256', rsa.privateKey);

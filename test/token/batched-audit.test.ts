@@ -43,6 +43,27 @@ for (const dialect of testDialects()) {
       assert.deepEqual(batches, [40, 1]);
     });
 
+    it('stores each row with its own values when batches of one size reuse the compiled insert', async () => {
+      const repos = repositories((await dialect.openStore()).db);
+      const distinct = (jti: string, index: number): IssuedTokenRecord => ({
+        ...record(jti),
+        jobId: 100 + index,
+        aud: [`https://aud-${index}.example.com`, 'https://vault.example.com'],
+        sub: `project_path:acme/app-${index}:ref_type:branch:ref:main`,
+        alg: index % 2 === 0 ? 'RS256' : 'ES256',
+        iat: 1_790_000_000 + index,
+        exp: 1_790_000_300 + index,
+      });
+      const first = ['a', 'b', 'c'].map(distinct);
+      const second = ['d', 'e', 'f'].map((jti, index) => distinct(jti, index + 3));
+      await repos.issuedTokens.recordIssuedTokens(first);
+      await repos.issuedTokens.recordIssuedTokens(second);
+      await repos.issuedTokens.recordIssuedToken(distinct('g', 6));
+      await repos.issuedTokens.recordIssuedToken(distinct('h', 7));
+      for (const expected of [...first, ...second, distinct('g', 6), distinct('h', 7)])
+        assert.deepEqual(await repos.issuedTokens.findByJti(expected.jti), expected);
+    });
+
     it('fails every mint of a batch whose write fails, storing none of it', async () => {
       const repos = repositories((await dialect.openStore()).db);
       const audit = new BatchedIssuedTokenAudit((records) => repos.issuedTokens.recordIssuedTokens(records));

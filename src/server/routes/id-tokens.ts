@@ -42,8 +42,9 @@ export function registerIdTokenRoutes(app: FastifyInstance, context: ServerConte
       const requestToken =
         typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
       // Rate limit per job (the request token identifies it) before any work is done.
-      if (requestToken) {
-        const limit = context.mintLimiter.hit(hashSecret(requestToken));
+      const requestTokenHash = requestToken ? hashSecret(requestToken) : undefined;
+      if (requestTokenHash) {
+        const limit = context.mintLimiter.hit(requestTokenHash);
         if (!limit.allowed) {
           throw new TesseraError('ERR_RATE_LIMITED', 'too many token requests from this job; retry later', {
             details: { retryAfter: limit.retryAfter },
@@ -53,12 +54,24 @@ export function registerIdTokenRoutes(app: FastifyInstance, context: ServerConte
       try {
         const minted = await mintOnDemand(coordinator, {
           requestToken,
+          ...(requestTokenHash ? { requestTokenHash } : {}),
           audience: request.query.audience,
           ...(request.query.lifetime !== undefined ? { lifetime: request.query.lifetime } : {}),
           ...(request.query.alg ? { alg: request.query.alg } : {}),
         });
-        reply.header('cache-control', 'no-store');
-        return { value: minted.token };
+        // Written straight to the socket, past the reply pipeline (serialisation, onSend hooks),
+        // with the headers those would set; a token is base64url and dots, nothing to escape.
+        const body = `{"value":"${minted.token}"}`;
+        reply.hijack();
+        reply.raw
+          .writeHead(200, {
+            'content-type': 'application/json',
+            'content-length': body.length,
+            'cache-control': 'no-store',
+            'x-content-type-options': 'nosniff',
+          })
+          .end(body);
+        return reply;
       } catch (error) {
         if (error instanceof TesseraError && error.code === 'ERR_ID_TOKEN_REQUEST_INVALID')
           recordAuthFailure(context, request);

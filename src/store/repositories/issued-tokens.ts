@@ -12,7 +12,8 @@ function toRecord(row: Selectable<IssuedTokensTable>): IssuedTokenRecord {
   };
 }
 
-const inserts = new WeakMap<Db, CompiledQuery>();
+/** The compiled insert of each handle, by number of rows (a batch of the group commit). */
+const inserts = new WeakMap<Db, Map<number, CompiledQuery>>();
 
 /** The row of a record, its columns always in the same order (the compiled insert relies on it). */
 function toRow(record: IssuedTokenRecord): IssuedTokensTable {
@@ -37,20 +38,28 @@ export class SqlIssuedTokenRepository implements IssuedTokenRepository {
 
   /** One insert per minted token; compiled once per handle (the minting hot path). */
   async recordIssuedToken(record: IssuedTokenRecord): Promise<void> {
-    const row = toRow(record);
-    let compiled = inserts.get(this.db);
-    if (!compiled) {
-      compiled = this.db.insertInto('issuedTokens').values(row).compile();
-      inserts.set(this.db, compiled);
-    }
-    await this.db.executeQuery({ ...compiled, parameters: Object.values(row) });
+    await this.recordIssuedTokens([record]);
   }
 
-  /** Several audit rows in one statement (a batch of tokens minted together). */
+  /**
+   * Several audit rows in one statement (a batch of tokens minted together), its SQL compiled
+   * once per handle and number of rows: building it through the query builder for every batch
+   * cost more than running it.
+   */
   async recordIssuedTokens(records: readonly IssuedTokenRecord[]): Promise<void> {
-    if (records.length === 1) return this.recordIssuedToken(records[0]!);
     if (records.length === 0) return;
-    await this.db.insertInto('issuedTokens').values(records.map(toRow)).execute();
+    const rows = records.map(toRow);
+    let bySize = inserts.get(this.db);
+    if (!bySize) {
+      bySize = new Map();
+      inserts.set(this.db, bySize);
+    }
+    let compiled = bySize.get(rows.length);
+    if (!compiled) {
+      compiled = this.db.insertInto('issuedTokens').values(rows).compile();
+      bySize.set(rows.length, compiled);
+    }
+    await this.db.executeQuery({ ...compiled, parameters: rows.flatMap((row) => Object.values(row)) });
   }
 
   /** The project's issued tokens, newest first. */
