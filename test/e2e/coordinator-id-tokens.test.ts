@@ -173,10 +173,6 @@ for (const dialect of testDialects()) {
         fetch(`${requestUrl}&${query}`, { headers: { authorization: `Bearer ${token}` } });
       const es = await demand('audience=other-ok&lifetime=60&alg=ES256');
       assert.equal(es.status, 200);
-      // The answer is written past Fastify's reply pipeline: the headers its hooks would set.
-      assert.equal(es.headers.get('content-type'), 'application/json');
-      assert.equal(es.headers.get('cache-control'), 'no-store');
-      assert.equal(es.headers.get('x-content-type-options'), 'nosniff');
       const esToken = ((await es.json()) as { value: string }).value;
       assert.equal(decodeProtectedHeader(esToken).alg, 'ES256');
       const esClaims = await verify(c, esToken, 'other-ok');

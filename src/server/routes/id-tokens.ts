@@ -59,19 +59,8 @@ export function registerIdTokenRoutes(app: FastifyInstance, context: ServerConte
           ...(request.query.lifetime !== undefined ? { lifetime: request.query.lifetime } : {}),
           ...(request.query.alg ? { alg: request.query.alg } : {}),
         });
-        // Written straight to the socket, past the reply pipeline (serialisation, onSend hooks),
-        // with the headers those would set; a token is base64url and dots, nothing to escape.
-        const body = `{"value":"${minted.token}"}`;
-        reply.hijack();
-        reply.raw
-          .writeHead(200, {
-            'content-type': 'application/json',
-            'content-length': body.length,
-            'cache-control': 'no-store',
-            'x-content-type-options': 'nosniff',
-          })
-          .end(body);
-        return reply;
+        reply.header('cache-control', 'no-store');
+        return { value: minted.token };
       } catch (error) {
         if (error instanceof TesseraError && error.code === 'ERR_ID_TOKEN_REQUEST_INVALID')
           recordAuthFailure(context, request);
