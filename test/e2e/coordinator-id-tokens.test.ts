@@ -173,6 +173,10 @@ for (const dialect of testDialects()) {
         fetch(`${requestUrl}&${query}`, { headers: { authorization: `Bearer ${token}` } });
       const es = await demand('audience=other-ok&lifetime=60&alg=ES256');
       assert.equal(es.status, 200);
+      // The token answer carries the headers every secret-bearing answer has.
+      assert.equal(es.headers.get('content-type'), 'application/json');
+      assert.equal(es.headers.get('cache-control'), 'no-store');
+      assert.equal(es.headers.get('x-content-type-options'), 'nosniff');
       const esToken = ((await es.json()) as { value: string }).value;
       assert.equal(decodeProtectedHeader(esToken).alg, 'ES256');
       const esClaims = await verify(c, esToken, 'other-ok');
