@@ -1,4 +1,5 @@
-import { type Selectable, SqliteAdapter, sql } from 'kysely';
+import { type Selectable, sql } from 'kysely';
+import { nextProjectIid } from '../next-project-iid.js';
 import type { Db } from '../open-store.js';
 import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { DeploymentsTable } from '../schema.js';
@@ -91,24 +92,10 @@ export class DeploymentRepository {
 
   /** Records a deployment with the next per-project `iid`. Call inside a transaction. */
   async create(input: Omit<DeploymentRecord, 'id' | 'iid'>): Promise<DeploymentRecord> {
-    // Two deployments recorded at once for one project must not take the same iid (PostgreSQL;
-    // SQLite write transactions are serialised already).
-    if (!(this.db.getExecutor().adapter instanceof SqliteAdapter)) {
-      await this.db
-        .selectFrom('projects')
-        .select('id')
-        .where('id', '=', input.projectId)
-        .forUpdate()
-        .execute();
-    }
-    const last = await this.db
-      .selectFrom('deployments')
-      .select(sql<number>`coalesce(max(iid), 0)`.as('iid'))
-      .where('projectId', '=', input.projectId)
-      .executeTakeFirst();
+    const iid = await nextProjectIid(this.db, 'deployments', input.projectId);
     return this.db
       .insertInto('deployments')
-      .values({ ...input, iid: Number(last?.iid ?? 0) + 1 })
+      .values({ ...input, iid })
       .returningAll()
       .executeTakeFirstOrThrow();
   }

@@ -1,4 +1,5 @@
-import { type Selectable, SqliteAdapter, sql } from 'kysely';
+import { type Selectable, sql } from 'kysely';
+import { nextProjectIid } from '../next-project-iid.js';
 import type { Db } from '../open-store.js';
 import { type Page, type PageWindow, readPage } from '../page-query.js';
 import type { PipelinesTable } from '../schema.js';
@@ -49,27 +50,13 @@ export class PipelineRepository {
       sourceJobId?: number | null;
     },
   ): Promise<PipelineRecord> {
-    // Two pipelines created at once for one project must not both take the same iid (PostgreSQL;
-    // SQLite write transactions are serialised already).
-    if (!(this.db.getExecutor().adapter instanceof SqliteAdapter)) {
-      await this.db
-        .selectFrom('projects')
-        .select('id')
-        .where('id', '=', input.projectId)
-        .forUpdate()
-        .execute();
-    }
-    const last = await this.db
-      .selectFrom('pipelines')
-      .select(sql<number>`coalesce(max(iid), 0)`.as('iid'))
-      .where('projectId', '=', input.projectId)
-      .executeTakeFirst();
+    const iid = await nextProjectIid(this.db, 'pipelines', input.projectId);
     const row = await this.db
       .insertInto('pipelines')
       .values({
         ...input,
         refProtected: input.refProtected ? 1 : 0,
-        iid: Number(last?.iid ?? 0) + 1,
+        iid,
         variables: JSON.stringify(input.variables),
         apiVariables: JSON.stringify(input.apiVariables),
         warnings: JSON.stringify(input.warnings),
