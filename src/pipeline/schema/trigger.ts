@@ -52,6 +52,7 @@ export const BRIDGE_JOB_KEYS = new Set([
   'needs',
   'resource_group',
   'environment',
+  'parallel',
 ]);
 
 const DEFAULT_FORWARD = { yamlVariables: true, pipelineVariables: false } as const;
