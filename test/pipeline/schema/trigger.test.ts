@@ -67,11 +67,26 @@ child:
       - { project: acme/templates, ref: v1.0.0, file: /ci/child.yml }
       - { artifact: generated.yml, job: generate }
       - { component: example.com/acme/components/build@1.0.0, inputs: { stage: test, list: [a, 1] } }
+remote:
+  trigger:
+    include:
+      - remote: https://ci.example.com/child.yml
+        integrity: sha256-${'A'.repeat(43)}=
+        inputs: { who: me }
+      - { remote: 'https://$TEMPLATES_HOST/ci/child.yml' }
 `);
     assert.deepEqual(jobs.find((job) => job.name === 'child')?.trigger?.include, [
       { project: 'acme/templates', ref: 'v1.0.0', file: ['ci/child.yml'] },
       { artifact: 'generated.yml', job: 'generate' },
       { component: 'example.com/acme/components/build@1.0.0', inputs: { stage: 'test', list: ['a', 1] } },
+    ]);
+    assert.deepEqual(jobs.find((job) => job.name === 'remote')?.trigger?.include, [
+      {
+        remote: 'https://ci.example.com/child.yml',
+        integrity: `sha256-${'A'.repeat(43)}=`,
+        inputs: { who: 'me' },
+      },
+      { remote: 'https://$TEMPLATES_HOST/ci/child.yml' },
     ]);
   });
 
@@ -113,8 +128,14 @@ artifact-not-needed:
   stage: deploy
   needs: []
   trigger: { include: [{ artifact: generated.yml, job: with-script }] }
-remote-child:
-  trigger: { include: [{ remote: 'https://example.com/child.yml' }] }
+remote-not-yaml:
+  trigger: { include: [{ remote: 'https://example.com/child.txt' }] }
+remote-with-password:
+  trigger: { include: [{ remote: 'https://me:secret@example.com/child.yml' }] }
+remote-bad-integrity:
+  trigger: { include: [{ remote: 'https://example.com/child.yml', integrity: md5-abc }] }
+remote-cache:
+  trigger: { include: [{ remote: 'https://example.com/child.yml', cache: true }] }
 bad-strategy:
   trigger: { include: ci/child.yml, strategy: wait }
 branch-on-child:
@@ -143,7 +164,11 @@ delayed:
     assert.match(at('jobs.artifact-of-no-job.trigger.include[0].job'), /"nobody" is not a job/);
     assert.match(at('jobs.artifact-same-stage.trigger.include[0].job'), /should be in a previous stage/);
     assert.match(at('jobs.artifact-not-needed.trigger.include[0].job'), /should be part of needs/);
-    assert.match(at('jobs.remote-child.trigger.include[0].remote'), /not supported yet/);
+    assert.match(at('jobs.remote-not-yaml.trigger.include[0].remote'), /must be a .yml or .yaml file/);
+    assert.match(at('jobs.remote-with-password.trigger.include[0].remote'), /carries credentials/);
+    assert.doesNotMatch(at('jobs.remote-with-password.trigger.include[0].remote'), /secret/);
+    assert.match(at('jobs.remote-bad-integrity.trigger.include[0].integrity'), /must be sha256-/);
+    assert.match(at('jobs.remote-cache.trigger.include[0].cache'), /unknown|not allowed|valid/i);
     assert.match(at('jobs.bad-strategy.trigger.strategy'), /must be depend/);
     assert.match(at('jobs.branch-on-child.trigger.branch'), /trigger:project only/);
     assert.match(at('jobs.delayed.when'), /cannot be delayed/);
