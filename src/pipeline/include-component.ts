@@ -132,6 +132,12 @@ export async function readComponentInclude(
       content,
       label: `${path} of ${target.project} at ${ref}`,
       context: contextOf(snapshot, context),
+      component: {
+        name: target.name,
+        sha: snapshot.sha,
+        version: ref !== target.version || SEMANTIC_VERSION.test(target.version) ? ref : null,
+        reference: target.version,
+      },
       record: {
         type: 'component',
         location: target.address,

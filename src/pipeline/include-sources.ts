@@ -1,3 +1,5 @@
+import type { ComponentContext } from './inputs.js';
+
 /** Reads a file of the repository by its path from the repository root; `undefined` when absent. */
 export type ReadLocalFile = (path: string) => Promise<string | undefined>;
 
@@ -118,4 +120,6 @@ export interface IncludeRead {
   readonly label: string;
   readonly context: IncludeContext;
   readonly record: IncludedFile;
+  /** A component's context, for its `$[[ component.* ]]` blocks (absent for other files). */
+  readonly component?: ComponentContext | undefined;
 }

@@ -282,6 +282,7 @@ async function expand(
         at,
         state.problems,
         variables,
+        read.component ?? null,
       );
     } else if (inputs !== null) {
       state.problems.error(
