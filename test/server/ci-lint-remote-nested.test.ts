@@ -2,6 +2,7 @@
 // (a loopback HTTPS server, real git repositories): GitLab reads them as an anonymous user, so
 // include:project and include:component of public projects work there, while an internal or
 // private project (one the caller could read) answers as a missing one, and include:local is refused.
+// The component also reads its context ($[[ component.* ]]) from the real repository.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { makeRepository } from '../coordinator/git-fixture.js';
@@ -20,7 +21,7 @@ for (const dialect of testDialects()) {
         makeRepository({
           'ci/shared.yml': `include: ci/inner.yml\nshared-${marker}:\n  extends: .inner\n  script: [echo $FROM]\n`,
           'ci/inner.yml': `.inner:\n  variables: { FROM: ${marker} }\n`,
-          'templates/greet.yml': `spec:\n  inputs:\n    who: { default: world }\n---\ngreet-${marker}:\n  script: ["echo hello $[[ inputs.who ]]"]\n`,
+          'templates/greet.yml': `spec:\n  component: [sha, version, reference]\n  inputs:\n    who: { default: world }\n---\ngreet-${marker}:\n  script: ["echo hello $[[ inputs.who ]] $[[ component.version ]] $[[ component.reference ]] $[[ component.sha ]]"]\n`,
         });
       const open = await templates('public');
       open.git('tag', '1.0.0');
@@ -74,7 +75,7 @@ for (const dialect of testDialects()) {
           ok.jobs?.map((job) => [job.name, job.script]),
           [
             ['shared-public', ['echo $FROM']],
-            ['greet-public', ['echo hello remote']],
+            ['greet-public', [`echo hello remote 1.0.0 ~latest ${open.git('rev-parse', 'HEAD')}`]],
             ['remote-job', ['echo r']],
             ['app', ['echo']],
           ],
