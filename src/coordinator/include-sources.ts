@@ -30,7 +30,9 @@ export async function mayReadRepository(
  * The {@link IncludeSources} of one configuration read on behalf of `user` (the pipeline's user,
  * or the lint API's caller): projects of this instance read with git at a branch, tag or commit,
  * each project and ref resolved once per read. A project the user may not read gets the very
- * answer a missing one gets, so an include cannot probe which private projects exist.
+ * answer a missing one gets, so an include cannot probe which private projects exist. Its
+ * `anonymous` sources read public projects only: GitLab reads the includes of a file fetched with
+ * `include:remote` without a user.
  */
 export function includeSourcesFor(
   coordinator: Coordinator,
@@ -38,6 +40,35 @@ export function includeSourcesFor(
   options: { readArtifact?: (job: string, path: string) => Promise<string> } = {},
 ): IncludeSources {
   const git = gitReader(coordinator);
+  const anonymous = projectSources(
+    coordinator,
+    git,
+    async (project) => project.visibility === 'public',
+    (path) =>
+      `project "${path}" not found, or not public (the includes of a file from include:remote are read as an anonymous user, who sees public projects only)`,
+  );
+  return {
+    ...projectSources(
+      coordinator,
+      git,
+      (project) => mayReadRepository(coordinator, user, project),
+      (path) => `project "${path}" not found, or ${user.username} may not read it`,
+    ),
+    anonymous,
+    ...(options.readArtifact === undefined ? {} : { readArtifact: options.readArtifact }),
+  };
+}
+
+/**
+ * Projects of this instance as one reader sees them: `mayRead` decides, and `hidden` is the one
+ * message for a project that is missing or that the reader may not see.
+ */
+function projectSources(
+  coordinator: Coordinator,
+  git: ReturnType<typeof gitReader>,
+  mayRead: (project: ProjectRecord) => Promise<boolean>,
+  hidden: (path: string) => string,
+): IncludeSources {
   const projects = new Map<string, Promise<ProjectRecord>>();
   const snapshots = new Map<string, Promise<ProjectSnapshot>>();
   const readable = (path: string): Promise<ProjectRecord> => {
@@ -45,8 +76,7 @@ export function includeSourcesFor(
     if (found === undefined) {
       found = (async () => {
         const project = await coordinator.repos.projects.findByPath(path);
-        if (project === undefined || !(await mayReadRepository(coordinator, user, project)))
-          throw new IncludeSourceError(`project "${path}" not found, or ${user.username} may not read it`);
+        if (project === undefined || !(await mayRead(project))) throw new IncludeSourceError(hidden(path));
         return project;
       })();
       projects.set(path, found);
@@ -105,6 +135,5 @@ export function includeSourcesFor(
         throw new IncludeSourceError(`cannot list the tags of project "${path}": ${error.message}`);
       }
     },
-    ...(options.readArtifact === undefined ? {} : { readArtifact: options.readArtifact }),
   };
 }

@@ -275,6 +275,8 @@ function describeChildInclude(file: TriggerInclude): string {
   if ('project' in file)
     return `${file.file.join(', ')} of ${file.project}${file.ref === null ? '' : ` at ${file.ref}`}`;
   if ('artifact' in file) return `${file.artifact} of the artifacts of job ${file.job}`;
+  // Without the query string, which may hold a token.
+  if ('remote' in file) return file.remote.replace(/\?.*$/s, '?…');
   return file.component;
 }
 

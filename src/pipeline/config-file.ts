@@ -1,5 +1,11 @@
 import type { ProblemList, SourcePosition } from './config-problem.js';
-import { interpolateInputs, readInputDefinitions, resolveInputValues } from './inputs.js';
+import {
+  type ComponentContext,
+  interpolateInputs,
+  readComponentFields,
+  readInputDefinitions,
+  resolveInputValues,
+} from './inputs.js';
 import { type ParseBudget, parseYaml } from './parse.js';
 import { describeNode, type MapNode, type TreeNode } from './yaml-tree.js';
 
@@ -87,8 +93,9 @@ export function headerSpec(header: MapNode, problems: ProblemList): MapNode | nu
 /**
  * Applies a file's `spec:inputs` header to its configuration: checks the `given` inputs (from
  * `include:inputs`, `null` for none) against the declared ones, fills in defaults, and interpolates
- * every `$[[ inputs.… ]]` block (`expand_vars` sees `variables`). Errors about the given values go
- * on `path`.
+ * every `$[[ inputs.… ]]` block (`expand_vars` sees `variables`), and the `$[[ component.… ]]`
+ * blocks its `spec:component` declares with `component` (the file's component context, `null`
+ * when it was not read with `include:component`). Errors about the given values go on `path`.
  */
 export function applyHeader(
   header: MapNode,
@@ -98,10 +105,12 @@ export function applyHeader(
   at: SourcePosition | null,
   problems: ProblemList,
   variables: Readonly<Record<string, string>> = {},
+  component: ComponentContext | null = null,
 ): TreeNode {
   const spec = headerSpec(header, problems);
   if (spec === null) return body;
   const definitions = readInputDefinitions(spec, problems);
+  const fields = readComponentFields(spec, problems);
   const values = resolveInputValues(definitions, given, path, at, problems);
-  return interpolateInputs(body, values, variables, problems);
+  return interpolateInputs(body, values, variables, problems, { fields, context: component });
 }

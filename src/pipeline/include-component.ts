@@ -1,7 +1,13 @@
 import type { ProblemList } from './config-problem.js';
 import type { IncludeState } from './include.js';
 import { type IncludeEntryPlace, locationText, sourceFailure } from './include-project.js';
-import type { IncludeContext, IncludeRead, ProjectSnapshot } from './include-sources.js';
+import {
+  contextOf,
+  type IncludeContext,
+  type IncludeRead,
+  type ProjectSnapshot,
+  sourcesIn,
+} from './include-sources.js';
 import type { MapNode, TreeNode } from './yaml-tree.js';
 
 /** An `include:component` entry: `<host>/<project full path>/<component name>@<version>`. */
@@ -82,7 +88,7 @@ export async function readComponentInclude(
     state.problems.error(`${where}.component`, `component "${target.address}": ${message}`, at);
     return null;
   };
-  const sources = state.sources;
+  const sources = sourcesIn(context, state.sources);
   if (sources === undefined)
     return fail(
       'include:component reads projects of a Tessera server (tessera ci lint --server URL --project PATH)',
@@ -125,7 +131,13 @@ export async function readComponentInclude(
     return {
       content,
       label: `${path} of ${target.project} at ${ref}`,
-      context: snapshot,
+      context: contextOf(snapshot, context),
+      component: {
+        name: target.name,
+        sha: snapshot.sha,
+        version: ref !== target.version || SEMANTIC_VERSION.test(target.version) ? ref : null,
+        reference: target.version,
+      },
       record: {
         type: 'component',
         location: target.address,

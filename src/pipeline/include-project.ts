@@ -2,7 +2,14 @@ import { isTesseraError } from '../errors.js';
 import type { ProblemList } from './config-problem.js';
 import { expandVariables } from './expand-variables.js';
 import type { IncludeState } from './include.js';
-import { type IncludeContext, type IncludeRead, IncludeSourceError } from './include-sources.js';
+import {
+  contextOf,
+  type IncludeContext,
+  type IncludeRead,
+  IncludeSourceError,
+  type ProjectSnapshot,
+  sourcesIn,
+} from './include-sources.js';
 import { describeNode, keyPosition, type MapNode, type TreeNode } from './yaml-tree.js';
 
 /** One file of an `include:project` entry (an entry with a list of files gives one per file). */
@@ -107,7 +114,8 @@ export async function readProjectInclude(
 ): Promise<IncludeRead | null> {
   const { where, at } = place;
   const refText = target.ref === null ? 'its default branch' : `ref "${target.ref}"`;
-  if (state.sources === undefined) {
+  const sources = sourcesIn(context, state.sources);
+  if (sources === undefined) {
     state.problems.error(
       where,
       `cannot read "${target.file}" of project "${target.project}": include:project reads projects of a Tessera server (tessera ci lint --server URL --project PATH)`,
@@ -115,9 +123,9 @@ export async function readProjectInclude(
     );
     return null;
   }
-  let snapshot: Awaited<ReturnType<typeof state.sources.openProject>>;
+  let snapshot: ProjectSnapshot;
   try {
-    snapshot = await state.sources.openProject(target.project, target.ref);
+    snapshot = await sources.openProject(target.project, target.ref);
   } catch (error) {
     state.problems.error(where, `cannot include "${target.file}": ${sourceFailure(error)}`, at);
     return null;
@@ -153,7 +161,7 @@ export async function readProjectInclude(
   return {
     content,
     label: `${target.file} of ${target.project} at ${snapshot.ref}`,
-    context: snapshot,
+    context: contextOf(snapshot, context),
     record: {
       type: 'file',
       location: target.file,

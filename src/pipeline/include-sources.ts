@@ -1,3 +1,5 @@
+import type { ComponentContext } from './inputs.js';
+
 /** Reads a file of the repository by its path from the repository root; `undefined` when absent. */
 export type ReadLocalFile = (path: string) => Promise<string | undefined>;
 
@@ -17,8 +19,14 @@ export interface IncludeContext {
   readonly project?: string | undefined;
   /** The commit, when known (the lint API's `context_sha`). */
   readonly sha?: string | undefined;
-  /** A file fetched with `include:remote`: its own includes may be remote ones only, with no variables. */
+  /** A file fetched with `include:remote`: no project, so no `include:local` (nor artifacts) there. */
   readonly remote?: true | undefined;
+  /**
+   * Read without the pipeline's user, as GitLab reads what a remote file includes: no variables,
+   * and projects and components through {@link IncludeSources.anonymous} (public projects only).
+   * A project file read so passes it on to its own includes.
+   */
+  readonly anonymous?: true | undefined;
 }
 
 /** A project of this instance opened at one commit, for `include:project` and `include:component`. */
@@ -66,6 +74,28 @@ export interface IncludeSources {
    * @throws IncludeSourceError when the job, its artifacts or the file is missing, or too large.
    */
   readonly readArtifact?: ((job: string, path: string) => Promise<string>) | undefined;
+  /**
+   * The same projects as an anonymous user sees them (public ones only), for the includes of a
+   * file fetched with `include:remote`; a project it may not see reads as a missing one. Absent:
+   * those includes are errors.
+   */
+  readonly anonymous?: IncludeSources | undefined;
+}
+
+/**
+ * The sources an include in `context` reads projects and components from: the anonymous ones in
+ * a context read without a user (a remote file's includes), else the user's.
+ */
+export function sourcesIn(
+  context: IncludeContext,
+  sources: IncludeSources | undefined,
+): IncludeSources | undefined {
+  return context.anonymous === true ? sources?.anonymous : sources;
+}
+
+/** The context a file read in `context` from `snapshot` gives its own includes: anonymous stays anonymous. */
+export function contextOf(snapshot: ProjectSnapshot, context: IncludeContext): ProjectSnapshot {
+  return context.anonymous === true ? { ...snapshot, anonymous: true } : snapshot;
 }
 
 /** One file an `include` merged in, as the lint API lists it (GitLab's `includes` entries). */
@@ -90,4 +120,6 @@ export interface IncludeRead {
   readonly label: string;
   readonly context: IncludeContext;
   readonly record: IncludedFile;
+  /** A component's context, for its `$[[ component.* ]]` blocks (absent for other files). */
+  readonly component?: ComponentContext | undefined;
 }

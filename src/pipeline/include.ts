@@ -214,13 +214,14 @@ async function expand(
   if (include === undefined) return config;
   let merged: TreeNode | null = null;
   const entries: IncludeEntry[] = [];
-  // GitLab reads the includes of a remote file without context: no variables, no project.
-  const variables = context.remote === true ? {} : state.variables;
+  // GitLab reads the includes of a remote file without context: no variables, no project, no
+  // user (so only public projects, see IncludeSources.anonymous).
+  const variables = context.remote === true || context.anonymous === true ? {} : state.variables;
   for (const entry of includeEntries(include, state.problems, variables)) {
-    if (context.remote === true && entry.target.kind !== 'remote') {
+    if (context.remote === true && (entry.target.kind === 'local' || entry.target.kind === 'artifact')) {
       state.problems.error(
         entry.where,
-        `${entry.target.kind === 'local' ? `include:local "${entry.target.path}"` : `include:${entry.target.kind}`} is not allowed in a file included with include:remote: GitLab reads its nested includes without this project, so they may include remote files only`,
+        `${entry.target.kind === 'local' ? `include:local "${entry.target.path}"` : `include:${entry.target.kind}`} is not allowed in a file included with include:remote: GitLab reads its nested includes without this project, so they may include remote files and files or components of public projects only`,
         entry.at,
       );
       continue;
@@ -258,7 +259,8 @@ async function expand(
     }
     // The same file with other inputs is another configuration, as in GitLab; a local path is
     // another file in another project's context.
-    const identity = `${context.project ?? ''}@${context.sha ?? ''}\u0000${JSON.stringify(entry.target)}`;
+    // Read anonymously, a project file is another answer (it may be refused) than the user's read.
+    const identity = `${context.anonymous === true ? 'anonymous:' : ''}${context.project ?? ''}@${context.sha ?? ''}\u0000${JSON.stringify(entry.target)}`;
     const key = inputs === null ? identity : `${identity}\u0000${JSON.stringify(plainValue(inputs))}`;
     if (state.seen.has(key)) continue;
     state.seen.add(key);
@@ -280,6 +282,7 @@ async function expand(
         at,
         state.problems,
         variables,
+        read.component ?? null,
       );
     } else if (inputs !== null) {
       state.problems.error(
@@ -360,7 +363,7 @@ function readInclude(
   }
 }
 
-/** Reads an `include:remote` file; its own includes get a context without project or variables. */
+/** Reads an `include:remote` file; its own includes get a context without project, variables or user. */
 async function readRemoteInclude(
   target: RemoteTarget,
   entry: IncludeEntry,
@@ -376,7 +379,7 @@ async function readRemoteInclude(
   return {
     content,
     label: target.location.display,
-    context: { readLocalFile: undefined, listLocalFiles: undefined, remote: true },
+    context: { readLocalFile: undefined, listLocalFiles: undefined, remote: true, anonymous: true },
     record: {
       type: 'remote',
       location: target.location.display,

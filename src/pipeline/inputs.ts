@@ -24,6 +24,53 @@ const MAX_OPTIONS = 50;
 /** GitLab allows at most 3 functions in one interpolation block. */
 const MAX_FUNCTIONS = 3;
 
+/**
+ * What `$[[ component.* ]]` gives in a file read with `include:component` (GitLab's component
+ * context): the component's name, the commit it was read at, the version as written in the
+ * address (`reference`), and the semantic version that names (`version`: the tag `~latest` or a
+ * partial version resolved to, the version itself when written in full; `null` for a branch or SHA).
+ */
+export interface ComponentContext {
+  readonly name: string;
+  readonly sha: string;
+  readonly version: string | null;
+  readonly reference: string;
+}
+
+/** The fields `spec:component` may declare, GitLab's. */
+export const COMPONENT_FIELDS: readonly (keyof ComponentContext)[] = ['name', 'sha', 'version', 'reference'];
+
+/**
+ * Reads `spec:component: [name, sha, version, reference]`: the component fields the file's
+ * `$[[ component.* ]]` blocks may use. Mistakes are recorded under `spec.component`.
+ */
+export function readComponentFields(spec: MapNode, problems: ProblemList): Set<string> {
+  const fields = new Set<string>();
+  const node = spec.entries.get('component');
+  if (node === undefined) return fields;
+  const items = node.kind === 'seq' ? node.items : null;
+  if (items === null) {
+    problems.error(
+      'spec.component',
+      `must be a list of component fields, e.g. [${COMPONENT_FIELDS.join(', ')}], not ${describeNode(node)}`,
+      node,
+    );
+    return fields;
+  }
+  for (const item of items) {
+    const value = item.kind === 'scalar' ? item.value : null;
+    if (typeof value === 'string' && (COMPONENT_FIELDS as readonly string[]).includes(value))
+      fields.add(value);
+    else
+      problems.error(
+        'spec.component',
+        `"${value === null ? describeNode(item) : String(value)}" is not a component field; use ${COMPONENT_FIELDS.join(', ')}`,
+        item,
+      );
+  }
+  return fields;
+}
+
 /** Reads `spec:inputs` of a header; every mistake is recorded under `spec.inputs.<name>`. */
 export function readInputDefinitions(spec: MapNode, problems: ProblemList): Map<string, InputDefinition> {
   const definitions = new Map<string, InputDefinition>();
@@ -229,15 +276,26 @@ export function interpolateInputs(
   values: ReadonlyMap<string, TreeNode>,
   variables: Readonly<Record<string, string>>,
   problems: ProblemList,
+  component: ComponentInterpolation = { fields: new Set(), context: null },
 ): TreeNode {
-  const context = { values, variables, problems };
+  const context = { values, variables, problems, component };
   return walk(node, context);
+}
+
+/**
+ * `$[[ component.* ]]` in one file: the fields its `spec:component` declares, and their values
+ * (`null` when the file was not read with `include:component`).
+ */
+export interface ComponentInterpolation {
+  readonly fields: ReadonlySet<string>;
+  readonly context: ComponentContext | null;
 }
 
 interface InterpolationContext {
   readonly values: ReadonlyMap<string, TreeNode>;
   readonly variables: Readonly<Record<string, string>>;
   readonly problems: ProblemList;
+  readonly component: ComponentInterpolation;
 }
 
 function walk(node: TreeNode, context: InterpolationContext): TreeNode {
@@ -312,17 +370,23 @@ function evaluateBlock(
   context: InterpolationContext,
 ): TreeNode | string | null {
   const [access = '', ...functions] = inner.split('|').map((part) => part.trim());
-  const match = /^inputs\.([A-Za-z0-9_-]+)$/.exec(access);
-  if (match === null) {
-    context.problems.error('spec.inputs', `"$[[${inner}]]" must name an input as $[[ inputs.name ]]`, at);
+  const field = /^component\.([A-Za-z0-9_-]+)$/.exec(access)?.[1];
+  const input = /^inputs\.([A-Za-z0-9_-]+)$/.exec(access)?.[1];
+  if (input === undefined && field === undefined) {
+    context.problems.error(
+      'spec.inputs',
+      `"$[[${inner}]]" must name an input as $[[ inputs.name ]] or a component field as $[[ component.name ]]`,
+      at,
+    );
     return null;
   }
-  const name = match[1]!;
-  const value = context.values.get(name);
+  const value =
+    field === undefined ? context.values.get(input as string) : componentValue(field, text, at, context);
+  if (value === null) return null;
   if (value === undefined) {
     context.problems.error(
       'spec.inputs',
-      `unknown input "${name}" in "${text}"; declare it under spec:inputs`,
+      `unknown input "${input}" in "${text}"; declare it under spec:inputs`,
       at,
     );
     return null;
@@ -358,6 +422,42 @@ function evaluateBlock(
     }
   }
   return current;
+}
+
+/** The value of `$[[ component.<field> ]]`, or `null` (reported) when the file may not use it. */
+function componentValue(
+  field: string,
+  text: string,
+  at: { line: number | null; file?: string | undefined },
+  context: InterpolationContext,
+): TreeNode | null {
+  const { fields, context: component } = context.component;
+  if (!(COMPONENT_FIELDS as readonly string[]).includes(field)) {
+    context.problems.error(
+      'spec.component',
+      `unknown component field "${field}" in "${text}"; use ${COMPONENT_FIELDS.join(', ')}`,
+      at,
+    );
+    return null;
+  }
+  if (!fields.has(field)) {
+    context.problems.error(
+      'spec.component',
+      `"${text}" uses component.${field}, which the header does not declare; add it to spec: { component: [${field}] }`,
+      at,
+    );
+    return null;
+  }
+  if (component === null) {
+    context.problems.error(
+      'spec.component',
+      `"${text}" has a value only in a file included with include:component`,
+      at,
+    );
+    return null;
+  }
+  const value = component[field as keyof ComponentContext];
+  return { kind: 'scalar', value, line: at.line, file: at.file };
 }
 
 function nodeText(node: TreeNode): string {

@@ -126,6 +126,66 @@ later:
       }
     });
 
+    it('makes one downstream pipeline per parallel:matrix combination, each with its variables', async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': `
+variables: { GLOBAL: g }
+deploy:
+  trigger: { include: ci/child.yml }
+  parallel:
+    matrix:
+      - PROVIDER: [aws, gcp]
+        STACK: data
+quiet:
+  trigger: { include: ci/child.yml, forward: { yaml_variables: false } }
+  parallel: { matrix: [{ PROVIDER: ovh }] }
+fan-out:
+  trigger: { project: acme/$SERVICE }
+  parallel: { matrix: [{ SERVICE: [svc-a, svc-b] }] }
+`,
+        'ci/child.yml': 'inner:\n  script: [echo inner]\n',
+      });
+      const service = await makeRepository({ '.gitlab-ci.yml': 'served:\n  script: [echo served]\n' });
+      const c = await startTestCoordinator(dialect);
+      try {
+        const p = await setUpProject(c, repo.path);
+        const svcA = await setUpProject(c, service.path, { path: 'svc-a' });
+        const svcB = await setUpProject(c, service.path, { path: 'svc-b' });
+        const created = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline`, {
+          token: p.developer.token,
+          body: { ref: 'main' },
+        });
+        assert.equal(created.status, 201, created.text);
+        const coordinator = c.server.coordinator;
+        await startBridgeJobs(coordinator);
+        const downstream = async (name: string) => {
+          const bridge = await jobNamed(c, created.body.id, name);
+          assert.equal(bridge.status, 'success', name);
+          const pipeline = await coordinator.repos.pipelines.findBySourceJob(bridge.id);
+          assert.ok(pipeline, name);
+          return pipeline;
+        };
+        const aws = await downstream('deploy: [aws, data]');
+        const gcp = await downstream('deploy: [gcp, data]');
+        assert.deepEqual(aws.apiVariables, { GLOBAL: 'g', PROVIDER: 'aws', STACK: 'data' });
+        assert.deepEqual(gcp.apiVariables, { GLOBAL: 'g', PROVIDER: 'gcp', STACK: 'data' });
+        assert.equal(aws.source, 'parent_pipeline');
+        assert.deepEqual((await downstream('quiet: [ovh]')).apiVariables, {});
+        const a = await downstream('fan-out: [svc-a]');
+        const b = await downstream('fan-out: [svc-b]');
+        assert.deepEqual([a.projectId, a.source], [svcA.projectId, 'pipeline']);
+        assert.deepEqual([b.projectId, b.source], [svcB.projectId, 'pipeline']);
+        const bridges = await c.api(
+          'GET',
+          `/api/v4/projects/${p.projectId}/pipelines/${created.body.id}/bridges`,
+          { token: p.developer.token },
+        );
+        assert.equal(bridges.body.length, 5);
+      } finally {
+        await c.close();
+      }
+    });
+
     it('cancels the child pipelines when the parent is canceled', async () => {
       const repo = await makeRepository({
         '.gitlab-ci.yml': 'kid:\n  trigger: { include: ci/child.yml, strategy: depend }\n',

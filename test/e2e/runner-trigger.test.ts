@@ -240,4 +240,51 @@ nowhere:
     assert.equal(level2?.status, 'failed', 'depend carries the failure up');
     assert.equal(level1?.status, 'failed');
   });
+  it('runs one child pipeline per parallel:matrix combination of a bridge, each with its variables', async () => {
+    const dir = join(root, 'repos', 'matrix');
+    makeRepository(dir, {
+      '.gitlab-ci.yml': `
+stages: [children, after]
+deploy:
+  stage: children
+  trigger: { include: ci/deploy.yml, strategy: depend }
+  parallel:
+    matrix:
+      - PROVIDER: [aws, gcp]
+        STACK: data
+summary:
+  stage: after
+  needs: [deploy]
+  script: [echo all deployed]
+`,
+      'ci/deploy.yml':
+        'deploy-job:\n  script:\n    - echo "deploying $STACK on $PROVIDER from $CI_PIPELINE_SOURCE"\n',
+    });
+    const id = await coordinator.createProject('matrix', dir);
+    const parent = await coordinator.createPipeline(id);
+    const done = await coordinator.waitForPipeline(id, parent.id);
+    const bridges = await coordinator.ok<Bridge[]>('GET', `/projects/${id}/pipelines/${parent.id}/bridges`);
+    assert.equal(done.status, 'success', JSON.stringify(bridges));
+    assert.deepEqual(bridges.map((bridge) => bridge.name).sort(), [
+      'deploy: [aws, data]',
+      'deploy: [gcp, data]',
+    ]);
+    for (const bridge of bridges) {
+      const provider = bridge.name.includes('aws') ? 'aws' : 'gcp';
+      const child = bridge.downstream_pipeline!;
+      assert.deepEqual(
+        [bridge.status, child.source, child.status],
+        ['success', 'parent_pipeline', 'success'],
+      );
+      const job = await coordinator.job(id, child.id, 'deploy-job');
+      assert.match(
+        await coordinator.trace(id, job.id),
+        new RegExp(`\\ndeploying data on ${provider} from parent_pipeline\\n`),
+      );
+    }
+    assert.equal(
+      (await coordinator.jobs(id, parent.id)).find((job) => job.name === 'summary')?.status,
+      'success',
+    );
+  });
 });

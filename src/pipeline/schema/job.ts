@@ -462,16 +462,16 @@ function readCrossNeed(item: MapNode, where: string, problems: ProblemList): Cro
  * when it starts its downstream pipeline and what that pipeline gets.
  */
 function checkBridgeKeys(job: MapNode, base: string, problems: ProblemList): void {
+  // GitLab's bridges take parallel:matrix (one downstream pipeline per combination), never a number.
+  const parallel = job.entries.get('parallel');
+  if (parallel?.kind === 'scalar')
+    problems.error(
+      `${base}.parallel`,
+      'a trigger job cannot use parallel: <number>; write parallel: { matrix: [{ NAME: [a, b] }] } for one downstream pipeline per combination',
+      keyPosition(job, 'parallel'),
+    );
   for (const key of job.entries.keys()) {
     if (BRIDGE_JOB_KEYS.has(key) || !JOB_KEYS.has(key)) continue;
-    if (key === 'parallel') {
-      problems.error(
-        `${base}.parallel`,
-        'parallel on a trigger job is not supported yet',
-        keyPosition(job, key),
-      );
-      continue;
-    }
     problems.error(
       `${base}.${key}`,
       `is not allowed in a trigger job: it starts a pipeline and runs nothing on a runner (its keywords are ${[...BRIDGE_JOB_KEYS].sort().join(', ')})`,

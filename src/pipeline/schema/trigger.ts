@@ -1,4 +1,5 @@
 import type { ProblemList } from '../config-problem.js';
+import { parseIntegrity, readRemoteEntry } from '../include-remote.js';
 import { describeNode, type MapNode, type TreeNode } from '../yaml-tree.js';
 import { checkKeys, readBoolean, readString } from './read-value.js';
 
@@ -14,6 +15,12 @@ export type TriggerInclude =
       | { readonly project: string; readonly ref: string | null; readonly file: readonly string[] }
       | { readonly artifact: string; readonly job: string }
       | { readonly component: string }
+      | {
+          /** The URL as written (`$VARIABLES` are expanded when the child's configuration is read). */
+          readonly remote: string;
+          /** `integrity:` as written, `sha256-<base64>`; absent when not given. */
+          readonly integrity?: string;
+        }
     ) & {
       /** `inputs:` for the file's `spec:inputs` (absent when none are given). */
       readonly inputs?: Readonly<Record<string, unknown>>;
@@ -52,6 +59,7 @@ export const BRIDGE_JOB_KEYS = new Set([
   'needs',
   'resource_group',
   'environment',
+  'parallel',
 ]);
 
 const DEFAULT_FORWARD = { yamlVariables: true, pipelineVariables: false } as const;
@@ -59,7 +67,8 @@ const DEFAULT_FORWARD = { yamlVariables: true, pipelineVariables: false } as con
 /**
  * Reads `trigger:`: a project path (`trigger: group/project`), `{ project, branch, strategy,
  * forward }`, or `{ include, strategy, forward }` whose include is a local path or a list of
- * local paths and `{ local }`, `{ project, ref, file }`, `{ artifact, job }`, `{ component }` entries.
+ * local paths and `{ local }`, `{ project, ref, file }`, `{ artifact, job }`, `{ component }`,
+ * `{ remote, integrity }` entries.
  */
 export function readTrigger(node: TreeNode, path: string, problems: ProblemList): TriggerSpec | null {
   if (node.kind === 'scalar') {
@@ -173,7 +182,7 @@ function readForward(node: TreeNode, path: string, problems: ProblemList): Trigg
 
 /**
  * `trigger:include`: at most three of a local path, `{ local }`, `{ project, ref, file }`,
- * `{ artifact, job }` or `{ component }`.
+ * `{ artifact, job }`, `{ component }` or `{ remote, integrity }`.
  */
 function readTriggerInclude(node: TreeNode, path: string, problems: ProblemList): TriggerInclude[] | null {
   const items = node.kind === 'seq' ? node.items : [node];
@@ -216,17 +225,15 @@ function readYamlPath(node: TreeNode, where: string, problems: ProblemList): str
 }
 
 function readTriggerIncludeEntry(item: MapNode, where: string, problems: ProblemList): TriggerInclude | null {
-  for (const key of ['remote', 'template']) {
-    if (!item.entries.has(key)) continue;
+  if (item.entries.has('template')) {
     problems.error(
-      `${where}.${key}`,
-      key === 'remote'
-        ? 'a child pipeline from include:remote is not supported yet; copy the file into the repository and use include: ci/child.yml'
-        : "GitLab's templates are not shipped with Tessera: copy the template into this repository and use include: ci/child.yml",
+      `${where}.template`,
+      "GitLab's templates are not shipped with Tessera: copy the template into this repository and use include: ci/child.yml",
       item,
     );
     return null;
   }
+  if (item.entries.has('remote')) return readTriggerRemote(item, where, problems);
   if (item.entries.has('project')) {
     checkKeys(item, where, new Set(['project', 'ref', 'file', 'inputs']), problems);
     const project = readString(item.entries.get('project') as TreeNode, `${where}.project`, problems);
@@ -278,7 +285,7 @@ function readTriggerIncludeEntry(item: MapNode, where: string, problems: Problem
   if (local === undefined) {
     problems.error(
       `${where}.local`,
-      'is required: write { local: ci/child.yml }, { project, file }, { artifact, job } or { component }',
+      'is required: write { local: ci/child.yml }, { project, file }, { artifact, job }, { component } or { remote }',
       item,
     );
     return null;
@@ -286,6 +293,36 @@ function readTriggerIncludeEntry(item: MapNode, where: string, problems: Problem
   const path = readYamlPath(local, where, problems);
   if (path === null) return null;
   return item.entries.has('inputs') ? withInputs({ local: path }, item, where, problems) : path;
+}
+
+/**
+ * `{ remote: URL, integrity, inputs }`: a child pipeline from a file fetched as `include:remote`
+ * is (the same allow-list, limits and `integrity:` check, when the bridge runs). A URL without
+ * `$VARIABLES` is checked now; one with them once they are expanded.
+ */
+function readTriggerRemote(item: MapNode, where: string, problems: ProblemList): TriggerInclude | null {
+  checkKeys(item, where, new Set(['remote', 'integrity', 'inputs']), problems);
+  const remoteNode = item.entries.get('remote') as TreeNode;
+  const remote = readString(remoteNode, `${where}.remote`, problems, 'a URL');
+  if (remote === null) return null;
+  const integrityNode = item.entries.get('integrity');
+  let integrity: string | undefined;
+  if (integrityNode !== undefined) {
+    const value = integrityNode.kind === 'scalar' ? integrityNode.value : null;
+    const read = parseIntegrity(value);
+    if ('error' in read) {
+      problems.error(`${where}.integrity`, read.error, integrityNode);
+      return null;
+    }
+    integrity = String(value).trim();
+  }
+  if (!remote.includes('$') && readRemoteEntry(item, where, problems, {}) === null) return null;
+  return withInputs(
+    { remote: remote.trim(), ...(integrity === undefined ? {} : { integrity }) },
+    item,
+    where,
+    problems,
+  );
 }
 
 /** The entry with the `inputs:` of `item` as plain values, checked later against the file's `spec:inputs`. */

@@ -5,6 +5,7 @@ import { isTesseraError } from '../../../src/errors.js';
 import { loadPipeline } from '../../../src/pipeline/load.js';
 import { planPipeline } from '../../../src/pipeline/plan.js';
 import { buildRuleVariables } from '../../../src/pipeline/rule-variables.js';
+import type { TriggerSpec } from '../../../src/pipeline/schema/trigger.js';
 
 async function plannedJobs(content: string) {
   const { spec } = await loadPipeline({ content });
@@ -66,11 +67,26 @@ child:
       - { project: acme/templates, ref: v1.0.0, file: /ci/child.yml }
       - { artifact: generated.yml, job: generate }
       - { component: example.com/acme/components/build@1.0.0, inputs: { stage: test, list: [a, 1] } }
+remote:
+  trigger:
+    include:
+      - remote: https://ci.example.com/child.yml
+        integrity: sha256-${'A'.repeat(43)}=
+        inputs: { who: me }
+      - { remote: 'https://$TEMPLATES_HOST/ci/child.yml' }
 `);
     assert.deepEqual(jobs.find((job) => job.name === 'child')?.trigger?.include, [
       { project: 'acme/templates', ref: 'v1.0.0', file: ['ci/child.yml'] },
       { artifact: 'generated.yml', job: 'generate' },
       { component: 'example.com/acme/components/build@1.0.0', inputs: { stage: 'test', list: ['a', 1] } },
+    ]);
+    assert.deepEqual(jobs.find((job) => job.name === 'remote')?.trigger?.include, [
+      {
+        remote: 'https://ci.example.com/child.yml',
+        integrity: `sha256-${'A'.repeat(43)}=`,
+        inputs: { who: 'me' },
+      },
+      { remote: 'https://$TEMPLATES_HOST/ci/child.yml' },
     ]);
   });
 
@@ -112,8 +128,14 @@ artifact-not-needed:
   stage: deploy
   needs: []
   trigger: { include: [{ artifact: generated.yml, job: with-script }] }
-remote-child:
-  trigger: { include: [{ remote: 'https://example.com/child.yml' }] }
+remote-not-yaml:
+  trigger: { include: [{ remote: 'https://example.com/child.txt' }] }
+remote-with-password:
+  trigger: { include: [{ remote: 'https://me:secret@example.com/child.yml' }] }
+remote-bad-integrity:
+  trigger: { include: [{ remote: 'https://example.com/child.yml', integrity: md5-abc }] }
+remote-cache:
+  trigger: { include: [{ remote: 'https://example.com/child.yml', cache: true }] }
 bad-strategy:
   trigger: { include: ci/child.yml, strategy: wait }
 branch-on-child:
@@ -142,17 +164,73 @@ delayed:
     assert.match(at('jobs.artifact-of-no-job.trigger.include[0].job'), /"nobody" is not a job/);
     assert.match(at('jobs.artifact-same-stage.trigger.include[0].job'), /should be in a previous stage/);
     assert.match(at('jobs.artifact-not-needed.trigger.include[0].job'), /should be part of needs/);
-    assert.match(at('jobs.remote-child.trigger.include[0].remote'), /not supported yet/);
+    assert.match(at('jobs.remote-not-yaml.trigger.include[0].remote'), /must be a .yml or .yaml file/);
+    assert.match(at('jobs.remote-with-password.trigger.include[0].remote'), /carries credentials/);
+    assert.doesNotMatch(at('jobs.remote-with-password.trigger.include[0].remote'), /secret/);
+    assert.match(at('jobs.remote-bad-integrity.trigger.include[0].integrity'), /must be sha256-/);
+    assert.match(at('jobs.remote-cache.trigger.include[0].cache'), /unknown|not allowed|valid/i);
     assert.match(at('jobs.bad-strategy.trigger.strategy'), /must be depend/);
     assert.match(at('jobs.branch-on-child.trigger.branch'), /trigger:project only/);
     assert.match(at('jobs.delayed.when'), /cannot be delayed/);
-    assert.match(at('jobs.fanned.parallel'), /parallel on a trigger job is not supported yet/);
+    assert.match(at('jobs.fanned.parallel'), /cannot use parallel: <number>; write parallel: \{ matrix/);
     assert.match(at('jobs.bad-path.trigger.project'), /"lonely" is not a project path: write group\/project/);
     assert.equal(at('jobs.variable-path.trigger.project'), 'none', 'expanded when the bridge runs');
     assert.equal(
       problems.some((problem) => /every job needs script/.test(problem.message)),
       false,
       'no trigger job is told it needs a script',
+    );
+  });
+
+  it('makes one bridge per parallel:matrix combination, named as GitLab names matrix jobs, with its variables', async () => {
+    const jobs = await plannedJobs(`
+variables: { GLOBAL: g }
+deploy:
+  variables: { STACK: default, OWN: j }
+  trigger: { include: ci/deploy.yml, strategy: depend }
+  parallel:
+    matrix:
+      - PROVIDER: ovh
+        STACK: [monitoring, app]
+      - PROVIDER: [gcp, vultr]
+        STACK: data
+after:
+  stage: deploy
+  needs: [deploy]
+  script: [echo done]
+`);
+    const bridges = jobs.filter((job) => job.trigger !== undefined);
+    assert.deepEqual(
+      bridges.map((job) => job.name),
+      ['deploy: [ovh, monitoring]', 'deploy: [ovh, app]', 'deploy: [gcp, data]', 'deploy: [vultr, data]'],
+    );
+    assert.deepEqual(bridges[3]?.variables, { STACK: 'data', OWN: 'j', PROVIDER: 'vultr' });
+    assert.deepEqual(
+      bridges.map((job) => job.trigger?.include),
+      bridges.map(() => ['ci/deploy.yml']),
+    );
+    const upstream = { variables: { GLOBAL: 'g' }, apiVariables: {} };
+    const forwarded = (bridge: (typeof bridges)[number], yamlVariables: boolean) =>
+      forwardedVariables(
+        bridge,
+        { ...(bridge.trigger as TriggerSpec), forward: { yamlVariables, pipelineVariables: false } },
+        upstream,
+      );
+    assert.deepEqual(forwarded(bridges[0] as (typeof bridges)[number], true), {
+      GLOBAL: 'g',
+      STACK: 'monitoring',
+      OWN: 'j',
+      PROVIDER: 'ovh',
+    });
+    assert.deepEqual(
+      forwarded(bridges[0] as (typeof bridges)[number], false),
+      {},
+      'forward:yaml_variables false keeps the matrix variables upstream too',
+    );
+    assert.deepEqual(
+      jobs.find((job) => job.name === 'after')?.needs,
+      bridges.map((job) => job.name),
+      'needs naming the bridge waits for every combination',
     );
   });
 
