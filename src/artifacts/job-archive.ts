@@ -9,8 +9,9 @@ import type { JobRecord } from '../store/repositories/jobs.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 
 /**
- * The role `artifacts:access` asks for to download a job's artifacts (reporter, the role that
- * reads the job's log, unless it asks for more), or null for `none`.
+ * The role `artifacts:access` asks for to download a job's artifacts, or null for `none`. For
+ * `all` it answers reporter, the role that always reads the job's log; `mayDownloadArtifacts`
+ * lets in whoever else reads the jobs (`ciReadAccess`) too.
  */
 export function artifactsAccessLevel(job: JobRecord<PlannedJob>): number | null {
   switch (job.spec.artifacts?.access ?? 'all') {
