@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { ACCESS_LEVELS } from '../coordinator/access-level.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
+import { ciReadAccess } from '../coordinator/permissions.js';
 import { TesseraError } from '../errors.js';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { JobArtifactRecord } from '../store/repositories/job-artifacts.js';
@@ -8,8 +9,9 @@ import type { JobRecord } from '../store/repositories/jobs.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 
 /**
- * The role `artifacts:access` asks for to download a job's artifacts (reporter, the role that
- * reads the job's log, unless it asks for more), or null for `none`.
+ * The role `artifacts:access` asks for to download a job's artifacts, or null for `none`. For
+ * `all` it answers reporter, the role that always reads the job's log; `mayDownloadArtifacts`
+ * lets in whoever else reads the jobs (`ciReadAccess`) too.
  */
 export function artifactsAccessLevel(job: JobRecord<PlannedJob>): number | null {
   switch (job.spec.artifacts?.access ?? 'all') {
@@ -24,35 +26,37 @@ export function artifactsAccessLevel(job: JobRecord<PlannedJob>): number | null 
   }
 }
 
-/**
- * Whether someone with role `level` on the job's project (0: none, or a visitor who is not signed
- * in) may download its artifacts. GitLab's `Ci::JobArtifactPolicy`: whoever may read the project's
- * jobs may, unless `artifacts:access` (or `public: false`) asks for a role; so on a `public` project
- * (whose jobs everyone reads: Tessera has no "public pipelines" switch, GitLab's default is on)
- * artifacts with `access: all` are everyone's, visitors included. Private and internal projects
- * need the role always.
- */
-export function mayDownloadArtifacts(
-  job: JobRecord<PlannedJob>,
-  level: number,
-  project: Pick<ProjectRecord, 'visibility'>,
-): boolean {
-  const needed = artifactsAccessLevel(job);
-  if (needed === null) return false;
-  if (needed === ACCESS_LEVELS.reporter && project.visibility === 'public') return true;
-  return level >= needed;
+/** Who reads: their role on the job's project (0: none), and whether they are signed in. */
+export interface ArtifactReader {
+  readonly level: number;
+  readonly signedIn: boolean;
 }
 
 /**
- * Refuses a user whose role is below what `artifacts:access` asks for: as `ERR_ARTIFACTS_NOT_FOUND`
+ * Whether `reader` may download the job's artifacts. GitLab's `Ci::JobArtifactPolicy`: whoever
+ * may read the project's jobs (see `ciReadAccess`: on a public project everyone, while its
+ * `public_jobs` is on) may, unless `artifacts:access` (or `public: false`) asks for a role.
+ */
+export function mayDownloadArtifacts(
+  job: JobRecord<PlannedJob>,
+  reader: ArtifactReader,
+  project: Pick<ProjectRecord, 'visibility' | 'publicJobs'>,
+): boolean {
+  const needed = artifactsAccessLevel(job);
+  if (needed === null || !ciReadAccess(project, reader.level, reader.signedIn).jobs) return false;
+  return needed === ACCESS_LEVELS.reporter || reader.level >= needed;
+}
+
+/**
+ * Refuses a reader who may not download the job's artifacts: as `ERR_ARTIFACTS_NOT_FOUND`
  * (GitLab answers 404, not saying the artifacts exist).
  */
 export function requireArtifactsReadable(
   job: JobRecord<PlannedJob>,
-  level: number,
-  project: Pick<ProjectRecord, 'visibility'>,
+  reader: ArtifactReader,
+  project: Pick<ProjectRecord, 'visibility' | 'publicJobs'>,
 ): void {
-  if (!mayDownloadArtifacts(job, level, project))
+  if (!mayDownloadArtifacts(job, reader, project))
     throw new TesseraError('ERR_ARTIFACTS_NOT_FOUND', `job ${job.id} has no artifacts you may download`);
 }
 
@@ -91,7 +95,7 @@ export async function sendJobArchive(
 }
 
 /**
- * Downloads a job's archive for someone with role `level` on its project: the `artifacts:access`
+ * Downloads a job's archive for `reader`: the `artifacts:access`
  * check, the record, the bytes. The API's `GET …/jobs/:job_id/artifacts` and the web page's
  * `…/-/jobs/:id/artifacts/download` both answer with this.
  */
@@ -99,9 +103,9 @@ export async function downloadJobArchive(
   coordinator: Coordinator,
   reply: FastifyReply,
   job: JobRecord<PlannedJob>,
-  level: number,
-  project: Pick<ProjectRecord, 'visibility'>,
+  reader: ArtifactReader,
+  project: Pick<ProjectRecord, 'visibility' | 'publicJobs'>,
 ): Promise<FastifyReply> {
-  requireArtifactsReadable(job, level, project);
+  requireArtifactsReadable(job, reader, project);
   return sendJobArchive(coordinator, reply, await findJobArchive(coordinator, job));
 }

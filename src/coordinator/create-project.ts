@@ -23,6 +23,8 @@ export interface NewProject {
   readonly allowedAudiences?: string[] | null;
   readonly tokenMaxLifetime?: number | null;
   readonly jobTimeout?: number | null;
+  /** GitLab's `public_jobs` (on by default). */
+  readonly publicJobs?: boolean;
 }
 
 /**
@@ -58,6 +60,7 @@ export async function createProject(
         allowedAudiences: input.allowedAudiences ?? null,
         tokenMaxLifetime: input.tokenMaxLifetime ?? null,
         jobTimeout: input.jobTimeout ?? null,
+        publicJobs: input.publicJobs ?? true,
         createdAt: now,
         updatedAt: now,
       }),

@@ -113,3 +113,53 @@ export async function requireGroup(
   }
   return { group, level };
 }
+
+/** What a caller may read of a project's CI, as GitLab's `read_pipeline` and `read_build`. */
+export interface CiReadAccess {
+  /** The pipelines themselves: their status, ref and commit, and their jobs' names and statuses. */
+  readonly pipelines: boolean;
+  /** The jobs: the jobs API, job pages, logs and (as `artifacts:access` allows) artifacts. */
+  readonly jobs: boolean;
+}
+
+/**
+ * What a caller with role `level` on `project` (0: none; the caller may see the project) reads of
+ * its CI, by GitLab's `ProjectPolicy` and its "Public pipelines" setting (`public_jobs`, stored as
+ * `publicJobs`). Reporters and above read everything. Everyone who may see a public project, and
+ * every signed-in user of an internal one, reads its pipelines always, and its jobs only while
+ * `public_jobs` is on; a Guest reads both only while it is on (on a private project too). So with
+ * `public_jobs: false` a visitor, a non-member and a Guest see pipelines (GitLab: their status)
+ * but no job, log or artifact. The API, the web pages and artifact downloads all ask this.
+ */
+export function ciReadAccess(
+  project: Pick<ProjectRecord, 'visibility' | 'publicJobs'>,
+  level: number,
+  signedIn: boolean,
+): CiReadAccess {
+  if (level >= ACCESS_LEVELS.reporter) return { pipelines: true, jobs: true };
+  const everyone = project.visibility === 'public' || (project.visibility === 'internal' && signedIn);
+  const granted = everyone || level >= ACCESS_LEVELS.guest;
+  return {
+    pipelines: everyone || (granted && project.publicJobs),
+    jobs: granted && project.publicJobs,
+  };
+}
+
+/**
+ * Refuses a caller who may not read `what` of the project's CI (see {@link ciReadAccess}): 403,
+ * as GitLab's API answers a failed `authorize! :read_build`.
+ *
+ * @throws TesseraError `ERR_FORBIDDEN` naming the role that reads them.
+ */
+export function requireCiRead(
+  project: Pick<ProjectRecord, 'visibility' | 'publicJobs'>,
+  level: number,
+  signedIn: boolean,
+  what: keyof CiReadAccess,
+): void {
+  if (ciReadAccess(project, level, signedIn)[what]) return;
+  throw new TesseraError(
+    'ERR_FORBIDDEN',
+    `this project's ${what} are visible to members with the Reporter role or higher (its public_jobs setting is off)`,
+  );
+}

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { requireProject } from '../coordinator/permissions.js';
+import { type CiReadAccess, requireCiRead, requireProject } from '../coordinator/permissions.js';
 import { hashesEqual, hashSecret } from '../coordinator/secret-token.js';
 import { TesseraError } from '../errors.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
@@ -166,4 +166,21 @@ export async function authenticateForProject(
 ): Promise<{ user: UserRecord; project: ProjectRecord; level: number }> {
   const user = await authenticate(context, request);
   return { user, ...(await requireProject(context.coordinator, user, request.params.id, minimum)) };
+}
+
+/**
+ * {@link authenticateForProject} for a read of the project's pipelines or jobs: anyone who may see
+ * the project, then `requireCiRead` (GitLab's `read_pipeline` and `read_build`, which the
+ * project's `public_jobs` setting opens to people below the Reporter role).
+ *
+ * @throws TesseraError as {@link authenticateForProject}, and `ERR_FORBIDDEN` from `requireCiRead`.
+ */
+export async function authenticateForProjectCi(
+  context: ServerContext,
+  request: FastifyRequest<{ Params: { id: number | string } }>,
+  what: keyof CiReadAccess,
+): Promise<{ user: UserRecord; project: ProjectRecord; level: number }> {
+  const found = await authenticateForProject(context, request, 0);
+  requireCiRead(found.project, found.level, true, what);
+  return found;
 }

@@ -18,6 +18,7 @@ import { groupAndInstanceVariablesMigration } from './migrations/0015-group-and-
 import { bridgeJobsMigration } from './migrations/0016-bridge-jobs.js';
 import { deploymentsMigration } from './migrations/0017-deployments.js';
 import { pipelineScheduleInputsMigration } from './migrations/0018-pipeline-schedule-inputs.js';
+import { projectPublicJobsMigration } from './migrations/0019-project-public-jobs.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -40,6 +41,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0016-bridge-jobs': bridgeJobsMigration,
     '0017-deployments': deploymentsMigration(dialect),
     '0018-pipeline-schedule-inputs': pipelineScheduleInputsMigration,
+    '0019-project-public-jobs': projectPublicJobsMigration,
   };
 }
 

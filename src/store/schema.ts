@@ -104,6 +104,8 @@ export interface ProjectsTable {
   jobTimeout: number | null;
   /** GitLab's `max_artifacts_size` (MB) for this project, or null for the instance's. */
   maxArtifactsSize: Generated<number | null>;
+  /** GitLab's `public_jobs` as 1 or 0: whether people below the Reporter role read the jobs. */
+  publicJobs: Generated<number>;
   createdAt: number;
   updatedAt: number;
 }

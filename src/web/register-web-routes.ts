@@ -3,12 +3,13 @@ import { downloadJobArchive, mayDownloadArtifacts } from '../artifacts/job-archi
 import { ACCESS_LEVELS } from '../coordinator/access-level.js';
 import { createPipeline } from '../coordinator/create-pipeline.js';
 import { cancelJob, cancelPipeline, playJob, retryJob, retryPipeline } from '../coordinator/job-actions.js';
-import { requireGroup, requireProject } from '../coordinator/permissions.js';
+import { ciReadAccess, requireGroup, requireProject } from '../coordinator/permissions.js';
 import { previewClaims } from '../coordinator/preview-claims.js';
 import { signIn, signOut, type WebSession } from '../coordinator/web-session.js';
 import { isTesseraError, TesseraError } from '../errors.js';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { ServerContext } from '../server/server-context.js';
+import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { UserRecord } from '../store/repositories/users.js';
 import { evaluateVaultRole, parseVaultRole } from '../verify/vault-role.js';
@@ -63,7 +64,8 @@ function formFrameOf(title: string, session: WebSession | undefined): PageFrame 
 
 /**
  * What a visitor who is not signed in may see of a public project: read-only pages, the log, and
- * the artifacts `artifacts:access` leaves to everyone (see `mayDownloadArtifacts`).
+ * the artifacts `artifacts:access` leaves to everyone (see `mayDownloadArtifacts`), as far as
+ * the project's `public_jobs` lets them (see `ciReadAccess`).
  */
 const ANONYMOUS_READABLE =
   /^(|pipelines|pipelines\/\d{1,10}|jobs\/\d{1,10}(\/raw|\/log_stream|\/artifacts\/download)?)$/;
@@ -204,13 +206,19 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     },
   );
 
-  /** The projects `user` may read (admins: all), as `GET /projects` lists them. */
+  /**
+   * The projects `user` may read (admins: all), as `GET /projects` lists them, each with its last
+   * pipeline when the user may see its pipelines (a Guest may not while `public_jobs` is off).
+   */
   const readableProjects = async (user: UserRecord) => {
-    const out: ProjectRecord[] = [];
-    for (const project of await coordinator.repos.projects.list()) {
+    const out: { project: ProjectRecord; last: PipelineRecord | undefined }[] = [];
+    for (const candidate of await coordinator.repos.projects.list()) {
       try {
-        await requireProject(coordinator, user, project.id, 0);
-        out.push(project);
+        const { project, level } = await requireProject(coordinator, user, candidate.id, 0);
+        const [last] = ciReadAccess(project, level, true).pipelines
+          ? await coordinator.repos.pipelines.listByProject(project.id, 1)
+          : [];
+        out.push({ project, last });
       } catch {
         // not readable: left out, as the API does
       }
@@ -243,11 +251,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
         }),
       );
     }
-    const projects = [];
-    for (const project of await readableProjects(session.user)) {
-      const [last] = await coordinator.repos.pipelines.listByProject(project.id, 1);
-      projects.push({ project, last });
-    }
+    const projects = await readableProjects(session.user);
     const groupIds = new Set(projects.map(({ project }) => project.namespaceId));
     const groups = (await coordinator.repos.groups.list()).filter(
       (group) => session.user.isAdmin || groupIds.has(group.id),
@@ -387,7 +391,9 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
   /**
    * Answers a project's page (`rest`: what follows `/-/`) for the session's user with role `level`,
    * or for a visitor (no session, role 0, a public project): then without actions, the ID-token
-   * audit or the job's variables.
+   * audit or the job's variables. What of the pipelines and jobs anyone below the Reporter role
+   * sees is `ciReadAccess`'s answer, as in the API: without the jobs, the project page lists no
+   * pipeline, a pipeline page links no job, and job pages, logs and artifacts are a 404.
    */
   const sendProjectPage = async (
     request: FastifyRequest<{ Querystring: Record<string, string | undefined> }>,
@@ -400,6 +406,26 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
   ) => {
     const canAct = level >= ACCESS_LEVELS.developer;
     const canSeeTokens = level >= ACCESS_LEVELS.maintainer;
+    const ci = ciReadAccess(project, level, session !== undefined);
+    const hidden = (what: string) =>
+      new TesseraError('ERR_NOT_FOUND', `${what} not found (this project's jobs are for its members)`);
+    if (rest === '' && !ci.jobs) {
+      return sendPage(
+        reply,
+        ProjectPage({
+          frame: formFrameOf(project.pathWithNamespace, session),
+          project,
+          pipelines: null,
+          users: new Map(),
+          page: 1,
+          hasNext: false,
+          canRun: canAct,
+          canSeeTokens,
+          now,
+        }),
+      );
+    }
+    if (rest === 'pipelines' && !ci.jobs) throw hidden('page');
     if (rest === '' || rest === 'pipelines') {
       const page = Math.max(1, Math.min(10_000, Number.parseInt(request.query.page ?? '1', 10) || 1));
       const all = await coordinator.repos.pipelines.listByProject(project.id, page * PIPELINES_PER_PAGE + 1);
@@ -427,6 +453,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     const match1 = /^pipelines\/(\d{1,10})$/.exec(rest);
     if (match1) {
       const match = match1;
+      if (!ci.pipelines) throw hidden(`pipeline ${match[1]}`);
       const pipeline = await loadPipeline(project, Number(match[1]));
       const jobs = await coordinator.repos.jobs.listStatesByPipeline(pipeline.id, true);
       // Parent and child pipelines (trigger: jobs): linked when they are of this project; of
@@ -451,6 +478,7 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
           ...(upstream ? { upstream } : {}),
           canAct,
           canSeeTokens,
+          linkJobs: ci.jobs,
           now,
         }),
       );
@@ -458,14 +486,13 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
     const match2 = /^jobs\/(\d{1,10})(\/raw|\/log_stream|\/artifacts\/download)?$/.exec(rest);
     if (match2) {
       const match = match2;
+      if (!ci.jobs) throw hidden(`job ${match[1]}`);
       const job = await loadJob(project, Number(match[1]));
+      const reader = { level, signedIn: session !== undefined };
       // GitLab's web path of the archive; the API's access rules, the session's role.
       if (match[2] === '/artifacts/download')
-        return downloadJobArchive(coordinator, reply, job, level, project);
-      const canReadLog = level >= ACCESS_LEVELS.reporter || project.visibility === 'public';
+        return downloadJobArchive(coordinator, reply, job, reader, project);
       if (match[2] === '/raw' || match[2] === '/log_stream') {
-        if (!canReadLog)
-          throw new TesseraError('ERR_FORBIDDEN', "reading this job's log needs the Reporter role");
         if (match[2] === '/raw') {
           return reply
             .header('content-type', 'text/plain; charset=utf-8')
@@ -493,11 +520,11 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
           project,
           pipeline,
           job,
-          log: canReadLog ? await jobLogExcerpt(coordinator, job.id) : null,
+          log: await jobLogExcerpt(coordinator, job.id),
           tokens,
           variableNames,
           artifacts: await coordinator.repos.jobArtifacts.listByJob(job.id),
-          canDownloadArtifacts: mayDownloadArtifacts(job, level, project),
+          canDownloadArtifacts: mayDownloadArtifacts(job, reader, project),
           canAct,
           canSeeTokens,
           now,
@@ -574,12 +601,9 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
           if (!found) throw new TesseraError('ERR_NOT_FOUND', `group ${fullPath} not found`);
           const { group } = await requireGroup(coordinator, user, found.id, 0);
           const inside = (candidate: string) => candidate.startsWith(`${group.fullPath}/`);
-          const projects = [];
-          for (const project of await readableProjects(user)) {
-            if (!inside(project.pathWithNamespace)) continue;
-            const [last] = await coordinator.repos.pipelines.listByProject(project.id, 1);
-            projects.push({ project, last });
-          }
+          const projects = (await readableProjects(user)).filter(({ project }) =>
+            inside(project.pathWithNamespace),
+          );
           const subgroups = [];
           for (const candidate of (await coordinator.repos.groups.list()).filter((g) => inside(g.fullPath))) {
             try {

@@ -92,6 +92,9 @@ for (const dialect of testDialects()) {
       );
 
       const projectId = projectIds[0] ?? 0;
+      // GitLab's "Public pipelines" setting: gitbeaker still sends it by its deprecated name.
+      await api.Projects.edit(projectId, { publicBuilds: false });
+      assert.equal((await api.Projects.show(projectId)).public_jobs, false);
       // gitbeaker sends protect's parameters in the query string of its POST.
       const branch = await api.ProtectedBranches.protect(projectId, 'main', { pushAccessLevel: 40 });
       assert.equal(branch.name, 'main');

@@ -1,6 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { deleteJobArtifacts } from '../../artifacts/expire-artifacts.js';
-import { downloadJobArchive, findJobArchive, requireArtifactsReadable } from '../../artifacts/job-archive.js';
+import {
+  type ArtifactReader,
+  downloadJobArchive,
+  findJobArchive,
+  requireArtifactsReadable,
+} from '../../artifacts/job-archive.js';
 import { openZipEntry, readZipDirectory } from '../../artifacts/zip-reader.js';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { findProjectByIdOrPath, projectAccessLevel } from '../../coordinator/permissions.js';
@@ -37,6 +42,12 @@ const jobQuery = {
 
 type ReadRequest = FastifyRequest<{ Params: { id: string }; Querystring: { job_token?: string } }>;
 
+/** The project of a read and who reads it (see `mayDownloadArtifacts`). */
+interface AuthorizedRead {
+  project: ProjectRecord;
+  reader: ArtifactReader;
+}
+
 /** The job token a request presents: the `JOB-TOKEN` header, or `job_token` in the query (GitLab's forms). */
 function presentedJobToken(request: ReadRequest): string | undefined {
   const header = request.headers['job-token'];
@@ -51,8 +62,8 @@ function presentedJobToken(request: ReadRequest): string | undefined {
  * and `…/raw/*artifact_path?job=` (the latest successful job of that name on the ref), with a
  * personal access token or a running job's `CI_JOB_TOKEN` (`JOB-TOKEN` header or `job_token`),
  * `POST …/artifacts/keep`, `DELETE …/artifacts`. Reading needs what reading the job's log needs
- * (reporter), or more when `artifacts:access` says so; a `public` project's artifacts with
- * `access: all` are everyone's, without a token too (as GitLab).
+ * (`ciReadAccess`), or more when `artifacts:access` says so; a `public` project's artifacts with
+ * `access: all` are everyone's while its `public_jobs` is on, without a token too (as GitLab).
  */
 export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
@@ -66,7 +77,7 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
    * only as far as the user who started its pipeline may (GitLab's job token scope with its default
    * of allowing: Tessera has no allow-list yet). Anything else is a 404 that says nothing of the project.
    */
-  const authorizeRead = async (request: ReadRequest): Promise<{ project: ProjectRecord; level: number }> => {
+  const authorizeRead = async (request: ReadRequest): Promise<AuthorizedRead> => {
     const token = presentedJobToken(request);
     if (token === undefined) return authorizePersonRead(request);
     const job = await coordinator.repos.jobs.findByTokenHash<PlannedJob>(hashSecret(token));
@@ -85,31 +96,29 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
         : user.isAdmin
           ? ACCESS_LEVELS.owner
           : ((await projectAccessLevel(coordinator, user.id, project)) ?? 0);
-    if (project.id === job.projectId) return { project, level: Math.max(userLevel, ACCESS_LEVELS.reporter) };
+    if (project.id === job.projectId)
+      return { project, reader: { level: Math.max(userLevel, ACCESS_LEVELS.reporter), signedIn: true } };
     if (userLevel < ACCESS_LEVELS.reporter) throw notFound;
-    return { project, level: userLevel };
+    return { project, reader: { level: userLevel, signedIn: true } };
   };
 
   /**
-   * A read by a person: with a personal access token, a reporter (or more) of the project, or
-   * anyone who may see a `public` one; without any token, a `public` project only (GitLab lets
-   * visitors download a public project's artifacts), its role 0. Without a token a private,
-   * internal or missing project is the same 404, so the answer does not say which exist.
-   * Whether the job's `artifacts:access` lets the role through is the route's check.
+   * A read by a person: with a personal access token, anyone who may see the project, with their
+   * role; without any token, a `public` project only (GitLab lets visitors download a public
+   * project's artifacts), role 0. Without a token a private, internal or missing project is the
+   * same 404, so the answer does not say which exist. Whether the reader may read the project's
+   * jobs, and whether the job's `artifacts:access` lets their role through, is the route's check.
    */
-  const authorizePersonRead = async (
-    request: ReadRequest,
-  ): Promise<{ project: ProjectRecord; level: number }> => {
+  const authorizePersonRead = async (request: ReadRequest): Promise<AuthorizedRead> => {
     const id = request.params.id;
     const project = await findProjectByIdOrPath(coordinator, id);
     if (presentedToken(request) === undefined) {
       if (project?.visibility !== 'public')
         throw new TesseraError('ERR_NOT_FOUND', `project ${id} not found`);
-      return { project, level: 0 };
+      return { project, reader: { level: 0, signedIn: false } };
     }
-    const minimum = project?.visibility === 'public' ? 0 : ACCESS_LEVELS.reporter;
-    const { project: found, level } = await authenticateForProject(context, request, minimum);
-    return { project: found, level };
+    const { project: found, level } = await authenticateForProject(context, request, 0);
+    return { project: found, reader: { level, signedIn: true } };
   };
 
   const loadJob = async (project: ProjectRecord, jobId: number) => {
@@ -162,9 +171,9 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     '/api/v4/projects/:id/jobs/:job_id/artifacts',
     { schema: { params: jobParams, querystring: jobTokenQuery } },
     async (request, reply) => {
-      const { project, level } = await authorizeRead(request);
+      const { project, reader } = await authorizeRead(request);
       const job = await loadJob(project, request.params.job_id);
-      return downloadJobArchive(coordinator, reply, job, level, project);
+      return downloadJobArchive(coordinator, reply, job, reader, project);
     },
   );
 
@@ -180,9 +189,9 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
       },
     },
     async (request, reply) => {
-      const { project, level } = await authorizeRead(request);
+      const { project, reader } = await authorizeRead(request);
       const job = await loadJob(project, request.params.job_id);
-      requireArtifactsReadable(job, level, project);
+      requireArtifactsReadable(job, reader, project);
       return sendFile(reply, await archiveOf(job), request.params['*']);
     },
   );
@@ -191,9 +200,9 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
     '/api/v4/projects/:id/jobs/artifacts/:ref_name/download',
     { schema: { params: refParams, querystring: jobQuery } },
     async (request, reply) => {
-      const { project, level } = await authorizeRead(request);
+      const { project, reader } = await authorizeRead(request);
       const job = await latestOnRef(project, request.params.ref_name, request.query.job);
-      return downloadJobArchive(coordinator, reply, job, level, project);
+      return downloadJobArchive(coordinator, reply, job, reader, project);
     },
   );
 
@@ -212,9 +221,9 @@ export function registerJobArtifactRoutes(app: FastifyInstance, context: ServerC
       },
     },
     async (request, reply) => {
-      const { project, level } = await authorizeRead(request);
+      const { project, reader } = await authorizeRead(request);
       const job = await latestOnRef(project, request.params.ref_name, request.query.job);
-      requireArtifactsReadable(job, level, project);
+      requireArtifactsReadable(job, reader, project);
       return sendFile(reply, await archiveOf(job), request.params['*']);
     },
   );

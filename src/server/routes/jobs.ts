@@ -9,7 +9,7 @@ import type { PlannedJob } from '../../pipeline/plan.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
-import { authenticateForProject, recordAuthFailure } from '../authenticate.js';
+import { authenticateForProject, authenticateForProjectCi, recordAuthFailure } from '../authenticate.js';
 import {
   type PaginationQuery,
   pageWindow,
@@ -146,7 +146,7 @@ export function registerJobRoutes(app: FastifyInstance, context: ServerContext):
       },
     },
     async (request, reply) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProjectCi(context, request, 'jobs');
       const window = pageWindow(request.query);
       const statuses = jobScopeStatuses(request.query.scope);
       const page = await coordinator.repos.jobs.page<PlannedJob>(
@@ -209,7 +209,7 @@ export function registerJobRoutes(app: FastifyInstance, context: ServerContext):
     '/api/v4/projects/:id/jobs/:job_id',
     { schema: { params: jobParams } },
     async (request) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProjectCi(context, request, 'jobs');
       const { job, pipeline } = await load(project, request.params.job_id);
       return renderJob(coordinator, project, pipeline, job);
     },
@@ -219,7 +219,7 @@ export function registerJobRoutes(app: FastifyInstance, context: ServerContext):
     '/api/v4/projects/:id/jobs/:job_id/trace',
     { schema: { params: jobParams } },
     async (request, reply) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
+      const { project } = await authenticateForProjectCi(context, request, 'jobs');
       const { job } = await load(project, request.params.job_id);
       return reply.type('text/plain; charset=utf-8').send(await coordinator.repos.jobs.readTrace(job.id));
     },

@@ -11,7 +11,7 @@ import { MAX_PIPELINE_INPUTS } from '../../pipeline/pipeline-inputs.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { PipelineRecord } from '../../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
-import { authenticateForProject } from '../authenticate.js';
+import { authenticateForProject, authenticateForProjectCi } from '../authenticate.js';
 import {
   type PaginationQuery,
   pageWindow,
@@ -206,7 +206,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
     '/api/v4/projects/:id/pipelines',
     { schema: { params: projectParams, querystring: pipelineListQuery } },
     async (request, reply) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProjectCi(context, request, 'jobs');
       const query = request.query;
       const window = pageWindow(query);
       let userId: number | undefined;
@@ -251,7 +251,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
       },
     },
     async (request) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProjectCi(context, request, 'pipelines');
       // GitLab: the latest pipeline of the default branch unless `ref` names another.
       const ref = request.query.ref ?? project.defaultBranch;
       const pipeline = await coordinator.repos.pipelines.latest(project.id, ref);
@@ -291,7 +291,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
     '/api/v4/projects/:id/pipelines/:pid',
     { schema: { params: pipelineParams } },
     async (request) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProjectCi(context, request, 'pipelines');
       return renderPipeline(coordinator, project, await findPipeline(project, request.params.pid));
     },
   );
@@ -315,7 +315,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
       },
     },
     async (request, reply) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const { project } = await authenticateForProjectCi(context, request, 'jobs');
       const pipeline = await findPipeline(project, request.params.pid);
       const window = pageWindow(request.query);
       const statuses = jobScopeStatuses(request.query.scope);
@@ -347,7 +347,7 @@ export function registerPipelineRoutes(app: FastifyInstance, context: ServerCont
       },
     },
     async (request, reply) => {
-      const { user, project } = await authenticateForProject(context, request, ACCESS_LEVELS.guest);
+      const { user, project } = await authenticateForProjectCi(context, request, 'jobs');
       const pipeline = await findPipeline(project, request.params.pid);
       const window = pageWindow(request.query);
       const statuses = jobScopeStatuses(request.query.scope);

@@ -59,6 +59,9 @@ export function renderProject(project: ProjectRecord, group: GroupRecord | undef
     ci_id_token_allowed_audiences: project.allowedAudiences,
     ci_id_token_max_lifetime: project.tokenMaxLifetime,
     max_artifacts_size: project.maxArtifactsSize,
+    // GitLab's "Public pipelines" setting; `public_builds` is its deprecated name, still answered.
+    public_jobs: project.publicJobs,
+    public_builds: project.publicJobs,
     created_at: iso(project.createdAt),
     last_activity_at: iso(project.updatedAt),
     web_url: `${serverUrl}/${project.pathWithNamespace}`,
@@ -88,6 +91,14 @@ interface ProjectBody extends MirrorAttributes {
   ci_id_token_allowed_audiences?: string[] | null;
   ci_id_token_max_lifetime?: number | null;
   max_artifacts_size?: number | null;
+  public_jobs?: boolean;
+  /** Deprecated by GitLab for `public_jobs`, which wins when both are given. */
+  public_builds?: boolean;
+}
+
+/** The `public_jobs` a body asks for (or its deprecated `public_builds`, as GitLab still takes it). */
+function publicJobsOf(body: ProjectBody): boolean | undefined {
+  return body.public_jobs ?? body.public_builds;
 }
 
 const projectProperties = {
@@ -105,6 +116,8 @@ const projectProperties = {
   description: { type: 'string', maxLength: 2000 },
   ...MIRROR_PROPERTIES,
   max_artifacts_size: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 1, maximum: 1048576 }] },
+  public_jobs: { type: 'boolean' },
+  public_builds: { type: 'boolean' },
 } as const;
 
 /** GitLab's `order_by` of `GET /projects` and the column behind each. */
@@ -215,6 +228,7 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
         allowedAudiences: body.ci_id_token_allowed_audiences ?? null,
         tokenMaxLifetime: body.ci_id_token_max_lifetime ?? null,
         jobTimeout: body.build_timeout ?? null,
+        ...(publicJobsOf(body) === undefined ? {} : { publicJobs: publicJobsOf(body) }),
       });
       await applyMirrorSettings(coordinator, project, user, body);
       return reply.status(201).send(await render(project));
@@ -339,6 +353,8 @@ export function registerProjectRoutes(app: FastifyInstance, context: ServerConte
       if (body.ci_id_token_max_lifetime !== undefined)
         changes.tokenMaxLifetime = body.ci_id_token_max_lifetime;
       if (body.max_artifacts_size !== undefined) changes.maxArtifactsSize = body.max_artifacts_size;
+      const publicJobs = publicJobsOf(body);
+      if (publicJobs !== undefined) changes.publicJobs = publicJobs;
       try {
         const updated = await coordinator.store.transaction((tx) =>
           repositories(tx).projects.update(project.id, changes, coordinator.clock()),

@@ -1,10 +1,9 @@
 import { createGunzip } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { countCases, parseJunit, type TestCase } from '../../artifacts/junit-report.js';
-import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import { TesseraError } from '../../errors.js';
-import { authenticateForProject } from '../authenticate.js';
+import { authenticateForProjectCi } from '../authenticate.js';
 import { projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -83,7 +82,7 @@ export function registerTestReportRoutes(app: FastifyInstance, context: ServerCo
     '/api/v4/projects/:id/pipelines/:pid/test_report',
     { schema: { params: pipelineParams } },
     async (request) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
+      const { project } = await authenticateForProjectCi(context, request, 'jobs');
       const suites = await load(project.id, request.params.pid);
       return {
         ...countCases(suites.flatMap((suite) => suite.cases)),
@@ -101,7 +100,7 @@ export function registerTestReportRoutes(app: FastifyInstance, context: ServerCo
     '/api/v4/projects/:id/pipelines/:pid/test_report_summary',
     { schema: { params: pipelineParams } },
     async (request) => {
-      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
+      const { project } = await authenticateForProjectCi(context, request, 'jobs');
       const suites = await load(project.id, request.params.pid);
       const total = countCases(suites.flatMap((suite) => suite.cases));
       return {

@@ -5,9 +5,11 @@ import type { Database, ProjectsTable } from '../schema.js';
 
 /** A stored project. */
 export interface ProjectRecord
-  extends Omit<Selectable<ProjectsTable>, 'subClaimComponents' | 'allowedAudiences'> {
+  extends Omit<Selectable<ProjectsTable>, 'subClaimComponents' | 'allowedAudiences' | 'publicJobs'> {
   subClaimComponents: string[];
   allowedAudiences: string[] | null;
+  /** GitLab's `public_jobs`: whether people below the Reporter role may read the jobs (see `ciReadAccess`). */
+  publicJobs: boolean;
 }
 
 /** Fields of a project that `PUT /projects/:id` may change. */
@@ -26,6 +28,7 @@ export type ProjectChanges = Partial<
     | 'tokenMaxLifetime'
     | 'jobTimeout'
     | 'maxArtifactsSize'
+    | 'publicJobs'
   >
 >;
 
@@ -34,13 +37,15 @@ function toProject(row: Selectable<ProjectsTable>): ProjectRecord {
     ...row,
     subClaimComponents: JSON.parse(row.subClaimComponents) as string[],
     allowedAudiences: row.allowedAudiences === null ? null : (JSON.parse(row.allowedAudiences) as string[]),
+    publicJobs: row.publicJobs === 1,
   };
 }
 
 function toRow(changes: ProjectChanges): Partial<Selectable<ProjectsTable>> {
-  const { subClaimComponents, allowedAudiences, ...rest } = changes;
+  const { subClaimComponents, allowedAudiences, publicJobs, ...rest } = changes;
   return {
     ...rest,
+    ...(publicJobs !== undefined ? { publicJobs: publicJobs ? 1 : 0 } : {}),
     ...(subClaimComponents !== undefined ? { subClaimComponents: JSON.stringify(subClaimComponents) } : {}),
     ...(allowedAudiences !== undefined
       ? { allowedAudiences: allowedAudiences === null ? null : JSON.stringify(allowedAudiences) }
@@ -100,12 +105,18 @@ export class ProjectRepository {
 
   /** Creates a project and records its path in the path history. */
   async create(
-    input: Omit<ProjectRecord, 'id' | 'maxArtifactsSize'> & { maxArtifactsSize?: number | null },
+    input: Omit<ProjectRecord, 'id' | 'maxArtifactsSize' | 'publicJobs'> & {
+      maxArtifactsSize?: number | null;
+      /** On unless said otherwise, as GitLab's default. */
+      publicJobs?: boolean;
+    },
   ): Promise<ProjectRecord> {
+    const { publicJobs, ...fields } = input;
     const row = await this.db
       .insertInto('projects')
       .values({
-        ...input,
+        ...fields,
+        ...(publicJobs === undefined ? {} : { publicJobs: publicJobs ? 1 : 0 }),
         subClaimComponents: JSON.stringify(input.subClaimComponents),
         allowedAudiences: input.allowedAudiences === null ? null : JSON.stringify(input.allowedAudiences),
       })

@@ -112,7 +112,8 @@ export function JobPage({
   project: ProjectRecord;
   pipeline: PipelineRecord;
   job: JobRecord<PlannedJob>;
-  log: JobLogExcerpt | null;
+  /** Who sees the page reads the log too: both follow `ciReadAccess`'s `jobs`. */
+  log: JobLogExcerpt;
   /** Null below the Developer role (and for a visitor): the section is left out. */
   tokens: IssuedTokenRecord[] | null;
   /** Null for a visitor who is not signed in: the section is left out. */
@@ -171,17 +172,13 @@ export function JobPage({
           )}
         </div>
       )}
-      {log ? (
-        <LogView
-          lines={log.lines}
-          streamUrl={live ? `${jobUrl}/log_stream` : null}
-          offset={log.offset}
-          truncated={log.truncated}
-          rawUrl={`${jobUrl}/raw`}
-        />
-      ) : (
-        <p class="muted">Reading this job's log needs the Reporter role.</p>
-      )}
+      <LogView
+        lines={log.lines}
+        streamUrl={live ? `${jobUrl}/log_stream` : null}
+        offset={log.offset}
+        truncated={log.truncated}
+        rawUrl={`${jobUrl}/raw`}
+      />
       <ArtifactsSection
         artifacts={artifacts}
         downloadUrl={canDownloadArtifacts ? `${jobUrl}/artifacts/download` : null}

@@ -37,6 +37,7 @@ export function PipelinePage({
   upstream,
   canAct,
   canSeeTokens,
+  linkJobs = true,
   now,
 }: {
   frame: PageFrame & { csrfToken: string };
@@ -49,6 +50,8 @@ export function PipelinePage({
   upstream?: PipelineRecord;
   canAct: boolean;
   canSeeTokens: boolean;
+  /** False for whoever may not read the jobs (`public_jobs` off): names and statuses, no job links. */
+  linkJobs?: boolean;
   now: number;
 }) {
   const base = `/${project.pathWithNamespace}`;
@@ -121,7 +124,8 @@ export function PipelinePage({
             <ul>
               {stageJobs.map((job) => (
                 <li>
-                  <StatusBadge status={job.status} /> <a href={`${base}/-/jobs/${job.id}`}>{job.name}</a>{' '}
+                  <StatusBadge status={job.status} />{' '}
+                  {linkJobs ? <a href={`${base}/-/jobs/${job.id}`}>{job.name}</a> : <span>{job.name}</span>}{' '}
                   <span class="muted">{formatDuration(job.startedAt, job.finishedAt, now)}</span>
                   {childOf.has(job.id) && (
                     <div class="needs">

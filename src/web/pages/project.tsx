@@ -24,7 +24,10 @@ export function ProjectNav({
   );
 }
 
-/** The project page: its pipelines, newest first, paginated, and the form to run one. */
+/**
+ * The project page: its pipelines, newest first, paginated, and the form to run one; or, for
+ * whoever may not read the project's jobs (its `public_jobs` is off), a line saying who may.
+ */
 export function ProjectPage({
   frame,
   project,
@@ -38,7 +41,8 @@ export function ProjectPage({
 }: {
   frame: PageFrame & { csrfToken: string };
   project: ProjectRecord;
-  pipelines: PipelineRecord[];
+  /** Null: the list is not the reader's to see (GitLab answers its pipelines page with a 404). */
+  pipelines: PipelineRecord[] | null;
   users: ReadonlyMap<number, UserRecord>;
   page: number;
   hasNext: boolean;
@@ -67,7 +71,11 @@ export function ProjectPage({
         </details>
       )}
       <h2>Pipelines</h2>
-      {pipelines.length === 0 ? (
+      {pipelines === null ? (
+        <p class="muted" id="pipelines-hidden">
+          This project's pipelines and jobs are visible to its members with the Reporter role or higher.
+        </p>
+      ) : pipelines.length === 0 ? (
         <p class="muted">No pipelines yet.</p>
       ) : (
         <div class="table-scroll">
