@@ -133,13 +133,19 @@ export class JobPreparationError extends Error {
  */
 export async function buildJobPayload(
   coordinator: Coordinator,
-  records: JobRecords,
+  loaded: JobRecords,
   runner: RunnerRecord,
   secrets: { jobToken: string; requestToken: string },
   now: number,
 ): Promise<JobPayload> {
-  const { job, pipeline, project } = records;
+  const { job, pipeline, project } = loaded;
   const user = job.userId === null ? undefined : await coordinator.repos.users.findById(job.userId);
+  // Read once for the variables and the ID token's claims (each read them on its own before).
+  const records: JobRecords = {
+    ...loaded,
+    user: user ?? null,
+    lineage: loaded.lineage ?? (await coordinator.repos.groups.lineage(project.namespaceId)),
+  };
   // The environment may have become protected since the pipeline was created or the job played.
   if (job.environmentName !== null) {
     const why = user

@@ -172,11 +172,16 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         );
         reply.header('range', `0-${length}`);
       }
-      const status = await finishJob(coordinator, job.id, {
-        status: state === 'success' ? 'success' : 'failed',
-        exitCode: request.body.exit_code ?? null,
-        failureReason: state === 'failed' ? (request.body.failure_reason ?? 'script_failure') : null,
-      });
+      const status = await finishJob(
+        coordinator,
+        job.id,
+        {
+          status: state === 'success' ? 'success' : 'failed',
+          exitCode: request.body.exit_code ?? null,
+          failureReason: state === 'failed' ? (request.body.failure_reason ?? 'script_failure') : null,
+        },
+        job,
+      );
       request.log.info({ jobId: job.id, status }, 'job finished');
       return sendStatus(reply, status);
     },

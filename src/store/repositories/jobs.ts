@@ -335,6 +335,34 @@ export class JobRepository {
   }
 
   /**
+   * A runner's claim: moves the job from `pending` to `running` with `changes` (the same
+   * compare-and-set as {@link transition}), caps its timeout at `maximumTimeout` (the runner's, when
+   * it has one) and answers the job as it is now, or undefined when it was no longer pending. One
+   * statement instead of a read and an update.
+   */
+  async claim<S>(
+    id: number,
+    changes: JobChanges,
+    maximumTimeout: number | null,
+  ): Promise<JobRecord<S> | undefined> {
+    const row = await this.db
+      .updateTable('jobs')
+      .set({
+        ...changesToRow(changes),
+        ...(maximumTimeout === null
+          ? {}
+          : {
+              timeoutSeconds: sql<number>`case when timeout_seconds > ${maximumTimeout} then ${maximumTimeout} else timeout_seconds end`,
+            }),
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .returningAll()
+      .executeTakeFirst();
+    return row && toJob<S>(row);
+  }
+
+  /**
    * Appends `chunk` to the job's log and answers the new length in bytes. Bytes are counted as
    * received; a UTF-8 character cut at the end of a chunk waits in `pending` for its remaining
    * bytes. NUL bytes are dropped from the text (PostgreSQL text cannot hold them) but counted.
