@@ -38,10 +38,17 @@ export async function projectAccessLevel(
   project: ProjectRecord,
   knownLineage?: readonly GroupRecord[],
 ): Promise<number | null> {
-  const direct = await coordinator.repos.members.find('project', project.id, userId);
-  const inherited = await groupAccessLevel(coordinator, userId, project.namespaceId, knownLineage);
-  const levels = [direct?.accessLevel ?? null, inherited].filter((level): level is number => level !== null);
-  return levels.length === 0 ? null : Math.max(...levels);
+  const lineage = knownLineage ?? (await coordinator.repos.groups.lineage(project.namespaceId));
+  // The project membership and those on its group and the group's ancestors, in one statement.
+  const memberships = await coordinator.repos.members.forUserOnProject(
+    userId,
+    project.id,
+    lineage.map((group) => group.id),
+  );
+  return memberships.reduce<number | null>(
+    (best, m) => (best === null || m.accessLevel > best ? m.accessLevel : best),
+    null,
+  );
 }
 
 /** The level used for permission checks: admins act as owners everywhere. */
