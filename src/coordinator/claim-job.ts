@@ -151,9 +151,15 @@ const lastPromotion = new WeakMap<Coordinator, number>();
  * `FOR UPDATE SKIP LOCKED` on PostgreSQL), so no job is ever handed out twice, even to runners
  * polling different coordinator nodes at the same moment. The job token and on-demand request
  * token are generated here and stored only as hashes; ID tokens are minted after the claim, when
- * the runner and the timeout are fixed.
+ * the runner and the timeout are fixed. `tokenHash`: the hash of the token the runner asked with,
+ * when it was checked earlier (a cached check): the claim then takes a job only while the runner's
+ * token is still that one.
  */
-export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): Promise<JobPayload | null> {
+export async function claimJob(
+  coordinator: Coordinator,
+  asking: RunnerRecord,
+  options: { tokenHash?: string } = {},
+): Promise<JobPayload | null> {
   let runner = asking;
   const refused: number[] = [];
   // Delayed jobs that came due are queued before the claim looks, at most once a second per
@@ -173,7 +179,12 @@ export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): 
       const repos = repositories(tx);
       // A long poll lasts up to jobRequestWait: a pause, new tags, a new access level or a
       // deletion since it began count from now on.
-      const locked = await repos.runners.lock(runner.id, 'claim', coordinator.store.dialect);
+      const locked = await repos.runners.lock(
+        runner.id,
+        'claim',
+        coordinator.store.dialect,
+        options.tokenHash,
+      );
       if (!locked || locked.paused) return null;
       runner = locked;
       const found = await lockFirstEligible(tx, locked, coordinator.store.dialect, refused);
