@@ -50,7 +50,7 @@ after(() => {
 
 /**
  * A dispatch (`POST /jobs/request` that hands out a job with one ID token, then `PUT /jobs/:id`
- * with `success`) of a job in the middle of a pipeline ran OLD statements before the dispatch work
+ * with `success`) of a job in the middle of a pipeline ran 33 statements on SQLite and 34 on PostgreSQL before the dispatch work
  * of issue 16 (the runner's token looked up on every request, the claim read the job and its
  * resource group twice, its pipeline three times, the user and the group twice or three times and
  * all the pipeline's jobs for its artifact dependencies; finishing it read the job again and all
