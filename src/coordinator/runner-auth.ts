@@ -31,7 +31,10 @@ export async function authenticateRunner(coordinator: Coordinator, token: unknow
  * runner's row by id and token hash in its own transaction ({@link claimJob}'s `tokenHash`), so a
  * runner deleted, or whose token was reset, since the entry was made gets no job: it is answered
  * 204 (not 403) until the entry ends. Only tokens that matched are kept (a wrong token is looked
- * up every time, and counts against the auth rate limit as before), keyed by their hash.
+ * up every time, and counts against the auth rate limit as before), keyed by their hash. A
+ * runner paused since its entry was made is not answered 204 at once, as GitLab does, but gets no
+ * job either: the claim reads the row and sees the pause; a paused runner is never served from
+ * the cache, so resuming it takes effect at once.
  */
 export class RunnerTokenCache {
   readonly #entries = new Map<string, { runner: RunnerRecord; until: number }>();
@@ -53,7 +56,10 @@ export class RunnerTokenCache {
     const hash = hashSecret(token);
     const now = Date.now();
     const cached = this.#entries.get(hash);
-    if (cached !== undefined && cached.until > now) return { runner: cached.runner, tokenHash: hash };
+    // A paused runner is answered at once without a claim, so its resumption must be seen at
+    // once: it is looked up every time.
+    if (cached !== undefined && cached.until > now && !cached.runner.paused)
+      return { runner: cached.runner, tokenHash: hash };
     const fresh = await this.#check(coordinator, token);
     // Bounded: a full cache starts over rather than growing with every runner ever seen.
     if (this.#entries.size >= this.capacity) this.#entries.clear();
