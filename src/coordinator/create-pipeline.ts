@@ -60,12 +60,17 @@ export async function projectVariablesFor(
     lineage = project ? await repos.groups.lineage(project.namespaceId) : [];
   }
   const depth = new Map(lineage.map((group, index) => [group.id, lineage.length - index]));
-  const inherited = (await repos.ciVariables.listFor([...depth.keys()])).sort(
+  // Independent reads: on PostgreSQL they go out together, on two of the pool's connections.
+  const [instanceAndGroup, own] = await Promise.all([
+    repos.ciVariables.listFor([...depth.keys()]),
+    repos.variables.list(projectId),
+  ]);
+  const inherited = instanceAndGroup.sort(
     (a, b) =>
       (a.ownerType === 'instance' ? 0 : (depth.get(a.ownerId) ?? 0)) -
       (b.ownerType === 'instance' ? 0 : (depth.get(b.ownerId) ?? 0)),
   );
-  const variables = [...inherited, ...(await repos.variables.list(projectId))];
+  const variables = [...inherited, ...own];
   return variables
     .filter((variable) => refProtected || !variable.protected)
     .map((variable) => ({

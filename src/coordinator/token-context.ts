@@ -23,6 +23,9 @@ export interface JobRecords {
    */
   user?: UserRecord | null;
   lineage?: GroupRecord[];
+  /** The user's role on the project and whether another project held its path, once read. */
+  accessLevel?: number | null;
+  pathReused?: boolean;
 }
 
 /** Loads the pipeline (unless the caller has just read it) and project of `job`. */
@@ -60,7 +63,12 @@ export async function buildTokenContext(
       : job.userId === null
         ? undefined
         : await repos.users.findById(job.userId);
-  const level = user ? await projectAccessLevel(coordinator, user.id, project, lineage) : null;
+  const level =
+    records.accessLevel !== undefined
+      ? records.accessLevel
+      : user
+        ? await projectAccessLevel(coordinator, user.id, project, lineage)
+        : null;
   let environment: JobTokenContext['environment'] = null;
   const spec = job.spec.environment;
   if (spec) {
@@ -82,7 +90,8 @@ export async function buildTokenContext(
       path: project.pathWithNamespace,
       visibility: project.visibility as 'private' | 'internal' | 'public',
       subClaimComponents: project.subClaimComponents,
-      pathReused: await repos.projects.pathHeldByAnother(project.id, project.pathWithNamespace),
+      pathReused:
+        records.pathReused ?? (await repos.projects.pathHeldByAnother(project.id, project.pathWithNamespace)),
     },
     user: user
       ? { id: user.id, username: user.username, email: user.email, accessLevel: roleName(level) }
