@@ -11,10 +11,11 @@ export async function artifactDependencies(
   coordinator: Coordinator,
   job: Pick<JobRecord<PlannedJob>, 'pipelineId' | 'stageIndex' | 'spec' | 'id'>,
 ): Promise<JobState[]> {
-  const jobs = await coordinator.repos.jobs.listStatesByPipeline(job.pipelineId, true);
   // Specs stored before artifacts existed have no artifactsFrom: every earlier stage, as GitLab.
   const from = job.spec.artifactsFrom ?? null;
-  if (from === null) return jobs.filter((other) => other.stageIndex < job.stageIndex && other.id !== job.id);
-  const names = new Set(from);
-  return jobs.filter((other) => names.has(other.name) && other.id !== job.id);
+  return coordinator.repos.jobs.listStatesForDependencies(
+    job.pipelineId,
+    job.id,
+    from === null ? { beforeStage: job.stageIndex } : { names: from },
+  );
 }

@@ -1,4 +1,4 @@
-import { SqliteAdapter } from 'kysely';
+import { SqliteAdapter, sql } from 'kysely';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db } from '../store/open-store.js';
 import type { JobChanges, JobState, JobStatus } from '../store/repositories/jobs.js';
@@ -82,14 +82,41 @@ export function pipelineStatus(jobs: readonly CoordinatorJob[]): string {
  * Moves every `created` job of the pipeline whose dependencies are settled to its next state,
  * repeatedly (a skip can settle later jobs), then recomputes the pipeline's status and times.
  * Call inside the transaction that changed a job. Answers whether a job became pending.
+ *
+ * Most calls come from a job finishing mid-pipeline, when nothing waits on it and the pipeline
+ * stays `running`: one statement counts the pipeline's jobs by what matters for that, and only
+ * when a job is `created` (it may now move) or none is `running` or `pending` (the pipeline may
+ * now end) are all its jobs read (a 100-job pipeline read in full for every finished job was
+ * the largest part of finishing one).
  */
 export async function advancePipeline(db: Db, pipelineId: number, now: number): Promise<boolean> {
   const repos = repositories(db);
   // Two jobs of one pipeline finishing at once on PostgreSQL (READ COMMITTED): each transaction
   // would see only its own job finished and write a stale status last. Locking the pipeline row
-  // makes the second wait, then read both. SQLite transactions are serialised already.
-  if (!(db.getExecutor().adapter instanceof SqliteAdapter)) {
-    await db.selectFrom('pipelines').select('id').where('id', '=', pipelineId).forUpdate().execute();
+  // makes the second wait, then read both (the statements below see what the first committed).
+  // SQLite transactions are serialised already.
+  const pipeline = await repos.pipelines.findById(pipelineId, {
+    forUpdate: !(db.getExecutor().adapter instanceof SqliteAdapter),
+  });
+  if (pipeline?.status === 'running' && pipeline.startedAt !== null && pipeline.finishedAt === null) {
+    const counts = await db
+      .selectFrom('jobs')
+      .select([
+        sql<number>`coalesce(sum(case when status = 'created' then 1 else 0 end), 0)`.as('created'),
+        sql<number>`coalesce(sum(case when status = 'running' then 1 else 0 end), 0)`.as('running'),
+        sql<number>`coalesce(sum(case when status = 'pending' then 1 else 0 end), 0)`.as('pending'),
+        sql<number>`coalesce(sum(case when started_at is not null then 1 else 0 end), 0)`.as('started'),
+      ])
+      .where('pipelineId', '=', pipelineId)
+      .where('retried', '=', 0)
+      .executeTakeFirst();
+    const created = Number(counts?.created ?? 0);
+    const running = Number(counts?.running ?? 0);
+    const pending = Number(counts?.pending ?? 0);
+    const started = Number(counts?.started ?? 0);
+    // No job can move, and pipelineStatus would answer `running` again (a running job, or a
+    // pending one after a start) with the same times: nothing to write.
+    if (created === 0 && (running > 0 || (pending > 0 && started > 0))) return false;
   }
   const jobs = await repos.jobs.listStatesByPipeline(pipelineId, true);
   let queued = false;
@@ -115,7 +142,6 @@ export async function advancePipeline(db: Db, pipelineId: number, now: number): 
       }
     }
   }
-  const pipeline = await repos.pipelines.findById(pipelineId);
   let upstreamQueued = false;
   if (pipeline) {
     const status = pipelineStatus(jobs);

@@ -52,6 +52,25 @@ export async function lockFirstEligibleJob(
   dialect: StoreDialect,
   excluded: readonly number[] = [],
 ): Promise<number | undefined> {
+  return (await lockFirstEligible(tx, runner, dialect, excluded))?.id;
+}
+
+/** A job locked for a claim, with the resource group it belongs to (null for none). */
+interface LockedJob {
+  id: number;
+  resourceGroupId: number | null;
+}
+
+/**
+ * {@link lockFirstEligibleJob}, answering the job's resource group too, read in the same
+ * statement (most jobs have none, and the claim then needs no look at resource groups at all).
+ */
+async function lockFirstEligible(
+  tx: Db,
+  runner: RunnerRecord,
+  dialect: StoreDialect,
+  excluded: readonly number[],
+): Promise<LockedJob | undefined> {
   if (runner.paused) return undefined;
   // A bridge (`trigger:`) job is the coordinator's to run, never a runner's.
   const conditions: RawBuilder<unknown>[] = [sql`j.status = 'pending'`, sql`j.bridge = 0`];
@@ -89,13 +108,18 @@ export async function lockFirstEligibleJob(
       : sql``;
   const lock = dialect === 'postgres' ? sql`for update of j skip locked` : sql``;
   const where = sql.join(conditions, sql` and `);
-  const first = async (query: RawBuilder<{ id: number }>) => {
+  const first = async (query: RawBuilder<{ id: number; rg: number | null }>) => {
     const { rows } = await query.execute(tx);
-    return rows[0] === undefined ? undefined : Number(rows[0].id);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const group = row.rg;
+    return { id: Number(row.id), resourceGroupId: group === null ? null : Number(group) };
   };
+  // job_resource_groups is keyed by job id: one index probe for the row found, none for the others.
+  const columns = sql`j.id, (select r.resource_group_id from job_resource_groups r where r.job_id = j.id) as rg`;
   if (runner.runnerType === 'project_type') {
     return first(
-      sql`${prefix}select j.id from jobs j ${protectedOnly} where ${where} order by j.id limit 1 ${lock}`,
+      sql`${prefix}select ${columns} from jobs j ${protectedOnly} where ${where} order by j.id limit 1 ${lock}`,
     );
   }
   // GitLab's fair usage: a project with many running jobs yields to projects with fewer (ordered
@@ -103,18 +127,23 @@ export async function lockFirstEligibleJob(
   // the common case goes first: the oldest eligible job of a project running nothing, which is
   // the full order's answer whenever there is one, read along the (status, id) index.
   const idle = await first(
-    sql`${prefix}select j.id from jobs j ${protectedOnly} where ${where}
+    sql`${prefix}select ${columns} from jobs j ${protectedOnly} where ${where}
       and j.project_id not in (select project_id from jobs where status = 'running')
       order by j.id limit 1 ${lock}`,
   );
   if (idle !== undefined) return idle;
   return first(
-    sql`${prefix}select j.id from jobs j ${protectedOnly}
+    sql`${prefix}select ${columns} from jobs j ${protectedOnly}
       left join (select project_id, count(*) as running from jobs where status = 'running' group by project_id) r
         on r.project_id = j.project_id
       where ${where} order by coalesce(r.running, 0), j.id limit 1 ${lock}`,
   );
 }
+
+/** How often a claim looks for delayed jobs that came due, per coordinator. */
+const PROMOTION_INTERVAL_MS = 1000;
+/** When each coordinator's claims last looked for due delayed jobs. */
+const lastPromotion = new WeakMap<Coordinator, number>();
 
 /**
  * Claims the oldest pending job `runner` may run and answers its payload, or null when there is
@@ -122,12 +151,25 @@ export async function lockFirstEligibleJob(
  * `FOR UPDATE SKIP LOCKED` on PostgreSQL), so no job is ever handed out twice, even to runners
  * polling different coordinator nodes at the same moment. The job token and on-demand request
  * token are generated here and stored only as hashes; ID tokens are minted after the claim, when
- * the runner and the timeout are fixed.
+ * the runner and the timeout are fixed. `tokenHash`: the hash of the token the runner asked with,
+ * when it was checked earlier (a cached check): the claim then takes a job only while the runner's
+ * token is still that one.
  */
-export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): Promise<JobPayload | null> {
+export async function claimJob(
+  coordinator: Coordinator,
+  asking: RunnerRecord,
+  options: { tokenHash?: string } = {},
+): Promise<JobPayload | null> {
   let runner = asking;
   const refused: number[] = [];
-  await promoteScheduledJobs(coordinator);
+  // Delayed jobs that came due are queued before the claim looks, at most once a second per
+  // node (the sweep queues them too): looking on every request was a statement per dispatch.
+  const at = coordinator.clock();
+  const last = lastPromotion.get(coordinator);
+  if (last === undefined || at - last >= PROMOTION_INTERVAL_MS || at < last) {
+    lastPromotion.set(coordinator, at);
+    await promoteScheduledJobs(coordinator);
+  }
   // Bounded: each round either claims, finds nothing, or refuses a job that cannot start now.
   for (let round = 0; round < 50; round++) {
     const jobToken = generateSecret(TOKEN_PREFIXES.job);
@@ -137,41 +179,45 @@ export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): 
       const repos = repositories(tx);
       // A long poll lasts up to jobRequestWait: a pause, new tags, a new access level or a
       // deletion since it began count from now on.
-      const locked = await repos.runners.lock(runner.id, 'claim', coordinator.store.dialect);
+      const locked = await repos.runners.lock(
+        runner.id,
+        'claim',
+        coordinator.store.dialect,
+        options.tokenHash,
+      );
       if (!locked || locked.paused) return null;
       runner = locked;
-      const id = await lockFirstEligibleJob(tx, locked, coordinator.store.dialect, refused);
-      if (id === undefined) return null;
+      const found = await lockFirstEligible(tx, locked, coordinator.store.dialect, refused);
+      if (found === undefined) return null;
       // resource_group: one running job per group, the next one in the group's process mode.
-      if (!(await resourceGroupAllows(tx, id))) {
-        refused.push(id);
+      if (!(await resourceGroupAllows(tx, found.id, found))) {
+        refused.push(found.id);
         return undefined;
       }
-      const job = await repos.jobs.findById<PlannedJob>(id);
-      if (!job) return undefined;
-      const timeoutSeconds =
-        runner.maximumTimeout === null
-          ? job.timeoutSeconds
-          : Math.min(job.timeoutSeconds, runner.maximumTimeout);
-      const won = await repos.jobs.transition(id, ['pending'], {
-        status: 'running',
-        runnerId: runner.id,
-        startedAt: now,
-        tokenHash: jobToken.hash,
-        requestTokenHash: requestToken.hash,
-        timeoutSeconds,
-        leaseExpiresAt: now + coordinator.config.leaseTimeout * 1000,
-      });
+      // The claim's compare-and-set answers the job as claimed: no read of it before or after.
+      const job = await repos.jobs.claim<PlannedJob>(
+        found.id,
+        {
+          status: 'running',
+          runnerId: runner.id,
+          startedAt: now,
+          tokenHash: jobToken.hash,
+          requestTokenHash: requestToken.hash,
+          leaseExpiresAt: now + coordinator.config.leaseTimeout * 1000,
+        },
+        runner.maximumTimeout,
+      );
       // Not expected while the row is locked (PostgreSQL) or the write lock held (SQLite): look again.
-      if (!won) return undefined;
+      if (!job) return undefined;
       // A claim settles no job (only finished jobs do), so the pipeline changes only when this
       // is its first job to start; otherwise reading all its jobs (and, on PostgreSQL, locking
-      // its row against every other claim of the pipeline) would be wasted.
+      // its row against every other claim of the pipeline) would be wasted. The pipeline read
+      // here is also the one the payload is built from (its ref, sha and variables do not change).
       const pipeline = await repos.pipelines.findById(job.pipelineId);
       if (pipeline?.status !== 'running' || pipeline.startedAt === null) {
         await advancePipeline(tx, job.pipelineId, now);
       }
-      return { ...job, status: 'running' as const, runnerId: runner.id, startedAt: now, timeoutSeconds };
+      return { job, pipeline };
     });
     // Nothing eligible is pending, or the runner was paused or deleted meanwhile.
     if (claimed === null) return null;
@@ -179,7 +225,7 @@ export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): 
     if (!claimed) continue;
     coordinator.counters.jobsClaimed += 1;
     try {
-      const records = await loadJobRecords(coordinator, claimed);
+      const records = await loadJobRecords(coordinator, claimed.job, claimed.pipeline);
       return await buildJobPayload(
         coordinator,
         records,
@@ -189,12 +235,12 @@ export async function claimJob(coordinator: Coordinator, asking: RunnerRecord): 
       );
     } catch (error) {
       if (!(error instanceof JobPreparationError)) throw error;
-      refused.push(claimed.id);
+      refused.push(claimed.job.id);
       await coordinator.repos.jobs.appendTrace(
-        claimed.id,
+        claimed.job.id,
         `ERROR: Job failed before it started: ${error.message}\n`,
       );
-      await finishJob(coordinator, claimed.id, { status: 'failed', failureReason: error.failureReason });
+      await finishJob(coordinator, claimed.job.id, { status: 'failed', failureReason: error.failureReason });
     }
   }
   return null;

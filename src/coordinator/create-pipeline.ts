@@ -11,6 +11,7 @@ import type { PipelineInputValues } from '../pipeline/pipeline-inputs.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
 import { buildRuleVariables, type PipelineSource } from '../pipeline/rule-variables.js';
 import type { Db } from '../store/open-store.js';
+import type { GroupRecord } from '../store/repositories/groups.js';
 import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { UserRecord } from '../store/repositories/users.js';
@@ -48,23 +49,33 @@ export function gitReader(coordinator: Coordinator): GitRepositoryReader {
 /**
  * The CI/CD variables a pipeline on a ref sees, protected ones only on protected refs, in GitLab's
  * order of precedence (a later one with the same key wins): the instance's, then those of the
- * project's groups from the top-level group down, then the project's own.
+ * project's groups from the top-level group down, then the project's own. `knownLineage`: the
+ * project's group and its ancestors, when the caller has read them already.
  */
 export async function projectVariablesFor(
   db: Db,
   projectId: number,
   refProtected: boolean,
+  knownLineage?: readonly GroupRecord[],
 ): Promise<Array<{ key: string; value: string; masked: boolean; file: boolean; raw: boolean }>> {
   const repos = repositories(db);
-  const project = await repos.projects.findById(projectId);
-  const lineage = project ? await repos.groups.lineage(project.namespaceId) : [];
+  let lineage = knownLineage;
+  if (lineage === undefined) {
+    const project = await repos.projects.findById(projectId);
+    lineage = project ? await repos.groups.lineage(project.namespaceId) : [];
+  }
   const depth = new Map(lineage.map((group, index) => [group.id, lineage.length - index]));
-  const inherited = (await repos.ciVariables.listFor([...depth.keys()])).sort(
+  // Independent reads: on PostgreSQL they go out together, on two of the pool's connections.
+  const [instanceAndGroup, own] = await Promise.all([
+    repos.ciVariables.listFor([...depth.keys()]),
+    repos.variables.list(projectId),
+  ]);
+  const inherited = instanceAndGroup.sort(
     (a, b) =>
       (a.ownerType === 'instance' ? 0 : (depth.get(a.ownerId) ?? 0)) -
       (b.ownerType === 'instance' ? 0 : (depth.get(b.ownerId) ?? 0)),
   );
-  const variables = [...inherited, ...(await repos.variables.list(projectId))];
+  const variables = [...inherited, ...own];
   return variables
     .filter((variable) => refProtected || !variable.protected)
     .map((variable) => ({

@@ -74,16 +74,23 @@ export async function createAttempt(
  * Ends a running job (runner report, or lease expiry): records the outcome, applies
  * `allow_failure: exit_codes`, retries a failure when `retry` allows, and advances the pipeline.
  * A job that is no longer running (cancelled meanwhile) is left as it is. Answers the job's status.
+ * `running`: the job as the caller read it while it was running (the runner protocol has, to check
+ * the job token), which spares reading it again: what finishing it reads (spec, attempt, user,
+ * pipeline) does not change while it runs, and the move from `running` is a compare-and-set.
  */
 export async function finishJob(
   coordinator: Coordinator,
   jobId: number,
   outcome: JobOutcome,
+  running?: JobRecord<PlannedJob>,
 ): Promise<string> {
   const now = coordinator.clock();
   const result = await coordinator.store.transaction(async (tx) => {
     const repos = repositories(tx);
-    const job = await repos.jobs.findById<PlannedJob>(jobId);
+    const job =
+      running?.id === jobId && running.status === 'running'
+        ? running
+        : await repos.jobs.findById<PlannedJob>(jobId);
     if (!job) return { status: 'missing', queued: false };
     if (job.status !== 'running') return { status: job.status as string, queued: false };
     const failureReason = outcome.status === 'failed' ? (outcome.failureReason ?? 'script_failure') : null;

@@ -14,6 +14,7 @@ import { describeAudience, refusedAudience } from './allowed-audience.js';
 import type { Coordinator } from './coordinator.js';
 import { environmentRefusal } from './create-pipeline.js';
 import { buildJobVariables, type JobVariable, ON_DEMAND_PATH } from './job-variables.js';
+import { projectAccessLevel } from './permissions.js';
 import { buildTokenContext, type JobRecords, lifetimeCap } from './token-context.js';
 
 /** GitLab's secrets_configuration entry for one Vault secret. */
@@ -133,13 +134,24 @@ export class JobPreparationError extends Error {
  */
 export async function buildJobPayload(
   coordinator: Coordinator,
-  records: JobRecords,
+  loaded: JobRecords,
   runner: RunnerRecord,
   secrets: { jobToken: string; requestToken: string },
   now: number,
 ): Promise<JobPayload> {
-  const { job, pipeline, project } = records;
-  const user = job.userId === null ? undefined : await coordinator.repos.users.findById(job.userId);
+  const { job, pipeline, project } = loaded;
+  const repos = coordinator.repos;
+  const idTokens = Object.entries(job.spec.idTokens);
+  // Read once for the variables and the ID token's claims (each read them on its own before),
+  // and together: these reads depend on nothing but the job, and on PostgreSQL each waited for
+  // the one before it (a request's latency was mostly such round trips, one after the other).
+  const [user, lineage, pathReused] = await Promise.all([
+    job.userId === null ? undefined : repos.users.findById(job.userId),
+    loaded.lineage ?? repos.groups.lineage(project.namespaceId),
+    idTokens.length === 0
+      ? undefined
+      : repos.projects.pathHeldByAnother(project.id, project.pathWithNamespace),
+  ]);
   // The environment may have become protected since the pipeline was created or the job played.
   if (job.environmentName !== null) {
     const why = user
@@ -150,13 +162,25 @@ export async function buildJobPayload(
     if (why) throw new JobPreparationError('protected_environment_failure', why);
   }
   let inherited: Awaited<ReturnType<typeof buildDependencyPayload>>;
+  let accessLevel: number | null;
   try {
-    inherited = await buildDependencyPayload(coordinator, job, secrets.jobToken);
+    [inherited, accessLevel] = await Promise.all([
+      buildDependencyPayload(coordinator, job, secrets.jobToken),
+      // The `user_access_level` claim (only an ID token needs it).
+      user && idTokens.length > 0 ? projectAccessLevel(coordinator, user.id, project, lineage) : null,
+    ]);
   } catch (error) {
     if (error instanceof MissingDependencyError)
       throw new JobPreparationError('missing_dependency_failure', error.message);
     throw error;
   }
+  const records: JobRecords = {
+    ...loaded,
+    user: user ?? null,
+    lineage,
+    accessLevel,
+    ...(pathReused === undefined ? {} : { pathReused }),
+  };
   const variables = await buildJobVariables(coordinator, records, runner, user, now, inherited.dotenv);
   const onDemandUrl = `${coordinator.urls.serverUrl}${ON_DEMAND_PATH}?api-version=1`;
   const secretVariables: JobVariable[] = [
@@ -168,7 +192,6 @@ export async function buildJobPayload(
   ];
   const scope = variables.values();
   const files = buildArtifactAndCachePayload(job.spec, pipeline.refProtected, scope);
-  const idTokens = Object.entries(job.spec.idTokens);
   if (idTokens.length > 0) {
     let context: Awaited<ReturnType<typeof buildTokenContext>>;
     try {

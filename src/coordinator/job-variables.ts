@@ -141,7 +141,12 @@ export async function buildJobVariables(
   variables.setAll(job.spec.variables, { public: true, masked: false });
   // `reports:dotenv` of the jobs it downloads from: above YAML, below project variables (GitLab).
   variables.setAll(dotenv, { public: true, masked: false });
-  for (const variable of await projectVariablesFor(coordinator.store.db, project.id, pipeline.refProtected)) {
+  for (const variable of await projectVariablesFor(
+    coordinator.store.db,
+    project.id,
+    pipeline.refProtected,
+    records.lineage,
+  )) {
     variables.set({
       key: variable.key,
       value: variable.value,

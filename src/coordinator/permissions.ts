@@ -7,14 +7,16 @@ import type { Coordinator } from './coordinator.js';
 
 /**
  * The user's role on a group: the highest of their memberships on the group and its ancestors
- * (roles are inherited down the tree), or null.
+ * (roles are inherited down the tree), or null. `knownLineage`: the group and its ancestors, when
+ * the caller has read them already.
  */
 export async function groupAccessLevel(
   coordinator: Coordinator,
   userId: number,
   groupId: number,
+  knownLineage?: readonly GroupRecord[],
 ): Promise<number | null> {
-  const lineage = await coordinator.repos.groups.lineage(groupId);
+  const lineage = knownLineage ?? (await coordinator.repos.groups.lineage(groupId));
   const memberships = await coordinator.repos.members.forUserInGroups(
     userId,
     lineage.map((group) => group.id),
@@ -28,16 +30,25 @@ export async function groupAccessLevel(
 /**
  * The user's role on a project: the highest of the project membership and the memberships on its
  * group and the group's ancestors, or null. This is the value of the `user_access_level` claim.
+ * `knownLineage`: the project's group and its ancestors, when the caller has read them already.
  */
 export async function projectAccessLevel(
   coordinator: Coordinator,
   userId: number,
   project: ProjectRecord,
+  knownLineage?: readonly GroupRecord[],
 ): Promise<number | null> {
-  const direct = await coordinator.repos.members.find('project', project.id, userId);
-  const inherited = await groupAccessLevel(coordinator, userId, project.namespaceId);
-  const levels = [direct?.accessLevel ?? null, inherited].filter((level): level is number => level !== null);
-  return levels.length === 0 ? null : Math.max(...levels);
+  const lineage = knownLineage ?? (await coordinator.repos.groups.lineage(project.namespaceId));
+  // The project membership and those on its group and the group's ancestors, in one statement.
+  const memberships = await coordinator.repos.members.forUserOnProject(
+    userId,
+    project.id,
+    lineage.map((group) => group.id),
+  );
+  return memberships.reduce<number | null>(
+    (best, m) => (best === null || m.accessLevel > best ? m.accessLevel : best),
+    null,
+  );
 }
 
 /** The level used for permission checks: admins act as owners everywhere. */

@@ -29,15 +29,24 @@ export async function attachResourceGroup(
 
 /**
  * Inside the claim's transaction: whether job `jobId` may start now, its resource group (if any)
- * having no running job. Locks the group's row on PostgreSQL, so that two coordinators claiming
+ * having no running job. `known`: the job's group as the caller read it already. Locks the group's row on PostgreSQL, so that two coordinators claiming
  * two jobs of one group at the same moment start only one of them.
  */
-export async function resourceGroupFree(db: Db, jobId: number): Promise<boolean> {
-  const row = await db
-    .selectFrom('jobResourceGroups')
-    .select('resourceGroupId')
-    .where('jobId', '=', jobId)
-    .executeTakeFirst();
+export async function resourceGroupFree(
+  db: Db,
+  jobId: number,
+  known?: { resourceGroupId: number | null },
+): Promise<boolean> {
+  const row =
+    known === undefined
+      ? await db
+          .selectFrom('jobResourceGroups')
+          .select('resourceGroupId')
+          .where('jobId', '=', jobId)
+          .executeTakeFirst()
+      : known.resourceGroupId === null
+        ? undefined
+        : { resourceGroupId: known.resourceGroupId };
   if (row === undefined) return true;
   if (!(db.getExecutor().adapter instanceof SqliteAdapter)) {
     await db
@@ -62,9 +71,16 @@ export async function resourceGroupFree(db: Db, jobId: number): Promise<boolean>
  * Inside the claim's transaction: whether job `jobId` may start now. Its resource group (if any)
  * must have no running job ({@link resourceGroupFree}), and with `oldest_first` or `newest_first`
  * it must be the group's waiting job of the oldest or newest pipeline (`unordered`: any of them).
+ * `known`: the job's group as the caller read it already (the claim reads it with the job).
  */
-export async function resourceGroupAllows(db: Db, jobId: number): Promise<boolean> {
-  if (!(await resourceGroupFree(db, jobId))) return false;
+export async function resourceGroupAllows(
+  db: Db,
+  jobId: number,
+  known?: { resourceGroupId: number | null },
+): Promise<boolean> {
+  // The claim read the job's group with the job: a job of no group needs no look at all.
+  if (known?.resourceGroupId === null) return true;
+  if (!(await resourceGroupFree(db, jobId, known))) return false;
   const group = await db
     .selectFrom('jobResourceGroups')
     .innerJoin('resourceGroups', 'resourceGroups.id', 'jobResourceGroups.resourceGroupId')

@@ -3,7 +3,7 @@ import { claimJob, releaseClaim } from '../../coordinator/claim-job.js';
 import { finishJob } from '../../coordinator/finish-job.js';
 import { cancelJob } from '../../coordinator/job-actions.js';
 import { authenticateJob, extendLease } from '../../coordinator/job-token-auth.js';
-import { authenticateRunner } from '../../coordinator/runner-auth.js';
+import { RunnerTokenCache } from '../../coordinator/runner-auth.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
@@ -19,6 +19,11 @@ const MAX_TRACE_BYTES = 64 * 1024 * 1024;
 
 /** How often a waiting request looks at the database anyway (other nodes may have queued jobs). */
 const POLL_INTERVAL_MS = 1000;
+/**
+ * How long a node trusts a runner token it checked for `POST /jobs/request` without looking it up
+ * again (the claim still checks it in its transaction; see {@link RunnerTokenCache}).
+ */
+const RUNNER_TOKEN_CACHE_MS = 5000;
 /** How stale a runner's stored `contacted_at` may be before a request updates it. */
 const RUNNER_CONTACT_RESOLUTION_MS = 60_000;
 
@@ -35,6 +40,7 @@ function sendStatus(reply: FastifyReply, status: string, code = 200) {
 export function registerRunnerProtocolRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
   const waiters = new JobWaiters();
+  const runnerTokens = new RunnerTokenCache(RUNNER_TOKEN_CACHE_MS);
   const onJobs = () => (coordinator.stopping ? waiters.wakeAll() : waiters.wakeOnePerKey());
   coordinator.events.on('jobs', onJobs);
   app.addHook('onClose', async () => {
@@ -71,12 +77,15 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
       },
     },
     async (request, reply) => {
-      const runner = await withAuthLimit(request, () => authenticateRunner(coordinator, request.body.token));
+      const { runner, tokenHash } = await withAuthLimit(request, () =>
+        runnerTokens.authenticate(coordinator, request.body.token),
+      );
       // contacted_at is kept to the minute (GitLab keeps it to the hour): a runner asks for work
       // every few seconds per worker, and "online" means within two hours.
       const now = coordinator.clock();
       if (runner.contactedAt === null || now - runner.contactedAt >= RUNNER_CONTACT_RESOLUTION_MS) {
         await coordinator.repos.runners.touch(runner.id, now);
+        runnerTokens.update(tokenHash, { ...runner, contactedAt: now });
       }
       // GitLab: a paused runner is told at once that there is nothing for it.
       if (runner.paused) return reply.status(204).send();
@@ -87,7 +96,7 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
       for (;;) {
         // A runner that hung up must not be handed a job nobody will run.
         if (gone() || coordinator.stopping) return reply.status(204).send();
-        const job = await claimJob(coordinator, runner);
+        const job = await claimJob(coordinator, runner, { tokenHash });
         if (job) {
           // More jobs may be pending for runners like this one.
           waiters.relay(key);
@@ -172,11 +181,16 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         );
         reply.header('range', `0-${length}`);
       }
-      const status = await finishJob(coordinator, job.id, {
-        status: state === 'success' ? 'success' : 'failed',
-        exitCode: request.body.exit_code ?? null,
-        failureReason: state === 'failed' ? (request.body.failure_reason ?? 'script_failure') : null,
-      });
+      const status = await finishJob(
+        coordinator,
+        job.id,
+        {
+          status: state === 'success' ? 'success' : 'failed',
+          exitCode: request.body.exit_code ?? null,
+          failureReason: state === 'failed' ? (request.body.failure_reason ?? 'script_failure') : null,
+        },
+        job,
+      );
       request.log.info({ jobId: job.id, status }, 'job finished');
       return sendStatus(reply, status);
     },

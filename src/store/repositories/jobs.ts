@@ -260,6 +260,31 @@ export class JobRepository {
     return (await query.orderBy('id').execute()).map(toJobState);
   }
 
+  /**
+   * The latest attempts of the pipeline's jobs that `dependent` may download artifacts from, in
+   * creation order: those named in `names`, or, when `names` is null, every job of an earlier stage
+   * than `beforeStage`; never `dependent` itself. Filtered in SQL (a claim in a 100-job pipeline
+   * read all 100 to keep the few of earlier stages).
+   */
+  async listStatesForDependencies(
+    pipelineId: number,
+    dependent: number,
+    from: { names: readonly string[] } | { beforeStage: number },
+  ): Promise<JobState[]> {
+    if ('names' in from && from.names.length === 0) return [];
+    let query = this.db
+      .selectFrom('jobs')
+      .select(STATE_COLUMNS)
+      .where('pipelineId', '=', pipelineId)
+      .where('retried', '=', 0)
+      .where('id', '!=', dependent);
+    query =
+      'names' in from
+        ? query.where('name', 'in', [...from.names])
+        : query.where('stageIndex', '<', from.beforeStage);
+    return (await query.orderBy('id').execute()).map(toJobState);
+  }
+
   /** Ids of pending bridge (`trigger:`) jobs, oldest first: the coordinator starts them itself. */
   async listPendingBridgeIds(limit: number): Promise<number[]> {
     const rows = await this.db
@@ -347,6 +372,34 @@ export class JobRepository {
       .where('status', 'in', [...from])
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  }
+
+  /**
+   * A runner's claim: moves the job from `pending` to `running` with `changes` (the same
+   * compare-and-set as {@link transition}), caps its timeout at `maximumTimeout` (the runner's, when
+   * it has one) and answers the job as it is now, or undefined when it was no longer pending. One
+   * statement instead of a read and an update.
+   */
+  async claim<S>(
+    id: number,
+    changes: JobChanges,
+    maximumTimeout: number | null,
+  ): Promise<JobRecord<S> | undefined> {
+    const row = await this.db
+      .updateTable('jobs')
+      .set({
+        ...changesToRow(changes),
+        ...(maximumTimeout === null
+          ? {}
+          : {
+              timeoutSeconds: sql<number>`case when timeout_seconds > ${maximumTimeout} then ${maximumTimeout} else timeout_seconds end`,
+            }),
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .returningAll()
+      .executeTakeFirst();
+    return row && toJob<S>(row);
   }
 
   /**

@@ -77,6 +77,26 @@ export class MemberRepository {
   }
 
   /** Every membership of `userId` on any of the given groups. */
+  /**
+   * The user's memberships on project `projectId` and on the groups `groupIds` (the project's group
+   * and its ancestors), in one statement.
+   */
+  async forUserOnProject(userId: number, projectId: number, groupIds: number[]): Promise<MemberRecord[]> {
+    return this.db
+      .selectFrom('members')
+      .selectAll()
+      .where('userId', '=', userId)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('sourceType', '=', 'project'), eb('sourceId', '=', projectId)]),
+          ...(groupIds.length === 0
+            ? []
+            : [eb.and([eb('sourceType', '=', 'group'), eb('sourceId', 'in', groupIds)])]),
+        ]),
+      )
+      .execute();
+  }
+
   async forUserInGroups(userId: number, groupIds: number[]): Promise<MemberRecord[]> {
     if (groupIds.length === 0) return [];
     return this.db

@@ -87,8 +87,14 @@ export class PipelineRepository {
     return rows.map(toPipeline);
   }
 
-  async findById(id: number): Promise<PipelineRecord | undefined> {
-    const row = await this.db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst();
+  /**
+   * The pipeline `id`; with `forUpdate` (PostgreSQL, inside a transaction) its row stays locked
+   * until the transaction ends.
+   */
+  async findById(id: number, options: { forUpdate?: boolean } = {}): Promise<PipelineRecord | undefined> {
+    let query = this.db.selectFrom('pipelines').selectAll().where('id', '=', id);
+    if (options.forUpdate) query = query.forUpdate();
+    const row = await query.executeTakeFirst();
     return row && toPipeline(row);
   }
 

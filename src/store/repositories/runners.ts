@@ -87,14 +87,17 @@ export class RunnerRepository {
   /**
    * Reads the runner and locks its row until the transaction ends: shared for a claim (`forClaim`),
    * exclusive for a deletion, so a runner's deletion and a claim by it never interleave on
-   * PostgreSQL (SQLite's write transactions are serial anyway). Call inside a transaction.
+   * PostgreSQL (SQLite's write transactions are serial anyway). Call inside a transaction. With
+   * `tokenHash`, only while the runner's token still hashes to it (undefined after a reset).
    */
   async lock(
     id: number,
     mode: 'claim' | 'delete',
     dialect: 'sqlite' | 'postgres',
+    tokenHash?: string,
   ): Promise<RunnerRecord | undefined> {
     let query = this.db.selectFrom('runners').selectAll().where('id', '=', id);
+    if (tokenHash !== undefined) query = query.where('tokenHash', '=', tokenHash);
     if (dialect === 'postgres') query = mode === 'claim' ? query.forShare() : query.forUpdate();
     const row = await query.executeTakeFirst();
     return row && toRunner(row);

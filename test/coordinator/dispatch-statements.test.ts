@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import { startTestCoordinator } from '../server/harness.js';
+import { testDialects } from '../store/dialects.js';
+import { makeRepository } from './git-fixture.js';
+import { setUpProject } from './project-fixture.js';
+import { registerRunner, requestJob, updateJob, variable } from './runner-client.js';
+
+/**
+ * Counts the SQL statements this process sends to either engine while `counting` is on, at the
+ * drivers themselves (pg's `Client.query`, better-sqlite3's statement runs and `exec`), so no
+ * statement of the coordinator's escapes the count.
+ */
+const counter = { counting: false, statements: [] as string[] };
+const pgQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  if (counter.counting) {
+    const config = args[0] as string | { text?: string };
+    counter.statements.push(typeof config === 'string' ? config : String(config.text));
+  }
+  return (pgQuery as (...rest: unknown[]) => unknown).apply(this, args);
+} as typeof pg.Client.prototype.query;
+const probe = new SqliteDatabase(':memory:');
+const statementPrototype = Object.getPrototypeOf(probe.prepare('select 1')) as Record<
+  string,
+  (...args: unknown[]) => unknown
+>;
+probe.close();
+const originals = new Map<string, (...args: unknown[]) => unknown>();
+for (const name of ['all', 'get', 'run', 'iterate']) {
+  const original = statementPrototype[name]!;
+  originals.set(name, original);
+  statementPrototype[name] = function (this: { source: string }, ...args: unknown[]) {
+    if (counter.counting) counter.statements.push(this.source);
+    return original.apply(this, args);
+  };
+}
+const sqliteExec = SqliteDatabase.prototype.exec;
+SqliteDatabase.prototype.exec = function (this: SqliteDatabase.Database, source: string) {
+  if (counter.counting) counter.statements.push(source);
+  return sqliteExec.call(this, source);
+};
+after(() => {
+  pg.Client.prototype.query = pgQuery;
+  for (const [name, original] of originals) statementPrototype[name] = original;
+  SqliteDatabase.prototype.exec = sqliteExec;
+});
+
+/**
+ * A dispatch (`POST /jobs/request` that hands out a job with one ID token, then `PUT /jobs/:id`
+ * with `success`) of a job in the middle of a pipeline ran 33 statements on SQLite and 34 on PostgreSQL before the dispatch work
+ * of issue 16 (the runner's token looked up on every request, the claim read the job and its
+ * resource group twice, its pipeline three times, the user and the group twice or three times and
+ * all the pipeline's jobs for its artifact dependencies; finishing it read the job again and all
+ * the pipeline's jobs); now 21, or 22 when the request is the node's first in a second and looks
+ * for due delayed jobs.
+ */
+const MAX_STATEMENTS_PER_DISPATCH = 22;
+
+for (const dialect of testDialects()) {
+  describe(`dispatch statements [${dialect.name}]`, { skip: dialect.skip }, () => {
+    it('hands out a mid-pipeline job with an ID token and finishes it in at most 22 statements', async () => {
+      const jobs = ['one', 'two', 'three']
+        .map(
+          (name) =>
+            `${name}:\n  script: ['true']\n  id_tokens:\n    ID_TOKEN:\n      aud: https://x.example\n`,
+        )
+        .join('');
+      const repo = await makeRepository({ '.gitlab-ci.yml': jobs });
+      const c = await startTestCoordinator(dialect);
+      const p = await setUpProject(c, repo.path);
+      const runnerToken = await registerRunner(c);
+      await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, { token: p.developer.token });
+      // The pipeline's first job starts it (one more read of its jobs): dispatch it uncounted.
+      const first = await requestJob(c, runnerToken);
+      assert.ok(first);
+      assert.equal((await updateJob(c, first, { state: 'success' })).status, 200);
+
+      counter.statements = [];
+      counter.counting = true;
+      const second = await requestJob(c, runnerToken);
+      assert.ok(second);
+      assert.equal((await updateJob(c, second, { state: 'success' })).status, 200);
+      counter.counting = false;
+      const counted = counter.statements.length;
+
+      assert.match(variable(second, 'ID_TOKEN') ?? '', /^ey/, 'the ID token was minted');
+      assert.ok(
+        counted <= MAX_STATEMENTS_PER_DISPATCH,
+        `${counted} statements for one dispatch:\n${counter.statements.join('\n')}`,
+      );
+      // The third job and the pipeline's end still go through: nothing was skipped that mattered.
+      const third = await requestJob(c, runnerToken);
+      assert.ok(third);
+      assert.equal((await updateJob(c, third, { state: 'success' })).status, 200);
+      const pipelines = await c.api('GET', `/api/v4/projects/${p.projectId}/pipelines`, {
+        token: p.developer.token,
+      });
+      assert.equal(pipelines.body[0].status, 'success');
+      await c.close();
+    });
+
+    it('hands no job to a token reset or a runner deleted since the node last checked it', async () => {
+      const repo = await makeRepository({ '.gitlab-ci.yml': "one:\n  script: ['true']\n" });
+      const c = await startTestCoordinator(dialect);
+      const p = await setUpProject(c, repo.path);
+      const oldToken = await registerRunner(c);
+      const other = await registerRunner(c);
+      const otherId = (await c.api('POST', '/api/v4/runners/verify', { token: null, body: { token: other } }))
+        .body.id;
+      // Both tokens are checked (and kept by the node) by a request that finds nothing.
+      assert.equal(await requestJob(c, oldToken), null);
+      assert.equal(await requestJob(c, other), null);
+      const reset = await c.api('POST', '/api/v4/runners/reset_authentication_token', {
+        token: null,
+        body: { token: oldToken },
+      });
+      assert.equal(reset.status, 201);
+      assert.equal((await c.api('DELETE', `/api/v4/runners/${otherId}`)).status, 204);
+      await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, { token: p.developer.token });
+      assert.equal(await requestJob(c, oldToken), null, 'the reset token takes no job');
+      assert.equal(await requestJob(c, other), null, 'the deleted runner takes no job');
+      const job = await requestJob(c, reset.body.token);
+      assert.ok(job, 'the new token takes it');
+      await c.close();
+    });
+  });
+}
