@@ -375,6 +375,28 @@ export class JobRepository {
   }
 
   /**
+   * Moves the running job `id` whose job token hashes to `tokenHash` with `changes` (the runner's
+   * final report) and answers it as it is now, or undefined when no running job has that id and
+   * token. The token check is the update's own condition: one statement instead of a read and an
+   * update (the hash is of a random secret, so comparing it in SQL reveals nothing usable).
+   */
+  async finishRunning<S>(
+    id: number,
+    tokenHash: string,
+    changes: JobChanges,
+  ): Promise<JobRecord<S> | undefined> {
+    const row = await this.db
+      .updateTable('jobs')
+      .set(changesToRow(changes))
+      .where('id', '=', id)
+      .where('status', '=', 'running')
+      .where('tokenHash', '=', tokenHash)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toJob<S>(row);
+  }
+
+  /**
    * A runner's claim: moves the job from `pending` to `running` with `changes` (the same
    * compare-and-set as {@link transition}), caps its timeout at `maximumTimeout` (the runner's, when
    * it has one) and answers the job as it is now, or undefined when it was no longer pending. One
