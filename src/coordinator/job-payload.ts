@@ -146,7 +146,11 @@ export async function buildJobPayload(
   // and together: these reads depend on nothing but the job, and on PostgreSQL each waited for
   // the one before it (a request's latency was mostly such round trips, one after the other).
   const [user, lineage, pathReused] = await Promise.all([
-    job.userId === null ? undefined : repos.users.findById(job.userId),
+    loaded.user !== undefined
+      ? (loaded.user ?? undefined)
+      : job.userId === null
+        ? undefined
+        : repos.users.findById(job.userId),
     loaded.lineage ?? repos.groups.lineage(project.namespaceId),
     idTokens.length === 0
       ? undefined

@@ -28,14 +28,15 @@ export interface JobRecords {
   pathReused?: boolean;
 }
 
-/** Loads the pipeline (unless the caller has just read it) and project of `job`. */
+/** Loads the pipeline and project of `job` (unless the caller has just read them). */
 export async function loadJobRecords(
   coordinator: Coordinator,
   job: JobRecord<PlannedJob>,
   knownPipeline?: PipelineRecord,
+  knownProject?: ProjectRecord,
 ): Promise<JobRecords> {
   const pipeline = knownPipeline ?? (await coordinator.repos.pipelines.findById(job.pipelineId));
-  const project = await coordinator.repos.projects.findById(job.projectId);
+  const project = knownProject ?? (await coordinator.repos.projects.findById(job.projectId));
   if (!pipeline || !project)
     throw new TesseraError('ERR_NOT_FOUND', `job ${job.id} has no pipeline or project`);
   return { job, pipeline, project };

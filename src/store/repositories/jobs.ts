@@ -122,7 +122,8 @@ function isBridgeSpec(spec: unknown): boolean {
   return typeof spec === 'object' && spec !== null && Boolean((spec as { trigger?: unknown }).trigger);
 }
 
-function toJob<S>(row: Selectable<JobsTable>): JobRecord<S> {
+/** A `jobs` row (as read, keys camelCased) as the record the coordinator uses (no secret hashes). */
+export function toJob<S>(row: Selectable<JobsTable>): JobRecord<S> {
   const { tokenHash: _t, requestTokenHash: _r, bridge: _b, spec, ...rest } = row;
   return { ...toJobState(rest), spec: JSON.parse(spec) as S };
 }
