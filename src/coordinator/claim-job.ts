@@ -1,6 +1,7 @@
 import { type RawBuilder, type Selectable, sql } from 'kysely';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db, StoreDialect } from '../store/open-store.js';
+import type { GroupRecord } from '../store/repositories/groups.js';
 import { type JobRecord, toJob } from '../store/repositories/jobs.js';
 import { type PipelineRecord, toPipeline } from '../store/repositories/pipelines.js';
 import { type ProjectRecord, toProject } from '../store/repositories/projects.js';
@@ -15,7 +16,7 @@ import { buildJobPayload, type JobPayload, JobPreparationError } from './job-pay
 import { promoteScheduledJobs } from './promote-scheduled-jobs.js';
 import { resourceGroupAllows } from './resource-groups.js';
 import { generateSecret, TOKEN_PREFIXES } from './secret-token.js';
-import { loadJobRecords } from './token-context.js';
+import { type JobRecords, loadJobRecords } from './token-context.js';
 
 /**
  * Puts a job just claimed back in the queue, when the runner that asked for it hung up before the
@@ -180,6 +181,10 @@ interface ClaimedJob {
   pipeline: PipelineRecord | undefined;
   project?: ProjectRecord | undefined;
   user?: UserRecord | null;
+  /** The project's group lineage, whether another project held its path, the user's role. */
+  lineage?: GroupRecord[];
+  pathReused?: boolean;
+  accessLevel?: number | null;
 }
 
 /** The row of {@link claimInOneStatement}; the records are `row_to_json` objects, keys camelCased. */
@@ -190,6 +195,9 @@ interface OneStatementRow {
   pipeline: Selectable<PipelinesTable> | null;
   project: Selectable<ProjectsTable> | null;
   jobUser: Selectable<UsersTable> | null;
+  lineage: GroupRecord[] | null;
+  pathReused: boolean;
+  accessLevel: number | string | null;
 }
 
 /**
@@ -197,8 +205,10 @@ interface OneStatementRow {
  * checked (still this token, not paused, the scope, tags and access level the node knows) and
  * locked `FOR SHARE`, the first eligible job locked `FOR UPDATE SKIP LOCKED` (idle projects
  * first, then fair usage), moved from `pending` to `running` with the runner's `maximum_timeout`,
- * and answered with its pipeline, project and user. It was six statements (`begin`, the runner,
- * the job, the update, the pipeline, `commit`) and the project and user reads after them; each
+ * and answered with its pipeline, project, user, the project's group lineage, whether another
+ * project held its path and the user's role (what the payload and the ID token's claims need).
+ * That was six statements (`begin`, the runner, the job, the update, the pipeline, `commit`)
+ * and five reads after them (project, user, group, path history, memberships); each
  * is a round trip on a pooled connection, and a dispatch is bound by its connections' time.
  * Answers null when the runner matches but no job is eligible, or undefined when the claim must
  * take the general path: the runner's row differs from the node's copy (reset, deleted, paused,
@@ -255,10 +265,21 @@ async function claimInOneStatement(
           then asking.maximum_timeout else jobs.timeout_seconds end
       from pick, asking
       where jobs.id = pick.id and pick.rg is null and jobs.status = 'pending'
-      returning jobs.*)
+      returning jobs.*),
+    lineage(id, parent_id, depth) as (
+      select g.id, g.parent_id, 0 from groups g
+      where g.id = (select pr.namespace_id from projects pr join claimed on pr.id = claimed.project_id)
+      union all select g.id, g.parent_id, l.depth + 1 from groups g join lineage l on g.id = l.parent_id
+      where l.depth < 63)
     select (select count(*) from asking) as runner_ok, pick.id as picked,
       row_to_json(claimed.*) as job, row_to_json(p.*) as pipeline, row_to_json(pr.*) as project,
-      row_to_json(u.*) as job_user
+      row_to_json(u.*) as job_user,
+      (select json_agg(row_to_json(g.*) order by l.depth) from lineage l join groups g on g.id = l.id) as lineage,
+      exists (select 1 from project_path_history h
+        where h.path = pr.path_with_namespace and h.project_id <> pr.id) as path_reused,
+      (select max(m.access_level) from members m where m.user_id = claimed.user_id
+        and ((m.source_type = 'project' and m.source_id = claimed.project_id)
+          or (m.source_type = 'group' and m.source_id in (select id from lineage)))) as access_level
     from (select 1) as one
     left join pick on true
     left join claimed on true
@@ -274,6 +295,20 @@ async function claimInOneStatement(
     pipeline: row.pipeline === null ? undefined : toPipeline(row.pipeline),
     project: row.project === null ? undefined : toProject(row.project),
     user: row.jobUser === null ? null : toUser(row.jobUser),
+    lineage: row.lineage ?? [],
+    pathReused: row.pathReused,
+    accessLevel: row.accessLevel === null ? null : Number(row.accessLevel),
+  };
+}
+
+/** What {@link claimInOneStatement} read besides the job, its pipeline and project, for the payload. */
+function readWithClaim(claimed: ClaimedJob): Partial<JobRecords> {
+  const { user, lineage, pathReused, accessLevel } = claimed;
+  return {
+    ...(user === undefined ? {} : { user }),
+    ...(lineage === undefined ? {} : { lineage }),
+    ...(pathReused === undefined ? {} : { pathReused }),
+    ...(accessLevel === undefined ? {} : { accessLevel }),
   };
 }
 
@@ -380,7 +415,7 @@ export async function claimJob(
       const records = await loadJobRecords(coordinator, claimed.job, claimed.pipeline, claimed.project);
       return await buildJobPayload(
         coordinator,
-        claimed.user === undefined ? records : { ...records, user: claimed.user },
+        { ...records, ...readWithClaim(claimed) },
         runner,
         { jobToken: jobToken.value, requestToken: requestToken.value },
         now,

@@ -154,7 +154,7 @@ export async function buildJobPayload(
     loaded.lineage ?? repos.groups.lineage(project.namespaceId),
     idTokens.length === 0
       ? undefined
-      : repos.projects.pathHeldByAnother(project.id, project.pathWithNamespace),
+      : (loaded.pathReused ?? repos.projects.pathHeldByAnother(project.id, project.pathWithNamespace)),
   ]);
   // The environment may have become protected since the pipeline was created or the job played.
   if (job.environmentName !== null) {
@@ -171,7 +171,11 @@ export async function buildJobPayload(
     [inherited, accessLevel] = await Promise.all([
       buildDependencyPayload(coordinator, job, secrets.jobToken),
       // The `user_access_level` claim (only an ID token needs it).
-      user && idTokens.length > 0 ? projectAccessLevel(coordinator, user.id, project, lineage) : null,
+      user && idTokens.length > 0
+        ? loaded.accessLevel !== undefined
+          ? loaded.accessLevel
+          : projectAccessLevel(coordinator, user.id, project, lineage)
+        : null,
     ]);
   } catch (error) {
     if (error instanceof MissingDependencyError)

@@ -57,7 +57,7 @@ after(() => {
  * the pipeline's jobs); now 21, or 22 when the request is the node's first in a second and looks
  * for due delayed jobs.
  */
-const MAX_STATEMENTS_PER_DISPATCH = { sqlite: 20, postgres: 13 };
+const MAX_STATEMENTS_PER_DISPATCH = { sqlite: 20, postgres: 10 };
 
 for (const dialect of testDialects()) {
   describe(`dispatch statements [${dialect.name}]`, { skip: dialect.skip }, () => {
@@ -100,6 +100,49 @@ for (const dialect of testDialects()) {
         token: p.developer.token,
       });
       assert.equal(pipelines.body[0].status, 'success');
+      await c.close();
+    });
+
+    it('builds the ID token and variables of a subgroup project from what the claim read', async () => {
+      // The claim reads the group lineage, the user's role and the path history with the job:
+      // a project two levels down, a role inherited from the top group, a variable of each group.
+      const repo = await makeRepository({
+        '.gitlab-ci.yml':
+          "one:\n  script: ['true']\n  id_tokens:\n    ID_TOKEN:\n      aud: https://x.example\n",
+      });
+      const c = await startTestCoordinator(dialect);
+      const p = await setUpProject(c, repo.path);
+      const sub = await c.api('POST', '/api/v4/groups', {
+        body: { name: 'Sub', path: 'sub', parent_id: p.groupId },
+      });
+      assert.equal(sub.status, 201);
+      const deep = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'deep', path: 'deep', namespace_id: sub.body.id, repository_url: repo.path },
+      });
+      assert.equal(deep.status, 201);
+      for (const [groupId, value] of [
+        [p.groupId, 'top'],
+        [sub.body.id, 'sub'],
+      ] as const) {
+        const created = await c.api('POST', `/api/v4/groups/${groupId}/variables`, {
+          body: { key: 'WHERE', value },
+        });
+        assert.equal(created.status, 201);
+      }
+      const runnerToken = await registerRunner(c);
+      const pipeline = await c.api('POST', `/api/v4/projects/${deep.body.id}/pipeline?ref=main`, {
+        token: p.developer.token,
+      });
+      assert.equal(pipeline.status, 201);
+      const job = await requestJob(c, runnerToken);
+      assert.ok(job);
+      assert.equal(variable(job, 'WHERE'), 'sub', "the nearer group's variable wins");
+      const [, body] = (variable(job, 'ID_TOKEN') ?? '').split('.');
+      const claims = JSON.parse(Buffer.from(body ?? '', 'base64url').toString('utf8'));
+      assert.equal(claims.namespace_path, 'acme/sub');
+      assert.equal(claims.project_path, 'acme/sub/deep');
+      assert.equal(claims.user_login, `dev-app`);
+      assert.equal(claims.user_access_level, 'developer', 'the role inherited from the top group');
       await c.close();
     });
 
