@@ -7,10 +7,19 @@ import { type PipelineRecord, toPipeline } from '../store/repositories/pipelines
 import { type ProjectRecord, toProject } from '../store/repositories/projects.js';
 import type { RunnerRecord } from '../store/repositories/runners.js';
 import { toUser, type UserRecord } from '../store/repositories/users.js';
+import { withVariableFlags } from '../store/repositories/variables.js';
 import { repositories } from '../store/repositories.js';
-import type { JobsTable, PipelinesTable, ProjectsTable, UsersTable } from '../store/schema.js';
+import type {
+  CiVariablesTable,
+  JobsTable,
+  PipelinesTable,
+  ProjectsTable,
+  ProjectVariablesTable,
+  UsersTable,
+} from '../store/schema.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
+import type { StoredVariables } from './create-pipeline.js';
 import { finishJob } from './finish-job.js';
 import { buildJobPayload, type JobPayload, JobPreparationError } from './job-payload.js';
 import { promoteScheduledJobs } from './promote-scheduled-jobs.js';
@@ -185,6 +194,8 @@ interface ClaimedJob {
   lineage?: GroupRecord[];
   pathReused?: boolean;
   accessLevel?: number | null;
+  /** The instance's, the lineage's and the project's CI/CD variables. */
+  variables?: StoredVariables;
 }
 
 /** The row of {@link claimInOneStatement}; the records are `row_to_json` objects, keys camelCased. */
@@ -198,6 +209,8 @@ interface OneStatementRow {
   lineage: GroupRecord[] | null;
   pathReused: boolean;
   accessLevel: number | string | null;
+  inheritedVariables: Selectable<CiVariablesTable>[] | null;
+  projectVariables: Selectable<ProjectVariablesTable>[] | null;
 }
 
 /**
@@ -206,9 +219,11 @@ interface OneStatementRow {
  * locked `FOR SHARE`, the first eligible job locked `FOR UPDATE SKIP LOCKED` (idle projects
  * first, then fair usage), moved from `pending` to `running` with the runner's `maximum_timeout`,
  * and answered with its pipeline, project, user, the project's group lineage, whether another
- * project held its path and the user's role (what the payload and the ID token's claims need).
+ * project held its path, the user's role and the CI/CD variables of the instance, the groups and
+ * the project (what the payload and the ID token's claims need).
  * That was six statements (`begin`, the runner, the job, the update, the pipeline, `commit`)
- * and five reads after them (project, user, group, path history, memberships); each
+ * and seven reads after them (project, user, group, path history, memberships, the two kinds of
+ * variables); each
  * is a round trip on a pooled connection, and a dispatch is bound by its connections' time.
  * Answers null when the runner matches but no job is eligible, or undefined when the claim must
  * take the general path: the runner's row differs from the node's copy (reset, deleted, paused,
@@ -279,7 +294,12 @@ async function claimInOneStatement(
         where h.path = pr.path_with_namespace and h.project_id <> pr.id) as path_reused,
       (select max(m.access_level) from members m where m.user_id = claimed.user_id
         and ((m.source_type = 'project' and m.source_id = claimed.project_id)
-          or (m.source_type = 'group' and m.source_id in (select id from lineage)))) as access_level
+          or (m.source_type = 'group' and m.source_id in (select id from lineage)))) as access_level,
+      (select json_agg(row_to_json(v.*) order by v.id) from ci_variables v
+        where v.owner_type = 'instance' or (v.owner_type = 'group' and v.owner_id in (select id from lineage)))
+        as inherited_variables,
+      (select json_agg(row_to_json(v.*) order by v.id) from project_variables v
+        where v.project_id = claimed.project_id) as project_variables
     from (select 1) as one
     left join pick on true
     left join claimed on true
@@ -298,13 +318,18 @@ async function claimInOneStatement(
     lineage: row.lineage ?? [],
     pathReused: row.pathReused,
     accessLevel: row.accessLevel === null ? null : Number(row.accessLevel),
+    variables: {
+      inherited: (row.inheritedVariables ?? []).map(withVariableFlags),
+      own: (row.projectVariables ?? []).map(withVariableFlags),
+    },
   };
 }
 
 /** What {@link claimInOneStatement} read besides the job, its pipeline and project, for the payload. */
 function readWithClaim(claimed: ClaimedJob): Partial<JobRecords> {
-  const { user, lineage, pathReused, accessLevel } = claimed;
+  const { user, lineage, pathReused, accessLevel, variables } = claimed;
   return {
+    ...(variables === undefined ? {} : { variables }),
     ...(user === undefined ? {} : { user }),
     ...(lineage === undefined ? {} : { lineage }),
     ...(pathReused === undefined ? {} : { pathReused }),

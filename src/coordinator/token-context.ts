@@ -8,6 +8,7 @@ import type { UserRecord } from '../store/repositories/users.js';
 import type { JobTokenContext } from '../token/job-token-context.js';
 import { roleName } from './access-level.js';
 import type { Coordinator } from './coordinator.js';
+import type { StoredVariables } from './create-pipeline.js';
 import { guessTier } from './deployment-tier.js';
 import { projectAccessLevel } from './permissions.js';
 
@@ -26,6 +27,8 @@ export interface JobRecords {
   /** The user's role on the project and whether another project held its path, once read. */
   accessLevel?: number | null;
   pathReused?: boolean;
+  /** The CI/CD variables the job may get, when read with the claim. */
+  variables?: StoredVariables;
 }
 
 /** Loads the pipeline and project of `job` (unless the caller has just read them). */

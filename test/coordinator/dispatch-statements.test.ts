@@ -57,7 +57,7 @@ after(() => {
  * the pipeline's jobs); now 21, or 22 when the request is the node's first in a second and looks
  * for due delayed jobs.
  */
-const MAX_STATEMENTS_PER_DISPATCH = { sqlite: 20, postgres: 10 };
+const MAX_STATEMENTS_PER_DISPATCH = { sqlite: 20, postgres: 8 };
 
 for (const dialect of testDialects()) {
   describe(`dispatch statements [${dialect.name}]`, { skip: dialect.skip }, () => {
@@ -103,7 +103,7 @@ for (const dialect of testDialects()) {
       await c.close();
     });
 
-    it('builds the ID token and variables of a subgroup project from what the claim read', async () => {
+    it('builds the ID token and the variables of a subgroup project from what the claim read', async () => {
       // The claim reads the group lineage, the user's role and the path history with the job:
       // a project two levels down, a role inherited from the top group, a variable of each group.
       const repo = await makeRepository({
@@ -129,6 +129,12 @@ for (const dialect of testDialects()) {
         });
         assert.equal(created.status, 201);
       }
+      const stored = [
+        ['/api/v4/admin/ci/variables', { key: 'FROM_INSTANCE', value: 'i' }],
+        [`/api/v4/projects/${deep.body.id}/variables`, { key: 'FROM_PROJECT', value: 'p' }],
+        [`/api/v4/projects/${deep.body.id}/variables`, { key: 'HIDDEN', value: 'h', protected: true }],
+      ] as const;
+      for (const [path, body] of stored) assert.equal((await c.api('POST', path, { body })).status, 201);
       const runnerToken = await registerRunner(c);
       const pipeline = await c.api('POST', `/api/v4/projects/${deep.body.id}/pipeline?ref=main`, {
         token: p.developer.token,
@@ -137,6 +143,9 @@ for (const dialect of testDialects()) {
       const job = await requestJob(c, runnerToken);
       assert.ok(job);
       assert.equal(variable(job, 'WHERE'), 'sub', "the nearer group's variable wins");
+      assert.equal(variable(job, 'FROM_INSTANCE'), 'i');
+      assert.equal(variable(job, 'FROM_PROJECT'), 'p');
+      assert.equal(variable(job, 'HIDDEN'), undefined, 'a protected variable only on a protected ref');
       const [, body] = (variable(job, 'ID_TOKEN') ?? '').split('.');
       const claims = JSON.parse(Buffer.from(body ?? '', 'base64url').toString('utf8'));
       assert.equal(claims.namespace_path, 'acme/sub');
