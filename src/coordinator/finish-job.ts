@@ -1,7 +1,10 @@
+import { type Selectable, sql } from 'kysely';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db } from '../store/open-store.js';
-import type { JobRecord } from '../store/repositories/jobs.js';
+import { type JobRecord, toJob } from '../store/repositories/jobs.js';
+import { type PipelineRecord, toPipeline } from '../store/repositories/pipelines.js';
 import { repositories } from '../store/repositories.js';
+import type { JobsTable, PipelinesTable } from '../store/schema.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
 import { recordCoverage } from './job-coverage.js';
@@ -97,6 +100,7 @@ async function afterEnd(
   job: JobRecord<PlannedJob>,
   outcome: JobOutcome,
   now: number,
+  lockedPipeline?: PipelineRecord,
 ): Promise<Settled> {
   const repos = repositories(tx);
   const failureReason = outcome.status === 'failed' ? (outcome.failureReason ?? 'script_failure') : null;
@@ -132,9 +136,48 @@ async function afterEnd(
       });
     }
   }
-  queued = (await advancePipeline(tx, job.pipelineId, now)) || queued;
+  queued = (await advancePipeline(tx, job.pipelineId, now, lockedPipeline)) || queued;
   // A job of a resource group frees it: the group's next job may now be claimed.
   return { status: outcome.status, queued: queued || Boolean(job.spec.resourceGroup) };
+}
+
+/**
+ * On PostgreSQL, a job's success reported with its job token, in one statement: the compare-and-set
+ * from `running` (the token's check included) and the lock of its pipeline row that advancing it
+ * takes anyway, in the same order as before (the job's row, then the pipeline's), so no new wait
+ * cycle can form. The statements after it see what every earlier holder of the pipeline's lock
+ * committed, as after a lock of their own. A job whose end touches more rows (an environment,
+ * `coverage`, a release) leaves its pipeline unlocked here (`pipeline` undefined): its end locks
+ * those rows first and the pipeline last, as every other way a job ends does. Answers undefined
+ * when no running job `jobId` has the token.
+ */
+async function endAndLockPipeline(
+  tx: Db,
+  jobId: number,
+  tokenHash: string,
+  changes: ReturnType<typeof endChanges>,
+): Promise<{ job: JobRecord<PlannedJob>; pipeline: PipelineRecord | undefined } | undefined> {
+  const absent = (key: string) =>
+    sql`coalesce(jsonb_typeof(ended.spec::jsonb -> ${sql.lit(key)}), 'null') = 'null'`;
+  const { rows } = await sql<{ job: Selectable<JobsTable>; pipeline: Selectable<PipelinesTable> | null }>`
+    with ended as (
+      update jobs set status = ${changes.status}, finished_at = ${changes.finishedAt},
+        exit_code = ${changes.exitCode}::integer, failure_reason = ${changes.failureReason}::text,
+        lease_expires_at = null
+      where id = ${jobId} and status = 'running' and token_hash = ${tokenHash}
+      returning *),
+    locked as materialized (
+      select p.* from pipelines p join ended on p.id = ended.pipeline_id
+      where ${absent('environment')} and ${absent('coverage')} and ${absent('release')}
+      for update of p)
+    select row_to_json(ended.*) as job, (select row_to_json(locked.*) from locked) as pipeline
+    from ended`.execute(tx);
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  return {
+    job: toJob<PlannedJob>(row.job),
+    pipeline: row.pipeline === null ? undefined : toPipeline(row.pipeline),
+  };
 }
 
 /** Wakes what waits on a job finishing once its transaction has committed. */
@@ -188,12 +231,13 @@ export async function finishJobWithToken(
   outcome: JobOutcome,
 ): Promise<string | undefined> {
   const now = coordinator.clock();
+  const changes = endChanges(outcome, now);
   const result = await coordinator.store.transaction(async (tx): Promise<Settled | undefined> => {
-    const job = await repositories(tx).jobs.finishRunning<PlannedJob>(
-      jobId,
-      tokenHash,
-      endChanges(outcome, now),
-    );
+    if (coordinator.store.dialect === 'postgres' && outcome.status === 'success') {
+      const ended = await endAndLockPipeline(tx, jobId, tokenHash, changes);
+      return ended && afterEnd(tx, ended.job, outcome, now, ended.pipeline);
+    }
+    const job = await repositories(tx).jobs.finishRunning<PlannedJob>(jobId, tokenHash, changes);
     return job && afterEnd(tx, job, outcome, now);
   });
   if (result === undefined) return undefined;

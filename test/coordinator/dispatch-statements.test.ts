@@ -57,7 +57,7 @@ after(() => {
  * the pipeline's jobs); now 21, or 22 when the request is the node's first in a second and looks
  * for due delayed jobs.
  */
-const MAX_STATEMENTS_PER_DISPATCH = { sqlite: 20, postgres: 8 };
+const MAX_STATEMENTS_PER_DISPATCH = { sqlite: 20, postgres: 7 };
 
 for (const dialect of testDialects()) {
   describe(`dispatch statements [${dialect.name}]`, { skip: dialect.skip }, () => {
