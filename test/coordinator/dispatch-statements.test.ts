@@ -50,12 +50,15 @@ after(() => {
 
 /**
  * A dispatch (`POST /jobs/request` that hands out a job with one ID token, then `PUT /jobs/:id`
- * with `success`) of a job in the middle of a pipeline ran 33 statements on SQLite and 34 on PostgreSQL before the dispatch work
- * of issue 16 (the runner's token looked up on every request, the claim read the job and its
- * resource group twice, its pipeline three times, the user and the group twice or three times and
- * all the pipeline's jobs for its artifact dependencies; finishing it read the job again and all
- * the pipeline's jobs); now 21, or 22 when the request is the node's first in a second and looks
- * for due delayed jobs.
+ * with `success`) of a job in the middle of a pipeline ran 33 statements on SQLite and 34 on
+ * PostgreSQL before the dispatch work of issue 16 (the runner's token looked up on every request,
+ * the claim read the job and its resource group twice, its pipeline three times, the user and
+ * the group twice or three times and all the pipeline's jobs for its artifact dependencies;
+ * finishing it read the job again and all the pipeline's jobs); 21 on both after that work's first cuts. Now 20 on SQLite (the final
+ * report's job-token check is its update) and 7 on PostgreSQL (the claim is one statement that
+ * also reads the pipeline, project, user, group lineage, path history, role and variables; the
+ * final report ends the job and locks its pipeline in one statement, then counts its jobs), not
+ * counting the look for due delayed jobs of a request that is the node's first in a second.
  */
 const MAX_STATEMENTS_PER_DISPATCH = { sqlite: 20, postgres: 7 };
 
@@ -85,7 +88,11 @@ for (const dialect of testDialects()) {
       assert.ok(second);
       assert.equal((await updateJob(c, second, { state: 'success' })).status, 200);
       counter.counting = false;
-      const counted = counter.statements.length;
+      // The look for due delayed jobs a node's first request in a second makes (none are due here)
+      // depends on the machine's speed, not on the dispatch: left out of the count.
+      const counted = counter.statements.filter(
+        (statement) => !/^select "id", "pipeline_id" from "jobs" where "status" = /.test(statement),
+      ).length;
 
       assert.match(variable(second, 'ID_TOKEN') ?? '', /^ey/, 'the ID token was minted');
       assert.ok(
