@@ -2,6 +2,7 @@ import { SqliteAdapter, sql } from 'kysely';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db } from '../store/open-store.js';
 import type { JobChanges, JobState, JobStatus } from '../store/repositories/jobs.js';
+import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import { repositories } from '../store/repositories.js';
 
 /** A job as the state machine sees it. */
@@ -89,15 +90,24 @@ export function pipelineStatus(jobs: readonly CoordinatorJob[]): string {
  * now end) are all its jobs read (a 100-job pipeline read in full for every finished job was
  * the largest part of finishing one).
  */
-export async function advancePipeline(db: Db, pipelineId: number, now: number): Promise<boolean> {
+export async function advancePipeline(
+  db: Db,
+  pipelineId: number,
+  now: number,
+  locked?: PipelineRecord,
+): Promise<boolean> {
   const repos = repositories(db);
   // Two jobs of one pipeline finishing at once on PostgreSQL (READ COMMITTED): each transaction
   // would see only its own job finished and write a stale status last. Locking the pipeline row
   // makes the second wait, then read both (the statements below see what the first committed).
-  // SQLite transactions are serialised already.
-  const pipeline = await repos.pipelines.findById(pipelineId, {
-    forUpdate: !(db.getExecutor().adapter instanceof SqliteAdapter),
-  });
+  // SQLite transactions are serialised already. `locked`: the row as this transaction read it
+  // with its lock (the runner's final report ends the job and locks its pipeline in one statement).
+  const pipeline =
+    locked?.id === pipelineId
+      ? locked
+      : await repos.pipelines.findById(pipelineId, {
+          forUpdate: !(db.getExecutor().adapter instanceof SqliteAdapter),
+        });
   if (pipeline?.status === 'running' && pipeline.startedAt !== null && pipeline.finishedAt === null) {
     const counts = await db
       .selectFrom('jobs')

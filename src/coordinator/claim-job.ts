@@ -1,16 +1,31 @@
-import { type RawBuilder, sql } from 'kysely';
+import { type RawBuilder, type Selectable, sql } from 'kysely';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db, StoreDialect } from '../store/open-store.js';
+import type { GroupRecord } from '../store/repositories/groups.js';
+import { type JobRecord, toJob } from '../store/repositories/jobs.js';
+import { type PipelineRecord, toPipeline } from '../store/repositories/pipelines.js';
+import { type ProjectRecord, toProject } from '../store/repositories/projects.js';
 import type { RunnerRecord } from '../store/repositories/runners.js';
+import { toUser, type UserRecord } from '../store/repositories/users.js';
+import { withVariableFlags } from '../store/repositories/variables.js';
 import { repositories } from '../store/repositories.js';
+import type {
+  CiVariablesTable,
+  JobsTable,
+  PipelinesTable,
+  ProjectsTable,
+  ProjectVariablesTable,
+  UsersTable,
+} from '../store/schema.js';
 import { advancePipeline } from './advance-pipeline.js';
 import type { Coordinator } from './coordinator.js';
+import type { StoredVariables } from './create-pipeline.js';
 import { finishJob } from './finish-job.js';
 import { buildJobPayload, type JobPayload, JobPreparationError } from './job-payload.js';
 import { promoteScheduledJobs } from './promote-scheduled-jobs.js';
 import { resourceGroupAllows } from './resource-groups.js';
 import { generateSecret, TOKEN_PREFIXES } from './secret-token.js';
-import { loadJobRecords } from './token-context.js';
+import { type JobRecords, loadJobRecords } from './token-context.js';
 
 /**
  * Puts a job just claimed back in the queue, when the runner that asked for it hung up before the
@@ -61,29 +76,36 @@ interface LockedJob {
   resourceGroupId: number | null;
 }
 
-/**
- * {@link lockFirstEligibleJob}, answering the job's resource group too, read in the same
- * statement (most jobs have none, and the claim then needs no look at resource groups at all).
- */
-async function lockFirstEligible(
-  tx: Db,
+/** The SQL that matches the jobs a runner may take (see {@link lockFirstEligibleJob}). */
+interface Eligibility {
+  /** `runner_groups(id) as (…)`: a group runner's group and its subgroups (a recursive CTE), or null. */
+  groups: RawBuilder<unknown> | null;
+  /** Joins the conditions need (`pipelines pl` for a `ref_protected` runner). */
+  join: RawBuilder<unknown>;
+  /** The conditions on `jobs j`. */
+  where: RawBuilder<unknown>;
+  /** A project runner takes its project's jobs oldest first; the others follow fair usage. */
+  fair: boolean;
+}
+
+/** The eligibility of `runner`'s jobs as SQL, or undefined when it may take none. */
+function eligibility(
   runner: RunnerRecord,
   dialect: StoreDialect,
   excluded: readonly number[],
-): Promise<LockedJob | undefined> {
+): Eligibility | undefined {
   if (runner.paused) return undefined;
   // A bridge (`trigger:`) job is the coordinator's to run, never a runner's.
   const conditions: RawBuilder<unknown>[] = [sql`j.status = 'pending'`, sql`j.bridge = 0`];
-  let prefix = sql``;
+  let groups: RawBuilder<unknown> | null = null;
   if (runner.runnerType === 'project_type') {
     if (runner.projectId === null) return undefined;
     conditions.push(sql`j.project_id = ${runner.projectId}`);
   } else if (runner.runnerType === 'group_type') {
     if (runner.groupId === null) return undefined;
-    prefix = sql`with recursive runner_groups(id) as (
+    groups = sql`runner_groups(id) as (
       select id from groups where id = ${runner.groupId}
-      union all select g.id from groups g join runner_groups rg on g.parent_id = rg.id)
-    `;
+      union all select g.id from groups g join runner_groups rg on g.parent_id = rg.id)`;
     conditions.push(
       sql`j.project_id in (select p.id from projects p where p.namespace_id in (select id from runner_groups))`,
     );
@@ -102,12 +124,43 @@ async function lockFirstEligible(
   if (tagMatches.length === 0) return undefined;
   conditions.push(sql`(${sql.join(tagMatches, sql` or `)})`);
   if (excluded.length > 0) conditions.push(sql`j.id not in (${sql.join([...excluded])})`);
-  const protectedOnly =
+  const join =
     runner.accessLevel === 'ref_protected'
       ? sql`join pipelines pl on pl.id = j.pipeline_id and pl.ref_protected = 1`
       : sql``;
+  return {
+    groups,
+    join,
+    where: sql.join(conditions, sql` and `),
+    fair: runner.runnerType !== 'project_type',
+  };
+}
+
+// job_resource_groups is keyed by job id: one index probe for the row found, none for the others.
+const LOCKED_COLUMNS = sql`j.id, (select r.resource_group_id from job_resource_groups r where r.job_id = j.id) as rg`;
+// GitLab's fair usage: a project with many running jobs yields to projects with fewer (ordered
+// by the project's running jobs, then id). The full order sorts every eligible pending job, so
+// the common case goes first: the oldest eligible job of a project running nothing, which is
+// the full order's answer whenever there is one, read along the (status, id) index.
+const IDLE_PROJECT = sql`j.project_id not in (select project_id from jobs where status = 'running')`;
+const RUNNING_PER_PROJECT = sql`left join (select project_id, count(*) as running from jobs where status = 'running' group by project_id) rc
+        on rc.project_id = j.project_id`;
+
+/**
+ * {@link lockFirstEligibleJob}, answering the job's resource group too, read in the same
+ * statement (most jobs have none, and the claim then needs no look at resource groups at all).
+ */
+async function lockFirstEligible(
+  tx: Db,
+  runner: RunnerRecord,
+  dialect: StoreDialect,
+  excluded: readonly number[],
+): Promise<LockedJob | undefined> {
+  const eligible = eligibility(runner, dialect, excluded);
+  if (eligible === undefined) return undefined;
+  const { join, where } = eligible;
+  const prefix = eligible.groups === null ? sql`` : sql`with recursive ${eligible.groups} `;
   const lock = dialect === 'postgres' ? sql`for update of j skip locked` : sql``;
-  const where = sql.join(conditions, sql` and `);
   const first = async (query: RawBuilder<{ id: number; rg: number | null }>) => {
     const { rows } = await query.execute(tx);
     const row = rows[0];
@@ -115,29 +168,173 @@ async function lockFirstEligible(
     const group = row.rg;
     return { id: Number(row.id), resourceGroupId: group === null ? null : Number(group) };
   };
-  // job_resource_groups is keyed by job id: one index probe for the row found, none for the others.
-  const columns = sql`j.id, (select r.resource_group_id from job_resource_groups r where r.job_id = j.id) as rg`;
-  if (runner.runnerType === 'project_type') {
+  if (!eligible.fair) {
     return first(
-      sql`${prefix}select ${columns} from jobs j ${protectedOnly} where ${where} order by j.id limit 1 ${lock}`,
+      sql`${prefix}select ${LOCKED_COLUMNS} from jobs j ${join} where ${where} order by j.id limit 1 ${lock}`,
     );
   }
-  // GitLab's fair usage: a project with many running jobs yields to projects with fewer (ordered
-  // by the project's running jobs, then id). The full order sorts every eligible pending job, so
-  // the common case goes first: the oldest eligible job of a project running nothing, which is
-  // the full order's answer whenever there is one, read along the (status, id) index.
   const idle = await first(
-    sql`${prefix}select ${columns} from jobs j ${protectedOnly} where ${where}
-      and j.project_id not in (select project_id from jobs where status = 'running')
+    sql`${prefix}select ${LOCKED_COLUMNS} from jobs j ${join} where ${where} and ${IDLE_PROJECT}
       order by j.id limit 1 ${lock}`,
   );
   if (idle !== undefined) return idle;
   return first(
-    sql`${prefix}select ${columns} from jobs j ${protectedOnly}
-      left join (select project_id, count(*) as running from jobs where status = 'running' group by project_id) r
-        on r.project_id = j.project_id
-      where ${where} order by coalesce(r.running, 0), j.id limit 1 ${lock}`,
+    sql`${prefix}select ${LOCKED_COLUMNS} from jobs j ${join} ${RUNNING_PER_PROJECT}
+      where ${where} order by coalesce(rc.running, 0), j.id limit 1 ${lock}`,
   );
+}
+
+/** A job claimed, with the records its payload is built from that the claim read with it. */
+interface ClaimedJob {
+  job: JobRecord<PlannedJob>;
+  pipeline: PipelineRecord | undefined;
+  project?: ProjectRecord | undefined;
+  user?: UserRecord | null;
+  /** The project's group lineage, whether another project held its path, the user's role. */
+  lineage?: GroupRecord[];
+  pathReused?: boolean;
+  accessLevel?: number | null;
+  /** The instance's, the lineage's and the project's CI/CD variables. */
+  variables?: StoredVariables;
+}
+
+/** The row of {@link claimInOneStatement}; the records are `row_to_json` objects, keys camelCased. */
+interface OneStatementRow {
+  runnerOk: number | string;
+  picked: number | string | null;
+  job: Selectable<JobsTable> | null;
+  pipeline: Selectable<PipelinesTable> | null;
+  project: Selectable<ProjectsTable> | null;
+  jobUser: Selectable<UsersTable> | null;
+  lineage: GroupRecord[] | null;
+  pathReused: boolean;
+  accessLevel: number | string | null;
+  inheritedVariables: Selectable<CiVariablesTable>[] | null;
+  projectVariables: Selectable<ProjectVariablesTable>[] | null;
+}
+
+/**
+ * The common claim on PostgreSQL in one statement, outside any transaction: the runner's row is
+ * checked (still this token, not paused, the scope, tags and access level the node knows) and
+ * locked `FOR SHARE`, the first eligible job locked `FOR UPDATE SKIP LOCKED` (idle projects
+ * first, then fair usage), moved from `pending` to `running` with the runner's `maximum_timeout`,
+ * and answered with its pipeline, project, user, the project's group lineage, whether another
+ * project held its path, the user's role and the CI/CD variables of the instance, the groups and
+ * the project (what the payload and the ID token's claims need).
+ * That was six statements (`begin`, the runner, the job, the update, the pipeline, `commit`)
+ * and seven reads after them (project, user, group, path history, memberships, the two kinds of
+ * variables); each
+ * is a round trip on a pooled connection, and a dispatch is bound by its connections' time.
+ * Answers null when the runner matches but no job is eligible, or undefined when the claim must
+ * take the general path: the runner's row differs from the node's copy (reset, deleted, paused,
+ * changed), or the job found belongs to a resource group. A statement is atomic, and the row
+ * locks hold until it ends, as they held until the transaction's end before.
+ */
+async function claimInOneStatement(
+  coordinator: Coordinator,
+  runner: RunnerRecord,
+  tokenHash: string | undefined,
+  changes: {
+    runnerId: number;
+    startedAt: number;
+    tokenHash: string;
+    requestTokenHash: string;
+    leaseExpiresAt: number;
+  },
+): Promise<ClaimedJob | null | undefined> {
+  const eligible = eligibility(runner, 'postgres', []);
+  if (eligible === undefined) return undefined;
+  const { join, where } = eligible;
+  const lock = sql`for update of j skip locked`;
+  const pick = eligible.fair
+    ? sql`idle as materialized (
+        select ${LOCKED_COLUMNS} from jobs j ${join}
+        where ${where} and ${IDLE_PROJECT} and exists (select 1 from asking)
+        order by j.id limit 1 ${lock}),
+      fair as materialized (
+        select ${LOCKED_COLUMNS} from jobs j ${join} ${RUNNING_PER_PROJECT}
+        where ${where} and exists (select 1 from asking) and not exists (select 1 from idle)
+        order by coalesce(rc.running, 0), j.id limit 1 ${lock}),
+      pick as materialized (select id, rg from idle union all select id, rg from fair)`
+    : sql`pick as materialized (
+        select ${LOCKED_COLUMNS} from jobs j ${join}
+        where ${where} and exists (select 1 from asking)
+        order by j.id limit 1 ${lock})`;
+  const query = sql<OneStatementRow>`with recursive ${eligible.groups === null ? sql`` : sql`${eligible.groups},`}
+    asking as materialized (
+      select id, maximum_timeout from runners
+      where id = ${runner.id} ${tokenHash === undefined ? sql`` : sql`and token_hash = ${tokenHash}`}
+        and paused = 0 and runner_type = ${runner.runnerType}
+        and project_id is not distinct from ${runner.projectId}::bigint
+        and group_id is not distinct from ${runner.groupId}::bigint
+        and tag_list::jsonb = ${JSON.stringify(runner.tagList)}::jsonb
+        and run_untagged = ${runner.runUntagged ? 1 : 0} and access_level = ${runner.accessLevel}
+        and description = ${runner.description}
+      for share),
+    ${pick},
+    claimed as (
+      update jobs set status = 'running', runner_id = ${changes.runnerId}, started_at = ${changes.startedAt},
+        token_hash = ${changes.tokenHash}, request_token_hash = ${changes.requestTokenHash},
+        lease_expires_at = ${changes.leaseExpiresAt},
+        timeout_seconds = case when asking.maximum_timeout is not null and jobs.timeout_seconds > asking.maximum_timeout
+          then asking.maximum_timeout else jobs.timeout_seconds end
+      from pick, asking
+      where jobs.id = pick.id and pick.rg is null and jobs.status = 'pending'
+      returning jobs.*),
+    lineage(id, parent_id, depth) as (
+      select g.id, g.parent_id, 0 from groups g
+      where g.id = (select pr.namespace_id from projects pr join claimed on pr.id = claimed.project_id)
+      union all select g.id, g.parent_id, l.depth + 1 from groups g join lineage l on g.id = l.parent_id
+      where l.depth < 63)
+    select (select count(*) from asking) as runner_ok, pick.id as picked,
+      row_to_json(claimed.*) as job, row_to_json(p.*) as pipeline, row_to_json(pr.*) as project,
+      row_to_json(u.*) as job_user,
+      (select json_agg(row_to_json(g.*) order by l.depth) from lineage l join groups g on g.id = l.id) as lineage,
+      exists (select 1 from project_path_history h
+        where h.path = pr.path_with_namespace and h.project_id <> pr.id) as path_reused,
+      (select max(m.access_level) from members m where m.user_id = claimed.user_id
+        and ((m.source_type = 'project' and m.source_id = claimed.project_id)
+          or (m.source_type = 'group' and m.source_id in (select id from lineage)))) as access_level,
+      (select json_agg(row_to_json(v.*) order by v.id) from ci_variables v
+        where v.owner_type = 'instance' or (v.owner_type = 'group' and v.owner_id in (select id from lineage)))
+        as inherited_variables,
+      (select json_agg(row_to_json(v.*) order by v.id) from project_variables v
+        where v.project_id = claimed.project_id) as project_variables
+    from (select 1) as one
+    left join pick on true
+    left join claimed on true
+    left join pipelines p on p.id = claimed.pipeline_id
+    left join projects pr on pr.id = claimed.project_id
+    left join users u on u.id = claimed.user_id`;
+  const row = (await query.execute(coordinator.store.db)).rows[0];
+  if (row === undefined || Number(row.runnerOk) === 0) return undefined;
+  if (row.picked === null) return null;
+  if (row.job === null) return undefined;
+  return {
+    job: toJob<PlannedJob>(row.job),
+    pipeline: row.pipeline === null ? undefined : toPipeline(row.pipeline),
+    project: row.project === null ? undefined : toProject(row.project),
+    user: row.jobUser === null ? null : toUser(row.jobUser),
+    lineage: row.lineage ?? [],
+    pathReused: row.pathReused,
+    accessLevel: row.accessLevel === null ? null : Number(row.accessLevel),
+    variables: {
+      inherited: (row.inheritedVariables ?? []).map(withVariableFlags),
+      own: (row.projectVariables ?? []).map(withVariableFlags),
+    },
+  };
+}
+
+/** What {@link claimInOneStatement} read besides the job, its pipeline and project, for the payload. */
+function readWithClaim(claimed: ClaimedJob): Partial<JobRecords> {
+  const { user, lineage, pathReused, accessLevel, variables } = claimed;
+  return {
+    ...(variables === undefined ? {} : { variables }),
+    ...(user === undefined ? {} : { user }),
+    ...(lineage === undefined ? {} : { lineage }),
+    ...(pathReused === undefined ? {} : { pathReused }),
+    ...(accessLevel === undefined ? {} : { accessLevel }),
+  };
 }
 
 /** How often a claim looks for delayed jobs that came due, per coordinator. */
@@ -175,7 +372,29 @@ export async function claimJob(
     const jobToken = generateSecret(TOKEN_PREFIXES.job);
     const requestToken = generateSecret(TOKEN_PREFIXES.idTokenRequest);
     const now = coordinator.clock();
-    const claimed = await coordinator.store.transaction(async (tx) => {
+    const changes = {
+      runnerId: runner.id,
+      startedAt: now,
+      tokenHash: jobToken.hash,
+      requestTokenHash: requestToken.hash,
+      leaseExpiresAt: now + coordinator.config.leaseTimeout * 1000,
+    };
+    // On PostgreSQL the first look is one statement; it answers undefined when this claim needs
+    // the general path below (a runner changed since the node read it, a resource group).
+    let claimed: ClaimedJob | null | undefined =
+      round === 0 && coordinator.store.dialect === 'postgres'
+        ? await claimInOneStatement(coordinator, runner, options.tokenHash, changes)
+        : undefined;
+    if (claimed !== undefined && claimed !== null) {
+      const { job, pipeline } = claimed;
+      // As below: only the pipeline's first job to start moves it (in its own transaction here;
+      // a crash between the two leaves a pending pipeline with a running job, which that job's
+      // end or its lease's expiry settles, as advancing reads all the jobs of such a pipeline).
+      if (pipeline?.status !== 'running' || pipeline.startedAt === null) {
+        await coordinator.store.transaction((tx) => advancePipeline(tx, job.pipelineId, now));
+      }
+    }
+    claimed ??= await coordinator.store.transaction(async (tx): Promise<ClaimedJob | null | undefined> => {
       const repos = repositories(tx);
       // A long poll lasts up to jobRequestWait: a pause, new tags, a new access level or a
       // deletion since it began count from now on.
@@ -197,14 +416,7 @@ export async function claimJob(
       // The claim's compare-and-set answers the job as claimed: no read of it before or after.
       const job = await repos.jobs.claim<PlannedJob>(
         found.id,
-        {
-          status: 'running',
-          runnerId: runner.id,
-          startedAt: now,
-          tokenHash: jobToken.hash,
-          requestTokenHash: requestToken.hash,
-          leaseExpiresAt: now + coordinator.config.leaseTimeout * 1000,
-        },
+        { status: 'running', ...changes, runnerId: runner.id },
         runner.maximumTimeout,
       );
       // Not expected while the row is locked (PostgreSQL) or the write lock held (SQLite): look again.
@@ -225,10 +437,10 @@ export async function claimJob(
     if (!claimed) continue;
     coordinator.counters.jobsClaimed += 1;
     try {
-      const records = await loadJobRecords(coordinator, claimed.job, claimed.pipeline);
+      const records = await loadJobRecords(coordinator, claimed.job, claimed.pipeline, claimed.project);
       return await buildJobPayload(
         coordinator,
-        records,
+        { ...records, ...readWithClaim(claimed) },
         runner,
         { jobToken: jobToken.value, requestToken: requestToken.value },
         now,

@@ -11,10 +11,12 @@ import type { PipelineInputValues } from '../pipeline/pipeline-inputs.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
 import { buildRuleVariables, type PipelineSource } from '../pipeline/rule-variables.js';
 import type { Db } from '../store/open-store.js';
+import type { CiVariableRecord } from '../store/repositories/ci-variables.js';
 import type { GroupRecord } from '../store/repositories/groups.js';
 import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { UserRecord } from '../store/repositories/users.js';
+import type { VariableRecord } from '../store/repositories/variables.js';
 import { repositories } from '../store/repositories.js';
 import { ACCESS_LEVELS, accessLevelDescription } from './access-level.js';
 import { advancePipeline } from './advance-pipeline.js';
@@ -46,17 +48,25 @@ export function gitReader(coordinator: Coordinator): GitRepositoryReader {
   return reader;
 }
 
+/** The CI/CD variables a job may get, as stored: the instance's and its groups', and the project's. */
+export interface StoredVariables {
+  inherited: readonly CiVariableRecord[];
+  own: readonly VariableRecord[];
+}
+
 /**
  * The CI/CD variables a pipeline on a ref sees, protected ones only on protected refs, in GitLab's
  * order of precedence (a later one with the same key wins): the instance's, then those of the
  * project's groups from the top-level group down, then the project's own. `knownLineage`: the
- * project's group and its ancestors, when the caller has read them already.
+ * project's group and its ancestors, when the caller has read them already; `known`: the stored
+ * variables, when the caller has read them (the PostgreSQL claim reads them with the job).
  */
 export async function projectVariablesFor(
   db: Db,
   projectId: number,
   refProtected: boolean,
   knownLineage?: readonly GroupRecord[],
+  known?: StoredVariables,
 ): Promise<Array<{ key: string; value: string; masked: boolean; file: boolean; raw: boolean }>> {
   const repos = repositories(db);
   let lineage = knownLineage;
@@ -66,10 +76,9 @@ export async function projectVariablesFor(
   }
   const depth = new Map(lineage.map((group, index) => [group.id, lineage.length - index]));
   // Independent reads: on PostgreSQL they go out together, on two of the pool's connections.
-  const [instanceAndGroup, own] = await Promise.all([
-    repos.ciVariables.listFor([...depth.keys()]),
-    repos.variables.list(projectId),
-  ]);
+  const [instanceAndGroup, own] = known
+    ? [[...known.inherited], known.own]
+    : await Promise.all([repos.ciVariables.listFor([...depth.keys()]), repos.variables.list(projectId)]);
   const inherited = instanceAndGroup.sort(
     (a, b) =>
       (a.ownerType === 'instance' ? 0 : (depth.get(a.ownerId) ?? 0)) -

@@ -146,11 +146,15 @@ export async function buildJobPayload(
   // and together: these reads depend on nothing but the job, and on PostgreSQL each waited for
   // the one before it (a request's latency was mostly such round trips, one after the other).
   const [user, lineage, pathReused] = await Promise.all([
-    job.userId === null ? undefined : repos.users.findById(job.userId),
+    loaded.user !== undefined
+      ? (loaded.user ?? undefined)
+      : job.userId === null
+        ? undefined
+        : repos.users.findById(job.userId),
     loaded.lineage ?? repos.groups.lineage(project.namespaceId),
     idTokens.length === 0
       ? undefined
-      : repos.projects.pathHeldByAnother(project.id, project.pathWithNamespace),
+      : (loaded.pathReused ?? repos.projects.pathHeldByAnother(project.id, project.pathWithNamespace)),
   ]);
   // The environment may have become protected since the pipeline was created or the job played.
   if (job.environmentName !== null) {
@@ -167,7 +171,11 @@ export async function buildJobPayload(
     [inherited, accessLevel] = await Promise.all([
       buildDependencyPayload(coordinator, job, secrets.jobToken),
       // The `user_access_level` claim (only an ID token needs it).
-      user && idTokens.length > 0 ? projectAccessLevel(coordinator, user.id, project, lineage) : null,
+      user && idTokens.length > 0
+        ? loaded.accessLevel !== undefined
+          ? loaded.accessLevel
+          : projectAccessLevel(coordinator, user.id, project, lineage)
+        : null,
     ]);
   } catch (error) {
     if (error instanceof MissingDependencyError)

@@ -146,6 +146,7 @@ export async function buildJobVariables(
     project.id,
     pipeline.refProtected,
     records.lineage,
+    records.variables,
   )) {
     variables.set({
       key: variable.key,

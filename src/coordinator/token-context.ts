@@ -8,6 +8,7 @@ import type { UserRecord } from '../store/repositories/users.js';
 import type { JobTokenContext } from '../token/job-token-context.js';
 import { roleName } from './access-level.js';
 import type { Coordinator } from './coordinator.js';
+import type { StoredVariables } from './create-pipeline.js';
 import { guessTier } from './deployment-tier.js';
 import { projectAccessLevel } from './permissions.js';
 
@@ -26,16 +27,19 @@ export interface JobRecords {
   /** The user's role on the project and whether another project held its path, once read. */
   accessLevel?: number | null;
   pathReused?: boolean;
+  /** The CI/CD variables the job may get, when read with the claim. */
+  variables?: StoredVariables;
 }
 
-/** Loads the pipeline (unless the caller has just read it) and project of `job`. */
+/** Loads the pipeline and project of `job` (unless the caller has just read them). */
 export async function loadJobRecords(
   coordinator: Coordinator,
   job: JobRecord<PlannedJob>,
   knownPipeline?: PipelineRecord,
+  knownProject?: ProjectRecord,
 ): Promise<JobRecords> {
   const pipeline = knownPipeline ?? (await coordinator.repos.pipelines.findById(job.pipelineId));
-  const project = await coordinator.repos.projects.findById(job.projectId);
+  const project = knownProject ?? (await coordinator.repos.projects.findById(job.projectId));
   if (!pipeline || !project)
     throw new TesseraError('ERR_NOT_FOUND', `job ${job.id} has no pipeline or project`);
   return { job, pipeline, project };

@@ -50,18 +50,22 @@ after(() => {
 
 /**
  * A dispatch (`POST /jobs/request` that hands out a job with one ID token, then `PUT /jobs/:id`
- * with `success`) of a job in the middle of a pipeline ran 33 statements on SQLite and 34 on PostgreSQL before the dispatch work
- * of issue 16 (the runner's token looked up on every request, the claim read the job and its
- * resource group twice, its pipeline three times, the user and the group twice or three times and
- * all the pipeline's jobs for its artifact dependencies; finishing it read the job again and all
- * the pipeline's jobs); now 21, or 22 when the request is the node's first in a second and looks
- * for due delayed jobs.
+ * with `success`) of a job in the middle of a pipeline ran 33 statements on SQLite and 34 on
+ * PostgreSQL before the dispatch work of issue 16 (the runner's token looked up on every request,
+ * the claim read the job and its resource group twice, its pipeline three times, the user and
+ * the group twice or three times and all the pipeline's jobs for its artifact dependencies;
+ * finishing it read the job again and all the pipeline's jobs); 21 on both after that work's first cuts. Now 20 on SQLite (the final
+ * report's job-token check is its update) and 7 on PostgreSQL (the claim is one statement that
+ * also reads the pipeline, project, user, group lineage, path history, role and variables; the
+ * final report ends the job and locks its pipeline in one statement, then counts its jobs), not
+ * counting the look for due delayed jobs of a request that is the node's first in a second.
  */
-const MAX_STATEMENTS_PER_DISPATCH = 22;
+const MAX_STATEMENTS_PER_DISPATCH = { sqlite: 20, postgres: 7 };
 
 for (const dialect of testDialects()) {
   describe(`dispatch statements [${dialect.name}]`, { skip: dialect.skip }, () => {
-    it('hands out a mid-pipeline job with an ID token and finishes it in at most 22 statements', async () => {
+    const bound = MAX_STATEMENTS_PER_DISPATCH[dialect.name];
+    it(`hands out a mid-pipeline job with an ID token and finishes it in at most ${bound} statements`, async () => {
       const jobs = ['one', 'two', 'three']
         .map(
           (name) =>
@@ -84,11 +88,15 @@ for (const dialect of testDialects()) {
       assert.ok(second);
       assert.equal((await updateJob(c, second, { state: 'success' })).status, 200);
       counter.counting = false;
-      const counted = counter.statements.length;
+      // The look for due delayed jobs a node's first request in a second makes (none are due here)
+      // depends on the machine's speed, not on the dispatch: left out of the count.
+      const counted = counter.statements.filter(
+        (statement) => !/^select "id", "pipeline_id" from "jobs" where "status" = /.test(statement),
+      ).length;
 
       assert.match(variable(second, 'ID_TOKEN') ?? '', /^ey/, 'the ID token was minted');
       assert.ok(
-        counted <= MAX_STATEMENTS_PER_DISPATCH,
+        counted <= bound,
         `${counted} statements for one dispatch:\n${counter.statements.join('\n')}`,
       );
       // The third job and the pipeline's end still go through: nothing was skipped that mattered.
@@ -99,6 +107,58 @@ for (const dialect of testDialects()) {
         token: p.developer.token,
       });
       assert.equal(pipelines.body[0].status, 'success');
+      await c.close();
+    });
+
+    it('builds the ID token and the variables of a subgroup project from what the claim read', async () => {
+      // The claim reads the group lineage, the user's role and the path history with the job:
+      // a project two levels down, a role inherited from the top group, a variable of each group.
+      const repo = await makeRepository({
+        '.gitlab-ci.yml':
+          "one:\n  script: ['true']\n  id_tokens:\n    ID_TOKEN:\n      aud: https://x.example\n",
+      });
+      const c = await startTestCoordinator(dialect);
+      const p = await setUpProject(c, repo.path);
+      const sub = await c.api('POST', '/api/v4/groups', {
+        body: { name: 'Sub', path: 'sub', parent_id: p.groupId },
+      });
+      assert.equal(sub.status, 201);
+      const deep = await c.api('POST', '/api/v4/projects', {
+        body: { name: 'deep', path: 'deep', namespace_id: sub.body.id, repository_url: repo.path },
+      });
+      assert.equal(deep.status, 201);
+      for (const [groupId, value] of [
+        [p.groupId, 'top'],
+        [sub.body.id, 'sub'],
+      ] as const) {
+        const created = await c.api('POST', `/api/v4/groups/${groupId}/variables`, {
+          body: { key: 'WHERE', value },
+        });
+        assert.equal(created.status, 201);
+      }
+      const stored = [
+        ['/api/v4/admin/ci/variables', { key: 'FROM_INSTANCE', value: 'i' }],
+        [`/api/v4/projects/${deep.body.id}/variables`, { key: 'FROM_PROJECT', value: 'p' }],
+        [`/api/v4/projects/${deep.body.id}/variables`, { key: 'HIDDEN', value: 'h', protected: true }],
+      ] as const;
+      for (const [path, body] of stored) assert.equal((await c.api('POST', path, { body })).status, 201);
+      const runnerToken = await registerRunner(c);
+      const pipeline = await c.api('POST', `/api/v4/projects/${deep.body.id}/pipeline?ref=main`, {
+        token: p.developer.token,
+      });
+      assert.equal(pipeline.status, 201);
+      const job = await requestJob(c, runnerToken);
+      assert.ok(job);
+      assert.equal(variable(job, 'WHERE'), 'sub', "the nearer group's variable wins");
+      assert.equal(variable(job, 'FROM_INSTANCE'), 'i');
+      assert.equal(variable(job, 'FROM_PROJECT'), 'p');
+      assert.equal(variable(job, 'HIDDEN'), undefined, 'a protected variable only on a protected ref');
+      const [, body] = (variable(job, 'ID_TOKEN') ?? '').split('.');
+      const claims = JSON.parse(Buffer.from(body ?? '', 'base64url').toString('utf8'));
+      assert.equal(claims.namespace_path, 'acme/sub');
+      assert.equal(claims.project_path, 'acme/sub/deep');
+      assert.equal(claims.user_login, `dev-app`);
+      assert.equal(claims.user_access_level, 'developer', 'the role inherited from the top group');
       await c.close();
     });
 

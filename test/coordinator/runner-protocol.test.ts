@@ -91,6 +91,12 @@ build:
       const wrong = await updateJob(c, { id: job.id, token: 'tsjob-nope' }, { state: 'running' });
       assert.equal(wrong.status, 403);
       assert.equal(wrong.body.error, 'ERR_JOB_TOKEN_INVALID');
+      // A final state is checked by the update that ends the job: a wrong token ends nothing.
+      const wrongFinal = await updateJob(c, { id: job.id, token: 'tsjob-nope' }, { state: 'success' });
+      assert.equal(wrongFinal.status, 403);
+      assert.equal(wrongFinal.body.error, 'ERR_JOB_TOKEN_INVALID');
+      const stillRunning = await updateJob(c, job, { state: 'running' });
+      assert.deepEqual(stillRunning.body, { status: 'running' });
 
       const trace = (range: string, text: string) =>
         c.api('PATCH', `/api/v4/jobs/${job.id}/trace`, {

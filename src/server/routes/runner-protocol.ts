@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { claimJob, releaseClaim } from '../../coordinator/claim-job.js';
-import { finishJob } from '../../coordinator/finish-job.js';
+import { finishJob, finishJobWithToken, type JobOutcome } from '../../coordinator/finish-job.js';
 import { cancelJob } from '../../coordinator/job-actions.js';
 import { authenticateJob, extendLease } from '../../coordinator/job-token-auth.js';
 import { RunnerTokenCache } from '../../coordinator/runner-auth.js';
+import { hashSecret } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import type { JobRecord } from '../../store/repositories/jobs.js';
@@ -26,6 +27,15 @@ const POLL_INTERVAL_MS = 1000;
 const RUNNER_TOKEN_CACHE_MS = 5000;
 /** How stale a runner's stored `contacted_at` may be before a request updates it. */
 const RUNNER_CONTACT_RESOLUTION_MS = 60_000;
+
+/** A runner's final report (`success`, or anything else as `failed`) as a job outcome. */
+function outcomeOf(state: string, body: { exit_code?: number; failure_reason?: string }): JobOutcome {
+  return {
+    status: state === 'success' ? 'success' : 'failed',
+    exitCode: body.exit_code ?? null,
+    failureReason: state === 'failed' ? (body.failure_reason ?? 'script_failure') : null,
+  };
+}
 
 function sendStatus(reply: FastifyReply, status: string, code = 200) {
   return reply.status(code).header('job-status', status).send({ status });
@@ -158,11 +168,26 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
       },
     },
     async (request, reply) => {
+      const state = request.body.state ?? 'running';
+      // The common report, a final state without a log part: the job token is checked by the
+      // update that ends the job (no read before it). Anything else, a wrong token or a job no
+      // longer running included, takes the path below, which reads the job first.
+      if ((state === 'success' || state === 'failed') && request.body.trace === undefined) {
+        const status = await finishJobWithToken(
+          coordinator,
+          request.params.id,
+          hashSecret(request.body.token),
+          outcomeOf(state, request.body),
+        );
+        if (status !== undefined) {
+          request.log.info({ jobId: request.params.id, status }, 'job finished');
+          return sendStatus(reply, status);
+        }
+      }
       const job = await withAuthLimit(request, () =>
         authenticateJob(coordinator, request.params.id, request.body.token),
       );
       if (job.status !== 'running') return sendStatus(reply, job.status);
-      const state = request.body.state ?? 'running';
       if (state === 'running') {
         await extendLease(coordinator, job);
         return sendStatus(reply, 'running');
@@ -181,16 +206,7 @@ export function registerRunnerProtocolRoutes(app: FastifyInstance, context: Serv
         );
         reply.header('range', `0-${length}`);
       }
-      const status = await finishJob(
-        coordinator,
-        job.id,
-        {
-          status: state === 'success' ? 'success' : 'failed',
-          exitCode: request.body.exit_code ?? null,
-          failureReason: state === 'failed' ? (request.body.failure_reason ?? 'script_failure') : null,
-        },
-        job,
-      );
+      const status = await finishJob(coordinator, job.id, outcomeOf(state, request.body), job);
       request.log.info({ jobId: job.id, status }, 'job finished');
       return sendStatus(reply, status);
     },

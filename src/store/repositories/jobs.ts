@@ -122,7 +122,8 @@ function isBridgeSpec(spec: unknown): boolean {
   return typeof spec === 'object' && spec !== null && Boolean((spec as { trigger?: unknown }).trigger);
 }
 
-function toJob<S>(row: Selectable<JobsTable>): JobRecord<S> {
+/** A `jobs` row (as read, keys camelCased) as the record the coordinator uses (no secret hashes). */
+export function toJob<S>(row: Selectable<JobsTable>): JobRecord<S> {
   const { tokenHash: _t, requestTokenHash: _r, bridge: _b, spec, ...rest } = row;
   return { ...toJobState(rest), spec: JSON.parse(spec) as S };
 }
@@ -372,6 +373,28 @@ export class JobRepository {
       .where('status', 'in', [...from])
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  }
+
+  /**
+   * Moves the running job `id` whose job token hashes to `tokenHash` with `changes` (the runner's
+   * final report) and answers it as it is now, or undefined when no running job has that id and
+   * token. The token check is the update's own condition: one statement instead of a read and an
+   * update (the hash is of a random secret, so comparing it in SQL reveals nothing usable).
+   */
+  async finishRunning<S>(
+    id: number,
+    tokenHash: string,
+    changes: JobChanges,
+  ): Promise<JobRecord<S> | undefined> {
+    const row = await this.db
+      .updateTable('jobs')
+      .set(changesToRow(changes))
+      .where('id', '=', id)
+      .where('status', '=', 'running')
+      .where('tokenHash', '=', tokenHash)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toJob<S>(row);
   }
 
   /**

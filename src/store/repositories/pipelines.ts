@@ -29,7 +29,8 @@ export interface PipelineRecord
   warnings: string[];
 }
 
-function toPipeline(row: Selectable<PipelinesTable>): PipelineRecord {
+/** A `pipelines` row (as read, keys camelCased) as the record the coordinator uses. */
+export function toPipeline(row: Selectable<PipelinesTable>): PipelineRecord {
   return {
     ...row,
     refProtected: row.refProtected === 1,

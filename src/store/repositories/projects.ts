@@ -32,7 +32,8 @@ export type ProjectChanges = Partial<
   >
 >;
 
-function toProject(row: Selectable<ProjectsTable>): ProjectRecord {
+/** A `projects` row (as read, keys camelCased) as the record the coordinator uses. */
+export function toProject(row: Selectable<ProjectsTable>): ProjectRecord {
   return {
     ...row,
     subClaimComponents: JSON.parse(row.subClaimComponents) as string[],

@@ -28,7 +28,8 @@ export interface AccessTokenRecord {
   lastUsedAt: number | null;
 }
 
-function toUser(row: Selectable<UsersTable>): UserRecord {
+/** A `users` row (as read, keys camelCased) as the record the coordinator uses. */
+export function toUser(row: Selectable<UsersTable>): UserRecord {
   return { ...row, isAdmin: row.isAdmin === 1, canCreateGroup: row.canCreateGroup === 1 };
 }
 
