@@ -3,31 +3,14 @@
 // with a spec: header, and include:local wildcards over the commit's files.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { commitFiles, git, makeRepository } from '../runner/git-repository.js';
-import { type Child, Coordinator, startRunner, TESSERA_BIN } from './runner-harness.js';
+import { TESSERA_BIN, useServeAndRunner } from './runner-harness.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-dialect-'));
-const coordinator = new Coordinator(join(root, 'data'));
-let runner: Child;
-
-before(async () => {
-  await coordinator.start();
-  // The shell executor, so that a job can leave a marker file for its retry to find.
-  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2, [
-    '--executor',
-    'shell',
-  ]);
-});
-
-after(async () => {
-  await runner?.stop();
-  await coordinator.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+// The shell executor, so that a job can leave a marker file for its retry to find.
+const { root, coordinator } = useServeAndRunner('dialect', { runnerArgs: ['--executor', 'shell'] });
 
 describe('runner end to end: GitLab dialect', () => {
   it('runs parallel and matrix jobs with their variables, and needs on a matrix', async () => {

@@ -3,29 +3,16 @@
 // the periodic auto-stop sweep, a redeploy that makes the environment available again, and a
 // Reporter refused.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { makeRepository } from '../runner/git-repository.js';
-import { type Child, Coordinator, startRunner, waitFor } from './runner-harness.js';
+import { useServeAndRunner, waitFor } from './runner-harness.js';
 
 // The jobs write markers on the host, which a sandbox would hide.
 const SHELL = ['--executor', 'shell'];
-const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-environments-'));
-const coordinator = new Coordinator(join(root, 'data'));
-let runner: Child;
 
-before(async () => {
-  await coordinator.start();
-  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2, SHELL);
-});
-
-after(async () => {
-  await runner?.stop();
-  await coordinator.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+const { root, coordinator } = useServeAndRunner('environments', { runnerArgs: SHELL });
 
 interface Environment {
   id: number;

@@ -5,8 +5,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stripTimestampPrefixes } from '../../src/job-log/timestamp-prefix.js';
 
@@ -271,4 +273,41 @@ export { waitFor };
 /** A builds directory under `root`. */
 export function buildsDirIn(root: string): string {
   return join(root, 'builds');
+}
+
+/** What {@link useServeAndRunner} starts for one test file. */
+export interface ServeAndRunner {
+  /** The file's temporary directory (data, builds, and room for its repositories). */
+  readonly root: string;
+  readonly coordinator: Coordinator;
+}
+
+/**
+ * A real `tessera serve` (with `serveEnv`) and one `tessera runner` at concurrency 2 (with
+ * `runnerArgs`) for the tests of one file, in a fresh temporary directory named after `name`:
+ * started before its tests, stopped and removed after them.
+ */
+export function useServeAndRunner(
+  name: string,
+  options: { runnerArgs?: readonly string[]; serveEnv?: Record<string, string> } = {},
+): ServeAndRunner {
+  const root = mkdtempSync(join(tmpdir(), `tessera-e2e-${name}-`));
+  const coordinator = new Coordinator(join(root, 'data'));
+  let runner: Child | undefined;
+  before(async () => {
+    await coordinator.start([], options.serveEnv ?? {});
+    runner = startRunner(
+      coordinator,
+      await coordinator.registerRunner(),
+      join(root, 'builds'),
+      2,
+      options.runnerArgs ?? [],
+    );
+  });
+  after(async () => {
+    await runner?.stop();
+    await coordinator.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+  return { root, coordinator };
 }

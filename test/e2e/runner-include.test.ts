@@ -4,30 +4,13 @@
 // a real `tessera runner`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { commitFiles, git, makeRepository } from '../runner/git-repository.js';
-import { type Child, Coordinator, startRunner, TESSERA_BIN } from './runner-harness.js';
+import { TESSERA_BIN, useServeAndRunner } from './runner-harness.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-include-'));
-const coordinator = new Coordinator(join(root, 'data'));
-let runner: Child;
-
-before(async () => {
-  await coordinator.start();
-  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2, [
-    '--executor',
-    'shell',
-  ]);
-});
-
-after(async () => {
-  await runner?.stop();
-  await coordinator.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+const { root, coordinator } = useServeAndRunner('include', { runnerArgs: ['--executor', 'shell'] });
 
 const component = (version: string) => `spec:
   inputs:

@@ -2,29 +2,15 @@
 // Runner's FF_TIMESTAMPS prefixes into the trace the API answers, masks secrets before it prefixes
 // (also a secret the script writes in two parts), and leaves them out for a job that says so.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { makeRepository } from '../runner/git-repository.js';
-import { type Child, Coordinator, startRunner } from './runner-harness.js';
+import { useServeAndRunner } from './runner-harness.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-log-timestamps-'));
-const coordinator = new Coordinator(join(root, 'data'));
-let runner: Child;
 const PREFIX = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z [0-9a-f]{2}[OE][ +]/;
 const SECRET = 'e2e-masked-value-7f3a9c';
 
-before(async () => {
-  await coordinator.start();
-  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2);
-});
-
-after(async () => {
-  await runner?.stop();
-  await coordinator.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+const { root, coordinator } = useServeAndRunner('log-timestamps');
 
 describe('job log timestamps from a runner process', () => {
   it('prefixes every line of the trace, masking intact, and none with FF_TIMESTAMPS false', async () => {

@@ -2,13 +2,11 @@
 // file from a loopback HTTPS server (include:remote with inputs), pipeline inputs from the API, and
 // a child pipeline given its inputs by trigger:include:inputs.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { startIncludeServers } from '../coordinator/remote-include-server.js';
 import { makeRepository } from '../runner/git-repository.js';
-import { type Child, Coordinator, startRunner } from './runner-harness.js';
+import { useServeAndRunner } from './runner-harness.js';
 
 const servers = await startIncludeServers({
   '/templates/greet.yml': `spec:
@@ -21,25 +19,13 @@ remote-job:
     - echo "remote says $[[ inputs.greeting ]]"
 `,
 });
-const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-remote-'));
-const coordinator = new Coordinator(join(root, 'data'));
-let runner: Child;
 
-before(async () => {
-  await coordinator.start([], {
+const { root, coordinator } = useServeAndRunner('remote', {
+  runnerArgs: ['--executor', 'shell'],
+  serveEnv: {
     TESSERA_INCLUDE_REMOTE_HOSTS: '127.0.0.1',
     TESSERA_INCLUDE_REMOTE_CA_FILE: servers.caFile,
-  });
-  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2, [
-    '--executor',
-    'shell',
-  ]);
-});
-
-after(async () => {
-  await runner?.stop();
-  await coordinator.stop();
-  rmSync(root, { recursive: true, force: true });
+  },
 });
 
 describe('runner end to end: include:remote and inputs', () => {

@@ -2,30 +2,12 @@
 // bridges the coordinator runs itself, strategy: depend, forwarded variables, the bridges API with
 // downstream_pipeline, a child that cannot be created, and the child's ID token claims.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { makeRepository } from '../runner/git-repository.js';
-import { type Child, Coordinator, startRunner } from './runner-harness.js';
+import { useServeAndRunner } from './runner-harness.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tessera-e2e-trigger-'));
-const coordinator = new Coordinator(join(root, 'data'));
-let runner: Child;
-
-before(async () => {
-  await coordinator.start();
-  runner = startRunner(coordinator, await coordinator.registerRunner(), join(root, 'builds'), 2, [
-    '--executor',
-    'shell',
-  ]);
-});
-
-after(async () => {
-  await runner?.stop();
-  await coordinator.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+const { root, coordinator } = useServeAndRunner('trigger', { runnerArgs: ['--executor', 'shell'] });
 
 interface Bridge {
   name: string;
