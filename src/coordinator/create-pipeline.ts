@@ -28,7 +28,7 @@ import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
 import { includeSourcesFor } from './include-sources.js';
 import { projectAccessLevel } from './permissions.js';
 import { isMeantAsPipeline } from './pipeline-config-shape.js';
-import { planFilesFor } from './plan-files.js';
+import { changedPathsOf, planFilesFor } from './plan-files.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
 import { recordDeployment } from './record-deployment.js';
 import { attachResourceGroup } from './resource-groups.js';
@@ -285,9 +285,19 @@ export async function planResolvedRef(
     ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
     ...input.variables,
   };
+  // rules:changes (of jobs and of includes) compares with the push's before-sha, else the commit's parent.
+  const changedPaths = changedPathsOf({
+    git,
+    repositoryUrl: project.repositoryUrl,
+    cache,
+    source: input.source,
+    ref,
+    beforeSha: input.beforeSha ?? commit.beforeSha,
+  });
   const loaded = await loadPipeline({
     content,
     file: configFile,
+    changedPaths,
     readLocalFile: (path) => git.readFile(cache, ref.sha, path),
     listLocalFiles: () => git.listFiles(cache, ref.sha),
     fetchRemoteFile: createRemoteIncludeFetcher(coordinator.config),
@@ -306,16 +316,7 @@ export async function planResolvedRef(
     if (isTesseraError(error) && !isMeantAsPipeline(content, configFile)) throw noConfig();
     throw error;
   });
-  // rules:changes compares with the push's before-sha, else the commit's parent.
-  const planFiles = await planFilesFor({
-    git,
-    repositoryUrl: project.repositoryUrl,
-    cache,
-    spec: loaded.spec,
-    source: input.source,
-    ref,
-    beforeSha: input.beforeSha ?? commit.beforeSha,
-  });
+  const planFiles = await planFilesFor({ git, cache, ref, spec: loaded.spec, changedPaths });
   const planned: PipelinePlan = planPipeline(
     loaded.spec,
     { ...ruleVariables, ...callerVariables },

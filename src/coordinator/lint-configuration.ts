@@ -12,7 +12,7 @@ import type { Coordinator } from './coordinator.js';
 import { gitReader, projectVariablesFor, variablesForIncludes } from './create-pipeline.js';
 import { createRemoteIncludeFetcher } from './fetch-remote-include.js';
 import { includeSourcesFor } from './include-sources.js';
-import { planFilesFor } from './plan-files.js';
+import { changedPathsOf, planFilesFor } from './plan-files.js';
 import { refProtection } from './protected-ref.js';
 
 /** Input of {@link lintConfiguration}. */
@@ -105,9 +105,21 @@ export async function lintConfiguration(coordinator: Coordinator, input: LintInp
   });
   const projectVariables = await projectVariablesFor(coordinator.store.db, project.id, protection.protected);
   try {
+    // A dry run plans a push of the ref; without one, rules:changes has no base and holds.
+    const changedPaths = input.dryRun
+      ? changedPathsOf({
+          git,
+          repositoryUrl: project.repositoryUrl,
+          cache,
+          source: 'push',
+          ref,
+          beforeSha: commit.beforeSha,
+        })
+      : undefined;
     const loaded = await loadPipeline({
       content,
       file: project.ciConfigPath,
+      ...(changedPaths === undefined ? {} : { changedPaths }),
       readLocalFile: (path) => git.readFile(cache, ref.sha, path),
       listLocalFiles: () => git.listFiles(cache, ref.sha),
       fetchRemoteFile: createRemoteIncludeFetcher(coordinator.config),
@@ -123,12 +135,10 @@ export async function lintConfiguration(coordinator: Coordinator, input: LintInp
     if (input.dryRun) {
       const files = await planFilesFor({
         git,
-        repositoryUrl: project.repositoryUrl,
         cache,
-        spec: loaded.spec,
-        source: 'push',
         ref,
-        beforeSha: commit.beforeSha,
+        spec: loaded.spec,
+        changedPaths: changedPaths ?? (async () => null),
       });
       const plan = planPipeline(
         loaded.spec,

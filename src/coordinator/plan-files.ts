@@ -1,16 +1,16 @@
 import { isTesseraError, TesseraError } from '../errors.js';
+import type { ChangedPaths } from '../pipeline/include-sources.js';
 import type { PlanFiles } from '../pipeline/plan.js';
 import type { PipelineSpec, PolicySpec, RuleSpec } from '../pipeline/spec.js';
 import type { GitRepositoryReader, ResolvedRef } from './git-repository.js';
 
 const ZERO_SHA = /^0+$/;
 
-/** What {@link planFilesFor} needs to know about the pipeline. */
-export interface PlanFilesInput {
+/** What the changed paths of a pipeline's commit are worked out from. */
+export interface ChangeBase {
   readonly git: GitRepositoryReader;
   readonly repositoryUrl: string;
   readonly cache: string;
-  readonly spec: PipelineSpec;
   readonly source: string;
   readonly ref: ResolvedRef;
   /** The commit a push moved the branch from (Tessera: the commit's first parent). */
@@ -18,26 +18,29 @@ export interface PlanFilesInput {
 }
 
 /**
- * Works out, with git, what the file clauses of a configuration compare against, and nothing when
- * it has none. The pipeline's own base follows GitLab: only a push to an existing branch has one
- * (its before-sha); tag, web, API, schedule and trigger pipelines and a branch's first push have
- * none, so `changes` is true there. `compare_to` diffs the merge base of that ref and the commit.
+ * The changed paths of one pipeline's commit, each base worked out with git once. The pipeline's
+ * own base follows GitLab: only a push to an existing branch has one (its before-sha); tag, web,
+ * API, schedule and trigger pipelines and a branch's first push have none, so `changes` is true
+ * there. `compare_to` diffs the merge base of that ref and the commit.
  *
- * @throws TesseraError `ERR_PIPELINE_INVALID` when a `compare_to` names no branch or tag.
+ * @throws TesseraError `ERR_PIPELINE_INVALID` (from the function) when a `compare_to` names no
+ *   branch or tag.
  */
-export async function planFilesFor(input: PlanFilesInput): Promise<PlanFiles> {
-  const used = fileClausesOf(input.spec);
-  const changedPaths = new Map<string, readonly string[] | null>();
-  if (used.defaultChanges) {
-    const base = input.beforeSha;
-    const pushed =
-      input.source === 'push' && input.ref.type === 'branch' && base !== undefined && !ZERO_SHA.test(base);
-    changedPaths.set('', pushed ? await input.git.changedPaths(input.cache, base, input.ref.sha) : null);
-  }
-  for (const compareTo of used.compareTo) {
+export function changedPathsOf(base: ChangeBase): ChangedPaths {
+  const known = new Map<string, Promise<readonly string[] | null>>();
+  const read = async (compareTo: string | null): Promise<readonly string[] | null> => {
+    if (compareTo === null) {
+      const before = base.beforeSha;
+      const pushed =
+        base.source === 'push' &&
+        base.ref.type === 'branch' &&
+        before !== undefined &&
+        !ZERO_SHA.test(before);
+      return pushed ? base.git.changedPaths(base.cache, before, base.ref.sha) : null;
+    }
     let target: ResolvedRef;
     try {
-      target = await input.git.resolveRef(input.repositoryUrl, compareTo);
+      target = await base.git.resolveRef(base.repositoryUrl, compareTo);
     } catch (error) {
       if (!isTesseraError(error) || error.code !== 'ERR_GIT_REF_NOT_FOUND') throw error;
       const message = `compare_to "${compareTo}" is not a branch or tag of the repository`;
@@ -45,13 +48,42 @@ export async function planFilesFor(input: PlanFilesInput): Promise<PlanFiles> {
         details: { errors: [{ path: 'rules:changes:compare_to', message, line: null }], warnings: [] },
       });
     }
-    await input.git.fetch(input.repositoryUrl, target);
-    const base = await input.git.mergeBase(input.cache, target.sha, input.ref.sha);
-    changedPaths.set(
-      compareTo,
-      base === null ? null : await input.git.changedPaths(input.cache, base, input.ref.sha),
-    );
-  }
+    await base.git.fetch(base.repositoryUrl, target);
+    const mergeBase = await base.git.mergeBase(base.cache, target.sha, base.ref.sha);
+    return mergeBase === null ? null : base.git.changedPaths(base.cache, mergeBase, base.ref.sha);
+  };
+  return (compareTo) => {
+    const key = compareTo ?? '';
+    let paths = known.get(key);
+    if (paths === undefined) {
+      paths = read(compareTo);
+      known.set(key, paths);
+    }
+    return paths;
+  };
+}
+
+/** What {@link planFilesFor} needs to know about the pipeline. */
+export interface PlanFilesInput {
+  readonly git: GitRepositoryReader;
+  readonly cache: string;
+  readonly ref: ResolvedRef;
+  readonly spec: PipelineSpec;
+  /** The pipeline's changed paths (see {@link changedPathsOf}). */
+  readonly changedPaths: ChangedPaths;
+}
+
+/**
+ * Works out, with git, what the file clauses of a configuration compare against, and nothing when
+ * it has none (see {@link changedPathsOf} for the bases).
+ *
+ * @throws TesseraError `ERR_PIPELINE_INVALID` when a `compare_to` names no branch or tag.
+ */
+export async function planFilesFor(input: PlanFilesInput): Promise<PlanFiles> {
+  const used = fileClausesOf(input.spec);
+  const changedPaths = new Map<string, readonly string[] | null>();
+  if (used.defaultChanges) changedPaths.set('', await input.changedPaths(null));
+  for (const compareTo of used.compareTo) changedPaths.set(compareTo, await input.changedPaths(compareTo));
   const repositoryPaths = used.exists ? await input.git.listFiles(input.cache, input.ref.sha) : null;
   return { changedPaths, repositoryPaths };
 }

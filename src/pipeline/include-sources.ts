@@ -7,6 +7,13 @@ export type ReadLocalFile = (path: string) => Promise<string | undefined>;
 export type ListLocalFiles = () => Promise<readonly string[]>;
 
 /**
+ * The paths the pipeline's commit changed against its base (`compare_to`'s merge base, or the
+ * pipeline's own base when null), for `rules:changes`; null when there is no base (`changes`
+ * then holds, as GitLab).
+ */
+export type ChangedPaths = (compareTo: string | null) => Promise<readonly string[] | null>;
+
+/**
  * Where the `include:local` entries of one file are read: GitLab's include context, a project at
  * a commit. The main file's context is the pipeline's own repository; a file read with
  * `include:project` or `include:component` brings the context of its own project, so its

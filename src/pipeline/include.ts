@@ -17,6 +17,7 @@ import {
   readRemoteEntry,
 } from './include-remote.js';
 import type {
+  ChangedPaths,
   IncludeContext,
   IncludedFile,
   IncludeRead,
@@ -39,6 +40,7 @@ export interface IncludeState {
   readonly variables: Readonly<Record<string, string>>;
   readonly onInclude: ((file: IncludedFile) => void) | undefined;
   readonly fetchRemoteFile: FetchRemoteFile | undefined;
+  readonly changedPaths: ChangedPaths | undefined;
   /** The pipeline's own project, whose local files need no project named in messages. */
   readonly rootProject: string | undefined;
   /** Each context's file list, read once (wildcards and `rules:exists`). */
@@ -76,6 +78,7 @@ export async function resolveIncludes(
     variables: options.variables ?? {},
     onInclude: options.onInclude,
     fetchRemoteFile: options.fetchRemoteFile,
+    changedPaths: options.changedPaths,
     rootProject: options.project,
     files: new Map(),
     problems,
@@ -131,12 +134,15 @@ export interface IncludeOptions {
   readonly clock?: (() => number) | undefined;
   /** Fetches `include:remote` files (the coordinator's); without it, a remote include is an error. */
   readonly fetchRemoteFile?: FetchRemoteFile | undefined;
+  /** The pipeline's changed paths, for `include:rules:changes`; without it, `changes` holds. */
+  readonly changedPaths?: ChangedPaths | undefined;
 }
 
 /**
- * Whether an include's `rules` let it in, as GitLab: the first rule whose `if` and `exists` hold
- * decides, and `when: never` leaves the file out; no matching rule leaves it out too. `changes`
- * has no base while the configuration is read, so it holds.
+ * Whether an include's `rules` let it in, as GitLab: the first rule whose `if`, `exists` and
+ * `changes` hold decides, and `when: never` leaves the file out; no matching rule leaves it out
+ * too. `changes` compares the pipeline's changed paths (GitLab 16.4); it holds where the pipeline
+ * has no base, as a job's `rules:changes` does, and where none is given (lint without a dry run).
  */
 async function includeAllowed(
   rules: readonly RuleSpec[],
@@ -153,6 +159,15 @@ async function includeAllowed(
         return 'error' in glob ? [] : [glob];
       });
       if (!files.some((file) => globs.some((glob) => glob.matcher(file).matches()))) continue;
+    }
+    if (rule.changes != null && state.changedPaths !== undefined) {
+      const changed = await state.changedPaths(rule.changes.compareTo);
+      const globs = rule.changes.paths.flatMap((path) => {
+        const glob = compileGlob(expandVariables(path, variables).replace(/^\/+/, ''));
+        return 'error' in glob ? [] : [glob];
+      });
+      if (changed !== null && !changed.some((file) => globs.some((glob) => glob.matcher(file).matches())))
+        continue;
     }
     return rule.when !== 'never';
   }
@@ -520,14 +535,6 @@ function includeEntries(
     const rulesNode = item.entries.get('rules');
     if (rulesNode !== undefined) {
       rules = readRules(rulesNode, `${where}.rules`, problems, { workflow: true });
-      for (const [index, rule] of (rules ?? []).entries()) {
-        if (rule.changes != null)
-          problems.warn(
-            `${where}.rules[${index}].changes`,
-            'include:rules:changes has no base while the configuration is read; it always holds',
-            rulesNode,
-          );
-      }
     }
     const inputsNode = item.entries.get('inputs');
     if (inputsNode !== undefined) {

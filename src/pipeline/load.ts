@@ -7,7 +7,7 @@ import { deepFreeze } from './freeze.js';
 import { checkGraph } from './graph.js';
 import { type ListLocalFiles, type ReadLocalFile, resolveIncludes } from './include.js';
 import type { FetchRemoteFile } from './include-remote.js';
-import type { IncludedFile, IncludeSources } from './include-sources.js';
+import type { ChangedPaths, IncludedFile, IncludeSources } from './include-sources.js';
 import { readInputDefinitions } from './inputs.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
@@ -52,6 +52,8 @@ export interface LoadPipelineInput {
   readonly sha?: string;
   /** Milliseconds now, for the time limit on reading includes (tests freeze it). */
   readonly clock?: () => number;
+  /** The pipeline's changed paths, for `include:rules:changes`; without it, those hold. */
+  readonly changedPaths?: ChangedPaths;
   /** Fetches `include:remote` files (the coordinator's, with its rules); without it, they are errors. */
   readonly fetchRemoteFile?: FetchRemoteFile;
   /**
@@ -255,6 +257,7 @@ async function normaliseAndCheck(
     sha: input.sha,
     clock: input.clock,
     fetchRemoteFile: input.fetchRemoteFile,
+    changedPaths: input.changedPaths,
   });
   if (!problems.failed) return checkConfiguration(included, file, problems, work, trace);
   // An include failed: the rest is still checked so that every error shows at once, leaving out

@@ -81,9 +81,18 @@ greet:
     assert.match(await log('greet'), /\nhello matrix fan x2\n/);
   });
 
-  it('decides rules:changes by the pipeline source, compare_to and rules:exists over real commits', async () => {
+  it('decides rules:changes and include:rules:changes by the pipeline source, compare_to and rules:exists over real commits', async () => {
     const dir = join(root, 'repos', 'changes');
     const config = `
+include:
+  - local: ci/docs-extra.yml
+    rules:
+      - changes: [docs/**/*]
+  - local: ci/src-extra.yml
+    rules:
+      - changes:
+          paths: [src/**/*]
+          compare_to: main
 docs:
   rules:
     - changes: [docs/**/*]
@@ -113,18 +122,25 @@ has-gemfile:
     - exists: [Gemfile]
   script: [echo never]
 `;
-    makeRepository(dir, { '.gitlab-ci.yml': config, 'docs/index.md': 'one\n', 'src/app.ts': 'one\n' });
+    makeRepository(dir, {
+      '.gitlab-ci.yml': config,
+      'ci/docs-extra.yml': 'docs-extra:\n  script: [echo included for docs]\n',
+      'ci/src-extra.yml': 'src-extra:\n  script: [echo included for src]\n',
+      'docs/index.md': 'one\n',
+      'src/app.ts': 'one\n',
+    });
     git(dir, ['checkout', '--quiet', '-b', 'feature']);
     commitFiles(dir, { 'src/app.ts': 'two\n' }, 'change src');
     git(dir, ['checkout', '--quiet', 'main']);
     commitFiles(dir, { 'docs/index.md': 'two\n' }, 'change docs');
     const id = await coordinator.createProject('changes', dir);
 
-    // An API pipeline has no push to compare with: plain changes are true (GitLab); compare_to diffs.
+    // An API pipeline has no push to compare with: plain changes are true (GitLab); compare_to
+    // diffs. include:rules:changes decides the same way.
     const feature = await coordinator.createPipeline(id, 'feature');
     await coordinator.waitForPipeline(id, feature.id);
     const names = (await coordinator.jobs(id, feature.id)).map((job) => job.name).sort();
-    assert.deepEqual(names, ['docs', 'has-src', 'src', 'src-vs-main']);
+    assert.deepEqual(names, ['docs', 'docs-extra', 'has-src', 'src', 'src-extra', 'src-vs-main']);
 
     // A push (tessera run) compares with the commit's parent: only docs changed on main.
     const result = spawnSync(process.execPath, [TESSERA_BIN, 'run', '--executor', 'shell'], {
@@ -135,8 +151,9 @@ has-gemfile:
     assert.equal(result.status, 0, result.stdout + result.stderr);
     const run = result.stdout;
     assert.match(run, /^== docs \(stage test\)$/m);
+    assert.match(run, /^== docs-extra \(stage test\)$/m);
     assert.match(run, /^== has-src \(stage test\)$/m);
-    assert.doesNotMatch(run, /^== (src|src-vs-main|docs-vs-main|has-gemfile) /m);
+    assert.doesNotMatch(run, /^== (src|src-vs-main|src-extra|docs-vs-main|has-gemfile) /m);
   });
 
   it('reads coverage from the log into the job and the pipeline average', async () => {
