@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import { requireGroup } from '../../coordinator/permissions.js';
+import { rotateAccessToken } from '../../coordinator/rotate-access-token.js';
 import { generateSecret, TOKEN_PREFIXES } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { AccessTokenRecord } from '../../store/repositories/users.js';
@@ -204,20 +205,8 @@ export function registerAccessTokenRoutes(app: FastifyInstance, context: ServerC
           );
         }
         const expiresAt = expiryOf(request.body?.expires_at ?? undefined, now);
-        await coordinator.repos.users.revokeAccessToken(token.id);
-        const secret = generateSecret(TOKEN_PREFIXES.personalAccess);
-        const rotated = await coordinator.repos.users.createAccessToken({
-          userId: token.userId,
-          name: token.name,
-          scopes: token.scopes,
-          tokenHash: secret.hash,
-          createdAt: now,
-          expiresAt,
-        });
-        return {
-          ...renderBotToken({ ...rotated, accessLevel: token.accessLevel }, now),
-          token: secret.value,
-        };
+        const { rotated, secret } = await rotateAccessToken(coordinator, token, expiresAt, now);
+        return { ...renderBotToken({ ...rotated, accessLevel: token.accessLevel }, now), token: secret };
       },
     );
   };

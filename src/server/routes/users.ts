@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { deleteUser } from '../../coordinator/delete-user.js';
 import { checkPassword, setUserPassword } from '../../coordinator/password.js';
+import { rotateAccessToken } from '../../coordinator/rotate-access-token.js';
 import { generateSecret, TOKEN_PREFIXES } from '../../coordinator/secret-token.js';
 import { TesseraError } from '../../errors.js';
 import type { AccessTokenRecord, UserRecord } from '../../store/repositories/users.js';
@@ -405,17 +406,8 @@ export function registerUserRoutes(app: FastifyInstance, context: ServerContext)
         details: { field: 'body.expires_at' },
       });
     }
-    await coordinator.repos.users.revokeAccessToken(token.id);
-    const secret = generateSecret(TOKEN_PREFIXES.personalAccess);
-    const rotated = await coordinator.repos.users.createAccessToken({
-      userId: token.userId,
-      name: token.name,
-      scopes: token.scopes,
-      tokenHash: secret.hash,
-      createdAt: now,
-      expiresAt,
-    });
-    return { ...renderAccessToken(rotated, now), token: secret.value };
+    const { rotated, secret } = await rotateAccessToken(coordinator, token, expiresAt, now);
+    return { ...renderAccessToken(rotated, now), token: secret };
   };
   const rotateBody = {
     anyOf: [
