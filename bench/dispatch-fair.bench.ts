@@ -10,7 +10,9 @@
  * Reported: dispatches/s, claim latency p50/p99 (request sent → job received), database CPU per
  * dispatch (the CPU time of this database's PostgreSQL backends from /proc, as
  * pg_stat_statements is not preloaded on the test server), jobs handed out twice (goal 0), and the
- * longest run of empty polls a runner saw while a job it could take was pending (goal ≤ 2).
+ * longest run of empty polls a runner saw while a job it could take was pending (goal ≤ 2), and
+ * where the CPU went: the two nodes' and the simulated runners' CPU per dispatch, the bare loop's
+ * own, and how busy the machine was (on a saturated machine the ratio is the ratio of CPU costs).
  * Baseline in the same run: a bare claim loop on the same database (the claim SQL of
  * `claimJob` alone: runner row, eligible job `FOR UPDATE SKIP LOCKED`, the update to `running`,
  * then to `success`; no HTTP, no tokens), with as many concurrent claimers over 20 connections.
@@ -91,7 +93,9 @@ async function serveNode(settings: NodeSettings): Promise<void> {
   });
 }
 
-async function startNode(settings: NodeSettings): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startNode(
+  settings: NodeSettings,
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
     [
@@ -109,6 +113,7 @@ async function startNode(settings: NodeSettings): Promise<{ url: string; stop: (
   );
   return {
     url: (JSON.parse(line) as { url: string }).url,
+    pid: child.pid!,
     stop: async () => {
       child.stdin.end();
       await new Promise((resolve) => child.on('close', resolve));
@@ -388,16 +393,29 @@ async function resetJobs(store: Store): Promise<void> {
 
 // ---- database CPU ------------------------------------------------------------------------------
 
+/** CPU seconds (user + system, all threads) used so far by process `pid`, from /proc. */
+function processCpu(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = 100; // USER_HZ
+  return (Number(fields[11]) + Number(fields[12])) / ticks;
+}
+
+/** The machine's CPU seconds so far, busy and all (from /proc/stat, every core). */
+function machineCpu(): { busy: number; all: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const all = fields.reduce((sum, value) => sum + value, 0) / 100;
+  const idle = ((fields[3] ?? 0) + (fields[4] ?? 0)) / 100;
+  return { busy: all - idle, all };
+}
+
 /** CPU seconds used so far by this database's backends (from /proc; the server is local). */
 async function databaseCpu(store: Store, database: string, seen: Map<number, number>): Promise<number> {
   const { rows } = await sql<{
     pid: number;
   }>`select pid from pg_stat_activity where datname = ${database}`.execute(store.db);
-  const ticks = 100; // USER_HZ
   for (const { pid } of rows) {
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      seen.set(pid, (Number(fields[11]) + Number(fields[12])) / ticks);
+      seen.set(pid, processCpu(pid));
     } catch {
       // the backend ended (or the server is not local): keep its last reading
     }
@@ -440,14 +458,23 @@ async function benchPostgres(root: string) {
     const cpu = new Map<number, number>();
     // The bare loop first, then the same jobs again through HTTP.
     let before = await databaseCpu(store, databaseName, cpu);
+    const bareClientBefore = process.cpuUsage();
     const bare = await bareClaimLoop(store, RUNNERS);
+    const bareClient = process.cpuUsage(bareClientBefore);
     const bareCpu = (await databaseCpu(store, databaseName, cpu)) - before;
     await resetJobs(store);
     before = await databaseCpu(store, databaseName, cpu);
+    const nodesBefore = processCpu(first.pid) + processCpu(second.pid);
+    const clientsBefore = process.cpuUsage();
+    const machineBefore = machineCpu();
     const sampler = setInterval(() => void databaseCpu(store, databaseName, cpu), 200);
     const http = await runRunners([first.url, second.url], runners, total);
     clearInterval(sampler);
     const httpCpu = (await databaseCpu(store, databaseName, cpu)) - before;
+    const nodesCpu = processCpu(first.pid) + processCpu(second.pid) - nodesBefore;
+    const clients = process.cpuUsage(clientsBefore);
+    const machineAfter = machineCpu();
+    const perDispatch = (seconds: number) => `${((seconds / total) * 1000).toFixed(2)} ms`;
     const left = await sql<{
       n: number;
     }>`select count(*)::int as n from jobs where status <> 'success'`.execute(store.db);
@@ -465,6 +492,19 @@ async function benchPostgres(root: string) {
     line(
       'database CPU per dispatch (HTTP / bare)',
       `${((httpCpu / total) * 1000).toFixed(2)} ms / ${((bareCpu / bare.claimed) * 1000).toFixed(2)} ms`,
+    );
+    const bareOwn = (bareClient.user + bareClient.system) / 1e6;
+    const clientsCpu = (clients.user + clients.system) / 1e6;
+    line("the two nodes' CPU per dispatch", perDispatch(nodesCpu));
+    line("the simulated runners' CPU per dispatch", perDispatch(clientsCpu));
+    line("the bare loop's own CPU per claim", `${((bareOwn / bare.claimed) * 1000).toFixed(2)} ms`);
+    line(
+      'CPU per dispatch, every process (HTTP / bare)',
+      `${perDispatch(httpCpu + nodesCpu + clientsCpu)} / ${(((bareCpu + bareOwn) / bare.claimed) * 1000).toFixed(2)} ms`,
+    );
+    line(
+      'machine busy during the HTTP run',
+      `${(((machineAfter.busy - machineBefore.busy) / (machineAfter.all - machineBefore.all)) * 100).toFixed(0)} %`,
     );
     line('jobs handed out twice (goal 0)', String(http.duplicates));
     line('jobs not finished', String(left.rows[0]?.n));

@@ -180,14 +180,19 @@ export function planPipeline(
   }
   selected.sort((a, b) => a.job.stageIndex - b.job.stageIndex || a.job.index - b.job.index);
   const present = new Set(selected.map(({ job }) => job.name));
+  // A job of the pipeline's first stage has no earlier stage to download from: saying so here
+  // spares its claim a read of the pipeline's jobs.
+  const firstStage = selected[0]?.job.stageIndex;
   const errors: ConfigProblem[] = [];
   const jobs = selected.map(({ job, needs: needSpecs, planned }): PlannedJob => {
     const artifactsFrom =
       job.dependencies !== null
         ? job.dependencies.filter((name) => present.has(name))
-        : needSpecs === null
-          ? null
-          : needSpecs.filter((need) => need.artifacts && present.has(need.job)).map((need) => need.job);
+        : needSpecs !== null
+          ? needSpecs.filter((need) => need.artifacts && present.has(need.job)).map((need) => need.job)
+          : job.stageIndex === firstStage
+            ? []
+            : null;
     if (needSpecs === null) return { ...planned, needs: null, artifactsFrom };
     const needs: string[] = [];
     needSpecs.forEach((need, index) => {

@@ -184,8 +184,9 @@ needs-no-artifacts: {stage: deploy, script: x, needs: [{job: build, artifacts: f
     const result = await plan(config);
     const from = Object.fromEntries(result.jobs.map((job) => [job.name, job.artifactsFrom]));
     assert.deepEqual(from, {
-      build: null,
-      other: null,
+      // The first stage has nothing before it: nothing to read when its jobs are claimed.
+      build: [],
+      other: [],
       all: null,
       none: [],
       some: ['build'],
