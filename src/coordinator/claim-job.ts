@@ -57,7 +57,9 @@ export async function releaseClaim(coordinator: Coordinator, jobId: number): Pro
  * its `access_level` (a `ref_protected` runner takes only jobs of pipelines on protected refs, so
  * a branch anyone may push never reaches a deploy runner). Instance and group runners follow
  * GitLab's fair usage: the job of the project with the fewest running jobs first, then the
- * oldest. Call inside a transaction; on PostgreSQL the row is taken `FOR UPDATE SKIP LOCKED`, so
+ * oldest. The queue is read from `pending_jobs` and `running_jobs` (kept by triggers on `jobs`;
+ * see migration 0020), so a claim reads a few dozen bytes per queued job, not a job row. Call
+ * inside a transaction; on PostgreSQL the row is taken `FOR UPDATE SKIP LOCKED`, so
  * concurrent claimers on any node pass over each other's rows instead of waiting (on SQLite the
  * write transaction serialises claimers). `excluded` are jobs this claim already gave up on.
  */
@@ -76,13 +78,13 @@ interface LockedJob {
   resourceGroupId: number | null;
 }
 
-/** The SQL that matches the jobs a runner may take (see {@link lockFirstEligibleJob}). */
+/** The SQL that matches the queued jobs a runner may take (see {@link lockFirstEligibleJob}). */
 interface Eligibility {
   /** `runner_groups(id) as (…)`: a group runner's group and its subgroups (a recursive CTE), or null. */
   groups: RawBuilder<unknown> | null;
   /** Joins the conditions need (`pipelines pl` for a `ref_protected` runner). */
   join: RawBuilder<unknown>;
-  /** The conditions on `jobs j`. */
+  /** The conditions on `pending_jobs q`. */
   where: RawBuilder<unknown>;
   /** A project runner takes its project's jobs oldest first; the others follow fair usage. */
   fair: boolean;
@@ -96,37 +98,41 @@ function eligibility(
 ): Eligibility | undefined {
   if (runner.paused) return undefined;
   // A bridge (`trigger:`) job is the coordinator's to run, never a runner's.
-  const conditions: RawBuilder<unknown>[] = [sql`j.status = 'pending'`, sql`j.bridge = 0`];
+  const conditions: RawBuilder<unknown>[] = [sql`q.bridge = 0`];
   let groups: RawBuilder<unknown> | null = null;
   if (runner.runnerType === 'project_type') {
     if (runner.projectId === null) return undefined;
-    conditions.push(sql`j.project_id = ${runner.projectId}`);
+    conditions.push(sql`q.project_id = ${runner.projectId}`);
   } else if (runner.runnerType === 'group_type') {
     if (runner.groupId === null) return undefined;
     groups = sql`runner_groups(id) as (
       select id from groups where id = ${runner.groupId}
       union all select g.id from groups g join runner_groups rg on g.parent_id = rg.id)`;
+    // Written so that PostgreSQL hashes the group's projects once (a hashed subplan) rather than
+    // joining: a join is planned from the queue's row estimate, and a stale one (a queue that
+    // filled since the last analyze) made it probe `projects` once for every queued job.
     conditions.push(
-      sql`j.project_id in (select p.id from projects p where p.namespace_id in (select id from runner_groups))`,
+      sql`(q.project_id in (select p.id from projects p where p.namespace_id in (select id from runner_groups))
+        or q.project_id is null)`,
     );
   }
   // Tags are JSON arrays, `[]` when there are none (as the jobs repository writes them).
   const tagMatches: RawBuilder<unknown>[] = [];
-  if (runner.runUntagged) tagMatches.push(sql`j.tags = '[]'`);
+  if (runner.runUntagged) tagMatches.push(sql`q.tags = '[]'`);
   if (runner.tagList.length > 0) {
     const tags = JSON.stringify(runner.tagList);
     tagMatches.push(
       dialect === 'postgres'
-        ? sql`(j.tags <> '[]' and j.tags::jsonb <@ ${tags}::jsonb)`
-        : sql`(j.tags <> '[]' and not exists (select 1 from json_each(j.tags) t where t.value not in (select value from json_each(${tags}))))`,
+        ? sql`(q.tags <> '[]' and q.tags::jsonb <@ ${tags}::jsonb)`
+        : sql`(q.tags <> '[]' and not exists (select 1 from json_each(q.tags) t where t.value not in (select value from json_each(${tags}))))`,
     );
   }
   if (tagMatches.length === 0) return undefined;
   conditions.push(sql`(${sql.join(tagMatches, sql` or `)})`);
-  if (excluded.length > 0) conditions.push(sql`j.id not in (${sql.join([...excluded])})`);
+  if (excluded.length > 0) conditions.push(sql`q.job_id not in (${sql.join([...excluded])})`);
   const join =
     runner.accessLevel === 'ref_protected'
-      ? sql`join pipelines pl on pl.id = j.pipeline_id and pl.ref_protected = 1`
+      ? sql`join pipelines pl on pl.id = q.pipeline_id and pl.ref_protected = 1`
       : sql``;
   return {
     groups,
@@ -136,15 +142,53 @@ function eligibility(
   };
 }
 
-// job_resource_groups is keyed by job id: one index probe for the row found, none for the others.
-const LOCKED_COLUMNS = sql`j.id, (select r.resource_group_id from job_resource_groups r where r.job_id = j.id) as rg`;
-// GitLab's fair usage: a project with many running jobs yields to projects with fewer (ordered
-// by the project's running jobs, then id). The full order sorts every eligible pending job, so
-// the common case goes first: the oldest eligible job of a project running nothing, which is
-// the full order's answer whenever there is one, read along the (status, id) index.
-const IDLE_PROJECT = sql`j.project_id not in (select project_id from jobs where status = 'running')`;
-const RUNNING_PER_PROJECT = sql`left join (select project_id, count(*) as running from jobs where status = 'running' group by project_id) rc
-        on rc.project_id = j.project_id`;
+/**
+ * The orders a claim reads the queue in. GitLab's fair usage for instance and group runners puts
+ * the job of the project with the fewest running jobs first, then the oldest; the full order sorts
+ * every eligible pending job, so a claim first looks for the oldest eligible job of a project
+ * running nothing (the full order's answer whenever there is one, read in queue order and
+ * stopping at the first match) and sorts only when every project with an eligible job runs
+ * something. A project runner takes its project's jobs oldest first.
+ */
+type QueueOrder = 'oldest' | 'idle' | 'fair';
+
+/**
+ * The eligible queued jobs (`job_id`, `running`) in `order`. They are read from the slim queue
+ * tables alone; only the job found is read from `jobs` (see {@link lockFirstOf}).
+ */
+function queueIn(eligible: Eligibility, order: QueueOrder): RawBuilder<unknown> {
+  const { join, where } = eligible;
+  if (order === 'fair') {
+    return sql`select q.job_id, coalesce(rc.running, 0) as running from pending_jobs q ${join}
+      left join (select project_id, count(*) as running from running_jobs group by project_id) rc
+        on rc.project_id = q.project_id
+      where ${where} order by coalesce(rc.running, 0), q.job_id`;
+  }
+  const idle = order === 'idle' ? sql`and q.project_id not in (select project_id from running_jobs)` : sql``;
+  return sql`select q.job_id, 0 as running from pending_jobs q ${join} where ${where} ${idle} order by q.job_id`;
+}
+
+/**
+ * The first job of `queue` that no other claim holds, locked (`FOR UPDATE SKIP LOCKED` on
+ * PostgreSQL, so concurrent claimers on any node pass over each other's rows instead of waiting),
+ * with its resource group: `jobs` is read for that job alone, and its `pending` status checked
+ * again once locked. `gate` conditions the whole look (the one-statement claim's runner check).
+ */
+function lockFirstOf(
+  eligible: Eligibility,
+  order: QueueOrder,
+  dialect: StoreDialect,
+  gate: RawBuilder<unknown>,
+): RawBuilder<unknown> {
+  const lock = dialect === 'postgres' ? sql`for update of j skip locked` : sql``;
+  // The same order as the queue's own, so that the planner reads the queue in it and stops at
+  // the first job it can lock, instead of joining every queued job and sorting them again.
+  const by = order === 'fair' ? sql`s.running, s.job_id` : sql`s.job_id`;
+  // job_resource_groups is keyed by job id: one index probe for the row found, none for the others.
+  return sql`select j.id, (select r.resource_group_id from job_resource_groups r where r.job_id = j.id) as rg
+    from (${queueIn(eligible, order)}) s join jobs j on j.id = s.job_id
+    where j.status = 'pending' and ${gate} order by ${by} limit 1 ${lock}`;
+}
 
 /**
  * {@link lockFirstEligibleJob}, answering the job's resource group too, read in the same
@@ -158,30 +202,21 @@ async function lockFirstEligible(
 ): Promise<LockedJob | undefined> {
   const eligible = eligibility(runner, dialect, excluded);
   if (eligible === undefined) return undefined;
-  const { join, where } = eligible;
   const prefix = eligible.groups === null ? sql`` : sql`with recursive ${eligible.groups} `;
-  const lock = dialect === 'postgres' ? sql`for update of j skip locked` : sql``;
-  const first = async (query: RawBuilder<{ id: number; rg: number | null }>) => {
-    const { rows } = await query.execute(tx);
+  const first = async (order: QueueOrder) => {
+    const { rows } = await sql<{ id: number; rg: number | null }>`${prefix}${lockFirstOf(
+      eligible,
+      order,
+      dialect,
+      sql`1 = 1`,
+    )}`.execute(tx);
     const row = rows[0];
     if (row === undefined) return undefined;
     const group = row.rg;
     return { id: Number(row.id), resourceGroupId: group === null ? null : Number(group) };
   };
-  if (!eligible.fair) {
-    return first(
-      sql`${prefix}select ${LOCKED_COLUMNS} from jobs j ${join} where ${where} order by j.id limit 1 ${lock}`,
-    );
-  }
-  const idle = await first(
-    sql`${prefix}select ${LOCKED_COLUMNS} from jobs j ${join} where ${where} and ${IDLE_PROJECT}
-      order by j.id limit 1 ${lock}`,
-  );
-  if (idle !== undefined) return idle;
-  return first(
-    sql`${prefix}select ${LOCKED_COLUMNS} from jobs j ${join} ${RUNNING_PER_PROJECT}
-      where ${where} order by coalesce(rc.running, 0), j.id limit 1 ${lock}`,
-  );
+  if (!eligible.fair) return first('oldest');
+  return (await first('idle')) ?? first('fair');
 }
 
 /** A job claimed, with the records its payload is built from that the claim read with it. */
@@ -244,22 +279,12 @@ async function claimInOneStatement(
 ): Promise<ClaimedJob | null | undefined> {
   const eligible = eligibility(runner, 'postgres', []);
   if (eligible === undefined) return undefined;
-  const { join, where } = eligible;
-  const lock = sql`for update of j skip locked`;
+  const asking = sql`exists (select 1 from asking)`;
   const pick = eligible.fair
-    ? sql`idle as materialized (
-        select ${LOCKED_COLUMNS} from jobs j ${join}
-        where ${where} and ${IDLE_PROJECT} and exists (select 1 from asking)
-        order by j.id limit 1 ${lock}),
-      fair as materialized (
-        select ${LOCKED_COLUMNS} from jobs j ${join} ${RUNNING_PER_PROJECT}
-        where ${where} and exists (select 1 from asking) and not exists (select 1 from idle)
-        order by coalesce(rc.running, 0), j.id limit 1 ${lock}),
+    ? sql`idle as materialized (${lockFirstOf(eligible, 'idle', 'postgres', asking)}),
+      fair as materialized (${lockFirstOf(eligible, 'fair', 'postgres', sql`${asking} and not exists (select 1 from idle)`)}),
       pick as materialized (select id, rg from idle union all select id, rg from fair)`
-    : sql`pick as materialized (
-        select ${LOCKED_COLUMNS} from jobs j ${join}
-        where ${where} and exists (select 1 from asking)
-        order by j.id limit 1 ${lock})`;
+    : sql`pick as materialized (${lockFirstOf(eligible, 'oldest', 'postgres', asking)})`;
   const query = sql<OneStatementRow>`with recursive ${eligible.groups === null ? sql`` : sql`${eligible.groups},`}
     asking as materialized (
       select id, maximum_timeout from runners

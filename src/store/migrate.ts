@@ -19,6 +19,7 @@ import { bridgeJobsMigration } from './migrations/0016-bridge-jobs.js';
 import { deploymentsMigration } from './migrations/0017-deployments.js';
 import { pipelineScheduleInputsMigration } from './migrations/0018-pipeline-schedule-inputs.js';
 import { projectPublicJobsMigration } from './migrations/0019-project-public-jobs.js';
+import { jobQueueMigration } from './migrations/0020-job-queue.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -42,6 +43,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0017-deployments': deploymentsMigration(dialect),
     '0018-pipeline-schedule-inputs': pipelineScheduleInputsMigration,
     '0019-project-public-jobs': projectPublicJobsMigration,
+    '0020-job-queue': jobQueueMigration(dialect),
   };
 }
 

@@ -20,6 +20,8 @@ export interface Database {
   runners: RunnersTable;
   pipelines: PipelinesTable;
   jobs: JobsTable;
+  pendingJobs: PendingJobsTable;
+  runningJobs: RunningJobsTable;
   jobTraces: JobTracesTable;
   jobArtifacts: JobArtifactsTable;
   signingKeys: SigningKeysTable;
@@ -229,6 +231,25 @@ export interface PipelinesTable {
 }
 
 /** `jobs`. */
+/**
+ * The pending jobs as a claim matches them (a copy of those columns of `jobs`, kept by triggers
+ * on `jobs`: never written by the coordinator itself).
+ */
+export interface PendingJobsTable {
+  jobId: number;
+  projectId: number;
+  pipelineId: number;
+  /** JSON array, as in `jobs.tags`. */
+  tags: string;
+  bridge: number;
+}
+
+/** The running jobs' projects, for fair usage (kept by triggers on `jobs`, as {@link PendingJobsTable}). */
+export interface RunningJobsTable {
+  jobId: number;
+  projectId: number;
+}
+
 export interface JobsTable {
   id: Generated<number>;
   pipelineId: number;
