@@ -3,9 +3,12 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Command, Option } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { createRemoteIncludeFetcher } from '../coordinator/fetch-remote-include.js';
 import { fileClausesOf } from '../coordinator/plan-files.js';
 import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
+import type { FetchRemoteFile } from '../pipeline/include-remote.js';
 import { loadPipeline } from '../pipeline/load.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
 import {
@@ -107,6 +110,20 @@ export function registerCiLintCommand(program: Command): void {
     });
 }
 
+/**
+ * `include:remote` for a lint of the working copy, fetched as `tessera serve` fetches it and with
+ * the same settings from the environment (`TESSERA_INCLUDE_REMOTE_HOSTS`, `…_ALLOW_HTTP`,
+ * `…_TIMEOUT`, `…_CA_FILE`): a file the server would refuse is refused here too. The settings are
+ * read at the first remote include, so a lint without one never depends on them.
+ */
+function remoteIncludeFetcher(): FetchRemoteFile {
+  let fetcher: FetchRemoteFile | undefined;
+  return (url) => {
+    fetcher ??= createRemoteIncludeFetcher(loadConfig({}, process.env));
+    return fetcher(url);
+  };
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -141,6 +158,7 @@ async function lint(
       file: basename(displayName),
       readLocalFile: createDirectoryReader(dir),
       listLocalFiles: createDirectoryLister(dir),
+      fetchRemoteFile: remoteIncludeFetcher(),
     });
     warnings = loaded.warnings;
     const variables = {

@@ -156,7 +156,7 @@ export async function fetchRemoteInclude(
   if (fetchRemoteFile === undefined) {
     problems.error(
       where,
-      `cannot fetch ${remote.display}: include:remote is fetched by the coordinator only; lint through the API (POST /api/v4/projects/:id/ci/lint)`,
+      `cannot fetch ${remote.display}: this reader of the configuration fetches no remote files (loadPipeline without fetchRemoteFile)`,
       at,
     );
     return undefined;

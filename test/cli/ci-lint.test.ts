@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,9 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
 
-function tessera(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function tessera(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [bin, ...args], { cwd, env, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr });
     });
@@ -134,6 +140,45 @@ describe('tessera ci lint', () => {
       ],
     );
     assert.deepEqual(report.jobs, []);
+  });
+
+  it('fetches include:remote with the settings tessera serve reads, and refuses what they refuse', async () => {
+    const served: string[] = [];
+    const server = createServer((request, response) => {
+      served.push(request.url ?? '');
+      response.end('remote-job:\n  script: [make lint]\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-ci-lint-remote-'));
+    try {
+      await writeFile(
+        join(dir, '.gitlab-ci.yml'),
+        `include:\n  - remote: http://127.0.0.1:${port}/ci/shared.yml\n`,
+      );
+      const allowed = {
+        ...process.env,
+        TESSERA_INCLUDE_REMOTE_HOSTS: '127.0.0.1',
+        TESSERA_INCLUDE_REMOTE_ALLOW_HTTP: 'true',
+      };
+      const fetched = await tessera(['ci', 'lint', '--dir', dir, '--json'], dir, allowed);
+      assert.equal(fetched.code, 0, fetched.stdout + fetched.stderr);
+      assert.deepEqual(
+        JSON.parse(fetched.stdout).jobs.map((job: { name: string }) => job.name),
+        ['remote-job'],
+      );
+      assert.deepEqual(served, ['/ci/shared.yml']);
+
+      // The default: no host is allowed, and the error names the setting.
+      const { TESSERA_INCLUDE_REMOTE_HOSTS: _, ...unset } = allowed;
+      const refused = await tessera(['ci', 'lint', '--dir', dir], dir, unset);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stdout, /TESSERA_INCLUDE_REMOTE_HOSTS/);
+      assert.equal(served.length, 1, 'nothing was fetched');
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 1 for a missing file and 2 for usage errors', async () => {

@@ -270,11 +270,10 @@ describe('include:remote through the coordinator fetcher', () => {
     assert.match(problem.message, /more than 150 includes/);
   });
 
-  it('says a remote include needs the coordinator when no fetcher is given (tessera ci lint --dir)', async () => {
+  it('says a remote include cannot be fetched when the reader was given no fetcher', async () => {
     await assert.rejects(
       loadPipeline({ content: `include: ${servers.https}/ci.yml\n` }),
-      (error: unknown) =>
-        isTesseraError(error) && /include:remote is fetched by the coordinator only/.test(error.message),
+      (error: unknown) => isTesseraError(error) && /fetches no remote files/.test(error.message),
     );
   });
 });
