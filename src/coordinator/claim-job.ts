@@ -169,7 +169,7 @@ function queueIn(eligible: Eligibility, order: QueueOrder): RawBuilder<unknown> 
 }
 
 /**
- * The first job of `queue` that no other claim holds, locked (`FOR UPDATE SKIP LOCKED` on
+ * The first job of the queue in `order` ({@link queueIn}) that no other claim holds, locked (`FOR UPDATE SKIP LOCKED` on
  * PostgreSQL, so concurrent claimers on any node pass over each other's rows instead of waiting),
  * with its resource group: `jobs` is read for that job alone, and its `pending` status checked
  * again once locked. `gate` conditions the whole look (the one-statement claim's runner check).
