@@ -49,10 +49,7 @@ describe('docs/pipeline-configuration.md keyword table', () => {
   });
 
   it('lists every keyword the schema refuses by name as not', () => {
-    const refused = [
-      ...UNSUPPORTED_JOB_KEYS,
-      'types',
-    ];
+    const refused = [...UNSUPPORTED_JOB_KEYS, 'types'];
     for (const keyword of refused)
       assert.equal(table.get(keyword) ?? 'missing', 'not', `${keyword} in the table`);
   });
