@@ -363,6 +363,7 @@ never-manual: {script: x, manual_confirmation: Unused}
           errors.map((problem) => [problem.path, problem.line]),
           [['jobs.t.manual_confirmation', 4]],
         );
+        assert.match(errors[0]!.message, /not allowed in a trigger job: GitLab refuses it there too/);
         return true;
       },
     );

@@ -489,9 +489,13 @@ function checkBridgeKeys(job: MapNode, base: string, problems: ProblemList): voi
     );
   for (const key of job.entries.keys()) {
     if (BRIDGE_JOB_KEYS.has(key) || !JOB_KEYS.has(key)) continue;
+    const why =
+      key === 'manual_confirmation'
+        ? 'GitLab refuses it there too'
+        : 'it starts a pipeline and runs nothing on a runner';
     problems.error(
       `${base}.${key}`,
-      `is not allowed in a trigger job: it starts a pipeline and runs nothing on a runner (its keywords are ${[...BRIDGE_JOB_KEYS].sort().join(', ')})`,
+      `is not allowed in a trigger job: ${why} (its keywords are ${[...BRIDGE_JOB_KEYS].sort().join(', ')})`,
       keyPosition(job, key),
     );
   }
