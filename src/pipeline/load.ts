@@ -13,6 +13,7 @@ import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
 import { type PipelineInputValues, pipelineInputsNode } from './pipeline-inputs.js';
 import { isTopLevelKeyword, resolveReferences } from './reference.js';
+import { DEFAULT_AUTO_CANCEL, readAutoCancel } from './schema/auto-cancel.js';
 import { readCache } from './schema/cache.js';
 import { readImage, readServices } from './schema/image.js';
 import { readJob } from './schema/job.js';
@@ -537,29 +538,11 @@ function readWorkflow(
     autoCancelNode === undefined
       ? undefined
       : readAutoCancel(autoCancelNode, 'workflow.auto_cancel', problems);
-  return { name, rules, ...(autoCancel === undefined ? {} : { autoCancel }) };
-}
-
-/** `workflow:auto_cancel: { on_new_commit, on_job_failure }`, GitLab's defaults for what is left out. */
-function readAutoCancel(node: TreeNode, path: string, problems: ProblemList): AutoCancelSpec | undefined {
-  if (node.kind !== 'map') {
-    problems.error(path, `must be { on_new_commit, on_job_failure }, not ${describeNode(node)}`, node);
-    return undefined;
-  }
-  checkKeys(node, path, new Set(['on_new_commit', 'on_job_failure']), problems);
-  const choice = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
-    const value = node.entries.get(key);
-    if (value === undefined) return fallback;
-    const text = readString(value, `${path}.${key}`, problems);
-    const found = allowed.find((candidate) => candidate === text);
-    if (found !== undefined) return found;
-    if (text !== null)
-      problems.error(`${path}.${key}`, `must be one of ${allowed.join(', ')}, not "${text}"`, value);
-    return fallback;
-  };
+  // GitLab's defaults fill what `workflow:auto_cancel` leaves out; a rule's replace only what it writes.
   return {
-    onNewCommit: choice('on_new_commit', ['conservative', 'interruptible', 'none'] as const, 'conservative'),
-    onJobFailure: choice('on_job_failure', ['none', 'all'] as const, 'none'),
+    name,
+    rules,
+    ...(autoCancel === undefined ? {} : { autoCancel: { ...DEFAULT_AUTO_CANCEL, ...autoCancel } }),
   };
 }
 

@@ -4,6 +4,7 @@ import { expandVariables } from './expand-variables.js';
 import { evaluateExpression, type VariableScope } from './expression/evaluate.js';
 import { compileGlob } from './glob.js';
 import { pipelineInvalid } from './load.js';
+import { DEFAULT_AUTO_CANCEL } from './schema/auto-cancel.js';
 import type { TriggerSpec } from './schema/trigger.js';
 import type {
   ArtifactsSpec,
@@ -61,7 +62,10 @@ export interface PlannedJob {
   readonly environment: EnvironmentSpec | null;
   readonly idTokens: Readonly<Record<string, IdTokenSpec>>;
   readonly secrets: Readonly<Record<string, SecretSpec>>;
+  /** The job's `interruptible`, or its matching rule's when that rule sets it (GitLab). */
   readonly interruptible: boolean;
+  /** `manual_confirmation:` of a job that is `when: manual` (by itself or by its rule); absent otherwise. */
+  readonly manualConfirmation?: string;
   /** `image:`, only when the job (or `default`) names one. */
   readonly image?: ImageSpec | null;
   /** `services:`, only when there are any. */
@@ -82,7 +86,10 @@ export interface PlannedJob {
   readonly parallel?: { readonly index: number; readonly total: number } | null;
   /** `coverage:` pattern (absent in older stored jobs). */
   readonly coverage?: string | null;
-  /** The pipeline's `workflow:auto_cancel`, kept with each job (absent: GitLab's defaults). */
+  /**
+   * The pipeline's `workflow:auto_cancel` with the matching workflow rule's `auto_cancel` on top,
+   * kept with each job (absent: GitLab's defaults).
+   */
   readonly autoCancel?: AutoCancelSpec;
   /** `release:` (absent in older stored jobs). */
   readonly release?: ReleaseSpec | null;
@@ -124,11 +131,15 @@ export function planPipeline(
 ): PipelinePlan {
   const clauses = new FileClauses(files);
   let pipelineVariables: Record<string, string> = { ...spec.variables };
+  let autoCancel = spec.autoCancel;
   if (spec.workflowRules !== null) {
     const rule = firstMatch(spec.workflowRules, [pipelineVariables, variables], clauses);
     if (rule === null || rule.when === 'never')
       return { created: false, variables: pipelineVariables, jobs: [] };
     pipelineVariables = { ...pipelineVariables, ...rule.variables };
+    // workflow:rules:auto_cancel replaces what it writes of workflow:auto_cancel (GitLab 16.10).
+    if (rule.autoCancel !== undefined)
+      autoCancel = { ...(autoCancel ?? DEFAULT_AUTO_CANCEL), ...rule.autoCancel };
   }
   const selected: {
     job: JobSpec;
@@ -160,7 +171,10 @@ export function planPipeline(
         environment: job.environment,
         idTokens: job.idTokens,
         secrets: job.secrets,
-        interruptible: job.interruptible,
+        interruptible: decision.interruptible ?? job.interruptible,
+        ...(decision.when === 'manual' && job.manualConfirmation !== undefined
+          ? { manualConfirmation: job.manualConfirmation }
+          : {}),
         ...(job.image ? { image: job.image } : {}),
         ...(job.services?.length ? { services: job.services } : {}),
         artifacts: job.artifacts,
@@ -173,7 +187,7 @@ export function planPipeline(
         release: job.release,
         ...crossNeedsOf(job, { ...pipelineVariables, ...job.variables, ...decision.variables, ...variables }),
         ...(job.trigger ? { trigger: job.trigger } : {}),
-        ...(spec.autoCancel === undefined ? {} : { autoCancel: spec.autoCancel }),
+        ...(autoCancel === undefined ? {} : { autoCancel }),
         line: job.line,
       },
     });
@@ -301,6 +315,8 @@ class FileClauses {
 
 interface Decision {
   needs?: readonly NeedSpec[] | null;
+  /** The matching rule's `interruptible`, which replaces the job's (absent: the rule has none). */
+  interruptible?: boolean;
   startInSeconds?: number | null;
   when: JobWhen;
   allowFailure: boolean;
@@ -324,6 +340,7 @@ function decide(
     const exitCodes = rule.allowFailureExitCodes ?? job.allowFailureExitCodes;
     return {
       needs: rule.needs ?? null,
+      ...(rule.interruptible === undefined ? {} : { interruptible: rule.interruptible }),
       startInSeconds: rule.startInSeconds ?? null,
       when,
       allowFailure: rule.allowFailure ?? job.allowFailure ?? manualDefault,

@@ -26,6 +26,13 @@ export interface RuleSpec {
   readonly exists?: ExistsSpec | null;
   /** `needs:` of the rule, which replace the job's when the rule matches; `null` when not written. */
   readonly needs?: readonly NeedSpec[] | null;
+  /** `interruptible:` of a job's rule, which replaces the job's when the rule matches (absent: not written). */
+  readonly interruptible?: boolean;
+  /**
+   * `auto_cancel:` of a workflow rule: what it writes replaces that part of `workflow:auto_cancel`
+   * for the pipeline the rule lets through (absent: not written).
+   */
+  readonly autoCancel?: Partial<AutoCancelSpec>;
 }
 
 /** `changes:` as globs (variables expanded when the pipeline is planned) and an optional base ref. */
@@ -192,6 +199,8 @@ export interface JobSpec {
   readonly idTokens: Readonly<Record<string, IdTokenSpec>>;
   readonly secrets: Readonly<Record<string, SecretSpec>>;
   readonly interruptible: boolean;
+  /** `manual_confirmation:`, the text the web UI asks to confirm before it runs the manual job (absent: not written). */
+  readonly manualConfirmation?: string;
   /** `image:` (or `default:image`); absent in specs stored before Tessera read it. */
   readonly image?: ImageSpec | null;
   /** `services:` (or `default:services`). */

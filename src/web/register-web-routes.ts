@@ -727,8 +727,16 @@ export function registerWebRoutes(app: FastifyInstance, context: ServerContext):
           const job = await loadJob(project, Number(match[1]));
           let target = job.id;
           if (match[2] === 'cancel') await cancelJob(coordinator, job);
-          else if (match[2] === 'play') await playJob(coordinator, project, user, job);
-          else target = (await retryJob(coordinator, project, user, job)).id;
+          else if (match[2] === 'play') {
+            // manual_confirmation: the job page's Run form has a box to tick; a run without it
+            // (a stale page, another form) is refused rather than run unconfirmed.
+            if (job.spec.manualConfirmation !== undefined && request.body?.confirm !== 'yes')
+              throw new TesseraError(
+                'ERR_VALIDATION',
+                `job ${job.id} asks for confirmation before it runs: tick the box under its message on the job page`,
+              );
+            await playJob(coordinator, project, user, job);
+          } else target = (await retryJob(coordinator, project, user, job)).id;
           return reply.redirect(`${base}/-/jobs/${target}`, 303);
         }
         throw new TesseraError('ERR_NOT_FOUND', 'page not found');

@@ -7,7 +7,7 @@ import { INCLUDE_KEYWORDS } from '../../src/pipeline/include.js';
 import { TOP_LEVEL } from '../../src/pipeline/reference.js';
 import { JOB_KEYS, UNSUPPORTED_JOB_KEYS } from '../../src/pipeline/schema/job.js';
 import { DEFAULT_KEYS } from '../../src/pipeline/schema/job-settings.js';
-import { JOB_RULE_KEYS, UNSUPPORTED_RULE_KEYS } from '../../src/pipeline/schema/rules.js';
+import { JOB_RULE_KEYS, WORKFLOW_RULE_KEYS } from '../../src/pipeline/schema/rules.js';
 
 const doc = readFileSync(new URL('../../docs/pipeline-configuration.md', import.meta.url), 'utf8');
 
@@ -38,6 +38,9 @@ describe('docs/pipeline-configuration.md keyword table', () => {
       ...[...TOP_LEVEL].filter((keyword) => keyword !== 'types'),
       ...DEFAULT_KEYS,
       ...[...JOB_RULE_KEYS].map((keyword) => `rules:${keyword}`),
+      ...[...WORKFLOW_RULE_KEYS]
+        .filter((keyword) => !JOB_RULE_KEYS.has(keyword))
+        .map((keyword) => `workflow:rules:${keyword}`),
       ...INCLUDE_KEYWORDS.map((keyword) => `include:${keyword}`),
     ].filter((keyword) => !UNSUPPORTED_JOB_KEYS.has(keyword));
     for (const keyword of accepted) {
@@ -46,11 +49,7 @@ describe('docs/pipeline-configuration.md keyword table', () => {
   });
 
   it('lists every keyword the schema refuses by name as not', () => {
-    const refused = [
-      ...UNSUPPORTED_JOB_KEYS,
-      'types',
-      ...[...UNSUPPORTED_RULE_KEYS].map((keyword) => `rules:${keyword}`),
-    ];
+    const refused = [...UNSUPPORTED_JOB_KEYS, 'types'];
     for (const keyword of refused)
       assert.equal(table.get(keyword) ?? 'missing', 'not', `${keyword} in the table`);
   });

@@ -277,4 +277,95 @@ mixed: {stage: test, script: x, needs: [build, {project: acme/lib, job: build, r
       },
     );
   });
+
+  it("lets the matching rule replace the job's interruptible (rules:interruptible), default included", async () => {
+    const content = `
+default:
+  interruptible: true
+plain: {script: x}
+cut-off: {script: x, interruptible: false, rules: [{if: $CI_COMMIT_BRANCH == "main", interruptible: true}, {when: on_success}]}
+kept: {script: x, rules: [{if: $CI_COMMIT_BRANCH == "main", interruptible: false}, {when: on_success}]}
+`;
+    const interruptible = async (ref: string) =>
+      Object.fromEntries((await plan(content, branch(ref))).jobs.map((job) => [job.name, job.interruptible]));
+    assert.deepEqual(await interruptible('main'), { plain: true, 'cut-off': true, kept: false });
+    // Another rule matched, which writes no interruptible: the job's own (or default's) stays.
+    assert.deepEqual(await interruptible('dev'), { plain: true, 'cut-off': false, kept: true });
+  });
+
+  it('lets the matching workflow rule replace what it writes of workflow:auto_cancel', async () => {
+    const content = (top: string) => `
+workflow:
+${top}
+  rules:
+    - if: $CI_COMMIT_BRANCH == "main"
+      auto_cancel:
+        on_new_commit: none
+    - if: $CI_COMMIT_BRANCH == "fail-fast"
+      auto_cancel:
+        on_job_failure: all
+        on_new_commit: conservative
+    - when: always
+job: {script: x}
+`;
+    const autoCancel = async (top: string, ref: string) =>
+      (await plan(content(top), branch(ref))).jobs[0]?.autoCancel;
+    const top = '  auto_cancel:\n    on_new_commit: interruptible\n    on_job_failure: all';
+    assert.deepEqual(await autoCancel(top, 'main'), { onNewCommit: 'none', onJobFailure: 'all' });
+    assert.deepEqual(await autoCancel(top, 'fail-fast'), {
+      onNewCommit: 'conservative',
+      onJobFailure: 'all',
+    });
+    assert.deepEqual(await autoCancel(top, 'dev'), { onNewCommit: 'interruptible', onJobFailure: 'all' });
+    // No workflow:auto_cancel: GitLab's defaults under the rule's values, and nothing for other rules.
+    assert.deepEqual(await autoCancel('  name: n', 'main'), { onNewCommit: 'none', onJobFailure: 'none' });
+    assert.equal(await autoCancel('  name: n', 'dev'), undefined);
+  });
+
+  it('carries manual_confirmation into a job that is manual, by itself or by its rule, and warns when never', async () => {
+    const content = `
+deploy: {script: x, when: manual, manual_confirmation: Deploy to production?}
+by-rule:
+  script: x
+  manual_confirmation: Really?
+  rules:
+    - if: $CI_COMMIT_BRANCH == "main"
+      when: manual
+    - when: on_success
+never-manual: {script: x, manual_confirmation: Unused}
+`;
+    const { spec, warnings } = await loadPipeline({ content });
+    assert.deepEqual(
+      warnings.map((warning) => [warning.path, warning.line]),
+      [['jobs.never-manual.manual_confirmation', 10]],
+    );
+    assert.match(warnings[0]!.message, /has no effect: the job is not when: manual/);
+    const confirmations = (ref: string) =>
+      Object.fromEntries(
+        planPipeline(spec, branch(ref)).jobs.map((job) => [job.name, job.manualConfirmation]),
+      );
+    assert.deepEqual(confirmations('main'), {
+      deploy: 'Deploy to production?',
+      'by-rule': 'Really?',
+      'never-manual': undefined,
+    });
+    // The rule that matches on dev does not make the job manual: no confirmation to ask.
+    assert.equal(confirmations('dev')['by-rule'], undefined);
+  });
+
+  it('refuses manual_confirmation on a trigger job, as GitLab', async () => {
+    await assert.rejects(
+      () => plan('t:\n  trigger: {include: child.yml}\n  when: manual\n  manual_confirmation: Sure?\n'),
+      (error: unknown) => {
+        assert.ok(isTesseraError(error), String(error));
+        const errors = error.details?.errors as ConfigProblem[];
+        assert.deepEqual(
+          errors.map((problem) => [problem.path, problem.line]),
+          [['jobs.t.manual_confirmation', 4]],
+        );
+        assert.match(errors[0]!.message, /not allowed in a trigger job: GitLab refuses it there too/);
+        return true;
+      },
+    );
+  });
 });

@@ -58,12 +58,12 @@ export const JOB_KEYS = new Set([
   'resource_group',
   'release',
   'trigger',
+  'manual_confirmation',
 ]);
 
 // GitLab job keywords Tessera knows but does not run; named as such in errors.
 export const UNSUPPORTED_JOB_KEYS = new Set([
   'pages',
-  'manual_confirmation',
   'identity',
   'hooks',
   'run',
@@ -173,6 +173,22 @@ export function readJob(
     problems.error(path('start_in'), 'is required with when: delayed: write start_in: 30 minutes', job);
   if (when !== 'delayed' && startInNode !== undefined && whenNode !== undefined)
     problems.error(path('start_in'), 'goes with when: delayed only', startInNode);
+  const confirmationNode = get('manual_confirmation');
+  const manualConfirmation =
+    confirmationNode === undefined
+      ? null
+      : readString(confirmationNode, path('manual_confirmation'), problems, 'a confirmation message');
+  // GitLab accepts it on any job and uses it only when the job is manual: say so instead of refusing.
+  if (
+    manualConfirmation !== null &&
+    when !== 'manual' &&
+    !(rules ?? []).some((rule) => rule.when === 'manual')
+  )
+    problems.warn(
+      path('manual_confirmation'),
+      'has no effect: the job is not when: manual (write when: manual on the job or in a rule)',
+      confirmationNode ?? null,
+    );
   const resourceGroupNode = get('resource_group');
   const resourceGroup =
     resourceGroupNode === undefined ? null : readString(resourceGroupNode, path('resource_group'), problems);
@@ -300,6 +316,7 @@ export function readJob(
     idTokens,
     secrets,
     interruptible,
+    ...(manualConfirmation === null ? {} : { manualConfirmation }),
     ...(image ? { image } : {}),
     ...(services.length > 0 ? { services } : {}),
     artifacts,
@@ -472,9 +489,13 @@ function checkBridgeKeys(job: MapNode, base: string, problems: ProblemList): voi
     );
   for (const key of job.entries.keys()) {
     if (BRIDGE_JOB_KEYS.has(key) || !JOB_KEYS.has(key)) continue;
+    const why =
+      key === 'manual_confirmation'
+        ? 'GitLab refuses it there too'
+        : 'it starts a pipeline and runs nothing on a runner';
     problems.error(
       `${base}.${key}`,
-      `is not allowed in a trigger job: it starts a pipeline and runs nothing on a runner (its keywords are ${[...BRIDGE_JOB_KEYS].sort().join(', ')})`,
+      `is not allowed in a trigger job: ${why} (its keywords are ${[...BRIDGE_JOB_KEYS].sort().join(', ')})`,
       keyPosition(job, key),
     );
   }

@@ -6,9 +6,10 @@ import { parseExpression } from '../expression/parse.js';
 import type { JobWhen, PolicySpec, RefPolicy, RuleSpec, RuleWhen } from '../spec.js';
 import { describeNode, keyPosition, type TreeNode } from '../yaml-tree.js';
 import { readAllowFailure } from './allow-failure.js';
+import { readAutoCancel } from './auto-cancel.js';
 import { readChanges, readExists } from './file-conditions.js';
 import { readNeeds } from './job.js';
-import { checkKeys, readString, readVariables } from './read-value.js';
+import { checkKeys, readBoolean, readString, readVariables } from './read-value.js';
 
 /** The keywords of a job's rule. */
 export const JOB_RULE_KEYS = new Set([
@@ -20,10 +21,10 @@ export const JOB_RULE_KEYS = new Set([
   'exists',
   'needs',
   'start_in',
+  'interruptible',
 ]);
-const WORKFLOW_RULE_KEYS = new Set(['if', 'when', 'variables', 'changes', 'exists']);
-/** GitLab rule keywords Tessera refuses by name. */
-export const UNSUPPORTED_RULE_KEYS = new Set(['interruptible', 'auto_cancel']);
+/** The keywords of a `workflow:rules` rule. */
+export const WORKFLOW_RULE_KEYS = new Set(['if', 'when', 'variables', 'changes', 'exists', 'auto_cancel']);
 const JOB_RULE_WHEN: readonly RuleWhen[] = [
   'on_success',
   'on_failure',
@@ -44,8 +45,8 @@ export function readExpression(node: TreeNode, path: string, problems: ProblemLi
 }
 
 /**
- * Reads `rules` (of a job) or `workflow:rules`: a list of `{ if, when, allow_failure, variables }`.
- * Workflow rules take only `when: always` or `never`. Answers `null` when the node is not a list.
+ * Reads `rules` (of a job) or `workflow:rules`: a list of `{ if, when, allow_failure, variables, … }`.
+ * Workflow rules take only `when: always` or `never`, and `auto_cancel`; job rules `interruptible`. Answers `null` when the node is not a list.
  */
 export function readRules(
   node: TreeNode,
@@ -73,13 +74,7 @@ export function readRules(
       );
       return;
     }
-    checkKeys(
-      item,
-      where,
-      options.workflow ? WORKFLOW_RULE_KEYS : JOB_RULE_KEYS,
-      problems,
-      UNSUPPORTED_RULE_KEYS,
-    );
+    checkKeys(item, where, options.workflow ? WORKFLOW_RULE_KEYS : JOB_RULE_KEYS, problems);
     const ifNode = item.entries.get('if');
     const expression = ifNode === undefined ? null : readExpression(ifNode, `${where}.if`, problems);
     let when: RuleWhen | null = null;
@@ -106,7 +101,19 @@ export function readRules(
     const changesNode = item.entries.get('changes');
     const existsNode = item.entries.get('exists');
     const needsNode = item.entries.get('needs');
+    const interruptibleNode = options.workflow ? undefined : item.entries.get('interruptible');
+    const interruptible =
+      interruptibleNode === undefined
+        ? null
+        : readBoolean(interruptibleNode, `${where}.interruptible`, problems);
+    const autoCancelNode = options.workflow ? item.entries.get('auto_cancel') : undefined;
+    const autoCancel =
+      autoCancelNode === undefined
+        ? undefined
+        : readAutoCancel(autoCancelNode, `${where}.auto_cancel`, problems);
     rules.push({
+      ...(interruptible === null ? {} : { interruptible }),
+      ...(autoCancel === undefined ? {} : { autoCancel }),
       ...(startInSeconds === null ? {} : { startInSeconds }),
       changes: changesNode === undefined ? null : readChanges(changesNode, `${where}.changes`, problems),
       exists: existsNode === undefined ? null : readExists(existsNode, `${where}.exists`, problems),

@@ -5,7 +5,7 @@ import type { PipelineRecord } from '../../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
 import type { IssuedTokenRecord } from '../../token/issued-token-record.js';
 import type { LogLine } from '../log-lines.js';
-import { Layout, type PageFrame } from './layout.js';
+import { CsrfField, Layout, type PageFrame } from './layout.js';
 import { LogView } from './log-view.js';
 import { ActionButton } from './pipeline.js';
 import { ProjectNav } from './project.js';
@@ -28,6 +28,38 @@ export function formatSize(bytes: number): string {
     unit += 1;
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * **Run** for a manual job with `manual_confirmation`: the job's text, and a box to tick before the
+ * form may be sent (the server refuses a run without it). A plain form, so it works without script
+ * and reads in order with a screen reader: message, checkbox (described by the message), button.
+ */
+function ConfirmedRunForm({
+  action,
+  message,
+  csrfToken,
+}: {
+  action: string;
+  message: string;
+  csrfToken: string;
+}) {
+  return (
+    <form method="post" action={action} class="form-card">
+      <CsrfField token={csrfToken} />
+      <fieldset>
+        <legend>This job asks for confirmation before it runs</legend>
+        <p id="manual-confirmation">{message}</p>
+        <label>
+          <input type="checkbox" name="confirm" value="yes" required aria-describedby="manual-confirmation" />{' '}
+          Yes, run this job
+        </label>
+      </fieldset>
+      <p>
+        <button type="submit">Run</button>
+      </p>
+    </form>
+  );
 }
 
 /**
@@ -167,10 +199,17 @@ export function JobPage({
           {['success', 'failed', 'canceled'].includes(job.status) && !job.retried && (
             <ActionButton action={`${jobUrl}/retry`} label="Retry" csrfToken={frame.csrfToken} />
           )}
-          {job.status === 'manual' && (
+          {job.status === 'manual' && job.spec.manualConfirmation === undefined && (
             <ActionButton action={`${jobUrl}/play`} label="Run" csrfToken={frame.csrfToken} />
           )}
         </div>
+      )}
+      {canAct && job.status === 'manual' && job.spec.manualConfirmation !== undefined && (
+        <ConfirmedRunForm
+          action={`${jobUrl}/play`}
+          message={job.spec.manualConfirmation}
+          csrfToken={frame.csrfToken}
+        />
       )}
       <LogView
         lines={log.lines}
