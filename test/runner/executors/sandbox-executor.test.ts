@@ -43,7 +43,10 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function job(script: string[], extra: { variables?: JobVariable[]; timeout?: number } = {}): JobPayload {
+function job(
+  script: string[],
+  extra: { variables?: JobVariable[]; timeout?: number; preGetSources?: string[] } = {},
+): JobPayload {
   const id = nextId++;
   return {
     id,
@@ -55,6 +58,9 @@ function job(script: string[], extra: { variables?: JobVariable[]; timeout?: num
     git_info: { repo_url: repo, ref: 'main', sha, ref_type: 'branch' },
     job_info: { name: 'test', stage: 'test', project_id: 1, project_name: 'app' },
     runner_info: { timeout: extra.timeout ?? 60 },
+    ...(extra.preGetSources
+      ? { hooks: [{ name: 'pre_get_sources_script', script: extra.preGetSources }] }
+      : {}),
   };
 }
 
@@ -128,6 +134,36 @@ describe('sandbox executor', { skip }, () => {
     assert.match(log, /checkout is writable/);
     assert.match(log, /no home directories/);
     assert.match(log, /\$ git log --oneline \| wc -l\n1\n/);
+  });
+
+  it('runs a pre_get_sources_script hook in the sandbox before the checkout; a failing one fails the job', async () => {
+    const { outcome, log } = await run(
+      job(['git log --oneline | wc -l', 'cat "$HOME/from-hook"'], {
+        preGetSources: [
+          'echo "hook uid $(id -u)"',
+          `cat ${join(dataDir, 'key-encryption-key')} || echo "hook: no key-encryption key"`,
+          'echo "hook sees $(ls -A "$CI_PROJECT_DIR" | wc -l) entries"',
+          'echo from-hook > "$HOME/from-hook"',
+        ],
+      }),
+      sandbox(),
+    );
+    assert.equal(outcome.state, 'success', log);
+    assert.doesNotMatch(log, /hook uid 0\n/, 'never root inside');
+    assert.doesNotMatch(log, new RegExp(KEK));
+    assert.match(log, /\nhook: no key-encryption key\n/);
+    assert.match(log, /\nhook sees 0 entries\n/);
+    assert.ok(log.indexOf('hook sees 0 entries') < log.indexOf('Checking out '), log);
+    assert.match(log, /\$ git log --oneline \| wc -l\n1\n/);
+    assert.match(log, /\nfrom-hook\n/);
+
+    const failed = await run(job(['echo script-ran'], { preGetSources: ['false'] }), sandbox());
+    assert.deepEqual(
+      failed.outcome,
+      { state: 'failed', failureReason: 'script_failure', exitCode: 1 },
+      failed.log,
+    );
+    assert.doesNotMatch(failed.log, /script-ran|Checking out/);
   });
 
   it("cannot see another job's build directory", async () => {
