@@ -1,4 +1,4 @@
-import { chown, mkdir, readdir } from 'node:fs/promises';
+import { chown, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobExecutor, JobWorkspace } from './executors/executor.js';
 import type { JobLog } from './job-log.js';
@@ -8,9 +8,9 @@ import { type RunProcessResult, runProcess } from './run-process.js';
 import { writeScriptFile } from './script-file.js';
 
 /**
- * The entries of a job's private directory that its `pre_get_sources_script` hook, run as the job
- * user, may already have changed: the runner hands them over before the hook and never writes
- * into them afterwards (see {@link giveTempDirToJobUser}).
+ * The entries of a job's private directory that its `pre_get_sources_script` hook may already have
+ * changed and that the job keeps (`HOME`, `TMPDIR`, file variables): the runner never writes into
+ * them afterwards (see {@link giveTempDirToJobUser}). Everything else there is removed after the hook.
  */
 const HOOK_OWNED_ENTRIES = new Set(['home', 'tmp', 'files']);
 
@@ -53,10 +53,13 @@ export interface PreGetSourcesHookOptions {
  * job's executor, environment, masking and remaining timeout, in the job's empty project
  * directory (the checkout replaces it and whatever the hook left there).
  *
- * With a job user, the hook gets only what is its own anyway: the empty project directory and
- * the `HOME`, `TMPDIR` and file variables of its private directory. The directories above stay
- * the runner's, so that nothing the hook (or a process it leaves behind) does can place a link
- * where the runner later writes as itself (the checkout, the script files).
+ * The runner writes files after the hook (the checkout, the script files, downloaded artifacts)
+ * where a hook in a sandbox or a container could write too: once the hook has ended (and with it
+ * every process it started there), every entry of the private directory but `HOME`, `TMPDIR` and
+ * the file variables is removed, so that no link the hook placed is followed. With a job user,
+ * whose processes may outlive the hook, the hook gets only what is its own anyway: the empty
+ * project directory and those three; the directories above stay the runner's, so nothing the
+ * hook leaves running can place a link where the runner then writes as itself.
  *
  * Answers the hook's process result, or undefined when bash could not be started.
  */
@@ -92,6 +95,10 @@ export async function runPreGetSourcesHook(
       });
   } finally {
     await session.close();
+    for (const entry of await readdir(workspace.jobTempDir)) {
+      if (!HOOK_OWNED_ENTRIES.has(entry))
+        await rm(join(workspace.jobTempDir, entry), { recursive: true, force: true });
+    }
   }
 }
 
@@ -104,8 +111,7 @@ export async function runPreGetSourcesHook(
 export async function giveTempDirToJobUser(jobTempDir: string, user: JobUser): Promise<void> {
   // The directory is still the runner's: the hook could add no entry of its own to it.
   for (const entry of await readdir(jobTempDir)) {
-    if (!HOOK_OWNED_ENTRIES.has(entry) && entry !== HOOK_SCRIPT)
-      await giveToJobUser(join(jobTempDir, entry), user);
+    if (!HOOK_OWNED_ENTRIES.has(entry)) await giveToJobUser(join(jobTempDir, entry), user);
   }
   await chown(jobTempDir, user.uid, user.gid);
 }

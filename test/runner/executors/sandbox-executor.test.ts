@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { TESSERA_INSTALL_ROOT } from '../../../src/runner/agent.js';
 import { executeJob } from '../../../src/runner/execute-job.js';
 import { chooseExecutor } from '../../../src/runner/executors/create-executor.js';
 import type { JobExecutor } from '../../../src/runner/executors/executor.js';
-import { findBubblewrap } from '../../../src/runner/executors/sandbox-executor.js';
+import { findBubblewrap, sandboxExecutor } from '../../../src/runner/executors/sandbox-executor.js';
 import type { JobPayload } from '../../../src/runner/job-payload.js';
 import type { JobVariable } from '../../../src/runner/job-variable.js';
 import { makeRepository } from '../git-repository.js';
@@ -164,6 +164,35 @@ describe('sandbox executor', { skip }, () => {
       failed.log,
     );
     assert.doesNotMatch(failed.log, /script-ran|Checking out/);
+  });
+
+  it('follows no link a hook planted where the runner writes next (the script files, artifacts)', async () => {
+    // The sandbox as the runner's own user (a runner that is not root): the job's private
+    // directory is writable in it.
+    const found = findBubblewrap();
+    assert.ok('bwrap' in found, 'reason' in found ? found.reason : '');
+    const asRunner = sandboxExecutor({
+      bwrap: found.bwrap,
+      installRoot: TESSERA_INSTALL_ROOT,
+      hiddenPaths: [dataDir],
+    });
+    const target = join(root, 'runner-owned.txt');
+    writeFileSync(target, 'runner content\n', { mode: 0o644 });
+    const { outcome, log } = await run(
+      job(['echo script-ran'], {
+        preGetSources: [
+          `ln -s ${target} "$HOME/../script.sh"`,
+          `ln -s ${target} "$HOME/../after_script.sh"`,
+          `ln -s ${target} "$HOME/../artifacts-1.zip"`,
+          'ls -l "$HOME/.." | grep -c runner-owned',
+        ],
+      }),
+      asRunner,
+    );
+    assert.equal(outcome.state, 'success', log);
+    assert.match(log, /\n3\n/, 'the links were made');
+    assert.match(log, /\nscript-ran\n/);
+    assert.equal(readFileSync(target, 'utf8'), 'runner content\n');
   });
 
   it("cannot see another job's build directory", async () => {
