@@ -503,6 +503,10 @@ const DEFAULT_FIELDS: Record<string, keyof DefaultSpec> = {
   retry: 'retry',
   interruptible: 'interruptible',
   id_tokens: 'idTokens',
+  image: 'image',
+  services: 'services',
+  artifacts: 'artifacts',
+  cache: 'cache',
 };
 
 /** The `default` keywords `inherit:default` lets the job take. */

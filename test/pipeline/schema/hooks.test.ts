@@ -141,4 +141,26 @@ default:
     assert.ok(problem, JSON.stringify(problems));
     assert.match(problem.message, /not allowed in a trigger job/);
   });
+
+  it('keeps the other default keywords an inherit:default list names (image, services, artifacts, cache)', async () => {
+    const jobs = await plannedJobs(`
+default:
+  image: alpine:3.20
+  services: [postgres:16]
+  artifacts: { paths: [out/] }
+  cache: { paths: [vendor/] }
+  hooks:
+    pre_get_sources_script: [echo default]
+listed:
+  inherit:
+    default: [image, services, artifacts, cache]
+  script: [build]
+`);
+    const listed = jobs.find((job) => job.name === 'listed');
+    assert.equal(listed?.image?.name, 'alpine:3.20');
+    assert.equal(listed?.services?.[0]?.name, 'postgres:16');
+    assert.deepEqual(listed?.artifacts?.paths, ['out/']);
+    assert.deepEqual(listed?.cache[0]?.paths, ['vendor/']);
+    assert.equal(listed?.hooks, undefined);
+  });
 });
