@@ -174,6 +174,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
     failedMarker: join(jobTempDir, 'checkout-failed'),
   };
   let checkoutInShell: string | undefined;
+  let checkedOut = false;
   const hookCommands = preGetSourcesCommands(job);
   // Vault secrets and the environment; before the checkout when a hook needs them.
   const prepareEnvironment = async () => {
@@ -232,6 +233,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
     }
     if (jobUser || executor.checksOutOnHost) await checkout(checkoutOptions);
     else checkoutInShell = await prepareCheckout(checkoutOptions);
+    checkedOut = true;
 
     environment ??= await prepareEnvironment();
     if (options.jobFiles) {
@@ -264,8 +266,8 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
     session = await executor.open(workspace);
   } catch (error) {
     outcome = error instanceof HookFailure ? error.outcome : interrupted();
-    // No checkout to run after_script in or to take artifacts from.
-    if (error instanceof HookFailure) environment = undefined;
+    // No checkout to take cache or artifacts from (a hook's environment was built before it).
+    if (!checkedOut) environment = undefined;
     if (outcome === undefined && error instanceof ExecutorPreparationError) {
       line(`ERROR: Job failed: ${error.message}`);
       // A coordinator that lists its failure reasons gets the older, wider one for a reason it lacks.

@@ -485,6 +485,25 @@ describe('executeJob', () => {
     assert.doesNotMatch(log, /Checking out|script-ran|after-ran|\nnever\n/);
   });
 
+  it('saves no cache of a hooked job whose checkout failed: there is nothing checked out', async () => {
+    const chunks: Buffer[] = [];
+    const outcome = await executeJob({
+      job: {
+        ...job(['true'], { preGetSources: ['echo hook-ran'], sha: 'deadbeef'.repeat(5) }),
+        cache: [{ key: 'hooked', paths: ['out'], when: 'always', policy: 'pull-push' }],
+      },
+      buildsDir,
+      onLog: (bytes) => chunks.push(bytes),
+      killGraceMs: 300,
+      jobFiles: { coordinatorUrl: 'http://127.0.0.1:9', cacheDir: join(root, 'hooked-cache') },
+    });
+    const log = stripTimestampPrefixes(Buffer.concat(chunks).toString());
+    assert.deepEqual(outcome, { state: 'failed', failureReason: 'runner_system_failure' }, log);
+    assert.match(log, /\nhook-ran\n/);
+    assert.match(log, /is not in/);
+    assert.doesNotMatch(log, /Saving cache/);
+  });
+
   it('ends a hook that outlives the job timeout with job_execution_timeout', async () => {
     const { outcome, log } = await run(job(['echo script-ran'], { preGetSources: ['sleep 30'], timeout: 1 }));
     assert.deepEqual(outcome, { state: 'failed', failureReason: 'job_execution_timeout' }, log);
