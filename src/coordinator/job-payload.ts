@@ -84,6 +84,14 @@ export interface JobPayload {
   dependencies: DependencyPayload[];
   features: { trace_sections: boolean; failure_reasons: string[] };
   secrets: Record<string, SecretPayload>;
+  /** GitLab's `hooks`: `[{ name: 'pre_get_sources_script', script }]`, empty when the job has none. */
+  hooks: HookPayload[];
+}
+
+/** One entry of `hooks` in the job payload (GitLab's `JobRequest::Hook`: `name` and `script`). */
+export interface HookPayload {
+  name: 'pre_get_sources_script';
+  script: string[];
 }
 
 /** An `image:` as the runner protocol carries it; its name may use the job's variables (`$IMAGE`). */
@@ -356,5 +364,8 @@ export async function buildJobPayload(
       ],
     },
     secrets: secretsPayload,
+    hooks: job.spec.hooks
+      ? [{ name: 'pre_get_sources_script', script: [...job.spec.hooks.preGetSourcesScript] }]
+      : [],
   };
 }

@@ -13,6 +13,7 @@ import type {
   ChangesSpec,
   EnvironmentSpec,
   ExistsSpec,
+  HooksSpec,
   IdTokenSpec,
   ImageSpec,
   JobSpec,
@@ -49,6 +50,8 @@ export interface PlannedJob {
   readonly beforeScript: readonly string[];
   readonly script: readonly string[];
   readonly afterScript: readonly string[];
+  /** `hooks:` (or `default:hooks`); absent when the job has no hook command. */
+  readonly hooks?: HooksSpec;
   /** Job and matching-rule variables (not the global ones, which are on the plan). */
   readonly variables: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number | null;
@@ -164,6 +167,7 @@ export function planPipeline(
         beforeScript: job.beforeScript,
         script: job.script,
         afterScript: job.afterScript,
+        ...(job.hooks ? { hooks: job.hooks } : {}),
         variables: { ...job.variables, ...decision.variables },
         timeoutSeconds: job.timeoutSeconds,
         retry: job.retry,

@@ -96,6 +96,12 @@ export interface IdTokenSpec {
   readonly alg: 'RS256' | 'ES256' | null;
 }
 
+/** `hooks:` of a job (or of `default`): commands the runner runs at given points of the job. */
+export interface HooksSpec {
+  /** `hooks:pre_get_sources_script`: run in the job's shell before the sources are fetched. */
+  readonly preGetSourcesScript: readonly string[];
+}
+
 /** A `secrets` entry, always in the long form. */
 export interface SecretSpec {
   readonly vault: {
@@ -185,6 +191,8 @@ export interface JobSpec {
   readonly beforeScript: readonly string[];
   readonly script: readonly string[];
   readonly afterScript: readonly string[];
+  /** `hooks:` (or `default:hooks`); absent when the job has no hook command. */
+  readonly hooks?: HooksSpec;
   /** `default`-independent job variables (`default` has no variables in GitLab). */
   readonly variables: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number | null;

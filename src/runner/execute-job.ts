@@ -11,7 +11,8 @@ import type { JobOutcome, JobPayload, JobStep } from './job-payload.js';
 import { allowTraverse, giveToJobUser } from './job-user.js';
 import type { JobVariable } from './job-variable.js';
 import { forgetProcessGroup, recordProcessGroup } from './orphan-process-groups.js';
-import { runProcess } from './run-process.js';
+import { giveTempDirToJobUser, preGetSourcesCommands, runPreGetSourcesHook } from './pre-get-sources-hook.js';
+import { type RunProcessResult, runProcess } from './run-process.js';
 import { writeScriptFile } from './script-file.js';
 import { resolveVaultSecrets } from './vault-secrets.js';
 
@@ -173,12 +174,10 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
     failedMarker: join(jobTempDir, 'checkout-failed'),
   };
   let checkoutInShell: string | undefined;
-  try {
-    await mkdir(buildsDir, { recursive: true });
-    line('Getting source from Git repository');
-    if (jobUser || executor.checksOutOnHost) await checkout(checkoutOptions);
-    else checkoutInShell = await prepareCheckout(checkoutOptions);
-
+  let checkedOut = false;
+  const hookCommands = preGetSourcesCommands(job);
+  // Vault secrets and the environment; before the checkout when a hook needs them.
+  const prepareEnvironment = async () => {
     if (job.secrets && Object.keys(job.secrets).length > 0) {
       line('Resolving secrets');
       const secrets = await resolveVaultSecrets({
@@ -190,8 +189,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       sink.addValues(secrets.map((secret) => secret.value));
       variables = [...variables, ...secrets];
     }
-
-    environment = await buildJobEnvironment({
+    const built = await buildJobEnvironment({
       variables,
       projectDir,
       buildsDir,
@@ -199,7 +197,45 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       extraPath: options.extraPath,
       ...(executor.jobView ? { view: executor.jobView({ job, buildsDir, projectDir, jobTempDir }) } : {}),
     });
-    sink.addValues(environment.maskedValues);
+    sink.addValues(built.maskedValues);
+    return built;
+  };
+  const workspace = {
+    job,
+    buildsDir,
+    jobRoot,
+    jobTempDir,
+    projectDir,
+    toolDirs: options.extraPath ?? [],
+    log: line,
+    signal: jobSignal,
+  };
+  try {
+    await mkdir(buildsDir, { recursive: true });
+    if (hookCommands.length > 0) environment = await prepareEnvironment();
+    line('Getting source from Git repository');
+    if (environment !== undefined) {
+      // GitLab Runner runs hooks:pre_get_sources_script first in its get_sources stage; a failing
+      // hook fails that stage, so nothing of the job's script runs.
+      const result = await runPreGetSourcesHook({
+        commands: hookCommands,
+        executor,
+        workspace,
+        env: environment.env,
+        log: sink,
+        timeoutMs: Math.max(0, deadline - clock()),
+        signal: cancel,
+        killGraceMs: options.killGraceMs,
+        onSpawn: recordGroup('hook'),
+      }).finally(() => forgetGroup('hook'));
+      const hookOutcome = stepOutcome(result);
+      if (hookOutcome.state !== 'success') throw new HookFailure(hookOutcome);
+    }
+    if (jobUser || executor.checksOutOnHost) await checkout(checkoutOptions);
+    else checkoutInShell = await prepareCheckout(checkoutOptions);
+    checkedOut = true;
+
+    environment ??= await prepareEnvironment();
     if (options.jobFiles) {
       await restoreJobFiles({
         ...options.jobFiles,
@@ -211,7 +247,8 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       });
     }
     // Both scripts are written before any job process runs: afterwards the job could have put a
-    // link where a file is written (the runner may be root, or see what the job must not).
+    // link where a file is written (the runner may be root, or see what the job must not). A
+    // hook ran before, but where it could write, the runner writes nothing (runPreGetSourcesHook).
     await writeScriptFile(
       join(jobTempDir, 'script.sh'),
       scriptStep?.script ?? [],
@@ -223,20 +260,14 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
     if (jobUser) {
       await allowTraverse(buildsDir);
       await giveToJobUser(jobRoot, jobUser);
-      await giveToJobUser(jobTempDir, jobUser);
+      if (hookCommands.length > 0) await giveTempDirToJobUser(jobTempDir, jobUser);
+      else await giveToJobUser(jobTempDir, jobUser);
     }
-    session = await executor.open({
-      job,
-      buildsDir,
-      jobRoot,
-      jobTempDir,
-      projectDir,
-      toolDirs: options.extraPath ?? [],
-      log: line,
-      signal: jobSignal,
-    });
+    session = await executor.open(workspace);
   } catch (error) {
-    outcome = interrupted();
+    outcome = error instanceof HookFailure ? error.outcome : interrupted();
+    // No checkout to take cache or artifacts from (a hook's environment was built before it).
+    if (!checkedOut) environment = undefined;
     if (outcome === undefined && error instanceof ExecutorPreparationError) {
       line(`ERROR: Job failed: ${error.message}`);
       // A coordinator that lists its failure reasons gets the older, wider one for a reason it lacks.
@@ -289,18 +320,10 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
       // No working tree to run after_script in.
       environment = undefined;
     }
-    if (result === undefined || checkoutFailure !== undefined) {
-      status = { state: 'failed', failureReason: 'runner_system_failure' };
-    } else if (result.canceled) status = { state: 'canceled', failureReason: 'canceled' };
-    else if (result.timedOut) status = { state: 'failed', failureReason: 'job_execution_timeout' };
-    else if (result.exitCode === 0) status = { state: 'success' };
-    else {
-      status = {
-        state: 'failed',
-        failureReason: 'script_failure',
-        ...(result.exitCode === null ? {} : { exitCode: result.exitCode }),
-      };
-    }
+    status =
+      checkoutFailure !== undefined
+        ? { state: 'failed', failureReason: 'runner_system_failure' }
+        : stepOutcome(result);
   }
 
   // after_script runs whatever happened to the script, as long as there is a checkout to run it in.
@@ -360,6 +383,26 @@ export async function executeJob(options: ExecuteJobOptions): Promise<JobOutcome
   await session?.close();
   if (!options.keepBuildDir) await removeJobDirectories(buildsDir, job.id);
   return status;
+}
+
+/** How a step's process ended, as the job's outcome; undefined: bash could not be started. */
+function stepOutcome(result: RunProcessResult | undefined): JobOutcome {
+  if (result === undefined) return { state: 'failed', failureReason: 'runner_system_failure' };
+  if (result.canceled) return { state: 'canceled', failureReason: 'canceled' };
+  if (result.timedOut) return { state: 'failed', failureReason: 'job_execution_timeout' };
+  if (result.exitCode === 0) return { state: 'success' };
+  return {
+    state: 'failed',
+    failureReason: 'script_failure',
+    ...(result.exitCode === null ? {} : { exitCode: result.exitCode }),
+  };
+}
+
+/** A `pre_get_sources_script` hook that did not succeed: how the job ends. */
+class HookFailure extends Error {
+  constructor(readonly outcome: JobOutcome) {
+    super(`pre_get_sources_script ended ${outcome.failureReason ?? outcome.state}`);
+  }
 }
 
 /** A job's build directory (the checkout's parent) and its temporary directory (scripts, file variables). */

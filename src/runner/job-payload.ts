@@ -59,6 +59,8 @@ export interface JobPayload {
   /** `timeout`: the job's timeout in seconds. */
   readonly runner_info?: { readonly timeout?: number | null };
   readonly secrets?: Readonly<Record<string, VaultSecretConfig>> | null;
+  /** GitLab's `hooks`: `pre_get_sources_script` runs before the sources are fetched. */
+  readonly hooks?: readonly { readonly name: string; readonly script: readonly string[] }[] | null;
   /** The container image the job asks for; only the `docker` executor uses it. */
   readonly image?: JobImage | null;
   readonly services?: readonly JobService[] | null;

@@ -13,6 +13,7 @@ export interface TestJobPayload {
   image: Record<string, unknown> | null;
   services: Array<Record<string, unknown>>;
   features: { failure_reasons: string[] };
+  hooks: Array<{ name: string; script: string[] }>;
 }
 
 /** Registers an instance runner through the API and answers its token. */

@@ -150,6 +150,40 @@ describe('tessera run', { timeout: 180_000 }, () => {
     assert.ok(!result.stdout.includes('\u001b['), 'no colours without a terminal');
   });
 
+  it('runs hooks:pre_get_sources_script (default and own) before the checkout; a failing hook fails its job', async () => {
+    const dir = await repository({
+      '.gitlab-ci.yml': `
+default:
+  hooks:
+    pre_get_sources_script: [echo "default hook of $CI_JOB_NAME"]
+build:
+  script: [echo "build sees $(cat README.md)"]
+broken:
+  stage: test
+  hooks:
+    pre_get_sources_script:
+      - echo "own hook"
+      - exit 4
+  script: [echo "broken script ran"]
+`,
+      'README.md': 'the readme\n',
+    });
+    const result = await tesseraRun([dir]);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const build = result.stdout.slice(result.stdout.indexOf('== build (stage test)'));
+    const buildLog = build.slice(0, build.indexOf('== build: passed'));
+    assert.match(
+      buildLog,
+      /Getting source from Git repository\n\$ echo "default hook of \$CI_JOB_NAME"\ndefault hook of build\n/,
+    );
+    assert.ok(buildLog.indexOf('default hook of build\n') < buildLog.indexOf('Checking out '), buildLog);
+    assert.match(buildLog, /^build sees the readme$/m);
+    const broken = result.stdout.slice(result.stdout.indexOf('== broken (stage test)'));
+    assert.match(broken, /\nown hook\n\$ exit 4\n/);
+    assert.doesNotMatch(broken, /default hook|broken script ran/);
+    assert.match(result.stdout, /^== broken: failed \(exit code 4\) in /m);
+  });
+
   it('exits 1 when the pipeline fails (after its retry), skipping what comes after', async () => {
     const dir = await repository({
       '.gitlab-ci.yml': `

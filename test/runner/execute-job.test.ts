@@ -37,7 +37,13 @@ before(() => {
 
 function job(
   script: string[],
-  extra: { variables?: JobVariable[]; after?: string[]; timeout?: number; sha?: string } = {},
+  extra: {
+    variables?: JobVariable[];
+    after?: string[];
+    timeout?: number;
+    sha?: string;
+    preGetSources?: string[];
+  } = {},
 ): JobPayload {
   const id = nextId++;
   return {
@@ -53,6 +59,9 @@ function job(
     git_info: { repo_url: repo, ref: 'main', sha: extra.sha ?? sha, ref_type: 'branch' },
     job_info: { name: 'test', stage: 'test', project_id: 1, project_name: 'app' },
     runner_info: { timeout: extra.timeout ?? 60 },
+    ...(extra.preGetSources
+      ? { hooks: [{ name: 'pre_get_sources_script', script: extra.preGetSources }] }
+      : {}),
   };
 }
 
@@ -360,6 +369,30 @@ describe('executeJob', () => {
     assert.doesNotMatch(log, /runner secret/);
   });
 
+  it('runs a pre_get_sources_script hook as --job-user, who then owns its checkout', {
+    skip: nobody ? false : 'needs root and a nobody user',
+  }, async () => {
+    const chunks: Buffer[] = [];
+    const outcome = await executeJob({
+      job: job(['touch new-file-in-checkout', 'cat "$HOME/from-hook"', 'cat README.md'], {
+        preGetSources: [
+          'echo "hook uid $(id -u)"',
+          'echo hook-home > "$HOME/from-hook"',
+          'touch "$CI_PROJECT_DIR/left"',
+        ],
+      }),
+      buildsDir,
+      onLog: (bytes) => chunks.push(bytes),
+      killGraceMs: 300,
+      executor: shellExecutor(nobody),
+    });
+    const log = stripTimestampPrefixes(Buffer.concat(chunks).toString());
+    assert.equal(outcome.state, 'success', log);
+    assert.match(log, new RegExp(`hook uid ${nobody?.uid}\\n`));
+    assert.match(log, /\nhook-home\n/);
+    assert.match(log, /hello from the repository|second version/);
+  });
+
   it("checks out in the job's shell, unswayed by the job's GIT_* variables", async () => {
     const { outcome, log } = await run(
       job(['cat README.md', 'git -C "$CI_PROJECT_DIR" --git-dir=.git rev-parse HEAD'], {
@@ -393,6 +426,88 @@ describe('executeJob', () => {
     const next = await run(job(['cat README.md']));
     assert.equal(next.outcome.state, 'success', next.log);
     assert.match(next.log, /Fetching changes/);
+  });
+
+  it('runs hooks:pre_get_sources_script before the fetch and checkout, in the job environment, masked', async () => {
+    const chunks: Buffer[] = [];
+    const outcome = await executeJob({
+      job: job(['cat "$HOME/hook-was-here"', 'cat README.md'], {
+        preGetSources: [
+          'echo "hook for $CI_JOB_NAME sees $SECRET_VALUE"',
+          'echo "entries before checkout: $(ls -A "$CI_PROJECT_DIR" | wc -l)"',
+          'echo "written by the hook" > "$HOME/hook-was-here"',
+        ],
+        variables: [
+          { key: 'CI_JOB_NAME', value: 'test' },
+          { key: 'SECRET_VALUE', value: 'hook-secret-123456', masked: true },
+        ],
+      }),
+      // A builds directory of its own: its empty repository cache makes the runner fetch.
+      buildsDir: join(root, 'builds-hook'),
+      onLog: (bytes) => chunks.push(bytes),
+      killGraceMs: 300,
+    });
+    const log = stripTimestampPrefixes(Buffer.concat(chunks).toString());
+    assert.deepEqual(outcome, { state: 'success' }, log);
+    assert.doesNotMatch(log, /hook-secret-123456/);
+    const order = [
+      'Getting source from Git repository\n',
+      '$ echo "hook for $CI_JOB_NAME sees $SECRET_VALUE"\n',
+      '\nhook for test sees [MASKED]\n',
+      '\nentries before checkout: 0\n',
+      '\nFetching changes from ',
+      '\nChecking out ',
+      'Executing "step_script" stage of the job script\n',
+      '\nwritten by the hook\n',
+      '\nhello from the repository\n',
+    ].map((text) => log.indexOf(text));
+    assert.ok(
+      order.every((at) => at >= 0),
+      log,
+    );
+    assert.deepEqual(
+      [...order].sort((a, b) => a - b),
+      order,
+      log,
+    );
+  });
+
+  it('fails the job with script_failure when the hook fails, and runs neither checkout nor scripts', async () => {
+    const { outcome, log } = await run(
+      job(['echo script-ran'], {
+        preGetSources: ['echo hook-starts', 'exit 3', 'echo never'],
+        after: ['echo after-ran'],
+      }),
+    );
+    assert.deepEqual(outcome, { state: 'failed', failureReason: 'script_failure', exitCode: 3 }, log);
+    assert.match(log, /\$ exit 3\n/);
+    assert.match(log, /ERROR: Job failed: exit code 3\n$/);
+    assert.doesNotMatch(log, /Checking out|script-ran|after-ran|\nnever\n/);
+  });
+
+  it('saves no cache of a hooked job whose checkout failed: there is nothing checked out', async () => {
+    const chunks: Buffer[] = [];
+    const outcome = await executeJob({
+      job: {
+        ...job(['true'], { preGetSources: ['echo hook-ran'], sha: 'deadbeef'.repeat(5) }),
+        cache: [{ key: 'hooked', paths: ['out'], when: 'always', policy: 'pull-push' }],
+      },
+      buildsDir,
+      onLog: (bytes) => chunks.push(bytes),
+      killGraceMs: 300,
+      jobFiles: { coordinatorUrl: 'http://127.0.0.1:9', cacheDir: join(root, 'hooked-cache') },
+    });
+    const log = stripTimestampPrefixes(Buffer.concat(chunks).toString());
+    assert.deepEqual(outcome, { state: 'failed', failureReason: 'runner_system_failure' }, log);
+    assert.match(log, /\nhook-ran\n/);
+    assert.match(log, /is not in/);
+    assert.doesNotMatch(log, /Saving cache/);
+  });
+
+  it('ends a hook that outlives the job timeout with job_execution_timeout', async () => {
+    const { outcome, log } = await run(job(['echo script-ran'], { preGetSources: ['sleep 30'], timeout: 1 }));
+    assert.deepEqual(outcome, { state: 'failed', failureReason: 'job_execution_timeout' }, log);
+    assert.doesNotMatch(log, /script-ran/);
   });
 
   it('records no process groups when told not to (tessera run: no later runner looks)', async () => {

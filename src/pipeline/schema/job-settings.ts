@@ -1,10 +1,11 @@
 import type { ProblemList } from '../config-problem.js';
 import { parseDuration } from '../duration.js';
 import { PIPELINE_LIMITS } from '../limits.js';
-import type { ArtifactsSpec, CacheSpec, IdTokenSpec, ImageSpec, ServiceSpec } from '../spec.js';
+import type { ArtifactsSpec, CacheSpec, HooksSpec, IdTokenSpec, ImageSpec, ServiceSpec } from '../spec.js';
 import { describeNode, type TreeNode } from '../yaml-tree.js';
 import { readArtifacts } from './artifacts.js';
 import { readCache } from './cache.js';
+import { readHooks } from './hooks.js';
 import { readIdTokens } from './id-tokens.js';
 import { readImage, readServices } from './image.js';
 import { checkKeys, readBoolean, readInteger, readScript, readStringList } from './read-value.js';
@@ -111,6 +112,7 @@ export function readTimeout(node: TreeNode, path: string, problems: ProblemList)
 export interface DefaultSpec {
   beforeScript?: string[];
   afterScript?: string[];
+  hooks?: HooksSpec;
   tags?: string[];
   timeoutSeconds?: number;
   retry?: { max: number; when: string[]; exitCodes?: number[] };
@@ -127,6 +129,7 @@ export interface DefaultSpec {
 export const DEFAULT_KEYS = new Set([
   'before_script',
   'after_script',
+  'hooks',
   'image',
   'services',
   'tags',
@@ -137,7 +140,7 @@ export const DEFAULT_KEYS = new Set([
   'artifacts',
   'cache',
 ]);
-const DEFAULT_UNSUPPORTED = new Set(['hooks', 'identity']);
+const DEFAULT_UNSUPPORTED = new Set(['identity']);
 
 /** Reads `default`. Keys a job sets itself replace the default entirely (no merge), as GitLab. */
 export function readDefault(node: TreeNode, problems: ProblemList): DefaultSpec {
@@ -153,6 +156,11 @@ export function readDefault(node: TreeNode, problems: ProblemList): DefaultSpec 
   if (before !== undefined) spec.beforeScript = readScript(before, 'default.before_script', problems) ?? [];
   const after = get('after_script');
   if (after !== undefined) spec.afterScript = readScript(after, 'default.after_script', problems) ?? [];
+  const hooks = get('hooks');
+  if (hooks !== undefined) {
+    const value = readHooks(hooks, 'default.hooks', problems);
+    if (value !== null) spec.hooks = value;
+  }
   const tags = get('tags');
   if (tags !== undefined) spec.tags = readStringList(tags, 'default.tags', problems) ?? [];
   const timeout = get('timeout');

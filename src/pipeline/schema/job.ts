@@ -8,6 +8,7 @@ import { readArtifacts } from './artifacts.js';
 import { readCache } from './cache.js';
 import { readCoverage } from './coverage.js';
 import { readEnvironment } from './environment.js';
+import { readHooks } from './hooks.js';
 import { readIdTokens } from './id-tokens.js';
 import { readImage, readServices } from './image.js';
 import { inherits, readInherit } from './inherit.js';
@@ -32,6 +33,7 @@ export const JOB_KEYS = new Set([
   'script',
   'before_script',
   'after_script',
+  'hooks',
   'variables',
   'rules',
   'only',
@@ -65,7 +67,6 @@ export const JOB_KEYS = new Set([
 export const UNSUPPORTED_JOB_KEYS = new Set([
   'pages',
   'identity',
-  'hooks',
   'run',
   'dast_configuration',
   'type',
@@ -130,6 +131,9 @@ export function readJob(
     afterNode === undefined
       ? (defaults.afterScript ?? [])
       : (readScript(afterNode, path('after_script'), problems) ?? []);
+  const hooksNode = get('hooks');
+  const hooks =
+    hooksNode === undefined ? (defaults.hooks ?? null) : readHooks(hooksNode, path('hooks'), problems);
 
   const stageNode = get('stage');
   const stage = stageNode === undefined ? 'test' : (readString(stageNode, path('stage'), problems) ?? 'test');
@@ -308,6 +312,9 @@ export function readJob(
     beforeScript,
     script,
     afterScript,
+    // A job's own hooks replace default:hooks entirely, as every default keyword; a trigger job
+    // runs nothing on a runner.
+    ...(hooks !== null && hooks.preGetSourcesScript.length > 0 && triggerNode === undefined ? { hooks } : {}),
     variables,
     timeoutSeconds,
     retry,
@@ -511,11 +518,16 @@ function checkBridgeKeys(job: MapNode, base: string, problems: ProblemList): voi
 const DEFAULT_FIELDS: Record<string, keyof DefaultSpec> = {
   before_script: 'beforeScript',
   after_script: 'afterScript',
+  hooks: 'hooks',
   tags: 'tags',
   timeout: 'timeoutSeconds',
   retry: 'retry',
   interruptible: 'interruptible',
   id_tokens: 'idTokens',
+  image: 'image',
+  services: 'services',
+  artifacts: 'artifacts',
+  cache: 'cache',
 };
 
 /** The `default` keywords `inherit:default` lets the job take. */

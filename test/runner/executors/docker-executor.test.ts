@@ -46,6 +46,7 @@ interface JobExtras {
   services?: JobPayload['services'];
   afterScript?: string[];
   features?: JobPayload['features'];
+  preGetSources?: string[];
 }
 
 function job(script: string[], extra: JobExtras = {}): JobPayload {
@@ -67,6 +68,9 @@ function job(script: string[], extra: JobExtras = {}): JobPayload {
     image: extra.image === undefined ? { name: image } : extra.image,
     ...(extra.services ? { services: extra.services } : {}),
     ...(extra.features ? { features: extra.features } : {}),
+    ...(extra.preGetSources
+      ? { hooks: [{ name: 'pre_get_sources_script', script: extra.preGetSources }] }
+      : {}),
   };
 }
 
@@ -139,6 +143,33 @@ describe('docker executor (podman)', { skip }, () => {
     assert.match(log, /\|\| echo "objects not readable"\n[1-9]/);
     assert.match(log, /busybox is here/);
     assert.match(log, /after: success/);
+  });
+
+  it('runs a pre_get_sources_script hook in the job image before the checkout, and removes its container', async () => {
+    const payload = job(['cat README.md'], {
+      preGetSources: [
+        'grep -c ID= /etc/os-release',
+        'echo "hook in $(pwd) with $(ls -A | wc -l) entries"',
+        `cat ${hostOnlyFile} || echo "hook: no host file"`,
+      ],
+    });
+    const { outcome, log } = await run(payload, docker());
+    assert.equal(outcome.state, 'success', log);
+    assert.match(log, /\nhook in \/builds\/group\/app with 0 entries\n/);
+    assert.match(log, /\nhook: no host file\n/);
+    assert.ok(log.indexOf('hook in /builds') < log.indexOf('Checking out '), log);
+    assert.match(log, /\nhello from the repository\n/);
+    assert.deepEqual(leftOf(payload.id), { containers: '', networks: '' });
+
+    const failing = job(['echo script-ran'], { preGetSources: ['exit 5'] });
+    const failed = await run(failing, docker());
+    assert.deepEqual(
+      failed.outcome,
+      { state: 'failed', failureReason: 'script_failure', exitCode: 5 },
+      failed.log,
+    );
+    assert.doesNotMatch(failed.log, /script-ran/);
+    assert.deepEqual(leftOf(failing.id), { containers: '', networks: '' });
   });
 
   it("takes the runner's default image when the job names none", async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { TESSERA_INSTALL_ROOT } from '../../../src/runner/agent.js';
 import { executeJob } from '../../../src/runner/execute-job.js';
 import { chooseExecutor } from '../../../src/runner/executors/create-executor.js';
 import type { JobExecutor } from '../../../src/runner/executors/executor.js';
-import { findBubblewrap } from '../../../src/runner/executors/sandbox-executor.js';
+import { findBubblewrap, sandboxExecutor } from '../../../src/runner/executors/sandbox-executor.js';
 import type { JobPayload } from '../../../src/runner/job-payload.js';
 import type { JobVariable } from '../../../src/runner/job-variable.js';
 import { makeRepository } from '../git-repository.js';
@@ -43,7 +43,10 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function job(script: string[], extra: { variables?: JobVariable[]; timeout?: number } = {}): JobPayload {
+function job(
+  script: string[],
+  extra: { variables?: JobVariable[]; timeout?: number; preGetSources?: string[] } = {},
+): JobPayload {
   const id = nextId++;
   return {
     id,
@@ -55,6 +58,9 @@ function job(script: string[], extra: { variables?: JobVariable[]; timeout?: num
     git_info: { repo_url: repo, ref: 'main', sha, ref_type: 'branch' },
     job_info: { name: 'test', stage: 'test', project_id: 1, project_name: 'app' },
     runner_info: { timeout: extra.timeout ?? 60 },
+    ...(extra.preGetSources
+      ? { hooks: [{ name: 'pre_get_sources_script', script: extra.preGetSources }] }
+      : {}),
   };
 }
 
@@ -128,6 +134,65 @@ describe('sandbox executor', { skip }, () => {
     assert.match(log, /checkout is writable/);
     assert.match(log, /no home directories/);
     assert.match(log, /\$ git log --oneline \| wc -l\n1\n/);
+  });
+
+  it('runs a pre_get_sources_script hook in the sandbox before the checkout; a failing one fails the job', async () => {
+    const { outcome, log } = await run(
+      job(['git log --oneline | wc -l', 'cat "$HOME/from-hook"'], {
+        preGetSources: [
+          'echo "hook uid $(id -u)"',
+          `cat ${join(dataDir, 'key-encryption-key')} || echo "hook: no key-encryption key"`,
+          'echo "hook sees $(ls -A "$CI_PROJECT_DIR" | wc -l) entries"',
+          'echo from-hook > "$HOME/from-hook"',
+        ],
+      }),
+      sandbox(),
+    );
+    assert.equal(outcome.state, 'success', log);
+    assert.doesNotMatch(log, /hook uid 0\n/, 'never root inside');
+    assert.doesNotMatch(log, new RegExp(KEK));
+    assert.match(log, /\nhook: no key-encryption key\n/);
+    assert.match(log, /\nhook sees 0 entries\n/);
+    assert.ok(log.indexOf('hook sees 0 entries') < log.indexOf('Checking out '), log);
+    assert.match(log, /\$ git log --oneline \| wc -l\n1\n/);
+    assert.match(log, /\nfrom-hook\n/);
+
+    const failed = await run(job(['echo script-ran'], { preGetSources: ['false'] }), sandbox());
+    assert.deepEqual(
+      failed.outcome,
+      { state: 'failed', failureReason: 'script_failure', exitCode: 1 },
+      failed.log,
+    );
+    assert.doesNotMatch(failed.log, /script-ran|Checking out/);
+  });
+
+  it('follows no link a hook planted where the runner writes next (the script files, artifacts)', async () => {
+    // The sandbox as the runner's own user (a runner that is not root): the job's private
+    // directory is writable in it.
+    const found = findBubblewrap();
+    assert.ok('bwrap' in found, 'reason' in found ? found.reason : '');
+    const asRunner = sandboxExecutor({
+      bwrap: found.bwrap,
+      installRoot: TESSERA_INSTALL_ROOT,
+      hiddenPaths: [dataDir],
+    });
+    const target = join(root, 'runner-owned.txt');
+    writeFileSync(target, 'runner content\n', { mode: 0o644 });
+    const { outcome, log } = await run(
+      job(['echo script-ran'], {
+        preGetSources: [
+          `ln -s ${target} "$HOME/../script.sh"`,
+          `ln -s ${target} "$HOME/../after_script.sh"`,
+          `ln -s ${target} "$HOME/../artifacts-1.zip"`,
+          'ls -l "$HOME/.." | grep -c runner-owned',
+        ],
+      }),
+      asRunner,
+    );
+    assert.equal(outcome.state, 'success', log);
+    assert.match(log, /\n3\n/, 'the links were made');
+    assert.match(log, /\nscript-ran\n/);
+    assert.equal(readFileSync(target, 'utf8'), 'runner content\n');
   });
 
   it("cannot see another job's build directory", async () => {
