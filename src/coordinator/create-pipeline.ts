@@ -9,6 +9,11 @@ import {
 import { loadPipeline, pipelineInvalid } from '../pipeline/load.js';
 import type { PipelineInputValues } from '../pipeline/pipeline-inputs.js';
 import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
+import {
+  expandResourceGroupKey,
+  isResourceGroupKey,
+  RESOURCE_GROUP_KEY_RULE,
+} from '../pipeline/resource-group-key.js';
 import { buildRuleVariables, type PipelineSource } from '../pipeline/rule-variables.js';
 import type { Db } from '../store/open-store.js';
 import type { CiVariableRecord } from '../store/repositories/ci-variables.js';
@@ -175,6 +180,58 @@ function withEnvironmentNamesExpanded(
 }
 
 /**
+ * The plan with each job's `resource_group` expanded, as GitLab expands it when it creates the
+ * pipeline (see {@link expandResourceGroupKey}), so that the stored job, its retries and the
+ * resource groups API all hold the key the job is filed under. Environment names must be expanded
+ * already. A key that expands to nothing or to something GitLab refuses as a key leaves the job
+ * outside any resource group, as in GitLab (which saves no such group); Tessera adds a pipeline
+ * warning that says so, without the expanded value (it may hold a masked variable).
+ */
+async function withResourceGroupsExpanded(
+  coordinator: Coordinator,
+  plan: PipelinePlan,
+  context: {
+    projectId: number;
+    user: UserRecord;
+    predefined: Readonly<Record<string, string>>;
+    project: Readonly<Record<string, string>>;
+    warnings: ConfigProblem[];
+  },
+): Promise<PipelinePlan> {
+  const jobs: PipelinePlan['jobs'] = [];
+  for (const job of plan.jobs) {
+    const written = job.resourceGroup;
+    if (written == null || (!written.includes('$') && !written.includes('%'))) {
+      jobs.push(job);
+      continue;
+    }
+    const environment = job.environment;
+    const stored =
+      environment === null || environment.deploymentTier !== null
+        ? undefined
+        : await coordinator.repos.protection.findEnvironment(context.projectId, environment.name);
+    const key = expandResourceGroupKey(job, {
+      predefined: context.predefined,
+      pipeline: plan.variables,
+      project: context.project,
+      user: context.user,
+      ...(environment === null ? {} : { environmentTier: stored?.tier ?? guessTier(environment.name) }),
+    });
+    if (key !== null && isResourceGroupKey(key)) {
+      jobs.push(key === written ? job : { ...job, resourceGroup: key });
+      continue;
+    }
+    context.warnings.push({
+      path: `jobs.${job.name}.resource_group`,
+      message: `"${written}" expands to an empty or invalid key (${RESOURCE_GROUP_KEY_RULE}): the job runs outside any resource group`,
+      line: job.line,
+    });
+    jobs.push({ ...job, resourceGroup: null });
+  }
+  return { ...plan, jobs };
+}
+
+/**
  * What `include:rules` and `expand_vars` in inputs see: the predefined, project and pipeline
  * variables (GitLab), but no masked one, since an input's value lands in scripts and listings.
  */
@@ -322,10 +379,17 @@ export async function planResolvedRef(
     { ...ruleVariables, ...callerVariables },
     planFiles,
   );
-  const plan = withEnvironmentNamesExpanded(planned, {
+  const named = withEnvironmentNamesExpanded(planned, {
     predefined: ruleVariables,
     project: callerVariables,
     file: configFile,
+    warnings: loaded.warnings,
+  });
+  const plan = await withResourceGroupsExpanded(coordinator, named, {
+    projectId: project.id,
+    user,
+    predefined: ruleVariables,
+    project: callerVariables,
     warnings: loaded.warnings,
   });
   return { loaded, plan };

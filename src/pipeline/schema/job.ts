@@ -196,10 +196,11 @@ export function readJob(
   const resourceGroupNode = get('resource_group');
   const resourceGroup =
     resourceGroupNode === undefined ? null : readString(resourceGroupNode, path('resource_group'), problems);
-  if (resourceGroup !== null && !/^[A-Za-z0-9_.\-/ ${}]{1,255}$/.test(resourceGroup))
+  // `$`, `{`, `}` and `%` let variable references through: the key is expanded when the pipeline is created.
+  if (resourceGroup !== null && !/^[A-Za-z0-9_.\-/ ${}%]{1,255}$/.test(resourceGroup))
     problems.error(
       path('resource_group'),
-      'a resource group is 1 to 255 letters, digits, spaces and - _ . / $ { }',
+      'a resource group is 1 to 255 letters, digits, spaces and - _ . / $ { } %',
       resourceGroupNode,
     );
   const releaseNode = get('release');
