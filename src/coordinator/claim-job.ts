@@ -1,6 +1,7 @@
 import { type RawBuilder, type Selectable, sql } from 'kysely';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db, StoreDialect } from '../store/open-store.js';
+import { PREPARED } from '../store/prepared-statements.js';
 import type { GroupRecord } from '../store/repositories/groups.js';
 import { type JobRecord, toJob } from '../store/repositories/jobs.js';
 import { type PipelineRecord, toPipeline } from '../store/repositories/pipelines.js';
@@ -203,8 +204,10 @@ async function lockFirstEligible(
   const eligible = eligibility(runner, dialect, excluded);
   if (eligible === undefined) return undefined;
   const prefix = eligible.groups === null ? sql`` : sql`with recursive ${eligible.groups} `;
+  // Jobs given up on are inlined (one parameter each): those rare texts are not worth a name.
+  const prepared = excluded.length === 0 ? PREPARED : sql``;
   const first = async (order: QueueOrder) => {
-    const { rows } = await sql<{ id: number; rg: number | null }>`${prefix}${lockFirstOf(
+    const { rows } = await sql<{ id: number; rg: number | null }>`${prepared}${prefix}${lockFirstOf(
       eligible,
       order,
       dialect,
@@ -285,7 +288,7 @@ async function claimInOneStatement(
       fair as materialized (${lockFirstOf(eligible, 'fair', 'postgres', sql`${asking} and not exists (select 1 from idle)`)}),
       pick as materialized (select id, rg from idle union all select id, rg from fair)`
     : sql`pick as materialized (${lockFirstOf(eligible, 'oldest', 'postgres', asking)})`;
-  const query = sql<OneStatementRow>`with recursive ${eligible.groups === null ? sql`` : sql`${eligible.groups},`}
+  const query = sql<OneStatementRow>`${PREPARED}with recursive ${eligible.groups === null ? sql`` : sql`${eligible.groups},`}
     asking as materialized (
       select id, maximum_timeout from runners
       where id = ${runner.id} ${tokenHash === undefined ? sql`` : sql`and token_hash = ${tokenHash}`}

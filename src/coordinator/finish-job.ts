@@ -1,6 +1,7 @@
 import { type Selectable, sql } from 'kysely';
 import type { PlannedJob } from '../pipeline/plan.js';
 import type { Db } from '../store/open-store.js';
+import { PREPARED } from '../store/prepared-statements.js';
 import { type JobRecord, toJob } from '../store/repositories/jobs.js';
 import { type PipelineRecord, toPipeline } from '../store/repositories/pipelines.js';
 import { repositories } from '../store/repositories.js';
@@ -159,7 +160,10 @@ async function endAndLockPipeline(
 ): Promise<{ job: JobRecord<PlannedJob>; pipeline: PipelineRecord | undefined } | undefined> {
   const absent = (key: string) =>
     sql`coalesce(jsonb_typeof(ended.spec::jsonb -> ${sql.lit(key)}), 'null') = 'null'`;
-  const { rows } = await sql<{ job: Selectable<JobsTable>; pipeline: Selectable<PipelinesTable> | null }>`
+  const { rows } = await sql<{
+    job: Selectable<JobsTable>;
+    pipeline: Selectable<PipelinesTable> | null;
+  }>`${PREPARED}
     with ended as (
       update jobs set status = ${changes.status}, finished_at = ${changes.finishedAt},
         exit_code = ${changes.exitCode}::integer, failure_reason = ${changes.failureReason}::text,

@@ -5,6 +5,7 @@ import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql, type Tran
 import { TesseraError } from '../errors.js';
 import { dataDirExists, ensureDataDir } from './data-dir.js';
 import { migrateToLatest } from './migrate.js';
+import { preparingPool } from './prepared-statements.js';
 import type { Database } from './schema.js';
 import { DEFAULT_STATEMENT_CACHE_CAPACITY, StatementCache } from './statement-cache.js';
 
@@ -125,7 +126,7 @@ async function openPostgres(options: OpenStoreOptions): Promise<Store> {
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as never,
     },
   });
-  const base = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const base = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
   try {
     // Connect once first, so an unreachable server is reported as such rather than as a failed migration.
     try {
