@@ -73,12 +73,12 @@ workflow:
     assert.deepEqual(
       problems.map(({ path, line }) => [path, line]),
       [
-        ['workflow.rules[0].exists.ref', 18],
         ['jobs.build.rules[0].exists.ref', 6],
         ['jobs.build.rules[1].exists.project', 9],
         ['jobs.build.rules[1].exists.file', 10],
         ['jobs.build.rules[2].exists.paths', 12],
         ['jobs.build.rules[3].exists.project', 15],
+        ['workflow.rules[0].exists.ref', 18],
       ],
       JSON.stringify(problems),
     );
