@@ -9,6 +9,7 @@ import { fileClausesOf } from '../coordinator/plan-files.js';
 import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
 import type { FetchRemoteFile } from '../pipeline/include-remote.js';
+import { IncludeSourceError } from '../pipeline/include-sources.js';
 import { loadPipeline } from '../pipeline/load.js';
 import { type PipelinePlan, planPipelineReading } from '../pipeline/plan.js';
 import {
@@ -179,7 +180,7 @@ async function lint(
       variables,
       { changedPaths: new Map(), repositoryPaths },
       async () => {
-        throw new Error(
+        throw new IncludeSourceError(
           'tessera ci lint of a working copy reads no other project; lint with a server (tessera ci lint --server URL --project PATH)',
         );
       },

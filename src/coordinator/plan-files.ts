@@ -1,5 +1,5 @@
 import { isTesseraError, TesseraError } from '../errors.js';
-import type { ChangedPaths, IncludeSources } from '../pipeline/include-sources.js';
+import { type ChangedPaths, IncludeSourceError, type IncludeSources } from '../pipeline/include-sources.js';
 import type { PlanFiles, ReadProjectFiles } from '../pipeline/plan.js';
 import type { PipelineSpec, PolicySpec, RuleSpec } from '../pipeline/spec.js';
 import type { GitRepositoryReader, ResolvedRef } from './git-repository.js';
@@ -128,6 +128,12 @@ export function fileClausesOf(spec: PipelineSpec): {
 export function projectFilesReader(sources: IncludeSources): ReadProjectFiles {
   return async (project, ref) => {
     const snapshot = await sources.openProject(project, ref);
-    return snapshot.listLocalFiles === undefined ? [] : snapshot.listLocalFiles();
+    try {
+      return snapshot.listLocalFiles === undefined ? [] : await snapshot.listLocalFiles();
+    } catch (error) {
+      if (!isTesseraError(error)) throw error;
+      // git's own words may name the coordinator's cache directory: say what failed, not where.
+      throw new IncludeSourceError(`cannot list the files of project "${project}" at "${snapshot.ref}"`);
+    }
   };
 }

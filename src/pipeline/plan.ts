@@ -3,6 +3,7 @@ import type { ConfigProblem } from './config-problem.js';
 import { expandVariables } from './expand-variables.js';
 import { evaluateExpression, type VariableScope } from './expression/evaluate.js';
 import { compileGlob, existsIn } from './glob.js';
+import { IncludeSourceError } from './include-sources.js';
 import { pipelineInvalid } from './load.js';
 import { DEFAULT_AUTO_CANCEL } from './schema/auto-cancel.js';
 import type { TriggerSpec } from './schema/trigger.js';
@@ -145,8 +146,9 @@ export function planPipeline(
  * Reads the files of another project at a ref for `rules:exists:project` (`ref` `null`: its
  * default branch), with the access of the pipeline's user.
  *
- * @throws Error whose message says why the files cannot be read (a project the user may not
- *   read reads as a missing one); it becomes the rule's configuration error.
+ * @throws IncludeSourceError whose message says why the files cannot be read (a project the user
+ *   may not read reads as a missing one); it becomes the rule's configuration error. Any other
+ *   error is not the configuration's and goes up as it is.
  */
 export type ReadProjectFiles = (project: string, ref: string | null) => Promise<readonly string[]>;
 
@@ -185,7 +187,8 @@ export async function planPipelineReading(
       try {
         projectPaths.set(key, [...(await readProject(project, ref))].sort());
       } catch (error) {
-        projectPaths.set(key, { error: error instanceof Error ? error.message : String(error) });
+        if (!(error instanceof IncludeSourceError)) throw error;
+        projectPaths.set(key, { error: error.message });
       }
     }
   }

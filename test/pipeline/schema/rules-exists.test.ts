@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isTesseraError } from '../../../src/errors.js';
+import { IncludeSourceError } from '../../../src/pipeline/include-sources.js';
 import { loadPipeline } from '../../../src/pipeline/load.js';
 import { planPipeline, planPipelineReading, type ReadProjectFiles } from '../../../src/pipeline/plan.js';
 import { buildRuleVariables } from '../../../src/pipeline/rule-variables.js';
@@ -33,7 +34,8 @@ function projects(listings: Record<string, readonly string[]>): { read: ReadProj
       const key = `${project}@${ref ?? ''}`;
       reads.push(key);
       const files = listings[key];
-      if (files === undefined) throw new Error(`project "${project}" not found, or dev may not read it`);
+      if (files === undefined)
+        throw new IncludeSourceError(`project "${project}" not found, or dev may not read it`);
       return files;
     },
   };
@@ -215,6 +217,16 @@ build:
         line: 6,
       },
     ]);
+  });
+
+  it('lets an error that is not the configuration’s go up as it is', async () => {
+    const { spec } = await loadPipeline({ content: config });
+    await assert.rejects(
+      planPipelineReading(spec, variables, noFiles, async () => {
+        throw new TypeError('store unreachable');
+      }),
+      { name: 'TypeError', message: 'store unreachable' },
+    );
   });
 
   it('counts as true past GitLab’s 10,000 comparisons, as the own project’s exists', async () => {
