@@ -186,6 +186,34 @@ absent:
         found.jobs.map((job) => job.name),
         ['present'],
       );
+      // include:rules too, and a private project of another group reads as a missing one there.
+      const secret = await makeRepository({ Dockerfile: 'FROM scratch\n' });
+      const other = await c.api('POST', '/api/v4/groups', { body: { name: 'Secret', path: 'secret' } });
+      await c.api('POST', '/api/v4/projects', {
+        body: { name: 'vault', path: 'vault', namespace_id: other.body.id, repository_url: secret.path },
+      });
+      const includeRule = (project: string) => `include:
+  - local: .gitlab-ci.yml
+    rules:
+      - exists: { paths: [Dockerfile], project: ${project} }
+y:
+  script: [echo]
+`;
+      const included = await lint(includeRule('acme/templates'));
+      assert.deepEqual(
+        included.jobs.map((job) => job.name),
+        ['x', 'y'],
+      );
+      const hidden = await lint(includeRule('secret/vault'));
+      const missing = await lint(includeRule('secret/nothing'));
+      assert.equal(hidden.valid, false);
+      assert.deepEqual(
+        hidden.errors.map((error) => error.replaceAll('secret/vault', 'secret/nothing')),
+        missing.errors,
+      );
+      assert.deepEqual(hidden.errors, [
+        'include[0].rules[0].exists.project: rules:exists cannot look in project "secret/vault": project "secret/vault" not found, or dev-app may not read it (line 4)',
+      ]);
       const wrongRef = await lint(`present:
   script: [echo]
   rules:
