@@ -9,8 +9,9 @@ import { fileClausesOf } from '../coordinator/plan-files.js';
 import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
 import type { FetchRemoteFile } from '../pipeline/include-remote.js';
+import { IncludeSourceError } from '../pipeline/include-sources.js';
 import { loadPipeline } from '../pipeline/load.js';
-import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
+import { type PipelinePlan, planPipelineReading } from '../pipeline/plan.js';
 import {
   createDirectoryLister,
   createDirectoryReader,
@@ -173,7 +174,17 @@ async function lint(
     };
     // rules:exists looks at the directory's files; changes has no base here, so it is true (GitLab's lint).
     const repositoryPaths = fileClausesOf(loaded.spec).exists ? await createDirectoryLister(dir)() : null;
-    plan = planPipeline(loaded.spec, variables, { changedPaths: new Map(), repositoryPaths });
+    // A working copy has no other projects: each rules:exists:project reached says so where it is.
+    plan = await planPipelineReading(
+      loaded.spec,
+      variables,
+      { changedPaths: new Map(), repositoryPaths },
+      async () => {
+        throw new IncludeSourceError(
+          'tessera ci lint of a working copy reads no other project; lint with a server (tessera ci lint --server URL --project PATH)',
+        );
+      },
+    );
   } catch (error) {
     if (isTesseraError(error) && error.code === 'ERR_PIPELINE_INVALID') {
       const details = error.details ?? {};

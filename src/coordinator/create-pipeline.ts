@@ -8,7 +8,7 @@ import {
 } from '../pipeline/environment-name.js';
 import { loadPipeline, pipelineInvalid } from '../pipeline/load.js';
 import type { PipelineInputValues } from '../pipeline/pipeline-inputs.js';
-import { type PipelinePlan, planPipeline } from '../pipeline/plan.js';
+import { type PipelinePlan, planPipelineReading } from '../pipeline/plan.js';
 import {
   expandResourceGroupKey,
   isResourceGroupKey,
@@ -33,7 +33,7 @@ import { GitRepositoryReader, type ResolvedRef } from './git-repository.js';
 import { includeSourcesFor } from './include-sources.js';
 import { projectAccessLevel } from './permissions.js';
 import { isMeantAsPipeline } from './pipeline-config-shape.js';
-import { changedPathsOf, planFilesFor } from './plan-files.js';
+import { changedPathsOf, planFilesFor, projectFilesReader } from './plan-files.js';
 import { protectedRefRefusal, refProtection } from './protected-ref.js';
 import { recordDeployment } from './record-deployment.js';
 import { attachResourceGroup } from './resource-groups.js';
@@ -351,6 +351,11 @@ export async function planResolvedRef(
     ref,
     beforeSha: input.beforeSha ?? commit.beforeSha,
   });
+  const includeSources = includeSourcesFor(
+    coordinator,
+    user,
+    input.readArtifact === undefined ? {} : { readArtifact: input.readArtifact },
+  );
   const loaded = await loadPipeline({
     content,
     file: configFile,
@@ -360,11 +365,7 @@ export async function planResolvedRef(
     fetchRemoteFile: createRemoteIncludeFetcher(coordinator.config),
     variables: variablesForIncludes(ruleVariables, projectVariables, input.variables),
     // Other projects and components are read with the pipeline user's access, never more.
-    includeSources: includeSourcesFor(
-      coordinator,
-      user,
-      input.readArtifact === undefined ? {} : { readArtifact: input.readArtifact },
-    ),
+    includeSources,
     project: project.pathWithNamespace,
     sha: ref.sha,
     ...(input.inputs === undefined ? {} : { inputs: input.inputs }),
@@ -374,10 +375,12 @@ export async function planResolvedRef(
     throw error;
   });
   const planFiles = await planFilesFor({ git, cache, ref, spec: loaded.spec, changedPaths });
-  const planned: PipelinePlan = planPipeline(
+  // rules:exists:project reads other projects as include:project does, with the same sources.
+  const planned: PipelinePlan = await planPipelineReading(
     loaded.spec,
     { ...ruleVariables, ...callerVariables },
     planFiles,
+    projectFilesReader(includeSources),
   );
   const named = withEnvironmentNamesExpanded(planned, {
     predefined: ruleVariables,

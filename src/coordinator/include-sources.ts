@@ -97,12 +97,18 @@ function projectSources(
         sha = resolved.sha;
         cache = await git.fetch(project.repositoryUrl, resolved);
       }
+      // One listing per (project, ref), whether wildcards, include:rules:exists or a job's
+      // rules:exists:project asks.
+      let listing: Promise<readonly string[]> | undefined;
       return {
         project: project.pathWithNamespace,
         ref: name,
         sha,
         readLocalFile: (file) => git.readFile(cache, sha, file),
-        listLocalFiles: () => git.listFiles(cache, sha),
+        listLocalFiles: () => {
+          listing ??= git.listFiles(cache, sha);
+          return listing;
+        },
       };
     } catch (error) {
       if (!isTesseraError(error)) throw error;

@@ -3,7 +3,7 @@ import { isTesseraError } from '../errors.js';
 import type { ConfigProblem } from '../pipeline/config-problem.js';
 import type { IncludedFile } from '../pipeline/include-sources.js';
 import { loadPipeline } from '../pipeline/load.js';
-import { planPipeline } from '../pipeline/plan.js';
+import { planPipelineReading } from '../pipeline/plan.js';
 import { buildRuleVariables } from '../pipeline/rule-variables.js';
 import type { JobSpec, PolicySpec } from '../pipeline/spec.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
@@ -12,7 +12,7 @@ import type { Coordinator } from './coordinator.js';
 import { gitReader, projectVariablesFor, variablesForIncludes } from './create-pipeline.js';
 import { createRemoteIncludeFetcher } from './fetch-remote-include.js';
 import { includeSourcesFor } from './include-sources.js';
-import { changedPathsOf, planFilesFor } from './plan-files.js';
+import { changedPathsOf, planFilesFor, projectFilesReader } from './plan-files.js';
 import { refProtection } from './protected-ref.js';
 
 /** Input of {@link lintConfiguration}. */
@@ -116,6 +116,8 @@ export async function lintConfiguration(coordinator: Coordinator, input: LintInp
           beforeSha: commit.beforeSha,
         })
       : undefined;
+    // The caller's access, for include:project and rules:exists:project alike.
+    const includeSources = includeSourcesFor(coordinator, input.user);
     const loaded = await loadPipeline({
       content,
       file: project.ciConfigPath,
@@ -124,7 +126,7 @@ export async function lintConfiguration(coordinator: Coordinator, input: LintInp
       listLocalFiles: () => git.listFiles(cache, ref.sha),
       fetchRemoteFile: createRemoteIncludeFetcher(coordinator.config),
       variables: variablesForIncludes(ruleVariables, projectVariables),
-      includeSources: includeSourcesFor(coordinator, input.user),
+      includeSources,
       project: project.pathWithNamespace,
       sha: ref.sha,
     });
@@ -140,13 +142,14 @@ export async function lintConfiguration(coordinator: Coordinator, input: LintInp
         spec: loaded.spec,
         changedPaths: changedPaths ?? (async () => null),
       });
-      const plan = planPipeline(
+      const plan = await planPipelineReading(
         loaded.spec,
         {
           ...ruleVariables,
           ...Object.fromEntries(projectVariables.map((variable) => [variable.key, variable.value])),
         },
         files,
+        projectFilesReader(includeSources),
       );
       if (input.includeJobs) {
         result.jobs = plan.jobs.map((job) => {

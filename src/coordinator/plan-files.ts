@@ -1,6 +1,6 @@
 import { isTesseraError, TesseraError } from '../errors.js';
-import type { ChangedPaths } from '../pipeline/include-sources.js';
-import type { PlanFiles } from '../pipeline/plan.js';
+import { type ChangedPaths, IncludeSourceError, type IncludeSources } from '../pipeline/include-sources.js';
+import type { PlanFiles, ReadProjectFiles } from '../pipeline/plan.js';
 import type { PipelineSpec, PolicySpec, RuleSpec } from '../pipeline/spec.js';
 import type { GitRepositoryReader, ResolvedRef } from './git-repository.js';
 
@@ -88,7 +88,7 @@ export async function planFilesFor(input: PlanFilesInput): Promise<PlanFiles> {
   return { changedPaths, repositoryPaths };
 }
 
-/** Which file clauses a configuration uses: plain `changes`, the `compare_to` refs, `exists`. */
+/** Which file clauses a configuration uses: plain `changes`, the `compare_to` refs, `exists` of its own project. */
 export function fileClausesOf(spec: PipelineSpec): {
   defaultChanges: boolean;
   compareTo: Set<string>;
@@ -101,7 +101,8 @@ export function fileClausesOf(spec: PipelineSpec): {
         if (rule.changes.compareTo === null) used.defaultChanges = true;
         else used.compareTo.add(rule.changes.compareTo);
       }
-      if (rule.exists != null) used.exists = true;
+      // exists:project reads its own project's files when the rule is reached (projectFilesReader).
+      if (rule.exists != null && rule.exists.project == null) used.exists = true;
     }
   };
   const visitPolicy = (policy: PolicySpec | null): void => {
@@ -116,4 +117,23 @@ export function fileClausesOf(spec: PipelineSpec): {
     visitPolicy(job.except);
   }
   return used;
+}
+
+/**
+ * Reads the files of other projects for `rules:exists:project` through `sources` (the pipeline
+ * user's, or the lint caller's): exactly as `include:project` opens a project, so a project the
+ * user may not read answers as a missing one, and each (project, ref) is opened and listed once
+ * per configuration, shared with the includes read through the same sources.
+ */
+export function projectFilesReader(sources: IncludeSources): ReadProjectFiles {
+  return async (project, ref) => {
+    const snapshot = await sources.openProject(project, ref);
+    try {
+      return snapshot.listLocalFiles === undefined ? [] : await snapshot.listLocalFiles();
+    } catch (error) {
+      if (!isTesseraError(error)) throw error;
+      // git's own words may name the coordinator's cache directory: say what failed, not where.
+      throw new IncludeSourceError(`cannot list the files of project "${project}" at "${snapshot.ref}"`);
+    }
+  };
 }

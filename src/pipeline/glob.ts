@@ -80,3 +80,17 @@ function translate(
   if (inBraces) return { source, end: glob.length };
   return { source, end: index };
 }
+
+/** GitLab stops comparing `exists` globs after this many path checks and counts the clause true. */
+const MAX_EXISTS_COMPARISONS = 10_000;
+
+/**
+ * `rules:exists` over a file list: whether a path of `paths` matches a glob of `globs`. Past
+ * GitLab's bound on comparisons (10,000) the clause counts as true, as in GitLab.
+ *
+ * @example existsIn(['src/a.ts'], [compileGlob('src/*.ts') as RE2JS]) // true
+ */
+export function existsIn(paths: readonly string[], globs: readonly RE2JS[]): boolean {
+  if (globs.length * paths.length > MAX_EXISTS_COMPARISONS) return true;
+  return paths.some((path) => globs.some((glob) => glob.matcher(path).matches()));
+}

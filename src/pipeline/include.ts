@@ -4,7 +4,7 @@ import { applyHeader, parseConfigFile } from './config-file.js';
 import type { ProblemList } from './config-problem.js';
 import { expandVariables } from './expand-variables.js';
 import { evaluateExpression } from './expression/evaluate.js';
-import { compileGlob } from './glob.js';
+import { compileGlob, existsIn } from './glob.js';
 import { type ArtifactTarget, readArtifactEntry, readArtifactInclude } from './include-artifact.js';
 import { type ComponentTarget, readComponentEntry, readComponentInclude } from './include-component.js';
 import { type ProjectTarget, readProjectEntry, readProjectInclude } from './include-project.js';
@@ -16,19 +16,21 @@ import {
   type RemoteLocation,
   readRemoteEntry,
 } from './include-remote.js';
-import type {
-  ChangedPaths,
-  IncludeContext,
-  IncludedFile,
-  IncludeRead,
-  IncludeSources,
-  ListLocalFiles,
-  ReadLocalFile,
+import {
+  type ChangedPaths,
+  type IncludeContext,
+  type IncludedFile,
+  type IncludeRead,
+  IncludeSourceError,
+  type IncludeSources,
+  type ListLocalFiles,
+  type ReadLocalFile,
+  sourcesIn,
 } from './include-sources.js';
 import { PIPELINE_LIMITS } from './limits.js';
 import type { ParseBudget } from './parse.js';
 import { readRules } from './schema/rules.js';
-import type { RuleSpec } from './spec.js';
+import type { ExistsSpec, RuleSpec } from './spec.js';
 import type { WorkBudget } from './work-budget.js';
 import { deepMerge, describeNode, keyPosition, type MapNode, type TreeNode } from './yaml-tree.js';
 
@@ -153,12 +155,13 @@ async function includeAllowed(
   for (const rule of rules) {
     if (rule.if !== null && !evaluateExpression(rule.if, variables)) continue;
     if (rule.exists != null) {
-      const files = await repositoryFiles(context, state);
+      const files = await existsFiles(rule.exists, context, state, variables);
+      if (files === null) return false;
       const globs = rule.exists.paths.flatMap((path) => {
         const glob = compileGlob(expandVariables(path, variables).replace(/^\/+/, ''));
         return 'error' in glob ? [] : [glob];
       });
-      if (!files.some((file) => globs.some((glob) => glob.matcher(file).matches()))) continue;
+      if (!existsIn(files, globs)) continue;
     }
     if (rule.changes != null && state.changedPaths !== undefined) {
       const changed = await state.changedPaths(rule.changes.compareTo);
@@ -172,6 +175,45 @@ async function includeAllowed(
     return rule.when !== 'never';
   }
   return false;
+}
+
+/**
+ * The files an include's `rules:exists` looks at: those of the including file's project (GitLab's
+ * include context), or with `project` those of that project at `ref` (its default branch when
+ * none), variables expanded, read through the sources with the user's access. `null` after
+ * recording why they cannot be read (the include is then left out).
+ */
+async function existsFiles(
+  exists: ExistsSpec,
+  context: IncludeContext,
+  state: IncludeState,
+  variables: Readonly<Record<string, string>>,
+): Promise<readonly string[] | null> {
+  if (exists.project == null) return repositoryFiles(context, state);
+  if (exists.paths.length === 0) return [];
+  const at = exists.at ?? { path: 'include.rules.exists.project', line: null };
+  const project = expandVariables(exists.project, variables);
+  const ref = exists.ref == null ? null : expandVariables(exists.ref, variables);
+  // A value from variables is named as written, so no variable (masked or not) shows.
+  const named = exists.project.includes('$')
+    ? `"${exists.project}" (with its variables expanded)`
+    : `"${project}"`;
+  const sources = sourcesIn(context, state.sources);
+  if (sources === undefined) {
+    state.problems.error(
+      at.path,
+      `cannot look in project ${named}: rules:exists:project reads projects of a Tessera server (tessera ci lint --server URL --project PATH)`,
+      at,
+    );
+    return null;
+  }
+  try {
+    return await repositoryFiles(await sources.openProject(project, ref), state);
+  } catch (error) {
+    if (!(error instanceof IncludeSourceError)) throw error;
+    state.problems.error(at.path, `rules:exists cannot look in project ${named}: ${error.message}`, at);
+    return null;
+  }
 }
 
 async function repositoryFiles(context: IncludeContext, state: IncludeState): Promise<readonly string[]> {

@@ -2,7 +2,8 @@ import type { RE2JS } from 're2js';
 import type { ConfigProblem } from './config-problem.js';
 import { expandVariables } from './expand-variables.js';
 import { evaluateExpression, type VariableScope } from './expression/evaluate.js';
-import { compileGlob } from './glob.js';
+import { compileGlob, existsIn } from './glob.js';
+import { IncludeSourceError } from './include-sources.js';
 import { pipelineInvalid } from './load.js';
 import { DEFAULT_AUTO_CANCEL } from './schema/auto-cancel.js';
 import type { TriggerSpec } from './schema/trigger.js';
@@ -132,7 +133,72 @@ export function planPipeline(
   variables: Readonly<Record<string, string>>,
   files: PlanFiles = UNKNOWN_FILES,
 ): PipelinePlan {
-  const clauses = new FileClauses(files);
+  const clauses = new FileClauses(files, spec.file);
+  const plan = planWith(spec, variables, clauses);
+  // A caller that reads no other project: each `exists:project` it would need says so where it is.
+  for (const { project, at } of clauses.missing.values())
+    clauses.fail(at, `cannot look in project "${project}": other projects are not read here`);
+  if (clauses.errors.length > 0) throw pipelineInvalid(spec.file, clauses.errors, []);
+  return plan;
+}
+
+/**
+ * Reads the files of another project at a ref for `rules:exists:project` (`ref` `null`: its
+ * default branch), with the access of the pipeline's user.
+ *
+ * @throws IncludeSourceError whose message says why the files cannot be read (a project the user
+ *   may not read reads as a missing one); it becomes the rule's configuration error. Any other
+ *   error is not the configuration's and goes up as it is.
+ */
+export type ReadProjectFiles = (project: string, ref: string | null) => Promise<readonly string[]>;
+
+/**
+ * {@link planPipeline} for a configuration whose `rules:exists` may name other projects: plans,
+ * reads the (project, ref) listings the evaluated rules asked for and were missing, and plans
+ * again until every rule it reached had its listing. Each (project, ref) is read at most once, and
+ * only when a rule that is reached names it (as GitLab, which reads while it evaluates).
+ *
+ * @throws TesseraError `ERR_PIPELINE_INVALID` as {@link planPipeline}, and when a project or ref
+ *   of a reached `rules:exists` cannot be read (the error is at its `project` key).
+ */
+export async function planPipelineReading(
+  spec: PipelineSpec,
+  variables: Readonly<Record<string, string>>,
+  files: PlanFiles,
+  readProject: ReadProjectFiles,
+): Promise<PipelinePlan> {
+  const projectPaths = new Map(files.projectPaths ?? []);
+  for (;;) {
+    const clauses = new FileClauses({ ...files, projectPaths }, spec.file);
+    let plan: PipelinePlan | null = null;
+    let failure: unknown = null;
+    try {
+      plan = planWith(spec, variables, clauses);
+    } catch (error) {
+      failure = error;
+    }
+    if (clauses.missing.size === 0) {
+      if (failure !== null) throw failure;
+      if (clauses.errors.length > 0) throw pipelineInvalid(spec.file, clauses.errors, []);
+      if (plan !== null) return plan;
+    }
+    // Every pass reads at least one listing it lacked, so the loop ends.
+    for (const [key, { project, ref }] of clauses.missing) {
+      try {
+        projectPaths.set(key, [...(await readProject(project, ref))].sort());
+      } catch (error) {
+        if (!(error instanceof IncludeSourceError)) throw error;
+        projectPaths.set(key, { error: error.message });
+      }
+    }
+  }
+}
+
+function planWith(
+  spec: PipelineSpec,
+  variables: Readonly<Record<string, string>>,
+  clauses: FileClauses,
+): PipelinePlan {
   let pipelineVariables: Record<string, string> = { ...spec.variables };
   let autoCancel = spec.autoCancel;
   if (spec.workflowRules !== null) {
@@ -225,7 +291,9 @@ export function planPipeline(
     });
     return { ...planned, needs, artifactsFrom };
   });
-  if (errors.length > 0) throw pipelineInvalid(spec.file, errors, []);
+  // A rule that still waits for a listing may have left a needed job out for now.
+  if (errors.length > 0 && clauses.missing.size === 0)
+    throw pipelineInvalid(spec.file, [...clauses.errors, ...errors], []);
   return { created: true, variables: pipelineVariables, jobs };
 }
 
@@ -268,18 +336,48 @@ export interface PlanFiles {
   readonly changedPaths: ReadonlyMap<string, readonly string[] | null>;
   /** Every path of the pipeline's commit; `null` when unknown (then `exists` is true). */
   readonly repositoryPaths: readonly string[] | null;
+  /**
+   * The files of other projects for `rules:exists:project`, by {@link projectFilesKey}: every path
+   * at that ref, or why they cannot be read.
+   */
+  readonly projectPaths?: ReadonlyMap<string, ProjectPaths>;
+}
+
+/** The files of another project at a ref (sorted), or why they cannot be read. */
+export type ProjectPaths = readonly string[] | { readonly error: string };
+
+/** The key of {@link PlanFiles.projectPaths} for a project and ref (`null`: the default branch). */
+export function projectFilesKey(project: string, ref: string | null): string {
+  return `${project}\u0000${ref ?? ''}`;
 }
 
 const UNKNOWN_FILES: PlanFiles = { changedPaths: new Map(), repositoryPaths: null };
 
-/** GitLab stops comparing `exists` globs after this many path checks and counts the clause true. */
-const MAX_EXISTS_COMPARISONS = 10_000;
+/** Where an `exists:project` is written, for its errors. */
+type ExistsPlace = NonNullable<ExistsSpec['at']>;
 
 /** Evaluates the file clauses of rules and policies, compiling each glob once per plan. */
 class FileClauses {
   private readonly globs = new Map<string, RE2JS | null>();
+  /** Listings of other projects that reached rules asked for and `files` lacks, by key. */
+  readonly missing = new Map<string, { project: string; ref: string | null; at: ExistsPlace }>();
+  /** Errors of reached `exists:project` clauses (one per place). */
+  readonly errors: ConfigProblem[] = [];
+  private readonly failed = new Set<string>();
 
-  constructor(private readonly files: PlanFiles) {}
+  constructor(
+    private readonly files: PlanFiles,
+    private readonly mainFile: string,
+  ) {}
+
+  /** Records an error at an `exists:project`, once per place. */
+  fail(at: ExistsPlace, message: string): void {
+    const key = `${at.file ?? ''}\u0000${at.path}\u0000${at.line}`;
+    if (this.failed.has(key)) return;
+    this.failed.add(key);
+    const where = at.file !== undefined && at.file !== this.mainFile ? ` (in ${at.file})` : '';
+    this.errors.push({ path: at.path, message: `${message}${where}`, line: at.line });
+  }
 
   changed(changes: ChangesSpec, scope: VariableScope): boolean {
     const paths = this.files.changedPaths.get(changes.compareTo ?? '') ?? null;
@@ -289,19 +387,41 @@ class FileClauses {
   }
 
   exists(exists: ExistsSpec, scope: VariableScope): boolean {
+    if (exists.project != null) return this.existsElsewhere(exists, exists.project, scope);
     const paths = this.files.repositoryPaths;
     if (paths === null) return true;
-    const globs = this.compile(exists.paths, scope);
-    // Past GitLab's bound on comparisons the clause counts as true, as in GitLab.
-    if (globs.length * paths.length > MAX_EXISTS_COMPARISONS) return true;
-    return paths.some((path) => globs.some((glob) => glob.matcher(path).matches()));
+    return existsIn(paths, this.compile(exists.paths, scope));
+  }
+
+  /**
+   * `exists` with `project` (GitLab 17.0): the files of that project at `ref` (its default branch
+   * when none), read with the pipeline user's access; variables in both are expanded. No paths:
+   * false without reading, as GitLab.
+   */
+  private existsElsewhere(exists: ExistsSpec, written: string, scope: VariableScope): boolean {
+    if (exists.paths.length === 0) return false;
+    const variables = variablesOf(scope);
+    const project = expandVariables(written, variables);
+    const ref = exists.ref == null ? null : expandVariables(exists.ref, variables);
+    const at = exists.at ?? { path: 'rules.exists.project', line: null };
+    const key = projectFilesKey(project, ref);
+    const paths = this.files.projectPaths?.get(key);
+    if (paths === undefined) {
+      this.missing.set(key, { project, ref, at });
+      // Until the listing is read the clause holds, so no later rule is reached (and read) early.
+      return true;
+    }
+    if ('error' in paths) {
+      // A value from variables is named as written, so no variable (masked or not) shows.
+      const named = written.includes('$') ? `"${written}" (with its variables expanded)` : `"${project}"`;
+      this.fail(at, `rules:exists cannot look in project ${named}: ${paths.error}`);
+      return false;
+    }
+    return existsIn(paths, this.compile(exists.paths, scope));
   }
 
   private compile(patterns: readonly string[], scope: VariableScope): RE2JS[] {
-    // A null prototype keeps a variable named __proto__ a plain entry.
-    const variables: Record<string, string> = Array.isArray(scope)
-      ? Object.assign(Object.create(null), ...scope)
-      : (scope as Record<string, string>);
+    const variables = variablesOf(scope);
     const compiled: RE2JS[] = [];
     for (const pattern of patterns) {
       const text = pattern.includes('$') ? expandVariables(pattern, variables) : pattern;
@@ -315,6 +435,13 @@ class FileClauses {
     }
     return compiled;
   }
+}
+
+/** The variables of a scope as one record; a null prototype keeps a variable named __proto__ a plain entry. */
+function variablesOf(scope: VariableScope): Record<string, string> {
+  return Array.isArray(scope)
+    ? Object.assign(Object.create(null), ...scope)
+    : (scope as Record<string, string>);
 }
 
 interface Decision {

@@ -42,9 +42,19 @@ export interface ChangesSpec {
   readonly compareTo: string | null;
 }
 
-/** `rules:exists:` as globs over the files of the pipeline's commit. */
+/**
+ * `rules:exists:` as globs over the files of the pipeline's commit or, with `project`, of another
+ * project at `ref` (GitLab 17.0). `project` and `ref` are as written: their variables are expanded
+ * when the rule is evaluated.
+ */
 export interface ExistsSpec {
   readonly paths: readonly string[];
+  /** `exists:project`: the full path of the project to look in; absent or `null`: the pipeline's own. */
+  readonly project?: string | null;
+  /** `exists:ref`: a branch, tag or commit of `project`; absent or `null`: its default branch. */
+  readonly ref?: string | null;
+  /** Where `project` is written (its YAML path, line and file), for the errors of reading it. */
+  readonly at?: { readonly path: string; readonly line: number | null; readonly file?: string | undefined };
 }
 
 /** One `only`/`except` ref entry: a keyword (`branches`, `tags`, `schedules`, …), a name or a pattern. */

@@ -181,6 +181,55 @@ describe('tessera ci lint', () => {
     }
   });
 
+  it('says at each rules:exists:project entry that a working copy reads no other project', async () => {
+    await writeFile(
+      join(repo, 'exists-project.yml'),
+      `build:
+  script: [make]
+  rules:
+    - exists: { paths: [Dockerfile], project: acme/templates }
+test:
+  script: [make test]
+  rules:
+    - exists:
+        paths: [Dockerfile]
+        project: acme/templates
+        ref: v1.0.0
+`,
+    );
+    await writeFile(
+      join(repo, 'exists-include.yml'),
+      `include:
+  - local: ci/templates.yml
+    rules:
+      - exists: { paths: [Dockerfile], project: acme/templates }
+build:
+  extends: .build
+`,
+    );
+    const jobs = await tessera(['ci', 'lint', 'exists-project.yml', '--json'], repo);
+    assert.equal(jobs.code, 1);
+    const report = JSON.parse(jobs.stdout) as { errors: { path: string; message: string; line: number }[] };
+    assert.deepEqual(
+      report.errors.map((error) => [error.path, error.line]),
+      [
+        ['jobs.build.rules[0].exists.project', 4],
+        ['jobs.test.rules[0].exists.project', 10],
+      ],
+    );
+    for (const error of report.errors)
+      assert.match(
+        error.message,
+        /project "acme\/templates": tessera ci lint of a working copy reads no other project; lint with a server \(tessera ci lint --server URL --project PATH\)/,
+      );
+    const included = await tessera(['ci', 'lint', 'exists-include.yml'], repo);
+    assert.equal(included.code, 1);
+    assert.match(
+      included.stdout,
+      /^include\[0\]\.rules\[0\]\.exists\.project: cannot look in project "acme\/templates": rules:exists:project reads projects of a Tessera server \(tessera ci lint --server URL --project PATH\) \(line 4\)$/m,
+    );
+  });
+
   it('exits 1 for a missing file and 2 for usage errors', async () => {
     assert.equal((await tessera(['ci', 'lint', 'nope.yml'], repo)).code, 1);
     assert.equal((await tessera(['ci', 'lint', '--var', 'novalue'], repo)).code, 2);

@@ -33,10 +33,14 @@ export function readChanges(node: TreeNode, path: string, problems: ProblemList)
   return paths === null ? null : { paths, compareTo: null };
 }
 
-/** Reads `rules:exists`: a list of globs, or `{ paths }` (other projects are not supported yet). */
+/**
+ * Reads `rules:exists`: a list of globs, or `{ paths, project, ref }` (GitLab 17.0): `paths` is
+ * required, `project` names another project by its full path and `ref` (which needs `project`) a
+ * branch, tag or commit of it.
+ */
 export function readExists(node: TreeNode, path: string, problems: ProblemList): ExistsSpec | null {
   if (node.kind === 'map') {
-    checkKeys(node, path, new Set(['paths']), problems, new Set(['project', 'ref']));
+    checkKeys(node, path, new Set(['paths', 'project', 'ref']), problems);
     const pathsNode = node.entries.get('paths');
     if (pathsNode === undefined) {
       problems.error(
@@ -47,10 +51,47 @@ export function readExists(node: TreeNode, path: string, problems: ProblemList):
       return null;
     }
     const paths = readGlobs(pathsNode, `${path}.paths`, problems);
-    return paths === null ? null : { paths };
+    const projectNode = node.entries.get('project');
+    const refNode = node.entries.get('ref');
+    const project =
+      projectNode === undefined
+        ? null
+        : readName(projectNode, `${path}.project`, problems, 'a full project path such as acme/templates');
+    const ref =
+      refNode === undefined
+        ? null
+        : readName(refNode, `${path}.ref`, problems, 'a branch, a tag or a commit SHA');
+    if (refNode !== undefined && projectNode === undefined) {
+      problems.error(
+        `${path}.ref`,
+        'goes with exists:project only: name the project whose ref to look in (project: acme/templates)',
+        keyPosition(node, 'ref'),
+      );
+      return null;
+    }
+    if (
+      paths === null ||
+      (projectNode !== undefined && project === null) ||
+      (refNode !== undefined && ref === null)
+    )
+      return null;
+    if (project === null) return { paths };
+    const at = keyPosition(node, 'project');
+    return { paths, project, ref, at: { path: `${path}.project`, ...at } };
   }
   const paths = readGlobs(node, path, problems);
   return paths === null ? null : { paths };
+}
+
+/** A non-empty string (`project` or `ref` of `exists`); `null` after recording why not. */
+function readName(node: TreeNode, path: string, problems: ProblemList, what: string): string | null {
+  const text = readString(node, path, problems, what);
+  if (text === null) return null;
+  if (text.trim() === '') {
+    problems.error(path, `must be ${what}; it is empty`, node);
+    return null;
+  }
+  return text;
 }
 
 function readGlobs(node: TreeNode, path: string, problems: ProblemList): string[] | null {
