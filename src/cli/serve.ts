@@ -106,6 +106,7 @@ export async function startServer(
   const store = await openStore({
     database: config.database,
     dataDir: config.dataDir,
+    pgPreparedStatements: config.databasePreparedStatements,
     ...(options.pgSchema ? { pgSchema: options.pgSchema } : {}),
     ...(options.sqliteTemplate ? { sqliteTemplate: options.sqliteTemplate } : {}),
   });

@@ -17,6 +17,11 @@ export const CONFIG_DEFAULTS = {
   issuer: '',
   /** `postgres://…` for PostgreSQL; empty means SQLite at `<dataDir>/tessera.db`. */
   database: '',
+  /**
+   * Whether the hot statements of a dispatch go to PostgreSQL as named (prepared) statements; off
+   * for a pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
+   */
+  databasePreparedStatements: true,
   /** Upper bound, in seconds, on any ID token's lifetime (pre-issued or on demand). */
   tokenMaxLifetime: 7200,
   /** Lifetime, in seconds, of an on-demand token when the request names none. */
@@ -98,6 +103,7 @@ export const CONFIG_ENV: { readonly [K in keyof TesseraConfig]: string } = {
   port: 'TESSERA_PORT',
   issuer: 'TESSERA_ISSUER',
   database: 'TESSERA_DATABASE_URL',
+  databasePreparedStatements: 'TESSERA_DATABASE_PREPARED_STATEMENTS',
   tokenMaxLifetime: 'TESSERA_TOKEN_MAX_LIFETIME',
   onDemandDefaultLifetime: 'TESSERA_ON_DEMAND_DEFAULT_LIFETIME',
   jwksCachePeriod: 'TESSERA_JWKS_CACHE_PERIOD',

@@ -33,6 +33,8 @@ export interface OpenStoreOptions {
   pgSchema?: string;
   /** Connections in the PostgreSQL pool. */
   poolSize?: number;
+  /** Whether the statements marked `PREPARED` go to PostgreSQL as named statements (default true). */
+  pgPreparedStatements?: boolean;
   /** Migrate only up to this migration (tests of a migration start from the store before it). */
   lastMigration?: string;
   /**
@@ -126,7 +128,11 @@ async function openPostgres(options: OpenStoreOptions): Promise<Store> {
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as never,
     },
   });
-  const base = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
+  const base = new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool: options.pgPreparedStatements === false ? pool : preparingPool(pool),
+    }),
+  });
   try {
     // Connect once first, so an unreachable server is reported as such rather than as a failed migration.
     try {

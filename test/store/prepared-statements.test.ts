@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { openStore } from '../../src/store/open-store.js';
 import { MAX_PREPARED_TEXTS, PREPARED, preparingPool } from '../../src/store/prepared-statements.js';
 import { testDialects } from './dialects.js';
 
@@ -41,6 +42,23 @@ describe('statements sent as named statements [postgres]', { skip: postgres.skip
       assert.equal((await prepared()).length, MAX_PREPARED_TEXTS);
     } finally {
       await db.destroy();
+    }
+  });
+
+  it('sends every statement unnamed when databasePreparedStatements is off (a pooler that cannot keep them)', async () => {
+    const store = await openStore({
+      ...(await postgres.freshLocation()),
+      poolSize: 1,
+      pgPreparedStatements: false,
+    });
+    try {
+      await sql`${PREPARED}select 1 as one`.execute(store.db);
+      const { rows } = await sql<{
+        n: number;
+      }>`select count(*)::int as n from pg_prepared_statements`.execute(store.db);
+      assert.equal(rows[0]?.n, 0);
+    } finally {
+      await store.close();
     }
   });
 });
