@@ -1,5 +1,6 @@
-import { SqliteAdapter } from 'kysely';
+import { SqliteAdapter, sql } from 'kysely';
 import type { Db } from '../store/open-store.js';
+import { type Page, type PageWindow, readPage } from '../store/page-query.js';
 
 /** GitLab's process modes: which waiting job of a resource group runs next. */
 export const PROCESS_MODES = ['unordered', 'oldest_first', 'newest_first'] as const;
@@ -99,4 +100,31 @@ export async function resourceGroupAllows(
     .limit(1)
     .executeTakeFirst();
   return next === undefined || next.id === jobId;
+}
+
+/**
+ * GitLab's upcoming jobs of resource group `group` (`GET …/resource_groups/:key/upcoming_jobs`),
+ * one page of their ids in the order its process mode runs them. `unordered`: the group's jobs
+ * waiting for it (Tessera's `pending`, GitLab's `waiting_for_resource`), oldest job first.
+ * `oldest_first` and `newest_first`: also the jobs not yet queued (`created`, `scheduled`), by
+ * pipeline (oldest or newest first), in a pipeline the waiting ones first, as GitLab sorts them.
+ */
+export async function upcomingResourceGroupJobs(
+  db: Db,
+  group: { id: number; processMode: string },
+  window: PageWindow,
+): Promise<Page<{ id: number }>> {
+  const ordered = group.processMode === 'oldest_first' || group.processMode === 'newest_first';
+  let query = db
+    .selectFrom('jobResourceGroups')
+    .innerJoin('jobs', 'jobs.id', 'jobResourceGroups.jobId')
+    .select('jobs.id')
+    .where('jobResourceGroups.resourceGroupId', '=', group.id)
+    .where('jobs.status', 'in', ordered ? ['pending', 'created', 'scheduled'] : ['pending']);
+  if (ordered) {
+    query = query
+      .orderBy('jobs.pipelineId', group.processMode === 'newest_first' ? 'desc' : 'asc')
+      .orderBy(sql`case when ${sql.ref('jobs.status')} = 'pending' then 0 else 1 end`);
+  }
+  return readPage(query.orderBy('jobs.id'), window);
 }
