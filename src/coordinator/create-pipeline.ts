@@ -15,6 +15,7 @@ import {
   RESOURCE_GROUP_KEY_RULE,
 } from '../pipeline/resource-group-key.js';
 import { buildRuleVariables, type PipelineSource } from '../pipeline/rule-variables.js';
+import { nextProjectIid } from '../store/next-project-iid.js';
 import type { Db } from '../store/open-store.js';
 import type { CiVariableRecord } from '../store/repositories/ci-variables.js';
 import type { GroupRecord } from '../store/repositories/groups.js';
@@ -22,7 +23,7 @@ import type { PipelineRecord } from '../store/repositories/pipelines.js';
 import type { ProjectRecord } from '../store/repositories/projects.js';
 import type { UserRecord } from '../store/repositories/users.js';
 import type { VariableRecord } from '../store/repositories/variables.js';
-import { repositories } from '../store/repositories.js';
+import { type Repositories, repositories } from '../store/repositories.js';
 import { ACCESS_LEVELS, accessLevelDescription } from './access-level.js';
 import { advancePipeline } from './advance-pipeline.js';
 import { cancelRedundantPipelines } from './cancel-redundant-pipelines.js';
@@ -179,6 +180,19 @@ function withEnvironmentNamesExpanded(
   return { ...plan, jobs };
 }
 
+/** Whether a `resource_group` as written may hold a variable (`$NAME`, `${NAME}`, `%NAME%`). */
+function hasVariables(key: string | null | undefined): key is string {
+  return key != null && (key.includes('$') || key.includes('%'));
+}
+
+/** What {@link withResourceGroupsExpanded} expands keys with besides the job's own variables. */
+interface ResourceGroupKeyVariables {
+  /** The predefined variables known when the pipeline is planned. */
+  predefined: Readonly<Record<string, string>>;
+  /** Instance, group and project CI/CD variables, then the caller's. */
+  project: Readonly<Record<string, string>>;
+}
+
 /**
  * The plan with each job's `resource_group` expanded, as GitLab expands it when it creates the
  * pipeline (see {@link expandResourceGroupKey}), so that the stored job, its retries and the
@@ -188,7 +202,7 @@ function withEnvironmentNamesExpanded(
  * warning that says so, without the expanded value (it may hold a masked variable).
  */
 async function withResourceGroupsExpanded(
-  coordinator: Coordinator,
+  repos: Repositories,
   plan: PipelinePlan,
   context: {
     projectId: number;
@@ -201,7 +215,7 @@ async function withResourceGroupsExpanded(
   const jobs: PipelinePlan['jobs'] = [];
   for (const job of plan.jobs) {
     const written = job.resourceGroup;
-    if (written == null || (!written.includes('$') && !written.includes('%'))) {
+    if (!hasVariables(written)) {
       jobs.push(job);
       continue;
     }
@@ -209,7 +223,7 @@ async function withResourceGroupsExpanded(
     const stored =
       environment === null || environment.deploymentTier !== null
         ? undefined
-        : await coordinator.repos.protection.findEnvironment(context.projectId, environment.name);
+        : await repos.protection.findEnvironment(context.projectId, environment.name);
     const key = expandResourceGroupKey(job, {
       predefined: context.predefined,
       pipeline: plan.variables,
@@ -272,6 +286,8 @@ function inputsInvalid(error: TesseraError): TesseraError | undefined {
 export interface PlannedAtRef {
   loaded: Awaited<ReturnType<typeof loadPipeline>>;
   plan: PipelinePlan;
+  /** What the `resource_group` keys are expanded with (kept as written with `keepResourceGroupKeys`). */
+  resourceGroupKeyVariables: ResourceGroupKeyVariables;
 }
 
 /**
@@ -302,6 +318,11 @@ export async function planResolvedRef(
     readArtifact?: (job: string, path: string) => Promise<string>;
     /** Values for the configuration's `spec:inputs` (see {@link createPipeline}). */
     inputs?: PipelineInputValues;
+    /**
+     * Leaves `resource_group` keys as written, for a caller that expands them once the pipeline's
+     * iid is allocated (`CI_PIPELINE_IID`), as {@link createPipeline} does.
+     */
+    keepResourceGroupKeys?: boolean;
   },
 ): Promise<PlannedAtRef> {
   const { project, user, ref } = input;
@@ -388,14 +409,16 @@ export async function planResolvedRef(
     file: configFile,
     warnings: loaded.warnings,
   });
-  const plan = await withResourceGroupsExpanded(coordinator, named, {
-    projectId: project.id,
-    user,
-    predefined: ruleVariables,
-    project: callerVariables,
-    warnings: loaded.warnings,
-  });
-  return { loaded, plan };
+  const resourceGroupKeyVariables = { predefined: ruleVariables, project: callerVariables };
+  const plan = input.keepResourceGroupKeys
+    ? named
+    : await withResourceGroupsExpanded(coordinator.repos, named, {
+        projectId: project.id,
+        user,
+        ...resourceGroupKeyVariables,
+        warnings: loaded.warnings,
+      });
+  return { loaded, plan, resourceGroupKeyVariables };
 }
 
 /**
@@ -457,12 +480,17 @@ export async function createPipeline(
       'running pipelines needs the Developer role or higher on the project',
     );
   }
-  const { loaded, plan } = await planResolvedRef(coordinator, {
+  const {
+    loaded,
+    plan: planned,
+    resourceGroupKeyVariables,
+  } = await planResolvedRef(coordinator, {
     project,
     user,
     ref,
     refProtected: protection.protected,
     source: input.source,
+    keepResourceGroupKeys: true,
     ...(input.variables ? { variables: input.variables } : {}),
     ...(input.beforeSha ? { beforeSha: input.beforeSha } : {}),
     ...(input.inputs === undefined ? {} : { inputs: input.inputs }),
@@ -474,18 +502,18 @@ export async function createPipeline(
         }),
     ...(input.bridge?.readArtifact === undefined ? {} : { readArtifact: input.bridge.readArtifact }),
   });
-  if (!plan.created || plan.jobs.length === 0) {
-    const message = plan.created
+  if (!planned.created || planned.jobs.length === 0) {
+    const message = planned.created
       ? 'no jobs for this pipeline: the rules leave every job out for this ref'
       : 'pipeline filtered out by workflow rules';
     throw new TesseraError('ERR_PIPELINE_INVALID', message, {
       details: {
-        errors: [{ path: plan.created ? 'jobs' : 'workflow.rules', message, line: null }],
+        errors: [{ path: planned.created ? 'jobs' : 'workflow.rules', message, line: null }],
         warnings: loaded.warnings,
       },
     });
   }
-  for (const job of plan.jobs) {
+  for (const job of planned.jobs) {
     if (job.environment === null || job.when === 'manual') continue;
     const why = await environmentRefusal(
       coordinator,
@@ -500,6 +528,23 @@ export async function createPipeline(
   const defaultTimeout = project.jobTimeout ?? coordinator.config.jobTimeout;
   const pipeline = await coordinator.store.transaction(async (tx) => {
     const repos = repositories(tx);
+    // GitLab allocates the pipeline's iid before it expands the resource_group keys, so that
+    // CI_PIPELINE_IID reaches them (CI_PIPELINE_CREATED_AT does not: the pipeline is saved after).
+    // The iid read here is the one `create` takes: the project's row is locked (PostgreSQL) or
+    // the write transaction holds the database (SQLite) from here on.
+    const iid = planned.jobs.some((job) => hasVariables(job.resourceGroup))
+      ? await nextProjectIid(tx, 'pipelines', project.id)
+      : undefined;
+    const plan =
+      iid === undefined
+        ? planned
+        : await withResourceGroupsExpanded(repos, planned, {
+            projectId: project.id,
+            user,
+            predefined: { ...resourceGroupKeyVariables.predefined, CI_PIPELINE_IID: String(iid) },
+            project: resourceGroupKeyVariables.project,
+            warnings: loaded.warnings,
+          });
     const created = await repos.pipelines.create({
       projectId: project.id,
       sha: ref.sha,
@@ -521,6 +566,10 @@ export async function createPipeline(
       finishedAt: null,
       sourceJobId: input.bridge?.jobId ?? null,
     });
+    if (iid !== undefined && created.iid !== iid)
+      throw new TypeError(
+        `pipeline iid ${created.iid} is not the ${iid} its resource groups were expanded with`,
+      );
     for (const job of plan.jobs) {
       if (job.environment && !(await repos.protection.findEnvironment(project.id, job.environment.name))) {
         const autoStopIn = job.environment.autoStopInSeconds;

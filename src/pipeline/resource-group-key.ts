@@ -15,7 +15,7 @@ export function isResourceGroupKey(key: string): boolean {
 
 /** What a resource group key is expanded with, besides the job itself (see {@link expandResourceGroupKey}). */
 export interface ResourceGroupKeyScope {
-  /** Predefined variables known when the pipeline is created (`CI_COMMIT_*`, `CI_PROJECT_*`, …). */
+  /** Predefined variables known when the pipeline is created (`CI_COMMIT_*`, `CI_PROJECT_*`, `CI_PIPELINE_IID`, …). */
   readonly predefined: Readonly<Record<string, string>>;
   /** Global YAML variables (with the matching workflow rule's). */
   readonly pipeline: Readonly<Record<string, string>>;

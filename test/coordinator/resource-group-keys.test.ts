@@ -88,6 +88,34 @@ for (const dialect of testDialects()) {
       assert.equal(after.body.length, 2, 'no group was made for the retry');
     });
 
+    it('expands CI_PIPELINE_IID in a key (allocated before the keys, as GitLab), and CI_PIPELINE_CREATED_AT to nothing (GitLab saves the pipeline after)', async () => {
+      const repo = await makeRepository({
+        '.gitlab-ci.yml': [
+          'deploy:\n  resource_group: deploy-$CI_PIPELINE_IID\n  script: [x]\n',
+          'stamp:\n  resource_group: at-$CI_PIPELINE_CREATED_AT\n  script: [x]\n',
+        ].join(''),
+      });
+      const c = await startTestCoordinator(dialect, { jobRequestWait: 0 });
+      const p = await setUpProject(c, repo.path);
+      const iids: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const created = await c.api('POST', `/api/v4/projects/${p.projectId}/pipeline?ref=main`, {
+          token: p.developer.token,
+        });
+        assert.equal(created.status, 201, created.text);
+        iids.push(created.body.iid);
+      }
+      assert.deepEqual(iids, [1, 2]);
+      const groups = await c.api('GET', `/api/v4/projects/${p.projectId}/resource_groups`, {
+        token: p.developer.token,
+      });
+      assert.deepEqual(groups.body.map((group: { key: string }) => group.key).sort(), [
+        'at-',
+        'deploy-1',
+        'deploy-2',
+      ]);
+    });
+
     it('leaves jobs whose key expands to nothing or to an invalid key outside any group, with a pipeline warning', async () => {
       const repo = await makeRepository({
         '.gitlab-ci.yml': [
