@@ -5,6 +5,7 @@
 // environment asks for its deploy access level.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { autoStopEnvironments } from '../../src/coordinator/auto-stop-environments.js';
 import { finishJob } from '../../src/coordinator/finish-job.js';
 import { startTestCoordinator, type TestCoordinator } from '../server/harness.js';
 import { testDialects } from '../store/dialects.js';
@@ -15,6 +16,16 @@ const CONFIG = `
 deploy:
   script: [echo deploy]
   environment: { name: production }
+`;
+
+const WITH_STOP = `
+deploy:
+  script: [echo deploy]
+  environment: { name: review, on_stop: stop, auto_stop_in: 1 hour }
+stop:
+  script: [echo stop]
+  when: manual
+  environment: { name: review, action: stop }
 `;
 
 const HOUR = 3600_000;
@@ -314,6 +325,45 @@ for (const dialect of testDialects()) {
         busy: 'available',
       });
       assert.ok(quiet.body.id);
+    });
+
+    it('runs no stop job of an older pipeline when the last deployment to finish was made through the API', async () => {
+      const repo = await makeRepository({ '.gitlab-ci.yml': WITH_STOP });
+      let now = Date.UTC(2026, 0, 5, 12);
+      const c = await startTestCoordinator(dialect, {}, { clock: () => now });
+      const p = await setUpProject(c, repo.path);
+      const api = (method: string, path: string, token = p.developer.token, body?: unknown) =>
+        c.api(method, `/api/v4/projects/${p.projectId}${path}`, { token, ...(body ? { body } : {}) });
+      const pipeline = await api('POST', '/pipeline', p.developer.token, { ref: 'main' });
+      assert.equal(pipeline.status, 201, pipeline.text);
+      const jobs = await c.server.coordinator.repos.jobs.listStatesByPipeline(pipeline.body.id, true);
+      const deploy = jobs.find((job) => job.name === 'deploy');
+      const stop = jobs.find((job) => job.name === 'stop');
+      assert.ok(deploy && stop);
+      await runJob(c, deploy.id);
+      const review = (await api('GET', '/environments?name=review')).body[0];
+      assert.equal(review.auto_stop_at, new Date(now + HOUR).toISOString());
+
+      // An external tool deploys to it later: the last deployment, which sets no stop time.
+      now += 10 * 60_000;
+      const external = await api('POST', '/deployments', p.developer.token, {
+        environment: 'review',
+        sha: SHA,
+        ref: 'main',
+        tag: false,
+        status: 'success',
+      });
+      assert.equal(external.status, 201, external.text);
+      const shown = (await api('GET', `/environments/${review.id}`)).body;
+      assert.equal(shown.last_deployment.id, external.body.id);
+      assert.equal(shown.auto_stop_at, review.auto_stop_at);
+
+      // Due: the sweep stops it at once, and the older pipeline's stop job stays unplayed (GitLab's
+      // stop jobs come from the last finished deployment's pipeline, and this one has none).
+      now += HOUR;
+      assert.equal(await autoStopEnvironments(c.server.coordinator), 1);
+      assert.equal((await api('GET', `/environments/${review.id}`)).body.state, 'stopped');
+      assert.equal((await c.server.coordinator.repos.jobs.findById(stop.id))?.status, 'manual');
     });
   });
 }

@@ -201,22 +201,22 @@ export class DeploymentRepository {
 
   /**
    * The environment's finished deployments (success, failed, canceled) of the pipeline of its latest
-   * finished one, as GitLab's `last_finished_deployment_group`: whose `on_stop` jobs stop it. Like
-   * GitLab's (the finished jobs of the environment's last finished pipeline), it looks at jobs'
-   * deployments only: a deployment made through the API has no pipeline and no stop job.
+   * finished one, as GitLab's `last_finished_deployment_group`: whose `on_stop` jobs stop it. When
+   * the latest to finish was made through the API it has no pipeline, and, as in GitLab (whose
+   * group is the finished jobs of that deployment's pipeline), there is no group and no stop job.
    */
   async lastFinishedGroup(environmentId: number): Promise<Array<{ jobId: number; pipelineId: number }>> {
     const finished = ['success', 'failed', 'canceled'];
     const latest = await this.db
       .selectFrom('deployments')
-      .innerJoin('jobs', 'jobs.id', 'deployments.jobId')
+      .leftJoin('jobs', 'jobs.id', 'deployments.jobId')
       .select('jobs.pipelineId')
       .where('deployments.environmentId', '=', environmentId)
-      .where('jobs.status', 'in', finished)
-      .orderBy('jobs.finishedAt', 'desc')
+      .where((eb) => eb.or([eb('jobs.status', 'in', finished), eb('deployments.status', 'in', finished)]))
+      .orderBy(FINISHED_AT, 'desc')
       .orderBy('deployments.id', 'desc')
       .executeTakeFirst();
-    if (!latest) return [];
+    if (latest?.pipelineId == null) return [];
     return this.db
       .selectFrom('deployments')
       .innerJoin('jobs', 'jobs.id', 'deployments.jobId')
