@@ -300,12 +300,13 @@ for (const dialect of testDialects()) {
       const busy = await api('POST', '/environments', p.developer.token, { name: 'busy' });
       assert.equal(busy.status, 201, busy.text);
       now += 15 * DAY;
-      const recent = await api('POST', '/deployments', p.developer.token, {
-        ...deployment,
-        environment: 'busy',
-        status: 'success',
+      // As GitLab's documentation sends it: `curl --data "environment=…&tag=false&…"`.
+      const recent = await c.api('POST', `/api/v4/projects/${p.projectId}/deployments`, {
+        token: p.developer.token,
+        form: { environment: 'busy', sha: SHA, ref: 'main', tag: 'false', status: 'success' },
       });
       assert.equal(recent.status, 201, recent.text);
+      assert.equal(recent.body.status, 'success');
       now += 5 * DAY;
       const swept = await api(
         'POST',
