@@ -55,7 +55,8 @@ export async function settleEnvironment(
     case 'access': {
       if (status !== 'success' || environment.state !== 'available') break;
       const last = await new DeploymentRepository(tx).lastSuccessful(environment.id);
-      const deployer = last && (await repos.jobs.findById<PlannedJob>(last.jobId));
+      // A deployment made through the API has no job, hence no auto_stop_in to renew with.
+      const deployer = last?.jobId != null ? await repos.jobs.findById<PlannedJob>(last.jobId) : undefined;
       const seconds = deployer?.spec.environment?.autoStopInSeconds;
       if (typeof seconds === 'number') changes = { autoStopAt: now + seconds * 1000 };
       break;
@@ -75,4 +76,19 @@ function autoStopAfter(
 ): number | null {
   if (seconds === undefined) return current;
   return seconds === null ? null : now + seconds * 1000;
+}
+
+/**
+ * What a deployment made through the API does to its environment when it succeeds, as GitLab's
+ * deployment success worker with no job: a stopped or stopping environment becomes `available`
+ * again; its URL, tier and auto-stop time stay as they are (they come from a job's `environment:`).
+ * Call inside the transaction that recorded the status.
+ */
+export async function settleExternalDeployment(tx: Db, environmentId: number, now: number): Promise<void> {
+  await tx
+    .updateTable('environments')
+    .set({ state: 'available', updatedAt: now })
+    .where('id', '=', environmentId)
+    .where('state', 'in', ['stopped', 'stopping'])
+    .execute();
 }

@@ -20,6 +20,7 @@ import { deploymentsMigration } from './migrations/0017-deployments.js';
 import { pipelineScheduleInputsMigration } from './migrations/0018-pipeline-schedule-inputs.js';
 import { projectPublicJobsMigration } from './migrations/0019-project-public-jobs.js';
 import { jobQueueMigration } from './migrations/0020-job-queue.js';
+import { externalDeploymentsMigration } from './migrations/0021-external-deployments.js';
 
 /** Every migration, in order. Names never change once released; add new ones at the end. */
 function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
@@ -44,6 +45,7 @@ function migrations(dialect: 'sqlite' | 'postgres'): Record<string, Migration> {
     '0018-pipeline-schedule-inputs': pipelineScheduleInputsMigration,
     '0019-project-public-jobs': projectPublicJobsMigration,
     '0020-job-queue': jobQueueMigration(dialect),
+    '0021-external-deployments': externalDeploymentsMigration(dialect),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * The tables of the coordinator's store, as Kysely sees them. Column names are camelCase here and
@@ -477,8 +477,10 @@ export interface ReleasesTable {
 }
 
 /**
- * `deployments`: one per run (attempt) of a job with `environment: { action: start }`. The status is
- * not stored: it is the job's, read through `job_id` (GitLab syncs its deployment with the job).
+ * `deployments`: one per run (attempt) of a job with `environment: { action: start }`, whose status
+ * is not stored (it is the job's, read through `job_id`: GitLab syncs its deployment with the job),
+ * or one made through the API by an external tool, without a job, which keeps its own status, user,
+ * finish and update times. A CHECK keeps `status` set exactly when `job_id` is null.
  */
 export interface DeploymentsTable {
   id: Generated<number>;
@@ -486,8 +488,19 @@ export interface DeploymentsTable {
   iid: number;
   projectId: number;
   environmentId: number;
-  jobId: number;
+  /** The deploying job; null for a deployment made through the API. */
+  jobId: number | null;
   ref: string;
   sha: string;
   createdAt: number;
+  /** A job-less deployment's status (`created`, `running`, `success`, `failed`, `canceled`); null for a job's. */
+  status: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Who made a job-less deployment; null for a job's (its job's user is the deployer). */
+  userId: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Whether a job-less deployment's `ref` is a tag (1) or a branch (0); null for a job's. */
+  tag: ColumnType<number | null, number | null | undefined, number | null>;
+  /** When a job-less deployment reached success, failed or canceled; null for a job's. */
+  finishedAt: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The last status change of a job-less deployment; null for a job's. */
+  updatedAt: ColumnType<number | null, number | null | undefined, number | null>;
 }

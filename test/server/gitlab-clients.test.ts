@@ -193,5 +193,81 @@ for (const dialect of testDialects()) {
       );
       assert.deepEqual(made[0]?.spec.script, ['make -j1 linux']);
     });
+
+    it('@gitbeaker/rest and python-gitlab: deployments made by an external tool (create, update, delete)', async () => {
+      const c = await startTestCoordinator(dialect);
+      const repository = await makeRepository(CI_CONFIG);
+      const api = new Gitlab({ host: c.url, token: c.adminToken });
+      const group = await api.Groups.create('Deploys', 'deploys');
+      const project = (await api.Projects.create({
+        name: 'dep',
+        namespaceId: group.id,
+        repositoryUrl: repository.path,
+      } as Parameters<typeof api.Projects.create>[0])) as { id: number };
+      const sha = 'a'.repeat(40);
+
+      const running = await api.Deployments.create(project.id, 'staging', sha, 'main', false, {
+        status: 'running',
+      });
+      assert.deepEqual(
+        [running.status, running.ref, running.sha, running.deployable, running.environment.name],
+        ['running', 'main', sha, null, 'staging'],
+      );
+      const done = await api.Deployments.edit(project.id, running.id, 'success');
+      assert.equal(done.status, 'success');
+      assert.equal((await api.Deployments.show(project.id, running.id)).status, 'success');
+      await assert.rejects(
+        api.Deployments.edit(project.id, running.id, 'success'),
+        (error: Error) => error.message === 'ERR_DEPLOYMENT_STATUS_TRANSITION',
+      );
+      const failed = await api.Deployments.create(project.id, 'staging', sha, 'v1', true, {
+        status: 'failed',
+      });
+      await api.Deployments.remove(project.id, failed.id);
+      await assert.rejects(
+        api.Deployments.remove(project.id, running.id),
+        (error: Error) => error.message === 'ERR_DEPLOYMENT_LAST',
+      );
+      assert.deepEqual(
+        (await api.Deployments.all(project.id)).map((d) => d.id),
+        [running.id],
+      );
+
+      if (!('python' in pythonGitlab)) return;
+      const script = [
+        'import json, os, gitlab',
+        "gl = gitlab.Gitlab(os.environ['URL'], private_token=os.environ['TOKEN'])",
+        "project = gl.projects.get(int(os.environ['PROJECT']))",
+        'deployment = project.deployments.create(',
+        "    {'environment': 'review/py', 'sha': os.environ['SHA'], 'ref': 'main', 'tag': False, 'status': 'running'}",
+        ')',
+        "assert deployment.status == 'running' and deployment.deployable is None, deployment.attributes",
+        "deployment.status = 'canceled'",
+        'deployment.save()',
+        "assert deployment.status == 'canceled', deployment.attributes",
+        "assert project.deployments.get(deployment.id).status == 'canceled'",
+        'try:',
+        "    deployment.status = 'running'",
+        '    deployment.save()',
+        "    raise AssertionError('running after canceled was accepted')",
+        'except gitlab.exceptions.GitlabUpdateError as error:',
+        '    assert error.response_code == 400, error.response_code',
+        "listed = project.deployments.list(environment='review/py', status='canceled')",
+        'assert [d.id for d in listed] == [deployment.id], [d.id for d in listed]',
+        "gl.http_delete(f'/projects/{project.id}/deployments/{deployment.id}')",
+        "print(json.dumps({'left': [d.id for d in project.deployments.list(get_all=True)]}))",
+      ].join('\n');
+      const dir = await mkdtemp(join(tmpdir(), 'tessera-pygl-'));
+      await writeFile(join(dir, 'deployments.py'), script);
+      const run = await runPython(pythonGitlab.python, join(dir, 'deployments.py'), {
+        URL: c.url,
+        TOKEN: c.adminToken,
+        PROJECT: String(project.id),
+        SHA: sha,
+      });
+      await rm(dir, { recursive: true, force: true });
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(JSON.parse(run.stdout.trim()), { left: [running.id] });
+    });
   });
 }

@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { ACCESS_LEVELS } from '../../coordinator/access-level.js';
 import type { Coordinator } from '../../coordinator/coordinator.js';
+import { createExternalDeployment } from '../../coordinator/create-external-deployment.js';
+import { deleteDeployment } from '../../coordinator/delete-deployment.js';
+import { updateExternalDeployment } from '../../coordinator/update-external-deployment.js';
 import { TesseraError } from '../../errors.js';
 import type { PlannedJob } from '../../pipeline/plan.js';
 import {
@@ -8,7 +11,8 @@ import {
   type DeploymentQuery,
   DeploymentRepository,
   type DeploymentRow,
-  deploymentStatus,
+  EXTERNAL_DEPLOYMENT_STATUSES,
+  type ExternalDeploymentStatus,
 } from '../../store/repositories/deployments.js';
 import type { ProjectRecord } from '../../store/repositories/projects.js';
 import { authenticateForProject } from '../authenticate.js';
@@ -23,11 +27,15 @@ import type { ServerContext } from '../server-context.js';
 import { renderJob } from './jobs.js';
 import { renderUserBasic } from './users.js';
 
-/** GitLab's deployment shape: its job (`deployable`), environment, user and the job's status. */
+/**
+ * GitLab's deployment shape: its job (`deployable`, null for a deployment made through the API),
+ * environment, user (the job's, or who made it through the API) and status.
+ */
 export async function renderDeployment(coordinator: Coordinator, project: ProjectRecord, row: DeploymentRow) {
-  const job = await coordinator.repos.jobs.findById<PlannedJob>(row.jobId);
+  const job = row.jobId === null ? undefined : await coordinator.repos.jobs.findById<PlannedJob>(row.jobId);
   const pipeline = job && (await coordinator.repos.pipelines.findById(job.pipelineId));
-  const user = job?.userId == null ? undefined : await coordinator.repos.users.findById(job.userId);
+  const userId = row.jobId === null ? row.userId : (job?.userId ?? null);
+  const user = userId === null ? undefined : await coordinator.repos.users.findById(userId);
   return {
     id: row.id,
     iid: row.iid,
@@ -36,7 +44,7 @@ export async function renderDeployment(coordinator: Coordinator, project: Projec
     created_at: iso(row.createdAt),
     updated_at: iso(row.updatedAt),
     finished_at: iso(row.finishedAt),
-    status: deploymentStatus(row.jobStatus),
+    status: row.status,
     user: user ? renderUserBasic(user, coordinator.urls.serverUrl) : null,
     environment: {
       id: row.environmentId,
@@ -69,11 +77,51 @@ type ListQuery = PaginationQuery & {
   status?: DeploymentQuery['status'];
 };
 
+const deploymentParams = {
+  type: 'object',
+  required: ['id', 'deployment_id'],
+  properties: {
+    ...projectParams.properties,
+    deployment_id: { type: 'integer', minimum: 1, maximum: 2147483647 },
+  },
+} as const;
+
+/** GitLab's environment names (as `POST /projects/:id/environments` takes them). */
+const environmentName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[A-Za-z0-9 _./{}$-]+$',
+} as const;
+
+const createBody = {
+  type: 'object',
+  required: ['environment', 'sha', 'ref', 'tag', 'status'],
+  properties: {
+    environment: environmentName,
+    // GitLab checks only that sha and ref are present (an external tool may deploy what it likes).
+    sha: { type: 'string', minLength: 1, maxLength: 255 },
+    ref: { type: 'string', minLength: 1, maxLength: 255 },
+    tag: { type: 'boolean' },
+    status: { type: 'string', enum: EXTERNAL_DEPLOYMENT_STATUSES },
+  },
+} as const;
+
+interface CreateBody {
+  environment: string;
+  sha: string;
+  ref: string;
+  tag: boolean;
+  status: ExternalDeploymentStatus;
+}
+
 /**
- * GitLab's deployments API, read side: `GET /projects/:id/deployments` (filters `environment`,
- * `status`, `updated_after`/`updated_before`; `order_by`, `sort`; offset pagination) and
- * `GET /projects/:id/deployments/:deployment_id`. Deployments are recorded by deployment jobs;
- * creating or updating them through the API is not offered.
+ * GitLab's deployments API: `GET /projects/:id/deployments` (filters `environment`, `status`,
+ * `updated_after`/`updated_before`; `order_by`, `sort`; offset pagination),
+ * `GET /projects/:id/deployments/:deployment_id`, and for deployments made by an external tool
+ * (without a job) `POST /projects/:id/deployments` and `PUT …/:deployment_id` (Developer, and the
+ * deploy access level of a protected environment); `DELETE …/:deployment_id` (Maintainer) deletes
+ * any deployment that is neither running nor its environment's last.
  */
 export function registerDeploymentRoutes(app: FastifyInstance, context: ServerContext): void {
   const { coordinator } = context;
@@ -106,18 +154,7 @@ export function registerDeploymentRoutes(app: FastifyInstance, context: ServerCo
 
   app.get<{ Params: { id: string; deployment_id: number } }>(
     '/api/v4/projects/:id/deployments/:deployment_id',
-    {
-      schema: {
-        params: {
-          type: 'object',
-          required: ['id', 'deployment_id'],
-          properties: {
-            ...projectParams.properties,
-            deployment_id: { type: 'integer', minimum: 1, maximum: 2147483647 },
-          },
-        },
-      },
-    },
+    { schema: { params: deploymentParams } },
     async (request) => {
       const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.reporter);
       const row = await new DeploymentRepository(coordinator.store.db).findById(
@@ -127,6 +164,51 @@ export function registerDeploymentRoutes(app: FastifyInstance, context: ServerCo
       if (!row)
         throw new TesseraError('ERR_NOT_FOUND', `deployment ${request.params.deployment_id} not found`);
       return renderDeployment(coordinator, project, row);
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: CreateBody }>(
+    '/api/v4/projects/:id/deployments',
+    { schema: { params: projectParams, body: createBody } },
+    async (request, reply) => {
+      const { project, user } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+      const row = await createExternalDeployment(coordinator, project, user, request.body);
+      return reply.status(201).send(await renderDeployment(coordinator, project, row));
+    },
+  );
+
+  app.put<{ Params: { id: string; deployment_id: number }; Body: { status: ExternalDeploymentStatus } }>(
+    '/api/v4/projects/:id/deployments/:deployment_id',
+    {
+      schema: {
+        params: deploymentParams,
+        body: {
+          type: 'object',
+          required: ['status'],
+          properties: { status: { type: 'string', enum: EXTERNAL_DEPLOYMENT_STATUSES } },
+        },
+      },
+    },
+    async (request) => {
+      const { project, user } = await authenticateForProject(context, request, ACCESS_LEVELS.developer);
+      const row = await updateExternalDeployment(
+        coordinator,
+        project,
+        user,
+        request.params.deployment_id,
+        request.body.status,
+      );
+      return renderDeployment(coordinator, project, row);
+    },
+  );
+
+  app.delete<{ Params: { id: string; deployment_id: number } }>(
+    '/api/v4/projects/:id/deployments/:deployment_id',
+    { schema: { params: deploymentParams } },
+    async (request, reply) => {
+      const { project } = await authenticateForProject(context, request, ACCESS_LEVELS.maintainer);
+      await deleteDeployment(coordinator, project, request.params.deployment_id);
+      return reply.status(204).send();
     },
   );
 }
