@@ -530,8 +530,8 @@ export async function createPipeline(
     const repos = repositories(tx);
     // GitLab allocates the pipeline's iid before it expands the resource_group keys, so that
     // CI_PIPELINE_IID reaches them (CI_PIPELINE_CREATED_AT does not: the pipeline is saved after).
-    // The iid read here is the one `create` takes: the project's row is locked (PostgreSQL) or
-    // the write transaction holds the database (SQLite) from here on.
+    // The iid allocated here is the one `create` stores: the project's row is locked (PostgreSQL)
+    // or the write transaction holds the database (SQLite) from here on.
     const iid = planned.jobs.some((job) => hasVariables(job.resourceGroup))
       ? await nextProjectIid(tx, 'pipelines', project.id)
       : undefined;
@@ -546,6 +546,7 @@ export async function createPipeline(
             warnings: loaded.warnings,
           });
     const created = await repos.pipelines.create({
+      ...(iid === undefined ? {} : { iid }),
       projectId: project.id,
       sha: ref.sha,
       ref: ref.name,
@@ -566,10 +567,6 @@ export async function createPipeline(
       finishedAt: null,
       sourceJobId: input.bridge?.jobId ?? null,
     });
-    if (iid !== undefined && created.iid !== iid)
-      throw new TypeError(
-        `pipeline iid ${created.iid} is not the ${iid} its resource groups were expanded with`,
-      );
     for (const job of plan.jobs) {
       if (job.environment && !(await repos.protection.findEnvironment(project.id, job.environment.name))) {
         const autoStopIn = job.environment.autoStopInSeconds;

@@ -29,6 +29,15 @@ export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** GitLab's environment names, as its environments and deployments APIs take them. */
+export const environmentName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  // $ and braces: GitLab environment names may hold variables such as review/$CI_COMMIT_REF_SLUG.
+  pattern: '^[A-Za-z0-9 _./{}$-]+$',
+} as const;
+
 /** `:id` of a project: its number or its full path (URL-encoded in the request). */
 export const projectParams = {
   type: 'object',

@@ -22,7 +22,7 @@ import {
   paginationProperties,
   setPaginationHeaders,
 } from '../offset-pagination.js';
-import { iso, projectParams } from '../schemas.js';
+import { environmentName, iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderJob } from './jobs.js';
 import { renderUserBasic } from './users.js';
@@ -84,14 +84,6 @@ const deploymentParams = {
     ...projectParams.properties,
     deployment_id: { type: 'integer', minimum: 1, maximum: 2147483647 },
   },
-} as const;
-
-/** GitLab's environment names (as `POST /projects/:id/environments` takes them). */
-const environmentName = {
-  type: 'string',
-  minLength: 1,
-  maxLength: 255,
-  pattern: '^[A-Za-z0-9 _./{}$-]+$',
 } as const;
 
 const createBody = {

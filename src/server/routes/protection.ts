@@ -23,20 +23,13 @@ import {
   paginationProperties,
   setPaginationHeaders,
 } from '../offset-pagination.js';
-import { iso, projectParams } from '../schemas.js';
+import { environmentName, iso, projectParams } from '../schemas.js';
 import type { ServerContext } from '../server-context.js';
 import { renderDeployment } from './deployments.js';
 
 /** 0 = no one, 60 = instance admins only, else a role. */
 const protectionLevel = { type: 'integer', enum: [0, 10, 20, 30, 40, 50, 60] } as const;
 const refPattern = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\s~^:?\\[\\\\]+$' } as const;
-const environmentName = {
-  type: 'string',
-  minLength: 1,
-  maxLength: 255,
-  // $ and braces: GitLab environment names may hold variables such as review/$CI_COMMIT_REF_SLUG.
-  pattern: '^[A-Za-z0-9 _./{}$-]+$',
-} as const;
 const TIERS = ['production', 'staging', 'testing', 'development', 'other'];
 const DAY_MS = 24 * 60 * 60 * 1000;
 

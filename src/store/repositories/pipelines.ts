@@ -44,14 +44,18 @@ export function toPipeline(row: Selectable<PipelinesTable>): PipelineRecord {
 export class PipelineRepository {
   constructor(private readonly db: Db) {}
 
-  /** Creates a pipeline with the next per-project `iid`. Call inside a transaction. */
+  /**
+   * Creates a pipeline with the next per-project `iid` (`iid`: the one the caller allocated with
+   * {@link nextProjectIid} earlier in this transaction). Call inside a transaction.
+   */
   async create(
     input: Omit<PipelineRecord, 'id' | 'iid' | 'beforeSha' | 'sourceJobId'> & {
+      iid?: number;
       beforeSha?: string;
       sourceJobId?: number | null;
     },
   ): Promise<PipelineRecord> {
-    const iid = await nextProjectIid(this.db, 'pipelines', input.projectId);
+    const iid = input.iid ?? (await nextProjectIid(this.db, 'pipelines', input.projectId));
     const row = await this.db
       .insertInto('pipelines')
       .values({
