@@ -475,6 +475,7 @@ async function benchPostgres(root: string) {
     const clients = process.cpuUsage(clientsBefore);
     const machineAfter = machineCpu();
     const perDispatch = (seconds: number) => `${((seconds / total) * 1000).toFixed(2)} ms`;
+    const perBareClaim = (seconds: number) => `${((seconds / bare.claimed) * 1000).toFixed(2)} ms`;
     const left = await sql<{
       n: number;
     }>`select count(*)::int as n from jobs where status <> 'success'`.execute(store.db);
@@ -489,18 +490,15 @@ async function benchPostgres(root: string) {
     );
     line('claim latency p50 / p99', `${http.p50.toFixed(1)} ms / ${http.p99.toFixed(1)} ms`);
     line('bare claim transaction p50', `${bare.p50.toFixed(1)} ms`);
-    line(
-      'database CPU per dispatch (HTTP / bare)',
-      `${((httpCpu / total) * 1000).toFixed(2)} ms / ${((bareCpu / bare.claimed) * 1000).toFixed(2)} ms`,
-    );
+    line('database CPU per dispatch (HTTP / bare)', `${perDispatch(httpCpu)} / ${perBareClaim(bareCpu)}`);
     const bareOwn = (bareClient.user + bareClient.system) / 1e6;
     const clientsCpu = (clients.user + clients.system) / 1e6;
     line("the two nodes' CPU per dispatch", perDispatch(nodesCpu));
     line("the simulated runners' CPU per dispatch", perDispatch(clientsCpu));
-    line("the bare loop's own CPU per claim", `${((bareOwn / bare.claimed) * 1000).toFixed(2)} ms`);
+    line("the bare loop's own CPU per claim", perBareClaim(bareOwn));
     line(
       'CPU per dispatch, every process (HTTP / bare)',
-      `${perDispatch(httpCpu + nodesCpu + clientsCpu)} / ${(((bareCpu + bareOwn) / bare.claimed) * 1000).toFixed(2)} ms`,
+      `${perDispatch(httpCpu + nodesCpu + clientsCpu)} / ${perBareClaim(bareCpu + bareOwn)}`,
     );
     line(
       'machine busy during the HTTP run',
