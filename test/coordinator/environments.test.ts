@@ -9,7 +9,7 @@ import { finishJob } from '../../src/coordinator/finish-job.js';
 import { startTestCoordinator, type TestCoordinator } from '../server/harness.js';
 import { testDialects } from '../store/dialects.js';
 import { makeRepository } from './git-fixture.js';
-import { setUpProject } from './project-fixture.js';
+import { setUpProject, userWithToken } from './project-fixture.js';
 import { registerRunner, requestJob, variable } from './runner-client.js';
 
 const CONFIG = `
@@ -75,17 +75,11 @@ for (const dialect of testDialects()) {
       const c = await startTestCoordinator(dialect, {}, { clock: () => now });
       const coordinator = c.server.coordinator;
       const p = await setUpProject(c, repo.path);
-      const reporter = await c.api('POST', '/api/v4/users', {
-        body: { username: 'rep', email: 'rep@example.com', name: 'rep' },
-      });
+      const reporter = await userWithToken(c, 'rep');
       await c.api('POST', `/api/v4/projects/${p.projectId}/members`, {
-        body: { user_id: reporter.body.id, access_level: 20 },
+        body: { user_id: reporter.id, access_level: 20 },
       });
-      const reporterToken = (
-        await c.api('POST', `/api/v4/users/${reporter.body.id}/personal_access_tokens`, {
-          body: { name: 't', scopes: ['api'] },
-        })
-      ).body.token;
+      const reporterToken = reporter.token;
       const api = (method: string, path: string, token = p.developer.token, body?: unknown) =>
         c.api(method, `/api/v4/projects/${p.projectId}${path}`, { token, ...(body ? { body } : {}) });
 

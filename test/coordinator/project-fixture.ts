@@ -8,7 +8,11 @@ export interface ProjectFixture {
   maintainer: { id: number; token: string };
 }
 
-async function userWithToken(c: TestCoordinator, username: string): Promise<{ id: number; token: string }> {
+/** A new user `username` with a personal access token of scope `api`. */
+export async function userWithToken(
+  c: TestCoordinator,
+  username: string,
+): Promise<{ id: number; token: string }> {
   const user = await c.api('POST', '/api/v4/users', {
     body: { username, email: `${username}@example.com`, name: username },
   });
